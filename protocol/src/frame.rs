@@ -231,6 +231,64 @@ impl Frame {
     }
 }
 
+/// Encodes a frame straight from borrowed parts into text, without building a
+/// [`Frame`]: the server's per-recipient MESSAGE frames go through here. Same rules as
+/// [`Frame::encode_into`] (escaping, `content-length` for non-empty bodies, NUL).
+pub fn encode_text(command: Command, headers: &[(&str, &str)], body: &str) -> String {
+    let mut out = String::with_capacity(
+        command.as_str().len()
+            + headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>()
+            + body.len()
+            + 40,
+    );
+    out.push_str(command.as_str());
+    out.push('\n');
+    let escape = command.escapes_headers();
+    for (name, value) in headers {
+        if *name == header::CONTENT_LENGTH {
+            continue;
+        }
+        if escape {
+            escape_str_into(name, &mut out);
+            out.push(':');
+            escape_str_into(value, &mut out);
+        } else {
+            out.push_str(name);
+            out.push(':');
+            out.push_str(value);
+        }
+        out.push('\n');
+    }
+    if !body.is_empty() {
+        out.push_str(header::CONTENT_LENGTH);
+        out.push(':');
+        let mut digits = Vec::with_capacity(20);
+        push_decimal(body.len(), &mut digits);
+        digits.iter().for_each(|&d| out.push(d as char));
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(body);
+    out.push('\0');
+    out
+}
+
+fn escape_str_into(s: &str, out: &mut String) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b':')) {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            ':' => out.push_str("\\c"),
+            _ => out.push(c),
+        }
+    }
+}
+
 /// Writes `n` in decimal without the formatting machinery.
 pub(crate) fn push_decimal(mut n: usize, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
