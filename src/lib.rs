@@ -1,1 +1,19 @@
-//! placeholder
+//! `chatkitty-wasm`: a ChatKitty-compatible chat SDK for the web, in Rust compiled to
+//! WebAssembly, used from JavaScript exactly like `chatkitty@1.58.2` (API.md).
+//!
+//! It speaks STOMP 1.2 over a WebSocket (PROTOCOL.md) through the shared
+//! `chatkitty-protocol` crate. It does not upload files yet, and it never parses JSON
+//! into Rust models: resources reach the app as the objects `JSON.parse` built.
+//!
+//! # Layout
+//!
+//! - [`core`]: the sans-IO client state machine — every protocol decision, no I/O, no
+//!   clock, no JS; unit-tested natively with `cargo test`.
+//! - `wasm` (wasm32 only): the thin driver — the `ChatKitty` class, the WebSocket,
+//!   the timer, Promises, callbacks, and the conversion of results and errors to JS.
+#![warn(missing_docs)]
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
