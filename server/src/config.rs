@@ -1,0 +1,157 @@
+//! Configuration from flags and environment variables.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+/// Server configuration. Every flag also reads an environment variable, and the
+/// defaults run the demo: SQLite file in the working directory, API key `demo`,
+/// guest sessions on.
+#[derive(Clone, Parser)]
+#[command(
+    name = "chatkitty-server",
+    version,
+    about = "Self-hostable ChatKitty-compatible chat server"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "CHATKITTY_BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    /// Port to listen on (0 picks a free port; the chosen one is printed).
+    #[arg(long, env = "CHATKITTY_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Database: a SQLite file path, a `sqlite://` URL or a `postgres://` URL.
+    #[arg(long, env = "CHATKITTY_DATABASE", default_value = "chatkitty.db")]
+    pub database: String,
+
+    /// API keys of the applications this server hosts (repeat the flag or separate
+    /// with commas). Each key is one application with its own users and channels.
+    #[arg(
+        long = "api-key",
+        env = "CHATKITTY_API_KEYS",
+        value_delimiter = ',',
+        default_value = "demo"
+    )]
+    pub api_keys: Vec<String>,
+
+    /// Let anyone start a session with just a username (created on first use).
+    #[arg(long, env = "CHATKITTY_GUEST_SESSIONS", default_value_t = true, action = ArgAction::Set)]
+    pub guest_sessions: bool,
+
+    /// Serve this folder at `/` (the demo app).
+    #[arg(long, env = "CHATKITTY_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Public base URL used in links to files and avatars (e.g. `https://chat.example.com`).
+    /// Defaults to the scheme and `Host` of the request that opened each connection.
+    #[arg(long, env = "CHATKITTY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Secret signing file grants and session ids. Generated and kept in the database
+    /// when not given, so grants survive restarts.
+    #[arg(long, env = "CHATKITTY_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// How long a user stays online after their last connection closes, so a quick
+    /// reconnect does not flap their presence.
+    #[arg(long, env = "CHATKITTY_PRESENCE_GRACE_MS", default_value_t = 3000)]
+    pub presence_grace_ms: u64,
+
+    /// Typing stops after this long without keystrokes.
+    #[arg(long, env = "CHATKITTY_TYPING_TIMEOUT_MS", default_value_t = 5000)]
+    pub typing_timeout_ms: u64,
+
+    /// Server heart-beat interval offered in CONNECTED (0 disables).
+    #[arg(long, env = "CHATKITTY_HEARTBEAT_MS", default_value_t = 10_000)]
+    pub heartbeat_ms: u64,
+
+    /// Client heart-beat interval asked for in CONNECTED; a client silent for three
+    /// times this long is disconnected (0 disables).
+    #[arg(long, env = "CHATKITTY_CLIENT_HEARTBEAT_MS", default_value_t = 60_000)]
+    pub client_heartbeat_ms: u64,
+
+    /// Largest STOMP frame accepted, in bytes.
+    #[arg(long, env = "CHATKITTY_MAX_FRAME_BYTES", default_value_t = 1 << 20)]
+    pub max_frame_bytes: usize,
+
+    /// Largest text message body, in characters.
+    #[arg(long, env = "CHATKITTY_MAX_MESSAGE_CHARS", default_value_t = 10_000)]
+    pub max_message_chars: usize,
+
+    /// Frames queued for one connection before it is dropped as a slow consumer.
+    #[arg(long, env = "CHATKITTY_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+
+    /// Seconds to wait for connections to close at shutdown.
+    #[arg(long, env = "CHATKITTY_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("port", &self.port)
+            .field("database", &redact_url(&self.database))
+            .field("api_keys", &self.api_keys.len())
+            .field("guest_sessions", &self.guest_sessions)
+            .field("static_dir", &self.static_dir)
+            .field("public_url", &self.public_url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("presence_grace_ms", &self.presence_grace_ms)
+            .field("typing_timeout_ms", &self.typing_timeout_ms)
+            .field("heartbeat_ms", &self.heartbeat_ms)
+            .field("client_heartbeat_ms", &self.client_heartbeat_ms)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("max_message_chars", &self.max_message_chars)
+            .field("outbound_queue", &self.outbound_queue)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides a password in a database URL.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:<redacted>{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// A configuration for tests: port 0, the given database, one API key, no grace
+    /// periods.
+    pub fn for_tests(database: impl Into<String>, api_key: &str) -> Config {
+        let mut c = Config::parse_from(["chatkitty-server"]);
+        c.port = 0;
+        c.database = database.into();
+        c.api_keys = vec![api_key.to_owned()];
+        c.presence_grace_ms = 0;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted_in_debug_output() {
+        let mut c = Config::for_tests("postgres://u:hunter2@db/chat", "k");
+        c.secret = Some("s3cret".into());
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cret"),
+            "{text}"
+        );
+        assert!(text.contains("postgres://u:<redacted>@db/chat"));
+    }
+}

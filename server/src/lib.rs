@@ -1,0 +1,218 @@
+//! A self-hostable chat server speaking the ChatKitty wire protocol: STOMP 1.2 over a
+//! WebSocket at `/rtm/websocket?api-key=…` (see PROTOCOL.md), so the official
+//! `chatkitty` JavaScript client and our wasm SDK both work against it unchanged.
+//!
+//! # Layout
+//!
+//! - [`config`]: flags and environment.
+//! - [`http`]: routes (WebSocket endpoint, health, metrics, avatars, static files).
+//! - [`session`]: one connection's STOMP session: CONNECT, SUBSCRIBE, SEND, errors.
+//! - [`relays`] and [`actions`]: the request handlers, authorising before touching data.
+//! - [`hub`]: local subscriptions and fan-out with bounded per-connection queues.
+//! - [`tracker`]: presence, chat participants, typing (pure bookkeeping).
+//! - [`render`]: rows → wire resources per viewer.
+//! - [`store`]: SQLite / PostgreSQL.
+//! - [`keys`]: signed grants and session ids.
+//! - [`text`]: links in message text.
+//!
+//! Not here: TLS (put a reverse proxy in front), clustering (a later milestone).
+
+pub mod actions;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod keys;
+pub mod relays;
+pub mod render;
+pub mod session;
+pub mod state;
+pub mod store;
+pub mod text;
+pub mod tracker;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+
+pub use config::Config;
+use keys::Keys;
+use state::{AppState, Shared};
+use store::Store;
+
+/// ISO-8601 time of a millisecond timestamp.
+pub fn time_iso(ms: i64) -> String {
+    chatkitty_protocol::time::iso8601_millis(ms)
+}
+
+/// ISO-8601 time now.
+pub fn now_iso() -> String {
+    time_iso(store::now_ms())
+}
+
+/// Startup failures.
+#[derive(Debug)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    Store(store::StoreError),
+    /// Serving failed.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Store(e) => write!(f, "{e}"),
+            StartError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Opens the database and builds the shared state.
+pub async fn build_state(
+    config: Config,
+    shutdown: watch::Receiver<bool>,
+) -> Result<AppState, StartError> {
+    let store = Store::open(&config.database)
+        .await
+        .map_err(StartError::Store)?;
+    let secret = match &config.secret {
+        Some(s) => s.clone(),
+        None => store
+            .setting_or_insert("signing_secret", &Keys::generate_secret())
+            .await
+            .map_err(StartError::Store)?,
+    };
+    let mut apps = HashMap::new();
+    for key in &config.api_keys {
+        let id = store
+            .ensure_application(key)
+            .await
+            .map_err(StartError::Store)?;
+        apps.insert(key.clone(), id);
+    }
+    let node = format!("{:x}", store::now_ms());
+    Ok(Arc::new(Shared::new(
+        config,
+        store,
+        Keys::new(secret),
+        apps,
+        shutdown,
+        &node,
+    )))
+}
+
+/// Serves until `shutdown` completes, then closes every session (a STOMP ERROR telling
+/// clients to reconnect) and waits for them, at most the configured grace period.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = build_state(config, stop_rx).await?;
+    serve(state, listener, shutdown, stop_tx).await
+}
+
+async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stop_tx: watch::Sender<bool>,
+) -> Result<(), StartError> {
+    tokio::spawn(typing_sweeper(state.clone()));
+    let app = http::router(state.clone());
+    // Upgraded WebSockets are not covered by axum's graceful shutdown: sessions watch
+    // the stop signal themselves, and we wait for them below.
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(graceful)
+        .await
+        .map_err(StartError::Io)?;
+    state
+        .wait_connections_closed(Duration::from_secs(state.config.shutdown_grace_secs))
+        .await;
+    tracing::info!(open = state.open_connections(), "stopped");
+    Ok(())
+}
+
+/// Ends typing that lapsed (no keystrokes for the typing timeout).
+async fn typing_sweeper(state: AppState) {
+    let mut shutdown = state.shutdown.clone();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s).map(|_| ()) => return,
+            _ = tick.tick() => {}
+        }
+        for (cid, uid) in state.typing.expired(Instant::now()) {
+            if let Ok(Some(user)) = state.store.user_by_id(uid).await {
+                actions::publish_typing(&state, cid, &user, false).await;
+            }
+        }
+    }
+}
+
+/// A server running in the background (tests, benchmarks).
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state.
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), StartError>>,
+}
+
+impl Running {
+    /// `host:port`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Shuts down gracefully and waits.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Starts a server on `config.bind:config.port` in the background.
+pub async fn spawn(config: Config) -> Result<Running, StartError> {
+    let listener = TcpListener::bind((config.bind, config.port))
+        .await
+        .map_err(StartError::Io)?;
+    let addr = listener.local_addr().map_err(StartError::Io)?;
+    let mut config = config;
+    config.port = addr.port();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = build_state(config, stop_rx).await?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(
+        state.clone(),
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+        stop_tx,
+    ));
+    Ok(Running {
+        addr,
+        state,
+        stop: Some(tx),
+        task,
+    })
+}

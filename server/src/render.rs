@@ -1,0 +1,204 @@
+//! Rows → wire resources, per viewer (PROTOCOL.md 6: hypermedia depends on who looks).
+
+use chatkitty_protocol::resource::{
+    self as res, ChannelActions, ChannelRelays, ChannelStreams, ChannelTopics, ChannelType,
+    MessageActions, MessageRelays, MessageStreams, OptionalChannelActions, Presence, UserRelays,
+};
+use serde_json::value::RawValue;
+
+use crate::error::ApiResult;
+use crate::state::Shared;
+use crate::store::{ChannelRow, MemberRow, MessageRow, UserRow};
+use crate::time_iso;
+
+/// Stored JSON text as raw JSON (it was validated before it was stored; a corrupt
+/// value renders as `{}` rather than failing the whole response).
+pub fn raw_json(text: &str) -> Box<RawValue> {
+    RawValue::from_string(text.to_owned()).unwrap_or_else(|_| res::empty_object())
+}
+
+impl Shared {
+    /// A user as seen by others.
+    pub fn render_user(&self, u: &UserRow) -> res::User {
+        let online = self.presence.is_online(u.id);
+        let invisible = u.presence_status == "INVISIBLE";
+        let status = if !online || invisible {
+            "OFFLINE".to_owned()
+        } else {
+            u.presence_status.clone()
+        };
+        res::User {
+            id: u.id as u64,
+            name: u.name.clone(),
+            display_name: u.display_name.clone(),
+            display_picture_url: self.avatar_url(u),
+            is_guest: u.is_guest,
+            presence: Presence {
+                status,
+                online: online && !invisible,
+            },
+            properties: raw_json(&u.properties),
+            relays: UserRelays::of(u.id as u64),
+        }
+    }
+
+    /// The current user, as they see themselves (their own status even if invisible).
+    pub fn render_current_user(&self, u: &UserRow) -> res::CurrentUser {
+        let mut user = self.render_user(u);
+        user.presence = Presence {
+            status: u.presence_status.clone(),
+            online: self.presence.is_online(u.id),
+        };
+        res::CurrentUser::from_user(user)
+    }
+
+    /// The avatar URL: the user's own, or a generated one served by this server.
+    pub fn avatar_url(&self, u: &UserRow) -> String {
+        match &u.display_picture_url {
+            Some(url) => url.clone(),
+            None => format!("{}/avatars/{}.svg", self.base_url(), u.id),
+        }
+    }
+
+    /// A message with its sender.
+    pub fn render_message(&self, m: &MessageRow, sender: Option<&UserRow>) -> res::Message {
+        let id = m.id as u64;
+        let deleted = m.deleted_ms.is_some();
+        let text_like = m.file.is_none();
+        res::Message {
+            id,
+            kind: m.kind,
+            channel_id: m.channel_id as u64,
+            created_time: time_iso(m.created_ms),
+            group_tag: m.group_tag.clone(),
+            body: if text_like {
+                Some(if deleted {
+                    String::new()
+                } else {
+                    m.body.clone().unwrap_or_default()
+                })
+            } else {
+                None
+            },
+            links: text_like.then(|| {
+                m.links
+                    .as_deref()
+                    .and_then(|l| serde_json::from_str(l).ok())
+                    .unwrap_or_default()
+            }),
+            mentions: m
+                .mentions
+                .as_deref()
+                .and_then(|l| serde_json::from_str(l).ok()),
+            file: m.file.as_deref().and_then(|f| serde_json::from_str(f).ok()),
+            user: sender.map(|u| self.render_user(u)),
+            reactions: None,
+            replies_count: None,
+            last_edited_time: m.edited_ms.map(time_iso),
+            deleted_time: m.deleted_ms.map(time_iso),
+            properties: raw_json(&m.properties),
+            relays: MessageRelays::of(id, m.parent_id.map(|p| p as u64)),
+            actions: MessageActions::of(id),
+            streams: MessageStreams::of(id),
+        }
+    }
+
+    /// Messages with their senders, loaded in one query.
+    pub async fn render_messages(
+        &self,
+        app_id: i64,
+        rows: &[MessageRow],
+    ) -> ApiResult<Vec<res::Message>> {
+        let mut ids: Vec<i64> = rows.iter().filter_map(|m| m.user_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let users = self.store.users_by_ids(app_id, &ids).await?;
+        Ok(rows
+            .iter()
+            .map(|m| {
+                let sender = m.user_id.and_then(|id| users.iter().find(|u| u.id == id));
+                self.render_message(m, sender)
+            })
+            .collect())
+    }
+
+    /// A channel as `viewer` sees it: their actions, direct-channel title from the
+    /// other members, the newest message they can see.
+    pub async fn render_channel(&self, c: &ChannelRow, viewer: i64) -> ApiResult<res::Channel> {
+        let membership = self.store.membership(c.id, viewer).await?;
+        self.render_channel_with(c, viewer, membership.as_ref())
+            .await
+    }
+
+    /// [`Shared::render_channel`] with the viewer's membership already loaded.
+    pub async fn render_channel_with(
+        &self,
+        c: &ChannelRow,
+        viewer: i64,
+        membership: Option<&MemberRow>,
+    ) -> ApiResult<res::Channel> {
+        let id = c.id as u64;
+        let members = if c.kind == ChannelType::Direct {
+            Some(self.store.members(c.id).await?)
+        } else {
+            None
+        };
+        let creator = match (c.creator_id, &members) {
+            (Some(cid), Some(ms)) => ms.iter().find(|u| u.id == cid).cloned(),
+            (Some(cid), None) => self.store.user(c.app_id, cid).await?,
+            (None, _) => None,
+        };
+        let cleared = membership.map_or(0, |m| m.cleared_before_id);
+        let last = match c.last_message_id {
+            Some(mid) if mid > cleared => match self.store.message(mid).await? {
+                Some(m) => {
+                    let sender = match m.user_id {
+                        Some(uid) => self.store.user(c.app_id, uid).await?,
+                        None => None,
+                    };
+                    Some(Box::new(self.render_message(&m, sender.as_ref())))
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        let display_name = match &members {
+            Some(ms) => {
+                let others: Vec<&str> = ms
+                    .iter()
+                    .filter(|u| u.id != viewer)
+                    .map(|u| u.display_name.as_str())
+                    .collect();
+                if others.is_empty() {
+                    c.display_name.clone()
+                } else {
+                    others.join(", ")
+                }
+            }
+            None => c.display_name.clone(),
+        };
+        let is_member = membership.is_some();
+        let moderator = membership.is_some_and(|m| m.role == "MODERATOR");
+        let opt = OptionalChannelActions {
+            join: c.kind == ChannelType::Public && !is_member,
+            leave: is_member && c.kind != ChannelType::Direct,
+            add_moderator: moderator && c.kind != ChannelType::Direct,
+            invite: is_member && c.kind == ChannelType::Private,
+        };
+        Ok(res::Channel {
+            id,
+            kind: c.kind,
+            name: c.name.clone(),
+            display_name,
+            creator: creator.as_ref().map(|u| self.render_user(u)),
+            last_received_message: last,
+            members: members.map(|ms| ms.iter().map(|u| self.render_user(u)).collect()),
+            properties: raw_json(&c.properties),
+            created_time: time_iso(c.created_ms),
+            relays: ChannelRelays::of(id),
+            topics: ChannelTopics::of(id),
+            actions: ChannelActions::of(id, opt),
+            streams: ChannelStreams::of(id),
+        })
+    }
+}

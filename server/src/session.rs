@@ -1,0 +1,857 @@
+//! One WebSocket connection: the STOMP session on it (PROTOCOL.md 2–4).
+//!
+//! Two tasks per connection: this one reads and handles frames in order (a client's
+//! SUBSCRIBE is active before its next SEND is handled), the writer drains the bounded
+//! outbound queue to the socket and sends heart-beats. Handlers never write to the
+//! socket directly; they queue frames, so fan-out from other connections and replies
+//! share one ordered stream.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+use base64::Engine;
+use chatkitty_protocol::destination::{ChannelTopic, Destination, Topic, UserTopic, ERRORS_QUEUE};
+use chatkitty_protocol::error::{names, ErrorBody};
+use chatkitty_protocol::event::types;
+use chatkitty_protocol::frame::encode_text;
+use chatkitty_protocol::resource::ChannelType;
+use chatkitty_protocol::{header, Command, DecodeError, Decoder, Frame, Item, Limits};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::sync::{mpsc, Notify};
+
+use crate::error::{ApiError, ApiResult};
+use crate::hub::{message_frame, ConnHandle, Exclude, Outbound};
+use crate::keys::{Claims, Scope};
+use crate::state::{event_json, AppState};
+use crate::store::{now_ms, UserRow};
+
+/// What the reader does after a frame.
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// Runs a connection until it closes. `app_id` is `None` for an unknown API key: the
+/// upgrade is accepted and the CONNECT refused with `AccessDeniedError`
+/// (PROTOCOL.md 2.1), because an HTTP-level refusal makes the client retry forever.
+pub async fn run(state: AppState, socket: WebSocket, app_id: Option<i64>) {
+    state.connection_opened();
+    let conn_id = state.next_conn_id();
+    let span = tracing::info_span!("conn", id = conn_id, user = tracing::field::Empty);
+    let _enter = span.enter();
+    drop(_enter);
+    let (sink, stream) = socket.split();
+    let (tx, rx) = mpsc::channel(state.config.outbound_queue.max(16));
+    let kill = Arc::new(Notify::new());
+    let writer = tokio::spawn(write_loop(sink, rx, kill.clone()));
+    let mut reader = Reader {
+        state: state.clone(),
+        conn_id,
+        tx,
+        kill,
+        app_id,
+        session: None,
+        span: span.clone(),
+    };
+    reader.read_loop(stream).await;
+    if let Some(session) = reader.session.take() {
+        session.close().await;
+    }
+    drop(reader);
+    // The writer ends once every queue sender is gone (it drains what is queued first).
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    state.connection_closed();
+}
+
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    mut rx: mpsc::Receiver<Outbound>,
+    kill: Arc<Notify>,
+) {
+    let mut heartbeat: Option<tokio::time::Interval> = None;
+    loop {
+        let out = tokio::select! {
+            biased;
+            _ = kill.notified() => break,
+            out = rx.recv() => out,
+            _ = async { heartbeat.as_mut().map(|h| h.tick()).unwrap_or_else(|| unreachable!()).await }, if heartbeat.is_some() => {
+                Some(Outbound::Frame("\n".to_owned()))
+            }
+        };
+        let sent = match out {
+            None => break,
+            Some(Outbound::Frame(text)) => sink.send(WsMessage::Text(text.into())).await,
+            Some(Outbound::Heartbeat(ms)) => {
+                let mut iv = tokio::time::interval_at(
+                    tokio::time::Instant::now() + Duration::from_millis(ms),
+                    Duration::from_millis(ms),
+                );
+                iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                heartbeat = Some(iv);
+                Ok(())
+            }
+            Some(Outbound::Close(last)) => {
+                if let Some(text) = last {
+                    let _ = sink.send(WsMessage::Text(text.into())).await;
+                }
+                break;
+            }
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+    let _ = sink.send(WsMessage::Close(None)).await;
+    let _ = sink.close().await;
+}
+
+struct Reader {
+    state: AppState,
+    conn_id: u64,
+    tx: mpsc::Sender<Outbound>,
+    kill: Arc<Notify>,
+    app_id: Option<i64>,
+    session: Option<Session>,
+    span: tracing::Span,
+}
+
+impl Reader {
+    async fn read_loop(&mut self, mut stream: futures_util::stream::SplitStream<WebSocket>) {
+        let mut decoder = Decoder::new(Limits {
+            max_frame_bytes: self.state.config.max_frame_bytes,
+            max_headers: Limits::DEFAULT.max_headers,
+        });
+        let mut shutdown = self.state.shutdown.clone();
+        let kill = self.kill.clone();
+        // Until CONNECT: 30 s. After: three client heart-beat periods (if it sends any).
+        let mut idle = Duration::from_secs(30);
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|s| *s).map(|_| ()) => {
+                    let frame = error_frame(names::UNSUPPORTED_OPERATION, "The server is shutting down; reconnect shortly.");
+                    let _ = self.tx.send(Outbound::Close(Some(frame))).await;
+                    return;
+                }
+                _ = kill.notified() => return,
+                next = tokio::time::timeout(idle, stream.next()) => next,
+            };
+            let msg = match next {
+                Err(_) => {
+                    tracing::info!(parent: &self.span, "no data from client within {idle:?}: closing");
+                    let _ = self.tx.send(Outbound::Close(None)).await;
+                    return;
+                }
+                Ok(None) | Ok(Some(Err(_))) => return,
+                Ok(Some(Ok(m))) => m,
+            };
+            match msg {
+                WsMessage::Text(t) => decoder.push(t.as_bytes()),
+                WsMessage::Binary(b) => decoder.push(&b),
+                WsMessage::Close(_) => return,
+                WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+            }
+            loop {
+                match decoder.decode() {
+                    Ok(None) => break,
+                    Ok(Some(Item::Heartbeat)) => continue,
+                    Ok(Some(Item::Frame(frame))) => {
+                        if let Flow::Close = self.on_frame(frame).await {
+                            return;
+                        }
+                        if let Some(s) = &self.session {
+                            if let Some(ms) = s.client_heartbeat_ms {
+                                idle = Duration::from_millis(ms.saturating_mul(3).max(1000));
+                            } else {
+                                idle = Duration::from_secs(24 * 3600);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        self.protocol_error(&e).await;
+                        return;
+                    }
+                }
+            }
+            if decoder.buffered() == 0 {
+                decoder.shrink();
+            }
+        }
+    }
+
+    async fn protocol_error(&self, e: &DecodeError) {
+        tracing::info!(parent: &self.span, error = %e, "malformed frame: closing");
+        let name = match e {
+            DecodeError::FrameTooLarge { .. } => names::PAYLOAD_TOO_LARGE,
+            _ => names::MALFORMED_FRAME,
+        };
+        let _ = self
+            .tx
+            .send(Outbound::Close(Some(error_frame(name, &e.to_string()))))
+            .await;
+    }
+
+    async fn on_frame(&mut self, frame: Frame) -> Flow {
+        if let Some(session) = self.session.as_mut() {
+            return session.on_frame(frame).await;
+        }
+        match frame.command {
+            Command::Connect | Command::Stomp => self.connect(frame).await,
+            other => {
+                let msg = format!("Expected CONNECT as the first frame, got {other}.");
+                let _ = self
+                    .tx
+                    .send(Outbound::Close(Some(error_frame(
+                        names::MALFORMED_FRAME,
+                        &msg,
+                    ))))
+                    .await;
+                Flow::Close
+            }
+        }
+    }
+
+    async fn refuse(&self, name: &str, message: &str) -> Flow {
+        tracing::info!(parent: &self.span, error = name, message, "session refused");
+        let _ = self
+            .tx
+            .send(Outbound::Close(Some(error_frame(name, message))))
+            .await;
+        Flow::Close
+    }
+
+    /// CONNECT (PROTOCOL.md 2.4, 2.5).
+    async fn connect(&mut self, frame: Frame) -> Flow {
+        let state = self.state.clone();
+        let Some(app_id) = self.app_id else {
+            return self.refuse(names::ACCESS_DENIED, "Unknown API key.").await;
+        };
+        if let Some(v) = frame.header(header::ACCEPT_VERSION) {
+            if !v.split(',').any(|v| v.trim() == header::STOMP_VERSION) {
+                return self
+                    .refuse(names::ACCESS_DENIED, "This server speaks STOMP 1.2 only.")
+                    .await;
+            }
+        }
+        let username = frame.header(header::STOMPX_USER).unwrap_or("").to_owned();
+        if username.trim().is_empty() || username.chars().count() > 256 {
+            return self
+                .refuse(
+                    names::ACCESS_DENIED,
+                    "A username (StompX-User, 1 to 256 characters) is required.",
+                )
+                .await;
+        }
+        let now = now_ms();
+        let resumed = frame
+            .header(header::STOMPX_AUTH_SESSION_ID)
+            .and_then(|t| state.keys.verify(Scope::Session, t, now))
+            .filter(|c| c.app_id == app_id);
+        let mut user = None;
+        if let Some(claims) = resumed {
+            match state.store.user(app_id, claims.user_id).await {
+                Ok(Some(u)) if u.name == username => user = Some(u),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "loading user");
+                    return self
+                        .refuse(names::INTERNAL, "The server could not start the session.")
+                        .await;
+                }
+            }
+        }
+        let user = match user {
+            Some(u) => u,
+            None => {
+                if let Some(params) = frame.header(header::STOMPX_AUTH_PARAMS) {
+                    if decode_auth_params(params).is_none() {
+                        return self
+                            .refuse(
+                                names::ACCESS_DENIED,
+                                "StompX-Auth-Params is not Base64 JSON.",
+                            )
+                            .await;
+                    }
+                    return self
+                        .refuse(
+                            names::ACCESS_DENIED,
+                            "Authenticated sessions are not enabled on this server; start a guest session (without authParams).",
+                        )
+                        .await;
+                }
+                if !state.config.guest_sessions {
+                    return self
+                        .refuse(
+                            names::ACCESS_DENIED,
+                            "Guest sessions are disabled on this server.",
+                        )
+                        .await;
+                }
+                match state.store.user_or_create(app_id, &username, true).await {
+                    Ok(u) => u,
+                    Err(e) => {
+                        tracing::error!(error = %e, "creating user");
+                        return self
+                            .refuse(names::INTERNAL, "The server could not start the session.")
+                            .await;
+                    }
+                }
+            }
+        };
+        self.span.record("user", user.id);
+        let (client_cx, client_cy) = parse_heart_beat(frame.header(header::HEART_BEAT));
+        let (sx, sy) = (state.config.heartbeat_ms, state.config.client_heartbeat_ms);
+        let out_ms = if sx == 0 || client_cy == 0 {
+            0
+        } else {
+            sx.max(client_cy)
+        };
+        let in_ms = if sy == 0 || client_cx == 0 {
+            None
+        } else {
+            Some(sy.max(client_cx))
+        };
+        let token = state.keys.issue(
+            Scope::Session,
+            Claims {
+                app_id,
+                user_id: user.id,
+            },
+            now,
+        );
+        let heart_beat = format!("{sx},{sy}");
+        let connected = encode_text(
+            Command::Connected,
+            &[
+                (header::VERSION, header::STOMP_VERSION),
+                (header::HEART_BEAT, &heart_beat),
+                (header::SESSION, &token),
+                (
+                    header::SERVER,
+                    concat!("chatkitty-server/", env!("CARGO_PKG_VERSION")),
+                ),
+            ],
+            "",
+        );
+        let _ = self.tx.send(Outbound::Frame(connected)).await;
+        if out_ms > 0 {
+            let _ = self.tx.send(Outbound::Heartbeat(out_ms)).await;
+        }
+        let conn = ConnHandle::new(self.conn_id, user.id, self.tx.clone(), self.kill.clone());
+        tracing::info!(parent: &self.span, user = %user.name, "session started");
+        let session = Session {
+            state: state.clone(),
+            conn,
+            app_id,
+            user,
+            client_heartbeat_ms: in_ms,
+            errors_sub: None,
+            pending_errors: Vec::new(),
+            subs: HashMap::new(),
+        };
+        if state.presence.connect(session.user.id) {
+            session.announce_presence().await;
+        }
+        self.session = Some(session);
+        Flow::Continue
+    }
+}
+
+/// Decodes `StompX-Auth-Params`: Base64 of Latin-1 JSON text (PROTOCOL.md 2.4).
+pub fn decode_auth_params(b64: &str) -> Option<serde_json::Value> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    // ISO-8859-1: every byte is the code point of the same value.
+    let text: String = bytes.iter().map(|&b| b as char).collect();
+    serde_json::from_str(&text).ok()
+}
+
+fn parse_heart_beat(v: Option<&str>) -> (u64, u64) {
+    let Some(v) = v else { return (0, 0) };
+    let mut it = v.split(',').map(|p| p.trim().parse::<u64>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+/// An ERROR frame with the JSON body the client parses (PROTOCOL.md 2.6).
+pub fn error_frame(name: &str, message: &str) -> String {
+    let body =
+        serde_json::to_string(&ErrorBody::new(name, message, crate::now_iso())).unwrap_or_default();
+    let short: String = message.chars().take(120).collect();
+    encode_text(
+        Command::Error,
+        &[
+            (header::MESSAGE, &short),
+            (header::CONTENT_TYPE, header::JSON),
+        ],
+        &body,
+    )
+}
+
+/// Which request an error answers (PROTOCOL.md 3.5).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Correlation<'a> {
+    /// The failed relay's SUBSCRIBE id.
+    pub subscription_id: Option<&'a str>,
+    /// The failed SEND's receipt.
+    pub receipt_id: Option<&'a str>,
+}
+
+/// An established STOMP session.
+pub struct Session {
+    /// Shared state.
+    pub state: AppState,
+    /// This connection's sending side.
+    pub conn: ConnHandle,
+    /// Application.
+    pub app_id: i64,
+    /// The user.
+    pub user: UserRow,
+    client_heartbeat_ms: Option<u64>,
+    errors_sub: Option<String>,
+    /// Errors raised before the errors queue was subscribed (bounded).
+    pending_errors: Vec<(ApiError, Option<String>, Option<String>)>,
+    /// Topic subscriptions: id → destination.
+    subs: HashMap<String, Arc<str>>,
+}
+
+const MAX_PENDING_ERRORS: usize = 16;
+
+impl Session {
+    async fn on_frame(&mut self, frame: Frame) -> Flow {
+        let receipt = frame.header(header::RECEIPT).map(str::to_owned);
+        let flow = match frame.command {
+            Command::Subscribe => {
+                if !self.on_subscribe(&frame).await {
+                    // A refused subscription gets its error and no RECEIPT, so a chat
+                    // session waiting on it is never confirmed.
+                    return Flow::Continue;
+                }
+                Flow::Continue
+            }
+            Command::Unsubscribe => {
+                if let Some(id) = frame.header(header::ID) {
+                    self.unsubscribe(id).await;
+                }
+                Flow::Continue
+            }
+            Command::Send => {
+                self.on_send(&frame).await;
+                Flow::Continue
+            }
+            Command::Ack | Command::Nack => Flow::Continue,
+            Command::Disconnect => {
+                if let Some(r) = &receipt {
+                    let _ = self.conn.control(Outbound::Frame(receipt_frame(r))).await;
+                }
+                let _ = self.conn.control(Outbound::Close(None)).await;
+                return Flow::Close;
+            }
+            Command::Begin | Command::Commit | Command::Abort => {
+                self.send_error(
+                    &ApiError::unsupported("STOMP transactions"),
+                    Correlation {
+                        receipt_id: receipt.as_deref(),
+                        ..Default::default()
+                    },
+                );
+                Flow::Continue
+            }
+            Command::Connect | Command::Stomp => {
+                self.send_error(
+                    &ApiError::validation("The session is already connected."),
+                    Correlation {
+                        receipt_id: receipt.as_deref(),
+                        ..Default::default()
+                    },
+                );
+                Flow::Continue
+            }
+            Command::Connected | Command::Message | Command::Receipt | Command::Error => {
+                let msg = format!("{} is a server command.", frame.command);
+                let _ = self
+                    .conn
+                    .control(Outbound::Close(Some(error_frame(
+                        names::MALFORMED_FRAME,
+                        &msg,
+                    ))))
+                    .await;
+                return Flow::Close;
+            }
+        };
+        if let Some(r) = receipt {
+            self.conn.send(receipt_frame(&r));
+        }
+        flow
+    }
+
+    /// Handles a SUBSCRIBE; `false` if it was refused.
+    async fn on_subscribe(&mut self, frame: &Frame) -> bool {
+        let Some(id) = frame.header(header::ID).map(str::to_owned) else {
+            self.send_error(
+                &ApiError::validation("SUBSCRIBE needs an id header."),
+                Correlation {
+                    receipt_id: frame.header(header::RECEIPT),
+                    ..Default::default()
+                },
+            );
+            return false;
+        };
+        let dest = frame.header(header::DESTINATION).unwrap_or("");
+        let fail = Correlation {
+            subscription_id: Some(&id),
+            receipt_id: frame.header(header::RECEIPT),
+        };
+        match Destination::parse(dest) {
+            Some(Destination::Relay(relay, query)) => {
+                let params = Params::new(frame, query);
+                match self.relay(relay, &params).await {
+                    Ok(resource_json) => {
+                        let body = format!("{{\"resource\":{resource_json}}}");
+                        let mid = self.state.hub.next_message_id();
+                        self.conn.send(message_frame(dest, &id, &mid, None, &body));
+                    }
+                    Err(e) => {
+                        self.send_error(&e, fail);
+                        return false;
+                    }
+                }
+            }
+            Some(Destination::Topic(topic)) => {
+                if let Err(e) = self.subscribe_topic(&id, dest, &topic).await {
+                    self.send_error(&e, fail);
+                    return false;
+                }
+            }
+            Some(Destination::ErrorsQueue) => {
+                self.errors_sub = Some(id);
+                for (e, sid, rid) in std::mem::take(&mut self.pending_errors) {
+                    self.send_error(
+                        &e,
+                        Correlation {
+                            subscription_id: sid.as_deref(),
+                            receipt_id: rid.as_deref(),
+                        },
+                    );
+                }
+            }
+            Some(Destination::Action(_)) => {
+                self.send_error(
+                    &ApiError::validation(format!("{dest} is an action: SEND to it.")),
+                    fail,
+                );
+                return false;
+            }
+            None if dest.contains(".relay") => {
+                self.send_error(&ApiError::not_found(format!("The relay {dest}")), fail);
+                return false;
+            }
+            // Unknown topics (including "undefined", PROTOCOL.md 16.9) are accepted as
+            // no-ops: the RECEIPT is sent by the caller.
+            None => {}
+        }
+        true
+    }
+
+    async fn subscribe_topic(&mut self, id: &str, dest: &str, topic: &Topic) -> ApiResult<()> {
+        match topic {
+            Topic::User(uid, _) => {
+                if *uid as i64 != self.user.id {
+                    return Err(ApiError::forbidden(
+                        "You can only subscribe to your own user topics.",
+                    ));
+                }
+            }
+            Topic::Channel(cid, _) => {
+                self.readable_channel(*cid as i64).await?;
+            }
+            Topic::Thread(..) => return Err(ApiError::unsupported("Thread topics")),
+        }
+        if let Some(old) = self.subs.get(id).cloned() {
+            // Same id reused: replace the old subscription.
+            self.unsubscribe_dest(id, &old).await;
+        }
+        let dest: Arc<str> = Arc::from(dest);
+        self.subs.insert(id.to_owned(), dest.clone());
+        let first = self.state.hub.subscribe(&dest, &self.conn, id);
+        if let (true, Topic::Channel(cid, ChannelTopic::Self_)) = (first, topic) {
+            let cid = *cid as i64;
+            if self.state.participants.enter(cid, self.user.id) {
+                let me = self.state.render_user(&self.user);
+                self.state.publish_to_channel(
+                    cid,
+                    ChannelTopic::Participants,
+                    types::CHANNEL_PARTICIPANT_ACTIVE,
+                    &me,
+                    Exclude::User(self.user.id),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(&mut self, id: &str) {
+        if let Some(dest) = self.subs.get(id).cloned() {
+            self.unsubscribe_dest(id, &dest).await;
+        }
+    }
+
+    async fn unsubscribe_dest(&mut self, id: &str, dest: &Arc<str>) {
+        self.subs.remove(id);
+        if self.state.hub.unsubscribe(dest, self.conn.id) {
+            if let Some(Destination::Topic(Topic::Channel(cid, ChannelTopic::Self_))) =
+                Destination::parse(dest)
+            {
+                self.left_chat(cid as i64).await;
+            }
+        }
+    }
+
+    /// This connection ended its last chat session on a channel.
+    async fn left_chat(&self, cid: i64) {
+        let state = &self.state;
+        if state.typing.stop(cid, self.user.id) {
+            crate::actions::publish_typing(state, cid, &self.user, false).await;
+        }
+        if state.participants.leave(cid, self.user.id) {
+            let me = state.render_user(&self.user);
+            state.publish_to_channel(
+                cid,
+                ChannelTopic::Participants,
+                types::CHANNEL_PARTICIPANT_INACTIVE,
+                &me,
+                Exclude::User(self.user.id),
+            );
+        }
+    }
+
+    async fn on_send(&mut self, frame: &Frame) {
+        let receipt = frame.header(header::RECEIPT).map(str::to_owned);
+        let fail = Correlation {
+            receipt_id: receipt.as_deref(),
+            ..Default::default()
+        };
+        let dest = frame.header(header::DESTINATION).unwrap_or("");
+        let Some(Destination::Action(action)) = Destination::parse(dest) else {
+            self.send_error(&ApiError::not_found(format!("The action {dest}")), fail);
+            return;
+        };
+        let body: serde_json::Value = if frame.body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Object(Default::default())
+        } else {
+            match serde_json::from_slice(&frame.body) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.send_error(
+                        &ApiError::validation(format!("The body is not valid JSON: {e}.")),
+                        fail,
+                    );
+                    return;
+                }
+            }
+        };
+        let ctx = crate::actions::ActionCtx {
+            receipt: receipt.as_deref(),
+            idempotency_key: frame.header(header::IDEMPOTENCY_KEY),
+        };
+        if let Err(e) = self.action(action, body, ctx).await {
+            self.send_error(&e, fail);
+        }
+    }
+
+    /// Sends an error on the errors queue, correlated to its request (PROTOCOL.md 3.5).
+    pub fn send_error(&mut self, e: &ApiError, c: Correlation<'_>) {
+        let Some(sub) = self.errors_sub.clone() else {
+            if self.pending_errors.len() < MAX_PENDING_ERRORS {
+                self.pending_errors.push((
+                    e.clone(),
+                    c.subscription_id.map(Into::into),
+                    c.receipt_id.map(Into::into),
+                ));
+            }
+            return;
+        };
+        let body = serde_json::to_string(&e.body()).unwrap_or_default();
+        let mid = self.state.hub.next_message_id();
+        let mut headers: Vec<(&str, &str)> = vec![
+            (header::DESTINATION, ERRORS_QUEUE),
+            (header::SUBSCRIPTION, &sub),
+            (header::MESSAGE_ID, &mid),
+            (header::CONTENT_TYPE, header::JSON),
+        ];
+        if let Some(s) = c.subscription_id {
+            headers.push((header::SUBSCRIPTION_ID, s));
+        }
+        if let Some(r) = c.receipt_id {
+            headers.push((header::RECEIPT_ID, r));
+        }
+        self.conn
+            .send(encode_text(Command::Message, &headers, &body));
+    }
+
+    /// Sends an action's result event to this connection with its `receipt-id`, on the
+    /// connection's subscription to the user topic (PROTOCOL.md 3.3).
+    pub fn reply_event(&self, topic: UserTopic, body: &str, receipt: Option<&str>) {
+        let dest = Topic::User(self.user.id as u64, topic).to_destination();
+        let found = self
+            .subs
+            .iter()
+            .find(|(_, d)| d.as_ref() == dest)
+            .or_else(|| {
+                self.subs.iter().find(|(_, d)| {
+                    d.starts_with(
+                        &Topic::User(self.user.id as u64, UserTopic::Self_).to_destination(),
+                    )
+                })
+            });
+        let (sub_id, dest) = match found {
+            Some((id, d)) => (id.as_str(), d.as_ref()),
+            None => match &self.errors_sub {
+                Some(id) => (id.as_str(), ERRORS_QUEUE),
+                None => {
+                    tracing::warn!("result event with no subscription to carry it");
+                    return;
+                }
+            },
+        };
+        let mid = self.state.hub.next_message_id();
+        self.conn
+            .send(message_frame(dest, sub_id, &mid, receipt, body));
+    }
+
+    /// A channel the user may read: a member, or any user for a PUBLIC channel.
+    pub async fn readable_channel(&self, cid: i64) -> ApiResult<crate::store::ChannelRow> {
+        let channel = self
+            .state
+            .store
+            .channel(self.app_id, cid)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Channel {cid}")))?;
+        if channel.kind != ChannelType::Public
+            && self
+                .state
+                .store
+                .membership(cid, self.user.id)
+                .await?
+                .is_none()
+        {
+            return Err(ApiError::not_a_member(&channel.name));
+        }
+        Ok(channel)
+    }
+
+    /// Tells contacts and channel participants that this user came online or went
+    /// offline (PROTOCOL.md 13.4).
+    pub async fn announce_presence(&self) {
+        announce_presence(&self.state, &self.user).await;
+    }
+
+    async fn close(mut self) {
+        let dests: Vec<(String, Arc<str>)> = self.subs.drain().collect();
+        let mut seen = std::collections::HashSet::new();
+        for (_, dest) in &dests {
+            if !seen.insert(dest.clone()) {
+                continue;
+            }
+            self.state.hub.remove_all(self.conn.id, [dest.as_ref()]);
+            if let Some(Destination::Topic(Topic::Channel(cid, ChannelTopic::Self_))) =
+                Destination::parse(dest)
+            {
+                self.left_chat(cid as i64).await;
+            }
+        }
+        if let Some(generation) = self.state.presence.disconnect(self.user.id) {
+            let state = self.state.clone();
+            let user = self.user.clone();
+            let grace = Duration::from_millis(state.config.presence_grace_ms);
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                if state.presence.expire(user.id, generation) {
+                    announce_presence(&state, &user).await;
+                }
+            });
+        }
+        tracing::info!("session ended");
+    }
+}
+
+async fn announce_presence(state: &AppState, user: &UserRow) {
+    let rendered = state.render_user(user);
+    let contacts = state.store.contact_ids(user.id).await.unwrap_or_default();
+    let body = event_json(types::CONTACT_PRESENCE_CHANGED, &rendered);
+    for c in contacts {
+        let dest = Topic::User(c as u64, UserTopic::Contacts).to_destination();
+        state.publish(&dest, &body, Exclude::Nobody);
+    }
+    let channels = state
+        .store
+        .channel_ids_of(user.id)
+        .await
+        .unwrap_or_default();
+    let body = event_json(types::PARTICIPANT_PRESENCE_CHANGED, &rendered);
+    for cid in channels {
+        let dest = Topic::Channel(cid as u64, ChannelTopic::Participants).to_destination();
+        state.publish(&dest, &body, Exclude::User(user.id));
+    }
+}
+
+fn receipt_frame(receipt: &str) -> String {
+    encode_text(Command::Receipt, &[(header::RECEIPT_ID, receipt)], "")
+}
+
+/// Relay parameters: the SUBSCRIBE's extra headers merged with the destination's
+/// `?query` (PROTOCOL.md 9.2, 16.14: `undefined`, `null` and empty values are absent).
+#[derive(Debug, Default)]
+pub struct Params {
+    values: Vec<(String, String)>,
+}
+
+impl Params {
+    fn new(frame: &Frame, query: Vec<(String, String)>) -> Params {
+        const RESERVED: [&str; 5] = [
+            header::ID,
+            header::DESTINATION,
+            header::RECEIPT,
+            header::ACK,
+            header::CONTENT_LENGTH,
+        ];
+        let mut values = query;
+        for (k, v) in &frame.headers {
+            if !RESERVED.contains(&k.as_str()) && !values.iter().any(|(q, _)| q == k) {
+                values.push((k.clone(), v.clone()));
+            }
+        }
+        values
+            .retain(|(_, v)| !matches!(v.as_str(), "" | "undefined" | "null" | "[object Object]"));
+        Params { values }
+    }
+
+    /// A parameter's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean parameter (`true`/`false`).
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        match self.get(name)? {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// An integer parameter.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.get(name)?.parse().ok()
+    }
+}
+
+/// Monotonic "now" for typing deadlines.
+pub fn instant_now() -> Instant {
+    Instant::now()
+}

@@ -1,0 +1,178 @@
+//! The state every connection and HTTP handler shares, and event publishing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chatkitty_protocol::destination::{ChannelTopic, Topic, UserTopic};
+use chatkitty_protocol::event::types;
+use chatkitty_protocol::resource::EventEnvelope;
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+
+use crate::config::Config;
+use crate::hub::{Exclude, Hub};
+use crate::keys::Keys;
+use crate::store::Store;
+use crate::tracker::{Participants, Presence, Typing};
+
+/// Shared server state (cheap to clone: one `Arc`).
+pub type AppState = Arc<Shared>;
+
+/// See [`AppState`].
+pub struct Shared {
+    /// Configuration.
+    pub config: Config,
+    /// Database.
+    pub store: Store,
+    /// Local subscriptions.
+    pub hub: Hub,
+    /// Online users.
+    pub presence: Presence,
+    /// Active chat sessions.
+    pub participants: Participants,
+    /// Typing users.
+    pub typing: Typing,
+    /// Token signing.
+    pub keys: Keys,
+    /// API key → application id.
+    pub apps: HashMap<String, i64>,
+    /// Flips to `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    conn_seq: AtomicU64,
+    open_connections: AtomicUsize,
+    connections_closed: Notify,
+    base_url: RwLock<String>,
+}
+
+/// Serialises an event envelope `{"type","version":"v1","resource"}`.
+pub fn event_json<T: Serialize>(kind: &str, resource: &T) -> String {
+    serde_json::to_string(&EventEnvelope {
+        kind,
+        version: types::VERSION,
+        resource,
+    })
+    .unwrap_or_else(|e| {
+        tracing::error!(error = %e, kind, "event serialisation failed");
+        String::from("{}")
+    })
+}
+
+impl Shared {
+    /// Builds the state.
+    pub fn new(
+        config: Config,
+        store: Store,
+        keys: Keys,
+        apps: HashMap<String, i64>,
+        shutdown: watch::Receiver<bool>,
+        node: &str,
+    ) -> Shared {
+        let base_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{}", config.bind, config.port));
+        Shared {
+            typing: Typing::new(Duration::from_millis(config.typing_timeout_ms)),
+            config,
+            store,
+            hub: Hub::new(node),
+            presence: Presence::default(),
+            participants: Participants::default(),
+            keys,
+            apps,
+            shutdown,
+            conn_seq: AtomicU64::new(1),
+            open_connections: AtomicUsize::new(0),
+            connections_closed: Notify::new(),
+            base_url: RwLock::new(base_url.trim_end_matches('/').to_owned()),
+        }
+    }
+
+    /// The public base URL for links (no trailing slash).
+    pub fn base_url(&self) -> String {
+        self.base_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Learns the public base URL from a request when none is configured.
+    pub fn observe_base_url(&self, scheme: &str, host: &str) {
+        if self.config.public_url.is_some() || host.is_empty() {
+            return;
+        }
+        let url = format!("{scheme}://{host}");
+        let mut b = self.base_url.write().unwrap_or_else(|e| e.into_inner());
+        if *b != url {
+            *b = url;
+        }
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> u64 {
+        self.conn_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts a connection in (for graceful shutdown and metrics).
+    pub fn connection_opened(&self) {
+        self.open_connections.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts a connection out.
+    pub fn connection_closed(&self) {
+        if self.open_connections.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.connections_closed.notify_waiters();
+        }
+    }
+
+    /// Number of open WebSocket connections.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections.load(Ordering::SeqCst)
+    }
+
+    /// Waits until every connection has closed, or `deadline` passes.
+    pub async fn wait_connections_closed(&self, deadline: Duration) {
+        let wait = async {
+            while self.open_connections() > 0 {
+                let notified = self.connections_closed.notified();
+                if self.open_connections() == 0 {
+                    break;
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+            }
+        };
+        let _ = tokio::time::timeout(deadline, wait).await;
+    }
+
+    /// Publishes an event on a destination to every subscriber.
+    pub fn publish(&self, dest: &str, body: &str, exclude: Exclude) -> usize {
+        self.hub.deliver(dest, body, exclude)
+    }
+
+    /// Publishes an event to one of a user's topics.
+    pub fn publish_to_user<T: Serialize>(
+        &self,
+        user_id: i64,
+        topic: UserTopic,
+        kind: &str,
+        resource: &T,
+    ) {
+        let dest = Topic::User(user_id as u64, topic).to_destination();
+        self.publish(&dest, &event_json(kind, resource), Exclude::Nobody);
+    }
+
+    /// Publishes an event on a channel topic.
+    pub fn publish_to_channel<T: Serialize>(
+        &self,
+        channel_id: i64,
+        topic: ChannelTopic,
+        kind: &str,
+        resource: &T,
+        exclude: Exclude,
+    ) {
+        let dest = Topic::Channel(channel_id as u64, topic).to_destination();
+        self.publish(&dest, &event_json(kind, resource), exclude);
+    }
+}

@@ -1,0 +1,954 @@
+//! Persistence: SQLite (embedded, a file, WAL) or PostgreSQL, chosen by the database
+//! URL. One SQL text serves both backends (sqlx binds `$N` placeholders by number on
+//! SQLite too); only the DDL differs, in `migrations/{sqlite,postgres}`, which define
+//! the same tables. Booleans are stored as integers 0/1 on both so rows decode alike.
+//!
+//! The store knows nothing of STOMP or JSON rendering: domain rows in, domain rows out,
+//! and one error type that separates "not found" and "conflict" from "failed".
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chatkitty_protocol::resource::{ChannelType, MessageType};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// Which database engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file (the default).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Store errors.
+#[derive(Debug)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (e.g. a channel name is taken).
+    Conflict,
+    /// The database failed.
+    Db(sqlx::Error),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Conflict => f.write_str("uniqueness conflict"),
+            StoreError::Db(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                return StoreError::Conflict;
+            }
+        }
+        StoreError::Db(e)
+    }
+}
+
+/// Store result.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Id.
+    pub id: i64,
+    /// Application.
+    pub app_id: i64,
+    /// Unique username.
+    pub name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Avatar URL set by the user (a generated one is used when absent).
+    pub display_picture_url: Option<String>,
+    /// Created by a guest session.
+    pub is_guest: bool,
+    /// JSON object text.
+    pub properties: String,
+    /// Chosen presence status (`AVAILABLE`, `AWAY`, …).
+    pub presence_status: String,
+    /// Creation time, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A channel row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRow {
+    /// Id.
+    pub id: i64,
+    /// Application.
+    pub app_id: i64,
+    /// Type.
+    pub kind: ChannelType,
+    /// Unique name.
+    pub name: String,
+    /// Display name.
+    pub display_name: String,
+    /// JSON object text.
+    pub properties: String,
+    /// Creator.
+    pub creator_id: Option<i64>,
+    /// Creation time.
+    pub created_ms: i64,
+    /// Newest message.
+    pub last_message_id: Option<i64>,
+    /// Last activity (creation or newest message), for ordering.
+    pub last_activity_ms: i64,
+}
+
+/// A membership row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// Channel.
+    pub channel_id: i64,
+    /// User.
+    pub user_id: i64,
+    /// `MEMBER` or `MODERATOR`.
+    pub role: String,
+    /// Newest message read.
+    pub last_read_message_id: i64,
+    /// Messages up to this id are cleared for this member.
+    pub cleared_before_id: i64,
+    /// Direct channel hidden by this member.
+    pub hidden: bool,
+    /// Notifications muted.
+    pub muted: bool,
+}
+
+/// A message row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    /// Id.
+    pub id: i64,
+    /// Channel.
+    pub channel_id: i64,
+    /// Sender (absent for system messages).
+    pub user_id: Option<i64>,
+    /// Type.
+    pub kind: MessageType,
+    /// Text.
+    pub body: Option<String>,
+    /// File JSON text.
+    pub file: Option<String>,
+    /// JSON object text.
+    pub properties: String,
+    /// Group tag.
+    pub group_tag: Option<String>,
+    /// Parent message of a reply.
+    pub parent_id: Option<i64>,
+    /// Mentions JSON array text.
+    pub mentions: Option<String>,
+    /// Links JSON array text.
+    pub links: Option<String>,
+    /// Creation time.
+    pub created_ms: i64,
+    /// Last edit time.
+    pub edited_ms: Option<i64>,
+    /// Deletion time.
+    pub deleted_ms: Option<i64>,
+}
+
+/// A new message to insert.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    /// Channel.
+    pub channel_id: i64,
+    /// Sender.
+    pub user_id: Option<i64>,
+    /// Type.
+    pub kind: MessageType,
+    /// Text.
+    pub body: Option<&'a str>,
+    /// File JSON.
+    pub file: Option<&'a str>,
+    /// Properties JSON.
+    pub properties: &'a str,
+    /// Group tag.
+    pub group_tag: Option<&'a str>,
+    /// Parent of a reply.
+    pub parent_id: Option<i64>,
+    /// Mentions JSON.
+    pub mentions: Option<&'a str>,
+    /// Links JSON.
+    pub links: Option<&'a str>,
+    /// Time.
+    pub created_ms: i64,
+    /// Idempotency key: a second insert with the same key returns the first message.
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Which end of the history a message page starts from (PROTOCOL.md 9.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageCursor {
+    /// The newest messages.
+    Newest,
+    /// Messages older than this id.
+    Before(i64),
+    /// Messages newer than this id.
+    After(i64),
+}
+
+/// Filters of channel lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelScope {
+    /// Channels the user is a member of (not hidden).
+    Joined,
+    /// Public channels the user is not a member of.
+    Joinable,
+    /// Member channels plus public channels.
+    Visible,
+    /// Member channels with unread messages.
+    Unread,
+}
+
+/// The database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const USER_COLS: &str = "u.id, u.app_id, u.name, u.display_name, u.display_picture_url, \
+     u.is_guest, u.properties, u.presence_status, u.created_ms";
+const CHANNEL_COLS: &str = "c.id, c.app_id, c.kind, c.name, c.display_name, c.properties, \
+     c.creator_id, c.created_ms, c.last_message_id, c.last_activity_ms";
+const MEMBER_COLS: &str = "m.channel_id, m.user_id, m.role, m.last_read_message_id, \
+     m.cleared_before_id, m.hidden, m.muted";
+const MESSAGE_COLS: &str = "g.id, g.channel_id, g.user_id, g.kind, g.body, g.file, g.properties, \
+     g.group_tag, g.parent_id, g.mentions, g.links, g.created_ms, g.edited_ms, g.deleted_ms";
+
+struct Migration {
+    version: i64,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+impl Store {
+    /// Opens (creating if needed) the database and runs pending migrations.
+    ///
+    /// `database` is a file path, a `sqlite://` URL or a `postgres://` URL.
+    pub async fn open(database: &str) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) =
+            if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+                (database.to_owned(), Backend::Postgres)
+            } else if database.starts_with("sqlite:") {
+                (database.to_owned(), Backend::Sqlite)
+            } else {
+                (format!("sqlite://{database}?mode=rwc"), Backend::Sqlite)
+            };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let pool = match backend {
+            Backend::Sqlite => {
+                pool_options
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL: readers never block the writer; NORMAL sync is durable
+                            // across process crashes in WAL mode; wait instead of failing
+                            // when another connection holds the write lock.
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA busy_timeout = 5000",
+                                "PRAGMA foreign_keys = ON",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                pool_options
+                    .max_connections(16)
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for m in MIGRATIONS {
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if done.is_some() {
+                continue;
+            }
+            let sql = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            let mut tx = self.pool.begin().await?;
+            for stmt in split_sql(sql) {
+                sqlx::query(safe(&stmt)).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)")
+                .bind(m.version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version = m.version, "applied database migration");
+        }
+        Ok(())
+    }
+
+    /// A server-wide setting.
+    pub async fn setting(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM server_settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Sets a server-wide setting if it is not set yet; returns the value in force.
+    pub async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String> {
+        sqlx::query("INSERT INTO server_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(self
+            .setting(name)
+            .await?
+            .unwrap_or_else(|| value.to_owned()))
+    }
+
+    /// The application id of an API key, registering the key if new.
+    pub async fn ensure_application(&self, api_key: &str) -> StoreResult<i64> {
+        sqlx::query("INSERT INTO applications (api_key, created_ms) VALUES ($1, $2) ON CONFLICT (api_key) DO NOTHING")
+            .bind(api_key)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT id FROM applications WHERE api_key = $1")
+                .bind(api_key)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    // ----- users -----
+
+    /// A user by name.
+    pub async fn user_by_name(&self, app_id: i64, name: &str) -> StoreResult<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.app_id = $1 AND u.name = $2");
+        let row = sqlx::query(safe(&sql))
+            .bind(app_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_row(&r)).transpose()
+    }
+
+    /// A user by id, within an application.
+    pub async fn user(&self, app_id: i64, id: i64) -> StoreResult<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.app_id = $1 AND u.id = $2");
+        let row = sqlx::query(safe(&sql))
+            .bind(app_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_row(&r)).transpose()
+    }
+
+    /// A user by id, whatever the application (internal use: ids are global).
+    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
+        let row = sqlx::query(safe(&sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_row(&r)).transpose()
+    }
+
+    /// Users by id (any order).
+    pub async fn users_by_ids(&self, app_id: i64, ids: &[i64]) -> StoreResult<Vec<UserRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = id_list(ids);
+        let sql =
+            format!("SELECT {USER_COLS} FROM users u WHERE u.app_id = $1 AND u.id IN ({list})");
+        let rows = sqlx::query(safe(&sql))
+            .bind(app_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    /// The user named `name`, created (as a guest when `guest`) if it does not exist.
+    pub async fn user_or_create(
+        &self,
+        app_id: i64,
+        name: &str,
+        guest: bool,
+    ) -> StoreResult<UserRow> {
+        sqlx::query(
+            "INSERT INTO users (app_id, name, display_name, is_guest, properties, presence_status, created_ms) \
+             VALUES ($1, $2, $2, $3, '{}', 'AVAILABLE', $4) ON CONFLICT (app_id, name) DO NOTHING",
+        )
+        .bind(app_id)
+        .bind(name)
+        .bind(i64::from(guest))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        match self.user_by_name(app_id, name).await? {
+            Some(u) => Ok(u),
+            None => Err(StoreError::Db(sqlx::Error::RowNotFound)),
+        }
+    }
+
+    /// Ids of the users sharing at least one channel with `user_id` (their "contacts").
+    pub async fn contact_ids(&self, user_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT o.user_id FROM channel_members m \
+             JOIN channel_members o ON o.channel_id = m.channel_id \
+             WHERE m.user_id = $1 AND o.user_id <> $1",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    // ----- channels -----
+
+    /// A channel by id, within an application.
+    pub async fn channel(&self, app_id: i64, id: i64) -> StoreResult<Option<ChannelRow>> {
+        let sql =
+            format!("SELECT {CHANNEL_COLS} FROM channels c WHERE c.app_id = $1 AND c.id = $2");
+        let row = sqlx::query(safe(&sql))
+            .bind(app_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| channel_row(&r)).transpose()
+    }
+
+    /// Creates a PUBLIC or PRIVATE channel with its creator as moderator and the other
+    /// members. [`StoreError::Conflict`] if the name is taken.
+    pub async fn create_group_channel(
+        &self,
+        app_id: i64,
+        kind: ChannelType,
+        name: &str,
+        display_name: &str,
+        properties: &str,
+        creator_id: i64,
+        member_ids: &[i64],
+    ) -> StoreResult<ChannelRow> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO channels (app_id, kind, name, display_name, properties, creator_id, created_ms, last_activity_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(app_id)
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(display_name)
+        .bind(properties)
+        .bind(creator_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_member(&mut tx, id, creator_id, "MODERATOR", now).await?;
+        for &m in member_ids.iter().filter(|&&m| m != creator_id) {
+            insert_member(&mut tx, id, m, "MEMBER", now).await?;
+        }
+        tx.commit().await?;
+        self.channel(app_id, id)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// The DIRECT channel of exactly `member_ids` (creator included), created if it
+    /// does not exist. Returns the channel and whether it was created.
+    pub async fn direct_channel(
+        &self,
+        app_id: i64,
+        creator_id: i64,
+        member_ids: &[i64],
+    ) -> StoreResult<(ChannelRow, bool)> {
+        let mut ids = member_ids.to_vec();
+        ids.push(creator_id);
+        ids.sort_unstable();
+        ids.dedup();
+        let key = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(".");
+        let find = format!(
+            "SELECT {CHANNEL_COLS} FROM channels c WHERE c.app_id = $1 AND c.direct_key = $2"
+        );
+        if let Some(r) = sqlx::query(safe(&find))
+            .bind(app_id)
+            .bind(&key)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            return Ok((channel_row(&r)?, false));
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let name = format!("direct.{key}");
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO channels (app_id, kind, name, display_name, properties, creator_id, direct_key, created_ms, last_activity_ms) \
+             VALUES ($1, 'DIRECT', $2, $2, '{}', $3, $4, $5, $5) ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(app_id)
+        .bind(&name)
+        .bind(creator_id)
+        .bind(&key)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = inserted else {
+            // Created concurrently by another request: return that one.
+            tx.rollback().await?;
+            let r = sqlx::query(safe(&find))
+                .bind(app_id)
+                .bind(&key)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok((channel_row(&r)?, false));
+        };
+        for &m in &ids {
+            insert_member(&mut tx, id, m, "MEMBER", now).await?;
+        }
+        tx.commit().await?;
+        let c = self
+            .channel(app_id, id)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
+        Ok((c, true))
+    }
+
+    /// `user_id`'s membership of `channel_id`.
+    pub async fn membership(
+        &self,
+        channel_id: i64,
+        user_id: i64,
+    ) -> StoreResult<Option<MemberRow>> {
+        let sql = format!("SELECT {MEMBER_COLS} FROM channel_members m WHERE m.channel_id = $1 AND m.user_id = $2");
+        let row = sqlx::query(safe(&sql))
+            .bind(channel_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| member_row(&r)).transpose()
+    }
+
+    /// Ids of a channel's members.
+    pub async fn member_ids(&self, channel_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT user_id FROM channel_members WHERE channel_id = $1 ORDER BY user_id",
+        )
+        .bind(channel_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A channel's members, by display name.
+    pub async fn members(&self, channel_id: i64) -> StoreResult<Vec<UserRow>> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u JOIN channel_members m ON m.user_id = u.id \
+             WHERE m.channel_id = $1 ORDER BY u.display_name, u.id"
+        );
+        let rows = sqlx::query(safe(&sql))
+            .bind(channel_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    /// Ids of the channels `user_id` is a member of.
+    pub async fn channel_ids_of(&self, user_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT channel_id FROM channel_members WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// A page of channels for `user_id`, most recent activity first, and the total.
+    pub async fn channels_page(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        scope: ChannelScope,
+        name: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<ChannelRow>, i64)> {
+        let member = "EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = $2 AND m.hidden = 0)";
+        let any_member =
+            "EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = $2)";
+        let unread = "EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = $2 \
+             AND EXISTS (SELECT 1 FROM messages g WHERE g.channel_id = c.id AND g.id > m.last_read_message_id \
+             AND g.id > m.cleared_before_id AND g.deleted_ms IS NULL AND (g.user_id IS NULL OR g.user_id <> $2)))";
+        let scope_sql = match scope {
+            ChannelScope::Joined => member.to_owned(),
+            ChannelScope::Joinable => format!("c.kind = 'PUBLIC' AND NOT {any_member}"),
+            ChannelScope::Visible => {
+                format!("({member} OR (c.kind = 'PUBLIC' AND NOT {any_member}))")
+            }
+            ChannelScope::Unread => unread.to_owned(),
+        };
+        let name_sql = if name.is_some() {
+            " AND (LOWER(c.name) LIKE $3 ESCAPE '\\' OR LOWER(c.display_name) LIKE $3 ESCAPE '\\')"
+        } else {
+            ""
+        };
+        let pattern = name.map(|n| format!("%{}%", escape_like(&n.to_lowercase())));
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM channels c WHERE c.app_id = $1 AND {scope_sql}{name_sql}"
+        );
+        let page_sql = format!(
+            "SELECT {CHANNEL_COLS} FROM channels c WHERE c.app_id = $1 AND {scope_sql}{name_sql} \
+             ORDER BY c.last_activity_ms DESC, c.id DESC LIMIT {limit} OFFSET {offset}"
+        );
+        let mut count = sqlx::query_scalar::<_, i64>(safe(&count_sql))
+            .bind(app_id)
+            .bind(user_id);
+        let mut page = sqlx::query(safe(&page_sql)).bind(app_id).bind(user_id);
+        if let Some(p) = &pattern {
+            count = count.bind(p.clone());
+            page = page.bind(p.clone());
+        }
+        let total = count.fetch_one(&self.pool).await?;
+        let rows = page.fetch_all(&self.pool).await?;
+        Ok((
+            rows.iter().map(channel_row).collect::<StoreResult<_>>()?,
+            total,
+        ))
+    }
+
+    // ----- messages -----
+
+    /// Inserts a message, moves the channel's activity, marks it read for its sender
+    /// and unhides the channel for everyone, in one transaction (the message is
+    /// committed before anyone is told about it). With an idempotency key already
+    /// used by this sender in this channel, returns the stored message and `false`.
+    pub async fn insert_message(&self, m: &NewMessage<'_>) -> StoreResult<(MessageRow, bool)> {
+        if let (Some(key), Some(user)) = (m.idempotency_key, m.user_id) {
+            let sql = format!(
+                "SELECT {MESSAGE_COLS} FROM messages g WHERE g.channel_id = $1 AND g.user_id = $2 AND g.idempotency_key = $3"
+            );
+            if let Some(r) = sqlx::query(safe(&sql))
+                .bind(m.channel_id)
+                .bind(user)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+            {
+                return Ok((message_row(&r)?, false));
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (channel_id, user_id, kind, body, file, properties, group_tag, parent_id, mentions, links, created_ms, idempotency_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(m.channel_id)
+        .bind(m.user_id)
+        .bind(m.kind.as_str())
+        .bind(m.body)
+        .bind(m.file)
+        .bind(m.properties)
+        .bind(m.group_tag)
+        .bind(m.parent_id)
+        .bind(m.mentions)
+        .bind(m.links)
+        .bind(m.created_ms)
+        .bind(m.idempotency_key)
+        .fetch_one(&mut *tx)
+        .await?;
+        if m.parent_id.is_none() {
+            sqlx::query(
+                "UPDATE channels SET last_message_id = $1, last_activity_ms = $2 WHERE id = $3",
+            )
+            .bind(id)
+            .bind(m.created_ms)
+            .bind(m.channel_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(user) = m.user_id {
+            sqlx::query("UPDATE channel_members SET last_read_message_id = $1 WHERE channel_id = $2 AND user_id = $3")
+                .bind(id)
+                .bind(m.channel_id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let sql = format!("SELECT {MESSAGE_COLS} FROM messages g WHERE g.id = $1");
+        let r = sqlx::query(safe(&sql))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((message_row(&r)?, true))
+    }
+
+    /// A message by id.
+    pub async fn message(&self, id: i64) -> StoreResult<Option<MessageRow>> {
+        let sql = format!("SELECT {MESSAGE_COLS} FROM messages g WHERE g.id = $1");
+        let row = sqlx::query(safe(&sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| message_row(&r)).transpose()
+    }
+
+    /// Messages of a channel visible after `cleared_before_id`, newest first, at most
+    /// `limit`; the bool says whether more exist beyond the page in the direction of
+    /// travel. `main_thread` excludes replies.
+    pub async fn messages_page(
+        &self,
+        channel_id: i64,
+        cleared_before_id: i64,
+        cursor: MessageCursor,
+        limit: i64,
+        main_thread: bool,
+    ) -> StoreResult<(Vec<MessageRow>, bool)> {
+        let main = if main_thread {
+            " AND g.parent_id IS NULL"
+        } else {
+            ""
+        };
+        let (cond, order, bound) = match cursor {
+            MessageCursor::Newest => ("", "DESC", None),
+            MessageCursor::Before(id) => (" AND g.id < $3", "DESC", Some(id)),
+            MessageCursor::After(id) => (" AND g.id > $3", "ASC", Some(id)),
+        };
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages g WHERE g.channel_id = $1 AND g.id > $2{main}{cond} \
+             ORDER BY g.id {order} LIMIT {}",
+            limit + 1
+        );
+        let mut q = sqlx::query(safe(&sql))
+            .bind(channel_id)
+            .bind(cleared_before_id);
+        if let Some(b) = bound {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut out: Vec<MessageRow> = rows.iter().map(message_row).collect::<StoreResult<_>>()?;
+        let more = out.len() as i64 > limit;
+        out.truncate(limit as usize);
+        if matches!(cursor, MessageCursor::After(_)) {
+            out.reverse();
+        }
+        Ok((out, more))
+    }
+
+    /// Number of visible messages of a channel (for page metadata).
+    pub async fn count_messages(
+        &self,
+        channel_id: i64,
+        cleared_before_id: i64,
+        main_thread: bool,
+    ) -> StoreResult<i64> {
+        let main = if main_thread {
+            " AND parent_id IS NULL"
+        } else {
+            ""
+        };
+        Ok(sqlx::query_scalar(safe(&format!(
+            "SELECT COUNT(*) FROM messages WHERE channel_id = $1 AND id > $2{main}"
+        )))
+        .bind(channel_id)
+        .bind(cleared_before_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Whether any message exists in `channel_id` with an id in the given direction of
+    /// `id` (used to decide whether a `prev` link exists).
+    pub async fn has_message_after(
+        &self,
+        channel_id: i64,
+        id: i64,
+        main_thread: bool,
+    ) -> StoreResult<bool> {
+        let main = if main_thread {
+            " AND parent_id IS NULL"
+        } else {
+            ""
+        };
+        let n: i64 = sqlx::query_scalar(safe(&format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE channel_id = $1 AND id > $2{main} LIMIT 1) t"
+        )))
+        .bind(channel_id)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+}
+
+async fn insert_member(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    channel_id: i64,
+    user_id: i64,
+    role: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO channel_members (channel_id, user_id, role, joined_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (channel_id, user_id) DO NOTHING",
+    )
+    .bind(channel_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn user_row(r: &AnyRow) -> StoreResult<UserRow> {
+    Ok(UserRow {
+        id: r.try_get(0)?,
+        app_id: r.try_get(1)?,
+        name: r.try_get(2)?,
+        display_name: r.try_get(3)?,
+        display_picture_url: r.try_get(4)?,
+        is_guest: r.try_get::<i64, _>(5)? != 0,
+        properties: r.try_get(6)?,
+        presence_status: r.try_get(7)?,
+        created_ms: r.try_get(8)?,
+    })
+}
+
+fn channel_row(r: &AnyRow) -> StoreResult<ChannelRow> {
+    let kind: String = r.try_get(2)?;
+    Ok(ChannelRow {
+        id: r.try_get(0)?,
+        app_id: r.try_get(1)?,
+        kind: ChannelType::parse(&kind).ok_or_else(|| decode_error("channel kind", &kind))?,
+        name: r.try_get(3)?,
+        display_name: r.try_get(4)?,
+        properties: r.try_get(5)?,
+        creator_id: r.try_get(6)?,
+        created_ms: r.try_get(7)?,
+        last_message_id: r.try_get(8)?,
+        last_activity_ms: r.try_get(9)?,
+    })
+}
+
+fn member_row(r: &AnyRow) -> StoreResult<MemberRow> {
+    Ok(MemberRow {
+        channel_id: r.try_get(0)?,
+        user_id: r.try_get(1)?,
+        role: r.try_get(2)?,
+        last_read_message_id: r.try_get(3)?,
+        cleared_before_id: r.try_get(4)?,
+        hidden: r.try_get::<i64, _>(5)? != 0,
+        muted: r.try_get::<i64, _>(6)? != 0,
+    })
+}
+
+fn message_row(r: &AnyRow) -> StoreResult<MessageRow> {
+    let kind: String = r.try_get(3)?;
+    Ok(MessageRow {
+        id: r.try_get(0)?,
+        channel_id: r.try_get(1)?,
+        user_id: r.try_get(2)?,
+        kind: MessageType::parse(&kind).ok_or_else(|| decode_error("message kind", &kind))?,
+        body: r.try_get(4)?,
+        file: r.try_get(5)?,
+        properties: r.try_get(6)?,
+        group_tag: r.try_get(7)?,
+        parent_id: r.try_get(8)?,
+        mentions: r.try_get(9)?,
+        links: r.try_get(10)?,
+        created_ms: r.try_get(11)?,
+        edited_ms: r.try_get(12)?,
+        deleted_ms: r.try_get(13)?,
+    })
+}
+
+fn decode_error(what: &str, value: &str) -> StoreError {
+    StoreError::Db(sqlx::Error::Decode(
+        format!("unknown {what} {value:?}").into(),
+    ))
+}
+
+/// Marks SQL text built at run time as safe: every dynamic part of our SQL is a
+/// constant fragment or an integer we formatted; user input is always bound.
+fn safe(sql: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql.to_owned())
+}
+
+/// A comma-separated list of integer ids for an `IN (…)` clause (integers only, so
+/// nothing user-controlled reaches the SQL text).
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Splits a migration file into statements (no semicolons inside our DDL strings).
+fn split_sql(sql: &str) -> Vec<String> {
+    let without_comments: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

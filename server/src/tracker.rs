@@ -1,0 +1,234 @@
+//! Who is online, who is in which chat, who is typing (PROTOCOL.md 13.4, 13.5).
+//!
+//! Pure bookkeeping: each method reports the transition it caused (went online, left
+//! the chat, stopped typing…) and the caller publishes the matching events. Nothing
+//! here does I/O or reads a clock; times are passed in.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug, Default)]
+struct UserPresence {
+    connections: u32,
+    online: bool,
+    /// Bumped on every connect so a stale offline timer can tell it lost the race.
+    generation: u64,
+}
+
+/// Online state per user: online while at least one connection is open, plus a grace
+/// period after the last one closes.
+#[derive(Debug, Default)]
+pub struct Presence {
+    users: Mutex<HashMap<i64, UserPresence>>,
+}
+
+impl Presence {
+    /// A connection of `user` opened; `true` if the user just came online.
+    pub fn connect(&self, user: i64) -> bool {
+        let mut users = lock(&self.users);
+        let p = users.entry(user).or_default();
+        p.connections += 1;
+        p.generation += 1;
+        let came_online = !p.online;
+        p.online = true;
+        came_online
+    }
+
+    /// A connection of `user` closed. When it was the last one, returns the generation
+    /// to pass to [`Presence::expire`] once the grace period is over.
+    pub fn disconnect(&self, user: i64) -> Option<u64> {
+        let mut users = lock(&self.users);
+        let p = users.get_mut(&user)?;
+        p.connections = p.connections.saturating_sub(1);
+        (p.connections == 0).then_some(p.generation)
+    }
+
+    /// The grace period of `generation` ended; `true` if the user just went offline
+    /// (no connection came back meanwhile).
+    pub fn expire(&self, user: i64, generation: u64) -> bool {
+        let mut users = lock(&self.users);
+        match users.get(&user) {
+            Some(p) if p.connections == 0 && p.generation == generation && p.online => {
+                users.remove(&user);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `user` is online.
+    pub fn is_online(&self, user: i64) -> bool {
+        lock(&self.users).get(&user).is_some_and(|p| p.online)
+    }
+
+    /// Number of users online.
+    pub fn online_count(&self) -> usize {
+        lock(&self.users).values().filter(|p| p.online).count()
+    }
+}
+
+/// Active chat sessions per (channel, user), counted over connections.
+#[derive(Debug, Default)]
+pub struct Participants {
+    counts: Mutex<HashMap<(i64, i64), u32>>,
+}
+
+impl Participants {
+    /// A connection of `user` started a chat session in `channel`; `true` on 0→1.
+    pub fn enter(&self, channel: i64, user: i64) -> bool {
+        let mut counts = lock(&self.counts);
+        let n = counts.entry((channel, user)).or_default();
+        *n += 1;
+        *n == 1
+    }
+
+    /// A connection of `user` ended its chat session in `channel`; `true` on 1→0.
+    pub fn leave(&self, channel: i64, user: i64) -> bool {
+        let mut counts = lock(&self.counts);
+        match counts.get_mut(&(channel, user)) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                counts.remove(&(channel, user));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `user` has an active chat session in `channel`.
+    pub fn is_active(&self, channel: i64, user: i64) -> bool {
+        lock(&self.counts).contains_key(&(channel, user))
+    }
+}
+
+/// Typing state per (channel, user) with the time it lapses.
+#[derive(Debug)]
+pub struct Typing {
+    deadlines: Mutex<HashMap<(i64, i64), Instant>>,
+    timeout: Duration,
+}
+
+/// What a keystroke update did to the typing state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypingChange {
+    /// The user started typing.
+    Started,
+    /// The user stopped typing.
+    Stopped,
+    /// No change (still typing, or still not typing).
+    None,
+}
+
+impl Typing {
+    /// Typing lapses after `timeout` without keystrokes.
+    pub fn new(timeout: Duration) -> Typing {
+        Typing {
+            deadlines: Mutex::new(HashMap::new()),
+            timeout,
+        }
+    }
+
+    /// A keystrokes update: a non-empty draft keeps (or starts) typing, an empty one
+    /// stops it.
+    pub fn keystrokes(
+        &self,
+        channel: i64,
+        user: i64,
+        draft_empty: bool,
+        now: Instant,
+    ) -> TypingChange {
+        let mut d = lock(&self.deadlines);
+        if draft_empty {
+            return if d.remove(&(channel, user)).is_some() {
+                TypingChange::Stopped
+            } else {
+                TypingChange::None
+            };
+        }
+        match d.insert((channel, user), now + self.timeout) {
+            Some(_) => TypingChange::None,
+            None => TypingChange::Started,
+        }
+    }
+
+    /// Stops typing (a message was sent, the chat session ended); `true` if the user
+    /// was typing.
+    pub fn stop(&self, channel: i64, user: i64) -> bool {
+        lock(&self.deadlines).remove(&(channel, user)).is_some()
+    }
+
+    /// Removes and returns every typing state that lapsed by `now`.
+    pub fn expired(&self, now: Instant) -> Vec<(i64, i64)> {
+        let mut d = lock(&self.deadlines);
+        let gone: Vec<_> = d
+            .iter()
+            .filter(|(_, &t)| t <= now)
+            .map(|(&k, _)| k)
+            .collect();
+        for k in &gone {
+            d.remove(k);
+        }
+        gone
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presence_goes_offline_only_after_the_last_connection_and_its_grace_period() {
+        let p = Presence::default();
+        assert!(p.connect(1));
+        assert!(!p.connect(1), "second tab does not re-announce");
+        assert_eq!(p.disconnect(1), None, "one tab still open");
+        let generation = p.disconnect(1).expect("last connection closed");
+        assert!(p.is_online(1), "still online during the grace period");
+        assert!(p.expire(1, generation));
+        assert!(!p.is_online(1));
+    }
+
+    #[test]
+    fn a_reconnect_within_the_grace_period_cancels_going_offline() {
+        let p = Presence::default();
+        p.connect(1);
+        let generation = p.disconnect(1).unwrap();
+        assert!(!p.connect(1), "no online flap");
+        assert!(!p.expire(1, generation), "stale timer loses");
+        assert!(p.is_online(1));
+    }
+
+    #[test]
+    fn participants_count_chat_sessions_across_connections() {
+        let p = Participants::default();
+        assert!(p.enter(7, 1));
+        assert!(!p.enter(7, 1));
+        assert!(!p.leave(7, 1));
+        assert!(p.is_active(7, 1));
+        assert!(p.leave(7, 1));
+        assert!(!p.is_active(7, 1));
+        assert!(!p.leave(7, 1), "leaving twice is harmless");
+    }
+
+    #[test]
+    fn typing_starts_on_a_draft_and_stops_on_empty_draft_or_timeout() {
+        let t = Typing::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        assert_eq!(t.keystrokes(7, 1, false, t0), TypingChange::Started);
+        assert_eq!(t.keystrokes(7, 1, false, t0), TypingChange::None);
+        assert_eq!(t.keystrokes(7, 1, true, t0), TypingChange::Stopped);
+        assert_eq!(t.keystrokes(7, 1, true, t0), TypingChange::None);
+        t.keystrokes(7, 2, false, t0);
+        assert!(t.expired(t0 + Duration::from_secs(4)).is_empty());
+        assert_eq!(t.expired(t0 + Duration::from_secs(5)), vec![(7, 2)]);
+        assert!(!t.stop(7, 2), "already lapsed");
+    }
+}

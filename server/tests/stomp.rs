@@ -1,0 +1,819 @@
+//! The server over a real WebSocket: connect sequence, channels, messages, typing,
+//! participants, presence, authorization, malformed input.
+
+mod common;
+
+use std::time::Duration;
+
+use chatkitty_protocol::{Command, Frame};
+use common::*;
+use serde_json::{json, Value};
+
+const QUIET: Duration = Duration::from_millis(400);
+
+#[tokio::test]
+async fn the_websocket_echoes_the_v12_stomp_subprotocol() {
+    let server = TestServer::start().await;
+    let (_ws, proto) = open_ws(&server.host(), KEY).await;
+    assert_eq!(proto.as_deref(), Some("v12.stomp"));
+}
+
+#[tokio::test]
+async fn connect_answers_connected_with_version_heartbeat_and_session() {
+    let server = TestServer::start().await;
+    let (_c, f) = Client::connect_raw(&server.host(), KEY, "jane", &[]).await;
+    assert_eq!(f.command, Command::Connected);
+    assert_eq!(f.header("version"), Some("1.2"));
+    assert_eq!(f.header("heart-beat"), Some("10000,60000"));
+    assert!(f.header("session").is_some_and(|s| s.len() > 10));
+}
+
+#[tokio::test]
+async fn the_start_up_sequence_yields_a_guest_current_user_with_all_links() {
+    let server = TestServer::start().await;
+    let c = Client::start(&server.host(), "jane").await;
+    let u = &c.user;
+    assert_eq!(u["name"], "jane");
+    assert_eq!(u["displayName"], "jane");
+    assert_eq!(u["isGuest"], true);
+    assert_eq!(u["presence"]["online"], true);
+    assert!(u["displayPictureUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://"));
+    for t in [
+        "self",
+        "channels",
+        "messages",
+        "notifications",
+        "contacts",
+        "participants",
+        "users",
+        "reactions",
+        "threads",
+        "calls",
+    ] {
+        assert!(u["_topics"][t].is_string(), "topic {t}");
+    }
+    for r in [
+        "self",
+        "channels",
+        "joinableChannels",
+        "unreadChannels",
+        "channelsCount",
+        "unreadMessagesCount",
+        "contacts",
+        "contactsCount",
+        "userBlockListItems",
+    ] {
+        assert!(u["_relays"][r].is_string(), "relay {r}");
+    }
+    assert!(u["_actions"]["createChannel"].is_string());
+    // A second session for the same username is the same user.
+    let again = Client::start(&server.host(), "jane").await;
+    assert_eq!(again.id(), c.id());
+}
+
+#[tokio::test]
+async fn an_unknown_api_key_is_refused_with_access_denied() {
+    let server = TestServer::start().await;
+    let (mut c, f) = Client::connect_raw(&server.host(), "wrong-key", "jane", &[]).await;
+    assert_eq!(f.command, Command::Error);
+    assert_eq!(body_json(&f)["error"], "AccessDeniedError");
+    assert!(c.wait_closed().await);
+}
+
+#[tokio::test]
+async fn a_missing_username_or_disabled_guests_are_refused() {
+    let server = TestServer::start().await;
+    let (_, f) = Client::connect_raw(&server.host(), KEY, "", &[]).await;
+    assert_eq!(body_json(&f)["error"], "AccessDeniedError");
+    let server = TestServer::start_with(|c| c.guest_sessions = false).await;
+    let (_, f) = Client::connect_raw(&server.host(), KEY, "jane", &[]).await;
+    let body = body_json(&f);
+    assert_eq!(body["error"], "AccessDeniedError");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("Guest sessions are disabled"));
+}
+
+#[tokio::test]
+async fn a_frame_before_connect_is_an_error() {
+    let server = TestServer::start().await;
+    let (ws, _) = open_ws(&server.host(), KEY).await;
+    let mut c = Client::from_ws(ws, "nobody");
+    c.send(
+        &Frame::new(Command::Subscribe)
+            .with_header("id", "1")
+            .with_header("destination", "/x"),
+    )
+    .await;
+    let f = c.next_frame(WAIT).await.unwrap();
+    assert_eq!(f.command, Command::Error);
+    assert!(c.wait_closed().await);
+}
+
+#[tokio::test]
+async fn a_direct_channel_is_one_per_member_set_and_recreating_returns_it() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let (kind, ch) = jane
+        .create_channel(json!({"type": "DIRECT", "members": [{"username": "john"}]}))
+        .await
+        .unwrap();
+    assert_eq!(kind, "user.channel.created");
+    assert_eq!(ch["type"], "DIRECT");
+    assert_eq!(ch["members"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        ch["displayName"], "john",
+        "titled after the other member for jane"
+    );
+    assert!(ch["_actions"].get("join").is_none() && ch["_actions"].get("leave").is_none());
+    let joined = john
+        .expect_event(&john.topic("channels"), "user.channel.joined")
+        .await;
+    assert_eq!(joined["id"], ch["id"]);
+    assert_eq!(joined["displayName"], "jane");
+    let (kind, again) = jane
+        .create_channel(json!({"type": "DIRECT", "members": [{"username": "john"}]}))
+        .await
+        .unwrap();
+    assert_eq!(kind, "user.channel.upserted");
+    assert_eq!(again["id"], ch["id"]);
+    // From john's side, by id, it is the same channel.
+    let (kind, from_john) = john
+        .create_channel(json!({"type": "DIRECT", "members": [{"id": jane.id()}]}))
+        .await
+        .unwrap();
+    assert_eq!(kind, "user.channel.upserted");
+    assert_eq!(from_john["id"], ch["id"]);
+    john.expect_no_event(&john.topic("channels"), "user.channel.joined", QUIET)
+        .await;
+}
+
+#[tokio::test]
+async fn direct_channels_validate_their_members() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let e = jane
+        .create_channel(json!({"type": "DIRECT", "members": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "ValidationError");
+    let e = jane
+        .create_channel(json!({"type": "DIRECT", "members": [{"id": 999999}]}))
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotFoundError");
+    let many: Vec<Value> = (0..10)
+        .map(|i| json!({"username": format!("m{i}")}))
+        .collect();
+    let e = jane
+        .create_channel(json!({"type": "DIRECT", "members": many}))
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "ValidationError");
+    let nine: Vec<Value> = (0..9)
+        .map(|i| json!({"username": format!("m{i}")}))
+        .collect();
+    let (_, ch) = jane
+        .create_channel(json!({"type": "DIRECT", "members": nine}))
+        .await
+        .unwrap();
+    assert_eq!(ch["members"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn group_channels_need_unique_names() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let name = unique("general");
+    let (kind, ch) = jane
+        .create_channel(json!({"type": "PUBLIC", "name": name, "properties": {"topic": "x"}}))
+        .await
+        .unwrap();
+    assert_eq!(kind, "user.channel.created");
+    assert_eq!(ch["name"], name);
+    assert_eq!(ch["properties"]["topic"], "x");
+    assert!(ch["_actions"]["leave"].is_string() && ch["_actions"]["addModerator"].is_string());
+    assert!(ch["_actions"].get("join").is_none());
+    let dup = jane
+        .create_channel(json!({"type": "PRIVATE", "name": name}))
+        .await
+        .unwrap_err();
+    assert_eq!(dup["error"], "DuplicateChannelError");
+    assert!(dup["message"].as_str().unwrap().contains(&name));
+    assert!(dup["timestamp"].as_str().unwrap().ends_with('Z'));
+    let e = jane
+        .create_channel(json!({"type": "PUBLIC"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "ValidationError");
+    let e = jane
+        .create_channel(json!({"type": "SECRET", "name": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "ValidationError");
+    // John sees the public channel with a join action; a private one is hidden from him.
+    let seen = john
+        .relay(&format!("/application/v1/channels/{}.relay", ch["id"]), &[])
+        .await
+        .unwrap();
+    assert!(seen["_actions"]["join"].is_string());
+    let (_, private) = jane
+        .create_channel(json!({"type": "PRIVATE", "name": unique("secret")}))
+        .await
+        .unwrap();
+    assert!(private["_actions"]["invite"].is_string());
+    let e = john
+        .relay(
+            &format!("/application/v1/channels/{}.relay", private["id"]),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotAChannelMemberError");
+}
+
+#[tokio::test]
+async fn a_message_reaches_both_chat_sessions_and_completes_the_send_before_its_receipt() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    jane.start_chat(&ch).await;
+    john.start_chat(&ch).await;
+    let messages = ch["_topics"]["messages"].as_str().unwrap().to_owned();
+    let sent = jane
+        .send_text(&ch, "hi john, see https://example.com")
+        .await
+        .unwrap();
+    assert_eq!(sent["type"], "TEXT");
+    assert_eq!(sent["body"], "hi john, see https://example.com");
+    assert_eq!(sent["user"]["name"], "jane");
+    assert!(sent.get("file").is_none(), "text messages omit file");
+    assert_eq!(sent["links"][0]["source"], "https://example.com");
+    assert_eq!(sent["links"][0]["startPosition"], 13);
+    let got = john
+        .expect_event(&messages, "channel.message.created")
+        .await;
+    assert_eq!(got["id"], sent["id"]);
+    let own = jane
+        .expect_event(&messages, "channel.message.created")
+        .await;
+    assert_eq!(
+        own["id"], sent["id"],
+        "the sender's chat session gets its own message"
+    );
+    jane.expect_no_event(&messages, "channel.message.created", QUIET)
+        .await;
+}
+
+#[tokio::test]
+async fn the_result_event_goes_only_to_the_originating_connection() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut jane2 = Client::start(&server.host(), "jane").await;
+    let ch = jane.direct_with("john").await;
+    jane.send_text(&ch, "one").await.unwrap();
+    let other = jane2
+        .wait_for(QUIET, |f| f.header("receipt-id").is_some())
+        .await;
+    assert!(
+        other.is_none(),
+        "receipt-id leaked to another connection: {other:?}"
+    );
+}
+
+#[tokio::test]
+async fn messages_page_newest_first_and_walk_back_and_forth() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let ch = jane.direct_with("john").await;
+    for i in 0..7 {
+        jane.send_text(&ch, &format!("m{i}")).await.unwrap();
+    }
+    let relay = ch["_relays"]["messages"].as_str().unwrap().to_owned();
+    let bodies = |p: &Value| -> Vec<String> {
+        p["_embedded"]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let p1 = jane.relay(&relay, &[("size", "3")]).await.unwrap();
+    assert_eq!(bodies(&p1), ["m6", "m5", "m4"]);
+    assert!(p1["_relays"].get("prev").is_none());
+    assert_eq!(p1["page"]["totalElements"], 7);
+    let next = p1["_relays"]["next"].as_str().unwrap().to_owned();
+    // The official client re-sends only the original parameter headers.
+    let p2 = jane.relay(&next, &[("size", "3")]).await.unwrap();
+    assert_eq!(bodies(&p2), ["m3", "m2", "m1"]);
+    let p3 = jane
+        .relay(p2["_relays"]["next"].as_str().unwrap(), &[])
+        .await
+        .unwrap();
+    assert_eq!(bodies(&p3), ["m0"]);
+    assert!(p3["_relays"].get("next").is_none());
+    let back = jane
+        .relay(p3["_relays"]["prev"].as_str().unwrap(), &[])
+        .await
+        .unwrap();
+    assert_eq!(bodies(&back), ["m3", "m2", "m1"]);
+    let first = jane
+        .relay(back["_relays"]["prev"].as_str().unwrap(), &[])
+        .await
+        .unwrap();
+    assert_eq!(bodies(&first), ["m6", "m5", "m4"]);
+    assert!(first["_relays"].get("prev").is_none());
+    // Bad parameters are a validation error, not a crash.
+    let e = jane.relay(&relay, &[("size", "-5")]).await.unwrap_err();
+    assert_eq!(e["error"], "ValidationError");
+    // "undefined" parameters (quirk 14) are ignored.
+    let p = jane
+        .relay(
+            &relay,
+            &[("mainThread", "undefined"), ("size", "undefined")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bodies(&p).len(), 7);
+}
+
+#[tokio::test]
+async fn keystrokes_drive_typing_started_and_stopped_for_the_others_only() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    jane.start_chat(&ch).await;
+    john.start_chat(&ch).await;
+    let t = |k: &str| ch["_topics"][k].as_str().unwrap().to_owned();
+    let keystrokes = ch["_actions"]["keystrokes"].as_str().unwrap().to_owned();
+    jane.action(&keystrokes, json!({"keys": "hel"}))
+        .await
+        .unwrap();
+    let k = john
+        .expect_event(&t("keystrokes"), "thread.keystrokes.created")
+        .await;
+    assert_eq!(k["username"], "jane");
+    assert_eq!(k["keys"], "hel");
+    let started = john
+        .expect_event(&t("typing"), "thread.typing.started")
+        .await;
+    assert_eq!(started["name"], "jane");
+    let pstarted = john
+        .expect_event(&john.topic("participants"), "participant.typing.started")
+        .await;
+    assert_eq!(pstarted["name"], "jane");
+    jane.expect_no_event(&t("typing"), "thread.typing.started", QUIET)
+        .await;
+    jane.expect_no_event(
+        &t("keystrokes"),
+        "thread.keystrokes.created",
+        Duration::ZERO,
+    )
+    .await;
+    // More keystrokes while typing: no second "started".
+    jane.action(&keystrokes, json!({"keys": "hello"}))
+        .await
+        .unwrap();
+    john.expect_event(&t("keystrokes"), "thread.keystrokes.created")
+        .await;
+    john.expect_no_event(
+        &t("typing"),
+        "thread.typing.started",
+        Duration::from_millis(200),
+    )
+    .await;
+    // An empty draft stops typing.
+    jane.action(&keystrokes, json!({"keys": ""})).await.unwrap();
+    john.expect_event(&t("typing"), "thread.typing.stopped")
+        .await;
+    john.expect_event(&john.topic("participants"), "participant.typing.stopped")
+        .await;
+    // Sending a message stops typing.
+    jane.action(&keystrokes, json!({"keys": "x"}))
+        .await
+        .unwrap();
+    john.expect_event(&t("typing"), "thread.typing.started")
+        .await;
+    jane.send_text(&ch, "x").await.unwrap();
+    john.expect_event(&t("typing"), "thread.typing.stopped")
+        .await;
+    // Silence stops typing (typing timeout is 600 ms in tests).
+    jane.action(&keystrokes, json!({"keys": "y"}))
+        .await
+        .unwrap();
+    john.expect_event(&t("typing"), "thread.typing.started")
+        .await;
+    let stopped = john
+        .try_event(
+            &t("typing"),
+            "thread.typing.stopped",
+            Duration::from_secs(3),
+        )
+        .await;
+    assert!(stopped.is_some(), "typing lapses after the timeout");
+}
+
+#[tokio::test]
+async fn participants_enter_and_leave_including_when_the_connection_drops() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    jane.start_chat(&ch).await;
+    let participants = ch["_topics"]["participants"].as_str().unwrap().to_owned();
+    let ids = john.start_chat(&ch).await;
+    let entered = jane
+        .expect_event(&participants, "channel.participant.active")
+        .await;
+    assert_eq!(entered["name"], "john");
+    john.expect_no_event(&participants, "channel.participant.active", QUIET)
+        .await;
+    john.end_chat(&ids).await;
+    let left = jane
+        .expect_event(&participants, "channel.participant.inactive")
+        .await;
+    assert_eq!(left["name"], "john");
+    // A second tab of john: one "entered" for the first, none for the second.
+    let mut john2 = Client::start(&server.host(), "john").await;
+    john.start_chat(&ch).await;
+    jane.expect_event(&participants, "channel.participant.active")
+        .await;
+    john2.start_chat(&ch).await;
+    jane.expect_no_event(&participants, "channel.participant.active", QUIET)
+        .await;
+    drop(john2);
+    jane.expect_no_event(&participants, "channel.participant.inactive", QUIET)
+        .await;
+    drop(john);
+    let left = jane
+        .expect_event(&participants, "channel.participant.inactive")
+        .await;
+    assert_eq!(left["name"], "john");
+}
+
+#[tokio::test]
+async fn presence_changes_when_the_last_connection_opens_and_closes() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    jane.start_chat(&ch).await;
+    let participants = ch["_topics"]["participants"].as_str().unwrap().to_owned();
+    john.disconnect().await;
+    drop(john);
+    let offline = jane
+        .expect_event(&jane.topic("contacts"), "contact.presence.changed")
+        .await;
+    assert_eq!(offline["name"], "john");
+    assert_eq!(offline["presence"]["online"], false);
+    let p = jane
+        .expect_event(&participants, "participant.presence.changed")
+        .await;
+    assert_eq!(p["presence"]["online"], false);
+    let _john = Client::start(&server.host(), "john").await;
+    let online = jane
+        .expect_event(&jane.topic("contacts"), "contact.presence.changed")
+        .await;
+    assert_eq!(online["presence"]["online"], true);
+    assert_eq!(online["presence"]["status"], "AVAILABLE");
+    let mut john_tab2 = Client::start(&server.host(), "john").await;
+    jane.expect_no_event(&jane.topic("contacts"), "contact.presence.changed", QUIET)
+        .await;
+    john_tab2.disconnect().await;
+    jane.expect_no_event(&jane.topic("contacts"), "contact.presence.changed", QUIET)
+        .await;
+}
+
+#[tokio::test]
+async fn non_members_cannot_read_subscribe_or_write_direct_and_private_channels() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut eve = Client::start(&server.host(), "eve").await;
+    let dm = jane.direct_with("john").await;
+    let (_, private) = jane
+        .create_channel(json!({"type": "PRIVATE", "name": unique("p")}))
+        .await
+        .unwrap();
+    for ch in [&dm, &private] {
+        let e = eve
+            .relay(&format!("/application/v1/channels/{}.relay", ch["id"]), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(e["error"], "NotAChannelMemberError");
+        let e = eve
+            .relay(ch["_relays"]["messages"].as_str().unwrap(), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(e["error"], "NotAChannelMemberError");
+        for t in ["self", "messages", "typing", "participants"] {
+            let e = eve
+                .subscribe(ch["_topics"][t].as_str().unwrap())
+                .await
+                .unwrap_err();
+            assert_eq!(e["error"], "NotAChannelMemberError", "topic {t}");
+        }
+        let e = eve.send_text(ch, "let me in").await.unwrap_err();
+        assert_eq!(e["error"], "NotAChannelMemberError");
+        let e = eve
+            .action(
+                ch["_actions"]["keystrokes"].as_str().unwrap(),
+                json!({"keys": "x"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e["error"], "NotAChannelMemberError");
+    }
+    // Nor another user's topics.
+    let e = eve.subscribe(&jane.topic("messages")).await.unwrap_err();
+    assert_eq!(e["error"], "ForbiddenError");
+    // A public channel is readable but not writable without joining.
+    let (_, public) = jane
+        .create_channel(json!({"type": "PUBLIC", "name": unique("pub")}))
+        .await
+        .unwrap();
+    eve.subscribe(public["_topics"]["messages"].as_str().unwrap())
+        .await
+        .unwrap();
+    let e = eve.send_text(&public, "hi").await.unwrap_err();
+    assert_eq!(e["error"], "NotAChannelMemberError");
+    // Eve's messages never reached jane's channels.
+    assert!(jane
+        .inbox
+        .iter()
+        .all(|f| !String::from_utf8_lossy(&f.body).contains("let me in")));
+}
+
+#[tokio::test]
+async fn another_applications_key_cannot_reach_this_applications_channels() {
+    let server =
+        TestServer::start_with(|c| c.api_keys = vec![KEY.into(), "other-app".into()]).await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let ch = jane.direct_with("john").await;
+    let mut mallory = Client::start_with_key(&server.host(), "other-app", "john").await;
+    let john_here = ch["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "john")
+        .unwrap();
+    assert_ne!(
+        mallory.user["id"], john_here["id"],
+        "same name, different application, different user"
+    );
+    let e = mallory
+        .subscribe(ch["_topics"]["messages"].as_str().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotFoundError");
+    let e = mallory
+        .send_text(&ch, "hello from elsewhere")
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotFoundError");
+    let e = mallory
+        .relay(&format!("/application/v1/users/{}.relay", jane.id()), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotFoundError");
+    let e = mallory
+        .relay(&format!("/application/v1/channels/{}.relay", ch["id"]), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotFoundError");
+}
+
+#[tokio::test]
+async fn malformed_json_and_unknown_destinations_are_errors_and_the_session_goes_on() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let ch = jane.direct_with("john").await;
+    let dest = ch["_actions"]["message"].as_str().unwrap().to_owned();
+    let receipt = "r-bad";
+    jane.send(
+        &Frame::new(Command::Send)
+            .with_header("destination", dest.as_str())
+            .with_header("receipt", receipt)
+            .with_body(b"{not json".to_vec()),
+    )
+    .await;
+    let err = jane
+        .wait_for(WAIT, |f| {
+            f.header("receipt-id") == Some(receipt) && f.command == Command::Message
+        })
+        .await
+        .unwrap();
+    assert_eq!(body_json(&err)["error"], "ValidationError");
+    assert_eq!(err.header("destination"), Some("/user/queue/v1/errors"));
+    for body in [
+        json!({"type": "TEXT", "body": 42}),
+        json!({"type": "TEXT"}),
+        json!({"type": "VIDEO"}),
+        json!([1, 2]),
+    ] {
+        let e = jane.action(&dest, body.clone()).await.unwrap_err();
+        assert_eq!(e["error"], "ValidationError", "{body}");
+    }
+    let e = jane
+        .action("/application/v1/channels/1.explode", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotFoundError");
+    let e = jane
+        .relay("/application/v1/nowhere.relay", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotFoundError");
+    let e = jane
+        .relay("/application/v1/channels/987654.relay", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e["error"], "NotFoundError");
+    // Unknown topics (e.g. "undefined") are acknowledged as no-ops.
+    jane.subscribe("undefined").await.unwrap();
+    // Too long a message is refused with a clear error.
+    let long = "x".repeat(10_001);
+    let e = jane.send_text(&ch, &long).await.unwrap_err();
+    assert_eq!(e["error"], "PayloadTooLargeError");
+    // And the session still works.
+    jane.send_text(&ch, "still here").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_malformed_frame_closes_only_that_connection() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ch = john.direct_with("jane").await;
+    jane.send_raw("SEND\ndestination:/a\\tb\n\n\0").await;
+    let f = jane
+        .wait_for(WAIT, |f| f.command == Command::Error)
+        .await
+        .unwrap();
+    assert_eq!(body_json(&f)["error"], "MalformedFrameError");
+    assert!(jane.wait_closed().await);
+    john.send_text(&ch, "unaffected").await.unwrap();
+}
+
+#[tokio::test]
+async fn an_oversized_frame_is_refused_with_payload_too_large() {
+    let server = TestServer::start_with(|c| c.max_frame_bytes = 4096).await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let big = format!(
+        "SEND\ndestination:/application/v1/channels/1.message\ncontent-length:100000\n\n{}\0",
+        "x".repeat(100_000)
+    );
+    jane.send_raw(&big).await;
+    let f = jane.wait_for(WAIT, |f| f.command == Command::Error).await;
+    if let Some(f) = f {
+        assert_eq!(body_json(&f)["error"], "PayloadTooLargeError");
+    }
+    assert!(
+        jane.wait_closed().await,
+        "the connection is closed either way"
+    );
+}
+
+#[tokio::test]
+async fn frames_split_across_and_packed_into_websocket_messages_are_decoded() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let f1 = Frame::new(Command::Subscribe)
+        .with_header("id", "a")
+        .with_header("destination", "/application/v1/user.relay");
+    let f2 = Frame::new(Command::Subscribe)
+        .with_header("id", "b")
+        .with_header("destination", "/application/v1/user.relay");
+    let mut bytes = f1.encode();
+    bytes.extend(f2.encode());
+    let (head, tail) = bytes.split_at(10);
+    jane.send_binary(head.to_vec()).await;
+    jane.send_binary(tail.to_vec()).await;
+    for id in ["a", "b"] {
+        let f = jane
+            .wait_for(WAIT, |f| f.header("subscription") == Some(id))
+            .await;
+        assert!(f.is_some(), "answer to {id}");
+    }
+}
+
+#[tokio::test]
+async fn relays_leave_no_subscription_behind() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let before = server.state().hub.subscription_count();
+    for _ in 0..1000 {
+        jane.send(
+            &Frame::new(Command::Subscribe)
+                .with_header("id", unique("sub"))
+                .with_header("destination", "/application/v1/user.relay"),
+        )
+        .await;
+    }
+    for _ in 0..1000 {
+        jane.wait_for(WAIT, |f| {
+            f.header("destination") == Some("/application/v1/user.relay")
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(server.state().hub.subscription_count(), before);
+}
+
+#[tokio::test]
+async fn disconnect_is_answered_with_a_receipt_and_cleans_up_subscriptions() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let ch = jane.direct_with("john").await;
+    jane.start_chat(&ch).await;
+    assert!(server.state().hub.subscription_count() >= 18);
+    assert!(jane.disconnect().await);
+    assert!(jane.wait_closed().await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.state().hub.subscription_count(), 0);
+}
+
+#[tokio::test]
+async fn the_session_id_resumes_the_same_user_on_reconnect() {
+    let server = TestServer::start().await;
+    let jane = Client::start(&server.host(), "jane").await;
+    let session = jane
+        .connected
+        .as_ref()
+        .unwrap()
+        .header("session")
+        .unwrap()
+        .to_owned();
+    let (mut again, f) = Client::connect_raw(
+        &server.host(),
+        KEY,
+        "jane",
+        &[("StompX-Auth-Session-ID", &session)],
+    )
+    .await;
+    assert_eq!(f.command, Command::Connected);
+    let me = again
+        .relay("/application/v1/user.relay", &[])
+        .await
+        .unwrap();
+    assert_eq!(me["id"].as_i64(), Some(jane.id()));
+    // "undefined" (quirk 12) falls back to a fresh guest authentication.
+    let (_, f) = Client::connect_raw(
+        &server.host(),
+        KEY,
+        "jane",
+        &[("StompX-Auth-Session-ID", "undefined")],
+    )
+    .await;
+    assert_eq!(f.command, Command::Connected);
+}
+
+#[tokio::test]
+async fn shutdown_tells_clients_with_an_error_frame_and_closes() {
+    let mut server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    server.stop().await;
+    let f = jane
+        .wait_for(WAIT, |f| f.command == Command::Error)
+        .await
+        .expect("ERROR before close");
+    assert_ne!(
+        body_json(&f)["error"],
+        "AccessDeniedError",
+        "clients must reconnect, not give up"
+    );
+    assert!(jane.wait_closed().await);
+}
+
+#[tokio::test]
+async fn errors_before_the_errors_queue_is_subscribed_are_delivered_once_it_is() {
+    let server = TestServer::start().await;
+    let (mut c, f) = Client::connect_raw(&server.host(), KEY, "jane", &[]).await;
+    assert_eq!(f.command, Command::Connected);
+    c.send(
+        &Frame::new(Command::Subscribe)
+            .with_header("id", "early")
+            .with_header("destination", "/application/v1/channels/424242.relay"),
+    )
+    .await;
+    assert!(
+        c.next_frame(QUIET).await.is_none(),
+        "held back until the queue exists"
+    );
+    c.send(
+        &Frame::new(Command::Subscribe)
+            .with_header("id", "errs")
+            .with_header("destination", "/user/queue/v1/errors"),
+    )
+    .await;
+    let e = c.next_frame(WAIT).await.unwrap();
+    assert_eq!(e.header("subscription-id"), Some("early"));
+    assert_eq!(e.header("subscription"), Some("errs"));
+}
