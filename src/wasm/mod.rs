@@ -1,0 +1,562 @@
+//! The wasm driver: the `ChatKitty` class, its WebSocket, its timer, Promises and app
+//! callbacks. It feeds the [`Client`] core and carries out what the core decides; it
+//! makes no protocol decision itself.
+//!
+//! Re-entrancy: [`drive`] takes everything out of the core under one short borrow,
+//! releases it, and only then performs I/O, settles Promises and calls app callbacks,
+//! so a callback may call back into the SDK (ARCHITECTURE.md traps). A throwing
+//! callback is caught and logged with `console.error`.
+
+mod convert;
+mod js;
+mod socket;
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::core::{
+    ChatEvent, Client, Completion, Config, Done, Event, Id, Io, Misuse, Page, Payload,
+    DEFAULT_HOST,
+};
+use convert::{set, succeeded};
+use js::Js;
+use socket::{Socket, Timer};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str, error: &JsValue);
+}
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// How a pending Promise is settled when its call completes.
+enum Settle {
+    /// `startSession`: `{session: {user}}`.
+    Session,
+    /// `{<key>: resource}`.
+    Resource(&'static str),
+    /// `getMessages` and friends: `{paginator}`.
+    FirstPage,
+    /// `nextPage()`/`prevPage()`: the paginator itself; rejects on failure.
+    NextPage,
+    /// `endSession`: undefined.
+    Closed,
+    /// A chat session's awaitable: resolves with the non-thenable result copy.
+    Chat(JsValue),
+}
+
+struct Pending {
+    id: Id,
+    resolve: Function,
+    reject: Function,
+    settle: Settle,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Observed {
+    CurrentUser,
+    Online,
+    Offline,
+}
+
+struct Observer {
+    id: u32,
+    kind: Observed,
+    target: JsValue,
+}
+
+/// Everything one `ChatKitty` instance owns. Shared through `Rc`; closures hold `Weak`.
+struct Inner {
+    core: RefCell<Client<Js>>,
+    socket: RefCell<Option<Socket>>,
+    timer: RefCell<Option<Timer>>,
+    pending: RefCell<Vec<Pending>>,
+    observers: RefCell<Vec<Observer>>,
+    next_observer: Cell<u32>,
+    /// Chat sessions: id → the request holding the handlers.
+    chats: RefCell<Vec<(Id, JsValue)>>,
+    me: Weak<Inner>,
+}
+
+/// The ChatKitty client. Use `ChatKitty.getInstance(apiKey)`, or
+/// `new ChatKitty({apiKey, host, isSecure})` for a self-hosted server.
+#[wasm_bindgen(js_name = ChatKitty)]
+pub struct ChatKitty {
+    inner: Rc<Inner>,
+}
+
+thread_local! {
+    static INSTANCES: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn read_config(api_key: String, options: &JsValue) -> Config {
+    let opts = Js(options.clone());
+    Config {
+        api_key,
+        host: opts
+            .get("host")
+            .and_then(|h| h.as_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
+        secure: opts.get("isSecure").is_none_or(|s| s.truthy()),
+    }
+}
+
+#[wasm_bindgen(js_class = ChatKitty)]
+impl ChatKitty {
+    /// Creates a client for `{apiKey, host?, isSecure?}` (not cached).
+    #[wasm_bindgen(constructor)]
+    pub fn new(configuration: JsValue) -> Result<ChatKitty, JsValue> {
+        let api_key = Js(configuration.clone())
+            .get("apiKey")
+            .and_then(|k| k.as_string())
+            .ok_or_else(|| convert::misuse(Misuse::InvalidArgument("apiKey")))?;
+        Ok(ChatKitty::with_config(read_config(api_key, &configuration)))
+    }
+
+    fn with_config(config: Config) -> ChatKitty {
+        let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64 ^ now();
+        let inner = Rc::new_cyclic(|me: &Weak<Inner>| Inner {
+            core: RefCell::new(Client::new(config, seed)),
+            socket: RefCell::new(None),
+            timer: RefCell::new(None),
+            pending: RefCell::new(Vec::new()),
+            observers: RefCell::new(Vec::new()),
+            next_observer: Cell::new(1),
+            chats: RefCell::new(Vec::new()),
+            me: me.clone(),
+        });
+        *inner.timer.borrow_mut() = Some(Timer::new(Rc::downgrade(&inner)));
+        ChatKitty { inner }
+    }
+
+    /// The instance for `apiKey`, created on first use and the same object afterwards.
+    /// `options` (`{host, isSecure}`) selects a self-hosted server.
+    #[wasm_bindgen(js_name = getInstance, skip_typescript)]
+    pub fn get_instance(api_key: String, options: JsValue) -> JsValue {
+        let config = read_config(api_key, &options);
+        let mut key = config.api_key.clone();
+        key.push('\n');
+        key.push_str(&config.host);
+        key.push(if config.secure { 's' } else { 'p' });
+        INSTANCES.with(|cache| {
+            if let Some((_, v)) = cache.borrow().iter().find(|(k, _)| *k == key) {
+                return v.clone();
+            }
+            let value = JsValue::from(ChatKitty::with_config(config));
+            cache.borrow_mut().push((key, value.clone()));
+            value
+        })
+    }
+
+    /// The current user while a session is active, otherwise `undefined`.
+    #[wasm_bindgen(getter, js_name = currentUser, skip_typescript)]
+    pub fn current_user(&self) -> JsValue {
+        self.inner
+            .core
+            .borrow()
+            .current_user()
+            .map_or(JsValue::UNDEFINED, |u| u.0.clone())
+    }
+
+    /// Starts a user session: `{username, authParams?}`.
+    #[wasm_bindgen(js_name = startSession, skip_typescript)]
+    pub fn start_session(&self, request: JsValue) -> Result<Promise, JsValue> {
+        self.call(Settle::Session, |c, now| c.start_session(&Js(request), now))
+    }
+
+    /// Ends the session: resolves once the connection is closed.
+    #[wasm_bindgen(js_name = endSession, skip_typescript)]
+    pub fn end_session(&self) -> Result<Promise, JsValue> {
+        self.call(Settle::Closed, |c, now| Ok(c.end_session(now)))
+    }
+
+    /// Fetches a fresh copy of the current user.
+    #[wasm_bindgen(js_name = getCurrentUser, skip_typescript)]
+    pub fn get_current_user(&self) -> Result<Promise, JsValue> {
+        self.call(Settle::Resource("user"), |c, now| c.get_current_user(now))
+    }
+
+    /// 2.x alias of `getCurrentUser`.
+    #[wasm_bindgen(js_name = retrieveCurrentUser, skip_typescript)]
+    pub fn retrieve_current_user(&self) -> Result<Promise, JsValue> {
+        self.get_current_user()
+    }
+
+    /// Observes the current user (called at once with the current value).
+    #[wasm_bindgen(js_name = onCurrentUserChanged, skip_typescript)]
+    pub fn on_current_user_changed(&self, observer: JsValue) -> Function {
+        let mut user = self.current_user();
+        if user.is_undefined() {
+            user = JsValue::NULL;
+        }
+        notify(&observer, &user);
+        self.observe(Observed::CurrentUser, observer)
+    }
+
+    /// Observes connections being established.
+    #[wasm_bindgen(js_name = onCurrentUserOnline, skip_typescript)]
+    pub fn on_current_user_online(&self, observer: JsValue) -> Function {
+        self.observe(Observed::Online, observer)
+    }
+
+    /// Observes connections being lost or closed.
+    #[wasm_bindgen(js_name = onCurrentUserOffline, skip_typescript)]
+    pub fn on_current_user_offline(&self, observer: JsValue) -> Function {
+        self.observe(Observed::Offline, observer)
+    }
+
+    /// Creates a channel; the request is sent as given.
+    #[wasm_bindgen(js_name = createChannel, skip_typescript)]
+    pub fn create_channel(&self, request: JsValue) -> Result<Promise, JsValue> {
+        self.call(Settle::Resource("channel"), |c, now| c.create_channel(&Js(request), now))
+    }
+
+    /// Fetches a channel by id.
+    #[wasm_bindgen(js_name = getChannel, skip_typescript)]
+    pub fn get_channel(&self, id: f64) -> Result<Promise, JsValue> {
+        if !(id >= 0.0 && id.fract() == 0.0) {
+            return Err(convert::misuse(Misuse::InvalidArgument("id")));
+        }
+        self.call(Settle::Resource("channel"), |c, now| Ok(c.get_channel(id as u64, now)))
+    }
+
+    /// 2.x alias of `getChannel`.
+    #[wasm_bindgen(js_name = retrieveChannel, skip_typescript)]
+    pub fn retrieve_channel(&self, id: f64) -> Result<Promise, JsValue> {
+        self.get_channel(id)
+    }
+
+    /// Sends a text message (or an external file message).
+    #[wasm_bindgen(js_name = sendMessage, skip_typescript)]
+    pub fn send_message(&self, request: JsValue) -> Result<Promise, JsValue> {
+        self.call(Settle::Resource("message"), |c, now| c.send_message(&Js(request), now))
+    }
+
+    /// Sends the current draft text (debounced 150 ms per channel).
+    #[wasm_bindgen(js_name = sendKeystrokes, skip_typescript)]
+    pub fn send_keystrokes(&self, request: JsValue) -> Result<(), JsValue> {
+        let r = self.inner.core.borrow_mut().send_keystrokes(&Js(request), now());
+        r.map_err(convert::misuse)?;
+        drive(&self.inner);
+        Ok(())
+    }
+
+    /// Lists messages, newest first, as a paginator.
+    #[wasm_bindgen(js_name = getMessages, skip_typescript)]
+    pub fn get_messages(&self, request: JsValue) -> Result<Promise, JsValue> {
+        self.call(Settle::FirstPage, |c, now| c.get_messages(&Js(request), now))
+    }
+
+    /// 2.x alias of `getMessages`.
+    #[wasm_bindgen(js_name = listMessages, skip_typescript)]
+    pub fn list_messages(&self, request: JsValue) -> Result<Promise, JsValue> {
+        self.get_messages(request)
+    }
+
+    /// Enters a channel's real-time chat. Returns at once a result that is readable
+    /// immediately and awaitable (it settles when the server confirmed every
+    /// subscription of the chat session).
+    #[wasm_bindgen(js_name = startChatSession, skip_typescript)]
+    pub fn start_chat_session(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let inner = &self.inner;
+        let id = {
+            let r = inner.core.borrow_mut().start_chat_session(&Js(request.clone()), now());
+            r.map_err(convert::misuse)?
+        };
+        inner.chats.borrow_mut().push((id, request.clone()));
+
+        let session = Object::new();
+        set(&session, "channel", &Reflect::get(&request, &"channel".into())?);
+        set(&session, "thread", &JsValue::NULL);
+        let weak = inner.me.clone();
+        let end = Closure::<dyn Fn()>::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.chats.borrow_mut().retain(|(c, _)| *c != id);
+                inner.core.borrow_mut().end_chat_session(id, now());
+                drive(&inner);
+            }
+        });
+        set(&session, "end", &end.into_js_value());
+
+        // What `await` yields: the same fields, without `then`, so it does not loop.
+        let settled = succeeded(Some("session"), &session);
+        let result = succeeded(Some("session"), &session);
+        let promise = self.promise(id, Settle::Chat(settled.into()));
+        let then: Function = Reflect::get(&promise, &"then".into())?.unchecked_into();
+        set(&result, "then", &then.bind0(&promise));
+        drive(inner);
+        Ok(result.into())
+    }
+}
+
+impl ChatKitty {
+    /// Runs an API call on the core and returns a Promise settled by its completion.
+    fn call(
+        &self,
+        settle: Settle,
+        f: impl FnOnce(&mut Client<Js>, u64) -> Result<Id, Misuse>,
+    ) -> Result<Promise, JsValue> {
+        let id = {
+            let r = f(&mut self.inner.core.borrow_mut(), now());
+            r.map_err(convert::misuse)?
+        };
+        let promise = self.promise(id, settle);
+        drive(&self.inner);
+        Ok(promise)
+    }
+
+    fn promise(&self, id: Id, settle: Settle) -> Promise {
+        pending_promise(&self.inner, id, settle)
+    }
+
+    fn observe(&self, kind: Observed, target: JsValue) -> Function {
+        let inner = &self.inner;
+        let id = inner.next_observer.get();
+        inner.next_observer.set(id + 1);
+        inner.observers.borrow_mut().push(Observer { id, kind, target });
+        let weak = inner.me.clone();
+        let unsubscribe = Closure::<dyn Fn() -> JsValue>::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.observers.borrow_mut().retain(|o| o.id != id);
+            }
+            // `unsubscribe()()` keeps working for code written against 1.58.2 (API.md 13).
+            noop()
+        });
+        unsubscribe.into_js_value().unchecked_into()
+    }
+}
+
+fn noop() -> JsValue {
+    thread_local! {
+        static NOOP: JsValue = Closure::<dyn Fn()>::new(|| {}).into_js_value();
+    }
+    NOOP.with(JsValue::clone)
+}
+
+fn pending_promise(inner: &Rc<Inner>, id: Id, settle: Settle) -> Promise {
+    let mut settle = Some(settle);
+    Promise::new(&mut |resolve, reject| {
+        if let Some(settle) = settle.take() {
+            inner.pending.borrow_mut().push(Pending {
+                id,
+                resolve,
+                reject,
+                settle,
+            });
+        }
+    })
+}
+
+/// Calls an observer: a function with `arg`, or an object's `onNext(arg)`.
+fn notify(target: &JsValue, arg: &JsValue) {
+    let r = if let Some(f) = target.dyn_ref::<Function>() {
+        f.call1(&JsValue::UNDEFINED, arg)
+    } else {
+        match Reflect::get(target, &"onNext".into()) {
+            Ok(f) if f.is_function() => f.unchecked_ref::<Function>().call1(target, arg),
+            _ => Ok(JsValue::UNDEFINED),
+        }
+    };
+    if let Err(e) = r {
+        console_error("chatkitty-wasm: a callback threw", &e);
+    }
+}
+
+/// Feeds the core's outputs to the world until it has nothing more to say.
+fn drive(inner: &Rc<Inner>) {
+    loop {
+        let (mut io, mut done, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        let deadline = {
+            let mut core = inner.core.borrow_mut();
+            while let Some(x) = core.poll_io() {
+                io.push(x);
+            }
+            while let Some(x) = core.poll_completion() {
+                done.push(x);
+            }
+            while let Some(x) = core.poll_event() {
+                events.push(x);
+            }
+            core.poll_timeout()
+        };
+        if let Some(timer) = inner.timer.borrow_mut().as_mut() {
+            timer.arm(deadline);
+        }
+        if io.is_empty() && done.is_empty() && events.is_empty() {
+            return;
+        }
+        for x in io {
+            perform(inner, x);
+        }
+        for c in done {
+            settle(inner, c);
+        }
+        for e in events {
+            deliver(inner, e);
+        }
+    }
+}
+
+fn perform(inner: &Rc<Inner>, io: Io) {
+    match io {
+        Io::Open(url) => match Socket::open(&url, Rc::downgrade(inner)) {
+            Ok(s) => *inner.socket.borrow_mut() = Some(s),
+            Err(_) => inner.core.borrow_mut().handle_closed(now()),
+        },
+        Io::Send(text) => {
+            if let Some(s) = inner.socket.borrow().as_ref() {
+                s.send(&text);
+            }
+        }
+        Io::Close => {
+            let old = inner.socket.borrow_mut().take();
+            drop(old);
+        }
+    }
+}
+
+fn settle(inner: &Rc<Inner>, c: Completion<Js>) {
+    let pending = {
+        let mut all = inner.pending.borrow_mut();
+        match all.iter().position(|p| p.id == c.id) {
+            Some(i) => all.remove(i),
+            None => return,
+        }
+    };
+    let resolve = |v: &JsValue| {
+        let _ = pending.resolve.call1(&JsValue::UNDEFINED, v);
+    };
+    match (pending.settle, c.result) {
+        (Settle::NextPage, Err(f)) => {
+            let _ = pending.reject.call1(&JsValue::UNDEFINED, &convert::error_value(f));
+        }
+        (Settle::Chat(done), Ok(_)) => resolve(&done),
+        (_, Err(f)) => resolve(&convert::failed(f).into()),
+        (Settle::Session, Ok(Done::Session(user))) => {
+            let session = Object::new();
+            set(&session, "user", &user.0);
+            resolve(&succeeded(Some("session"), &session).into());
+        }
+        (Settle::Resource(key), Ok(Done::Resource(r))) => {
+            let v = r.map_or(JsValue::UNDEFINED, |r| r.0);
+            resolve(&succeeded(Some(key), &v).into());
+        }
+        (Settle::FirstPage, Ok(Done::Page(p))) => {
+            resolve(&succeeded(Some("paginator"), &paginator(inner, p)).into());
+        }
+        (Settle::NextPage, Ok(Done::Page(p))) => resolve(&paginator(inner, p)),
+        (Settle::Closed, Ok(_)) => resolve(&JsValue::UNDEFINED),
+        (_, Ok(_)) => resolve(&succeeded(None, &JsValue::UNDEFINED).into()),
+    }
+}
+
+/// `{items, hasNextPage, hasPrevPage, nextPage(), prevPage()}` (API.md 11.1).
+fn paginator(inner: &Rc<Inner>, page: Page<Js>) -> JsValue {
+    let o = Object::new();
+    set(&o, "items", &page.items.0);
+    set(&o, "hasNextPage", &JsValue::from_bool(page.next.is_some()));
+    set(&o, "hasPrevPage", &JsValue::from_bool(page.prev.is_some()));
+    for (name, link) in [("nextPage", page.next), ("prevPage", page.prev)] {
+        let weak = inner.me.clone();
+        let (params, kind) = (page.params.clone(), page.kind);
+        let f = Closure::<dyn Fn() -> Promise>::new(move || {
+            let Some(inner) = weak.upgrade() else {
+                return Promise::resolve(&JsValue::UNDEFINED);
+            };
+            let id = inner
+                .core
+                .borrow_mut()
+                .page(link.as_deref(), params.clone(), kind, now());
+            let p = pending_promise(&inner, id, Settle::NextPage);
+            drive(&inner);
+            p
+        });
+        set(&o, name, &f.into_js_value());
+    }
+    o.into()
+}
+
+fn deliver(inner: &Rc<Inner>, event: Event<Js>) {
+    let (kind, arg) = match event {
+        Event::CurrentUser(u) => (Observed::CurrentUser, u.map_or(JsValue::NULL, |u| u.0)),
+        Event::Online => (Observed::Online, JsValue::UNDEFINED),
+        Event::Offline => (Observed::Offline, JsValue::UNDEFINED),
+        Event::Chat {
+            session,
+            kind,
+            first,
+            second,
+        } => return deliver_chat(inner, session, kind, first, second),
+        Event::User { .. } => return, // instance observers arrive in a later milestone
+    };
+    let targets: Vec<JsValue> = inner
+        .observers
+        .borrow()
+        .iter()
+        .filter(|o| o.kind == kind)
+        .map(|o| o.target.clone())
+        .collect();
+    let user = match kind {
+        Observed::CurrentUser => arg,
+        _ => inner
+            .core
+            .borrow()
+            .current_user()
+            .map_or(JsValue::UNDEFINED, |u| u.0.clone()),
+    };
+    for t in targets {
+        if kind != Observed::CurrentUser {
+            // Online/offline: a function gets no argument; `onNext(user)` only with a user.
+            if let Some(f) = t.dyn_ref::<Function>() {
+                if let Err(e) = f.call0(&JsValue::UNDEFINED) {
+                    console_error("chatkitty-wasm: a callback threw", &e);
+                }
+                continue;
+            }
+            if user.is_undefined() {
+                continue;
+            }
+        }
+        notify(&t, &user);
+    }
+}
+
+fn deliver_chat(inner: &Rc<Inner>, session: Id, kind: ChatEvent, first: Js, second: Option<Js>) {
+    let request = {
+        let chats = inner.chats.borrow();
+        match chats.iter().find(|(id, _)| *id == session) {
+            Some((_, r)) => r.clone(),
+            None => return,
+        }
+    };
+    let req = Js(request.clone());
+    let handler = req
+        .get(kind.handler())
+        .or_else(|| kind.alias().and_then(|a| req.get(a)));
+    let Some(f) = handler.and_then(|h| h.0.dyn_into::<Function>().ok()) else {
+        return;
+    };
+    let r = match second {
+        Some(s) => f.call2(&JsValue::UNDEFINED, &first.0, &s.0),
+        None => f.call1(&JsValue::UNDEFINED, &first.0),
+    };
+    if let Err(e) = r {
+        console_error("chatkitty-wasm: a chat session handler threw", &e);
+    }
+}
+
+/// Socket and timer callbacks enter here.
+fn input(inner: &Weak<Inner>, f: impl FnOnce(&mut Client<Js>, u64)) {
+    if let Some(inner) = inner.upgrade() {
+        f(&mut inner.core.borrow_mut(), now());
+        drive(&inner);
+    }
+}

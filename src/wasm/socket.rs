@@ -1,0 +1,126 @@
+//! The WebSocket and the timer: the only code touching the browser's I/O. Each owns
+//! its closures and detaches them on drop (gloo's `WebSocket` and `Timeout` do the
+//! same), so a dropped socket never reports to the core again.
+
+use std::rc::Weak;
+
+use js_sys::{ArrayBuffer, Function, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{BinaryType, MessageEvent, WebSocket};
+
+use super::{input, Inner};
+use crate::core::SUBPROTOCOL;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+}
+
+/// An open (or opening) WebSocket and its event handlers.
+pub struct Socket {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut()>,
+}
+
+impl Socket {
+    /// Opens `url` with the `v12.stomp` subprotocol.
+    ///
+    /// # Errors
+    /// The constructor's exception (e.g. a malformed URL).
+    pub fn open(url: &str, inner: Weak<Inner>) -> Result<Socket, JsValue> {
+        let ws = WebSocket::new_with_str(url, SUBPROTOCOL)?;
+        // arraybuffer, not blob: binary frames can then be read synchronously, in order
+        // with text frames (the server may send either, PROTOCOL.md 2.2).
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let w = inner.clone();
+        let on_open = Closure::<dyn FnMut()>::new(move || input(&w, |c, now| c.handle_open(now)));
+        let w = inner.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let data = e.data();
+            if let Some(text) = data.as_string() {
+                input(&w, |c, now| c.handle_data(text.as_bytes(), now));
+            } else if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
+                let bytes = Uint8Array::new(buf).to_vec();
+                input(&w, |c, now| c.handle_data(&bytes, now));
+            }
+        });
+        let on_close = Closure::<dyn FnMut()>::new(move || input(&inner, |c, now| c.handle_closed(now)));
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(Socket {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        })
+    }
+
+    /// Sends one text message; a socket that is not open drops it (the core only sends
+    /// on an open connection, so this happens only while it is closing).
+    pub fn send(&self, text: &str) {
+        let _ = self.ws.send_with_str(text);
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close();
+    }
+}
+
+/// One `setTimeout` at a time, re-armed to the core's next deadline.
+pub struct Timer {
+    callback: Closure<dyn FnMut()>,
+    armed: Option<(u64, JsValue)>,
+}
+
+impl Timer {
+    /// A timer that calls the core's `handle_timeout` when it fires.
+    pub fn new(inner: Weak<Inner>) -> Timer {
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            if let Some(i) = inner.upgrade() {
+                if let Some(t) = i.timer.borrow_mut().as_mut() {
+                    t.armed = None;
+                }
+            }
+            input(&inner, |c, now| c.handle_timeout(now));
+        });
+        Timer {
+            callback,
+            armed: None,
+        }
+    }
+
+    /// Fires at `deadline` (ms since the epoch), or never.
+    pub fn arm(&mut self, deadline: Option<u64>) {
+        if self.armed.as_ref().map(|(d, _)| *d) == deadline {
+            return;
+        }
+        if let Some((_, handle)) = self.armed.take() {
+            clear_timeout(&handle);
+        }
+        if let Some(d) = deadline {
+            let delay = d.saturating_sub(super::now()) as f64;
+            let handle = set_timeout(self.callback.as_ref().unchecked_ref(), delay);
+            self.armed = Some((d, handle));
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        if let Some((_, handle)) = self.armed.take() {
+            clear_timeout(&handle);
+        }
+    }
+}
