@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the SDK's browser tests (tests/*.rs, wasm-bindgen-test in headless Chromium)
+# against a live chatkitty-server: builds the server, starts it on a free port with a
+# temporary database, bakes its address into the tests (CHATKITTY_TEST_HOST), runs
+# `wasm-pack test`, and stops the server. Exits with the tests' status.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1;34m[test-browser]\033[0m %s\n' "$*"; }
+
+API_KEY=${CHATKITTY_TEST_API_KEY:-test-key}
+log "building chatkitty-server"
+cargo build -p chatkitty-server
+SERVER_BIN=${SERVER_TARGET_DIR:-target}/debug/chatkitty-server
+
+TMP=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+log "starting the server"
+"$SERVER_BIN" --bind 127.0.0.1 --port 0 --database "$TMP/chat.db" --api-key "$API_KEY" \
+  --presence-grace-ms 0 --typing-timeout-ms 2000 >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+PORT=
+for _ in $(seq 1 100); do
+  PORT=$(sed -n 's#.*chatkitty-server listening on http://127.0.0.1:\([0-9]*\).*#\1#p' "$TMP/server.log" | head -1)
+  [ -n "$PORT" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$PORT" ] || { log "server did not start"; cat "$TMP/server.log"; exit 1; }
+log "server on 127.0.0.1:$PORT"
+
+export CHATKITTY_TEST_HOST="127.0.0.1:$PORT"
+export CHATKITTY_TEST_API_KEY="$API_KEY"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/sdk-dev}
+status=0
+wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  log "server log (last 60 lines):"
+  tail -60 "$TMP/server.log" || true
+fi
+exit "$status"

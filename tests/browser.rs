@@ -1,0 +1,373 @@
+//! The SDK in a real browser against a live chatkitty-server, through its JavaScript
+//! surface (methods looked up by their JS names): two instances, jane and john, run
+//! the quick start and check which handlers fire, and when they must not.
+//!
+//! Run with `scripts/test-browser.sh` (starts the server and sets
+//! `CHATKITTY_TEST_HOST`). Without a server only the tests that need none run.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use chatkitty_wasm::ChatKitty;
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const HOST: Option<&str> = option_env!("CHATKITTY_TEST_HOST");
+const API_KEY: &str = match option_env!("CHATKITTY_TEST_API_KEY") {
+    Some(k) => k,
+    None => "test-key",
+};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &Function, ms: i32);
+}
+
+// ----- helpers ---------------------------------------------------------------------
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn get(v: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(v.clone(), |v, k| {
+        if v.is_object() {
+            Reflect::get(&v, &JsValue::from_str(k)).unwrap()
+        } else {
+            JsValue::UNDEFINED
+        }
+    })
+}
+
+fn s(v: &JsValue, path: &str) -> String {
+    get(v, path).as_string().unwrap_or_default()
+}
+
+/// Calls `target[name](...args)` the way JS code would.
+fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let f: Function = get(target, name)
+        .dyn_into()
+        .unwrap_or_else(|_| panic!("{name} is not a function"));
+    f.apply(target, &args.iter().collect::<Array>())
+}
+
+async fn resolved(v: JsValue) -> JsValue {
+    JsFuture::from(Promise::resolve(&v)).await.expect("promise resolved")
+}
+
+async fn sleep(ms: i32) {
+    let p = Promise::new(&mut |resolve, _| set_timeout(&resolve, ms));
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Waits up to 5 s for `cond`.
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if cond() {
+            return;
+        }
+        sleep(25).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn suffix() -> String {
+    let n = (js_sys::Math::random() * 1e9) as u64;
+    let mut out = String::new();
+    let mut n = n.max(1);
+    while n > 0 {
+        out.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+    }
+    out
+}
+
+fn client() -> JsValue {
+    let host = HOST.expect("CHATKITTY_TEST_HOST");
+    let config = obj(&[
+        ("apiKey", API_KEY.into()),
+        ("host", host.into()),
+        ("isSecure", false.into()),
+    ]);
+    JsValue::from(ChatKitty::new(config).expect("constructor"))
+}
+
+async fn start(kitty: &JsValue, username: &str) -> JsValue {
+    let r = call(kitty, "startSession", &[obj(&[("username", username.into())])]).unwrap();
+    let r = resolved(r).await;
+    assert_eq!(get(&r, "succeeded"), true, "startSession({username}) failed: {:?}", get(&r, "error"));
+    r
+}
+
+/// A JS callback recording every call's arguments.
+#[derive(Clone)]
+struct Recorder {
+    calls: Rc<RefCell<Vec<(JsValue, JsValue)>>>,
+    f: JsValue,
+}
+
+impl Recorder {
+    fn new() -> Recorder {
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let c = calls.clone();
+        let f = Closure::<dyn Fn(JsValue, JsValue)>::new(move |a, b| c.borrow_mut().push((a, b)))
+            .into_js_value();
+        Recorder { calls, f }
+    }
+    fn count(&self) -> usize {
+        self.calls.borrow().len()
+    }
+    fn names(&self, path: &str) -> Vec<String> {
+        self.calls.borrow().iter().map(|(a, _)| s(a, path)).collect()
+    }
+}
+
+const HANDLERS: [&str; 7] = [
+    "onReceivedMessage",
+    "onReceivedKeystrokes",
+    "onTypingStarted",
+    "onTypingStopped",
+    "onParticipantEnteredChat",
+    "onParticipantLeftChat",
+    "onParticipantPresenceChanged",
+];
+
+struct Chat {
+    rec: Vec<Recorder>,
+    session: JsValue,
+}
+
+impl Chat {
+    fn on(&self, handler: &str) -> &Recorder {
+        &self.rec[HANDLERS.iter().position(|h| *h == handler).unwrap()]
+    }
+    fn counts(&self) -> Vec<usize> {
+        self.rec.iter().map(Recorder::count).collect()
+    }
+}
+
+async fn chat(kitty: &JsValue, channel: &JsValue) -> Chat {
+    let rec: Vec<Recorder> = HANDLERS.iter().map(|_| Recorder::new()).collect();
+    let mut pairs = vec![("channel", channel.clone())];
+    for (h, r) in HANDLERS.iter().zip(&rec) {
+        pairs.push((h, r.f.clone()));
+    }
+    let result = call(kitty, "startChatSession", &[obj(&pairs)]).unwrap();
+    // Readable at once…
+    assert_eq!(get(&result, "succeeded"), true);
+    let session = get(&result, "session");
+    assert!(get(&session, "end").is_function());
+    assert_eq!(s(&session, "channel.name"), s(channel, "name"));
+    // …and awaitable, settling to a value that is not itself thenable.
+    let settled = resolved(result).await;
+    assert_eq!(get(&settled, "succeeded"), true);
+    assert!(get(&settled, "then").is_undefined());
+    Chat { rec, session }
+}
+
+fn expect_error(r: Result<JsValue, JsValue>, name: &str) {
+    let e = r.expect_err("the call should throw");
+    assert_eq!(s(&e, "error"), name);
+    assert!(!s(&e, "message").is_empty());
+}
+
+// ----- tests without a server --------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn get_instance_returns_the_same_object_for_the_same_key() {
+    let a = ChatKitty::get_instance("k-1".into(), JsValue::UNDEFINED);
+    let b = ChatKitty::get_instance("k-1".into(), JsValue::UNDEFINED);
+    let c = ChatKitty::get_instance("k-2".into(), JsValue::UNDEFINED);
+    assert!(Object::is(&a, &b));
+    assert!(!Object::is(&a, &c));
+    assert!(get(&a, "currentUser").is_undefined());
+}
+
+#[wasm_bindgen_test]
+fn calls_without_a_session_throw_no_active_session_error() {
+    let kitty = ChatKitty::get_instance("k-nas".into(), JsValue::UNDEFINED);
+    let channel = obj(&[("id", 1.into())]);
+    let req = obj(&[("channel", channel), ("body", "x".into()), ("keys", "x".into())]);
+    expect_error(call(&kitty, "getCurrentUser", &[]), "NoActiveSessionError");
+    expect_error(call(&kitty, "createChannel", &[obj(&[("type", "DIRECT".into())])]), "NoActiveSessionError");
+    expect_error(call(&kitty, "sendMessage", &[req.clone()]), "NoActiveSessionError");
+    expect_error(call(&kitty, "getMessages", &[req.clone()]), "NoActiveSessionError");
+    expect_error(call(&kitty, "sendKeystrokes", &[req]), "NoActiveSessionError");
+    let e = call(&kitty, "getCurrentUser", &[]).unwrap_err();
+    assert_eq!(s(&e, "message"), "You're not connected to ChatKitty.");
+}
+
+#[wasm_bindgen_test]
+async fn current_user_observers_fire_at_once_and_unsubscribe() {
+    let kitty = ChatKitty::get_instance("k-obs".into(), JsValue::UNDEFINED);
+    let rec = Recorder::new();
+    let unsubscribe = call(&kitty, "onCurrentUserChanged", &[rec.f.clone()]).unwrap();
+    assert_eq!(rec.count(), 1);
+    assert!(rec.calls.borrow()[0].0.is_null());
+    let again: Function = unsubscribe.dyn_into().unwrap();
+    let noop = again.call0(&JsValue::UNDEFINED).unwrap();
+    assert!(noop.is_function(), "unsubscribe()() keeps working");
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_fails_start_session_with_a_connection_error() {
+    let config = obj(&[
+        ("apiKey", "k".into()),
+        ("host", "127.0.0.1:9".into()),
+        ("isSecure", false.into()),
+    ]);
+    let kitty = JsValue::from(ChatKitty::new(config).unwrap());
+    let offline = Recorder::new();
+    call(&kitty, "onCurrentUserOffline", &[offline.f.clone()]).unwrap();
+    let r = call(&kitty, "startSession", &[obj(&[("username", "x".into())])]).unwrap();
+    let r = resolved(r).await;
+    assert_eq!(get(&r, "failed"), true);
+    assert_eq!(s(&r, "error.error"), "ChatKittyConnectionError");
+    assert!(offline.count() >= 1);
+}
+
+// ----- tests against the live server -------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn the_quick_start_fires_each_handler_for_the_right_people_only() {
+    if HOST.is_none() {
+        return;
+    }
+    let id = suffix();
+    let (jane_name, john_name) = (format!("jane-{id}"), format!("john-{id}"));
+    let (jane, john) = (client(), client());
+    let started = start(&jane, &jane_name).await;
+    assert_eq!(s(&started, "session.user.name"), jane_name);
+    assert_eq!(s(&jane, "currentUser.name"), jane_name);
+    expect_error(call(&jane, "startSession", &[obj(&[("username", "x".into())])]), "SessionActiveError");
+    start(&john, &john_name).await;
+
+    let members = Array::of1(&obj(&[("username", john_name.as_str().into())]));
+    let req = obj(&[("type", "DIRECT".into()), ("members", members.into())]);
+    let created = resolved(call(&jane, "createChannel", &[req]).unwrap()).await;
+    assert_eq!(get(&created, "succeeded"), true, "{:?}", get(&created, "error"));
+    let jane_channel = get(&created, "channel");
+    let channel_id = get(&jane_channel, "id").as_f64().unwrap();
+    let fetched = resolved(call(&john, "getChannel", &[channel_id.into()]).unwrap()).await;
+    assert_eq!(get(&fetched, "succeeded"), true, "{:?}", get(&fetched, "error"));
+    let john_channel = get(&fetched, "channel");
+
+    let jane_chat = chat(&jane, &jane_channel).await;
+    let john_chat = chat(&john, &john_channel).await;
+
+    // John entering is seen by jane only.
+    eventually("jane sees john enter", || jane_chat.on("onParticipantEnteredChat").count() == 1).await;
+    assert_eq!(jane_chat.on("onParticipantEnteredChat").names("name"), [john_name.clone()]);
+
+    // John types: jane gets his draft and "typing started"; john gets nothing.
+    let keys = obj(&[("channel", john_channel.clone()), ("keys", "hel".into())]);
+    assert!(call(&john, "sendKeystrokes", &[keys]).unwrap().is_undefined());
+    eventually("jane sees john's keystrokes", || jane_chat.on("onReceivedKeystrokes").count() == 1).await;
+    let ks = jane_chat.on("onReceivedKeystrokes").calls.borrow()[0].0.clone();
+    assert_eq!(s(&ks, "keys"), "hel");
+    assert_eq!(s(&ks, "username"), john_name);
+    eventually("jane sees john typing", || jane_chat.on("onTypingStarted").count() == 1).await;
+    assert_eq!(jane_chat.on("onTypingStarted").names("name"), [john_name.clone()]);
+
+    // John sends: both see the message; his typing stops for jane.
+    let msg = obj(&[("channel", john_channel.clone()), ("body", "hi".into())]);
+    let sent = resolved(call(&john, "sendMessage", &[msg]).unwrap()).await;
+    assert_eq!(get(&sent, "succeeded"), true, "{:?}", get(&sent, "error"));
+    assert_eq!(s(&sent, "message.body"), "hi");
+    eventually("both receive the message", || {
+        jane_chat.on("onReceivedMessage").count() == 1 && john_chat.on("onReceivedMessage").count() == 1
+    })
+    .await;
+    assert_eq!(jane_chat.on("onReceivedMessage").names("body"), ["hi"]);
+    assert_eq!(jane_chat.on("onReceivedMessage").names("user.name"), [john_name.clone()]);
+    eventually("jane sees john stop typing", || jane_chat.on("onTypingStopped").count() == 1).await;
+
+    // John leaves the chat, then ends his session: left, then presence (offline).
+    call(&john_chat.session, "end", &[]).unwrap();
+    eventually("jane sees john leave", || jane_chat.on("onParticipantLeftChat").count() == 1).await;
+    assert_eq!(jane_chat.on("onParticipantLeftChat").names("name"), [john_name.clone()]);
+    resolved(call(&john, "endSession", &[]).unwrap()).await;
+    assert!(get(&john, "currentUser").is_undefined());
+    eventually("jane sees john go offline", || jane_chat.on("onParticipantPresenceChanged").count() >= 1).await;
+    let p = jane_chat.on("onParticipantPresenceChanged").calls.borrow().last().unwrap().0.clone();
+    assert_eq!(s(&p, "name"), john_name);
+    assert_eq!(get(&p, "presence.online"), false);
+
+    // Nothing john's own actions should have told him, and nothing twice for jane.
+    sleep(300).await;
+    assert_eq!(john_chat.counts(), [1, 0, 0, 0, 0, 0, 0], "john's handlers");
+    let jane_counts = jane_chat.counts();
+    assert_eq!(&jane_counts[..6], [1, 1, 1, 1, 1, 1], "jane's handlers");
+
+    // After end(), jane's chat session hears nothing more.
+    call(&jane_chat.session, "end", &[]).unwrap();
+    start(&john, &john_name).await;
+    let msg = obj(&[("channel", john_channel.clone()), ("body", "after".into())]);
+    let sent = resolved(call(&john, "sendMessage", &[msg]).unwrap()).await;
+    assert_eq!(get(&sent, "succeeded"), true);
+    sleep(300).await;
+    assert_eq!(jane_chat.on("onReceivedMessage").count(), 1, "no events after end()");
+    resolved(call(&jane, "endSession", &[]).unwrap()).await;
+    resolved(call(&john, "endSession", &[]).unwrap()).await;
+}
+
+#[wasm_bindgen_test]
+async fn get_messages_returns_what_was_sent_newest_first_across_pages() {
+    if HOST.is_none() {
+        return;
+    }
+    let id = suffix();
+    let jane = client();
+    start(&jane, &format!("pager-{id}")).await;
+    let req = obj(&[("type", "PUBLIC".into()), ("name", format!("pages-{id}").into())]);
+    let created = resolved(call(&jane, "createChannel", &[req]).unwrap()).await;
+    assert_eq!(get(&created, "succeeded"), true, "{:?}", get(&created, "error"));
+    let channel = get(&created, "channel");
+    const N: usize = 30;
+    for i in 0..N {
+        let msg = obj(&[("channel", channel.clone()), ("body", format!("m{i}").into())]);
+        let r = resolved(call(&jane, "sendMessage", &[msg]).unwrap()).await;
+        assert_eq!(get(&r, "succeeded"), true);
+    }
+    let r = resolved(call(&jane, "getMessages", &[obj(&[("channel", channel.clone())])]).unwrap()).await;
+    assert_eq!(get(&r, "succeeded"), true, "{:?}", get(&r, "error"));
+    let mut page = get(&r, "paginator");
+    assert_eq!(get(&page, "hasPrevPage"), false);
+    let first = page.clone();
+    let mut bodies = Vec::new();
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        let items: Array = get(&page, "items").dyn_into().unwrap();
+        bodies.extend(items.iter().map(|m| s(&m, "body")));
+        if get(&page, "hasNextPage") != true {
+            break;
+        }
+        page = resolved(call(&page, "nextPage", &[]).unwrap()).await;
+        assert_eq!(get(&page, "hasPrevPage"), true);
+    }
+    let expected: Vec<String> = (0..N).rev().map(|i| format!("m{i}")).collect();
+    assert_eq!(bodies, expected);
+    assert!(pages >= 2, "30 messages span pages");
+    // Past the last page: PageOutOfBoundsError.
+    let e = JsFuture::from(Promise::from(call(&page, "nextPage", &[]).unwrap())).await.unwrap_err();
+    assert_eq!(s(&e, "error"), "PageOutOfBoundsError");
+    // Back from the second page to the first.
+    let second = resolved(call(&first, "nextPage", &[]).unwrap()).await;
+    let back = resolved(call(&second, "prevPage", &[]).unwrap()).await;
+    let a: Array = get(&back, "items").dyn_into().unwrap();
+    let b: Array = get(&first, "items").dyn_into().unwrap();
+    assert_eq!(s(&a.get(0), "body"), s(&b.get(0), "body"));
+    resolved(call(&jane, "endSession", &[]).unwrap()).await;
+}
