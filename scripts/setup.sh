@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs everything the build and the tests need, idempotently: the wasm target,
-# wasm-pack, wasm-bindgen-cli (the version Cargo.lock pins), Chromium + ChromeDriver,
-# and the npm packages of the test harness and the demo. Safe to run repeatedly.
+# Installs what the build and the tests need, idempotently (skips what is present).
+#   setup.sh demo   the wasm target and wasm-bindgen-cli (enough to build and run the demo)
+#   setup.sh test   also wasm-pack, Chromium and ChromeDriver (the browser tests)
+# npm packages are installed by the scripts that use them (npm install is idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-test}
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
@@ -12,31 +14,31 @@ if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if ! command -v wasm-pack >/dev/null 2>&1; then
-  log "installing wasm-pack"
-  cargo install --locked wasm-pack
-fi
-
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
-want=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock 2>/dev/null || true)
-want=${want:-0.2.130}
+want=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
   log "installing wasm-bindgen-cli $want (found: ${have:-none})"
-  # --locked first (reproducible); if a pinned transitive crate has been yanked from the
-  # registry, fall back to resolving fresh versions.
+  # --locked first (reproducible); if a pinned transitive crate was yanked from the
+  # registry, resolve fresh versions instead.
   cargo install --locked --force wasm-bindgen-cli --version "$want" ||
     cargo install --force wasm-bindgen-cli --version "$want"
 fi
 
-need_apt=()
-command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]} from Debian"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+if [ "$mode" = "test" ]; then
+  if ! command -v wasm-pack >/dev/null 2>&1; then
+    log "installing wasm-pack"
+    cargo install --locked wasm-pack || cargo install wasm-pack
+  fi
+  need_apt=()
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    log "installing ${need_apt[*]} from Debian"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
 fi
 
-log "toolchain ready"
+log "ready ($mode)"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test: native unit tests (protocol codec, SDK core, server modules), the
+# server's integration tests over real WebSockets, the SDK's browser tests in headless
+# Chromium, the compatibility harness (official chatkitty@1.58.2 client and ours, all
+# pairings), and the demo app end to end. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '\n\033[1;34m[test]\033[0m %s\n' "$*"; }
+# One target dir for every step, so nothing is compiled twice.
+export CARGO_TARGET_DIR="$PWD/target"
+
+log "setup"
+bash scripts/setup.sh test
+
+log "native tests (cargo test --workspace)"
+cargo test --workspace
+
+log "building the npm package"
+bash scripts/build-pkg.sh
+
+log "SDK browser tests (wasm-pack test, headless Chromium, live server)"
+bash scripts/test-browser.sh
+
+log "compatibility harness (official client and ours)"
+(cd tests/harness && npm install --no-audit --no-fund --loglevel=error && node run.mjs)
+
+log "demo app end to end (Vite build, two people chatting in Chromium)"
+(cd www && npm install --no-audit --no-fund --loglevel=error && npx vite build --logLevel warn && node e2e/run.mjs)
+
+log "all tests passed"
