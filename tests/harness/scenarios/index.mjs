@@ -1,4 +1,11 @@
-// Scenario order: each is independent (fresh users and channels per run).
+// Each scenario is independent: fresh users (and channels) per run.
 import quickstart from './quickstart.mjs';
+import groupChannels from './group-channels.mjs';
+import getChannels from './get-channels.mjs';
+import messagesPaging from './messages-paging.mjs';
+import typing from './typing.mjs';
+import presence from './presence.mjs';
+import sessionRestart from './session-restart.mjs';
+import noSession from './no-session.mjs';
 
-export default [quickstart];
+export default [quickstart, groupChannels, getChannels, messagesPaging, typing, presence, sessionRestart, noSession];
