@@ -24,6 +24,9 @@ bash scripts/test-browser.sh
 log "compatibility harness (official client and ours)"
 (cd tests/harness && npm install --no-audit --no-fund --loglevel=error && node run.mjs)
 
+log "API surface of our SDK against API.md (present/expected)"
+(cd tests/harness && node api-surface/check.mjs)
+
 log "demo app end to end (Vite build, two people chatting in Chromium)"
 (cd www && npm install --no-audit --no-fund --loglevel=error && npx vite build --logLevel warn && node e2e/run.mjs)
 

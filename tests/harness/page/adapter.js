@@ -165,4 +165,5 @@ window.harness = {
   },
 };
 
+window.harnessClasses = CLIENTS;
 window.harnessReady = true;
