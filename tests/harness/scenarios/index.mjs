@@ -7,5 +7,6 @@ import typing from './typing.mjs';
 import presence from './presence.mjs';
 import sessionRestart from './session-restart.mjs';
 import noSession from './no-session.mjs';
+import relayLeak from './relay-leak.mjs';
 
-export default [quickstart, groupChannels, getChannels, messagesPaging, typing, presence, sessionRestart, noSession];
+export default [quickstart, groupChannels, getChannels, messagesPaging, typing, presence, sessionRestart, noSession, relayLeak];
