@@ -16,14 +16,19 @@ WASM_OPT=$TOOLS/node_modules/.bin/wasm-opt
 log() { printf '\033[1;34m[build-pkg]\033[0m %s\n' "$*"; }
 
 log "cargo build (profile wasm)"
-cargo build --profile wasm --target wasm32-unknown-unknown -p chatkitty-wasm --lib
+# strip=false here (the profile strips): wasm-bindgen reads the `target_features`
+# section to know the output may use reference types; names and producers sections
+# are removed by wasm-bindgen below instead.
+CARGO_PROFILE_WASM_STRIP=false \
+  cargo build --profile wasm --target wasm32-unknown-unknown -p chatkitty-wasm --lib
 RAW_WASM=$TARGET_DIR/wasm32-unknown-unknown/wasm/chatkitty_wasm.wasm
 
 mkdir -p "$OUT" target
 STAMP=target/pkg.stamp
 if [ ! -f "$STAMP" ] || [ "$RAW_WASM" -nt "$STAMP" ] || [ ! -f "$OUT/chatkitty_wasm_bg.wasm" ]; then
   log "wasm-bindgen --target web"
-  wasm-bindgen --target web --out-dir "$OUT" --out-name chatkitty_wasm "$RAW_WASM"
+  wasm-bindgen --target web --remove-name-section --remove-producers-section \
+    --out-dir "$OUT" --out-name chatkitty_wasm "$RAW_WASM"
 
   if [ ! -x "$WASM_OPT" ] || ! "$WASM_OPT" --version | grep -q "${BINARYEN_VERSION%%.*}"; then
     log "installing binaryen@$BINARYEN_VERSION (npm) into $TOOLS"

@@ -9,9 +9,14 @@ cd "$(dirname "$0")/.."
 log() { printf '\033[1;34m[test-browser]\033[0m %s\n' "$*"; }
 
 API_KEY=${CHATKITTY_TEST_API_KEY:-test-key}
-log "building chatkitty-server"
-cargo build -p chatkitty-server
-SERVER_BIN=${SERVER_TARGET_DIR:-target}/debug/chatkitty-server
+# CHATKITTY_SERVER_BIN=path skips the build and uses that binary instead.
+if [ -n "${CHATKITTY_SERVER_BIN:-}" ]; then
+  SERVER_BIN=$CHATKITTY_SERVER_BIN
+else
+  log "building chatkitty-server"
+  cargo build -p chatkitty-server
+  SERVER_BIN=${SERVER_TARGET_DIR:-target}/debug/chatkitty-server
+fi
 
 TMP=$(mktemp -d)
 SERVER_PID=

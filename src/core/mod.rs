@@ -681,7 +681,7 @@ impl<P: Payload> Client<P> {
 
     /// `getChannel(id)`: the fixed channel relay; waits for a connection.
     pub fn get_channel(&mut self, channel_id: u64, now: u64) -> Id {
-        self.call_relay(dest::channel_relay(channel_id), Rc::from([]), Shape::Plain, now)
+        self.call_relay(channel_relay(channel_id), Rc::from([]), Shape::Plain, now)
     }
 
     /// `sendMessage({channel|message|thread, body|file, groupTag?, properties?})`.
@@ -1591,6 +1591,17 @@ pub fn with_grant(url: &str, grant: &str) -> String {
         out.push_str(f);
     }
     out
+}
+
+/// `/application/v1/channels/{id}.relay` (PROTOCOL.md 5), the same string as
+/// `chatkitty_protocol::destination::channel_relay` (a test holds them equal) but
+/// built without `format!`, which would link `core::fmt` into the wasm build.
+fn channel_relay(id: u64) -> String {
+    let mut d = String::from(dest::APPLICATION_PREFIX);
+    d.push_str("channels/");
+    text::push_u64(&mut d, id);
+    d.push_str(".relay");
+    d
 }
 
 fn body<P: Payload>(frame: &Frame) -> Option<P> {

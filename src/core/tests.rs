@@ -1068,3 +1068,10 @@ fn a_new_session_after_end_session_starts_cleanly() {
     assert!(h.c.current_user().is_some());
     let _ = id;
 }
+
+#[test]
+fn the_channel_relay_matches_the_protocol_crates_builder() {
+    for id in [0, 7, 1_234_567_890_123] {
+        assert_eq!(channel_relay(id), dest::channel_relay(id));
+    }
+}

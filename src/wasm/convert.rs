@@ -55,9 +55,8 @@ pub fn error_value(failure: Failure<Js>) -> JsValue {
     let o = Object::new();
     set(&o, "error", &JsValue::from_str(name));
     set(&o, "message", &JsValue::from_str(message));
-    let now = js_sys::Date::now() as i64;
-    let ts = chatkitty_protocol::time::iso8601_millis(now);
-    set(&o, "timestamp", &JsValue::from_str(&ts));
+    // The browser's own ISO-8601 formatter (`iso8601_millis` would link core::fmt).
+    set(&o, "timestamp", &js_sys::Date::new_0().to_iso_string());
     o.into()
 }
 

@@ -184,11 +184,6 @@ impl ChatKitty {
         self.call(Settle::Resource("user"), |c, now| c.get_current_user(now))
     }
 
-    /// 2.x alias of `getCurrentUser`.
-    #[wasm_bindgen(js_name = retrieveCurrentUser, skip_typescript)]
-    pub fn retrieve_current_user(&self) -> Result<Promise, JsValue> {
-        self.get_current_user()
-    }
 
     /// Observes the current user (called at once with the current value).
     #[wasm_bindgen(js_name = onCurrentUserChanged, skip_typescript)]
@@ -228,11 +223,6 @@ impl ChatKitty {
         self.call(Settle::Resource("channel"), |c, now| Ok(c.get_channel(id as u64, now)))
     }
 
-    /// 2.x alias of `getChannel`.
-    #[wasm_bindgen(js_name = retrieveChannel, skip_typescript)]
-    pub fn retrieve_channel(&self, id: f64) -> Result<Promise, JsValue> {
-        self.get_channel(id)
-    }
 
     /// Sends a text message (or an external file message).
     #[wasm_bindgen(js_name = sendMessage, skip_typescript)]
@@ -255,11 +245,6 @@ impl ChatKitty {
         self.call(Settle::FirstPage, |c, now| c.get_messages(&Js(request), now))
     }
 
-    /// 2.x alias of `getMessages`.
-    #[wasm_bindgen(js_name = listMessages, skip_typescript)]
-    pub fn list_messages(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.get_messages(request)
-    }
 
     /// Enters a channel's real-time chat. Returns at once a result that is readable
     /// immediately and awaitable (it settles when the server confirmed every
