@@ -63,7 +63,9 @@ fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsVal
 }
 
 async fn resolved(v: JsValue) -> JsValue {
-    JsFuture::from(Promise::resolve(&v)).await.expect("promise resolved")
+    JsFuture::from(Promise::resolve(&v))
+        .await
+        .expect("promise resolved")
 }
 
 async fn sleep(ms: i32) {
@@ -104,9 +106,19 @@ fn client() -> JsValue {
 }
 
 async fn start(kitty: &JsValue, username: &str) -> JsValue {
-    let r = call(kitty, "startSession", &[obj(&[("username", username.into())])]).unwrap();
+    let r = call(
+        kitty,
+        "startSession",
+        &[obj(&[("username", username.into())])],
+    )
+    .unwrap();
     let r = resolved(r).await;
-    assert_eq!(get(&r, "succeeded"), true, "startSession({username}) failed: {:?}", get(&r, "error"));
+    assert_eq!(
+        get(&r, "succeeded"),
+        true,
+        "startSession({username}) failed: {:?}",
+        get(&r, "error")
+    );
     r
 }
 
@@ -129,7 +141,11 @@ impl Recorder {
         self.calls.borrow().len()
     }
     fn names(&self, path: &str) -> Vec<String> {
-        self.calls.borrow().iter().map(|(a, _)| s(a, path)).collect()
+        self.calls
+            .borrow()
+            .iter()
+            .map(|(a, _)| s(a, path))
+            .collect()
     }
 }
 
@@ -198,12 +214,32 @@ fn get_instance_returns_the_same_object_for_the_same_key() {
 fn calls_without_a_session_throw_no_active_session_error() {
     let kitty = ChatKitty::get_instance("k-nas".into(), JsValue::UNDEFINED);
     let channel = obj(&[("id", 1.into())]);
-    let req = obj(&[("channel", channel), ("body", "x".into()), ("keys", "x".into())]);
+    let req = obj(&[
+        ("channel", channel),
+        ("body", "x".into()),
+        ("keys", "x".into()),
+    ]);
     expect_error(call(&kitty, "getCurrentUser", &[]), "NoActiveSessionError");
-    expect_error(call(&kitty, "createChannel", &[obj(&[("type", "DIRECT".into())])]), "NoActiveSessionError");
-    expect_error(call(&kitty, "sendMessage", &[req.clone()]), "NoActiveSessionError");
-    expect_error(call(&kitty, "getMessages", &[req.clone()]), "NoActiveSessionError");
-    expect_error(call(&kitty, "sendKeystrokes", &[req]), "NoActiveSessionError");
+    expect_error(
+        call(
+            &kitty,
+            "createChannel",
+            &[obj(&[("type", "DIRECT".into())])],
+        ),
+        "NoActiveSessionError",
+    );
+    expect_error(
+        call(&kitty, "sendMessage", std::slice::from_ref(&req)),
+        "NoActiveSessionError",
+    );
+    expect_error(
+        call(&kitty, "getMessages", std::slice::from_ref(&req)),
+        "NoActiveSessionError",
+    );
+    expect_error(
+        call(&kitty, "sendKeystrokes", &[req]),
+        "NoActiveSessionError",
+    );
     let e = call(&kitty, "getCurrentUser", &[]).unwrap_err();
     assert_eq!(s(&e, "message"), "You're not connected to ChatKitty.");
 }
@@ -212,7 +248,7 @@ fn calls_without_a_session_throw_no_active_session_error() {
 async fn current_user_observers_fire_at_once_and_unsubscribe() {
     let kitty = ChatKitty::get_instance("k-obs".into(), JsValue::UNDEFINED);
     let rec = Recorder::new();
-    let unsubscribe = call(&kitty, "onCurrentUserChanged", &[rec.f.clone()]).unwrap();
+    let unsubscribe = call(&kitty, "onCurrentUserChanged", std::slice::from_ref(&rec.f)).unwrap();
     assert_eq!(rec.count(), 1);
     assert!(rec.calls.borrow()[0].0.is_null());
     let again: Function = unsubscribe.dyn_into().unwrap();
@@ -229,7 +265,12 @@ async fn an_unreachable_server_fails_start_session_with_a_connection_error() {
     ]);
     let kitty = JsValue::from(ChatKitty::new(config).unwrap());
     let offline = Recorder::new();
-    call(&kitty, "onCurrentUserOffline", &[offline.f.clone()]).unwrap();
+    call(
+        &kitty,
+        "onCurrentUserOffline",
+        std::slice::from_ref(&offline.f),
+    )
+    .unwrap();
     let r = call(&kitty, "startSession", &[obj(&[("username", "x".into())])]).unwrap();
     let r = resolved(r).await;
     assert_eq!(get(&r, "failed"), true);
@@ -250,35 +291,67 @@ async fn the_quick_start_fires_each_handler_for_the_right_people_only() {
     let started = start(&jane, &jane_name).await;
     assert_eq!(s(&started, "session.user.name"), jane_name);
     assert_eq!(s(&jane, "currentUser.name"), jane_name);
-    expect_error(call(&jane, "startSession", &[obj(&[("username", "x".into())])]), "SessionActiveError");
+    expect_error(
+        call(&jane, "startSession", &[obj(&[("username", "x".into())])]),
+        "SessionActiveError",
+    );
     start(&john, &john_name).await;
 
     let members = Array::of1(&obj(&[("username", john_name.as_str().into())]));
     let req = obj(&[("type", "DIRECT".into()), ("members", members.into())]);
     let created = resolved(call(&jane, "createChannel", &[req]).unwrap()).await;
-    assert_eq!(get(&created, "succeeded"), true, "{:?}", get(&created, "error"));
+    assert_eq!(
+        get(&created, "succeeded"),
+        true,
+        "{:?}",
+        get(&created, "error")
+    );
     let jane_channel = get(&created, "channel");
     let channel_id = get(&jane_channel, "id").as_f64().unwrap();
     let fetched = resolved(call(&john, "getChannel", &[channel_id.into()]).unwrap()).await;
-    assert_eq!(get(&fetched, "succeeded"), true, "{:?}", get(&fetched, "error"));
+    assert_eq!(
+        get(&fetched, "succeeded"),
+        true,
+        "{:?}",
+        get(&fetched, "error")
+    );
     let john_channel = get(&fetched, "channel");
 
     let jane_chat = chat(&jane, &jane_channel).await;
     let john_chat = chat(&john, &john_channel).await;
 
     // John entering is seen by jane only.
-    eventually("jane sees john enter", || jane_chat.on("onParticipantEnteredChat").count() == 1).await;
-    assert_eq!(jane_chat.on("onParticipantEnteredChat").names("name"), [john_name.clone()]);
+    eventually("jane sees john enter", || {
+        jane_chat.on("onParticipantEnteredChat").count() == 1
+    })
+    .await;
+    assert_eq!(
+        jane_chat.on("onParticipantEnteredChat").names("name"),
+        [john_name.clone()]
+    );
 
     // John types: jane gets his draft and "typing started"; john gets nothing.
     let keys = obj(&[("channel", john_channel.clone()), ("keys", "hel".into())]);
-    assert!(call(&john, "sendKeystrokes", &[keys]).unwrap().is_undefined());
-    eventually("jane sees john's keystrokes", || jane_chat.on("onReceivedKeystrokes").count() == 1).await;
-    let ks = jane_chat.on("onReceivedKeystrokes").calls.borrow()[0].0.clone();
+    assert!(call(&john, "sendKeystrokes", &[keys])
+        .unwrap()
+        .is_undefined());
+    eventually("jane sees john's keystrokes", || {
+        jane_chat.on("onReceivedKeystrokes").count() == 1
+    })
+    .await;
+    let ks = jane_chat.on("onReceivedKeystrokes").calls.borrow()[0]
+        .0
+        .clone();
     assert_eq!(s(&ks, "keys"), "hel");
     assert_eq!(s(&ks, "username"), john_name);
-    eventually("jane sees john typing", || jane_chat.on("onTypingStarted").count() == 1).await;
-    assert_eq!(jane_chat.on("onTypingStarted").names("name"), [john_name.clone()]);
+    eventually("jane sees john typing", || {
+        jane_chat.on("onTypingStarted").count() == 1
+    })
+    .await;
+    assert_eq!(
+        jane_chat.on("onTypingStarted").names("name"),
+        [john_name.clone()]
+    );
 
     // John sends: both see the message; his typing stops for jane.
     let msg = obj(&[("channel", john_channel.clone()), ("body", "hi".into())]);
@@ -286,21 +359,44 @@ async fn the_quick_start_fires_each_handler_for_the_right_people_only() {
     assert_eq!(get(&sent, "succeeded"), true, "{:?}", get(&sent, "error"));
     assert_eq!(s(&sent, "message.body"), "hi");
     eventually("both receive the message", || {
-        jane_chat.on("onReceivedMessage").count() == 1 && john_chat.on("onReceivedMessage").count() == 1
+        jane_chat.on("onReceivedMessage").count() == 1
+            && john_chat.on("onReceivedMessage").count() == 1
     })
     .await;
     assert_eq!(jane_chat.on("onReceivedMessage").names("body"), ["hi"]);
-    assert_eq!(jane_chat.on("onReceivedMessage").names("user.name"), [john_name.clone()]);
-    eventually("jane sees john stop typing", || jane_chat.on("onTypingStopped").count() == 1).await;
+    assert_eq!(
+        jane_chat.on("onReceivedMessage").names("user.name"),
+        [john_name.clone()]
+    );
+    eventually("jane sees john stop typing", || {
+        jane_chat.on("onTypingStopped").count() == 1
+    })
+    .await;
 
     // John leaves the chat, then ends his session: left, then presence (offline).
     call(&john_chat.session, "end", &[]).unwrap();
-    eventually("jane sees john leave", || jane_chat.on("onParticipantLeftChat").count() == 1).await;
-    assert_eq!(jane_chat.on("onParticipantLeftChat").names("name"), [john_name.clone()]);
+    eventually("jane sees john leave", || {
+        jane_chat.on("onParticipantLeftChat").count() == 1
+    })
+    .await;
+    assert_eq!(
+        jane_chat.on("onParticipantLeftChat").names("name"),
+        [john_name.clone()]
+    );
     resolved(call(&john, "endSession", &[]).unwrap()).await;
     assert!(get(&john, "currentUser").is_undefined());
-    eventually("jane sees john go offline", || jane_chat.on("onParticipantPresenceChanged").count() >= 1).await;
-    let p = jane_chat.on("onParticipantPresenceChanged").calls.borrow().last().unwrap().0.clone();
+    eventually("jane sees john go offline", || {
+        jane_chat.on("onParticipantPresenceChanged").count() >= 1
+    })
+    .await;
+    let p = jane_chat
+        .on("onParticipantPresenceChanged")
+        .calls
+        .borrow()
+        .last()
+        .unwrap()
+        .0
+        .clone();
     assert_eq!(s(&p, "name"), john_name);
     assert_eq!(get(&p, "presence.online"), false);
 
@@ -317,7 +413,11 @@ async fn the_quick_start_fires_each_handler_for_the_right_people_only() {
     let sent = resolved(call(&john, "sendMessage", &[msg]).unwrap()).await;
     assert_eq!(get(&sent, "succeeded"), true);
     sleep(300).await;
-    assert_eq!(jane_chat.on("onReceivedMessage").count(), 1, "no events after end()");
+    assert_eq!(
+        jane_chat.on("onReceivedMessage").count(),
+        1,
+        "no events after end()"
+    );
     resolved(call(&jane, "endSession", &[]).unwrap()).await;
     resolved(call(&john, "endSession", &[]).unwrap()).await;
 }
@@ -330,17 +430,36 @@ async fn get_messages_returns_what_was_sent_newest_first_across_pages() {
     let id = suffix();
     let jane = client();
     start(&jane, &format!("pager-{id}")).await;
-    let req = obj(&[("type", "PUBLIC".into()), ("name", format!("pages-{id}").into())]);
+    let req = obj(&[
+        ("type", "PUBLIC".into()),
+        ("name", format!("pages-{id}").into()),
+    ]);
     let created = resolved(call(&jane, "createChannel", &[req]).unwrap()).await;
-    assert_eq!(get(&created, "succeeded"), true, "{:?}", get(&created, "error"));
+    assert_eq!(
+        get(&created, "succeeded"),
+        true,
+        "{:?}",
+        get(&created, "error")
+    );
     let channel = get(&created, "channel");
     const N: usize = 30;
     for i in 0..N {
-        let msg = obj(&[("channel", channel.clone()), ("body", format!("m{i}").into())]);
+        let msg = obj(&[
+            ("channel", channel.clone()),
+            ("body", format!("m{i}").into()),
+        ]);
         let r = resolved(call(&jane, "sendMessage", &[msg]).unwrap()).await;
         assert_eq!(get(&r, "succeeded"), true);
     }
-    let r = resolved(call(&jane, "getMessages", &[obj(&[("channel", channel.clone())])]).unwrap()).await;
+    let r = resolved(
+        call(
+            &jane,
+            "getMessages",
+            &[obj(&[("channel", channel.clone())])],
+        )
+        .unwrap(),
+    )
+    .await;
     assert_eq!(get(&r, "succeeded"), true, "{:?}", get(&r, "error"));
     let mut page = get(&r, "paginator");
     assert_eq!(get(&page, "hasPrevPage"), false);
@@ -361,7 +480,9 @@ async fn get_messages_returns_what_was_sent_newest_first_across_pages() {
     assert_eq!(bodies, expected);
     assert!(pages >= 2, "30 messages span pages");
     // Past the last page: PageOutOfBoundsError.
-    let e = JsFuture::from(Promise::from(call(&page, "nextPage", &[]).unwrap())).await.unwrap_err();
+    let e = JsFuture::from(Promise::from(call(&page, "nextPage", &[]).unwrap()))
+        .await
+        .unwrap_err();
     assert_eq!(s(&e, "error"), "PageOutOfBoundsError");
     // Back from the second page to the first.
     let second = resolved(call(&first, "nextPage", &[]).unwrap()).await;

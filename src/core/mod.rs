@@ -43,8 +43,8 @@ use chatkitty_protocol::error::names;
 use chatkitty_protocol::event::completes_create_channel;
 use chatkitty_protocol::{header, Command, Decoder, Frame, Item};
 
-pub use events::{ChatEvent, UserEvent};
 use events::Lookup;
+pub use events::{ChatEvent, UserEvent};
 pub use payload::Payload;
 use text::{push_json_string, Rng};
 
@@ -671,7 +671,9 @@ impl<P: Payload> Client<P> {
     pub fn create_channel(&mut self, request: &P, now: u64) -> Result<Id, Misuse> {
         let user = self.session_user()?;
         let dest = link(&user, "_actions", "createChannel")?;
-        let body = request.to_json().ok_or(Misuse::InvalidArgument("request"))?;
+        let body = request
+            .to_json()
+            .ok_or(Misuse::InvalidArgument("request"))?;
         let mode = Mode::Event {
             create_channel: true,
             message: false,
@@ -836,7 +838,9 @@ impl<P: Payload> Client<P> {
             .iter()
             .map(|t| channel.get_str(&["_topics", t.link_name()]))
             .collect();
-        let self_topic = topics[0].clone().ok_or(Misuse::InvalidArgument("channel"))?;
+        let self_topic = topics[0]
+            .clone()
+            .ok_or(Misuse::InvalidArgument("channel"))?;
         let mut mask = 0;
         for kind in ChatEvent::ALL {
             if request.get(kind.handler()).is_some()
@@ -922,17 +926,29 @@ impl<P: Payload> Client<P> {
 
         // Start-up, pipelined (4.1): current user, errors queue and grants at once.
         self.relays.retain(|r| !matches!(r.purpose, Purpose::User));
-        self.add_relay(dest::CURRENT_USER_RELAY.to_owned(), Rc::from([]), Purpose::User);
+        self.add_relay(
+            dest::CURRENT_USER_RELAY.to_owned(),
+            Rc::from([]),
+            Purpose::User,
+        );
         let f = Frame::new(Command::Subscribe)
             .with_header(header::ID, self.errors_sub.as_str())
             .with_header(header::DESTINATION, dest::ERRORS_QUEUE);
         self.send(&f, now);
         let pending = |c: &Self, p: fn(&Purpose) -> bool| c.relays.iter().any(|r| p(&r.purpose));
         if self.write_grant.is_none() && !pending(self, |p| matches!(p, Purpose::WriteGrant)) {
-            self.add_relay(dest::WRITE_GRANT_RELAY.to_owned(), Rc::from([]), Purpose::WriteGrant);
+            self.add_relay(
+                dest::WRITE_GRANT_RELAY.to_owned(),
+                Rc::from([]),
+                Purpose::WriteGrant,
+            );
         }
         if self.read_grant.is_none() && !pending(self, |p| matches!(p, Purpose::ReadGrant)) {
-            self.add_relay(dest::READ_GRANT_RELAY.to_owned(), Rc::from([]), Purpose::ReadGrant);
+            self.add_relay(
+                dest::READ_GRANT_RELAY.to_owned(),
+                Rc::from([]),
+                Purpose::ReadGrant,
+            );
         }
         self.flush_unsent(now);
     }
@@ -1055,7 +1071,8 @@ impl<P: Payload> Client<P> {
                 };
                 self.user = Some(user.clone());
                 if self.phase == Phase::Active {
-                    self.events.push_back(Event::CurrentUser(Some(user.clone())));
+                    self.events
+                        .push_back(Event::CurrentUser(Some(user.clone())));
                 }
                 if !self.topics.iter().any(|t| t.user.is_some()) {
                     // The ten user topics, in the official order (4.1 step 11).
@@ -1114,7 +1131,9 @@ impl<P: Payload> Client<P> {
                 let failed: Vec<Id> = self
                     .chats
                     .iter_mut()
-                    .filter(|c| c.stage != Stage::Confirmed && c.topics.contains(&Some(dest.clone())))
+                    .filter(|c| {
+                        c.stage != Stage::Confirmed && c.topics.contains(&Some(dest.clone()))
+                    })
                     .map(|c| {
                         c.stage = Stage::Confirmed;
                         c.id
@@ -1134,7 +1153,12 @@ impl<P: Payload> Client<P> {
             return;
         }
         // No correlation header: every pending action fails (PROTOCOL.md 3.5).
-        let sent: Vec<Id> = self.actions.iter().filter(|a| a.sent).map(|a| a.id).collect();
+        let sent: Vec<Id> = self
+            .actions
+            .iter()
+            .filter(|a| a.sent)
+            .map(|a| a.id)
+            .collect();
         self.actions.retain(|a| !a.sent);
         for id in sent {
             self.complete(id, Err(failure()));
@@ -1206,7 +1230,12 @@ impl<P: Payload> Client<P> {
         }
         // Actions in flight may or may not have been applied: fail them rather than
         // risk applying them twice.
-        let lost: Vec<Id> = self.actions.iter().filter(|a| a.sent).map(|a| a.id).collect();
+        let lost: Vec<Id> = self
+            .actions
+            .iter()
+            .filter(|a| a.sent)
+            .map(|a| a.id)
+            .collect();
         self.actions.retain(|a| !a.sent);
         for id in lost {
             self.complete(id, Err(Failure::Connection));
@@ -1246,11 +1275,13 @@ impl<P: Payload> Client<P> {
 
     fn check_started(&mut self) {
         if let Phase::Starting(id) = self.phase {
-            if let (Some(user), Some(_), Some(_)) = (&self.user, &self.write_grant, &self.read_grant)
+            if let (Some(user), Some(_), Some(_)) =
+                (&self.user, &self.write_grant, &self.read_grant)
             {
                 let user = user.clone();
                 self.phase = Phase::Active;
-                self.events.push_back(Event::CurrentUser(Some(user.clone())));
+                self.events
+                    .push_back(Event::CurrentUser(Some(user.clone())));
                 self.complete(id, Ok(Done::Session(user)));
             }
         }
@@ -1274,7 +1305,8 @@ impl<P: Payload> Client<P> {
         self.write_grant = None;
         self.read_grant = None;
         self.keystrokes.clear();
-        self.relays.retain(|r| matches!(r.purpose, Purpose::Call(..)));
+        self.relays
+            .retain(|r| matches!(r.purpose, Purpose::Call(..)));
         self.topics.retain(|t| t.user.is_none());
         for r in &mut self.relays {
             r.sent = false;
@@ -1509,7 +1541,13 @@ impl<P: Payload> Client<P> {
         });
     }
 
-    fn call_relay(&mut self, dest: String, params: Rc<[(String, String)]>, shape: Shape, now: u64) -> Id {
+    fn call_relay(
+        &mut self,
+        dest: String,
+        params: Rc<[(String, String)]>,
+        shape: Shape,
+        now: u64,
+    ) -> Id {
         let id = self.new_id();
         self.add_relay(dest, params, Purpose::Call(id, shape));
         self.flush_unsent(now);
@@ -1531,7 +1569,12 @@ impl<P: Payload> Client<P> {
         id
     }
 
-    fn page_of(&self, resource: Option<P>, params: Rc<[(String, String)]>, kind: PageKind) -> Page<P> {
+    fn page_of(
+        &self,
+        resource: Option<P>,
+        params: Rc<[(String, String)]>,
+        kind: PageKind,
+    ) -> Page<P> {
         let mut items = resource
             .as_ref()
             .and_then(|r| r.get("_embedded"))
@@ -1545,7 +1588,11 @@ impl<P: Payload> Client<P> {
                 }
             }
         }
-        let rel = |name: &str| resource.as_ref().and_then(|r| r.get_str(&["_relays", name]));
+        let rel = |name: &str| {
+            resource
+                .as_ref()
+                .and_then(|r| r.get_str(&["_relays", name]))
+        };
         Page {
             next: rel("next"),
             prev: rel("prev"),
@@ -1575,7 +1622,9 @@ impl<P: Payload> Client<P> {
 pub fn with_grant(url: &str, grant: &str) -> String {
     let mut param = String::from("grant=");
     param.push_str(grant);
-    let query = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(""));
+    let query = url
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or(""));
     if query.is_some_and(|q| q.split('&').any(|kv| kv == param)) {
         return url.to_owned();
     }

@@ -50,7 +50,13 @@ fn channel(id: u64) -> Value {
 }
 
 const CHANNEL_TOPIC_SEGMENTS: [&str; 8] = [
-    "", "/messages", "/keystrokes", "/typing", "/participants", "/read_receipts", "/reactions",
+    "",
+    "/messages",
+    "/keystrokes",
+    "/typing",
+    "/participants",
+    "/read_receipts",
+    "/reactions",
     "/events",
 ];
 
@@ -173,7 +179,12 @@ impl Harness {
 
     fn event(&mut self, topic_sub: &Frame, ty: &str, resource: Value, receipt_id: Option<&str>) {
         let (sub, dest) = (id_of(topic_sub), dest_of(topic_sub));
-        self.message(&sub, &dest, json!({"type": ty, "version": "v1", "resource": resource}), receipt_id);
+        self.message(
+            &sub,
+            &dest,
+            json!({"type": ty, "version": "v1", "resource": resource}),
+            receipt_id,
+        );
     }
 
     fn receipt(&mut self, receipt: &str) {
@@ -194,7 +205,10 @@ impl Harness {
     }
 
     fn start(&mut self, request: Value) -> Id {
-        let id = self.c.start_session(&request, self.now).expect("startSession accepted");
+        let id = self
+            .c
+            .start_session(&request, self.now)
+            .expect("startSession accepted");
         self.pump();
         id
     }
@@ -209,15 +223,23 @@ impl Harness {
         let startup = self.take_sent();
         let errors = find(&startup, dest::ERRORS_QUEUE).clone();
         self.answer_relay(find(&startup, dest::CURRENT_USER_RELAY), user());
-        self.answer_relay(find(&startup, dest::WRITE_GRANT_RELAY), json!({"grant": "w1"}));
-        self.answer_relay(find(&startup, dest::READ_GRANT_RELAY), json!({"grant": "r1"}));
+        self.answer_relay(
+            find(&startup, dest::WRITE_GRANT_RELAY),
+            json!({"grant": "w1"}),
+        );
+        self.answer_relay(
+            find(&startup, dest::READ_GRANT_RELAY),
+            json!({"grant": "r1"}),
+        );
         let topics = self.take_sent();
         assert_eq!(topics.len(), 10);
         for t in &topics {
             self.receipt(t.header("receipt").unwrap());
         }
         let done = self.take_done();
-        assert!(done.iter().any(|c| c.id == id && matches!(c.result, Ok(Done::Session(_)))));
+        assert!(done
+            .iter()
+            .any(|c| c.id == id && matches!(c.result, Ok(Done::Session(_)))));
         self.take_events();
         Session { errors, topics }
     }
@@ -239,7 +261,9 @@ fn id_of(f: &Frame) -> String {
 }
 
 fn dest_of(f: &Frame) -> String {
-    f.header("destination").expect("has a destination").to_owned()
+    f.header("destination")
+        .expect("has a destination")
+        .to_owned()
 }
 
 fn find<'a>(frames: &'a [Frame], dest: &str) -> &'a Frame {
@@ -261,16 +285,21 @@ fn resource_of(c: &Completion<Value>) -> Value {
 }
 
 fn completion(done: &[Completion<Value>], id: Id) -> &Completion<Value> {
-    done.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("{id} did not complete: {done:#?}"))
+    done.iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("{id} did not complete: {done:#?}"))
 }
 
 fn chat_events(events: &[Event<Value>]) -> Vec<(Id, ChatEvent, Value, Option<Value>)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Chat { session, kind, first, second } => {
-                Some((*session, *kind, first.clone(), second.clone()))
-            }
+            Event::Chat {
+                session,
+                kind,
+                first,
+                second,
+            } => Some((*session, *kind, first.clone(), second.clone())),
             _ => None,
         })
         .collect()
@@ -304,7 +333,10 @@ fn all_handlers(c: Value) -> Value {
 fn start_session_opens_the_websocket_url_with_the_encoded_api_key() {
     let mut h = Harness::new();
     h.start(json!({"username": "jane"}));
-    assert_eq!(h.opened, ["ws://localhost:8080/rtm/websocket?api-key=test%20key"]);
+    assert_eq!(
+        h.opened,
+        ["ws://localhost:8080/rtm/websocket?api-key=test%20key"]
+    );
 }
 
 #[test]
@@ -319,7 +351,10 @@ fn connect_carries_user_agent_auth_params_and_heart_beat_but_no_session_id_at_fi
     assert_eq!(connect.header("StompX-User"), Some("jane"));
     assert_eq!(connect.header("StompX-User-Agent"), Some(USER_AGENT));
     assert!(USER_AGENT.starts_with("chatkitty-wasm/"));
-    assert_eq!(connect.header("StompX-Auth-Params"), Some("eyJ0b2tlbiI6ImFiYyJ9"));
+    assert_eq!(
+        connect.header("StompX-Auth-Params"),
+        Some("eyJ0b2tlbiI6ImFiYyJ9")
+    );
     assert_eq!(connect.header("StompX-Auth-Session-ID"), None);
     assert_eq!(connect.header("accept-version"), Some("1.2"));
     assert_eq!(connect.header("heart-beat"), Some("60000,10000"));
@@ -336,7 +371,8 @@ fn guest_sessions_send_no_auth_params() {
 #[test]
 fn auth_params_outside_latin1_are_refused_before_connecting() {
     let mut h = Harness::new();
-    let r = h.c.start_session(&json!({"username": "j", "authParams": {"t": "€"}}), 0);
+    let r =
+        h.c.start_session(&json!({"username": "j", "authParams": {"t": "€"}}), 0);
     assert_eq!(r, Err(Misuse::AuthParamsNotLatin1));
     h.pump();
     assert!(h.opened.is_empty());
@@ -353,15 +389,25 @@ fn start_up_is_pipelined_so_the_session_starts_two_round_trips_after_the_socket_
     // Everything that does not depend on the user goes out at once.
     assert_eq!(
         dests(&startup),
-        [dest::ERRORS_QUEUE, dest::CURRENT_USER_RELAY, dest::WRITE_GRANT_RELAY, dest::READ_GRANT_RELAY]
+        [
+            dest::ERRORS_QUEUE,
+            dest::CURRENT_USER_RELAY,
+            dest::WRITE_GRANT_RELAY,
+            dest::READ_GRANT_RELAY
+        ]
     );
     assert!(startup.iter().all(|f| f.command == Command::Subscribe));
-    assert!(startup.iter().all(|f| f.header("id").unwrap().starts_with("subscription-id-")));
+    assert!(startup
+        .iter()
+        .all(|f| f.header("id").unwrap().starts_with("subscription-id-")));
     assert!(startup.iter().all(|f| f.header("receipt").is_none()));
     // Round trip 2: the three answers arrive together.
     h.answer_relay(&startup[2], json!({"grant": "w1"}));
     h.answer_relay(&startup[3], json!({"grant": "r1"}));
-    assert!(h.take_done().is_empty(), "no session before the user arrives");
+    assert!(
+        h.take_done().is_empty(),
+        "no session before the user arrives"
+    );
     h.answer_relay(&startup[1], user());
     let topics = h.take_sent();
     assert_eq!(dests(&topics), USER_TOPICS);
@@ -387,8 +433,14 @@ fn online_and_offline_and_current_user_observers_follow_the_session() {
     h.connected("s-1");
     let startup = h.take_sent();
     assert!(matches!(h.take_events()[..], [Event::Online]));
-    h.answer_relay(find(&startup, dest::WRITE_GRANT_RELAY), json!({"grant": "w"}));
-    h.answer_relay(find(&startup, dest::READ_GRANT_RELAY), json!({"grant": "r"}));
+    h.answer_relay(
+        find(&startup, dest::WRITE_GRANT_RELAY),
+        json!({"grant": "w"}),
+    );
+    h.answer_relay(
+        find(&startup, dest::READ_GRANT_RELAY),
+        json!({"grant": "r"}),
+    );
     h.answer_relay(find(&startup, dest::CURRENT_USER_RELAY), user());
     assert!(matches!(&h.take_events()[..], [Event::CurrentUser(Some(u))] if u["id"] == 42));
 }
@@ -397,7 +449,10 @@ fn online_and_offline_and_current_user_observers_follow_the_session() {
 fn start_session_twice_is_a_session_active_error() {
     let mut h = Harness::new();
     h.session();
-    assert_eq!(h.c.start_session(&json!({"username": "x"}), h.now), Err(Misuse::SessionActive));
+    assert_eq!(
+        h.c.start_session(&json!({"username": "x"}), h.now),
+        Err(Misuse::SessionActive)
+    );
 }
 
 #[test]
@@ -417,7 +472,10 @@ fn an_error_frame_fails_start_session_with_the_server_error_and_stops() {
     h.advance(120_000);
     assert_eq!(h.opened.len(), 1, "no reconnect after a failed start");
     // A new start is allowed.
-    assert!(h.c.start_session(&json!({"username": "jane"}), h.now).is_ok());
+    assert!(h
+        .c
+        .start_session(&json!({"username": "jane"}), h.now)
+        .is_ok());
 }
 
 #[test]
@@ -426,7 +484,10 @@ fn an_error_frame_without_json_fails_start_session_as_unknown() {
     let id = h.start(json!({"username": "jane"}));
     h.c.handle_open(h.now);
     h.server(Frame::new(Command::Error).with_body("boom"));
-    assert!(matches!(completion(&h.take_done(), id).result, Err(Failure::Unknown)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Err(Failure::Unknown)
+    ));
 }
 
 #[test]
@@ -434,7 +495,10 @@ fn a_socket_that_never_opens_fails_start_session_with_a_connection_error() {
     let mut h = Harness::new();
     let id = h.start(json!({"username": "jane"}));
     h.c.handle_closed(h.now);
-    assert!(matches!(completion(&h.take_done(), id).result, Err(Failure::Connection)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Err(Failure::Connection)
+    ));
 }
 
 #[test]
@@ -445,7 +509,10 @@ fn connected_must_arrive_within_the_connection_timeout() {
     h.advance(59_000);
     assert!(h.take_done().is_empty());
     h.advance(2_000);
-    assert!(matches!(completion(&h.take_done(), id).result, Err(Failure::Connection)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Err(Failure::Connection)
+    ));
     assert_eq!(h.closes, 1);
 }
 
@@ -456,12 +523,18 @@ fn calls_without_a_session_are_no_active_session_errors() {
     let mut h = Harness::new();
     let c = channel(7);
     assert_eq!(h.c.get_current_user(0), Err(Misuse::NoActiveSession));
-    assert_eq!(h.c.create_channel(&json!({"type": "DIRECT"}), 0), Err(Misuse::NoActiveSession));
+    assert_eq!(
+        h.c.create_channel(&json!({"type": "DIRECT"}), 0),
+        Err(Misuse::NoActiveSession)
+    );
     let msg = json!({"channel": c, "body": "hi"});
     assert_eq!(h.c.send_message(&msg, 0), Err(Misuse::NoActiveSession));
     let keys = json!({"channel": c, "keys": "h"});
     assert_eq!(h.c.send_keystrokes(&keys, 0), Err(Misuse::NoActiveSession));
-    assert_eq!(h.c.get_messages(&json!({"channel": c}), 0), Err(Misuse::NoActiveSession));
+    assert_eq!(
+        h.c.get_messages(&json!({"channel": c}), 0),
+        Err(Misuse::NoActiveSession)
+    );
 }
 
 #[test]
@@ -502,7 +575,11 @@ fn a_relay_fails_on_an_errors_queue_message_naming_its_subscription() {
     let s = h.session();
     let id = h.c.get_channel(99, h.now);
     let relay = h.take_sent().remove(0);
-    h.queue_error(&s.errors, Some(("subscription-id", &id_of(&relay))), "NotFoundError");
+    h.queue_error(
+        &s.errors,
+        Some(("subscription-id", &id_of(&relay))),
+        "NotFoundError",
+    );
     match &completion(&h.take_done(), id).result {
         Err(Failure::Server(e)) => assert_eq!(e["error"], "NotFoundError"),
         other => panic!("{other:?}"),
@@ -529,7 +606,10 @@ fn create_channel_sends_the_request_as_given_and_completes_on_its_correlated_eve
     let send = h.take_sent().remove(0);
     assert_eq!(send.command, Command::Send);
     assert_eq!(dest_of(&send), "/application/v1/user.create_channel");
-    assert_eq!(send.header("content-type"), Some("application/json;charset=UTF-8"));
+    assert_eq!(
+        send.header("content-type"),
+        Some("application/json;charset=UTF-8")
+    );
     assert_eq!(serde_json::from_slice::<Value>(&send.body).unwrap(), req);
     let receipt = send.header("receipt").unwrap().to_owned();
     let topic = s.topic(USER_TOPICS[1]).clone();
@@ -547,7 +627,9 @@ fn create_channel_sends_the_request_as_given_and_completes_on_its_correlated_eve
 fn other_actions_complete_on_the_first_correlated_event_whatever_its_type() {
     let mut h = Harness::new();
     let s = h.session();
-    let id = h.c.send_message(&json!({"channel": channel(7), "body": "hi"}), h.now).unwrap();
+    let id =
+        h.c.send_message(&json!({"channel": channel(7), "body": "hi"}), h.now)
+            .unwrap();
     let send = h.take_sent().remove(0);
     assert_eq!(dest_of(&send), "/application/v1/channels/7.message");
     assert_eq!(
@@ -556,7 +638,12 @@ fn other_actions_complete_on_the_first_correlated_event_whatever_its_type() {
     );
     let receipt = send.header("receipt").unwrap().to_owned();
     let topic = s.topic(USER_TOPICS[2]).clone();
-    h.event(&topic, "anything", json!({"id": 1, "body": "hi"}), Some(&receipt));
+    h.event(
+        &topic,
+        "anything",
+        json!({"id": 1, "body": "hi"}),
+        Some(&receipt),
+    );
     assert_eq!(resource_of(completion(&h.take_done(), id))["body"], "hi");
 }
 
@@ -564,13 +651,23 @@ fn other_actions_complete_on_the_first_correlated_event_whatever_its_type() {
 fn an_action_fails_on_an_errors_queue_message_naming_its_receipt() {
     let mut h = Harness::new();
     let s = h.session();
-    let a = h.c.send_message(&json!({"channel": channel(7), "body": "a"}), h.now).unwrap();
-    let b = h.c.send_message(&json!({"channel": channel(7), "body": "b"}), h.now).unwrap();
+    let a =
+        h.c.send_message(&json!({"channel": channel(7), "body": "a"}), h.now)
+            .unwrap();
+    let b =
+        h.c.send_message(&json!({"channel": channel(7), "body": "b"}), h.now)
+            .unwrap();
     let sent = h.take_sent();
-    h.queue_error(&s.errors, Some(("receipt-id", sent[1].header("receipt").unwrap())), "NotAChannelMemberError");
+    h.queue_error(
+        &s.errors,
+        Some(("receipt-id", sent[1].header("receipt").unwrap())),
+        "NotAChannelMemberError",
+    );
     let done = h.take_done();
     assert_eq!(done.len(), 1);
-    assert!(matches!(&completion(&done, b).result, Err(Failure::Server(e)) if e["error"] == "NotAChannelMemberError"));
+    assert!(
+        matches!(&completion(&done, b).result, Err(Failure::Server(e)) if e["error"] == "NotAChannelMemberError")
+    );
     let _ = a;
 }
 
@@ -578,13 +675,23 @@ fn an_action_fails_on_an_errors_queue_message_naming_its_receipt() {
 fn an_uncorrelated_error_fails_every_pending_action() {
     let mut h = Harness::new();
     let s = h.session();
-    let a = h.c.send_message(&json!({"channel": channel(7), "body": "a"}), h.now).unwrap();
-    let b = h.c.create_channel(&json!({"type": "PUBLIC", "name": "x"}), h.now).unwrap();
+    let a =
+        h.c.send_message(&json!({"channel": channel(7), "body": "a"}), h.now)
+            .unwrap();
+    let b =
+        h.c.create_channel(&json!({"type": "PUBLIC", "name": "x"}), h.now)
+            .unwrap();
     h.take_sent();
     h.queue_error(&s.errors, None, "InternalError");
     let done = h.take_done();
-    assert!(matches!(completion(&done, a).result, Err(Failure::Server(_))));
-    assert!(matches!(completion(&done, b).result, Err(Failure::Server(_))));
+    assert!(matches!(
+        completion(&done, a).result,
+        Err(Failure::Server(_))
+    ));
+    assert!(matches!(
+        completion(&done, b).result,
+        Err(Failure::Server(_))
+    ));
 }
 
 #[test]
@@ -598,14 +705,22 @@ fn send_message_carries_group_tag_and_properties_and_rejects_neither_or_both_con
         serde_json::from_slice::<Value>(&send.body).unwrap(),
         json!({"type": "TEXT", "body": "x", "groupTag": "g", "properties": {"a": 1}})
     );
-    let neither = h.c.send_message(&json!({"channel": channel(7)}), h.now).unwrap();
+    let neither =
+        h.c.send_message(&json!({"channel": channel(7)}), h.now)
+            .unwrap();
     let both = h
         .c
         .send_message(&json!({"channel": channel(7), "body": "x", "file": {"url": "u", "name": "n", "size": 1}}), h.now)
         .unwrap();
     let done = h.take_done();
-    assert!(matches!(completion(&done, neither).result, Err(Failure::Validation(_))));
-    assert!(matches!(completion(&done, both).result, Err(Failure::Validation(_))));
+    assert!(matches!(
+        completion(&done, neither).result,
+        Err(Failure::Validation(_))
+    ));
+    assert!(matches!(
+        completion(&done, both).result,
+        Err(Failure::Validation(_))
+    ));
     assert!(h.take_sent().is_empty());
 }
 
@@ -615,21 +730,46 @@ fn replies_and_thread_messages_use_their_own_action_links() {
     h.session();
     let message = json!({"id": 5, "_actions": {"reply": "/application/v1/messages/5.reply"}});
     let thread = json!({"id": "t1", "_actions": {"message": "/application/v1/threads/t1.message"}});
-    h.c.send_message(&json!({"channel": channel(7), "message": message, "body": "r"}), h.now).unwrap();
-    h.c.send_message(&json!({"channel": channel(7), "message": message, "thread": thread, "body": "t"}), h.now)
-        .unwrap();
+    h.c.send_message(
+        &json!({"channel": channel(7), "message": message, "body": "r"}),
+        h.now,
+    )
+    .unwrap();
+    h.c.send_message(
+        &json!({"channel": channel(7), "message": message, "thread": thread, "body": "t"}),
+        h.now,
+    )
+    .unwrap();
     let sent = h.take_sent();
-    assert_eq!(dests(&sent), ["/application/v1/messages/5.reply", "/application/v1/threads/t1.message"]);
+    assert_eq!(
+        dests(&sent),
+        [
+            "/application/v1/messages/5.reply",
+            "/application/v1/threads/t1.message"
+        ]
+    );
 }
 
 // ----- file URLs ----------------------------------------------------------------------
 
 #[test]
 fn the_read_grant_is_appended_with_question_mark_or_ampersand_once() {
-    assert_eq!(with_grant("https://h/f.png", "g1"), "https://h/f.png?grant=g1");
-    assert_eq!(with_grant("https://h/f.png?v=2", "g1"), "https://h/f.png?v=2&grant=g1");
-    assert_eq!(with_grant("https://h/f.png#x", "g1"), "https://h/f.png?grant=g1#x");
-    assert_eq!(with_grant("https://h/f.png?grant=g1", "g1"), "https://h/f.png?grant=g1");
+    assert_eq!(
+        with_grant("https://h/f.png", "g1"),
+        "https://h/f.png?grant=g1"
+    );
+    assert_eq!(
+        with_grant("https://h/f.png?v=2", "g1"),
+        "https://h/f.png?v=2&grant=g1"
+    );
+    assert_eq!(
+        with_grant("https://h/f.png#x", "g1"),
+        "https://h/f.png?grant=g1#x"
+    );
+    assert_eq!(
+        with_grant("https://h/f.png?grant=g1", "g1"),
+        "https://h/f.png?grant=g1"
+    );
 }
 
 #[test]
@@ -637,13 +777,20 @@ fn sent_file_messages_come_back_with_the_read_grant_in_their_url() {
     let mut h = Harness::new();
     let s = h.session();
     let file = json!({"type": "EXTERNAL", "url": "https://cdn/x.png?s=1", "name": "x.png", "contentType": "image/png", "size": 3});
-    let id = h.c.send_message(&json!({"channel": channel(7), "file": file}), h.now).unwrap();
+    let id =
+        h.c.send_message(&json!({"channel": channel(7), "file": file}), h.now)
+            .unwrap();
     let send = h.take_sent().remove(0);
     let body: Value = serde_json::from_slice(&send.body).unwrap();
     assert_eq!(body, json!({"type": "FILE", "file": file}));
     let receipt = send.header("receipt").unwrap().to_owned();
     let topic = s.topic(USER_TOPICS[2]).clone();
-    h.event(&topic, "user.message.created", json!({"id": 1, "type": "FILE", "file": file}), Some(&receipt));
+    h.event(
+        &topic,
+        "user.message.created",
+        json!({"id": 1, "type": "FILE", "file": file}),
+        Some(&receipt),
+    );
     let m = resource_of(completion(&h.take_done(), id));
     assert_eq!(m["file"]["url"], "https://cdn/x.png?s=1&grant=r1");
 }
@@ -666,19 +813,29 @@ fn get_messages_sends_filter_headers_and_pages_reuse_them_with_the_page_links() 
     });
     h.answer_relay(&relay, page);
     let done = h.take_done();
-    let Ok(Done::Page(p)) = &completion(&done, id).result else { panic!("{done:?}") };
+    let Ok(Done::Page(p)) = &completion(&done, id).result else {
+        panic!("{done:?}")
+    };
     assert_eq!(p.items.array_len(), 2);
     assert_eq!(p.items[1]["file"]["url"], "https://h/f?grant=r1");
     assert_eq!(p.prev, None);
     let next = p.next.clone();
-    assert_eq!(next.as_deref(), Some("/application/v1/channels/7/messages.relay?before=2"));
+    assert_eq!(
+        next.as_deref(),
+        Some("/application/v1/channels/7/messages.relay?before=2")
+    );
     let id2 = h.c.page(next.as_deref(), p.params.clone(), p.kind, h.now);
     let relay2 = h.take_sent().remove(0);
-    assert_eq!(dest_of(&relay2), "/application/v1/channels/7/messages.relay?before=2");
+    assert_eq!(
+        dest_of(&relay2),
+        "/application/v1/channels/7/messages.relay?before=2"
+    );
     assert_eq!(relay2.header("mainThread"), Some("true"));
     h.answer_relay(&relay2, json!({"_relays": {}}));
     let done = h.take_done();
-    let Ok(Done::Page(p2)) = &completion(&done, id2).result else { panic!() };
+    let Ok(Done::Page(p2)) = &completion(&done, id2).result else {
+        panic!()
+    };
     assert_eq!(p2.items.array_len(), 0, "a page without _embedded is empty");
     assert_eq!((p2.next.clone(), p2.prev.clone()), (None, None));
 }
@@ -687,7 +844,10 @@ fn get_messages_sends_filter_headers_and_pages_reuse_them_with_the_page_links() 
 fn a_page_without_a_link_is_out_of_bounds() {
     let mut h = Harness::new();
     let id = h.c.page(None, Rc::from([]), PageKind::MESSAGES, 0);
-    assert!(matches!(completion(&h.take_done(), id).result, Err(Failure::PageOutOfBounds)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Err(Failure::PageOutOfBounds)
+    ));
 }
 
 // ----- chat sessions ------------------------------------------------------------------
@@ -696,7 +856,9 @@ fn a_page_without_a_link_is_out_of_bounds() {
 fn a_chat_session_subscribes_self_first_and_the_seven_others_on_its_receipt() {
     let mut h = Harness::new();
     h.session();
-    let id = h.c.start_chat_session(&json!({"channel": channel(7)}), h.now).unwrap();
+    let id =
+        h.c.start_chat_session(&json!({"channel": channel(7)}), h.now)
+            .unwrap();
     let first = h.take_sent();
     assert_eq!(dests(&first), ["/topic/v1/channels/7"]);
     assert_eq!(first[0].header("ack"), Some("client-individual"));
@@ -704,20 +866,26 @@ fn a_chat_session_subscribes_self_first_and_the_seven_others_on_its_receipt() {
     assert!(h.take_done().is_empty());
     h.receipt(first[0].header("receipt").unwrap());
     let rest = h.take_sent();
-    let expected: Vec<String> =
-        CHANNEL_TOPIC_SEGMENTS[1..].iter().map(|s| format!("/topic/v1/channels/7{s}")).collect();
+    let expected: Vec<String> = CHANNEL_TOPIC_SEGMENTS[1..]
+        .iter()
+        .map(|s| format!("/topic/v1/channels/7{s}"))
+        .collect();
     assert_eq!(dests(&rest), expected);
     for (i, f) in rest.iter().enumerate() {
         assert!(h.take_done().is_empty(), "confirmed before receipt {i}");
         h.receipt(f.header("receipt").unwrap());
     }
-    assert!(matches!(completion(&h.take_done(), id).result, Ok(Done::ChatReady)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Ok(Done::ChatReady)
+    ));
 }
 
 #[test]
 fn a_chat_session_started_before_the_connection_subscribes_once_connected() {
     let mut h = Harness::new();
-    h.c.start_chat_session(&json!({"channel": channel(7)}), h.now).unwrap();
+    h.c.start_chat_session(&json!({"channel": channel(7)}), h.now)
+        .unwrap();
     assert!(h.take_sent().is_empty());
     h.start(json!({"username": "jane"}));
     h.c.handle_open(h.now);
@@ -730,7 +898,9 @@ fn a_chat_session_started_before_the_connection_subscribes_once_connected() {
 fn ending_a_chat_session_before_confirmation_cancels_its_pending_subscriptions() {
     let mut h = Harness::new();
     h.session();
-    let id = h.c.start_chat_session(&json!({"channel": channel(7)}), h.now).unwrap();
+    let id =
+        h.c.start_chat_session(&json!({"channel": channel(7)}), h.now)
+            .unwrap();
     let first = h.take_sent();
     h.c.end_chat_session(id, h.now);
     let sent = h.take_sent();
@@ -738,7 +908,10 @@ fn ending_a_chat_session_before_confirmation_cancels_its_pending_subscriptions()
     assert_eq!(sent[0].command, Command::Unsubscribe);
     assert_eq!(sent[0].header("id"), first[0].header("id"));
     // Its awaitable settles, and the late RECEIPT subscribes nothing more.
-    assert!(matches!(completion(&h.take_done(), id).result, Ok(Done::ChatReady)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Ok(Done::ChatReady)
+    ));
     h.receipt(first[0].header("receipt").unwrap());
     assert!(h.take_sent().is_empty());
 }
@@ -769,14 +942,37 @@ fn chat_events_reach_the_handler_the_topic_and_type_select_and_only_when_registe
     let typing = find(&subs, "/topic/v1/channels/7/typing").clone();
     let messages = find(&subs, "/topic/v1/channels/7/messages").clone();
     let participants = find(&subs, "/topic/v1/channels/7/participants").clone();
-    h.event(&typing, "thread.typing.started", json!({"name": "john"}), None);
-    h.event(&typing, "thread.typing.stopped", json!({"name": "john"}), None);
-    h.event(&participants, "channel.participant.active", json!({"name": "john"}), None);
-    h.event(&messages, "channel.message.created", json!({"id": 1, "body": "hi"}), None);
+    h.event(
+        &typing,
+        "thread.typing.started",
+        json!({"name": "john"}),
+        None,
+    );
+    h.event(
+        &typing,
+        "thread.typing.stopped",
+        json!({"name": "john"}),
+        None,
+    );
+    h.event(
+        &participants,
+        "channel.participant.active",
+        json!({"name": "john"}),
+        None,
+    );
+    h.event(
+        &messages,
+        "channel.message.created",
+        json!({"id": 1, "body": "hi"}),
+        None,
+    );
     h.event(&messages, "channel.message.updated", json!({"id": 1}), None);
     let got = chat_events(&h.take_events());
     let kinds: Vec<ChatEvent> = got.iter().map(|e| e.1).collect();
-    assert_eq!(kinds, [ChatEvent::TypingStarted, ChatEvent::ReceivedMessage]);
+    assert_eq!(
+        kinds,
+        [ChatEvent::TypingStarted, ChatEvent::ReceivedMessage]
+    );
     assert!(got.iter().all(|e| e.0 == id));
     assert_eq!(got[1].2["body"], "hi");
 }
@@ -788,14 +984,38 @@ fn every_seed_handler_is_routed_from_its_topic() {
     let (_, subs) = confirmed_chat(&mut h, all_handlers(channel(7)));
     let t = |seg: &str| find(&subs, &format!("/topic/v1/channels/7{seg}")).clone();
     let cases = [
-        ("/messages", "channel.message.created", ChatEvent::ReceivedMessage),
-        ("/keystrokes", "thread.keystrokes.created", ChatEvent::ReceivedKeystrokes),
+        (
+            "/messages",
+            "channel.message.created",
+            ChatEvent::ReceivedMessage,
+        ),
+        (
+            "/keystrokes",
+            "thread.keystrokes.created",
+            ChatEvent::ReceivedKeystrokes,
+        ),
         ("/typing", "thread.typing.started", ChatEvent::TypingStarted),
         ("/typing", "thread.typing.stopped", ChatEvent::TypingStopped),
-        ("/participants", "channel.participant.active", ChatEvent::ParticipantEnteredChat),
-        ("/participants", "channel.participant.inactive", ChatEvent::ParticipantLeftChat),
-        ("/participants", "participant.presence.changed", ChatEvent::ParticipantPresenceChanged),
-        ("/events", "channel.event.triggered", ChatEvent::EventTriggered),
+        (
+            "/participants",
+            "channel.participant.active",
+            ChatEvent::ParticipantEnteredChat,
+        ),
+        (
+            "/participants",
+            "channel.participant.inactive",
+            ChatEvent::ParticipantLeftChat,
+        ),
+        (
+            "/participants",
+            "participant.presence.changed",
+            ChatEvent::ParticipantPresenceChanged,
+        ),
+        (
+            "/events",
+            "channel.event.triggered",
+            ChatEvent::EventTriggered,
+        ),
         ("", "channel.self.updated", ChatEvent::ChannelUpdated),
     ];
     for (seg, ty, kind) in cases {
@@ -817,8 +1037,14 @@ fn two_chat_sessions_on_one_channel_share_subscriptions_and_each_gets_every_even
     let (a, subs) = confirmed_chat(&mut h, req.clone());
     h.take_done();
     let b = h.c.start_chat_session(&req, h.now).unwrap();
-    assert!(h.take_sent().is_empty(), "no second SUBSCRIBE to the same destinations");
-    assert!(matches!(completion(&h.take_done(), b).result, Ok(Done::ChatReady)));
+    assert!(
+        h.take_sent().is_empty(),
+        "no second SUBSCRIBE to the same destinations"
+    );
+    assert!(matches!(
+        completion(&h.take_done(), b).result,
+        Ok(Done::ChatReady)
+    ));
     let messages = find(&subs, "/topic/v1/channels/7/messages").clone();
     h.event(&messages, "channel.message.created", json!({"id": 1}), None);
     let got = chat_events(&h.take_events());
@@ -834,7 +1060,10 @@ fn two_chat_sessions_on_one_channel_share_subscriptions_and_each_gets_every_even
     h.c.end_chat_session(b, h.now);
     assert_eq!(h.take_sent().len(), 8);
     h.event(&messages, "channel.message.created", json!({"id": 3}), None);
-    assert!(chat_events(&h.take_events()).is_empty(), "no events after end()");
+    assert!(
+        chat_events(&h.take_events()).is_empty(),
+        "no events after end()"
+    );
 }
 
 #[test]
@@ -844,18 +1073,30 @@ fn a_reply_waits_for_its_parent_and_later_events_keep_their_order() {
     let req = json!({"channel": channel(7), "onReceivedMessage": true});
     let (_, subs) = confirmed_chat(&mut h, req);
     let messages = find(&subs, "/topic/v1/channels/7/messages").clone();
-    let reply = json!({"id": 2, "body": "re", "_relays": {"parent": "/application/v1/messages/1.relay"}});
+    let reply =
+        json!({"id": 2, "body": "re", "_relays": {"parent": "/application/v1/messages/1.relay"}});
     h.event(&messages, "channel.message.created", reply, None);
-    h.event(&messages, "channel.message.created", json!({"id": 3, "body": "later"}), None);
+    h.event(
+        &messages,
+        "channel.message.created",
+        json!({"id": 3, "body": "later"}),
+        None,
+    );
     assert!(chat_events(&h.take_events()).is_empty());
     let lookup = h.take_sent().remove(0);
     assert_eq!(dest_of(&lookup), "/application/v1/messages/1.relay");
-    h.answer_relay(&lookup, json!({"id": 1, "body": "parent", "file": {"url": "https://f"}}));
+    h.answer_relay(
+        &lookup,
+        json!({"id": 1, "body": "parent", "file": {"url": "https://f"}}),
+    );
     let got = chat_events(&h.take_events());
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].2["id"], 2);
     assert_eq!(got[0].3.as_ref().unwrap()["body"], "parent");
-    assert_eq!(got[0].3.as_ref().unwrap()["file"]["url"], "https://f?grant=r1");
+    assert_eq!(
+        got[0].3.as_ref().unwrap()["file"]["url"],
+        "https://f?grant=r1"
+    );
     assert_eq!(got[1].2["id"], 3);
 }
 
@@ -863,9 +1104,17 @@ fn a_reply_waits_for_its_parent_and_later_events_keep_their_order() {
 fn received_file_messages_get_the_read_grant() {
     let mut h = Harness::new();
     h.session();
-    let (_, subs) = confirmed_chat(&mut h, json!({"channel": channel(7), "onReceivedMessage": true}));
+    let (_, subs) = confirmed_chat(
+        &mut h,
+        json!({"channel": channel(7), "onReceivedMessage": true}),
+    );
     let messages = find(&subs, "/topic/v1/channels/7/messages").clone();
-    h.event(&messages, "channel.message.created", json!({"id": 1, "file": {"url": "https://f/a"}}), None);
+    h.event(
+        &messages,
+        "channel.message.created",
+        json!({"id": 1, "file": {"url": "https://f/a"}}),
+        None,
+    );
     let got = chat_events(&h.take_events());
     assert_eq!(got[0].2["file"]["url"], "https://f/a?grant=r1");
 }
@@ -874,7 +1123,10 @@ fn received_file_messages_get_the_read_grant() {
 fn read_receipts_are_delivered_with_the_message_fetched_first() {
     let mut h = Harness::new();
     h.session();
-    let (_, subs) = confirmed_chat(&mut h, json!({"channel": channel(7), "onMessageRead": true}));
+    let (_, subs) = confirmed_chat(
+        &mut h,
+        json!({"channel": channel(7), "onMessageRead": true}),
+    );
     let receipts = find(&subs, "/topic/v1/channels/7/read_receipts").clone();
     let receipt = json!({"user": {"name": "john"}, "_relays": {"message": "/application/v1/messages/1.relay"}});
     h.event(&receipts, "message.read_receipt.created", receipt, None);
@@ -890,9 +1142,16 @@ fn read_receipts_are_delivered_with_the_message_fetched_first() {
 fn user_topic_events_feed_instance_observers() {
     let mut h = Harness::new();
     let s = h.session();
-    h.event(s.topic(USER_TOPICS[1]), "user.channel.joined", channel(7), None);
+    h.event(
+        s.topic(USER_TOPICS[1]),
+        "user.channel.joined",
+        channel(7),
+        None,
+    );
     let events = h.take_events();
-    assert!(matches!(&events[..], [Event::User { kind: UserEvent::ChannelJoined, value }] if value["id"] == 7));
+    assert!(
+        matches!(&events[..], [Event::User { kind: UserEvent::ChannelJoined, value }] if value["id"] == 7)
+    );
 }
 
 // ----- keystrokes ---------------------------------------------------------------------
@@ -902,12 +1161,16 @@ fn keystrokes_are_debounced_per_destination_and_the_last_value_wins() {
     let mut h = Harness::new();
     h.session();
     let (c7, c8) = (channel(7), channel(8));
-    h.c.send_keystrokes(&json!({"channel": c7, "keys": "h"}), h.now).unwrap();
+    h.c.send_keystrokes(&json!({"channel": c7, "keys": "h"}), h.now)
+        .unwrap();
     h.advance(100);
-    h.c.send_keystrokes(&json!({"channel": c7, "keys": "he"}), h.now).unwrap();
-    h.c.send_keystrokes(&json!({"channel": c8, "keys": "x"}), h.now).unwrap();
+    h.c.send_keystrokes(&json!({"channel": c7, "keys": "he"}), h.now)
+        .unwrap();
+    h.c.send_keystrokes(&json!({"channel": c8, "keys": "x"}), h.now)
+        .unwrap();
     h.advance(100);
-    h.c.send_keystrokes(&json!({"channel": c7, "keys": "hel"}), h.now).unwrap();
+    h.c.send_keystrokes(&json!({"channel": c7, "keys": "hel"}), h.now)
+        .unwrap();
     assert!(h.take_sent().is_empty(), "nothing while typing continues");
     h.advance(60);
     let sent = h.take_sent();
@@ -915,7 +1178,10 @@ fn keystrokes_are_debounced_per_destination_and_the_last_value_wins() {
     h.advance(100);
     let sent = h.take_sent();
     assert_eq!(dests(&sent), ["/application/v1/channels/7.keystrokes"]);
-    assert_eq!(serde_json::from_slice::<Value>(&sent[0].body).unwrap(), json!({"keys": "hel"}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&sent[0].body).unwrap(),
+        json!({"keys": "hel"})
+    );
     assert!(sent[0].header("receipt").is_some());
 }
 
@@ -975,7 +1241,10 @@ fn a_dropped_connection_reconnects_with_backoff_and_the_previous_session_id() {
     assert!(h.take_done().iter().any(|c| c.id == pending));
     // The user answer replaces the current user and notifies observers.
     h.answer_relay(find(&sent, dest::CURRENT_USER_RELAY), user());
-    assert!(h.take_events().iter().any(|e| matches!(e, Event::CurrentUser(Some(_)))));
+    assert!(h
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::CurrentUser(Some(_)))));
 }
 
 #[test]
@@ -1002,10 +1271,15 @@ fn backoff_grows_while_attempts_fail_and_resets_after_a_connection() {
 fn actions_in_flight_at_a_drop_fail_instead_of_being_repeated() {
     let mut h = Harness::new();
     h.session();
-    let id = h.c.send_message(&json!({"channel": channel(7), "body": "x"}), h.now).unwrap();
+    let id =
+        h.c.send_message(&json!({"channel": channel(7), "body": "x"}), h.now)
+            .unwrap();
     h.take_sent();
     h.c.handle_closed(h.now);
-    assert!(matches!(completion(&h.take_done(), id).result, Err(Failure::Connection)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Err(Failure::Connection)
+    ));
 }
 
 #[test]
@@ -1014,7 +1288,10 @@ fn access_denied_on_a_live_session_stops_reconnecting_and_ends_the_session() {
     h.session();
     let body = json!({"error": "AccessDeniedError", "message": "banned", "timestamp": "t"});
     h.server(Frame::new(Command::Error).with_body(body.to_string()));
-    assert!(h.take_events().iter().any(|e| matches!(e, Event::CurrentUser(None))));
+    assert!(h
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::CurrentUser(None))));
     h.advance(120_000);
     assert_eq!(h.opened.len(), 1);
     assert!(h.c.current_user().is_none());
@@ -1033,7 +1310,10 @@ fn end_session_waits_for_the_disconnect_receipt_then_closes() {
     assert_eq!(h.closes, 0);
     h.receipt(&receipt);
     assert_eq!(h.closes, 1);
-    assert!(matches!(completion(&h.take_done(), id).result, Ok(Done::Closed)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Ok(Done::Closed)
+    ));
     assert!(h.c.current_user().is_none());
     h.advance(120_000);
     assert_eq!(h.opened.len(), 1, "no reconnect after endSession");
@@ -1046,14 +1326,20 @@ fn end_session_closes_anyway_when_the_receipt_never_comes() {
     let id = h.c.end_session(h.now);
     h.advance(5_001);
     assert_eq!(h.closes, 1);
-    assert!(matches!(completion(&h.take_done(), id).result, Ok(Done::Closed)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Ok(Done::Closed)
+    ));
 }
 
 #[test]
 fn end_session_without_a_connection_completes_at_once() {
     let mut h = Harness::new();
     let id = h.c.end_session(h.now);
-    assert!(matches!(completion(&h.take_done(), id).result, Ok(Done::Closed)));
+    assert!(matches!(
+        completion(&h.take_done(), id).result,
+        Ok(Done::Closed)
+    ));
 }
 
 #[test]

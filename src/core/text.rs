@@ -40,7 +40,11 @@ pub fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -94,7 +98,11 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from `seed` (0 is replaced, xorshift needs a non-zero state).
     pub fn new(seed: u64) -> Rng {
-        Rng(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next 64 random bits.
@@ -153,7 +161,10 @@ mod tests {
 
     #[test]
     fn uri_components_are_encoded_like_encode_uri_component() {
-        assert_eq!(encode_uri_component("a b&c=d/é~!"), "a%20b%26c%3Dd%2F%C3%A9~!");
+        assert_eq!(
+            encode_uri_component("a b&c=d/é~!"),
+            "a%20b%26c%3Dd%2F%C3%A9~!"
+        );
     }
 
     #[test]

@@ -58,7 +58,11 @@ impl Payload for Js {
             }
         }
         if target.0.is_object() {
-            let _ = Reflect::set(&target.0, &JsValue::from_str(last), &JsValue::from_str(value));
+            let _ = Reflect::set(
+                &target.0,
+                &JsValue::from_str(last),
+                &JsValue::from_str(value),
+            );
         }
     }
 

@@ -19,8 +19,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::core::{
-    ChatEvent, Client, Completion, Config, Done, Event, Id, Io, Misuse, Page, Payload,
-    DEFAULT_HOST,
+    ChatEvent, Client, Completion, Config, Done, Event, Id, Io, Misuse, Page, Payload, DEFAULT_HOST,
 };
 use convert::{set, succeeded};
 use js::Js;
@@ -184,7 +183,6 @@ impl ChatKitty {
         self.call(Settle::Resource("user"), |c, now| c.get_current_user(now))
     }
 
-
     /// Observes the current user (called at once with the current value).
     #[wasm_bindgen(js_name = onCurrentUserChanged, skip_typescript)]
     pub fn on_current_user_changed(&self, observer: JsValue) -> Function {
@@ -211,7 +209,9 @@ impl ChatKitty {
     /// Creates a channel; the request is sent as given.
     #[wasm_bindgen(js_name = createChannel, skip_typescript)]
     pub fn create_channel(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.call(Settle::Resource("channel"), |c, now| c.create_channel(&Js(request), now))
+        self.call(Settle::Resource("channel"), |c, now| {
+            c.create_channel(&Js(request), now)
+        })
     }
 
     /// Fetches a channel by id.
@@ -220,20 +220,27 @@ impl ChatKitty {
         if !(id >= 0.0 && id.fract() == 0.0) {
             return Err(convert::misuse(Misuse::InvalidArgument("id")));
         }
-        self.call(Settle::Resource("channel"), |c, now| Ok(c.get_channel(id as u64, now)))
+        self.call(Settle::Resource("channel"), |c, now| {
+            Ok(c.get_channel(id as u64, now))
+        })
     }
-
 
     /// Sends a text message (or an external file message).
     #[wasm_bindgen(js_name = sendMessage, skip_typescript)]
     pub fn send_message(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.call(Settle::Resource("message"), |c, now| c.send_message(&Js(request), now))
+        self.call(Settle::Resource("message"), |c, now| {
+            c.send_message(&Js(request), now)
+        })
     }
 
     /// Sends the current draft text (debounced 150 ms per channel).
     #[wasm_bindgen(js_name = sendKeystrokes, skip_typescript)]
     pub fn send_keystrokes(&self, request: JsValue) -> Result<(), JsValue> {
-        let r = self.inner.core.borrow_mut().send_keystrokes(&Js(request), now());
+        let r = self
+            .inner
+            .core
+            .borrow_mut()
+            .send_keystrokes(&Js(request), now());
         r.map_err(convert::misuse)?;
         drive(&self.inner);
         Ok(())
@@ -242,9 +249,10 @@ impl ChatKitty {
     /// Lists messages, newest first, as a paginator.
     #[wasm_bindgen(js_name = getMessages, skip_typescript)]
     pub fn get_messages(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.call(Settle::FirstPage, |c, now| c.get_messages(&Js(request), now))
+        self.call(Settle::FirstPage, |c, now| {
+            c.get_messages(&Js(request), now)
+        })
     }
-
 
     /// Enters a channel's real-time chat. Returns at once a result that is readable
     /// immediately and awaitable (it settles when the server confirmed every
@@ -253,13 +261,20 @@ impl ChatKitty {
     pub fn start_chat_session(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let inner = &self.inner;
         let id = {
-            let r = inner.core.borrow_mut().start_chat_session(&Js(request.clone()), now());
+            let r = inner
+                .core
+                .borrow_mut()
+                .start_chat_session(&Js(request.clone()), now());
             r.map_err(convert::misuse)?
         };
         inner.chats.borrow_mut().push((id, request.clone()));
 
         let session = Object::new();
-        set(&session, "channel", &Reflect::get(&request, &"channel".into())?);
+        set(
+            &session,
+            "channel",
+            &Reflect::get(&request, &"channel".into())?,
+        );
         set(&session, "thread", &JsValue::NULL);
         let weak = inner.me.clone();
         let end = Closure::<dyn Fn()>::new(move || {
@@ -306,7 +321,10 @@ impl ChatKitty {
         let inner = &self.inner;
         let id = inner.next_observer.get();
         inner.next_observer.set(id + 1);
-        inner.observers.borrow_mut().push(Observer { id, kind, target });
+        inner
+            .observers
+            .borrow_mut()
+            .push(Observer { id, kind, target });
         let weak = inner.me.clone();
         let unsubscribe = Closure::<dyn Fn() -> JsValue>::new(move || {
             if let Some(inner) = weak.upgrade() {
@@ -421,7 +439,9 @@ fn settle(inner: &Rc<Inner>, c: Completion<Js>) {
     };
     match (pending.settle, c.result) {
         (Settle::NextPage, Err(f)) => {
-            let _ = pending.reject.call1(&JsValue::UNDEFINED, &convert::error_value(f));
+            let _ = pending
+                .reject
+                .call1(&JsValue::UNDEFINED, &convert::error_value(f));
         }
         (Settle::Chat(done), Ok(_)) => resolve(&done),
         (_, Err(f)) => resolve(&convert::failed(f).into()),

@@ -50,7 +50,8 @@ impl Socket {
                 input(&w, |c, now| c.handle_data(&bytes, now));
             }
         });
-        let on_close = Closure::<dyn FnMut()>::new(move || input(&inner, |c, now| c.handle_closed(now)));
+        let on_close =
+            Closure::<dyn FnMut()>::new(move || input(&inner, |c, now| c.handle_closed(now)));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
