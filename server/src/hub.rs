@@ -87,9 +87,9 @@ struct TopicSub {
     refs: u32,
 }
 
-/// Who should not receive an event.
+/// Who, among a destination's subscribers, should not receive an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Exclude {
+pub enum Exclude<'a> {
     /// Everyone subscribed receives it.
     #[default]
     Nobody,
@@ -97,6 +97,22 @@ pub enum Exclude {
     User(i64),
     /// This connection is skipped (it got the event directly, with a `receipt-id`).
     Conn(ConnId),
+    /// Every connection of these users is skipped (e.g. users who blocked the sender).
+    Users(&'a [i64]),
+    /// Only this user's connections receive it (per-user state on a shared topic).
+    AllBut(i64),
+}
+
+impl Exclude<'_> {
+    fn skips(&self, conn: &ConnHandle) -> bool {
+        match *self {
+            Exclude::Nobody => false,
+            Exclude::User(u) => conn.user_id == u,
+            Exclude::Conn(c) => conn.id == c,
+            Exclude::Users(us) => us.contains(&conn.user_id),
+            Exclude::AllBut(u) => conn.user_id != u,
+        }
+    }
 }
 
 /// Counters exposed at `/metrics`.
@@ -211,7 +227,7 @@ impl Hub {
 
     /// Delivers an event body (`{"type","version","resource"}` JSON) to every local
     /// subscriber of `dest`, once per connection. Returns the number of deliveries.
-    pub fn deliver(&self, dest: &str, body: &str, exclude: Exclude) -> usize {
+    pub fn deliver(&self, dest: &str, body: &str, exclude: Exclude<'_>) -> usize {
         self.stats.events.fetch_add(1, Ordering::Relaxed);
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
         let Some(subs) = topics.get(dest) else {
@@ -219,12 +235,7 @@ impl Hub {
         };
         let mut n = 0;
         for s in subs {
-            let skip = match exclude {
-                Exclude::Nobody => false,
-                Exclude::User(u) => s.conn.user_id == u,
-                Exclude::Conn(c) => s.conn.id == c,
-            };
-            if skip {
+            if exclude.skips(&s.conn) {
                 continue;
             }
             let id = self.next_message_id();
@@ -327,9 +338,11 @@ mod tests {
         }
         assert_eq!(hub.deliver("/t", "{}", Exclude::User(20)), 1);
         assert_eq!(hub.deliver("/t", "{}", Exclude::Conn(2)), 2);
+        assert_eq!(hub.deliver("/t", "{}", Exclude::Users(&[10, 20])), 0);
+        assert_eq!(hub.deliver("/t", "{}", Exclude::AllBut(20)), 2);
         assert_eq!(frames(&mut ra).len(), 2);
-        assert_eq!(frames(&mut rb).len(), 0);
-        assert_eq!(frames(&mut rc).len(), 1);
+        assert_eq!(frames(&mut rb).len(), 1);
+        assert_eq!(frames(&mut rc).len(), 2);
     }
 
     #[tokio::test]

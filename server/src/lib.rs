@@ -18,18 +18,24 @@
 //! Not here: TLS (put a reverse proxy in front), clustering (a later milestone).
 
 pub mod actions;
+pub mod channels;
 pub mod config;
+pub mod emoji;
 pub mod error;
 pub mod http;
 pub mod hub;
 pub mod keys;
+pub mod messages;
+pub mod notify;
 pub mod relays;
 pub mod render;
 pub mod session;
 pub mod state;
 pub mod store;
 pub mod text;
+pub mod threads;
 pub mod tracker;
+pub mod users;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -157,9 +163,12 @@ async fn typing_sweeper(state: AppState) {
             _ = shutdown.wait_for(|s| *s).map(|_| ()) => return,
             _ = tick.tick() => {}
         }
-        for (cid, uid) in state.typing.expired(Instant::now()) {
+        for (thread, cid, uid) in state.typing.expired(Instant::now()) {
+            let Some(key) = threads::ThreadKey::parse(&thread) else {
+                continue;
+            };
             if let Ok(Some(user)) = state.store.user_by_id(uid).await {
-                actions::publish_typing(&state, cid, &user, false).await;
+                actions::publish_typing_in(&state, key, cid, &user, false).await;
             }
         }
     }

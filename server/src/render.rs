@@ -6,10 +6,22 @@ use chatkitty_protocol::resource::{
 };
 use serde_json::value::RawValue;
 
+use chatkitty_protocol::destination::Relay;
+
 use crate::error::ApiResult;
 use crate::state::Shared;
-use crate::store::{ChannelRow, MemberRow, MessageRow, UserRow};
+use crate::store::{ChannelRow, MemberRow, MessageRow, ReactionRow, UserRow};
 use crate::time_iso;
+
+/// The Emoji object of a stored reaction character.
+pub fn emoji_json(character: &str) -> serde_json::Value {
+    match crate::emoji::lookup(character) {
+        Some(e) => serde_json::to_value(e).unwrap_or_default(),
+        None => {
+            serde_json::json!({ "character": character, "description": "", "aliases": [], "tags": [] })
+        }
+    }
+}
 
 /// Stored JSON text as raw JSON (it was validated before it was stored; a corrupt
 /// value renders as `{}` rather than failing the whole response).
@@ -103,23 +115,118 @@ impl Shared {
         }
     }
 
-    /// Messages with their senders, loaded in one query.
+    /// Messages with their senders, reaction summaries and reply counts, loaded in a
+    /// few queries for the whole list.
     pub async fn render_messages(
         &self,
         app_id: i64,
         rows: &[MessageRow],
     ) -> ApiResult<Vec<res::Message>> {
-        let mut ids: Vec<i64> = rows.iter().filter_map(|m| m.user_id).collect();
+        let message_ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+        let reactions = self.store.reactions_of(&message_ids).await?;
+        let replies = self.store.replies_counts(&message_ids).await?;
+        let mut ids: Vec<i64> = rows
+            .iter()
+            .filter_map(|m| m.user_id)
+            .chain(reactions.iter().map(|r| r.user_id))
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         let users = self.store.users_by_ids(app_id, &ids).await?;
+        let user = |id: i64| users.iter().find(|u| u.id == id);
         Ok(rows
             .iter()
             .map(|m| {
-                let sender = m.user_id.and_then(|id| users.iter().find(|u| u.id == id));
-                self.render_message(m, sender)
+                let mut out = self.render_message(m, m.user_id.and_then(user));
+                let mine: Vec<&ReactionRow> =
+                    reactions.iter().filter(|r| r.message_id == m.id).collect();
+                if !mine.is_empty() {
+                    out.reactions = Some(self.reaction_summary(&mine, &user));
+                }
+                out.replies_count = Some(
+                    replies
+                        .iter()
+                        .find(|(p, _)| *p == m.id)
+                        .map_or(0, |(_, n)| *n as u64),
+                );
+                out
             })
             .collect())
+    }
+
+    /// A message rendered on its own (sender, reactions, replies loaded).
+    pub async fn render_one_message(&self, app_id: i64, m: &MessageRow) -> ApiResult<res::Message> {
+        let mut v = self
+            .render_messages(app_id, std::slice::from_ref(m))
+            .await?;
+        v.pop().ok_or_else(crate::error::ApiError::internal)
+    }
+
+    /// `ReactionSummary[]`: per emoji, who reacted and how many, in first-use order.
+    fn reaction_summary<'a>(
+        &self,
+        rows: &[&ReactionRow],
+        user: &dyn Fn(i64) -> Option<&'a UserRow>,
+    ) -> Vec<serde_json::Value> {
+        let mut order: Vec<&str> = Vec::new();
+        for r in rows {
+            if !order.contains(&r.emoji.as_str()) {
+                order.push(&r.emoji);
+            }
+        }
+        order
+            .into_iter()
+            .map(|e| {
+                let users: Vec<res::User> = rows
+                    .iter()
+                    .filter(|r| r.emoji == e)
+                    .filter_map(|r| user(r.user_id))
+                    .map(|u| self.render_user(u))
+                    .collect();
+                serde_json::json!({ "emoji": emoji_json(e), "users": users, "count": users.len() })
+            })
+            .collect()
+    }
+
+    /// A `Reaction` (PROTOCOL.md 12.5).
+    pub fn render_reaction(&self, r: &ReactionRow, user: &UserRow) -> serde_json::Value {
+        serde_json::json!({
+            "emoji": emoji_json(&r.emoji),
+            "user": self.render_user(user),
+            "createdTime": time_iso(r.created_ms),
+            "_relays": { "message": Relay::Message(r.message_id as u64).to_destination() },
+        })
+    }
+
+    /// A `ReadReceipt` (PROTOCOL.md 12.5).
+    pub fn render_receipt(
+        &self,
+        message_id: i64,
+        user: &UserRow,
+        read_ms: i64,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "user": self.render_user(user),
+            "createdTime": time_iso(read_ms),
+            "_relays": { "message": Relay::Message(message_id as u64).to_destination() },
+        })
+    }
+
+    /// A `Thread` (PROTOCOL.md 12.4).
+    pub fn render_thread(&self, t: &crate::threads::ThreadView) -> res::Thread {
+        let id = t.key.to_id();
+        let (relays, topics, actions, streams) = res::Thread::links(&id);
+        res::Thread {
+            id,
+            kind: t.key.kind().to_owned(),
+            name: t.name.clone(),
+            properties: raw_json(&t.properties),
+            created_time: time_iso(t.created_ms),
+            relays,
+            topics,
+            actions,
+            streams,
+        }
     }
 
     /// A channel as `viewer` sees it: their actions, direct-channel title from the

@@ -567,7 +567,9 @@ impl Session {
             Topic::Channel(cid, _) => {
                 self.readable_channel(*cid as i64).await?;
             }
-            Topic::Thread(..) => return Err(ApiError::unsupported("Thread topics")),
+            Topic::Thread(tid, _) => {
+                self.readable_thread(tid).await?;
+            }
         }
         if let Some(old) = self.subs.get(id).cloned() {
             // Same id reused: replace the old subscription.
@@ -612,8 +614,10 @@ impl Session {
     /// This connection ended its last chat session on a channel.
     async fn left_chat(&self, cid: i64) {
         let state = &self.state;
-        if state.typing.stop(cid, self.user.id) {
-            crate::actions::publish_typing(state, cid, &self.user, false).await;
+        for thread in state.typing.stop_channel(cid, self.user.id) {
+            if let Some(key) = crate::threads::ThreadKey::parse(&thread) {
+                crate::actions::publish_typing_in(state, key, cid, &self.user, false).await;
+            }
         }
         if state.participants.leave(cid, self.user.id) {
             let me = state.render_user(&self.user);

@@ -147,7 +147,7 @@ impl Shared {
     }
 
     /// Publishes an event on a destination to every subscriber.
-    pub fn publish(&self, dest: &str, body: &str, exclude: Exclude) -> usize {
+    pub fn publish(&self, dest: &str, body: &str, exclude: Exclude<'_>) -> usize {
         self.hub.deliver(dest, body, exclude)
     }
 
@@ -170,7 +170,7 @@ impl Shared {
         topic: ChannelTopic,
         kind: &str,
         resource: &T,
-        exclude: Exclude,
+        exclude: Exclude<'_>,
     ) {
         let dest = Topic::Channel(channel_id as u64, topic).to_destination();
         self.publish(&dest, &event_json(kind, resource), exclude);

@@ -71,3 +71,67 @@ mod tests {
         assert!(links("no links here, just http:// alone").is_empty());
     }
 }
+
+/// A mention found in a text: `<@username>` or `<#channel-name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentionTag {
+    /// `USER` or `CHANNEL`.
+    pub kind: &'static str,
+    /// The literal tag, e.g. `<@jane>`.
+    pub tag: String,
+    /// The name inside it.
+    pub name: String,
+    /// UTF-16 offset of `<`.
+    pub start: u32,
+    /// UTF-16 offset after `>`.
+    pub end: u32,
+}
+
+/// Finds `<@username>` and `<#channel-name>` tags.
+pub fn mention_tags(text: &str) -> Vec<MentionTag> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(rel) = text[i..].find('<') {
+        let start = i + rel;
+        let rest = &text[start..];
+        let kind = match rest.as_bytes().get(1) {
+            Some(b'@') => "USER",
+            Some(b'#') => "CHANNEL",
+            _ => {
+                i = start + 1;
+                continue;
+            }
+        };
+        match rest.find('>') {
+            Some(close) if close > 2 && !rest[2..close].contains(['<', '\n']) => {
+                let end = start + close + 1;
+                out.push(MentionTag {
+                    kind,
+                    tag: text[start..end].to_owned(),
+                    name: rest[2..close].to_owned(),
+                    start: utf16_len(&text[..start]),
+                    end: utf16_len(&text[..end]),
+                });
+                i = end;
+            }
+            _ => i = start + 1,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod mention_tests {
+    use super::*;
+
+    #[test]
+    fn finds_user_and_channel_mentions_with_positions() {
+        let m = mention_tags("hi <@jane> see <#general> and <notatag> <@>");
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m[0].kind, m[0].name.as_str(), m[0].start, m[0].end),
+            ("USER", "jane", 3, 10)
+        );
+        assert_eq!((m[1].kind, m[1].tag.as_str()), ("CHANNEL", "<#general>"));
+    }
+}

@@ -109,10 +109,11 @@ impl Participants {
     }
 }
 
-/// Typing state per (channel, user) with the time it lapses.
+/// Typing state per (thread, user) with its channel and the time it lapses. The main
+/// thread of a channel is `main-<id>`.
 #[derive(Debug)]
 pub struct Typing {
-    deadlines: Mutex<HashMap<(i64, i64), Instant>>,
+    deadlines: Mutex<HashMap<(String, i64), (i64, Instant)>>,
     timeout: Duration,
 }
 
@@ -136,45 +137,64 @@ impl Typing {
         }
     }
 
-    /// A keystrokes update: a non-empty draft keeps (or starts) typing, an empty one
-    /// stops it.
+    /// A keystrokes update in `thread` of `channel`: a non-empty draft keeps (or
+    /// starts) typing, an empty one stops it.
     pub fn keystrokes(
         &self,
+        thread: &str,
         channel: i64,
         user: i64,
         draft_empty: bool,
         now: Instant,
     ) -> TypingChange {
         let mut d = lock(&self.deadlines);
+        let key = (thread.to_owned(), user);
         if draft_empty {
-            return if d.remove(&(channel, user)).is_some() {
+            return if d.remove(&key).is_some() {
                 TypingChange::Stopped
             } else {
                 TypingChange::None
             };
         }
-        match d.insert((channel, user), now + self.timeout) {
+        match d.insert(key, (channel, now + self.timeout)) {
             Some(_) => TypingChange::None,
             None => TypingChange::Started,
         }
     }
 
-    /// Stops typing (a message was sent, the chat session ended); `true` if the user
-    /// was typing.
-    pub fn stop(&self, channel: i64, user: i64) -> bool {
-        lock(&self.deadlines).remove(&(channel, user)).is_some()
+    /// Stops typing (a message was sent); `true` if the user was typing.
+    pub fn stop(&self, thread: &str, user: i64) -> bool {
+        lock(&self.deadlines)
+            .remove(&(thread.to_owned(), user))
+            .is_some()
     }
 
-    /// Removes and returns every typing state that lapsed by `now`.
-    pub fn expired(&self, now: Instant) -> Vec<(i64, i64)> {
+    /// Stops typing in every thread of `channel` (the chat session ended); returns
+    /// the threads where the user was typing.
+    pub fn stop_channel(&self, channel: i64, user: i64) -> Vec<String> {
+        let mut d = lock(&self.deadlines);
+        let gone: Vec<String> = d
+            .iter()
+            .filter(|((_, u), (c, _))| *u == user && *c == channel)
+            .map(|((t, _), _)| t.clone())
+            .collect();
+        for t in &gone {
+            d.remove(&(t.clone(), user));
+        }
+        gone
+    }
+
+    /// Removes and returns every typing state that lapsed by `now`:
+    /// (thread, channel, user).
+    pub fn expired(&self, now: Instant) -> Vec<(String, i64, i64)> {
         let mut d = lock(&self.deadlines);
         let gone: Vec<_> = d
             .iter()
-            .filter(|(_, &t)| t <= now)
-            .map(|(&k, _)| k)
+            .filter(|(_, (_, t))| *t <= now)
+            .map(|((th, u), (c, _))| (th.clone(), *c, *u))
             .collect();
-        for k in &gone {
-            d.remove(k);
+        for (th, _, u) in &gone {
+            d.remove(&(th.clone(), *u));
         }
         gone
     }
@@ -222,13 +242,35 @@ mod tests {
     fn typing_starts_on_a_draft_and_stops_on_empty_draft_or_timeout() {
         let t = Typing::new(Duration::from_secs(5));
         let t0 = Instant::now();
-        assert_eq!(t.keystrokes(7, 1, false, t0), TypingChange::Started);
-        assert_eq!(t.keystrokes(7, 1, false, t0), TypingChange::None);
-        assert_eq!(t.keystrokes(7, 1, true, t0), TypingChange::Stopped);
-        assert_eq!(t.keystrokes(7, 1, true, t0), TypingChange::None);
-        t.keystrokes(7, 2, false, t0);
+        assert_eq!(
+            t.keystrokes("main-7", 7, 1, false, t0),
+            TypingChange::Started
+        );
+        assert_eq!(t.keystrokes("main-7", 7, 1, false, t0), TypingChange::None);
+        assert_eq!(
+            t.keystrokes("main-7", 7, 1, true, t0),
+            TypingChange::Stopped
+        );
+        assert_eq!(t.keystrokes("main-7", 7, 1, true, t0), TypingChange::None);
+        t.keystrokes("main-7", 7, 2, false, t0);
         assert!(t.expired(t0 + Duration::from_secs(4)).is_empty());
-        assert_eq!(t.expired(t0 + Duration::from_secs(5)), vec![(7, 2)]);
-        assert!(!t.stop(7, 2), "already lapsed");
+        assert_eq!(
+            t.expired(t0 + Duration::from_secs(5)),
+            vec![("main-7".to_owned(), 7, 2)]
+        );
+        assert!(!t.stop("main-7", 2), "already lapsed");
+    }
+
+    #[test]
+    fn ending_a_chat_session_stops_typing_in_every_thread_of_the_channel() {
+        let t = Typing::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        t.keystrokes("main-7", 7, 1, false, t0);
+        t.keystrokes("standalone-3", 7, 1, false, t0);
+        t.keystrokes("main-8", 8, 1, false, t0);
+        let mut gone = t.stop_channel(7, 1);
+        gone.sort();
+        assert_eq!(gone, ["main-7", "standalone-3"]);
+        assert!(t.stop("main-8", 1));
     }
 }

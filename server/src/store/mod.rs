@@ -6,6 +6,13 @@
 //! The store knows nothing of STOMP or JSON rendering: domain rows in, domain rows out,
 //! and one error type that separates "not found" and "conflict" from "failed".
 
+mod channels;
+mod messages;
+mod users;
+
+pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
+pub use users::{BlockRow, UserFilter};
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -121,6 +128,8 @@ pub struct MemberRow {
     pub hidden: bool,
     /// Notifications muted.
     pub muted: bool,
+    /// When the member last read the channel.
+    pub last_read_ms: i64,
 }
 
 /// A message row.
@@ -154,6 +163,8 @@ pub struct MessageRow {
     pub edited_ms: Option<i64>,
     /// Deletion time.
     pub deleted_ms: Option<i64>,
+    /// Standalone thread the message was sent in.
+    pub thread_id: Option<i64>,
 }
 
 /// A new message to insert.
@@ -175,6 +186,8 @@ pub struct NewMessage<'a> {
     pub group_tag: Option<&'a str>,
     /// Parent of a reply.
     pub parent_id: Option<i64>,
+    /// Standalone thread.
+    pub thread_id: Option<i64>,
     /// Mentions JSON.
     pub mentions: Option<&'a str>,
     /// Links JSON.
@@ -216,14 +229,16 @@ pub struct Store {
     backend: Backend,
 }
 
-const USER_COLS: &str = "u.id, u.app_id, u.name, u.display_name, u.display_picture_url, \
+pub(crate) const USER_COLS: &str =
+    "u.id, u.app_id, u.name, u.display_name, u.display_picture_url, \
      u.is_guest, u.properties, u.presence_status, u.created_ms";
-const CHANNEL_COLS: &str = "c.id, c.app_id, c.kind, c.name, c.display_name, c.properties, \
+pub(crate) const CHANNEL_COLS: &str =
+    "c.id, c.app_id, c.kind, c.name, c.display_name, c.properties, \
      c.creator_id, c.created_ms, c.last_message_id, c.last_activity_ms";
-const MEMBER_COLS: &str = "m.channel_id, m.user_id, m.role, m.last_read_message_id, \
-     m.cleared_before_id, m.hidden, m.muted";
-const MESSAGE_COLS: &str = "g.id, g.channel_id, g.user_id, g.kind, g.body, g.file, g.properties, \
-     g.group_tag, g.parent_id, g.mentions, g.links, g.created_ms, g.edited_ms, g.deleted_ms";
+pub(crate) const MEMBER_COLS: &str = "m.channel_id, m.user_id, m.role, m.last_read_message_id, \
+     m.cleared_before_id, m.hidden, m.muted, m.last_read_ms";
+pub(crate) const MESSAGE_COLS: &str = "g.id, g.channel_id, g.user_id, g.kind, g.body, g.file, g.properties, \
+     g.group_tag, g.parent_id, g.mentions, g.links, g.created_ms, g.edited_ms, g.deleted_ms, g.thread_id";
 
 struct Migration {
     version: i64,
@@ -231,11 +246,18 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sqlite: include_str!("../../migrations/sqlite/0002_parity.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_parity.sql"),
+    },
+];
 
 impl Store {
     /// Opens (creating if needed) the database and runs pending migrations.
@@ -574,6 +596,16 @@ impl Store {
         row.map(|r| member_row(&r)).transpose()
     }
 
+    /// Every membership row of a channel.
+    pub async fn memberships(&self, channel_id: i64) -> StoreResult<Vec<MemberRow>> {
+        let sql = format!("SELECT {MEMBER_COLS} FROM channel_members m WHERE m.channel_id = $1");
+        let rows = sqlx::query(safe(&sql))
+            .bind(channel_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(member_row).collect()
+    }
+
     /// Ids of a channel's members.
     pub async fn member_ids(&self, channel_id: i64) -> StoreResult<Vec<i64>> {
         Ok(sqlx::query_scalar(
@@ -683,8 +715,8 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO messages (channel_id, user_id, kind, body, file, properties, group_tag, parent_id, mentions, links, created_ms, idempotency_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            "INSERT INTO messages (channel_id, user_id, kind, body, file, properties, group_tag, parent_id, mentions, links, created_ms, idempotency_key, thread_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(m.channel_id)
         .bind(m.user_id)
@@ -698,9 +730,10 @@ impl Store {
         .bind(m.links)
         .bind(m.created_ms)
         .bind(m.idempotency_key)
+        .bind(m.thread_id)
         .fetch_one(&mut *tx)
         .await?;
-        if m.parent_id.is_none() {
+        if m.parent_id.is_none() && m.thread_id.is_none() {
             sqlx::query(
                 "UPDATE channels SET last_message_id = $1, last_activity_ms = $2 WHERE id = $3",
             )
@@ -711,12 +744,15 @@ impl Store {
             .await?;
         }
         if let Some(user) = m.user_id {
-            sqlx::query("UPDATE channel_members SET last_read_message_id = $1 WHERE channel_id = $2 AND user_id = $3")
-                .bind(id)
-                .bind(m.channel_id)
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE channel_members SET last_read_message_id = $1, last_read_ms = $2 WHERE channel_id = $3 AND user_id = $4",
+            )
+            .bind(id)
+            .bind(m.created_ms)
+            .bind(m.channel_id)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         let sql = format!("SELECT {MESSAGE_COLS} FROM messages g WHERE g.id = $1");
@@ -736,95 +772,9 @@ impl Store {
             .await?;
         row.map(|r| message_row(&r)).transpose()
     }
-
-    /// Messages of a channel visible after `cleared_before_id`, newest first, at most
-    /// `limit`; the bool says whether more exist beyond the page in the direction of
-    /// travel. `main_thread` excludes replies.
-    pub async fn messages_page(
-        &self,
-        channel_id: i64,
-        cleared_before_id: i64,
-        cursor: MessageCursor,
-        limit: i64,
-        main_thread: bool,
-    ) -> StoreResult<(Vec<MessageRow>, bool)> {
-        let main = if main_thread {
-            " AND g.parent_id IS NULL"
-        } else {
-            ""
-        };
-        let (cond, order, bound) = match cursor {
-            MessageCursor::Newest => ("", "DESC", None),
-            MessageCursor::Before(id) => (" AND g.id < $3", "DESC", Some(id)),
-            MessageCursor::After(id) => (" AND g.id > $3", "ASC", Some(id)),
-        };
-        let sql = format!(
-            "SELECT {MESSAGE_COLS} FROM messages g WHERE g.channel_id = $1 AND g.id > $2{main}{cond} \
-             ORDER BY g.id {order} LIMIT {}",
-            limit + 1
-        );
-        let mut q = sqlx::query(safe(&sql))
-            .bind(channel_id)
-            .bind(cleared_before_id);
-        if let Some(b) = bound {
-            q = q.bind(b);
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        let mut out: Vec<MessageRow> = rows.iter().map(message_row).collect::<StoreResult<_>>()?;
-        let more = out.len() as i64 > limit;
-        out.truncate(limit as usize);
-        if matches!(cursor, MessageCursor::After(_)) {
-            out.reverse();
-        }
-        Ok((out, more))
-    }
-
-    /// Number of visible messages of a channel (for page metadata).
-    pub async fn count_messages(
-        &self,
-        channel_id: i64,
-        cleared_before_id: i64,
-        main_thread: bool,
-    ) -> StoreResult<i64> {
-        let main = if main_thread {
-            " AND parent_id IS NULL"
-        } else {
-            ""
-        };
-        Ok(sqlx::query_scalar(safe(&format!(
-            "SELECT COUNT(*) FROM messages WHERE channel_id = $1 AND id > $2{main}"
-        )))
-        .bind(channel_id)
-        .bind(cleared_before_id)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    /// Whether any message exists in `channel_id` with an id in the given direction of
-    /// `id` (used to decide whether a `prev` link exists).
-    pub async fn has_message_after(
-        &self,
-        channel_id: i64,
-        id: i64,
-        main_thread: bool,
-    ) -> StoreResult<bool> {
-        let main = if main_thread {
-            " AND parent_id IS NULL"
-        } else {
-            ""
-        };
-        let n: i64 = sqlx::query_scalar(safe(&format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE channel_id = $1 AND id > $2{main} LIMIT 1) t"
-        )))
-        .bind(channel_id)
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n > 0)
-    }
 }
 
-async fn insert_member(
+pub(crate) async fn insert_member(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     channel_id: i64,
     user_id: i64,
@@ -844,7 +794,7 @@ async fn insert_member(
     Ok(())
 }
 
-fn user_row(r: &AnyRow) -> StoreResult<UserRow> {
+pub(crate) fn user_row(r: &AnyRow) -> StoreResult<UserRow> {
     Ok(UserRow {
         id: r.try_get(0)?,
         app_id: r.try_get(1)?,
@@ -858,7 +808,7 @@ fn user_row(r: &AnyRow) -> StoreResult<UserRow> {
     })
 }
 
-fn channel_row(r: &AnyRow) -> StoreResult<ChannelRow> {
+pub(crate) fn channel_row(r: &AnyRow) -> StoreResult<ChannelRow> {
     let kind: String = r.try_get(2)?;
     Ok(ChannelRow {
         id: r.try_get(0)?,
@@ -874,7 +824,7 @@ fn channel_row(r: &AnyRow) -> StoreResult<ChannelRow> {
     })
 }
 
-fn member_row(r: &AnyRow) -> StoreResult<MemberRow> {
+pub(crate) fn member_row(r: &AnyRow) -> StoreResult<MemberRow> {
     Ok(MemberRow {
         channel_id: r.try_get(0)?,
         user_id: r.try_get(1)?,
@@ -883,10 +833,11 @@ fn member_row(r: &AnyRow) -> StoreResult<MemberRow> {
         cleared_before_id: r.try_get(4)?,
         hidden: r.try_get::<i64, _>(5)? != 0,
         muted: r.try_get::<i64, _>(6)? != 0,
+        last_read_ms: r.try_get(7)?,
     })
 }
 
-fn message_row(r: &AnyRow) -> StoreResult<MessageRow> {
+pub(crate) fn message_row(r: &AnyRow) -> StoreResult<MessageRow> {
     let kind: String = r.try_get(3)?;
     Ok(MessageRow {
         id: r.try_get(0)?,
@@ -903,6 +854,7 @@ fn message_row(r: &AnyRow) -> StoreResult<MessageRow> {
         created_ms: r.try_get(11)?,
         edited_ms: r.try_get(12)?,
         deleted_ms: r.try_get(13)?,
+        thread_id: r.try_get(14)?,
     })
 }
 
@@ -914,17 +866,17 @@ fn decode_error(what: &str, value: &str) -> StoreError {
 
 /// Marks SQL text built at run time as safe: every dynamic part of our SQL is a
 /// constant fragment or an integer we formatted; user input is always bound.
-fn safe(sql: &str) -> sqlx::AssertSqlSafe<String> {
+pub(crate) fn safe(sql: &str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql.to_owned())
 }
 
 /// A comma-separated list of integer ids for an `IN (…)` clause (integers only, so
 /// nothing user-controlled reaches the SQL text).
-fn id_list(ids: &[i64]) -> String {
+pub(crate) fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-fn escape_like(s: &str) -> String {
+pub(crate) fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")

@@ -1,0 +1,579 @@
+//! Message actions (PROTOCOL.md 6.4, 13.3): sending (channel, reply, thread), edits,
+//! deletes, reactions, reads, keystrokes.
+
+use chatkitty_protocol::destination::{ChannelTopic, ThreadTopic, UserTopic};
+use chatkitty_protocol::error::names;
+use chatkitty_protocol::event::types;
+use chatkitty_protocol::resource::{ChannelType, Keystrokes, KeystrokesRelays, MessageType};
+use serde_json::Value;
+
+use crate::actions::{properties, publish_typing_in, str_field, ActionCtx};
+use crate::error::{ApiError, ApiResult};
+use crate::hub::Exclude;
+use crate::session::{instant_now, Session};
+use crate::state::event_json;
+use crate::store::{now_ms, ChannelRow, MessageRow, NewMessage};
+use crate::threads::ThreadKey;
+use crate::tracker::TypingChange;
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    /// The channel's main thread.
+    Channel,
+    /// A reply to this message.
+    Reply(&'a MessageRow),
+    /// A standalone thread.
+    Thread(i64),
+}
+
+impl Session {
+    /// A message the user may read, with its channel.
+    pub async fn readable_message(&self, id: i64) -> ApiResult<(MessageRow, ChannelRow)> {
+        let m = self
+            .state
+            .store
+            .message(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Message {id}")))?;
+        let channel = self.readable_channel(m.channel_id).await.map_err(|e| {
+            if e.name == names::NOT_FOUND {
+                ApiError::not_found(format!("Message {id}"))
+            } else {
+                e
+            }
+        })?;
+        Ok((m, channel))
+    }
+
+    /// `sendMessage({channel, …})`.
+    pub async fn send_to_channel(
+        &mut self,
+        cid: i64,
+        body: &Value,
+        ctx: ActionCtx<'_>,
+    ) -> ApiResult<()> {
+        let channel = self.member_channel(cid).await?;
+        self.send(channel, Target::Channel, body, ctx).await
+    }
+
+    /// `sendMessage({message, …})`: a reply.
+    pub async fn reply(&mut self, mid: i64, body: &Value, ctx: ActionCtx<'_>) -> ApiResult<()> {
+        let (parent, channel) = self.readable_message(mid).await?;
+        self.member_channel(channel.id).await?;
+        self.send(channel, Target::Reply(&parent), body, ctx).await
+    }
+
+    /// `sendMessage({thread, …})`.
+    pub async fn send_to_thread(
+        &mut self,
+        tid: &str,
+        body: &Value,
+        ctx: ActionCtx<'_>,
+    ) -> ApiResult<()> {
+        let (view, channel) = self.readable_thread(tid).await?;
+        self.member_channel(channel.id).await?;
+        match view.key {
+            ThreadKey::Main(_) => self.send(channel, Target::Channel, body, ctx).await,
+            ThreadKey::Standalone(t) => self.send(channel, Target::Thread(t), body, ctx).await,
+            ThreadKey::Message(m) => {
+                let (parent, _) = self.readable_message(m).await?;
+                self.send(channel, Target::Reply(&parent), body, ctx).await
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        channel: ChannelRow,
+        target: Target<'_>,
+        body: &Value,
+        ctx: ActionCtx<'_>,
+    ) -> ApiResult<()> {
+        let state = self.state.clone();
+        if channel.kind == ChannelType::Direct {
+            for other in state.store.member_ids(channel.id).await? {
+                if other != self.user.id
+                    && state.store.blocked_either_way(self.user.id, other).await?
+                {
+                    return Err(ApiError::new(
+                        names::USER_BLOCKED,
+                        "This conversation is blocked: one of its members has blocked the other.",
+                    ));
+                }
+            }
+        }
+        let kind = str_field(body, "type")?.unwrap_or(if body.get("file").is_some() {
+            "FILE"
+        } else {
+            "TEXT"
+        });
+        let group_tag = str_field(body, "groupTag")?;
+        let props = properties(body)?;
+        let (mtype, text, file) = match kind {
+            "TEXT" => {
+                if body.get("file").is_some_and(|f| !f.is_null()) {
+                    return Err(ApiError::validation(
+                        "A message has a `body` or a `file`, not both.",
+                    ));
+                }
+                (MessageType::Text, Some(self.valid_text(body)?), None)
+            }
+            "FILE" => (MessageType::File, None, Some(external_file(body)?)),
+            other => {
+                return Err(ApiError::validation(format!(
+                    "Unknown message type {other:?}: use TEXT or FILE."
+                )))
+            }
+        };
+        let mentions = match text {
+            Some(t) => self.mentions(t).await?,
+            None => None,
+        };
+        let links = text.map(crate::text::links_json);
+        let (parent_id, thread_id) = match target {
+            Target::Channel => (None, None),
+            Target::Reply(p) => (Some(p.id), None),
+            Target::Thread(t) => (None, Some(t)),
+        };
+        let (row, new) = state
+            .store
+            .insert_message(&NewMessage {
+                channel_id: channel.id,
+                user_id: Some(self.user.id),
+                kind: mtype,
+                body: text,
+                file: file.as_deref(),
+                properties: &props,
+                group_tag,
+                parent_id,
+                thread_id,
+                mentions: mentions.as_ref().map(|(json, _)| json.as_str()),
+                links: links.as_deref(),
+                created_ms: now_ms(),
+                idempotency_key: ctx.idempotency_key,
+            })
+            .await?;
+        let message = state.render_one_message(self.app_id, &row).await?;
+        self.reply_event(
+            UserTopic::Messages,
+            &event_json(types::USER_MESSAGE_CREATED, &message),
+            ctx.receipt,
+        );
+        if !new {
+            // A retried send: already stored and announced once.
+            return Ok(());
+        }
+        self.message_created(
+            &channel,
+            &row,
+            &message,
+            target,
+            mentions.map(|(_, m)| m).unwrap_or_default(),
+        )
+        .await
+    }
+
+    /// Fan-out of a new message (PROTOCOL.md 13.3): the channel's chat sessions
+    /// (including the sender's), the thread topic, unhiding, notifications.
+    async fn message_created(
+        &self,
+        channel: &ChannelRow,
+        row: &MessageRow,
+        message: &chatkitty_protocol::resource::Message,
+        target: Target<'_>,
+        mentioned: Vec<crate::notify::Mentioned>,
+    ) -> ApiResult<()> {
+        let state = &self.state;
+        let key = match target {
+            Target::Channel => ThreadKey::Main(channel.id),
+            Target::Reply(p) => ThreadKey::Message(p.id),
+            Target::Thread(t) => ThreadKey::Standalone(t),
+        };
+        if state.typing.stop(&key.to_id(), self.user.id) {
+            publish_typing_in(state, key, channel.id, &self.user, false).await;
+        }
+        let blockers = state.store.blockers_of(self.user.id).await?;
+        let created = event_json(types::CHANNEL_MESSAGE_CREATED, message);
+        state.publish(
+            &chatkitty_protocol::destination::Topic::Channel(
+                channel.id as u64,
+                ChannelTopic::Messages,
+            )
+            .to_destination(),
+            &created,
+            Exclude::Users(&blockers),
+        );
+        let in_thread = event_json(types::THREAD_MESSAGE_CREATED, message);
+        state.publish(
+            &key.topic(ThreadTopic::Messages),
+            &in_thread,
+            Exclude::Users(&blockers),
+        );
+        for uid in state.store.unhide_all(channel.id).await? {
+            let theirs = state.render_channel(channel, uid).await?;
+            state.publish_to_user(
+                uid,
+                UserTopic::Channels,
+                types::USER_CHANNEL_UNHIDDEN,
+                &theirs,
+            );
+        }
+        let parent = match target {
+            Target::Reply(p) => Some(p),
+            _ => None,
+        };
+        crate::notify::message_created(
+            state,
+            self.app_id,
+            channel,
+            row,
+            message,
+            Some(&self.user),
+            parent,
+            &mentioned,
+            &blockers,
+        )
+        .await
+    }
+
+    fn valid_text<'a>(&self, body: &'a Value) -> ApiResult<&'a str> {
+        let text = str_field(body, "body")?.unwrap_or("");
+        if text.trim().is_empty() {
+            return Err(ApiError::validation(
+                "A text message needs a non-empty `body`.",
+            ));
+        }
+        let max = self.state.config.max_message_chars;
+        if text.chars().count() > max {
+            return Err(ApiError::new(
+                names::PAYLOAD_TOO_LARGE,
+                format!("A message body is at most {max} characters."),
+            ));
+        }
+        Ok(text)
+    }
+
+    /// Resolves `<@username>` and `<#channel>` tags (PROTOCOL.md 12.3) into the
+    /// `mentions` JSON, and who was mentioned (for notifications).
+    async fn mentions(
+        &self,
+        text: &str,
+    ) -> ApiResult<Option<(String, Vec<crate::notify::Mentioned>)>> {
+        let tags = crate::text::mention_tags(text);
+        if tags.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let mut who = Vec::new();
+        for t in tags {
+            let base = serde_json::json!({ "type": t.kind, "tag": t.tag, "startPosition": t.start, "endPosition": t.end });
+            let mut m = base;
+            if t.kind == "USER" {
+                let Some(u) = self.state.store.user_by_name(self.app_id, &t.name).await? else {
+                    continue;
+                };
+                m["user"] = serde_json::to_value(self.state.render_user(&u)).unwrap_or_default();
+                who.push(crate::notify::Mentioned::User(u.id));
+            } else {
+                let Some(c) = self
+                    .state
+                    .store
+                    .channel_by_name(self.app_id, &t.name)
+                    .await?
+                else {
+                    continue;
+                };
+                if self.readable_channel(c.id).await.is_err() {
+                    continue;
+                }
+                m["channel"] =
+                    serde_json::to_value(self.state.render_channel(&c, self.user.id).await?)
+                        .unwrap_or_default();
+                who.push(crate::notify::Mentioned::Channel(c.id));
+            }
+            out.push(m);
+        }
+        if out.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((Value::Array(out).to_string(), who)))
+    }
+
+    /// The user's own, not deleted, message.
+    async fn own_message(&self, mid: i64, what: &str) -> ApiResult<(MessageRow, ChannelRow)> {
+        let (m, channel) = self.readable_message(mid).await?;
+        if m.deleted_ms.is_some() {
+            return Err(ApiError::validation(format!("Message {mid} was deleted.")));
+        }
+        if m.user_id != Some(self.user.id) {
+            let moderator = what == "delete"
+                && self
+                    .state
+                    .store
+                    .membership(channel.id, self.user.id)
+                    .await?
+                    .is_some_and(|mm| mm.role == "MODERATOR")
+                && channel.kind != ChannelType::Direct;
+            if !moderator {
+                return Err(ApiError::forbidden(format!(
+                    "You can only {what} your own messages."
+                )));
+            }
+        }
+        Ok((m, channel))
+    }
+
+    /// `editMessage`: the sender changes a text message's body.
+    pub async fn edit_message(
+        &mut self,
+        mid: i64,
+        body: &Value,
+        receipt: Option<&str>,
+    ) -> ApiResult<()> {
+        let (m, channel) = self.own_message(mid, "edit").await?;
+        if m.file.is_some() {
+            return Err(ApiError::validation("Only text messages can be edited."));
+        }
+        let text = self.valid_text(body)?;
+        let mentions = self.mentions(text).await?;
+        let links = crate::text::links_json(text);
+        self.state
+            .store
+            .edit_message(
+                mid,
+                text,
+                mentions.as_ref().map(|(j, _)| j.as_str()),
+                Some(&links),
+            )
+            .await?;
+        self.message_changed(mid, &channel, types::USER_MESSAGE_UPDATED, receipt)
+            .await
+    }
+
+    /// `deleteMessage`: for everyone, by its sender or a moderator of a group channel.
+    pub async fn delete_message(&mut self, mid: i64, receipt: Option<&str>) -> ApiResult<()> {
+        let (_, channel) = self.own_message(mid, "delete").await?;
+        self.state.store.delete_message(mid).await?;
+        self.message_changed(mid, &channel, types::USER_MESSAGE_DELETED, receipt)
+            .await?;
+        let m = self
+            .state
+            .store
+            .message(mid)
+            .await?
+            .ok_or_else(ApiError::internal)?;
+        let rendered = self.state.render_one_message(self.app_id, &m).await?;
+        self.state.publish_to_channel(
+            channel.id,
+            ChannelTopic::Messages,
+            types::CHANNEL_MESSAGE_DELETED,
+            &rendered,
+            Exclude::Nobody,
+        );
+        Ok(())
+    }
+
+    /// Result to the actor and `channel.message.updated` to the channel.
+    async fn message_changed(
+        &self,
+        mid: i64,
+        channel: &ChannelRow,
+        kind: &str,
+        receipt: Option<&str>,
+    ) -> ApiResult<()> {
+        let m = self
+            .state
+            .store
+            .message(mid)
+            .await?
+            .ok_or_else(ApiError::internal)?;
+        let rendered = self.state.render_one_message(self.app_id, &m).await?;
+        self.reply_event(UserTopic::Messages, &event_json(kind, &rendered), receipt);
+        let blockers = match m.user_id {
+            Some(u) => self.state.store.blockers_of(u).await?,
+            None => Vec::new(),
+        };
+        self.state.publish_to_channel(
+            channel.id,
+            ChannelTopic::Messages,
+            types::CHANNEL_MESSAGE_UPDATED,
+            &rendered,
+            Exclude::Users(&blockers),
+        );
+        Ok(())
+    }
+
+    /// `deleteMessageForMe`: hidden for the current user only.
+    pub async fn delete_for_me(&mut self, mid: i64, receipt: Option<&str>) -> ApiResult<()> {
+        let (m, channel) = self.readable_message(mid).await?;
+        self.member_channel(channel.id).await?;
+        self.state.store.hide_message(self.user.id, mid).await?;
+        let rendered = self.state.render_one_message(self.app_id, &m).await?;
+        self.reply_event(
+            UserTopic::Messages,
+            &event_json(types::USER_MESSAGE_DELETED, &rendered),
+            receipt,
+        );
+        Ok(())
+    }
+
+    /// `readMessage`.
+    pub async fn read_message(&mut self, mid: i64) -> ApiResult<()> {
+        let (m, _) = self.readable_message(mid).await?;
+        self.read_messages(m.channel_id, Some(mid)).await
+    }
+
+    /// `reactToMessage`.
+    pub async fn react(&mut self, mid: i64, body: &Value, receipt: Option<&str>) -> ApiResult<()> {
+        let (m, channel) = self.readable_message(mid).await?;
+        self.member_channel(channel.id).await?;
+        if m.deleted_ms.is_some() {
+            return Err(ApiError::validation(format!("Message {mid} was deleted.")));
+        }
+        let emoji = emoji_of(body)?;
+        let (added, row) = self
+            .state
+            .store
+            .add_reaction(mid, self.user.id, emoji.character)
+            .await?;
+        if !added {
+            return Err(ApiError::validation(format!(
+                "You already reacted with {} to this message.",
+                emoji.character
+            )));
+        }
+        let reaction = self.state.render_reaction(&row, &self.user);
+        self.reply_event(
+            UserTopic::Reactions,
+            &event_json(types::USER_REACTION_CREATED, &reaction),
+            receipt,
+        );
+        self.state.publish_to_channel(
+            channel.id,
+            ChannelTopic::Reactions,
+            types::MESSAGE_REACTION_CREATED,
+            &reaction,
+            Exclude::Nobody,
+        );
+        Ok(())
+    }
+
+    /// `removeReaction`.
+    pub async fn remove_reaction(
+        &mut self,
+        mid: i64,
+        body: &Value,
+        receipt: Option<&str>,
+    ) -> ApiResult<()> {
+        let (_, channel) = self.readable_message(mid).await?;
+        let emoji = emoji_of(body)?;
+        let row = self
+            .state
+            .store
+            .remove_reaction(mid, self.user.id, emoji.character)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Your {} reaction", emoji.character)))?;
+        let reaction = self.state.render_reaction(&row, &self.user);
+        self.reply_event(
+            UserTopic::Reactions,
+            &event_json(types::USER_REACTION_REMOVED, &reaction),
+            receipt,
+        );
+        self.state.publish_to_channel(
+            channel.id,
+            ChannelTopic::Reactions,
+            types::MESSAGE_REACTION_REMOVED,
+            &reaction,
+            Exclude::Nobody,
+        );
+        Ok(())
+    }
+
+    /// `sendKeystrokes` in a thread (the main thread: the channel): the draft to the
+    /// other participants, and typing started/stopped (PROTOCOL.md 13.5).
+    pub async fn keystrokes_in(&mut self, key: ThreadKey, body: &Value) -> ApiResult<()> {
+        let state = self.state.clone();
+        let cid = match key {
+            ThreadKey::Main(c) => c,
+            other => self.readable_thread(&other.to_id()).await?.1.id,
+        };
+        self.member_channel(cid).await?;
+        let keys = str_field(body, "keys")?.unwrap_or("");
+        let ks = Keystrokes {
+            username: self.user.name.clone(),
+            keys: keys.to_owned(),
+            relays: KeystrokesRelays {
+                thread: (!matches!(key, ThreadKey::Main(_))).then(|| {
+                    chatkitty_protocol::destination::Relay::Thread(key.to_id()).to_destination()
+                }),
+                user: chatkitty_protocol::destination::user_relay(self.user.id as u64),
+            },
+        };
+        let mut excluded = state.store.blockers_of(self.user.id).await?;
+        excluded.push(self.user.id);
+        let dest = match key {
+            ThreadKey::Main(_) => chatkitty_protocol::destination::Topic::Channel(
+                cid as u64,
+                ChannelTopic::Keystrokes,
+            )
+            .to_destination(),
+            other => other.topic(ThreadTopic::Keystrokes),
+        };
+        state.publish(
+            &dest,
+            &event_json(types::THREAD_KEYSTROKES_CREATED, &ks),
+            Exclude::Users(&excluded),
+        );
+        match state.typing.keystrokes(
+            &key.to_id(),
+            cid,
+            self.user.id,
+            keys.is_empty(),
+            instant_now(),
+        ) {
+            TypingChange::Started => publish_typing_in(&state, key, cid, &self.user, true).await,
+            TypingChange::Stopped => publish_typing_in(&state, key, cid, &self.user, false).await,
+            TypingChange::None => {}
+        }
+        Ok(())
+    }
+}
+
+fn emoji_of(body: &Value) -> ApiResult<&'static crate::emoji::Emoji> {
+    let name =
+        str_field(body, "emoji")?.ok_or_else(|| ApiError::validation("`emoji` is required."))?;
+    crate::emoji::lookup(name)
+        .ok_or_else(|| ApiError::validation(format!("Unknown emoji {name:?}: use an alias such as +1, heart or smiley, or the emoji itself.")))
+}
+
+/// `{type:"FILE", file:{url,name,contentType,size}}` → stored file JSON.
+fn external_file(body: &Value) -> ApiResult<String> {
+    if body.get("body").is_some_and(|b| !b.is_null()) {
+        return Err(ApiError::validation(
+            "A message has a `body` or a `file`, not both.",
+        ));
+    }
+    let f = body
+        .get("file")
+        .ok_or_else(|| ApiError::validation("A FILE message needs `file`."))?;
+    let url = f
+        .get("url")
+        .and_then(Value::as_str)
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
+    let name = f.get("name").and_then(Value::as_str);
+    let content_type = f
+        .get("contentType")
+        .and_then(Value::as_str)
+        .unwrap_or("application/octet-stream");
+    let size = f.get("size").and_then(Value::as_u64);
+    match (url, name, size) {
+        (Some(url), Some(name), Some(size)) => Ok(serde_json::json!({
+            "type": "EXTERNAL", "url": url, "name": name, "contentType": content_type, "size": size
+        })
+        .to_string()),
+        _ => Err(ApiError::validation(
+            "An external file needs `url` (http or https), `name`, `contentType` and `size`.",
+        )),
+    }
+}

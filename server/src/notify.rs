@@ -1,0 +1,179 @@
+//! Notifications (PROTOCOL.md 13.6): `user.notification.created` on a member's
+//! `notifications` topic when a message concerns them: they are mentioned, someone
+//! replied to them, a channel of theirs is mentioned, or a message arrived in a channel
+//! where they have no active chat session. One notification per member and message,
+//! the most specific kind winning; muted channels still notify, flagged `muted`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chatkitty_protocol::destination::UserTopic;
+use chatkitty_protocol::event::types;
+use chatkitty_protocol::resource::{ChannelType, Message};
+use serde_json::{json, Value};
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+use crate::store::{now_ms, ChannelRow, MemberRow, MessageRow, UserRow};
+
+/// Who a message mentions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mentioned {
+    /// A user, by id.
+    User(i64),
+    /// A channel, by id.
+    Channel(i64),
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn next_id() -> u64 {
+    // Unique per node and restart: time in ms, then a counter.
+    (now_ms() as u64) * 1000 + SEQ.fetch_add(1, Ordering::Relaxed) % 1000
+}
+
+/// Notifies the members concerned by a new message.
+#[allow(clippy::too_many_arguments)]
+pub async fn message_created(
+    state: &AppState,
+    app_id: i64,
+    channel: &ChannelRow,
+    row: &MessageRow,
+    message: &Message,
+    sender: Option<&UserRow>,
+    parent: Option<&MessageRow>,
+    mentioned: &[Mentioned],
+    blockers: &[i64],
+) -> ApiResult<()> {
+    let members = state.store.members(channel.id).await?;
+    let memberships = state.store.memberships(channel.id).await?;
+    let sender_id = sender.map(|u| u.id);
+    let sender_name = sender.map_or("Someone".to_owned(), |u| u.display_name.clone());
+    let place = match channel.kind {
+        ChannelType::Direct => String::new(),
+        _ => format!(" in #{}", channel.display_name),
+    };
+    let text = message
+        .body
+        .clone()
+        .or_else(|| message.file.as_ref().map(|f| f.name.clone()))
+        .unwrap_or_default();
+    let parent_json = match parent {
+        Some(p) => Some(
+            serde_json::to_value(state.render_one_message(app_id, p).await?).unwrap_or_default(),
+        ),
+        None => None,
+    };
+    // Group channels render the same for every member: render once.
+    let group_view = if channel.kind == ChannelType::Direct {
+        None
+    } else {
+        let generic = MemberRow {
+            channel_id: channel.id,
+            user_id: 0,
+            role: "MEMBER".into(),
+            last_read_message_id: 0,
+            cleared_before_id: 0,
+            hidden: false,
+            muted: false,
+            last_read_ms: 0,
+        };
+        Some(
+            serde_json::to_value(
+                state
+                    .render_channel_with(channel, 0, Some(&generic))
+                    .await?,
+            )
+            .unwrap_or_default(),
+        )
+    };
+    for member in &members {
+        if Some(member.id) == sender_id || blockers.contains(&member.id) {
+            continue;
+        }
+        let mut kind = None;
+        let mut extra = serde_json::Map::new();
+        if mentioned.contains(&Mentioned::User(member.id)) {
+            kind = Some((
+                "USER:MENTIONED:USER",
+                format!("{sender_name} mentioned you{place}"),
+            ));
+            extra.insert(
+                "mentionedUser".into(),
+                serde_json::to_value(state.render_user(member)).unwrap_or_default(),
+            );
+        } else if parent.is_some_and(|p| p.user_id == Some(member.id)) {
+            kind = Some((
+                "USER:REPLIED_TO:MESSAGE",
+                format!("{sender_name} replied to your message{place}"),
+            ));
+        } else {
+            for m in mentioned {
+                if let Mentioned::Channel(c) = *m {
+                    if c == channel.id || state.store.membership(c, member.id).await?.is_some() {
+                        if let Some(ch) = state.store.channel(app_id, c).await? {
+                            kind = Some((
+                                "USER:MENTIONED:CHANNEL",
+                                format!("{sender_name} mentioned #{}", ch.display_name),
+                            ));
+                            extra.insert(
+                                "mentionedChannel".into(),
+                                serde_json::to_value(state.render_channel(&ch, member.id).await?)
+                                    .unwrap_or_default(),
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if kind.is_none() && !state.participants.is_active(channel.id, member.id) {
+            kind = Some(match sender {
+                Some(_) => (
+                    "USER:SENT:MESSAGE",
+                    format!("{sender_name} sent a message{place}"),
+                ),
+                None => ("SYSTEM:SENT:MESSAGE", format!("New message{place}")),
+            });
+        }
+        let Some((data_type, title)) = kind else {
+            continue;
+        };
+        let muted = memberships
+            .iter()
+            .any(|m| m.user_id == member.id && m.muted);
+        let channel_json = match &group_view {
+            Some(v) => v.clone(),
+            None => serde_json::to_value(state.render_channel(channel, member.id).await?)
+                .unwrap_or_default(),
+        };
+        let mut data = json!({
+            "type": data_type,
+            "recipient": state.render_user(member),
+            "message": message,
+            "channelId": channel.id,
+        });
+        if let Some(p) = &parent_json {
+            data["parent"] = p.clone();
+        }
+        if let Value::Object(d) = &mut data {
+            d.extend(extra);
+        }
+        let notification = json!({
+            "id": next_id(),
+            "title": title,
+            "body": text,
+            "channel": channel_json,
+            "data": data,
+            "muted": muted,
+            "createdTime": crate::time_iso(row.created_ms),
+            "readTime": null,
+        });
+        state.publish_to_user(
+            member.id,
+            UserTopic::Notifications,
+            types::USER_NOTIFICATION_CREATED,
+            &notification,
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! Message history, edits, reactions, read positions and threads.
+
+use sqlx::Row;
+
+use super::{message_row, now_ms, safe, Store, StoreError, StoreResult, MESSAGE_COLS};
+use crate::store::{MessageCursor, MessageRow};
+
+/// Which messages a page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageScope {
+    /// A channel's messages; `main_only` excludes replies and thread messages.
+    Channel {
+        /// Only the main thread.
+        main_only: bool,
+    },
+    /// Replies to a message.
+    Replies(i64),
+    /// Messages of a standalone thread.
+    Thread(i64),
+}
+
+/// A message listing for one viewer.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageQuery {
+    /// Channel.
+    pub channel_id: i64,
+    /// Who is looking (their hidden messages and blocked senders are left out).
+    pub viewer: i64,
+    /// The viewer's cleared history.
+    pub cleared_before_id: i64,
+    /// Which messages.
+    pub scope: MessageScope,
+}
+
+/// A reaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionRow {
+    /// Message.
+    pub message_id: i64,
+    /// Who reacted.
+    pub user_id: i64,
+    /// The emoji character.
+    pub emoji: String,
+    /// When.
+    pub created_ms: i64,
+}
+
+/// A standalone thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadRow {
+    /// Id.
+    pub id: i64,
+    /// Channel.
+    pub channel_id: i64,
+    /// Name.
+    pub name: String,
+    /// JSON object text.
+    pub properties: String,
+    /// Creator.
+    pub creator_id: Option<i64>,
+    /// When.
+    pub created_ms: i64,
+}
+
+impl MessageQuery {
+    /// The WHERE clause (after `g.channel_id = $1 AND g.id > $2`), with `$3` = viewer.
+    fn filter(&self) -> String {
+        let scope = match self.scope {
+            MessageScope::Channel { main_only: true } => {
+                " AND g.parent_id IS NULL AND g.thread_id IS NULL".to_owned()
+            }
+            MessageScope::Channel { main_only: false } => String::new(),
+            MessageScope::Replies(p) => format!(" AND g.parent_id = {p}"),
+            MessageScope::Thread(t) => format!(" AND g.thread_id = {t}"),
+        };
+        format!(
+            "g.channel_id = $1 AND g.id > $2{scope} \
+             AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = g.id AND h.user_id = $3) \
+             AND (g.user_id IS NULL OR NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.user_id = $3 AND b.blocked_id = g.user_id))"
+        )
+    }
+}
+
+impl Store {
+    /// A page of messages, newest first, at most `limit`; the bool says whether more
+    /// exist beyond the page in the direction of travel.
+    pub async fn messages_page(
+        &self,
+        q: &MessageQuery,
+        cursor: MessageCursor,
+        limit: i64,
+    ) -> StoreResult<(Vec<MessageRow>, bool)> {
+        let (cond, order, bound) = match cursor {
+            MessageCursor::Newest => ("", "DESC", None),
+            MessageCursor::Before(id) => (" AND g.id < $4", "DESC", Some(id)),
+            MessageCursor::After(id) => (" AND g.id > $4", "ASC", Some(id)),
+        };
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages g WHERE {}{cond} ORDER BY g.id {order} LIMIT {}",
+            q.filter(),
+            limit + 1
+        );
+        let mut query = sqlx::query(safe(&sql))
+            .bind(q.channel_id)
+            .bind(q.cleared_before_id)
+            .bind(q.viewer);
+        if let Some(b) = bound {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut out: Vec<MessageRow> = rows.iter().map(message_row).collect::<StoreResult<_>>()?;
+        let more = out.len() as i64 > limit;
+        out.truncate(limit.max(0) as usize);
+        if matches!(cursor, MessageCursor::After(_)) {
+            out.reverse();
+        }
+        Ok((out, more))
+    }
+
+    /// Number of messages a query lists.
+    pub async fn count_messages(&self, q: &MessageQuery) -> StoreResult<i64> {
+        let sql = format!("SELECT COUNT(*) FROM messages g WHERE {}", q.filter());
+        Ok(sqlx::query_scalar(safe(&sql))
+            .bind(q.channel_id)
+            .bind(q.cleared_before_id)
+            .bind(q.viewer)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Replaces a message's text (an edit).
+    pub async fn edit_message(
+        &self,
+        id: i64,
+        body: &str,
+        mentions: Option<&str>,
+        links: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE messages SET body = $1, mentions = $2, links = $3, edited_ms = $4 WHERE id = $5")
+            .bind(body)
+            .bind(mentions)
+            .bind(links)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a message for everyone: its content is erased, its id and place stay.
+    pub async fn delete_message(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE messages SET body = CASE WHEN body IS NULL THEN NULL ELSE '' END, mentions = NULL, links = NULL, properties = '{}', deleted_ms = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Hides a message for one user.
+    pub async fn hide_message(&self, user_id: i64, message_id: i64) -> StoreResult<()> {
+        sqlx::query("INSERT INTO hidden_messages (user_id, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(user_id)
+            .bind(message_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Number of replies to a message.
+    pub async fn replies_count(&self, parent_id: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE parent_id = $1 AND deleted_ms IS NULL",
+        )
+        .bind(parent_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Reply counts of several messages.
+    pub async fn replies_counts(&self, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT parent_id, COUNT(*) FROM messages WHERE parent_id IN ({}) AND deleted_ms IS NULL GROUP BY parent_id",
+            super::id_list(ids)
+        );
+        let rows = sqlx::query(safe(&sql)).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Adds a reaction; `false` if it was already there.
+    pub async fn add_reaction(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        emoji: &str,
+    ) -> StoreResult<(bool, ReactionRow)> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "INSERT INTO reactions (message_id, user_id, emoji, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(message_id)
+        .bind(user_id)
+        .bind(emoji)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok((
+            r.rows_affected() > 0,
+            ReactionRow {
+                message_id,
+                user_id,
+                emoji: emoji.to_owned(),
+                created_ms: now,
+            },
+        ))
+    }
+
+    /// Removes a reaction; the removed row, if there was one.
+    pub async fn remove_reaction(
+        &self,
+        message_id: i64,
+        user_id: i64,
+        emoji: &str,
+    ) -> StoreResult<Option<ReactionRow>> {
+        let created: Option<i64> = sqlx::query_scalar(
+            "SELECT created_ms FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+        )
+        .bind(message_id)
+        .bind(user_id)
+        .bind(emoji)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(created_ms) = created else {
+            return Ok(None);
+        };
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3")
+            .bind(message_id)
+            .bind(user_id)
+            .bind(emoji)
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(ReactionRow {
+            message_id,
+            user_id,
+            emoji: emoji.to_owned(),
+            created_ms,
+        }))
+    }
+
+    /// Reactions of several messages, oldest first.
+    pub async fn reactions_of(&self, message_ids: &[i64]) -> StoreResult<Vec<ReactionRow>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT message_id, user_id, emoji, created_ms FROM reactions WHERE message_id IN ({}) ORDER BY created_ms, user_id",
+            super::id_list(message_ids)
+        );
+        let rows = sqlx::query(safe(&sql)).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReactionRow {
+                    message_id: r.try_get(0)?,
+                    user_id: r.try_get(1)?,
+                    emoji: r.try_get(2)?,
+                    created_ms: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Members who have read message `message_id` (read position at or past it), other
+    /// than its sender, with the time of their latest read.
+    pub async fn readers(
+        &self,
+        channel_id: i64,
+        message_id: i64,
+        sender: Option<i64>,
+    ) -> StoreResult<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT user_id, last_read_ms FROM channel_members WHERE channel_id = $1 AND last_read_message_id >= $2 \
+             AND user_id <> $3 ORDER BY last_read_ms, user_id",
+        )
+        .bind(channel_id)
+        .bind(message_id)
+        .bind(sender.unwrap_or(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// The newest message a member has read, if any.
+    pub async fn last_read_message(
+        &self,
+        channel_id: i64,
+        user_id: i64,
+    ) -> StoreResult<Option<MessageRow>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages g JOIN channel_members m ON m.channel_id = g.channel_id \
+             WHERE m.channel_id = $1 AND m.user_id = $2 AND g.id <= m.last_read_message_id AND g.id > m.cleared_before_id \
+             ORDER BY g.id DESC LIMIT 1"
+        );
+        let row = sqlx::query(safe(&sql))
+            .bind(channel_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| message_row(&r)).transpose()
+    }
+
+    /// Creates a standalone thread.
+    pub async fn create_thread(
+        &self,
+        channel_id: i64,
+        name: &str,
+        properties: &str,
+        creator: i64,
+    ) -> StoreResult<ThreadRow> {
+        let now = now_ms();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO threads (channel_id, name, properties, creator_id, created_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(channel_id)
+        .bind(name)
+        .bind(properties)
+        .bind(creator)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        self.thread(id)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// A standalone thread by id.
+    pub async fn thread(&self, id: i64) -> StoreResult<Option<ThreadRow>> {
+        let row = sqlx::query("SELECT id, channel_id, name, properties, creator_id, created_ms FROM threads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| thread_row(&r)).transpose()
+    }
+
+    /// A channel's standalone threads, newest first.
+    pub async fn threads_of(&self, channel_id: i64) -> StoreResult<Vec<ThreadRow>> {
+        let rows = sqlx::query(
+            "SELECT id, channel_id, name, properties, creator_id, created_ms FROM threads WHERE channel_id = $1 ORDER BY id DESC",
+        )
+        .bind(channel_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(thread_row).collect()
+    }
+
+    /// Messages with replies in a channel (their reply threads), newest first.
+    pub async fn replied_messages(&self, channel_id: i64) -> StoreResult<Vec<MessageRow>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages g WHERE g.channel_id = $1 AND EXISTS \
+             (SELECT 1 FROM messages r WHERE r.parent_id = g.id) ORDER BY g.id DESC"
+        );
+        let rows = sqlx::query(safe(&sql))
+            .bind(channel_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(message_row).collect()
+    }
+
+    /// Records that a user read a thread up to its newest message.
+    pub async fn read_thread(&self, key: &str, user_id: i64, newest: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO thread_reads (thread_key, user_id, last_read_message_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (thread_key, user_id) DO UPDATE SET last_read_message_id = $3",
+        )
+        .bind(key)
+        .bind(user_id)
+        .bind(newest)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest message of a thread scope.
+    pub async fn newest_in(&self, q: &MessageQuery) -> StoreResult<Option<i64>> {
+        let (rows, _) = self.messages_page(q, MessageCursor::Newest, 1).await?;
+        Ok(rows.first().map(|m| m.id))
+    }
+}
+
+fn thread_row(r: &sqlx::any::AnyRow) -> StoreResult<ThreadRow> {
+    Ok(ThreadRow {
+        id: r.try_get(0)?,
+        channel_id: r.try_get(1)?,
+        name: r.try_get(2)?,
+        properties: r.try_get(3)?,
+        creator_id: r.try_get(4)?,
+        created_ms: r.try_get(5)?,
+    })
+}

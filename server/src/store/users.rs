@@ -1,0 +1,152 @@
+//! Users: profile updates, listing, blocking.
+
+use super::{escape_like, now_ms, safe, user_row, Store, StoreResult, USER_COLS};
+use crate::store::UserRow;
+
+/// A block-list entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRow {
+    /// The blocked user.
+    pub blocked: UserRow,
+    /// When.
+    pub created_ms: i64,
+}
+
+/// Filters of user lists (PROTOCOL.md 9.4).
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter<'a> {
+    /// Username contains (case-insensitive).
+    pub name: Option<&'a str>,
+    /// Display name contains (case-insensitive).
+    pub display_name: Option<&'a str>,
+}
+
+impl Store {
+    /// Updates a user's profile (each field when given).
+    pub async fn update_user(
+        &self,
+        id: i64,
+        display_name: Option<&str>,
+        properties: Option<&str>,
+        presence_status: Option<&str>,
+        display_picture_url: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET display_name = COALESCE($1, display_name), properties = COALESCE($2, properties), \
+             presence_status = COALESCE($3, presence_status), display_picture_url = COALESCE($4, display_picture_url) \
+             WHERE id = $5",
+        )
+        .bind(display_name)
+        .bind(properties)
+        .bind(presence_status)
+        .bind(display_picture_url)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Users of an application except `exclude`, by display name, filtered.
+    pub async fn users_matching(
+        &self,
+        app_id: i64,
+        exclude: Option<i64>,
+        f: &UserFilter<'_>,
+    ) -> StoreResult<Vec<UserRow>> {
+        let mut sql = format!("SELECT {USER_COLS} FROM users u WHERE u.app_id = $1 AND u.id <> $2");
+        if f.name.is_some() {
+            sql.push_str(" AND LOWER(u.name) LIKE $3 ESCAPE '\\'");
+        }
+        if f.display_name.is_some() {
+            sql.push_str(if f.name.is_some() {
+                " AND LOWER(u.display_name) LIKE $4 ESCAPE '\\'"
+            } else {
+                " AND LOWER(u.display_name) LIKE $3 ESCAPE '\\'"
+            });
+        }
+        sql.push_str(" ORDER BY LOWER(u.display_name), u.id");
+        let mut q = sqlx::query(safe(&sql))
+            .bind(app_id)
+            .bind(exclude.unwrap_or(0));
+        for v in [f.name, f.display_name].into_iter().flatten() {
+            q = q.bind(format!("%{}%", escape_like(&v.to_lowercase())));
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    /// `user_id` blocks `blocked_id`; `true` if it was not blocked yet.
+    pub async fn block(&self, user_id: i64, blocked_id: i64) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "INSERT INTO user_blocks (user_id, blocked_id, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(blocked_id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Removes a block; `true` if there was one.
+    pub async fn unblock(&self, user_id: i64, blocked_id: i64) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM user_blocks WHERE user_id = $1 AND blocked_id = $2")
+            .bind(user_id)
+            .bind(blocked_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Who `user_id` blocked, newest first, paged.
+    pub async fn block_list(
+        &self,
+        user_id: i64,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<BlockRow>, i64)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_blocks WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let sql = format!(
+            "SELECT {USER_COLS}, b.created_ms FROM user_blocks b JOIN users u ON u.id = b.blocked_id \
+             WHERE b.user_id = $1 ORDER BY b.created_ms DESC, u.id LIMIT {limit} OFFSET {offset}"
+        );
+        let rows = sqlx::query(safe(&sql))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            use sqlx::Row;
+            out.push(BlockRow {
+                blocked: user_row(r)?,
+                created_ms: r.try_get(9)?,
+            });
+        }
+        Ok((out, total))
+    }
+
+    /// Users who blocked `user_id` (their connections must not receive its messages).
+    pub async fn blockers_of(&self, user_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM user_blocks WHERE blocked_id = $1")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Whether either user blocked the other.
+    pub async fn blocked_either_way(&self, a: i64, b: i64) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM user_blocks WHERE (user_id = $1 AND blocked_id = $2) OR (user_id = $2 AND blocked_id = $1)",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+}
