@@ -4,19 +4,11 @@
 // The generated glue loads `new URL('chatkitty_wasm_bg.wasm', import.meta.url)`, which
 // Vite and webpack 5 both emit as an asset.
 import init, { ChatKitty } from './chatkitty_wasm.js';
+import { install } from './surface.js';
 
 await init();
 
-// The 2.x names of API.md 12, as aliases of the same methods: a prototype entry costs
-// a few bytes here and an exported function in the wasm.
-const proto = ChatKitty.prototype;
-for (const [alias, name] of [
-  ['retrieveCurrentUser', 'getCurrentUser'],
-  ['retrieveChannel', 'getChannel'],
-  ['listMessages', 'getMessages'],
-]) {
-  Object.defineProperty(proto, alias, { value: proto[name], writable: true, configurable: true });
-}
+install(ChatKitty);
 
 export default ChatKitty;
 export { ChatKitty };

@@ -49,7 +49,7 @@ else
 fi
 
 log "copying pkg-template/"
-cp pkg-template/index.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md "$OUT/"
+cp pkg-template/index.js pkg-template/surface.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md "$OUT/"
 # wasm-bindgen writes its own package.json-less output; drop files the package does
 # not ship.
 rm -f "$OUT/.gitignore"
@@ -58,9 +58,9 @@ size() { wc -c <"$1" | tr -d ' '; }
 gz() { gzip -9 -c "$@" | wc -c | tr -d ' '; }
 wasm_raw=$(size "$OUT/chatkitty_wasm_bg.wasm")
 wasm_gz=$(gz "$OUT/chatkitty_wasm_bg.wasm")
-js_raw=$(cat "$OUT/chatkitty_wasm.js" "$OUT/index.js" | wc -c | tr -d ' ')
-js_gz=$(( $(gz "$OUT/chatkitty_wasm.js") + $(gz "$OUT/index.js") ))
+js_raw=$(cat "$OUT/chatkitty_wasm.js" "$OUT/index.js" "$OUT/surface.js" | wc -c | tr -d ' ')
+js_gz=$(( $(gz "$OUT/chatkitty_wasm.js") + $(gz "$OUT/index.js") + $(gz "$OUT/surface.js") ))
 printf '\n%-28s %9s %9s\n' "pkg/" "raw" "gzip -9"
 printf '%-28s %9s %9s\n' "chatkitty_wasm_bg.wasm" "$wasm_raw" "$wasm_gz"
-printf '%-28s %9s %9s\n' "JS (chatkitty_wasm.js+index.js)" "$js_raw" "$js_gz"
+printf '%-28s %9s %9s\n' "JS (glue+index.js+surface.js)" "$js_raw" "$js_gz"
 printf '%-28s %9s %9s\n' "total" "$((wasm_raw + js_raw))" "$((wasm_gz + js_gz))"

@@ -30,6 +30,29 @@ extern "C" {
     fn set_timeout(f: &Function, ms: i32);
 }
 
+// The JavaScript names of the class, as the package's index.js installs them.
+#[wasm_bindgen(module = "/pkg-template/surface.js")]
+extern "C" {
+    fn install(class: &JsValue) -> JsValue;
+}
+
+thread_local! {
+    static INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `value` as a ChatKitty with the package's full JavaScript surface.
+fn surfaced(value: JsValue) -> JsValue {
+    if !INSTALLED.with(|i| i.replace(true)) {
+        let proto = Object::get_prototype_of(&value);
+        install(&Reflect::get(&proto, &"constructor".into()).unwrap());
+    }
+    value
+}
+
+fn instance(key: &str) -> JsValue {
+    surfaced(ChatKitty::get_instance(key.into(), JsValue::UNDEFINED))
+}
+
 // ----- helpers ---------------------------------------------------------------------
 
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -102,7 +125,7 @@ fn client() -> JsValue {
         ("host", host.into()),
         ("isSecure", false.into()),
     ]);
-    JsValue::from(ChatKitty::new(config).expect("constructor"))
+    surfaced(JsValue::from(ChatKitty::new(config).expect("constructor")))
 }
 
 async fn start(kitty: &JsValue, username: &str) -> JsValue {
@@ -212,7 +235,7 @@ fn get_instance_returns_the_same_object_for_the_same_key() {
 
 #[wasm_bindgen_test]
 fn calls_without_a_session_throw_no_active_session_error() {
-    let kitty = ChatKitty::get_instance("k-nas".into(), JsValue::UNDEFINED);
+    let kitty = instance("k-nas");
     let channel = obj(&[("id", 1.into())]);
     let req = obj(&[
         ("channel", channel),
@@ -246,7 +269,7 @@ fn calls_without_a_session_throw_no_active_session_error() {
 
 #[wasm_bindgen_test]
 async fn current_user_observers_fire_at_once_and_unsubscribe() {
-    let kitty = ChatKitty::get_instance("k-obs".into(), JsValue::UNDEFINED);
+    let kitty = instance("k-obs");
     let rec = Recorder::new();
     let unsubscribe = call(&kitty, "onCurrentUserChanged", std::slice::from_ref(&rec.f)).unwrap();
     assert_eq!(rec.count(), 1);
@@ -263,7 +286,7 @@ async fn an_unreachable_server_fails_start_session_with_a_connection_error() {
         ("host", "127.0.0.1:9".into()),
         ("isSecure", false.into()),
     ]);
-    let kitty = JsValue::from(ChatKitty::new(config).unwrap());
+    let kitty = surfaced(JsValue::from(ChatKitty::new(config).unwrap()));
     let offline = Recorder::new();
     call(
         &kitty,

@@ -2,7 +2,7 @@
 //! (chat-session handlers on channel topics) and 8.3 (instance observers on the current
 //! user's topics), keyed by topic and event `type`.
 
-use chatkitty_protocol::destination::{ChannelTopic, UserTopic};
+use chatkitty_protocol::destination::{ChannelTopic, ThreadTopic, UserTopic};
 use chatkitty_protocol::event::types as t;
 
 /// A chat-session handler (API.md 7).
@@ -35,6 +35,14 @@ pub enum ChatEvent {
     MessageReactionAdded,
     /// `onMessageReactionRemoved(message, reaction)`.
     MessageReactionRemoved,
+    /// `onThreadReceivedMessage(thread, message)`.
+    ThreadReceivedMessage,
+    /// `onThreadReceivedKeystrokes(thread, keystrokes)`.
+    ThreadReceivedKeystrokes,
+    /// `onThreadTypingStarted(thread, user)`.
+    ThreadTypingStarted,
+    /// `onThreadTypingStopped(thread, user)`.
+    ThreadTypingStopped,
 }
 
 /// What must be fetched before a chat event can be delivered (PROTOCOL.md 11.2).
@@ -50,7 +58,7 @@ pub(crate) enum Lookup {
 
 impl ChatEvent {
     /// Every chat event.
-    pub const ALL: [ChatEvent; 13] = [
+    pub const ALL: [ChatEvent; 17] = [
         ChatEvent::ReceivedMessage,
         ChatEvent::ReceivedKeystrokes,
         ChatEvent::TypingStarted,
@@ -64,6 +72,10 @@ impl ChatEvent {
         ChatEvent::MessageRead,
         ChatEvent::MessageReactionAdded,
         ChatEvent::MessageReactionRemoved,
+        ChatEvent::ThreadReceivedMessage,
+        ChatEvent::ThreadReceivedKeystrokes,
+        ChatEvent::ThreadTypingStarted,
+        ChatEvent::ThreadTypingStopped,
     ];
 
     /// The 1.58.2 handler name in `StartChatSessionRequest`.
@@ -82,6 +94,10 @@ impl ChatEvent {
             ChatEvent::MessageRead => "onMessageRead",
             ChatEvent::MessageReactionAdded => "onMessageReactionAdded",
             ChatEvent::MessageReactionRemoved => "onMessageReactionRemoved",
+            ChatEvent::ThreadReceivedMessage => "onThreadReceivedMessage",
+            ChatEvent::ThreadReceivedKeystrokes => "onThreadReceivedKeystrokes",
+            ChatEvent::ThreadTypingStarted => "onThreadTypingStarted",
+            ChatEvent::ThreadTypingStopped => "onThreadTypingStopped",
         }
     }
 
@@ -90,6 +106,8 @@ impl ChatEvent {
         match self {
             ChatEvent::ReceivedMessage => Some("onMessageReceived"),
             ChatEvent::ReceivedKeystrokes => Some("onKeystrokesReceived"),
+            ChatEvent::ThreadReceivedMessage => Some("onThreadMessageReceived"),
+            ChatEvent::ThreadReceivedKeystrokes => Some("onThreadKeystrokesReceived"),
             _ => None,
         }
     }
@@ -132,9 +150,29 @@ impl ChatEvent {
     }
 }
 
+impl ChatEvent {
+    /// The thread handler an event of type `ty` on thread topic `topic` runs
+    /// (PROTOCOL.md 8.2).
+    pub(crate) fn route_thread(topic: ThreadTopic, ty: &str) -> Option<ChatEvent> {
+        use ThreadTopic as T;
+        Some(match (topic, ty) {
+            (T::Messages, t::THREAD_MESSAGE_CREATED) => ChatEvent::ThreadReceivedMessage,
+            (T::Keystrokes, t::THREAD_KEYSTROKES_CREATED) => ChatEvent::ThreadReceivedKeystrokes,
+            (T::Typing, t::THREAD_TYPING_STARTED) => ChatEvent::ThreadTypingStarted,
+            (T::Typing, t::THREAD_TYPING_STOPPED) => ChatEvent::ThreadTypingStopped,
+            _ => return None,
+        })
+    }
+}
+
+/// The thread topics `setThread` subscribes, in order (PROTOCOL.md 6.5).
+pub(crate) const THREAD_TOPICS: [ThreadTopic; 3] =
+    [ThreadTopic::Messages, ThreadTopic::Keystrokes, ThreadTopic::Typing];
+
 /// An instance-level observer fed by the current user's topics (PROTOCOL.md 8.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum UserEvent {
     /// `onNotificationReceived`.
     NotificationReceived,
@@ -157,6 +195,19 @@ pub enum UserEvent {
 }
 
 impl UserEvent {
+    /// Every observer, in the order of their numbers (`kind as u8`).
+    pub const ALL: [UserEvent; 9] = [
+        UserEvent::NotificationReceived,
+        UserEvent::ChannelJoined,
+        UserEvent::ChannelLeft,
+        UserEvent::ChannelUpdated,
+        UserEvent::ChannelHidden,
+        UserEvent::ChannelUnhidden,
+        UserEvent::UserPresenceChanged,
+        UserEvent::ParticipantStartedTyping,
+        UserEvent::ParticipantStoppedTyping,
+    ];
+
     /// The observer an event of type `ty` on user topic `topic` feeds.
     pub(crate) fn route(topic: UserTopic, ty: &str) -> Option<UserEvent> {
         use UserTopic as U;

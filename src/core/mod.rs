@@ -29,6 +29,7 @@
 //! delivery on it (PROTOCOL.md 3.2, 16.4), so an ACK per event would only cost traffic.
 
 mod events;
+pub mod ops;
 pub mod payload;
 pub mod text;
 
@@ -43,8 +44,10 @@ use chatkitty_protocol::error::names;
 use chatkitty_protocol::event::completes_create_channel;
 use chatkitty_protocol::{header, Command, Decoder, Frame, Item};
 
-use events::Lookup;
+use events::{Lookup, THREAD_TOPICS};
 pub use events::{ChatEvent, UserEvent};
+pub use ops::{id as op, Op, Spec, Thrown, OPS};
+use ops::Post;
 pub use payload::Payload;
 use text::{push_json_string, Rng};
 
@@ -162,8 +165,6 @@ pub enum Done<P> {
     /// A relay answer or an action's result event: the `resource` (None when the
     /// server answered `null`).
     Resource(Option<P>),
-    /// A receipt-completed action.
-    Receipt,
     /// A paging relay.
     Page(Page<P>),
     /// `endSession`: the socket is closed.
@@ -185,6 +186,15 @@ pub enum Failure<P> {
     Validation(&'static str),
     /// `PageOutOfBoundsError`.
     PageOutOfBounds,
+    /// `MessageNotAReplyError` for this message (a rejection, API.md 2.2).
+    NotAReply(P),
+    /// An upload answered with a non-2xx status, and the body when it was JSON.
+    Http {
+        /// The HTTP status (0 when the request did not reach the server).
+        status: u16,
+        /// The parsed response body.
+        body: Option<P>,
+    },
 }
 
 /// The outcome of a call.
@@ -236,6 +246,28 @@ pub enum Misuse {
     InvalidArgument(&'static str),
     /// `authParams` has characters outside Latin-1 (PROTOCOL.md 2.4).
     AuthParamsNotLatin1,
+    /// The request's channel lacks the action this call needs (API.md 2.2); thrown
+    /// with the request's `channel`.
+    Thrown(Thrown),
+}
+
+/// An HTTP upload the driver must perform (PROTOCOL.md 10.2): `POST url` with header
+/// `Grant: grant` and a multipart body of part `file` plus the JSON-encoded `fields`.
+/// Report its outcome with [`Client::handle_upload`].
+#[derive(Debug, Clone)]
+pub struct Upload<P> {
+    /// The call.
+    pub id: Id,
+    /// `http(s)://{host}{stream}` (or the stream itself when it is a full URL).
+    pub url: String,
+    /// The write grant.
+    pub grant: String,
+    /// The `File`/`Blob`, or a `{uri: 'data:…', name}` object to turn into one.
+    pub file: P,
+    /// Extra parts: `groupTag`, `properties`, each JSON-encoded (10.2).
+    pub fields: Vec<(&'static str, String)>,
+    /// The request's `progressListener`, if any (API.md 2.6).
+    pub listener: Option<P>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +299,8 @@ enum Link {
 #[derive(Debug, Clone, Copy)]
 enum Shape {
     Plain,
+    /// One field of the resource (`count`, `exists`).
+    Field(&'static str),
     Page(PageKind),
 }
 
@@ -288,21 +322,23 @@ struct RelayReq {
     sent: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+#[derive(Debug)]
+enum Mode<P> {
     /// Completes on the first topic MESSAGE with our `receipt-id` (3.3).
-    Event { create_channel: bool, message: bool },
-    /// Completes on the RECEIPT.
-    Receipt,
+    Event(Post),
+    /// `createChannel`: only the channel-creation event types complete it.
+    CreateChannel,
+    /// Completes on the RECEIPT, with this value of the request (API.md 11.3).
+    Receipt(Option<P>),
 }
 
 #[derive(Debug)]
-struct ActionReq {
+struct ActionReq<P> {
     receipt: String,
     id: Id,
     dest: String,
     body: String,
-    mode: Mode,
+    mode: Mode<P>,
     sent: bool,
 }
 
@@ -348,6 +384,8 @@ struct Chat<P> {
     /// Events in arrival order; an event waiting for a lookup holds back later ones.
     queue: VecDeque<Queued<P>>,
     next_seq: u64,
+    /// `setThread`: the thread and its topics in [`THREAD_TOPICS`] order (API.md 13).
+    thread: Option<(P, Vec<Option<String>>)>,
 }
 
 #[derive(Debug)]
@@ -379,7 +417,9 @@ pub struct Client<P: Payload> {
     attempts: u32,
     errors_sub: String,
     relays: Vec<RelayReq>,
-    actions: Vec<ActionReq>,
+    actions: Vec<ActionReq<P>>,
+    uploads: VecDeque<Upload<P>>,
+    uploading: Vec<(Id, Post)>,
     topics: Vec<TopicSub>,
     chats: Vec<Chat<P>>,
     keystrokes: Vec<Keystrokes>,
@@ -416,6 +456,8 @@ impl<P: Payload> Client<P> {
             errors_sub,
             relays: Vec::new(),
             actions: Vec::new(),
+            uploads: VecDeque::new(),
+            uploading: Vec::new(),
             topics: Vec::new(),
             chats: Vec::new(),
             keystrokes: Vec::new(),
@@ -457,6 +499,11 @@ impl<P: Payload> Client<P> {
     /// The next event for app callbacks.
     pub fn poll_event(&mut self) -> Option<Event<P>> {
         self.events.pop_front()
+    }
+
+    /// The next HTTP upload to perform.
+    pub fn poll_upload(&mut self) -> Option<Upload<P>> {
+        self.uploads.pop_front()
     }
 
     /// When [`Client::handle_timeout`] must be called next (ms), if at all.
@@ -583,7 +630,39 @@ impl<P: Payload> Client<P> {
         }
     }
 
+    /// An upload finished with HTTP `status` (0: no answer) and response `body`.
+    /// Returns whether it succeeded (a 2xx JSON resource), for the progress
+    /// listener's `onCompleted` (API.md 2.6). The response body is the resource itself,
+    /// with no envelope (PROTOCOL.md 3.4).
+    pub fn handle_upload(&mut self, id: Id, status: u16, body: &str) -> bool {
+        let Some(i) = self.uploading.iter().position(|u| u.0 == id) else {
+            return false;
+        };
+        let (_, post) = self.uploading.remove(i);
+        let parsed = P::parse(body).filter(|_| !body.is_empty());
+        match parsed {
+            Some(resource) if (200..300).contains(&status) => {
+                let result = self.post(post, resource);
+                self.complete(id, Ok(Done::Resource(Some(result))));
+                true
+            }
+            parsed => {
+                self.complete(id, Err(Failure::Http { status, body: parsed }));
+                false
+            }
+        }
+    }
+
     // ----- API calls -------------------------------------------------------------
+
+    /// Throws [`Misuse::NoActiveSession`] without a session (the NAS observers of
+    /// API.md 2.3).
+    ///
+    /// # Errors
+    /// [`Misuse::NoActiveSession`].
+    pub fn require_session(&self) -> Result<(), Misuse> {
+        self.session_user().map(|_| ())
+    }
 
     /// `startSession({username, authParams?})`.
     ///
@@ -654,107 +733,6 @@ impl<P: Payload> Client<P> {
         id
     }
 
-    /// `getCurrentUser()`: relay `currentUser._relays.self`.
-    ///
-    /// # Errors
-    /// [`Misuse::NoActiveSession`].
-    pub fn get_current_user(&mut self, now: u64) -> Result<Id, Misuse> {
-        let user = self.session_user()?;
-        let dest = link(&user, "_relays", "self")?;
-        Ok(self.call_relay(dest, Rc::from([]), Shape::Plain, now))
-    }
-
-    /// `createChannel(request)`: the request is the body, as given (PROTOCOL.md 6.1).
-    ///
-    /// # Errors
-    /// [`Misuse::NoActiveSession`], [`Misuse::InvalidArgument`].
-    pub fn create_channel(&mut self, request: &P, now: u64) -> Result<Id, Misuse> {
-        let user = self.session_user()?;
-        let dest = link(&user, "_actions", "createChannel")?;
-        let body = request
-            .to_json()
-            .ok_or(Misuse::InvalidArgument("request"))?;
-        let mode = Mode::Event {
-            create_channel: true,
-            message: false,
-        };
-        Ok(self.call_action(dest, body, mode, now))
-    }
-
-    /// `getChannel(id)`: the fixed channel relay; waits for a connection.
-    pub fn get_channel(&mut self, channel_id: u64, now: u64) -> Id {
-        self.call_relay(channel_relay(channel_id), Rc::from([]), Shape::Plain, now)
-    }
-
-    /// `sendMessage({channel|message|thread, body|file, groupTag?, properties?})`.
-    ///
-    /// A request with both `body` and `file`, or neither, completes at once with a
-    /// [`Failure::Validation`] (API.md 13). File uploads are not supported yet (they
-    /// fail the same way); external files (`{url, name, contentType, size}`) are sent.
-    ///
-    /// # Errors
-    /// [`Misuse::NoActiveSession`]; [`Misuse::InvalidArgument`] without a target.
-    pub fn send_message(&mut self, request: &P, now: u64) -> Result<Id, Misuse> {
-        self.session_user()?;
-        let dest = if let Some(thread) = request.get("thread") {
-            link(&thread, "_actions", "message")?
-        } else if let Some(message) = request.get("message") {
-            link(&message, "_actions", "reply")?
-        } else if let Some(channel) = request.get("channel") {
-            link(&channel, "_actions", "message")?
-        } else {
-            return Err(Misuse::InvalidArgument("channel"));
-        };
-        let text = request.get("body").and_then(|b| b.as_string());
-        let file = request.get("file");
-        let mut body = String::from("{\"type\":");
-        match (text, file) {
-            (Some(text), None) => {
-                push_json_string(&mut body, "TEXT");
-                body.push_str(",\"body\":");
-                push_json_string(&mut body, &text);
-            }
-            (None, Some(file))
-                if file.get("url").is_some()
-                    && file.get("name").is_some()
-                    && file.get("size").is_some() =>
-            {
-                push_json_string(&mut body, "FILE");
-                body.push_str(",\"file\":");
-                body.push_str(&file.to_json().ok_or(Misuse::InvalidArgument("file"))?);
-            }
-            (None, Some(_)) => {
-                return Ok(self.fail_now(Failure::Validation(
-                    "File uploads are not supported yet; pass an external file {url, name, contentType, size}.",
-                )))
-            }
-            (Some(_), Some(_)) => {
-                return Ok(self.fail_now(Failure::Validation(
-                    "A message has either a body or a file, not both.",
-                )))
-            }
-            (None, None) => {
-                return Ok(self.fail_now(Failure::Validation(
-                    "A message needs a body or a file.",
-                )))
-            }
-        }
-        if let Some(tag) = request.get("groupTag").and_then(|t| t.as_string()) {
-            body.push_str(",\"groupTag\":");
-            push_json_string(&mut body, &tag);
-        }
-        if let Some(props) = request.get("properties").and_then(|p| p.to_json()) {
-            body.push_str(",\"properties\":");
-            body.push_str(&props);
-        }
-        body.push('}');
-        let mode = Mode::Event {
-            create_channel: false,
-            message: true,
-        };
-        Ok(self.call_action(dest, body, mode, now))
-    }
-
     /// `sendKeystrokes({channel|thread, keys})`: debounced 150 ms per destination, the
     /// last value of a burst wins (API.md 13).
     ///
@@ -783,26 +761,6 @@ impl<P: Payload> Client<P> {
             None => self.keystrokes.push(Keystrokes { dest, body, due }),
         }
         Ok(())
-    }
-
-    /// `getMessages({channel, filter?} | {message})`: the first page.
-    ///
-    /// # Errors
-    /// [`Misuse::NoActiveSession`]; [`Misuse::InvalidArgument`].
-    pub fn get_messages(&mut self, request: &P, now: u64) -> Result<Id, Misuse> {
-        self.session_user()?;
-        let (dest, params) = if let Some(channel) = request.get("channel") {
-            let params = request
-                .get("filter")
-                .map(|f| f.param_headers())
-                .unwrap_or_default();
-            (link(&channel, "_relays", "messages")?, params)
-        } else if let Some(message) = request.get("message") {
-            (link(&message, "_relays", "replies")?, Vec::new())
-        } else {
-            return Err(Misuse::InvalidArgument("channel"));
-        };
-        Ok(self.call_relay(dest, params.into(), Shape::Page(PageKind::MESSAGES), now))
     }
 
     /// `paginator.nextPage()` / `prevPage()`: relay `link` with the first request's
@@ -857,6 +815,7 @@ impl<P: Payload> Client<P> {
             stage: Stage::SelfTopic,
             queue: VecDeque::new(),
             next_seq: 0,
+            thread: None,
         });
         self.retain_topic(&self_topic, None, now);
         self.advance_chats(now);
@@ -871,6 +830,11 @@ impl<P: Payload> Client<P> {
             return;
         };
         let chat = self.chats.remove(i);
+        if let Some((_, topics)) = &chat.thread {
+            for dest in topics.iter().rev().flatten() {
+                self.release_topic(dest, now);
+            }
+        }
         let held = match chat.stage {
             Stage::SelfTopic => 1,
             _ => chat.topics.len(),
@@ -882,6 +846,36 @@ impl<P: Payload> Client<P> {
         if chat.stage != Stage::Confirmed {
             self.complete(id, Ok(Done::ChatReady));
         }
+    }
+
+    /// `session.setThread(thread)`: the chat session follows `thread`, subscribing its
+    /// `messages`, `keystrokes` and `typing` topics and leaving the previous thread's
+    /// (API.md 13: the official client subscribes nothing). The topics are left on
+    /// `end()` too. A no-op for an ended session.
+    ///
+    /// # Errors
+    /// [`Misuse::InvalidArgument`] when `thread` is not an object with `_topics`.
+    pub fn set_thread(&mut self, chat: Id, thread: &P, now: u64) -> Result<(), Misuse> {
+        let topics: Vec<Option<String>> = THREAD_TOPICS
+            .iter()
+            .map(|t| thread.get_str(&["_topics", t.link_name()]))
+            .collect();
+        if topics.iter().all(Option::is_none) {
+            return Err(Misuse::InvalidArgument("thread"));
+        }
+        let Some(i) = self.chats.iter().position(|c| c.id == chat) else {
+            return Ok(());
+        };
+        let old = self.chats[i].thread.replace((thread.clone(), topics.clone()));
+        for dest in topics.iter().flatten() {
+            self.retain_topic(dest, None, now);
+        }
+        if let Some((_, old)) = old {
+            for dest in old.iter().rev().flatten() {
+                self.release_topic(dest, now);
+            }
+        }
+        Ok(())
     }
 
     // ----- frames in -------------------------------------------------------------
@@ -983,18 +977,18 @@ impl<P: Payload> Client<P> {
             let hit = self.actions.iter().position(|a| {
                 a.receipt == receipt
                     && match a.mode {
-                        Mode::Event { create_channel, .. } => {
-                            !create_channel || completes_create_channel(&ty)
-                        }
-                        Mode::Receipt => false,
+                        Mode::Event(_) => true,
+                        Mode::CreateChannel => completes_create_channel(&ty),
+                        Mode::Receipt(_) => false,
                     }
             });
             if let Some(i) = hit {
                 let action = self.actions.remove(i);
-                let mut result = resource.clone();
-                if let Mode::Event { message: true, .. } = action.mode {
-                    self.map_file(&mut result);
-                }
+                let post = match action.mode {
+                    Mode::Event(p) => p,
+                    _ => Post::None,
+                };
+                let result = self.post(post, resource.clone());
                 self.complete(action.id, Ok(Done::Resource(Some(result))));
             }
         }
@@ -1012,6 +1006,28 @@ impl<P: Payload> Client<P> {
     fn dispatch_chat(&mut self, topic_dest: &str, ty: &str, resource: &mut P, now: u64) {
         let mut mapped = false;
         for ci in 0..self.chats.len() {
+            let thread_kind = self.chats[ci].thread.as_ref().and_then(|(_, topics)| {
+                let t = topics.iter().position(|d| d.as_deref() == Some(topic_dest))?;
+                ChatEvent::route_thread(THREAD_TOPICS[t], ty)
+            });
+            if let Some(kind) = thread_kind.filter(|k| self.chats[ci].mask & k.bit() != 0) {
+                if kind == ChatEvent::ThreadReceivedMessage && !mapped {
+                    self.map_file(resource);
+                    mapped = true;
+                }
+                let chat = &mut self.chats[ci];
+                let seq = chat.next_seq;
+                chat.next_seq += 1;
+                let thread = chat.thread.as_ref().map(|(t, _)| t.clone());
+                chat.queue.push_back(Queued {
+                    seq,
+                    kind,
+                    first: thread,
+                    second: Some(resource.clone()),
+                    waiting: false,
+                });
+                self.flush_chat(ci);
+            }
             let chat = &self.chats[ci];
             let Some(t) = chat
                 .topics
@@ -1099,6 +1115,7 @@ impl<P: Payload> Client<P> {
             Purpose::Call(id, shape) => {
                 let result = match shape {
                     Shape::Plain => Done::Resource(resource),
+                    Shape::Field(f) => Done::Resource(resource.and_then(|r| r.get(f))),
                     Shape::Page(kind) => Done::Page(self.page_of(resource, relay.params, kind)),
                 };
                 self.complete(id, Ok(result));
@@ -1180,10 +1197,12 @@ impl<P: Payload> Client<P> {
         if let Some(i) = self
             .actions
             .iter()
-            .position(|a| a.receipt == receipt && a.mode == Mode::Receipt)
+            .position(|a| a.receipt == receipt && matches!(a.mode, Mode::Receipt(_)))
         {
             let action = self.actions.remove(i);
-            self.complete(action.id, Ok(Done::Receipt));
+            if let Mode::Receipt(echo) = action.mode {
+                self.complete(action.id, Ok(Done::Resource(echo)));
+            }
         }
         // Event-completed actions stay pending after their RECEIPT, as in the official
         // client: the server sends the result event first (3.3).
@@ -1554,7 +1573,7 @@ impl<P: Payload> Client<P> {
         id
     }
 
-    fn call_action(&mut self, dest: String, body: String, mode: Mode, now: u64) -> Id {
+    fn call_action(&mut self, dest: String, body: String, mode: Mode<P>, now: u64) -> Id {
         let id = self.new_id();
         let receipt = self.new_receipt();
         self.actions.push(ActionReq {
@@ -1567,6 +1586,53 @@ impl<P: Payload> Client<P> {
         });
         self.flush_unsent(now);
         id
+    }
+
+    /// Queues an upload of `file` to `stream` (PROTOCOL.md 10.2).
+    fn upload(
+        &mut self,
+        stream: &str,
+        file: P,
+        fields: Vec<(&'static str, String)>,
+        request: &P,
+        post: Post,
+    ) -> Id {
+        let id = self.new_id();
+        let mut url = String::new();
+        if !stream.starts_with("http:") && !stream.starts_with("https:") {
+            url.push_str(if self.config.secure { "https://" } else { "http://" });
+            url.push_str(&self.config.host);
+            if !stream.starts_with('/') {
+                url.push('/');
+            }
+        }
+        url.push_str(stream);
+        self.uploads.push_back(Upload {
+            id,
+            url,
+            grant: self.write_grant.clone().unwrap_or_default(),
+            file,
+            fields,
+            listener: request.get("progressListener"),
+        });
+        self.uploading.push((id, post));
+        id
+    }
+
+    /// What a successful result goes through before it is delivered.
+    fn post(&mut self, post: Post, mut resource: P) -> P {
+        match post {
+            Post::None => {}
+            Post::MapFile => self.map_file(&mut resource),
+            Post::SetUser => {
+                if self.phase == Phase::Active {
+                    self.user = Some(resource.clone());
+                    self.events
+                        .push_back(Event::CurrentUser(Some(resource.clone())));
+                }
+            }
+        }
+        resource
     }
 
     fn page_of(
@@ -1640,17 +1706,6 @@ pub fn with_grant(url: &str, grant: &str) -> String {
         out.push_str(f);
     }
     out
-}
-
-/// `/application/v1/channels/{id}.relay` (PROTOCOL.md 5), the same string as
-/// `chatkitty_protocol::destination::channel_relay` (a test holds them equal) but
-/// built without `format!`, which would link `core::fmt` into the wasm build.
-fn channel_relay(id: u64) -> String {
-    let mut d = String::from(dest::APPLICATION_PREFIX);
-    d.push_str("channels/");
-    text::push_u64(&mut d, id);
-    d.push_str(".relay");
-    d
 }
 
 fn body<P: Payload>(frame: &Frame) -> Option<P> {

@@ -60,6 +60,25 @@ const CHANNEL_TOPIC_SEGMENTS: [&str; 8] = [
     "/events",
 ];
 
+/// The calls the older tests were written against, through the op table.
+impl Client<Value> {
+    fn get_current_user(&mut self, now: u64) -> Result<Id, Misuse> {
+        self.call(op::GET_CURRENT_USER, &Value::Null, now)
+    }
+    fn create_channel(&mut self, request: &Value, now: u64) -> Result<Id, Misuse> {
+        self.call(op::CREATE_CHANNEL, request, now)
+    }
+    fn get_channel(&mut self, id: u64, now: u64) -> Id {
+        self.call(op::GET_CHANNEL, &json!(id), now).unwrap()
+    }
+    fn send_message(&mut self, request: &Value, now: u64) -> Result<Id, Misuse> {
+        self.call(op::SEND_MESSAGE, request, now)
+    }
+    fn get_messages(&mut self, request: &Value, now: u64) -> Result<Id, Misuse> {
+        self.call(op::GET_MESSAGES, request, now)
+    }
+}
+
 /// The client plus everything it produced, with a fake clock.
 struct Harness {
     c: Client<Value>,
@@ -1356,8 +1375,10 @@ fn a_new_session_after_end_session_starts_cleanly() {
 }
 
 #[test]
-fn the_channel_relay_matches_the_protocol_crates_builder() {
+fn the_fixed_destinations_match_the_protocol_crates_builders() {
     for id in [0, 7, 1_234_567_890_123] {
-        assert_eq!(channel_relay(id), dest::channel_relay(id));
+        assert_eq!(ops::by_id("channels", id, ".relay"), dest::channel_relay(id));
+        assert_eq!(ops::by_id("users", id, ".relay"), dest::user_relay(id));
+        assert_eq!(ops::by_id("users", id, ".block"), dest::user_block_action(id));
     }
 }

@@ -3,9 +3,9 @@
 
 use chatkitty_protocol::error::names;
 use js_sys::{Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::{Failure, Misuse};
+use crate::core::{Failure, Misuse, Payload};
 
 use super::js::Js;
 
@@ -45,6 +45,8 @@ pub fn error_value(failure: Failure<Js>) -> JsValue {
         Failure::Connection => (names::CONNECTION, "Could not connect to ChatKitty"),
         Failure::Unknown => (names::UNKNOWN, "An unknown error occurred."),
         Failure::Validation(m) => (names::VALIDATION, m),
+        Failure::NotAReply(m) => return not_a_reply(m),
+        Failure::Http { status, body } => return http_error(status, body),
         Failure::PageOutOfBounds => {
             return thrown_error(
                 "PageOutOfBoundsError",
@@ -60,9 +62,51 @@ pub fn error_value(failure: Failure<Js>) -> JsValue {
     o.into()
 }
 
-/// What a misused call throws: an `Error` carrying the `error` field of API.md 2.2.
-pub fn misuse(m: Misuse) -> JsValue {
+/// A failed upload: the server's `{error, message}` when it sent one, plus `status`
+/// and the `response: {status, data}` an HTTP library's error carries (API.md 2.1).
+fn http_error(status: u16, body: Option<Js>) -> JsValue {
+    let text = |k: &str| body.as_ref().and_then(|b| b.get(k)).map(|v| v.0);
+    let o = Object::new();
+    set(&o, "error", &text("error").unwrap_or_else(|| names::FILE_UPLOAD.into()));
+    let message = text("message").unwrap_or_else(|| {
+        let mut m = String::from("Upload failed with status ");
+        crate::core::text::push_u64(&mut m, status as u64);
+        m.into()
+    });
+    set(&o, "message", &message);
+    set(&o, "timestamp", &js_sys::Date::new_0().to_iso_string());
+    let status = JsValue::from(status);
+    set(&o, "status", &status);
+    let response = Object::new();
+    set(&response, "status", &status);
+    set(&response, "data", &body.map_or(JsValue::UNDEFINED, |b| b.0));
+    set(&o, "response", &response);
+    o.into()
+}
+
+/// What a misused call throws: an `Error` carrying the `error` field of API.md 2.2;
+/// `request` supplies the `channel` of the channel errors.
+pub fn misuse(m: Misuse, request: &JsValue) -> JsValue {
     match m {
+        Misuse::Thrown(t) => {
+            let (name, before, after) = t.text();
+            let channel = Js(request.clone()).get("channel");
+            let channel_name = channel
+                .as_ref()
+                .and_then(|c| c.get("name"))
+                .and_then(|n| n.as_string())
+                .unwrap_or_else(|| "undefined".into());
+            let mut message = String::from(before);
+            message.push_str(&channel_name);
+            message.push_str(after);
+            let e = thrown_error(name, &message);
+            set(
+                e.unchecked_ref(),
+                "channel",
+                &channel.map_or(JsValue::UNDEFINED, |c| c.0),
+            );
+            e
+        }
         Misuse::NoActiveSession => {
             thrown_error("NoActiveSessionError", "You're not connected to ChatKitty.")
         }
@@ -80,6 +124,19 @@ pub fn misuse(m: Misuse) -> JsValue {
             js_sys::TypeError::new(&msg).into()
         }
     }
+}
+
+/// The rejection of `getMessageParent` for a message that is not a reply.
+pub fn not_a_reply(message: Js) -> JsValue {
+    let id = message
+        .get("id")
+        .map_or_else(|| "undefined".into(), |i| super::js::js_string(&i.0));
+    let mut text = String::from("Message ");
+    text.push_str(&id);
+    text.push_str(" is not a reply.");
+    let e = thrown_error("MessageNotAReplyError", &text);
+    set(e.unchecked_ref(), "messageModel", &message.0);
+    e
 }
 
 /// An `Error` instance with `name` and `error` set to `name`.

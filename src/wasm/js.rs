@@ -101,7 +101,7 @@ impl Payload for Js {
 }
 
 /// JavaScript's `String(value)` for the values a filter holds.
-fn js_string(value: &JsValue) -> String {
+pub(crate) fn js_string(value: &JsValue) -> String {
     if let Some(s) = value.as_string() {
         return s;
     }

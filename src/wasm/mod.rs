@@ -19,7 +19,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::core::{
-    ChatEvent, Client, Completion, Config, Done, Event, Id, Io, Misuse, Page, Payload, DEFAULT_HOST,
+    ops, ChatEvent, Client, Completion, Config, Done, Event, Failure, Id, Io, Misuse, Op, Page,
+    Payload, Upload, DEFAULT_HOST,
 };
 use convert::{set, succeeded};
 use js::Js;
@@ -39,10 +40,8 @@ fn now() -> u64 {
 enum Settle {
     /// `startSession`: `{session: {user}}`.
     Session,
-    /// `{<key>: resource}`.
-    Resource(&'static str),
-    /// `getMessages` and friends: `{paginator}`.
-    FirstPage,
+    /// `{<key>: resource}` (a page: `{paginator}`); no key: the flags only.
+    Resource(Option<&'static str>),
     /// `nextPage()`/`prevPage()`: the paginator itself; rejects on failure.
     NextPage,
     /// `endSession`: undefined.
@@ -58,12 +57,14 @@ struct Pending {
     settle: Settle,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Observed {
-    CurrentUser,
-    Online,
-    Offline,
-}
+/// Observer kinds: `onCurrentUserChanged`, `onCurrentUserOnline`,
+/// `onCurrentUserOffline`, then the instance observers of [`crate::core::UserEvent`]
+/// from `USER_EVENTS` on (the numbering of index.js's observer table).
+type Observed = u8;
+const CURRENT_USER: Observed = 0;
+const ONLINE: Observed = 1;
+const OFFLINE: Observed = 2;
+const USER_EVENTS: Observed = 3;
 
 struct Observer {
     id: u32,
@@ -79,8 +80,8 @@ struct Inner {
     pending: RefCell<Vec<Pending>>,
     observers: RefCell<Vec<Observer>>,
     next_observer: Cell<u32>,
-    /// Chat sessions: id → the request holding the handlers.
-    chats: RefCell<Vec<(Id, JsValue)>>,
+    /// Chat sessions: id → the request holding the handlers, and the session object.
+    chats: RefCell<Vec<(Id, JsValue, JsValue)>>,
     me: Weak<Inner>,
 }
 
@@ -93,6 +94,8 @@ pub struct ChatKitty {
 
 thread_local! {
     static INSTANCES: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
+    /// index.js's uploader: `(upload, done) => void` (XMLHttpRequest, PROTOCOL.md 10.2).
+    static UPLOADER: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
 fn read_config(api_key: String, options: &JsValue) -> Config {
@@ -116,7 +119,7 @@ impl ChatKitty {
         let api_key = Js(configuration.clone())
             .get("apiKey")
             .and_then(|k| k.as_string())
-            .ok_or_else(|| convert::misuse(Misuse::InvalidArgument("apiKey")))?;
+            .ok_or_else(|| convert::misuse(Misuse::InvalidArgument("apiKey"), &JsValue::NULL))?;
         Ok(ChatKitty::with_config(read_config(api_key, &configuration)))
     }
 
@@ -177,60 +180,41 @@ impl ChatKitty {
         self.call(Settle::Closed, |c, now| Ok(c.end_session(now)))
     }
 
-    /// Fetches a fresh copy of the current user.
-    #[wasm_bindgen(js_name = getCurrentUser, skip_typescript)]
-    pub fn get_current_user(&self) -> Result<Promise, JsValue> {
-        self.call(Settle::Resource("user"), |c, now| c.get_current_user(now))
+    /// Runs API call `op` of the core's table (`crate::core::OPS`) with `request`;
+    /// index.js gives each row its JavaScript name.
+    #[wasm_bindgen(js_name = _call, skip_typescript)]
+    pub fn call_op(&self, op: Op, request: JsValue) -> Result<Promise, JsValue> {
+        let key = ops::OPS.get(op as usize).and_then(|s| s.key);
+        let id = {
+            let r = self.inner.core.borrow_mut().call(op, &Js(request.clone()), now());
+            r.map_err(|m| convert::misuse(m, &request))?
+        };
+        let promise = self.promise(id, Settle::Resource(key));
+        drive(&self.inner);
+        Ok(promise)
     }
 
-    /// Observes the current user (called at once with the current value).
-    #[wasm_bindgen(js_name = onCurrentUserChanged, skip_typescript)]
-    pub fn on_current_user_changed(&self, observer: JsValue) -> Function {
-        let mut user = self.current_user();
-        if user.is_undefined() {
-            user = JsValue::NULL;
+    /// Registers observer `kind` (see `Observed`): a function or `{onNext}`. Returns
+    /// a working unsubscribe, which itself returns a no-op (API.md 13).
+    #[wasm_bindgen(js_name = _on, skip_typescript)]
+    pub fn on(&self, kind: Observed, observer: JsValue) -> Result<Function, JsValue> {
+        if kind >= USER_EVENTS {
+            let r = self.inner.core.borrow().require_session();
+            r.map_err(|m| convert::misuse(m, &observer))?;
+        } else if kind == CURRENT_USER {
+            let mut user = self.current_user();
+            if user.is_undefined() {
+                user = JsValue::NULL;
+            }
+            notify(&observer, &user);
         }
-        notify(&observer, &user);
-        self.observe(Observed::CurrentUser, observer)
+        Ok(self.observe(kind, observer))
     }
 
-    /// Observes connections being established.
-    #[wasm_bindgen(js_name = onCurrentUserOnline, skip_typescript)]
-    pub fn on_current_user_online(&self, observer: JsValue) -> Function {
-        self.observe(Observed::Online, observer)
-    }
-
-    /// Observes connections being lost or closed.
-    #[wasm_bindgen(js_name = onCurrentUserOffline, skip_typescript)]
-    pub fn on_current_user_offline(&self, observer: JsValue) -> Function {
-        self.observe(Observed::Offline, observer)
-    }
-
-    /// Creates a channel; the request is sent as given.
-    #[wasm_bindgen(js_name = createChannel, skip_typescript)]
-    pub fn create_channel(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.call(Settle::Resource("channel"), |c, now| {
-            c.create_channel(&Js(request), now)
-        })
-    }
-
-    /// Fetches a channel by id.
-    #[wasm_bindgen(js_name = getChannel, skip_typescript)]
-    pub fn get_channel(&self, id: f64) -> Result<Promise, JsValue> {
-        if !(id >= 0.0 && id.fract() == 0.0) {
-            return Err(convert::misuse(Misuse::InvalidArgument("id")));
-        }
-        self.call(Settle::Resource("channel"), |c, now| {
-            Ok(c.get_channel(id as u64, now))
-        })
-    }
-
-    /// Sends a text message (or an external file message).
-    #[wasm_bindgen(js_name = sendMessage, skip_typescript)]
-    pub fn send_message(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.call(Settle::Resource("message"), |c, now| {
-            c.send_message(&Js(request), now)
-        })
+    /// Sets the function that performs uploads (index.js does, once).
+    #[wasm_bindgen(js_name = _host, skip_typescript)]
+    pub fn host(uploader: Function) {
+        UPLOADER.with(|u| *u.borrow_mut() = Some(uploader));
     }
 
     /// Sends the current draft text (debounced 150 ms per channel).
@@ -241,17 +225,9 @@ impl ChatKitty {
             .core
             .borrow_mut()
             .send_keystrokes(&Js(request), now());
-        r.map_err(convert::misuse)?;
+        r.map_err(|m| convert::misuse(m, &JsValue::NULL))?;
         drive(&self.inner);
         Ok(())
-    }
-
-    /// Lists messages, newest first, as a paginator.
-    #[wasm_bindgen(js_name = getMessages, skip_typescript)]
-    pub fn get_messages(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.call(Settle::FirstPage, |c, now| {
-            c.get_messages(&Js(request), now)
-        })
     }
 
     /// Enters a channel's real-time chat. Returns at once a result that is readable
@@ -265,11 +241,13 @@ impl ChatKitty {
                 .core
                 .borrow_mut()
                 .start_chat_session(&Js(request.clone()), now());
-            r.map_err(convert::misuse)?
+            r.map_err(|m| convert::misuse(m, &request))?
         };
-        inner.chats.borrow_mut().push((id, request.clone()));
-
         let session = Object::new();
+        inner
+            .chats
+            .borrow_mut()
+            .push((id, request.clone(), session.clone().into()));
         set(
             &session,
             "channel",
@@ -279,12 +257,27 @@ impl ChatKitty {
         let weak = inner.me.clone();
         let end = Closure::<dyn Fn()>::new(move || {
             if let Some(inner) = weak.upgrade() {
-                inner.chats.borrow_mut().retain(|(c, _)| *c != id);
+                inner.chats.borrow_mut().retain(|c| c.0 != id);
                 inner.core.borrow_mut().end_chat_session(id, now());
                 drive(&inner);
             }
         });
         set(&session, "end", &end.into_js_value());
+        // Follows a thread: `session.thread` is set and its topics subscribed (API.md 13).
+        let weak = inner.me.clone();
+        let set_thread = Closure::<dyn Fn(JsValue) -> Result<(), JsValue>>::new(move |thread: JsValue| {
+            let Some(inner) = weak.upgrade() else {
+                return Ok(());
+            };
+            let r = inner.core.borrow_mut().set_thread(id, &Js(thread.clone()), now());
+            r.map_err(|m| convert::misuse(m, &thread))?;
+            if let Some(c) = inner.chats.borrow().iter().find(|c| c.0 == id) {
+                let _ = Reflect::set(&c.2, &"thread".into(), &thread);
+            }
+            drive(&inner);
+            Ok(())
+        });
+        set(&session, "setThread", &set_thread.into_js_value());
 
         // What `await` yields: the same fields, without `then`, so it does not loop.
         let settled = succeeded(Some("session"), &session);
@@ -306,7 +299,7 @@ impl ChatKitty {
     ) -> Result<Promise, JsValue> {
         let id = {
             let r = f(&mut self.inner.core.borrow_mut(), now());
-            r.map_err(convert::misuse)?
+            r.map_err(|m| convert::misuse(m, &JsValue::NULL))?
         };
         let promise = self.promise(id, settle);
         drive(&self.inner);
@@ -377,10 +370,14 @@ fn notify(target: &JsValue, arg: &JsValue) {
 fn drive(inner: &Rc<Inner>) {
     loop {
         let (mut io, mut done, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        let mut uploads = Vec::new();
         let deadline = {
             let mut core = inner.core.borrow_mut();
             while let Some(x) = core.poll_io() {
                 io.push(x);
+            }
+            while let Some(x) = core.poll_upload() {
+                uploads.push(x);
             }
             while let Some(x) = core.poll_completion() {
                 done.push(x);
@@ -393,11 +390,14 @@ fn drive(inner: &Rc<Inner>) {
         if let Some(timer) = inner.timer.borrow_mut().as_mut() {
             timer.arm(deadline);
         }
-        if io.is_empty() && done.is_empty() && events.is_empty() {
+        if io.is_empty() && done.is_empty() && events.is_empty() && uploads.is_empty() {
             return;
         }
         for x in io {
             perform(inner, x);
+        }
+        for u in uploads {
+            upload(inner, u);
         }
         for c in done {
             settle(inner, c);
@@ -426,6 +426,40 @@ fn perform(inner: &Rc<Inner>, io: Io) {
     }
 }
 
+/// Hands an upload to index.js's `XMLHttpRequest` uploader, which calls back with the
+/// HTTP status and response text and calls the progress listener (API.md 2.6).
+fn upload(inner: &Rc<Inner>, u: Upload<Js>) {
+    let o = Object::new();
+    set(&o, "url", &u.url.as_str().into());
+    set(&o, "grant", &u.grant.as_str().into());
+    set(&o, "file", &u.file.0);
+    let fields = Object::new();
+    for (k, v) in &u.fields {
+        set(&fields, k, &v.as_str().into());
+    }
+    set(&o, "fields", &fields);
+    set(&o, "listener", &u.listener.map_or(JsValue::UNDEFINED, |l| l.0));
+    let weak = inner.me.clone();
+    let id = u.id;
+    let done = Closure::once_into_js(move |status: u16, text: String| -> bool {
+        let Some(inner) = weak.upgrade() else {
+            return false;
+        };
+        let ok = inner.core.borrow_mut().handle_upload(id, status, &text);
+        drive(&inner);
+        ok
+    });
+    let uploader = UPLOADER.with(|u| u.borrow().clone());
+    let r = match uploader {
+        Some(f) => f.call2(&JsValue::UNDEFINED, &o, &done),
+        None => Err(JsValue::from_str("no uploader")),
+    };
+    if let Err(e) = r {
+        console_error("chatkitty-wasm: upload failed to start", &e);
+        inner.core.borrow_mut().handle_upload(id, 0, "");
+    }
+}
+
 fn settle(inner: &Rc<Inner>, c: Completion<Js>) {
     let pending = {
         let mut all = inner.pending.borrow_mut();
@@ -444,6 +478,9 @@ fn settle(inner: &Rc<Inner>, c: Completion<Js>) {
                 .call1(&JsValue::UNDEFINED, &convert::error_value(f));
         }
         (Settle::Chat(done), Ok(_)) => resolve(&done),
+        (_, Err(Failure::NotAReply(m))) => {
+            let _ = pending.reject.call1(&JsValue::UNDEFINED, &convert::not_a_reply(m));
+        }
         (_, Err(f)) => resolve(&convert::failed(f).into()),
         (Settle::Session, Ok(Done::Session(user))) => {
             let session = Object::new();
@@ -452,9 +489,9 @@ fn settle(inner: &Rc<Inner>, c: Completion<Js>) {
         }
         (Settle::Resource(key), Ok(Done::Resource(r))) => {
             let v = r.map_or(JsValue::UNDEFINED, |r| r.0);
-            resolve(&succeeded(Some(key), &v).into());
+            resolve(&succeeded(key, &v).into());
         }
-        (Settle::FirstPage, Ok(Done::Page(p))) => {
+        (Settle::Resource(_), Ok(Done::Page(p))) => {
             resolve(&succeeded(Some("paginator"), &paginator(inner, p)).into());
         }
         (Settle::NextPage, Ok(Done::Page(p))) => resolve(&paginator(inner, p)),
@@ -491,16 +528,16 @@ fn paginator(inner: &Rc<Inner>, page: Page<Js>) -> JsValue {
 
 fn deliver(inner: &Rc<Inner>, event: Event<Js>) {
     let (kind, arg) = match event {
-        Event::CurrentUser(u) => (Observed::CurrentUser, u.map_or(JsValue::NULL, |u| u.0)),
-        Event::Online => (Observed::Online, JsValue::UNDEFINED),
-        Event::Offline => (Observed::Offline, JsValue::UNDEFINED),
+        Event::CurrentUser(u) => (CURRENT_USER, u.map_or(JsValue::NULL, |u| u.0)),
+        Event::Online => (ONLINE, JsValue::UNDEFINED),
+        Event::Offline => (OFFLINE, JsValue::UNDEFINED),
         Event::Chat {
             session,
             kind,
             first,
             second,
         } => return deliver_chat(inner, session, kind, first, second),
-        Event::User { .. } => return, // instance observers arrive in a later milestone
+        Event::User { kind, value } => (USER_EVENTS + kind as u8, value.0),
     };
     let targets: Vec<JsValue> = inner
         .observers
@@ -510,7 +547,13 @@ fn deliver(inner: &Rc<Inner>, event: Event<Js>) {
         .map(|o| o.target.clone())
         .collect();
     let user = match kind {
-        Observed::CurrentUser => arg,
+        CURRENT_USER => arg,
+        k if k >= USER_EVENTS => {
+            for t in targets {
+                notify(&t, &arg);
+            }
+            return;
+        }
         _ => inner
             .core
             .borrow()
@@ -518,7 +561,7 @@ fn deliver(inner: &Rc<Inner>, event: Event<Js>) {
             .map_or(JsValue::UNDEFINED, |u| u.0.clone()),
     };
     for t in targets {
-        if kind != Observed::CurrentUser {
+        if kind != CURRENT_USER {
             // Online/offline: a function gets no argument; `onNext(user)` only with a user.
             if let Some(f) = t.dyn_ref::<Function>() {
                 if let Err(e) = f.call0(&JsValue::UNDEFINED) {
@@ -537,8 +580,8 @@ fn deliver(inner: &Rc<Inner>, event: Event<Js>) {
 fn deliver_chat(inner: &Rc<Inner>, session: Id, kind: ChatEvent, first: Js, second: Option<Js>) {
     let request = {
         let chats = inner.chats.borrow();
-        match chats.iter().find(|(id, _)| *id == session) {
-            Some((_, r)) => r.clone(),
+        match chats.iter().find(|c| c.0 == session) {
+            Some(c) => c.1.clone(),
             None => return,
         }
     };

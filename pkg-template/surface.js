@@ -1,0 +1,58 @@
+// chatkitty-wasm: the JavaScript names of the ChatKitty class (API.md), installed on
+// the wasm-bindgen class. Each API call is a row of the core's table (src/core/ops.rs)
+// reached through one export, `_call(op, request)`; the order of OPS below is the
+// table's numbering (a native test holds the two equal). Each method keeps the
+// official arity (`Function.length`).
+const OPS = 'updateCurrentUser updateCurrentUserDisplayPicture updateChannel deleteChannel createChannel getChannels getChannel joinChannel leaveChannel addChannelModerator getUnreadChannelsCount getChannelUnread readChannel muteChannel unmuteChannel clearChannelHistory hideChannel sendMessage getMessages getUnreadMessagesCount triggerEvent readMessage getLastReadMessage editMessage getMessageRepliesCount getMessageChannel getMessageParent createThread getThreads getThreadChannel getThreadMessage readThread reactToMessage getReactions removeReaction deleteMessageForMe deleteMessage getChannelMembers getReadReceipts getUsers getUsersCount inviteUser getUser getUserIsChannelMember blockUser getUserBlockList deleteUserBlockListItem getCurrentUser';
+// Observers, numbered as in src/wasm/mod.rs (`Observed`) and core::UserEvent::ALL.
+const OBSERVERS = 'onCurrentUserChanged onCurrentUserOnline onCurrentUserOffline onNotificationReceived onChannelJoined onChannelLeft onChannelUpdated onChannelHidden onChannelUnhidden onUserPresenceChanged onParticipantStartedTyping onParticipantStoppedTyping';
+// The 2.x names of API.md 12.1, as [alias, name].
+const ALIASES = 'retrieveCurrentUser getCurrentUser listChannels getChannels retrieveChannel getChannel countUnreadChannels getUnreadChannelsCount checkChannelUnread getChannelUnread listChannelMembers getChannelMembers listMessages getMessages countUnreadMessages getUnreadMessagesCount retrieveLastReadMessage getLastReadMessage countMessageReplies getMessageRepliesCount retrieveMessageChannel getMessageChannel retrieveMessageParent getMessageParent listThreads getThreads listThreadChannel getThreadChannel listThreadMessage getThreadMessage listReactions getReactions listReadReceipts getReadReceipts listUsers getUsers listUsersCount getUsersCount retrieveUser getUser checkUserIsChannelMember getUserIsChannelMember listUserBlockedRecords getUserBlockList deleteUserBlockedRecord deleteUserBlockListItem';
+
+// `{uri: 'data:…', name}` → File (PROTOCOL.md 10.2).
+const toFile = (f) => {
+  const i = f.uri.indexOf(','), head = f.uri.slice(5, i), data = f.uri.slice(i + 1);
+  const s = head.endsWith(';base64') ? atob(data) : decodeURIComponent(data);
+  const bytes = new Uint8Array(s.length);
+  for (let n = 0; n < s.length; n++) bytes[n] = s.charCodeAt(n);
+  return new File([bytes], f.name, { type: head.split(';')[0] });
+};
+
+// Performs an upload the core asked for: multipart POST with the write grant, real
+// progress from XMLHttpRequest (API.md 2.6). `done(status, text)` is the core's
+// verdict.
+const upload = (u, done) => {
+  const l = u.listener, x = new XMLHttpRequest(), d = new FormData();
+  d.append('file', u.file.uri ? toFile(u.file) : u.file);
+  for (const k in u.fields) d.append(k, u.fields[k]);
+  x.open('POST', u.url);
+  x.setRequestHeader('Grant', u.grant);
+  x.upload.onprogress = (e) => l && l.onProgress(e.loaded / e.total);
+  x.onload = x.onerror = () => {
+    const ok = done(x.status, x.responseText);
+    l && l.onCompleted(ok ? 0 : 1);
+  };
+  l && l.onStarted && l.onStarted();
+  x.send(d);
+};
+
+export function install(C) {
+  const p = C.prototype;
+  const def = (name, value) =>
+    Object.defineProperty(p, name, { value, writable: true, configurable: true });
+  OPS.split(' ').forEach((name, op) =>
+    def(name, op === 45 || op === 47 ? function () { return this._call(op); } : function (request) { return this._call(op, request); }));
+  // The update function gets the live current user; the whole result is sent.
+  def('updateCurrentUser', function (update) {
+    const user = this.currentUser;
+    return this._call(0, user && update(user));
+  });
+  OBSERVERS.split(' ').forEach((name, kind) => def(name, function (observer) { return this._on(kind, observer); }));
+  const a = ALIASES.split(' ');
+  for (let i = 0; i < a.length; i += 2) def(a[i], p[a[i + 1]]);
+  // getInstance(apiKey) has arity 1; a second `{host, isSecure}` argument still works.
+  const getInstance = C.getInstance;
+  C.getInstance = function (apiKey) { return getInstance.call(this, apiKey, arguments[1]); };
+  C._host(upload);
+  return C;
+}
