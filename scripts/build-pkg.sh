@@ -35,10 +35,10 @@ if [ ! -f "$STAMP" ] || [ "$RAW_WASM" -nt "$STAMP" ] || [ ! -f "$OUT/chatkitty_w
     mkdir -p "$TOOLS"
     npm install --silent --no-audit --no-fund --prefix "$TOOLS" "binaryen@$BINARYEN_VERSION" >/dev/null
   fi
-  log "wasm-opt -Oz"
+  log "wasm-opt -Oz --converge"
   # The features wasm-bindgen 0.2.130 output uses, enabled explicitly (MVP+ as in
   # Chromium/Firefox/Safari since 2021).
-  "$WASM_OPT" -Oz --enable-reference-types --enable-bulk-memory \
+  "$WASM_OPT" -Oz --converge --enable-reference-types --enable-bulk-memory \
     --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-multivalue \
     "$OUT/chatkitty_wasm_bg.wasm" -o "$OUT/chatkitty_wasm_bg.wasm.opt"

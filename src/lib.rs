@@ -18,5 +18,16 @@ pub mod core;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+/// A free-list allocator of ~1 KB instead of std's dlmalloc (~7 KB of wasm): the
+/// package has a size budget (scripts/build-pkg.sh prints it). Wasm here has one
+/// thread, which is what `AssumeSingleThreaded` requires.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+#[allow(unsafe_code)]
+// SAFETY: wasm32-unknown-unknown without the atomics feature runs a single thread, so
+// the allocator is never used concurrently.
+static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
 #[cfg(target_arch = "wasm32")]
 pub use wasm::ChatKitty;
