@@ -25,9 +25,21 @@ fn user() -> Value {
         .collect();
     json!({
         "id": 42, "name": "jane", "displayName": "Jane",
-        "_relays": {"self": "/application/v1/user.relay"},
+        "_relays": {
+            "self": "/application/v1/user.relay",
+            "channels": "/u/channels.relay", "joinableChannels": "/u/joinable.relay",
+            "unreadChannels": "/u/unread_channels.relay", "channelsCount": "/u/channels.count.relay",
+            "unreadMessagesCount": "/u/unread_messages.count.relay",
+            "contacts": "/u/contacts.relay", "contactsCount": "/u/contacts.count.relay",
+            "userBlockListItems": "/u/block_list_items.relay"
+        },
         "_topics": topics,
-        "_actions": {"createChannel": "/application/v1/user.create_channel"}
+        "_actions": {
+            "createChannel": "/application/v1/user.create_channel",
+            "update": "/application/v1/user.update",
+            "updateDisplayPicture": "/application/v1/user.update_display_picture"
+        },
+        "_streams": {"displayPicture": "/files/v1/user/display_picture"}
     })
 }
 
@@ -48,6 +60,8 @@ fn channel(id: u64) -> Value {
         }
     })
 }
+
+mod ops;
 
 const CHANNEL_TOPIC_SEGMENTS: [&str; 8] = [
     "",
@@ -1377,8 +1391,8 @@ fn a_new_session_after_end_session_starts_cleanly() {
 #[test]
 fn the_fixed_destinations_match_the_protocol_crates_builders() {
     for id in [0, 7, 1_234_567_890_123] {
-        assert_eq!(ops::by_id("channels", id, ".relay"), dest::channel_relay(id));
-        assert_eq!(ops::by_id("users", id, ".relay"), dest::user_relay(id));
-        assert_eq!(ops::by_id("users", id, ".block"), dest::user_block_action(id));
+        assert_eq!(crate::core::ops::by_id("channels", id, ".relay"), dest::channel_relay(id));
+        assert_eq!(crate::core::ops::by_id("users", id, ".relay"), dest::user_relay(id));
+        assert_eq!(crate::core::ops::by_id("users", id, ".block"), dest::user_block_action(id));
     }
 }
