@@ -1,5 +1,5 @@
 // Type declarations of chatkitty-wasm: the JavaScript contract of chatkitty@1.58.2
-// (API.md), for the calls this version implements. Hand-written: every request,
+// (API.md): every method, request, result and model. Hand-written: every request,
 // result and model is a plain object, so interfaces describe them better than the
 // generated signatures (which take `any`).
 
@@ -36,6 +36,16 @@ export interface CurrentUser extends User {
 
 /** `{id}` or `{username}`. */
 export type ChatKittyUserReference = { id: number } | { username: string };
+/** Anything with an id. */
+export interface ChatKittyModelReference {
+  id: number;
+}
+export type BaseUser = User;
+export type UserRelays = Links;
+export type CurrentUserRelays = Links;
+export type CurrentUserTopics = Links;
+export type CurrentUserActions = Links;
+export type CurrentUserStreams = Links;
 
 /** A channel (DIRECT, PUBLIC or PRIVATE). */
 export interface Channel {
@@ -54,6 +64,15 @@ export interface Channel {
   _streams: Links;
   [key: string]: unknown;
 }
+
+export type BaseChannel = Channel;
+export type DirectChannel = Channel & { type: 'DIRECT'; members: User[] };
+export type PublicChannel = Channel & { type: 'PUBLIC' };
+export type PrivateChannel = Channel & { type: 'PRIVATE' };
+export type ChannelRelays = Links;
+export type ChannelTopics = Links;
+export type ChannelActions = Links;
+export type ChannelStreams = Links;
 
 /** A file attached to a message. */
 export interface ChatKittyFile {
@@ -83,9 +102,9 @@ export interface Message {
   body?: string;
   file?: ChatKittyFile;
   user?: User;
-  links?: unknown[];
-  mentions?: unknown[];
-  reactions?: unknown[];
+  links?: MessageLink[];
+  mentions?: MessageMention[];
+  reactions?: ReactionSummary[];
   repliesCount?: number;
   properties: Record<string, unknown>;
   _relays: Links;
@@ -93,6 +112,19 @@ export interface Message {
   _streams?: Links;
   [key: string]: unknown;
 }
+
+export type BaseMessage = Message;
+export type TextMessage = Message & { body: string; links: MessageLink[] };
+export type FileMessage = Message & { file: ChatKittyFile };
+export type UserMessage = Message & { user: User };
+export type SystemMessage = Message & { user?: undefined };
+export type BaseTextMessage = TextMessage;
+export type BaseFileMessage = FileMessage;
+export type BaseUserMessage = UserMessage;
+export type TextUserMessage = TextMessage & UserMessage & { type: 'TEXT' };
+export type FileUserMessage = FileMessage & UserMessage & { type: 'FILE' };
+export type TextSystemMessage = TextMessage & { type: 'SYSTEM_TEXT' };
+export type FileSystemMessage = FileMessage & { type: 'SYSTEM_FILE' };
 
 /** A thread of a channel. */
 export interface Thread {
@@ -123,20 +155,158 @@ export interface Event {
   [key: string]: unknown;
 }
 
+export type ThreadRelays = Links;
+export type ThreadTopics = Links;
+export type ThreadActions = Links;
+export type ThreadStreams = Links;
+export type KeystrokesRelays = Links;
+export type ReactionRelays = Links;
+export type ReadReceiptRelays = Links;
+export type EventRelays = Links;
+
 /** A read receipt. */
 export interface ReadReceipt {
   user: User;
   createdTime: string;
+  _relays?: Links;
   [key: string]: unknown;
+}
+
+/** An emoji as the server describes it. */
+export interface Emoji {
+  character: string;
+  description: string;
+  aliases: string[];
+  tags: string[];
 }
 
 /** A reaction. */
 export interface Reaction {
-  emoji: { character: string; description: string; aliases: string[]; tags: string[] };
+  emoji: Emoji;
   user: User;
   createdTime: string;
+  _relays?: Links;
   [key: string]: unknown;
 }
+
+/** Who reacted with one emoji, on a message. */
+export interface ReactionSummary {
+  emoji: Emoji;
+  users: User[];
+  count: number;
+}
+
+/** A link found in a text message. */
+export interface MessageLink {
+  source: string;
+  startPosition: number;
+  endPosition: number;
+  preview?: MessageLinkPreview;
+}
+export interface MessageLinkPreview {
+  url: string;
+  title: string;
+  image: MessageLinkPreviewImage;
+  description?: string;
+  siteName?: string;
+}
+export interface MessageLinkPreviewImage {
+  source: string;
+}
+
+/** A `<@user>` or `<#channel>` mention. */
+export interface BaseMessageMention {
+  type: 'USER' | 'CHANNEL';
+  tag: string;
+  startPosition: number;
+  endPosition: number;
+}
+export interface UserMessageMention extends BaseMessageMention {
+  type: 'USER';
+  user: User;
+}
+export interface ChannelMessageMention extends BaseMessageMention {
+  type: 'CHANNEL';
+  channel: Channel;
+}
+export type MessageMention = UserMessageMention | ChannelMessageMention;
+
+/** A user the current user blocked. */
+export interface UserBlockListItem {
+  user: User;
+  createdTime: string;
+  _actions: UserBlockListItemActions;
+  [key: string]: unknown;
+}
+export interface UserBlockListItemActions {
+  delete: string;
+  [key: string]: string;
+}
+
+/** What a notification is about (`data.type`). */
+export interface NotificationData {
+  type:
+    | 'SYSTEM:SENT:MESSAGE'
+    | 'USER:SENT:MESSAGE'
+    | 'USER:REPLIED_TO:MESSAGE'
+    | 'USER:MENTIONED:USER'
+    | 'USER:MENTIONED:CHANNEL';
+  recipient?: User;
+  message?: Message;
+  parent?: Message;
+  [key: string]: unknown;
+}
+export interface SystemSentMessageNotificationData extends NotificationData { type: 'SYSTEM:SENT:MESSAGE'; message: Message }
+export interface UserSentMessageNotificationData extends NotificationData { type: 'USER:SENT:MESSAGE'; message: Message }
+export interface UserRepliedToMessageNotificationData extends NotificationData { type: 'USER:REPLIED_TO:MESSAGE'; message: Message; parent: Message }
+export interface UserMentionedNotificationData extends NotificationData { type: 'USER:MENTIONED:USER'; message: Message }
+export interface UserMentionedChannelNotificationData extends NotificationData { type: 'USER:MENTIONED:CHANNEL'; message: Message }
+
+/** Something that happened outside the user's active chat sessions. */
+export interface BaseNotification<D extends NotificationData = NotificationData> {
+  id: number;
+  title: string;
+  body: string;
+  channel: Channel | null;
+  data: D;
+  muted: boolean;
+  createdTime: string;
+  readTime: string | null;
+}
+export type SystemSentMessageNotification = BaseNotification<SystemSentMessageNotificationData>;
+export type UserSentMessageNotification = BaseNotification<UserSentMessageNotificationData>;
+export type UserRepliedToMessageNotification = BaseNotification<UserRepliedToMessageNotificationData>;
+export type UserMentionedNotification = BaseNotification<UserMentionedNotificationData>;
+export type UserMentionedChannelNotification = BaseNotification<UserMentionedChannelNotificationData>;
+export type Notification =
+  | SystemSentMessageNotification
+  | UserSentMessageNotification
+  | UserRepliedToMessageNotification
+  | UserMentionedNotification
+  | UserMentionedChannelNotification;
+
+/** Progress of an upload (API.md 2.6). */
+export interface ChatKittyUploadProgressListener {
+  onStarted(): void;
+  /** The uploaded fraction, 0…1 (NaN when the size is unknown). */
+  onProgress(progress: number): void;
+  onCompleted(result: ChatKittyUploadResult): void;
+}
+
+/** A React Native-style file: `uri` must be a `data:` URI. */
+export interface CreateChatKittyUriFileProperties {
+  uri: string;
+  name: string;
+  type?: string;
+  size?: number;
+}
+
+/** A file to send: an external file by reference, a DOM File/Blob (uploaded), or a
+ * `{uri: 'data:…', name}` object (converted to a File and uploaded). */
+export type CreateChatKittyFileProperties =
+  | CreateChatKittyExternalFileProperties
+  | Blob
+  | CreateChatKittyUriFileProperties;
 
 // ----- results and errors ----------------------------------------------------------
 
@@ -170,12 +340,61 @@ export interface UserSession {
   user: CurrentUser;
 }
 
+/** A cancelled call (declared by the contract, never produced). */
+export interface ChatKittyCancelledResult {
+  succeeded: false;
+  failed: false;
+  cancelled: true;
+}
+
+type Paged<T> = { paginator: ChatKittyPaginator<T> };
+
 export type StartSessionResult = ChatKittyResult<{ session: UserSession }>;
 export type GetCurrentUserResult = ChatKittyResult<{ user: CurrentUser }>;
+export type UpdateCurrentUserResult = ChatKittyResult<{ user: CurrentUser }>;
+export type UpdateCurrentUserDisplayPictureResult = ChatKittyResult<{ user: CurrentUser }>;
 export type CreateChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type GetChannelsResult = ChatKittyResult<Paged<Channel>>;
 export type GetChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type GetChannelUnreadResult = ChatKittyResult<{ unread: boolean }>;
+export type JoinChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type LeaveChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type AddChannelModeratorResult = ChatKittyResult<{ channel: Channel }>;
+export type MuteChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type UnmuteChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type ReadChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type ClearChannelHistoryResult = ChatKittyResult<{ channel: Channel }>;
+export type HideChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type InviteUserResult = ChatKittyResult<{ user: User }>;
+export type UpdateChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type DeleteChannelResult = ChatKittyResult<{}>;
+export type SentMessageResult = ChatKittySucceededResult<{ message: Message }>;
 export type SendMessageResult = ChatKittyResult<{ message: Message }>;
-export type GetMessagesResult = ChatKittyResult<{ paginator: ChatKittyPaginator<Message> }>;
+export type GetMessagesResult = ChatKittyResult<Paged<Message>>;
+export type GetLastReadMessageResult = ChatKittyResult<{ message?: Message }>;
+export type ReadMessageResult = ChatKittyResult<{ message: Message }>;
+export type EditMessageResult = ChatKittyResult<{ message: Message }>;
+export type DeleteMessageForMeResult = ChatKittyResult<{ message: Message }>;
+export type DeleteMessageResult = ChatKittyResult<{ message: Message }>;
+export type GetMessageChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type GetMessageParentResult = ChatKittyResult<{ message: Message }>;
+export type CreateThreadResult = ChatKittyResult<{ thread: Thread }>;
+export type GetThreadsResult = ChatKittyResult<Paged<Thread>>;
+export type GetThreadChannelResult = ChatKittyResult<{ channel: Channel }>;
+export type GetThreadMessageResult = ChatKittyResult<{ message: Message }>;
+export type ReadThreadResult = ChatKittyResult<{ thread: Thread }>;
+export type ReactToMessageResult = ChatKittyResult<{ reaction: Reaction }>;
+export type GetReactionsResult = ChatKittyResult<Paged<Reaction>>;
+export type RemoveReactionResult = ChatKittyResult<{ reaction: Reaction }>;
+export type GetReadReceiptsResult = ChatKittyResult<Paged<ReadReceipt>>;
+export type GetUsersResult = ChatKittyResult<Paged<User>>;
+export type GetUserResult = ChatKittyResult<{ user: User }>;
+export type GetUserIsChannelMemberResult = ChatKittyResult<{ isMember: boolean }>;
+export type BlockUserResult = ChatKittyResult<{ user: User }>;
+export type GetUserBlockListResult = ChatKittyResult<Paged<UserBlockListItem>>;
+export type DeleteUserBlockListItemResult = ChatKittyResult<{ user: User }>;
+export type GetCountResult = ChatKittyResult<{ count: number }>;
+export type TriggerEventResult = ChatKittyResult<{ channel: Channel }>;
 
 /** Thrown synchronously by calls that need a session when there is none. */
 export interface NoActiveSessionError extends ChatKittyError {
@@ -185,6 +404,32 @@ export interface NoActiveSessionError extends ChatKittyError {
 /** Thrown by `startSession` when a session is already active or starting. */
 export interface SessionActiveError extends ChatKittyError {
   error: 'SessionActiveError';
+}
+
+/** Thrown by `joinChannel` when the channel offers no join action. */
+export interface ChannelNotPubliclyJoinableError extends ChatKittyError {
+  error: 'ChannelNotPubliclyJoinableError';
+  channel: Channel;
+}
+/** Thrown by `leaveChannel` when the channel offers no leave action. */
+export interface NotAChannelMemberError extends ChatKittyError {
+  error: 'NotAChannelMemberError';
+  channel: Channel;
+}
+/** Thrown by `addChannelModerator` (the official `error` has no "Error" suffix). */
+export interface CannotAddModeratorToChannelError extends ChatKittyError {
+  error: 'CannotAddModeratorToChannel';
+  channel: Channel;
+}
+/** Thrown by `inviteUser` when the channel offers no invite action. */
+export interface ChannelNotInvitableError extends ChatKittyError {
+  error: 'ChannelNotInvitableError';
+  channel: Channel;
+}
+/** Rejection of `getMessageParent` for a message that is not a reply. */
+export interface MessageNotAReplyError extends ChatKittyError {
+  error: 'MessageNotAReplyError';
+  messageModel: Message;
 }
 
 /** Rejection of `nextPage()`/`prevPage()` when there is no such page. */
@@ -239,33 +484,106 @@ export interface CreateChannelRequest {
   [key: string]: unknown;
 }
 
-/** A message to post: one target (`thread` over `message` over `channel`) and one of
- * `body` or `file`. */
-export interface SendMessageRequest {
-  channel?: Channel;
-  message?: Message;
-  thread?: Thread;
-  body?: string;
-  file?: CreateChatKittyExternalFileProperties;
+interface ChannelRequest { channel: Channel }
+interface MessageRequest { message: Message }
+interface ThreadRequest { thread: Thread }
+
+export interface SendTextMessageRequest {
+  body: string;
   groupTag?: string;
   properties?: Record<string, unknown>;
 }
-
-export interface SendKeystrokesRequest {
-  channel?: Channel;
-  thread?: Thread;
-  /** The whole current draft; an empty string means it was cleared. */
-  keys: string;
+export interface SendFileMessageRequest {
+  file: CreateChatKittyFileProperties;
+  groupTag?: string;
+  properties?: Record<string, unknown>;
+  progressListener?: ChatKittyUploadProgressListener;
 }
+type Content = SendTextMessageRequest | SendFileMessageRequest;
+export type SendChannelMessageRequest = ChannelRequest & Content;
+export type SendMessageReplyRequest = MessageRequest & Content;
+export type SendThreadMessageRequest = ThreadRequest & Content;
+/** A message to post: one target (`thread` over `message` over `channel`) and one of
+ * `body` or `file` (both, or neither, resolve a failed validation result). */
+export type SendMessageRequest = SendChannelMessageRequest | SendMessageReplyRequest | SendThreadMessageRequest;
+
+export interface SendChannelKeystrokesRequest { channel: Channel; keys: string }
+export interface SendThreadKeystrokesRequest { thread: Thread; keys: string }
+/** The whole current draft; an empty string means it was cleared. */
+export type SendKeystrokesRequest = SendChannelKeystrokesRequest | SendThreadKeystrokesRequest;
 
 export interface GetChannelMessagesFilter {
   /** true: only main-thread messages (no replies). */
   mainThread?: boolean;
 }
+export interface GetChannelMessagesRequest { channel: Channel; filter?: GetChannelMessagesFilter }
+export interface GetMessageRepliesRequest { message: Message }
+export type GetMessagesRequest = GetChannelMessagesRequest | GetMessageRepliesRequest;
 
-export type GetMessagesRequest =
-  | { channel: Channel; filter?: GetChannelMessagesFilter }
-  | { message: Message };
+export interface GetChannelsFilter {
+  /** true: channels the user is a member of; false: channels the user can join. */
+  joined?: boolean;
+  /** true: only channels with unread messages. */
+  unread?: boolean;
+  name?: string;
+}
+export interface GetChannelsRequest { filter?: GetChannelsFilter }
+export interface GetUnreadChannelsFilter { type?: 'DIRECT' | 'PUBLIC' | 'PRIVATE' }
+export interface GetUnreadChannelsRequest { filter?: GetUnreadChannelsFilter }
+export type GetChannelUnreadRequest = ChannelRequest;
+export type JoinChannelRequest = ChannelRequest;
+export type LeaveChannelRequest = ChannelRequest;
+export interface GetChannelMembersFilter { displayName?: string }
+export interface GetChannelMembersRequest { channel: Channel; filter?: GetChannelMembersFilter }
+export interface AddChannelModeratorRequest { channel: Channel; user: ChatKittyUserReference | User }
+export type MuteChannelRequest = ChannelRequest;
+export type UnmuteChannelRequest = ChannelRequest;
+export type ReadChannelRequest = ChannelRequest;
+export type ClearChannelHistoryRequest = ChannelRequest;
+export type HideChannelRequest = ChannelRequest;
+export interface InviteUserRequest { channel: Channel; user: ChatKittyUserReference | User }
+/** The channel as edited by the app; the whole object is sent. */
+export type UpdateChannelRequest = ChannelRequest;
+export type DeleteChannelRequest = ChannelRequest;
+export interface UpdateCurrentUserDisplayPictureRequest {
+  file: CreateChatKittyFileProperties;
+  progressListener?: ChatKittyUploadProgressListener;
+}
+export interface GetLastReadMessageRequest { channel: Channel; username: string }
+export type ReadMessageRequest = MessageRequest;
+export interface EditMessageRequest { message: Message; body: string }
+export type DeleteMessageForMeRequest = MessageRequest;
+export type DeleteMessageRequest = MessageRequest;
+export interface GetUnreadMessagesCountRequest { channel?: Channel }
+export type GetMessageRepliesCountRequest = MessageRequest;
+export type GetMessageChannelRequest = MessageRequest;
+export type GetMessageParentRequest = MessageRequest;
+export interface CreateThreadRequest { channel: Channel; name: string; properties?: Record<string, unknown> }
+export interface GetChannelThreadsFilter {
+  /** false: leave out the channel's main thread. */
+  includeMainThread?: boolean;
+  /** true: only threads made with createThread. */
+  standalone?: boolean;
+}
+export interface GetChannelThreadsRequest { channel: Channel; filter?: GetChannelThreadsFilter }
+export type GetThreadsRequest = GetChannelThreadsRequest;
+export type GetThreadChannelRequest = ThreadRequest;
+export type GetThreadMessageRequest = ThreadRequest;
+export type ReadThreadRequest = ThreadRequest;
+/** `emoji`: an alias (`+1`, `heart`) or the character. */
+export interface ReactToMessageRequest { message: Message; emoji: string }
+export type GetReactionsRequest = MessageRequest;
+export interface RemoveReactionRequest { message: Message; emoji: string }
+export type GetReadReceiptsRequest = MessageRequest;
+export interface GetUsersFilter { name?: string; displayName?: string; online?: boolean }
+export interface GetUsersRequest { filter?: GetUsersFilter }
+/** `user` must be a User resource (from members, contacts or getUser). */
+export interface GetUserIsChannelMemberRequest { user: User; channel: Channel }
+export interface BlockUserRequest { user: User }
+export interface DeleteUserBlockListItemRequest { item: UserBlockListItem }
+export interface TriggerEventRequest { channel: Channel; type: string; properties?: unknown }
+/** Internal to the official client; declared for completeness. */
+export interface CreatePaginatorRequest { relay: string; contentName: string; parameters?: Record<string, unknown> }
 
 /** Handlers of a chat session; all optional. */
 export interface StartChatSessionRequest {
@@ -287,14 +605,26 @@ export interface StartChatSessionRequest {
   onMessageRead?: (message: Message, receipt: ReadReceipt) => void;
   onMessageReactionAdded?: (message: Message, reaction: Reaction) => void;
   onMessageReactionRemoved?: (message: Message, reaction: Reaction) => void;
+  /** A message in the thread set with `session.setThread`. */
+  onThreadReceivedMessage?: (thread: Thread, message: Message) => void;
+  /** 2.x spelling of `onThreadReceivedMessage`. */
+  onThreadMessageReceived?: (thread: Thread, message: Message) => void;
+  onThreadReceivedKeystrokes?: (thread: Thread, keystrokes: Keystrokes) => void;
+  /** 2.x spelling of `onThreadReceivedKeystrokes`. */
+  onThreadKeystrokesReceived?: (thread: Thread, keystrokes: Keystrokes) => void;
+  onThreadTypingStarted?: (thread: Thread, user: User) => void;
+  onThreadTypingStopped?: (thread: Thread, user: User) => void;
 }
 
 /** An active chat session. */
 export interface ChatSession {
   channel: Channel;
   thread: Thread | null;
-  /** Leaves the channel's real-time topics and stops the handlers. */
+  /** Leaves the channel's (and the thread's) real-time topics and stops the handlers. */
   end: ChatKittyUnsubscribe;
+  /** Follows `thread`: sets `thread` and subscribes its messages, keystrokes and
+   * typing topics, leaving the previous thread's. */
+  setThread(thread: Thread): void;
 }
 
 /** The settled value of an awaited `startChatSession` result. */
@@ -341,21 +671,185 @@ export declare class ChatKitty {
   onCurrentUserOnline(observer: ChatKittyObserver<CurrentUser>): ChatKittyUnsubscribe;
   /** Called when the session starts connecting and whenever the connection is lost. */
   onCurrentUserOffline(observer: ChatKittyObserver<CurrentUser>): ChatKittyUnsubscribe;
+  /** Saves the user `update` returns from the live current user (the whole object is
+   * sent); `currentUser` and `onCurrentUserChanged` follow. Throws `NoActiveSessionError`.
+   * @example
+   * ```ts
+   * await kitty.updateCurrentUser((user) => { user.properties = { color: 'teal' }; return user; });
+   * ```
+   */
+  updateCurrentUser(update: (user: CurrentUser) => CurrentUser): Promise<UpdateCurrentUserResult>;
+  /** Sets the display picture: a File/Blob or `{uri: 'data:…'}` is uploaded, external
+   * file properties are saved by reference. Throws `NoActiveSessionError`. */
+  updateCurrentUserDisplayPicture(request: UpdateCurrentUserDisplayPictureRequest): Promise<UpdateCurrentUserDisplayPictureResult>;
+  /** Observes notifications (messages, replies, mentions outside chat sessions).
+   * Throws `NoActiveSessionError`. */
+  onNotificationReceived(observer: ChatKittyObserver<Notification>): ChatKittyUnsubscribe;
+  /** Observes channels the user joined or was added to. Throws `NoActiveSessionError`. */
+  onChannelJoined(observer: ChatKittyObserver<Channel>): ChatKittyUnsubscribe;
+  /** Observes direct channels the user hid. Throws `NoActiveSessionError`. */
+  onChannelHidden(observer: ChatKittyObserver<Channel>): ChatKittyUnsubscribe;
+  /** Observes hidden direct channels becoming visible. Throws `NoActiveSessionError`. */
+  onChannelUnhidden(observer: ChatKittyObserver<Channel>): ChatKittyUnsubscribe;
+  /** Observes channels the user left or was removed from. Throws `NoActiveSessionError`. */
+  onChannelLeft(observer: ChatKittyObserver<Channel>): ChatKittyUnsubscribe;
+  /** Observes changes of the user's channels. Throws `NoActiveSessionError`. */
+  onChannelUpdated(observer: ChatKittyObserver<Channel>): ChatKittyUnsubscribe;
+  /** Observes contacts' presence. Throws `NoActiveSessionError`. */
+  onUserPresenceChanged(observer: ChatKittyObserver<User>): ChatKittyUnsubscribe;
+  /** Observes members of the user's channels starting to type. Throws `NoActiveSessionError`. */
+  onParticipantStartedTyping(observer: ChatKittyObserver<User>): ChatKittyUnsubscribe;
+  /** Observes members of the user's channels stopping typing. Throws `NoActiveSessionError`. */
+  onParticipantStoppedTyping(observer: ChatKittyObserver<User>): ChatKittyUnsubscribe;
+
   /** Creates a channel (or returns the existing direct channel). Throws
    * `NoActiveSessionError`. */
   createChannel(request: CreateChannelRequest): Promise<CreateChannelResult>;
+  /** Channels: all visible, `joined: true` the user's, `joined: false` joinable,
+   * `unread: true` with unread messages. Throws `NoActiveSessionError`. */
+  getChannels(request?: GetChannelsRequest): Promise<GetChannelsResult>;
+  /** 2.x alias of `getChannels`. */
+  listChannels(request?: GetChannelsRequest): Promise<GetChannelsResult>;
   /** A channel by id; waits for a connection. */
   getChannel(id: number): Promise<GetChannelResult>;
   /** 2.x alias of `getChannel`. */
   retrieveChannel(id: number): Promise<GetChannelResult>;
-  /** Sends a text message or an external file. Throws `NoActiveSessionError`. */
+  /** Joins a public channel. Throws `NoActiveSessionError`, and
+   * `ChannelNotPubliclyJoinableError` when the channel has no join action. */
+  joinChannel(request: JoinChannelRequest): Promise<JoinChannelResult>;
+  /** Leaves a channel. Throws `NoActiveSessionError`, and `NotAChannelMemberError`
+   * when the channel has no leave action. */
+  leaveChannel(request: LeaveChannelRequest): Promise<LeaveChannelResult>;
+  /** Makes a user a moderator. Throws `CannotAddModeratorToChannelError` when the
+   * channel has no add-moderator action. */
+  addChannelModerator(request: AddChannelModeratorRequest): Promise<AddChannelModeratorResult>;
+  /** Saves the channel as edited (name, displayName, properties). */
+  updateChannel(request: UpdateChannelRequest): Promise<UpdateChannelResult>;
+  /** Deletes a channel. */
+  deleteChannel(request: DeleteChannelRequest): Promise<DeleteChannelResult>;
+  /** Invites a user. Throws `ChannelNotInvitableError` when the channel has no invite action. */
+  inviteUser(request: InviteUserRequest): Promise<InviteUserResult>;
+  /** The channel's members. Throws `NoActiveSessionError`. */
+  getChannelMembers(request: GetChannelMembersRequest): Promise<GetUsersResult>;
+  /** 2.x alias of `getChannelMembers`. */
+  listChannelMembers(request: GetChannelMembersRequest): Promise<GetUsersResult>;
+  /** How many of the user's channels have unread messages. Throws `NoActiveSessionError`. */
+  getUnreadChannelsCount(request?: GetUnreadChannelsRequest): Promise<GetCountResult>;
+  /** 2.x alias of `getUnreadChannelsCount`. */
+  countUnreadChannels(request?: GetUnreadChannelsRequest): Promise<GetCountResult>;
+  /** Whether the channel has unread messages. Throws `NoActiveSessionError`. */
+  getChannelUnread(request: GetChannelUnreadRequest): Promise<GetChannelUnreadResult>;
+  /** 2.x alias of `getChannelUnread`. */
+  checkChannelUnread(request: GetChannelUnreadRequest): Promise<GetChannelUnreadResult>;
+  /** Marks the channel read; resolves with the channel passed in. Throws `NoActiveSessionError`. */
+  readChannel(request: ReadChannelRequest): Promise<ReadChannelResult>;
+  /** Mutes a channel's notifications. Throws `NoActiveSessionError`. */
+  muteChannel(request: MuteChannelRequest): Promise<MuteChannelResult>;
+  /** Unmutes a channel. Throws `NoActiveSessionError`. */
+  unmuteChannel(request: UnmuteChannelRequest): Promise<UnmuteChannelResult>;
+  /** Clears the channel's history for the user. Throws `NoActiveSessionError`. */
+  clearChannelHistory(request: ClearChannelHistoryRequest): Promise<ClearChannelHistoryResult>;
+  /** Hides a direct channel until a new message arrives. */
+  hideChannel(request: HideChannelRequest): Promise<HideChannelResult>;
+  /** Sends a custom event to the channel's participants; resolves with the channel
+   * passed in. Throws `NoActiveSessionError`. */
+  triggerEvent(request: TriggerEventRequest): Promise<TriggerEventResult>;
+
+  /** Sends a text message, an external file, or uploads a File/Blob/`{uri}` with
+   * real progress. Throws `NoActiveSessionError`. */
   sendMessage(request: SendMessageRequest): Promise<SendMessageResult>;
   /** Sends the draft text, debounced 150 ms per channel. Throws `NoActiveSessionError`. */
   sendKeystrokes(request: SendKeystrokesRequest): void;
-  /** Messages, newest first. Throws `NoActiveSessionError`. */
+  /** Messages (newest first) or replies. Throws `NoActiveSessionError`. */
   getMessages(request: GetMessagesRequest): Promise<GetMessagesResult>;
   /** 2.x alias of `getMessages`. */
   listMessages(request: GetMessagesRequest): Promise<GetMessagesResult>;
+  /** Unread messages in all the user's channels, or in one. Throws `NoActiveSessionError`. */
+  getUnreadMessagesCount(request?: GetUnreadMessagesCountRequest): Promise<GetCountResult>;
+  /** 2.x alias of `getUnreadMessagesCount`. */
+  countUnreadMessages(request?: GetUnreadMessagesCountRequest): Promise<GetCountResult>;
+  /** Marks a message read; resolves with the message passed in. */
+  readMessage(request: ReadMessageRequest): Promise<ReadMessageResult>;
+  /** A user's last read message in a channel (`message` undefined when none). */
+  getLastReadMessage(request: GetLastReadMessageRequest): Promise<GetLastReadMessageResult>;
+  /** 2.x alias of `getLastReadMessage`. */
+  retrieveLastReadMessage(request: GetLastReadMessageRequest): Promise<GetLastReadMessageResult>;
+  /** Edits a message's text. */
+  editMessage(request: EditMessageRequest): Promise<EditMessageResult>;
+  /** How many replies a message has. */
+  getMessageRepliesCount(request: GetMessageRepliesCountRequest): Promise<GetCountResult>;
+  /** 2.x alias of `getMessageRepliesCount`. */
+  countMessageReplies(request: GetMessageRepliesCountRequest): Promise<GetCountResult>;
+  /** The channel of a message. */
+  getMessageChannel(request: GetMessageChannelRequest): Promise<GetMessageChannelResult>;
+  /** 2.x alias of `getMessageChannel`. */
+  retrieveMessageChannel(request: GetMessageChannelRequest): Promise<GetMessageChannelResult>;
+  /** The message a reply answers; rejects with `MessageNotAReplyError` otherwise. */
+  getMessageParent(request: GetMessageParentRequest): Promise<GetMessageParentResult>;
+  /** 2.x alias of `getMessageParent`. */
+  retrieveMessageParent(request: GetMessageParentRequest): Promise<GetMessageParentResult>;
+  /** Deletes a message for the user only. */
+  deleteMessageForMe(request: DeleteMessageForMeRequest): Promise<DeleteMessageForMeResult>;
+  /** Deletes a message for everyone. */
+  deleteMessage(request: DeleteMessageRequest): Promise<DeleteMessageResult>;
+
+  /** Creates a stand-alone thread in a channel. */
+  createThread(request: CreateThreadRequest): Promise<CreateThreadResult>;
+  /** A channel's threads. */
+  getThreads(request: GetThreadsRequest): Promise<GetThreadsResult>;
+  /** 2.x alias of `getThreads`. */
+  listThreads(request: GetThreadsRequest): Promise<GetThreadsResult>;
+  /** The channel of a thread. */
+  getThreadChannel(request: GetThreadChannelRequest): Promise<GetThreadChannelResult>;
+  /** 2.x alias of `getThreadChannel`. */
+  listThreadChannel(request: GetThreadChannelRequest): Promise<GetThreadChannelResult>;
+  /** The message a thread hangs from. */
+  getThreadMessage(request: GetThreadMessageRequest): Promise<GetThreadMessageResult>;
+  /** 2.x alias of `getThreadMessage`. */
+  listThreadMessage(request: GetThreadMessageRequest): Promise<GetThreadMessageResult>;
+  /** Marks a thread read; resolves with the thread passed in. Throws `NoActiveSessionError`. */
+  readThread(request: ReadThreadRequest): Promise<ReadThreadResult>;
+
+  /** Reacts to a message with an emoji alias or character. */
+  reactToMessage(request: ReactToMessageRequest): Promise<ReactToMessageResult>;
+  /** A message's reactions. */
+  getReactions(request: GetReactionsRequest): Promise<GetReactionsResult>;
+  /** 2.x alias of `getReactions`. */
+  listReactions(request: GetReactionsRequest): Promise<GetReactionsResult>;
+  /** Removes the user's reaction. */
+  removeReaction(request: RemoveReactionRequest): Promise<RemoveReactionResult>;
+  /** A message's read receipts. Throws `NoActiveSessionError`. */
+  getReadReceipts(request: GetReadReceiptsRequest): Promise<GetReadReceiptsResult>;
+  /** 2.x alias of `getReadReceipts`. */
+  listReadReceipts(request: GetReadReceiptsRequest): Promise<GetReadReceiptsResult>;
+
+  /** The user's contacts. Throws `NoActiveSessionError`. */
+  getUsers(request?: GetUsersRequest): Promise<GetUsersResult>;
+  /** 2.x alias of `getUsers`. */
+  listUsers(request?: GetUsersRequest): Promise<GetUsersResult>;
+  /** How many contacts match. Throws `NoActiveSessionError`. */
+  getUsersCount(request?: GetUsersRequest): Promise<GetCountResult>;
+  /** 2.x alias of `getUsersCount`. */
+  listUsersCount(request?: GetUsersRequest): Promise<GetCountResult>;
+  /** A user by id (resolves failed on a server error). */
+  getUser(id: number): Promise<GetUserResult>;
+  /** 2.x alias of `getUser`. */
+  retrieveUser(id: number): Promise<GetUserResult>;
+  /** Whether a user is a member of a channel. Throws `NoActiveSessionError`. */
+  getUserIsChannelMember(request: GetUserIsChannelMemberRequest): Promise<GetUserIsChannelMemberResult>;
+  /** 2.x alias of `getUserIsChannelMember`. */
+  checkUserIsChannelMember(request: GetUserIsChannelMemberRequest): Promise<GetUserIsChannelMemberResult>;
+  /** Blocks a user. */
+  blockUser(request: BlockUserRequest): Promise<BlockUserResult>;
+  /** The users the current user blocked. Throws `NoActiveSessionError`. */
+  getUserBlockList(): Promise<GetUserBlockListResult>;
+  /** 2.x alias of `getUserBlockList`. */
+  listUserBlockedRecords(): Promise<GetUserBlockListResult>;
+  /** Unblocks; resolves with the unblocked user. */
+  deleteUserBlockListItem(request: DeleteUserBlockListItemRequest): Promise<DeleteUserBlockListItemResult>;
+  /** 2.x alias of `deleteUserBlockListItem`. */
+  deleteUserBlockedRecord(request: DeleteUserBlockListItemRequest): Promise<DeleteUserBlockListItemResult>;
+
   /** Enters a channel's real-time chat (see `StartChatSessionResult`). */
   startChatSession(request: StartChatSessionRequest): StartChatSessionResult;
   /** Releases the Rust side of an instance made with `new` (optional). */
@@ -376,9 +870,14 @@ export declare function isUserMessage(message: Message): boolean;
 export declare function isSystemMessage(message: Message): boolean;
 export declare function sentTextMessage(result: SendMessageResult): boolean;
 export declare function sentFileMessage(result: SendMessageResult): boolean;
-export declare const ChatKittyUploadResult: {
-  readonly COMPLETED: 0;
-  readonly FAILED: 1;
-  readonly CANCELLED: 2;
-  readonly [value: number]: string;
-};
+export declare function isSystemSentMessageNotification(n: Notification): n is SystemSentMessageNotification;
+export declare function isUserSentMessageNotification(n: Notification): n is UserSentMessageNotification;
+export declare function isUserRepliedToMessageNotification(n: Notification): n is UserRepliedToMessageNotification;
+export declare function isUserMentionedNotification(n: Notification): n is UserMentionedNotification;
+export declare function isUserMentionedChannelNotification(n: Notification): n is UserMentionedChannelNotification;
+/** Upload outcome passed to `onCompleted` (with the enum's reverse mapping). */
+export declare enum ChatKittyUploadResult {
+  COMPLETED = 0,
+  FAILED = 1,
+  CANCELLED = 2,
+}

@@ -33,3 +33,11 @@ export const sentFileMessage = (result) => result.message?.type === 'FILE';
 export const ChatKittyUploadResult = Object.freeze({
   COMPLETED: 0, FAILED: 1, CANCELLED: 2, 0: 'COMPLETED', 1: 'FAILED', 2: 'CANCELLED',
 });
+
+// Notification type guards (API.md 10).
+const notification = (type) => (n) => n.data?.type === type;
+export const isSystemSentMessageNotification = notification('SYSTEM:SENT:MESSAGE');
+export const isUserSentMessageNotification = notification('USER:SENT:MESSAGE');
+export const isUserRepliedToMessageNotification = notification('USER:REPLIED_TO:MESSAGE');
+export const isUserMentionedNotification = notification('USER:MENTIONED:USER');
+export const isUserMentionedChannelNotification = notification('USER:MENTIONED:CHANNEL');
