@@ -520,7 +520,12 @@ async fn get_messages_returns_what_was_sent_newest_first_across_pages() {
 
 async fn ok(v: Result<JsValue, JsValue>, what: &str) -> JsValue {
     let r = resolved(v.unwrap_or_else(|e| panic!("{what} threw {e:?}"))).await;
-    assert_eq!(get(&r, "succeeded"), true, "{what} failed: {:?}", get(&r, "error"));
+    assert_eq!(
+        get(&r, "succeeded"),
+        true,
+        "{what} failed: {:?}",
+        get(&r, "error")
+    );
     r
 }
 
@@ -530,16 +535,29 @@ async fn pair() -> (JsValue, JsValue, JsValue, JsValue, String) {
     let (jane, john) = (client(), client());
     start(&jane, &format!("jane-{id}")).await;
     start(&john, &format!("john-{id}")).await;
-    let req = obj(&[("type", "PUBLIC".into()), ("name", format!("room-{id}").into())]);
+    let req = obj(&[
+        ("type", "PUBLIC".into()),
+        ("name", format!("room-{id}").into()),
+    ]);
     let created = ok(call(&jane, "createChannel", &[req]), "createChannel").await;
     let channel_id = get(&created, "channel.id");
     let fetched = ok(call(&john, "getChannel", &[channel_id]), "getChannel").await;
     let joined = ok(
-        call(&john, "joinChannel", &[obj(&[("channel", get(&fetched, "channel"))])]),
+        call(
+            &john,
+            "joinChannel",
+            &[obj(&[("channel", get(&fetched, "channel"))])],
+        ),
         "joinChannel",
     )
     .await;
-    (jane, john, get(&created, "channel"), get(&joined, "channel"), id)
+    (
+        jane,
+        john,
+        get(&created, "channel"),
+        get(&joined, "channel"),
+        id,
+    )
 }
 
 #[wasm_bindgen_test]
@@ -549,19 +567,36 @@ async fn john_sees_janes_profile_update_and_jane_her_new_current_user() {
     }
     let (jane, john, _, _, id) = pair().await;
     let changed = Recorder::new();
-    call(&jane, "onCurrentUserChanged", std::slice::from_ref(&changed.f)).unwrap();
+    call(
+        &jane,
+        "onCurrentUserChanged",
+        std::slice::from_ref(&changed.f),
+    )
+    .unwrap();
     let update = Closure::<dyn Fn(JsValue) -> JsValue>::new(|user: JsValue| {
         Reflect::set(&user, &"displayName".into(), &"Jane Q".into()).unwrap();
         Reflect::set(&get(&user, "properties"), &"color".into(), &"teal".into()).unwrap();
         user
     })
     .into_js_value();
-    let r = ok(call(&jane, "updateCurrentUser", &[update]), "updateCurrentUser").await;
+    let r = ok(
+        call(&jane, "updateCurrentUser", &[update]),
+        "updateCurrentUser",
+    )
+    .await;
     assert_eq!(s(&r, "user.displayName"), "Jane Q");
-    assert_eq!(s(&jane, "currentUser.displayName"), "Jane Q", "currentUser is replaced");
+    assert_eq!(
+        s(&jane, "currentUser.displayName"),
+        "Jane Q",
+        "currentUser is replaced"
+    );
     assert_eq!(changed.names("displayName").last().unwrap(), "Jane Q");
     let jane_id = get(&jane, "currentUser.id");
-    let seen = ok(call(&john, "getUser", &[jane_id.clone()]), "getUser").await;
+    let seen = ok(
+        call(&john, "getUser", std::slice::from_ref(&jane_id)),
+        "getUser",
+    )
+    .await;
     assert_eq!(s(&seen, "user.displayName"), "Jane Q");
     assert_eq!(s(&seen, "user.properties.color"), "teal");
     let alias = ok(call(&john, "retrieveUser", &[jane_id]), "retrieveUser").await;
@@ -596,31 +631,78 @@ async fn chat_session_handlers_see_the_other_users_reactions_reads_edits_events_
     let on = |n: &str| &recs[names.iter().position(|x| *x == n).unwrap()];
 
     let sent = ok(
-        call(&john, "sendMessage", &[obj(&[("channel", john_channel.clone()), ("body", "hello".into())])]),
+        call(
+            &john,
+            "sendMessage",
+            &[obj(&[
+                ("channel", john_channel.clone()),
+                ("body", "hello".into()),
+            ])],
+        ),
         "sendMessage",
     )
     .await;
     let jane_msg = {
-        let page = ok(call(&jane, "getMessages", &[obj(&[("channel", jane_channel.clone())])]), "getMessages").await;
+        let page = ok(
+            call(
+                &jane,
+                "getMessages",
+                &[obj(&[("channel", jane_channel.clone())])],
+            ),
+            "getMessages",
+        )
+        .await;
         Array::from(&get(&page, "paginator.items")).get(0)
     };
     assert_eq!(s(&jane_msg, "body"), "hello");
 
     let react = obj(&[("message", jane_msg.clone()), ("emoji", "+1".into())]);
-    let r = ok(call(&jane, "reactToMessage", std::slice::from_ref(&react)), "reactToMessage").await;
+    let r = ok(
+        call(&jane, "reactToMessage", std::slice::from_ref(&react)),
+        "reactToMessage",
+    )
+    .await;
     assert!(!s(&r, "reaction.emoji.character").is_empty());
-    eventually("john sees the reaction", || on("onMessageReactionAdded").count() == 1).await;
+    eventually("john sees the reaction", || {
+        on("onMessageReactionAdded").count() == 1
+    })
+    .await;
     let (m, reaction) = on("onMessageReactionAdded").calls.borrow()[0].clone();
     assert_eq!(s(&m, "body"), "hello", "the message comes first");
-    assert_eq!(s(&reaction, "emoji.character"), s(&r, "reaction.emoji.character"));
-    let list = ok(call(&john, "getReactions", &[obj(&[("message", get(&sent, "message"))])]), "getReactions").await;
+    assert_eq!(
+        s(&reaction, "emoji.character"),
+        s(&r, "reaction.emoji.character")
+    );
+    let list = ok(
+        call(
+            &john,
+            "getReactions",
+            &[obj(&[("message", get(&sent, "message"))])],
+        ),
+        "getReactions",
+    )
+    .await;
     assert_eq!(Array::from(&get(&list, "paginator.items")).length(), 1);
     ok(call(&jane, "removeReaction", &[react]), "removeReaction").await;
-    eventually("john sees it removed", || on("onMessageReactionRemoved").count() == 1).await;
+    eventually("john sees it removed", || {
+        on("onMessageReactionRemoved").count() == 1
+    })
+    .await;
 
-    let read = ok(call(&jane, "readMessage", &[obj(&[("message", jane_msg.clone())])]), "readMessage").await;
+    let read = ok(
+        call(
+            &jane,
+            "readMessage",
+            &[obj(&[("message", jane_msg.clone())])],
+        ),
+        "readMessage",
+    )
+    .await;
     assert_eq!(s(&read, "message.body"), "hello", "the request's message");
-    eventually("john sees jane read it", || on("onMessageRead").count() >= 1).await;
+    eventually("john sees jane read it", || {
+        on("onMessageRead").count() >= 1
+    })
+    .await;
     let (m, receipt) = on("onMessageRead").calls.borrow()[0].clone();
     assert_eq!(s(&m, "body"), "hello");
     assert!(s(&receipt, "user.name").starts_with("jane-"));
@@ -632,17 +714,33 @@ async fn chat_session_handlers_see_the_other_users_reactions_reads_edits_events_
     ]);
     let t = ok(call(&jane, "triggerEvent", &[ev]), "triggerEvent").await;
     assert_eq!(get(&t, "channel.id"), get(&jane_channel, "id"));
-    eventually("john gets the custom event", || on("onEventTriggered").count() == 1).await;
+    eventually("john gets the custom event", || {
+        on("onEventTriggered").count() == 1
+    })
+    .await;
     assert_eq!(on("onEventTriggered").names("type"), ["poke"]);
 
-    let edit = obj(&[("message", get(&sent, "message")), ("body", "hello!".into())]);
+    let edit = obj(&[
+        ("message", get(&sent, "message")),
+        ("body", "hello!".into()),
+    ]);
     let e = ok(call(&john, "editMessage", &[edit]), "editMessage").await;
     assert_eq!(s(&e, "message.body"), "hello!");
-    eventually("the edit reaches the session", || on("onMessageUpdated").count() >= 1).await;
+    eventually("the edit reaches the session", || {
+        on("onMessageUpdated").count() >= 1
+    })
+    .await;
 
     // Threads: jane creates one, john follows it, jane posts in it.
     let created = ok(
-        call(&jane, "createThread", &[obj(&[("channel", jane_channel.clone()), ("name", "side".into())])]),
+        call(
+            &jane,
+            "createThread",
+            &[obj(&[
+                ("channel", jane_channel.clone()),
+                ("name", "side".into()),
+            ])],
+        ),
         "createThread",
     )
     .await;
@@ -652,15 +750,33 @@ async fn chat_session_handlers_see_the_other_users_reactions_reads_edits_events_
     assert_eq!(s(&session, "thread.name"), "side", "session.thread is set");
     sleep(200).await; // the thread topics' receipts
     ok(
-        call(&jane, "sendMessage", &[obj(&[("thread", thread.clone()), ("body", "in thread".into())])]),
+        call(
+            &jane,
+            "sendMessage",
+            &[obj(&[
+                ("thread", thread.clone()),
+                ("body", "in thread".into()),
+            ])],
+        ),
         "sendMessage to a thread",
     )
     .await;
-    eventually("john's thread handler fires", || on("onThreadMessageReceived").count() == 1).await;
+    eventually("john's thread handler fires", || {
+        on("onThreadMessageReceived").count() == 1
+    })
+    .await;
     let (th, m) = on("onThreadMessageReceived").calls.borrow()[0].clone();
     assert_eq!(s(&th, "name"), "side");
     assert_eq!(s(&m, "body"), "in thread");
-    let threads = ok(call(&john, "getThreads", &[obj(&[("channel", john_channel.clone())])]), "getThreads").await;
+    let threads = ok(
+        call(
+            &john,
+            "getThreads",
+            &[obj(&[("channel", john_channel.clone())])],
+        ),
+        "getThreads",
+    )
+    .await;
     assert!(Array::from(&get(&threads, "paginator.items")).length() >= 1);
 
     call(&session, "end", &[]).unwrap();
@@ -680,25 +796,62 @@ async fn instance_observers_fire_for_the_other_user_and_really_unsubscribe() {
     let joined = Recorder::new();
     let unsubscribe = call(&john, "onChannelJoined", std::slice::from_ref(&joined.f)).unwrap();
     let observer = Recorder::new();
-    call(&john, "onChannelJoined", &[obj(&[("onNext", observer.f.clone())])]).unwrap();
+    call(
+        &john,
+        "onChannelJoined",
+        &[obj(&[("onNext", observer.f.clone())])],
+    )
+    .unwrap();
     let members = Array::of1(&obj(&[("username", format!("john-{id}").into())]));
-    let req = obj(&[("type", "PRIVATE".into()), ("name", format!("p-{id}").into()), ("members", members.into())]);
+    let req = obj(&[
+        ("type", "PRIVATE".into()),
+        ("name", format!("p-{id}").into()),
+        ("members", members.into()),
+    ]);
     let created = ok(call(&jane, "createChannel", &[req]), "createChannel").await;
-    eventually("john hears he joined", || joined.count() == 1 && observer.count() == 1).await;
+    eventually("john hears he joined", || {
+        joined.count() == 1 && observer.count() == 1
+    })
+    .await;
     assert_eq!(joined.names("name"), [s(&created, "channel.name")]);
     // A real unsubscribe whose result is a harmless function.
-    let again = Function::from(unsubscribe).call0(&JsValue::UNDEFINED).unwrap();
+    let again = Function::from(unsubscribe)
+        .call0(&JsValue::UNDEFINED)
+        .unwrap();
     assert!(Function::from(again).call0(&JsValue::UNDEFINED).is_ok());
-    let req = obj(&[("type", "PRIVATE".into()), ("name", format!("q-{id}").into()), ("members", Array::of1(&obj(&[("username", format!("john-{id}").into())])).into())]);
+    let req = obj(&[
+        ("type", "PRIVATE".into()),
+        ("name", format!("q-{id}").into()),
+        (
+            "members",
+            Array::of1(&obj(&[("username", format!("john-{id}").into())])).into(),
+        ),
+    ]);
     ok(call(&jane, "createChannel", &[req]), "createChannel").await;
     eventually("the object observer still hears", || observer.count() == 2).await;
     assert_eq!(joined.count(), 1, "the unsubscribed function does not");
 
     // Channel lists, counts, members, membership.
-    let mine = ok(call(&john, "getChannels", &[obj(&[("filter", obj(&[("joined", true.into())]))])]), "getChannels").await;
+    let mine = ok(
+        call(
+            &john,
+            "getChannels",
+            &[obj(&[("filter", obj(&[("joined", true.into())]))])],
+        ),
+        "getChannels",
+    )
+    .await;
     assert_eq!(Array::from(&get(&mine, "paginator.items")).length(), 2);
     let channel = get(&created, "channel");
-    let members = ok(call(&jane, "getChannelMembers", &[obj(&[("channel", channel.clone())])]), "getChannelMembers").await;
+    let members = ok(
+        call(
+            &jane,
+            "getChannelMembers",
+            &[obj(&[("channel", channel.clone())])],
+        ),
+        "getChannelMembers",
+    )
+    .await;
     assert_eq!(Array::from(&get(&members, "paginator.items")).length(), 2);
     // A User resource (members, contacts) carries `channelMember`; a CurrentUser does not.
     let john_user = Array::from(&get(&members, "paginator.items"))
@@ -706,23 +859,57 @@ async fn instance_observers_fire_for_the_other_user_and_really_unsubscribe() {
         .find(|u| s(u, "name") == format!("john-{id}"))
         .unwrap();
     let member = ok(
-        call(&jane, "getUserIsChannelMember", &[obj(&[("user", john_user), ("channel", channel)])]),
+        call(
+            &jane,
+            "getUserIsChannelMember",
+            &[obj(&[("user", john_user), ("channel", channel)])],
+        ),
         "getUserIsChannelMember",
     )
     .await;
     assert_eq!(get(&member, "isMember"), true);
-    let count = ok(call(&john, "getUnreadChannelsCount", &[JsValue::UNDEFINED]), "getUnreadChannelsCount").await;
+    let count = ok(
+        call(&john, "getUnreadChannelsCount", &[JsValue::UNDEFINED]),
+        "getUnreadChannelsCount",
+    )
+    .await;
     assert!(get(&count, "count").as_f64().is_some());
 
     // NAS observers and the thrown channel errors.
     resolved(call(&john, "endSession", &[]).unwrap()).await;
-    expect_error(call(&john, "onChannelJoined", std::slice::from_ref(&joined.f)), "NoActiveSessionError");
-    let direct = obj(&[("type", "DIRECT".into()), ("members", Array::of1(&obj(&[("username", format!("john-{id}").into())])).into())]);
-    let d = ok(call(&jane, "createChannel", &[direct]), "createChannel DIRECT").await;
-    let e = call(&jane, "joinChannel", &[obj(&[("channel", get(&d, "channel"))])]).unwrap_err();
+    expect_error(
+        call(&john, "onChannelJoined", std::slice::from_ref(&joined.f)),
+        "NoActiveSessionError",
+    );
+    let direct = obj(&[
+        ("type", "DIRECT".into()),
+        (
+            "members",
+            Array::of1(&obj(&[("username", format!("john-{id}").into())])).into(),
+        ),
+    ]);
+    let d = ok(
+        call(&jane, "createChannel", &[direct]),
+        "createChannel DIRECT",
+    )
+    .await;
+    let e = call(
+        &jane,
+        "joinChannel",
+        &[obj(&[("channel", get(&d, "channel"))])],
+    )
+    .unwrap_err();
     assert_eq!(s(&e, "error"), "ChannelNotPubliclyJoinableError");
     assert_eq!(get(&e, "channel.id"), get(&d, "channel.id"));
-    let e = call(&jane, "addChannelModerator", &[obj(&[("channel", get(&d, "channel")), ("user", obj(&[("id", 1.into())]))])]).unwrap_err();
+    let e = call(
+        &jane,
+        "addChannelModerator",
+        &[obj(&[
+            ("channel", get(&d, "channel")),
+            ("user", obj(&[("id", 1.into())])),
+        ])],
+    )
+    .unwrap_err();
     assert_eq!(s(&e, "error"), "CannotAddModeratorToChannel");
     resolved(call(&jane, "endSession", &[]).unwrap()).await;
 }
@@ -747,27 +934,41 @@ async fn a_large_file_upload_reports_progress_and_john_downloads_the_same_bytes(
     let events: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
     let (e1, e2, e3) = (events.clone(), events.clone(), events.clone());
     let listener = obj(&[
-        ("onStarted", Closure::<dyn Fn()>::new(move || e1.borrow_mut().push("started".into())).into_js_value()),
+        (
+            "onStarted",
+            Closure::<dyn Fn()>::new(move || e1.borrow_mut().push("started".into()))
+                .into_js_value(),
+        ),
         ("onProgress", {
             let p = progress.f.clone();
             Closure::<dyn Fn(JsValue)>::new(move |v: JsValue| {
                 e2.borrow_mut().push("progress".into());
-                Function::from(p.clone()).call1(&JsValue::UNDEFINED, &v).unwrap();
+                Function::from(p.clone())
+                    .call1(&JsValue::UNDEFINED, &v)
+                    .unwrap();
             })
             .into_js_value()
         }),
-        ("onCompleted", Closure::<dyn Fn(JsValue)>::new(move |r: JsValue| {
-            e3.borrow_mut().push(format!("completed:{}", r.as_f64().unwrap_or(-1.0)));
-        })
-        .into_js_value()),
+        (
+            "onCompleted",
+            Closure::<dyn Fn(JsValue)>::new(move |r: JsValue| {
+                e3.borrow_mut()
+                    .push(format!("completed:{}", r.as_f64().unwrap_or(-1.0)));
+            })
+            .into_js_value(),
+        ),
     ]);
     let sent = resolved(
-        call(&jane, "sendMessage", &[obj(&[
-            ("channel", jane_channel.clone()),
-            ("file", file),
-            ("groupTag", "g1".into()),
-            ("progressListener", listener),
-        ])])
+        call(
+            &jane,
+            "sendMessage",
+            &[obj(&[
+                ("channel", jane_channel.clone()),
+                ("file", file),
+                ("groupTag", "g1".into()),
+                ("progressListener", listener),
+            ])],
+        )
         .unwrap(),
     )
     .await;
@@ -781,12 +982,20 @@ async fn a_large_file_upload_reports_progress_and_john_downloads_the_same_bytes(
     assert_eq!(get(&sent, "succeeded"), true, "{:?}", get(&sent, "error"));
     assert_eq!(ev.first().map(String::as_str), Some("started"));
     assert_eq!(ev.last().map(String::as_str), Some("completed:0"));
-    assert!(progress.count() >= 3, "onProgress calls: {}", progress.count());
+    assert!(
+        progress.count() >= 3,
+        "onProgress calls: {}",
+        progress.count()
+    );
     assert_eq!(s(&sent, "message.type"), "FILE");
     assert_eq!(s(&sent, "message.groupTag"), "g1");
     assert!(s(&sent, "message.file.url").contains("grant="));
     // John reads it through his own paginator (his read grant) and downloads it.
-    let page = ok(call(&john, "getMessages", &[obj(&[("channel", john_channel)])]), "getMessages").await;
+    let page = ok(
+        call(&john, "getMessages", &[obj(&[("channel", john_channel)])]),
+        "getMessages",
+    )
+    .await;
     let m = Array::from(&get(&page, "paginator.items")).get(0);
     let url = s(&m, "file.url");
     assert!(url.contains("grant="));
@@ -812,5 +1021,8 @@ extern "C" {
 }
 
 async fn fetch_bytes(url: &str) -> js_sys::Uint8Array {
-    JsFuture::from(fetch_bytes_js(url)).await.expect("download").into()
+    JsFuture::from(fetch_bytes_js(url))
+        .await
+        .expect("download")
+        .into()
 }

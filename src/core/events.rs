@@ -166,8 +166,11 @@ impl ChatEvent {
 }
 
 /// The thread topics `setThread` subscribes, in order (PROTOCOL.md 6.5).
-pub(crate) const THREAD_TOPICS: [ThreadTopic; 3] =
-    [ThreadTopic::Messages, ThreadTopic::Keystrokes, ThreadTopic::Typing];
+pub(crate) const THREAD_TOPICS: [ThreadTopic; 3] = [
+    ThreadTopic::Messages,
+    ThreadTopic::Keystrokes,
+    ThreadTopic::Typing,
+];
 
 /// An instance-level observer fed by the current user's topics (PROTOCOL.md 8.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,10 +44,10 @@ use chatkitty_protocol::error::names;
 use chatkitty_protocol::event::completes_create_channel;
 use chatkitty_protocol::{header, Command, Decoder, Frame, Item};
 
-use events::{Lookup, THREAD_TOPICS};
 pub use events::{ChatEvent, UserEvent};
-pub use ops::{id as op, Op, Spec, Thrown, OPS};
+use events::{Lookup, THREAD_TOPICS};
 use ops::Post;
+pub use ops::{id as op, Op, Spec, Thrown, OPS};
 pub use payload::Payload;
 use text::{push_json_string, Rng};
 
@@ -647,7 +647,13 @@ impl<P: Payload> Client<P> {
                 true
             }
             parsed => {
-                self.complete(id, Err(Failure::Http { status, body: parsed }));
+                self.complete(
+                    id,
+                    Err(Failure::Http {
+                        status,
+                        body: parsed,
+                    }),
+                );
                 false
             }
         }
@@ -866,7 +872,9 @@ impl<P: Payload> Client<P> {
         let Some(i) = self.chats.iter().position(|c| c.id == chat) else {
             return Ok(());
         };
-        let old = self.chats[i].thread.replace((thread.clone(), topics.clone()));
+        let old = self.chats[i]
+            .thread
+            .replace((thread.clone(), topics.clone()));
         for dest in topics.iter().flatten() {
             self.retain_topic(dest, None, now);
         }
@@ -1007,7 +1015,9 @@ impl<P: Payload> Client<P> {
         let mut mapped = false;
         for ci in 0..self.chats.len() {
             let thread_kind = self.chats[ci].thread.as_ref().and_then(|(_, topics)| {
-                let t = topics.iter().position(|d| d.as_deref() == Some(topic_dest))?;
+                let t = topics
+                    .iter()
+                    .position(|d| d.as_deref() == Some(topic_dest))?;
                 ChatEvent::route_thread(THREAD_TOPICS[t], ty)
             });
             if let Some(kind) = thread_kind.filter(|k| self.chats[ci].mask & k.bit() != 0) {
@@ -1600,7 +1610,11 @@ impl<P: Payload> Client<P> {
         let id = self.new_id();
         let mut url = String::new();
         if !stream.starts_with("http:") && !stream.starts_with("https:") {
-            url.push_str(if self.config.secure { "https://" } else { "http://" });
+            url.push_str(if self.config.secure {
+                "https://"
+            } else {
+                "http://"
+            });
             url.push_str(&self.config.host);
             if !stream.starts_with('/') {
                 url.push('/');

@@ -250,7 +250,12 @@ pub static OPS: [Spec; 48] = [
         ..action(true, on!("" => "updateDisplayPicture"), Body::Empty, "user")
     },
     // 2 updateChannel({channel}): the whole channel is the body.
-    action(false, on!("channel" => "update"), Body::Field("channel"), "channel"),
+    action(
+        false,
+        on!("channel" => "update"),
+        Body::Field("channel"),
+        "channel",
+    ),
     // 3 deleteChannel({channel})
     Spec {
         key: None,
@@ -277,35 +282,72 @@ pub static OPS: [Spec; 48] = [
     ),
     // 9 addChannelModerator({channel, user}): the user reference is the body.
     throws(
-        action(false, on!("channel" => "addModerator"), Body::Field("user"), "channel"),
+        action(
+            false,
+            on!("channel" => "addModerator"),
+            Body::Field("user"),
+            "channel",
+        ),
         Thrown::CannotAddModerator,
     ),
     // 10 getUnreadChannelsCount(request?)
     count(
         true,
         on!("" => "channelsCount"),
-        &[Param::Const("unread", "true"), Param::From("type", &["filter", "type"])],
+        &[
+            Param::Const("unread", "true"),
+            Param::From("type", &["filter", "type"]),
+        ],
     ),
     // 11 getChannelUnread({channel})
-    relay(true, on!("channel" => "unread"), Shape::Field("exists"), "unread"),
+    relay(
+        true,
+        on!("channel" => "unread"),
+        Shape::Field("exists"),
+        "unread",
+    ),
     // 12 readChannel({channel})
     receipt(true, on!("channel" => "read"), "channel"),
     // 13 muteChannel({channel})
-    action(true, on!("channel" => "mute"), Body::Const("{\"state\":\"ON\"}"), "channel"),
+    action(
+        true,
+        on!("channel" => "mute"),
+        Body::Const("{\"state\":\"ON\"}"),
+        "channel",
+    ),
     // 14 unmuteChannel({channel})
-    action(true, on!("channel" => "mute"), Body::Const("{\"state\":\"OFF\"}"), "channel"),
+    action(
+        true,
+        on!("channel" => "mute"),
+        Body::Const("{\"state\":\"OFF\"}"),
+        "channel",
+    ),
     // 15 clearChannelHistory({channel})
-    action(true, on!("channel" => "clearHistory"), Body::Empty, "channel"),
+    action(
+        true,
+        on!("channel" => "clearHistory"),
+        Body::Empty,
+        "channel",
+    ),
     // 16 hideChannel({channel})
     action(false, on!("channel" => "hide"), Body::Empty, "channel"),
     // 17 sendMessage(request)
     Spec {
         via: Via::SendMessage,
-        ..action(true, on!("thread" => "message", "message" => "reply", "channel" => "message"), Body::Empty, "message")
+        ..action(
+            true,
+            on!("thread" => "message", "message" => "reply", "channel" => "message"),
+            Body::Empty,
+            "message",
+        )
     },
     // 18 getMessages({channel, filter?} | {message})
     with_params(
-        page(true, on!("channel" => "messages", "message" => "replies"), PageKind::MESSAGES),
+        page(
+            true,
+            on!("channel" => "messages", "message" => "replies"),
+            PageKind::MESSAGES,
+        ),
         &[Param::Filter],
     ),
     // 19 getUnreadMessagesCount(request?)
@@ -323,11 +365,21 @@ pub static OPS: [Spec; 48] = [
     receipt(false, on!("message" => "read"), "message"),
     // 22 getLastReadMessage({channel, username})
     with_params(
-        relay(false, on!("channel" => "lastReadMessage"), Shape::Plain, "message"),
+        relay(
+            false,
+            on!("channel" => "lastReadMessage"),
+            Shape::Plain,
+            "message",
+        ),
         &[Param::From("username", &["username"])],
     ),
     // 23 editMessage({message, body})
-    action(false, on!("message" => "edit"), Body::Pick(&["body"]), "message"),
+    action(
+        false,
+        on!("message" => "edit"),
+        Body::Pick(&["body"]),
+        "message",
+    ),
     // 24 getMessageRepliesCount({message})
     count(false, on!("message" => "repliesCount"), &[]),
     // 25 getMessageChannel({message})
@@ -338,10 +390,19 @@ pub static OPS: [Spec; 48] = [
         ..relay(false, on!("message" => "parent"), Shape::Plain, "message")
     },
     // 27 createThread({channel, name, properties?})
-    action(false, on!("channel" => "createThread"), Body::Pick(&["name", "properties"]), "thread"),
+    action(
+        false,
+        on!("channel" => "createThread"),
+        Body::Pick(&["name", "properties"]),
+        "thread",
+    ),
     // 28 getThreads({channel, filter?})
     with_params(
-        page(false, on!("channel" => "threads"), page_kind("threads", false)),
+        page(
+            false,
+            on!("channel" => "threads"),
+            page_kind("threads", false),
+        ),
         &[
             Param::IfBool("includeMainThread", &["filter", "includeMainThread"], false),
             Param::IfBool("standalone", &["filter", "standalone"], true),
@@ -354,13 +415,32 @@ pub static OPS: [Spec; 48] = [
     // 31 readThread({thread})
     receipt(true, on!("thread" => "read"), "thread"),
     // 32 reactToMessage({message, emoji})
-    action(false, on!("message" => "react"), Body::Pick(&["emoji"]), "reaction"),
+    action(
+        false,
+        on!("message" => "react"),
+        Body::Pick(&["emoji"]),
+        "reaction",
+    ),
     // 33 getReactions({message})
-    page(false, on!("message" => "reactions"), page_kind("reactions", false)),
+    page(
+        false,
+        on!("message" => "reactions"),
+        page_kind("reactions", false),
+    ),
     // 34 removeReaction({message, emoji})
-    action(false, on!("message" => "removeReaction"), Body::Pick(&["emoji"]), "reaction"),
+    action(
+        false,
+        on!("message" => "removeReaction"),
+        Body::Pick(&["emoji"]),
+        "reaction",
+    ),
     // 35 deleteMessageForMe({message})
-    action(false, on!("message" => "deleteForMe"), Body::Empty, "message"),
+    action(
+        false,
+        on!("message" => "deleteForMe"),
+        Body::Empty,
+        "message",
+    ),
     // 36 deleteMessage({message})
     action(false, on!("message" => "delete"), Body::Empty, "message"),
     // 37 getChannelMembers({channel, filter?})
@@ -369,7 +449,11 @@ pub static OPS: [Spec; 48] = [
         &[Param::Filter],
     ),
     // 38 getReadReceipts({message})
-    page(true, on!("message" => "readReceipts"), page_kind("receipts", false)),
+    page(
+        true,
+        on!("message" => "readReceipts"),
+        page_kind("receipts", false),
+    ),
     // 39 getUsers(request?)
     with_params(
         page(true, on!("" => "contacts"), page_kind("users", false)),
@@ -379,20 +463,34 @@ pub static OPS: [Spec; 48] = [
     count(true, on!("" => "contactsCount"), &[Param::Filter]),
     // 41 inviteUser({channel, user})
     throws(
-        action(false, on!("channel" => "invite"), Body::Pick(&["user"]), "user"),
+        action(
+            false,
+            on!("channel" => "invite"),
+            Body::Pick(&["user"]),
+            "user",
+        ),
         Thrown::NotInvitable,
     ),
     // 42 getUser(id)
     relay(false, Target::UserById, Shape::Plain, "user"),
     // 43 getUserIsChannelMember({user, channel})
     with_params(
-        relay(true, on!("user" => "channelMember"), Shape::Field("exists"), "isMember"),
+        relay(
+            true,
+            on!("user" => "channelMember"),
+            Shape::Field("exists"),
+            "isMember",
+        ),
         &[Param::From("channelId", &["channel", "id"])],
     ),
     // 44 blockUser({user})
     action(false, Target::UserBlock, Body::Empty, "user"),
     // 45 getUserBlockList()
-    page(true, on!("" => "userBlockListItems"), page_kind("items", false)),
+    page(
+        true,
+        on!("" => "userBlockListItems"),
+        page_kind("items", false),
+    ),
     // 46 deleteUserBlockListItem({item})
     action(false, on!("item" => "delete"), Body::Empty, "user"),
     // 47 getCurrentUser()
@@ -484,7 +582,9 @@ impl<P: Payload> Client<P> {
             via => {
                 let body = match spec.body {
                     Body::Empty => String::from("{}"),
-                    Body::Request => request.to_json().ok_or(Misuse::InvalidArgument("request"))?,
+                    Body::Request => request
+                        .to_json()
+                        .ok_or(Misuse::InvalidArgument("request"))?,
                     Body::Field(f) => request
                         .get(f)
                         .and_then(|v| v.to_json())
@@ -594,7 +694,11 @@ impl<P: Payload> Client<P> {
                 if f.get("joined").and_then(|j| j.to_json()).as_deref() == Some("true") {
                     out.push(("subscribable".into(), "true".into()));
                 }
-                if let Some(n) = f.get("name").filter(|n| n.truthy()).and_then(|n| n.as_string()) {
+                if let Some(n) = f
+                    .get("name")
+                    .filter(|n| n.truthy())
+                    .and_then(|n| n.as_string())
+                {
                     out.push(("name".into(), n));
                 }
             }
@@ -621,9 +725,9 @@ impl<P: Payload> Client<P> {
                     body.push_str(&file.to_json().ok_or(Misuse::InvalidArgument("file"))?);
                 }
                 FileKind::BadUri => {
-                    return Ok(self.fail_now(Failure::Validation(
-                        "A file's uri must be a data: URI.",
-                    )))
+                    return Ok(
+                        self.fail_now(Failure::Validation("A file's uri must be a data: URI."))
+                    )
                 }
                 FileKind::Upload => {
                     let (target, stream) = if let Some(t) = request.get("thread") {
@@ -631,7 +735,12 @@ impl<P: Payload> Client<P> {
                     } else if let Some(m) = request.get("message") {
                         (m, "replies")
                     } else {
-                        (request.get("channel").ok_or(Misuse::InvalidArgument("channel"))?, "messages")
+                        (
+                            request
+                                .get("channel")
+                                .ok_or(Misuse::InvalidArgument("channel"))?,
+                            "messages",
+                        )
                     };
                     let stream = link(&target, "_streams", stream)?;
                     let mut fields = Vec::new();
@@ -651,9 +760,7 @@ impl<P: Payload> Client<P> {
                 )))
             }
             (None, None) => {
-                return Ok(self.fail_now(Failure::Validation(
-                    "A message needs a body or a file.",
-                )))
+                return Ok(self.fail_now(Failure::Validation("A message needs a body or a file.")))
             }
         }
         for key in ["groupTag", "properties"] {
@@ -684,9 +791,9 @@ impl<P: Payload> Client<P> {
                 let body = file.to_json().ok_or(Misuse::InvalidArgument("file"))?;
                 Ok(self.call_action(dest, body, Mode::Event(Post::SetUser), now))
             }
-            FileKind::BadUri => Ok(self.fail_now(Failure::Validation(
-                "A file's uri must be a data: URI.",
-            ))),
+            FileKind::BadUri => {
+                Ok(self.fail_now(Failure::Validation("A file's uri must be a data: URI.")))
+            }
             FileKind::Upload => {
                 let user = user.ok_or(Misuse::NoActiveSession)?;
                 let stream = link(&user, "_streams", "displayPicture")?;

@@ -1391,8 +1391,17 @@ fn a_new_session_after_end_session_starts_cleanly() {
 #[test]
 fn the_fixed_destinations_match_the_protocol_crates_builders() {
     for id in [0, 7, 1_234_567_890_123] {
-        assert_eq!(crate::core::ops::by_id("channels", id, ".relay"), dest::channel_relay(id));
-        assert_eq!(crate::core::ops::by_id("users", id, ".relay"), dest::user_relay(id));
-        assert_eq!(crate::core::ops::by_id("users", id, ".block"), dest::user_block_action(id));
+        assert_eq!(
+            crate::core::ops::by_id("channels", id, ".relay"),
+            dest::channel_relay(id)
+        );
+        assert_eq!(
+            crate::core::ops::by_id("users", id, ".relay"),
+            dest::user_relay(id)
+        );
+        assert_eq!(
+            crate::core::ops::by_id("users", id, ".block"),
+            dest::user_block_action(id)
+        );
     }
 }

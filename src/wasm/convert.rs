@@ -67,7 +67,11 @@ pub fn error_value(failure: Failure<Js>) -> JsValue {
 fn http_error(status: u16, body: Option<Js>) -> JsValue {
     let text = |k: &str| body.as_ref().and_then(|b| b.get(k)).map(|v| v.0);
     let o = Object::new();
-    set(&o, "error", &text("error").unwrap_or_else(|| names::FILE_UPLOAD.into()));
+    set(
+        &o,
+        "error",
+        &text("error").unwrap_or_else(|| names::FILE_UPLOAD.into()),
+    );
     let message = text("message").unwrap_or_else(|| {
         let mut m = String::from("Upload failed with status ");
         crate::core::text::push_u64(&mut m, status as u64);

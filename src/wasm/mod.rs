@@ -186,7 +186,11 @@ impl ChatKitty {
     pub fn call_op(&self, op: Op, request: JsValue) -> Result<Promise, JsValue> {
         let key = ops::OPS.get(op as usize).and_then(|s| s.key);
         let id = {
-            let r = self.inner.core.borrow_mut().call(op, &Js(request.clone()), now());
+            let r = self
+                .inner
+                .core
+                .borrow_mut()
+                .call(op, &Js(request.clone()), now());
             r.map_err(|m| convert::misuse(m, &request))?
         };
         let promise = self.promise(id, Settle::Resource(key));
@@ -265,18 +269,22 @@ impl ChatKitty {
         set(&session, "end", &end.into_js_value());
         // Follows a thread: `session.thread` is set and its topics subscribed (API.md 13).
         let weak = inner.me.clone();
-        let set_thread = Closure::<dyn Fn(JsValue) -> Result<(), JsValue>>::new(move |thread: JsValue| {
-            let Some(inner) = weak.upgrade() else {
-                return Ok(());
-            };
-            let r = inner.core.borrow_mut().set_thread(id, &Js(thread.clone()), now());
-            r.map_err(|m| convert::misuse(m, &thread))?;
-            if let Some(c) = inner.chats.borrow().iter().find(|c| c.0 == id) {
-                let _ = Reflect::set(&c.2, &"thread".into(), &thread);
-            }
-            drive(&inner);
-            Ok(())
-        });
+        let set_thread =
+            Closure::<dyn Fn(JsValue) -> Result<(), JsValue>>::new(move |thread: JsValue| {
+                let Some(inner) = weak.upgrade() else {
+                    return Ok(());
+                };
+                let r = inner
+                    .core
+                    .borrow_mut()
+                    .set_thread(id, &Js(thread.clone()), now());
+                r.map_err(|m| convert::misuse(m, &thread))?;
+                if let Some(c) = inner.chats.borrow().iter().find(|c| c.0 == id) {
+                    let _ = Reflect::set(&c.2, &"thread".into(), &thread);
+                }
+                drive(&inner);
+                Ok(())
+            });
         set(&session, "setThread", &set_thread.into_js_value());
 
         // What `await` yields: the same fields, without `then`, so it does not loop.
@@ -438,7 +446,11 @@ fn upload(inner: &Rc<Inner>, u: Upload<Js>) {
         set(&fields, k, &v.as_str().into());
     }
     set(&o, "fields", &fields);
-    set(&o, "listener", &u.listener.map_or(JsValue::UNDEFINED, |l| l.0));
+    set(
+        &o,
+        "listener",
+        &u.listener.map_or(JsValue::UNDEFINED, |l| l.0),
+    );
     let weak = inner.me.clone();
     let id = u.id;
     let done = Closure::once_into_js(move |status: u16, text: String| -> bool {
@@ -479,7 +491,9 @@ fn settle(inner: &Rc<Inner>, c: Completion<Js>) {
         }
         (Settle::Chat(done), Ok(_)) => resolve(&done),
         (_, Err(Failure::NotAReply(m))) => {
-            let _ = pending.reject.call1(&JsValue::UNDEFINED, &convert::not_a_reply(m));
+            let _ = pending
+                .reject
+                .call1(&JsValue::UNDEFINED, &convert::not_a_reply(m));
         }
         (_, Err(f)) => resolve(&convert::failed(f).into()),
         (Settle::Session, Ok(Done::Session(user))) => {

@@ -182,10 +182,25 @@ fn sent_by(h: &mut Harness, name: &str, request: Value) -> (Id, Frame) {
     (id, sent.remove(0))
 }
 
+/// One row: call, request, command, destination, parameter headers, action body.
+type Case = (
+    &'static str,
+    Value,
+    Command,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Option<Value>,
+);
+
 fn headers(f: &Frame) -> Vec<(String, String)> {
     f.headers
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "id" | "destination" | "receipt" | "content-type" | "content-length"))
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "id" | "destination" | "receipt" | "content-type" | "content-length"
+            )
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -195,14 +210,18 @@ fn surface_js_names_the_rows_of_the_op_table_in_order() {
     assert_eq!(surface_list("OPS"), NAMES);
     assert_eq!(OPS.len(), NAMES.len());
     let observers = surface_list("OBSERVERS");
-    assert_eq!(&observers[..3], ["onCurrentUserChanged", "onCurrentUserOnline", "onCurrentUserOffline"]);
-    let expected: Vec<String> = UserEvent::ALL
-        .iter()
-        .map(|k| format!("{k:?}"))
-        .collect();
+    assert_eq!(
+        &observers[..3],
+        [
+            "onCurrentUserChanged",
+            "onCurrentUserOnline",
+            "onCurrentUserOffline"
+        ]
+    );
+    let expected: Vec<String> = UserEvent::ALL.iter().map(|k| format!("{k:?}")).collect();
     let named: Vec<String> = observers[3..]
         .iter()
-        .map(|n| n.trim_start_matches("on").replace("ChannelJoined", "ChannelJoined"))
+        .map(|n| n.trim_start_matches("on").to_owned())
         .collect();
     assert_eq!(named, expected, "observer numbers follow UserEvent::ALL");
     for (i, k) in UserEvent::ALL.iter().enumerate() {
@@ -217,7 +236,7 @@ fn every_call_sends_the_frame_protocol_section_7_names() {
     let m = msg(5);
     let t = thread();
     #[rustfmt::skip]
-    let cases: Vec<(&str, Value, Command, &str, Vec<(&str, &str)>, Option<Value>)> = vec![
+    let cases: Vec<Case> = vec![
         ("updateChannel", json!({"channel": c}), Send, "/application/v1/channels/7.update", vec![], Some(c.clone())),
         ("deleteChannel", json!({"channel": c}), Send, "/application/v1/channels/7.delete", vec![], Some(json!({}))),
         ("createChannel", json!({"type": "PUBLIC", "name": "x", "displayName": "X"}), Send, "/application/v1/user.create_channel", vec![], Some(json!({"type": "PUBLIC", "name": "x", "displayName": "X"}))),
@@ -273,15 +292,24 @@ fn every_call_sends_the_frame_protocol_section_7_names() {
         let (_, f) = sent_by(&mut h, name, request);
         assert_eq!(f.command, command, "{name}");
         assert_eq!(dest_of(&f), destination, "{name}");
-        let want: Vec<(String, String)> = hdrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let want: Vec<(String, String)> = hdrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(headers(&f), want, "{name} parameter headers");
         match (command, body) {
             (Send, Some(b)) => {
-                assert!(f.header("receipt").is_some(), "{name}: actions carry a receipt");
+                assert!(
+                    f.header("receipt").is_some(),
+                    "{name}: actions carry a receipt"
+                );
                 let got: Value = serde_json::from_str(f.body_str().unwrap()).unwrap();
                 assert_eq!(got, b, "{name} body");
             }
-            (Subscribe, None) => assert!(f.header("receipt").is_none(), "{name}: relays have no receipt"),
+            (Subscribe, None) => assert!(
+                f.header("receipt").is_none(),
+                "{name}: relays have no receipt"
+            ),
             _ => unreachable!(),
         }
     }
@@ -295,7 +323,11 @@ fn nas_calls_throw_without_a_session_and_the_others_wait_for_a_connection() {
                          "body": "x", "emoji": "+1", "name": "n", "username": "u"});
     for (op, name) in NAMES.iter().enumerate() {
         let mut h = Harness::new();
-        let req = if matches!(*name, "getChannel" | "getUser") { json!(7) } else { request.clone() };
+        let req = if matches!(*name, "getChannel" | "getUser") {
+            json!(7)
+        } else {
+            request.clone()
+        };
         let r = h.c.call(op as Op, &req, h.now);
         if NAS.contains(name) {
             assert_eq!(r, Err(Misuse::NoActiveSession), "{name} is NAS");
@@ -317,16 +349,27 @@ fn channel_calls_without_their_action_throw_the_channel_error() {
         ("addChannelModerator", Thrown::CannotAddModerator),
         ("inviteUser", Thrown::NotInvitable),
     ] {
-        let r = h.c.call(op_of(name), &json!({"channel": bare, "user": {"id": 9}}), h.now);
+        let r = h.c.call(
+            op_of(name),
+            &json!({"channel": bare, "user": {"id": 9}}),
+            h.now,
+        );
         assert_eq!(r, Err(Misuse::Thrown(thrown)), "{name}");
     }
     assert!(h.take_sent().is_empty());
-    assert_eq!(Thrown::CannotAddModerator.text().0, "CannotAddModeratorToChannel");
+    assert_eq!(
+        Thrown::CannotAddModerator.text().0,
+        "CannotAddModeratorToChannel"
+    );
     let (name, before, after) = Thrown::NotPubliclyJoinable.text();
     assert_eq!(name, "ChannelNotPubliclyJoinableError");
-    assert_eq!(format!("{before}general{after}"), "The channel general can't be joined without an invite.");
+    assert_eq!(
+        format!("{before}general{after}"),
+        "The channel general can't be joined without an invite."
+    );
     // Other missing links are argument errors, not channel errors.
-    let r = h.c.call(op_of("hideChannel"), &json!({"channel": bare}), h.now);
+    let r =
+        h.c.call(op_of("hideChannel"), &json!({"channel": bare}), h.now);
     assert_eq!(r, Err(Misuse::InvalidArgument("hide")));
 }
 
@@ -335,7 +378,9 @@ fn the_parent_of_a_message_that_is_no_reply_is_a_not_a_reply_failure() {
     let mut h = Harness::new();
     h.session();
     let m = msg(5);
-    let id = h.c.call(op_of("getMessageParent"), &json!({"message": m}), h.now).unwrap();
+    let id =
+        h.c.call(op_of("getMessageParent"), &json!({"message": m}), h.now)
+            .unwrap();
     assert!(h.take_sent().is_empty());
     let done = h.take_done();
     assert!(matches!(&completion(&done, id).result, Err(Failure::NotAReply(v)) if v["id"] == 5));
@@ -351,7 +396,11 @@ fn receipt_actions_resolve_on_the_receipt_with_the_requests_resource() {
     h.session();
     for (name, field, request) in [
         ("readChannel", "channel", json!({"channel": chan(7)})),
-        ("triggerEvent", "channel", json!({"channel": chan(7), "type": "t"})),
+        (
+            "triggerEvent",
+            "channel",
+            json!({"channel": chan(7), "type": "t"}),
+        ),
         ("readMessage", "message", json!({"message": msg(5)})),
         ("readThread", "thread", json!({"thread": thread()})),
     ] {
@@ -369,11 +418,41 @@ fn counts_and_exists_come_from_the_relay_answer_under_the_official_keys() {
     let mut h = Harness::new();
     h.session();
     for (name, request, answer, key, value) in [
-        ("getUnreadChannelsCount", Value::Null, json!({"count": 3}), "count", json!(3)),
-        ("getUsersCount", Value::Null, json!({"count": 2}), "count", json!(2)),
-        ("getMessageRepliesCount", json!({"message": msg(5)}), json!({"count": 0}), "count", json!(0)),
-        ("getChannelUnread", json!({"channel": chan(7)}), json!({"exists": true}), "unread", json!(true)),
-        ("getUserIsChannelMember", json!({"user": other_user(), "channel": chan(7)}), json!({"exists": false}), "isMember", json!(false)),
+        (
+            "getUnreadChannelsCount",
+            Value::Null,
+            json!({"count": 3}),
+            "count",
+            json!(3),
+        ),
+        (
+            "getUsersCount",
+            Value::Null,
+            json!({"count": 2}),
+            "count",
+            json!(2),
+        ),
+        (
+            "getMessageRepliesCount",
+            json!({"message": msg(5)}),
+            json!({"count": 0}),
+            "count",
+            json!(0),
+        ),
+        (
+            "getChannelUnread",
+            json!({"channel": chan(7)}),
+            json!({"exists": true}),
+            "unread",
+            json!(true),
+        ),
+        (
+            "getUserIsChannelMember",
+            json!({"user": other_user(), "channel": chan(7)}),
+            json!({"exists": false}),
+            "isMember",
+            json!(false),
+        ),
     ] {
         let (id, f) = sent_by(&mut h, name, request);
         h.answer_relay(&f, answer);
@@ -390,19 +469,39 @@ fn get_channels_picks_its_relay_and_headers_from_the_filter() {
     h.session();
     for (filter, destination, hdrs) in [
         (Value::Null, "/u/channels.relay", vec![]),
-        (json!({"joined": true}), "/u/channels.relay", vec![("subscribable", "true")]),
-        (json!({"joined": false, "name": "gen"}), "/u/joinable.relay", vec![("name", "gen")]),
+        (
+            json!({"joined": true}),
+            "/u/channels.relay",
+            vec![("subscribable", "true")],
+        ),
+        (
+            json!({"joined": false, "name": "gen"}),
+            "/u/joinable.relay",
+            vec![("name", "gen")],
+        ),
         (json!({"unread": true}), "/u/unread_channels.relay", vec![]),
-        (json!({"unread": true, "joined": true}), "/u/unread_channels.relay", vec![("subscribable", "true")]),
+        (
+            json!({"unread": true, "joined": true}),
+            "/u/unread_channels.relay",
+            vec![("subscribable", "true")],
+        ),
         (json!({"name": ""}), "/u/channels.relay", vec![]),
     ] {
         let (id, f) = sent_by(&mut h, "getChannels", json!({ "filter": filter }));
         assert_eq!(dest_of(&f), destination, "{filter}");
-        let want: Vec<(String, String)> = hdrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let want: Vec<(String, String)> = hdrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(headers(&f), want, "{filter}");
-        h.answer_relay(&f, json!({"_embedded": {"channels": [chan(7)]}, "_relays": {}}));
+        h.answer_relay(
+            &f,
+            json!({"_embedded": {"channels": [chan(7)]}, "_relays": {}}),
+        );
         let done = h.take_done();
-        assert!(matches!(&completion(&done, id).result, Ok(Done::Page(p)) if p.items.array_len() == 1 && p.kind.content == "channels"));
+        assert!(
+            matches!(&completion(&done, id).result, Ok(Done::Page(p)) if p.items.array_len() == 1 && p.kind.content == "channels")
+        );
     }
 }
 
@@ -413,7 +512,12 @@ fn update_current_user_replaces_the_current_user_and_tells_its_observers() {
     let mut updated = user();
     updated["displayName"] = json!("Janet");
     let (id, f) = sent_by(&mut h, "updateCurrentUser", updated.clone());
-    h.event(s.topic(USER_TOPICS[0]), "user.self.updated", updated.clone(), f.header("receipt"));
+    h.event(
+        s.topic(USER_TOPICS[0]),
+        "user.self.updated",
+        updated.clone(),
+        f.header("receipt"),
+    );
     let done = h.take_done();
     assert_eq!(resource_of(completion(&done, id))["displayName"], "Janet");
     assert_eq!(h.c.current_user().unwrap()["displayName"], "Janet");
@@ -427,9 +531,18 @@ fn file_messages_are_uploaded_to_their_targets_stream_with_the_write_grant() {
     h.session();
     let file = json!({"name": "a.bin", "size": 3}); // a File: no url
     for (target, stream) in [
-        (json!({"channel": chan(7)}), "http://localhost:8080/files/v1/channels/7/messages"),
-        (json!({"channel": chan(7), "message": msg(5)}), "http://localhost:8080/files/v1/messages/5/replies"),
-        (json!({"channel": chan(7), "thread": thread()}), "http://localhost:8080/files/v1/threads/t1/messages"),
+        (
+            json!({"channel": chan(7)}),
+            "http://localhost:8080/files/v1/channels/7/messages",
+        ),
+        (
+            json!({"channel": chan(7), "message": msg(5)}),
+            "http://localhost:8080/files/v1/messages/5/replies",
+        ),
+        (
+            json!({"channel": chan(7), "thread": thread()}),
+            "http://localhost:8080/files/v1/threads/t1/messages",
+        ),
     ] {
         let mut request = target;
         request["file"] = file.clone();
@@ -442,7 +555,13 @@ fn file_messages_are_uploaded_to_their_targets_stream_with_the_write_grant() {
         assert_eq!((u.id, u.url.as_str(), u.grant.as_str()), (id, stream, "w1"));
         assert_eq!(u.file, file);
         // Text parts are JSON-encoded (PROTOCOL.md 10.2).
-        assert_eq!(u.fields, [("groupTag", "\"g\"".to_owned()), ("properties", "{\"k\":1}".to_owned())]);
+        assert_eq!(
+            u.fields,
+            [
+                ("groupTag", "\"g\"".to_owned()),
+                ("properties", "{\"k\":1}".to_owned())
+            ]
+        );
         assert_eq!(u.listener, Some(json!({"onStarted": true})));
     }
 }
@@ -457,12 +576,19 @@ fn an_upload_answer_is_the_resource_itself_and_failures_carry_the_status() {
     let answer = json!({"id": 1, "type": "FILE", "file": {"url": "http://h/f/1"}});
     assert!(h.c.handle_upload(u.id, 201, &answer.to_string()));
     let done = h.take_done();
-    assert_eq!(resource_of(completion(&done, id))["file"]["url"], "http://h/f/1?grant=r1");
+    assert_eq!(
+        resource_of(completion(&done, id))["file"]["url"],
+        "http://h/f/1?grant=r1"
+    );
     assert!(!h.c.handle_upload(u.id, 201, "{}"), "answered once");
 
     h.c.call(op::SEND_MESSAGE, &request, h.now).unwrap();
     let u = h.c.poll_upload().unwrap();
-    assert!(!h.c.handle_upload(u.id, 413, r#"{"error":"PayloadTooLargeError","message":"big"}"#));
+    assert!(!h.c.handle_upload(
+        u.id,
+        413,
+        r#"{"error":"PayloadTooLargeError","message":"big"}"#
+    ));
     let done = h.take_done();
     assert!(matches!(&completion(&done, u.id).result,
         Err(Failure::Http { status: 413, body: Some(b) }) if b["error"] == "PayloadTooLargeError"));
@@ -471,29 +597,44 @@ fn an_upload_answer_is_the_resource_itself_and_failures_carry_the_status() {
     let u = h.c.poll_upload().unwrap();
     assert!(!h.c.handle_upload(u.id, 0, ""), "network error");
     let done = h.take_done();
-    assert!(matches!(&completion(&done, u.id).result, Err(Failure::Http { status: 0, body: None })));
+    assert!(matches!(
+        &completion(&done, u.id).result,
+        Err(Failure::Http {
+            status: 0,
+            body: None
+        })
+    ));
 }
 
 #[test]
 fn files_that_are_neither_uploadable_nor_external_fail_validation() {
     let mut h = Harness::new();
     h.session();
-    let id = h
-        .c
-        .call(op::SEND_MESSAGE, &json!({"channel": chan(7), "file": {"uri": "file:///a", "name": "a"}}), h.now)
+    let id =
+        h.c.call(
+            op::SEND_MESSAGE,
+            &json!({"channel": chan(7), "file": {"uri": "file:///a", "name": "a"}}),
+            h.now,
+        )
         .unwrap();
     assert!(h.c.poll_upload().is_none());
     let done = h.take_done();
-    assert!(matches!(&completion(&done, id).result, Err(Failure::Validation(_))));
+    assert!(matches!(
+        &completion(&done, id).result,
+        Err(Failure::Validation(_))
+    ));
 }
 
 #[test]
 fn a_display_picture_file_is_uploaded_and_replaces_the_current_user() {
     let mut h = Harness::new();
     h.session();
-    let id = h
-        .c
-        .call(op_of("updateCurrentUserDisplayPicture"), &json!({"file": {"name": "me.png"}}), h.now)
+    let id =
+        h.c.call(
+            op_of("updateCurrentUserDisplayPicture"),
+            &json!({"file": {"name": "me.png"}}),
+            h.now,
+        )
         .unwrap();
     assert!(h.take_sent().is_empty());
     let u = h.c.poll_upload().unwrap();
@@ -502,9 +643,15 @@ fn a_display_picture_file_is_uploaded_and_replaces_the_current_user() {
     let mut me = user();
     me["displayPictureUrl"] = json!("http://h/p.png");
     assert!(h.c.handle_upload(id, 200, &me.to_string()));
-    assert_eq!(h.c.current_user().unwrap()["displayPictureUrl"], "http://h/p.png");
+    assert_eq!(
+        h.c.current_user().unwrap()["displayPictureUrl"],
+        "http://h/p.png"
+    );
     let done = h.take_done();
-    assert_eq!(resource_of(completion(&done, id))["displayPictureUrl"], "http://h/p.png");
+    assert_eq!(
+        resource_of(completion(&done, id))["displayPictureUrl"],
+        "http://h/p.png"
+    );
 }
 
 #[test]
@@ -518,17 +665,34 @@ fn set_thread_follows_one_thread_at_a_time_until_the_session_ends() {
     let sent = h.take_sent();
     assert_eq!(
         dests(&sent),
-        ["/topic/v1/threads/t1/messages", "/topic/v1/threads/t1/keystrokes", "/topic/v1/threads/t1/typing"]
+        [
+            "/topic/v1/threads/t1/messages",
+            "/topic/v1/threads/t1/keystrokes",
+            "/topic/v1/threads/t1/typing"
+        ]
     );
     assert!(sent.iter().all(|f| f.header("receipt").is_some()));
     let messages_sub = sent[0].clone();
-    h.event(&messages_sub, "thread.message.created", json!({"id": 1, "file": {"url": "http://f/1"}}), None);
-    h.event(&sent[2], "thread.typing.started", json!({"name": "john"}), None);
+    h.event(
+        &messages_sub,
+        "thread.message.created",
+        json!({"id": 1, "file": {"url": "http://f/1"}}),
+        None,
+    );
+    h.event(
+        &sent[2],
+        "thread.typing.started",
+        json!({"name": "john"}),
+        None,
+    );
     let events = chat_events(&h.take_events());
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].1, ChatEvent::ThreadReceivedMessage);
     assert_eq!(events[0].2["id"], "t1", "the thread comes first");
-    assert_eq!(events[0].3.as_ref().unwrap()["file"]["url"], "http://f/1?grant=r1");
+    assert_eq!(
+        events[0].3.as_ref().unwrap()["file"]["url"],
+        "http://f/1?grant=r1"
+    );
     assert_eq!(events[1].1, ChatEvent::ThreadTypingStarted);
 
     // Another thread: the new topics, then the old ones left.
@@ -538,22 +702,41 @@ fn set_thread_follows_one_thread_at_a_time_until_the_session_ends() {
     }
     h.c.set_thread(chat, &other, h.now).unwrap();
     let sent = h.take_sent();
-    let subs: Vec<&Frame> = sent.iter().filter(|f| f.command == Command::Subscribe).collect();
-    let unsubs: Vec<&Frame> = sent.iter().filter(|f| f.command == Command::Unsubscribe).collect();
+    let subs: Vec<&Frame> = sent
+        .iter()
+        .filter(|f| f.command == Command::Subscribe)
+        .collect();
+    let unsubs: Vec<&Frame> = sent
+        .iter()
+        .filter(|f| f.command == Command::Unsubscribe)
+        .collect();
     assert_eq!(subs.len(), 3);
     assert_eq!(unsubs.len(), 3);
     assert_eq!(unsubs[2].header("id"), messages_sub.header("id"));
     // Events of the old thread no longer reach the session.
-    h.event(&messages_sub, "thread.message.created", json!({"id": 2}), None);
+    h.event(
+        &messages_sub,
+        "thread.message.created",
+        json!({"id": 2}),
+        None,
+    );
     assert!(chat_events(&h.take_events()).is_empty());
 
     // end() leaves the thread's topics with the channel's.
     h.c.end_chat_session(chat, h.now);
     let sent = h.take_sent();
-    assert_eq!(sent.iter().filter(|f| f.command == Command::Unsubscribe).count(), 3 + 8);
+    assert_eq!(
+        sent.iter()
+            .filter(|f| f.command == Command::Unsubscribe)
+            .count(),
+        3 + 8
+    );
     assert_eq!(h.c.set_thread(chat, &thread(), h.now), Ok(()));
     assert!(h.take_sent().is_empty(), "an ended session follows nothing");
-    assert_eq!(h.c.set_thread(chat, &json!({}), h.now), Err(Misuse::InvalidArgument("thread")));
+    assert_eq!(
+        h.c.set_thread(chat, &json!({}), h.now),
+        Err(Misuse::InvalidArgument("thread"))
+    );
 }
 
 #[test]
@@ -563,15 +746,36 @@ fn reactions_and_read_receipts_reach_their_handlers_after_the_message_relay() {
     let (chat, subs) = confirmed_chat(&mut h, all_handlers(chan(7)));
     let reactions = find(&subs, "/topic/v1/channels/7/reactions").clone();
     let reaction = json!({"emoji": {"character": "👍"}, "_relays": {"message": "/application/v1/messages/5.relay"}});
-    h.event(&reactions, "message.reaction.created", reaction.clone(), None);
-    h.event(&reactions, "message.reaction.removed", reaction.clone(), None);
+    h.event(
+        &reactions,
+        "message.reaction.created",
+        reaction.clone(),
+        None,
+    );
+    h.event(
+        &reactions,
+        "message.reaction.removed",
+        reaction.clone(),
+        None,
+    );
     let lookups = h.take_sent();
     assert_eq!(dests(&lookups), ["/application/v1/messages/5.relay"; 2]);
-    assert!(chat_events(&h.take_events()).is_empty(), "waits for the message");
+    assert!(
+        chat_events(&h.take_events()).is_empty(),
+        "waits for the message"
+    );
     h.answer_relay(&lookups[0], msg(5));
     h.answer_relay(&lookups[1], msg(5));
     let events = chat_events(&h.take_events());
     let kinds: Vec<ChatEvent> = events.iter().map(|e| e.1).collect();
-    assert_eq!(kinds, [ChatEvent::MessageReactionAdded, ChatEvent::MessageReactionRemoved]);
-    assert!(events.iter().all(|e| e.0 == chat && e.2["id"] == 5 && e.3 == Some(reaction.clone())));
+    assert_eq!(
+        kinds,
+        [
+            ChatEvent::MessageReactionAdded,
+            ChatEvent::MessageReactionRemoved
+        ]
+    );
+    assert!(events
+        .iter()
+        .all(|e| e.0 == chat && e.2["id"] == 5 && e.3 == Some(reaction.clone())));
 }
