@@ -144,6 +144,9 @@ pub struct CurrentUserRelays {
     pub contacts_count: String,
     pub contacts: String,
     pub user_block_list_items: String,
+    /// Not in PROTOCOL.md 6.1 (a User link): lets apps pass the current user to
+    /// `getUserIsChannelMember`, which reads `user._relays.channelMember`.
+    pub channel_member: String,
 }
 
 /// `CurrentUser._topics`: all ten (PROTOCOL.md 4.1: the client subscribes every one).
@@ -210,6 +213,7 @@ impl CurrentUser {
                 contacts_count: Relay::MyContactsCount.to_destination(),
                 contacts: Relay::MyContacts.to_destination(),
                 user_block_list_items: Relay::MyBlockListItems.to_destination(),
+                channel_member: Relay::UserChannelMember(id).to_destination(),
             },
             topics: CurrentUserTopics {
                 self_: t(UserTopic::Self_),

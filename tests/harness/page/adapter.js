@@ -142,6 +142,12 @@ window.harness = {
     }
   },
 
+  /** Calls an observer's unsubscribe function. */
+  unsubscribe(ref) {
+    const fn = refs.get(ref);
+    return typeof fn === 'function' ? typeof fn() : 'none';
+  },
+
   async page(ref, direction) {
     const p = refs.get(ref);
     try {

@@ -8,5 +8,18 @@ import presence from './presence.mjs';
 import sessionRestart from './session-restart.mjs';
 import noSession from './no-session.mjs';
 import relayLeak from './relay-leak.mjs';
+import currentUser from './current-user.mjs';
+import users from './users.mjs';
+import channelAdmin from './channel-admin.mjs';
+import unread from './unread.mjs';
+import notifications from './notifications.mjs';
+import blocking from './blocking.mjs';
+import typingObservers from './typing-observers.mjs';
+import directLimits from './direct-limits.mjs';
 
-export default [quickstart, groupChannels, getChannels, messagesPaging, typing, presence, sessionRestart, noSession, relayLeak];
+export default [
+  // Issue 3: the quick start and the wire basics.
+  quickstart, groupChannels, getChannels, messagesPaging, typing, presence, sessionRestart, noSession, relayLeak,
+  // Issue 4: users, channels, membership, unread state, notifications, observers, blocking.
+  currentUser, users, channelAdmin, unread, notifications, blocking, typingObservers, directLimits,
+];
