@@ -500,6 +500,13 @@ pub fn format_query(pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// Percent-encodes everything but unreserved URL characters (RFC 3986).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    percent_encode_into(s, &mut out);
+    out
+}
+
 fn percent_encode_into(s: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in s.as_bytes() {

@@ -237,7 +237,10 @@ impl Frame {
 pub fn encode_text(command: Command, headers: &[(&str, &str)], body: &str) -> String {
     let mut out = String::with_capacity(
         command.as_str().len()
-            + headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>()
+            + headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 2)
+                .sum::<usize>()
             + body.len()
             + 40,
     );

@@ -439,13 +439,19 @@ fn arbitrary_bytes_never_panic() {
 #[test]
 fn encode_text_matches_frame_encoding() {
     use chatkitty_protocol::frame::encode_text;
-    let headers = [("destination", "/topic/v1/channels/7"), ("x", "a:b\\c\nd\re")];
+    let headers = [
+        ("destination", "/topic/v1/channels/7"),
+        ("x", "a:b\\c\nd\re"),
+    ];
     let body = "{\"k\":\"ü\"}";
     let mut f = Frame::new(Command::Message).with_body(body.as_bytes().to_vec());
     for (n, v) in headers {
         f.push_header(n, v);
     }
-    assert_eq!(encode_text(Command::Message, &headers, body).into_bytes(), f.encode());
+    assert_eq!(
+        encode_text(Command::Message, &headers, body).into_bytes(),
+        f.encode()
+    );
     assert_eq!(
         encode_text(Command::Connected, &[("session", "a:b")], ""),
         "CONNECTED\nsession:a:b\n\n\0"

@@ -37,6 +37,17 @@ pub struct Config {
     )]
     pub api_keys: Vec<String>,
 
+    /// Platform API credentials, `API_KEY=SECRET` (repeat, or comma-separate): the
+    /// app's backend gets a bearer token with HTTP Basic `API_KEY:SECRET` at
+    /// `POST /oauth/token`. Without one, an application's Platform API is closed.
+    #[arg(
+        long = "platform-secret",
+        env = "CHATKITTY_PLATFORM_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub platform_secrets: Vec<String>,
+
     /// Let anyone start a session with just a username (created on first use).
     #[arg(long, env = "CHATKITTY_GUEST_SESSIONS", default_value_t = true, action = ArgAction::Set)]
     pub guest_sessions: bool,
@@ -85,6 +96,14 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 
+    /// Where uploaded files are stored.
+    #[arg(long, env = "CHATKITTY_FILES_DIR", default_value = "chatkitty-files")]
+    pub files_dir: PathBuf,
+
+    /// Largest file upload, in bytes (larger ones are refused with 413).
+    #[arg(long, env = "CHATKITTY_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
     /// Seconds to wait for connections to close at shutdown.
     #[arg(long, env = "CHATKITTY_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
@@ -101,6 +120,7 @@ impl std::fmt::Debug for Config {
             .field("static_dir", &self.static_dir)
             .field("public_url", &self.public_url)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("platform_secrets", &self.platform_secrets.len())
             .field("presence_grace_ms", &self.presence_grace_ms)
             .field("typing_timeout_ms", &self.typing_timeout_ms)
             .field("heartbeat_ms", &self.heartbeat_ms)
@@ -108,6 +128,8 @@ impl std::fmt::Debug for Config {
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("max_message_chars", &self.max_message_chars)
             .field("outbound_queue", &self.outbound_queue)
+            .field("files_dir", &self.files_dir)
+            .field("max_upload_bytes", &self.max_upload_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -133,6 +155,7 @@ impl Config {
         let mut c = Config::parse_from(["chatkitty-server"]);
         c.port = 0;
         c.database = database.into();
+        c.files_dir = std::path::Path::new(&c.database).with_file_name("files");
         c.api_keys = vec![api_key.to_owned()];
         c.presence_grace_ms = 0;
         c

@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/avatars/{file}", get(avatar))
+        .merge(crate::files::routes(&state))
+        .merge(crate::platform::routes())
         .layer(CorsLayer::permissive());
     if let Some(dir) = &state.config.static_dir {
         let index = dir.join("index.html");

@@ -19,6 +19,8 @@ pub enum Scope {
     Write,
     /// Resume a STOMP session (`StompX-Auth-Session-ID`).
     Session,
+    /// Call the Platform API (bearer token; `user_id` is 0).
+    Platform,
 }
 
 impl Scope {
@@ -27,6 +29,7 @@ impl Scope {
             Scope::Read => "r",
             Scope::Write => "w",
             Scope::Session => "s",
+            Scope::Platform => "p",
         }
     }
 }
@@ -87,12 +90,17 @@ impl Keys {
 
     /// Issues a token of `scope` for `claims`, valid until `now_ms + TOKEN_LIFETIME_MS`.
     pub fn issue(&self, scope: Scope, claims: Claims, now_ms: i64) -> String {
+        self.issue_for(scope, claims, now_ms, TOKEN_LIFETIME_MS)
+    }
+
+    /// Issues a token valid for `lifetime_ms`.
+    pub fn issue_for(&self, scope: Scope, claims: Claims, now_ms: i64, lifetime_ms: i64) -> String {
         let payload = format!(
             "{}.{}.{}.{}",
             scope.tag(),
             claims.app_id,
             claims.user_id,
-            now_ms + TOKEN_LIFETIME_MS
+            now_ms + lifetime_ms
         );
         let sig = self.sign(&payload);
         format!("{payload}.{sig}")

@@ -164,75 +164,22 @@ impl Session {
             // A retried send: already stored and announced once.
             return Ok(());
         }
-        self.message_created(
+        let (key, parent) = match target {
+            Target::Channel => (ThreadKey::Main(channel.id), None),
+            Target::Reply(p) => (ThreadKey::Message(p.id), Some(p)),
+            Target::Thread(t) => (ThreadKey::Standalone(t), None),
+        };
+        let mentioned = mentions.map(|(_, m)| m).unwrap_or_default();
+        deliver_new_message(
+            &state,
+            self.app_id,
+            Some(&self.user),
             &channel,
             &row,
             &message,
-            target,
-            mentions.map(|(_, m)| m).unwrap_or_default(),
-        )
-        .await
-    }
-
-    /// Fan-out of a new message (PROTOCOL.md 13.3): the channel's chat sessions
-    /// (including the sender's), the thread topic, unhiding, notifications.
-    async fn message_created(
-        &self,
-        channel: &ChannelRow,
-        row: &MessageRow,
-        message: &chatkitty_protocol::resource::Message,
-        target: Target<'_>,
-        mentioned: Vec<crate::notify::Mentioned>,
-    ) -> ApiResult<()> {
-        let state = &self.state;
-        let key = match target {
-            Target::Channel => ThreadKey::Main(channel.id),
-            Target::Reply(p) => ThreadKey::Message(p.id),
-            Target::Thread(t) => ThreadKey::Standalone(t),
-        };
-        if state.typing.stop(&key.to_id(), self.user.id) {
-            publish_typing_in(state, key, channel.id, &self.user, false).await;
-        }
-        let blockers = state.store.blockers_of(self.user.id).await?;
-        let created = event_json(types::CHANNEL_MESSAGE_CREATED, message);
-        state.publish(
-            &chatkitty_protocol::destination::Topic::Channel(
-                channel.id as u64,
-                ChannelTopic::Messages,
-            )
-            .to_destination(),
-            &created,
-            Exclude::Users(&blockers),
-        );
-        let in_thread = event_json(types::THREAD_MESSAGE_CREATED, message);
-        state.publish(
-            &key.topic(ThreadTopic::Messages),
-            &in_thread,
-            Exclude::Users(&blockers),
-        );
-        for uid in state.store.unhide_all(channel.id).await? {
-            let theirs = state.render_channel(channel, uid).await?;
-            state.publish_to_user(
-                uid,
-                UserTopic::Channels,
-                types::USER_CHANNEL_UNHIDDEN,
-                &theirs,
-            );
-        }
-        let parent = match target {
-            Target::Reply(p) => Some(p),
-            _ => None,
-        };
-        crate::notify::message_created(
-            state,
-            self.app_id,
-            channel,
-            row,
-            message,
-            Some(&self.user),
+            key,
             parent,
             &mentioned,
-            &blockers,
         )
         .await
     }
@@ -538,6 +485,75 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Fan-out of a new message (PROTOCOL.md 13.3), whichever way it was sent (action or
+/// upload): typing stops, the channel's chat sessions (including the sender's) and the
+/// thread's topic get it, hidden direct channels reappear, members are notified.
+#[allow(clippy::too_many_arguments)]
+pub async fn deliver_new_message(
+    state: &crate::state::AppState,
+    app_id: i64,
+    sender: Option<&crate::store::UserRow>,
+    channel: &ChannelRow,
+    row: &MessageRow,
+    message: &chatkitty_protocol::resource::Message,
+    key: ThreadKey,
+    parent: Option<&MessageRow>,
+    mentioned: &[crate::notify::Mentioned],
+) -> ApiResult<()> {
+    let mut blockers = Vec::new();
+    if let Some(sender) = sender {
+        if state.typing.stop(&key.to_id(), sender.id) {
+            publish_typing_in(state, key, channel.id, sender, false).await;
+        }
+        blockers = state.store.blockers_of(sender.id).await?;
+    }
+    let created = event_json(types::CHANNEL_MESSAGE_CREATED, message);
+    state.publish(
+        &chatkitty_protocol::destination::Topic::Channel(channel.id as u64, ChannelTopic::Messages)
+            .to_destination(),
+        &created,
+        Exclude::Users(&blockers),
+    );
+    let in_thread = event_json(types::THREAD_MESSAGE_CREATED, message);
+    state.publish(
+        &key.topic(ThreadTopic::Messages),
+        &in_thread,
+        Exclude::Users(&blockers),
+    );
+    for uid in state.store.unhide_all(channel.id).await? {
+        let theirs = state.render_channel(channel, uid).await?;
+        state.publish_to_user(
+            uid,
+            UserTopic::Channels,
+            types::USER_CHANNEL_UNHIDDEN,
+            &theirs,
+        );
+    }
+    crate::notify::message_created(
+        state, app_id, channel, row, message, sender, parent, mentioned, &blockers,
+    )
+    .await
+}
+
+/// Refuses messages in a direct channel where one member blocked another.
+pub async fn check_not_blocked(
+    state: &crate::state::AppState,
+    channel: &ChannelRow,
+    sender: i64,
+) -> ApiResult<()> {
+    if channel.kind == ChannelType::Direct {
+        for other in state.store.member_ids(channel.id).await? {
+            if other != sender && state.store.blocked_either_way(sender, other).await? {
+                return Err(ApiError::new(
+                    names::USER_BLOCKED,
+                    "This conversation is blocked: one of its members has blocked the other.",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn emoji_of(body: &Value) -> ApiResult<&'static crate::emoji::Emoji> {

@@ -7,9 +7,11 @@
 //! and one error type that separates "not found" and "conflict" from "failed".
 
 mod channels;
+mod files;
 mod messages;
 mod users;
 
+pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
 pub use users::{BlockRow, UserFilter};
 

@@ -2,6 +2,8 @@
 //! test: the same frames the official client sends (PROTOCOL.md 4.1).
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

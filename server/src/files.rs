@@ -1,0 +1,498 @@
+//! Files over HTTP (PROTOCOL.md 10): multipart uploads to the `_streams` paths,
+//! authorised by the write grant in a `Grant` header, stored on local disk under the
+//! files directory; downloads authorised by the read grant in `?grant=`.
+//!
+//! Uploaded bytes are streamed to disk while counted, so a file over the size limit is
+//! refused (413) without being held in memory. Downloads are served with
+//! `nosniff` and a sandboxing CSP, and as attachments unless they are images, audio or
+//! video, so an uploaded HTML file cannot run script on the app's origin.
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chatkitty_protocol::destination::{percent_encode, UserTopic};
+use chatkitty_protocol::error::names;
+use chatkitty_protocol::event::types;
+use chatkitty_protocol::resource::{ChannelType, MessageType};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::ApiError;
+use crate::keys::{Claims, Scope};
+use crate::state::AppState;
+use crate::store::{now_ms, ChannelRow, MessageRow, NewMessage, UserRow};
+use crate::threads::ThreadKey;
+
+/// The file routes.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let limit = state.config.max_upload_bytes.saturating_add(256 * 1024) as usize;
+    Router::new()
+        .route("/files/v1/channels/{cid}/messages", post(upload_to_channel))
+        .route("/files/v1/messages/{mid}/replies", post(upload_reply))
+        .route("/files/v1/threads/{tid}/messages", post(upload_to_thread))
+        .route(
+            "/files/v1/user/display_picture",
+            post(upload_display_picture),
+        )
+        .route("/files/v1/hosted/{token}/{name}", get(download))
+        .layer(DefaultBodyLimit::max(limit))
+}
+
+/// An HTTP error with the `{error, message, timestamp}` body.
+struct HttpError(StatusCode, ApiError);
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1.body())).into_response()
+    }
+}
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        let status = match e.name {
+            names::NOT_FOUND => StatusCode::NOT_FOUND,
+            names::VALIDATION => StatusCode::BAD_REQUEST,
+            names::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+            names::ACCESS_DENIED => StatusCode::UNAUTHORIZED,
+            names::NOT_A_CHANNEL_MEMBER | names::FORBIDDEN | names::USER_BLOCKED => {
+                StatusCode::FORBIDDEN
+            }
+            names::INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        HttpError(status, e)
+    }
+}
+
+impl From<crate::store::StoreError> for HttpError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+type HttpResult<T> = Result<T, HttpError>;
+
+/// The uploader, from the write grant.
+async fn uploader(state: &AppState, headers: &HeaderMap) -> HttpResult<UserRow> {
+    let grant = headers
+        .get("grant")
+        .and_then(|g| g.to_str().ok())
+        .unwrap_or("");
+    let claims = state
+        .keys
+        .verify(Scope::Write, grant.trim(), now_ms())
+        .ok_or_else(|| {
+            ApiError::new(
+                names::ACCESS_DENIED,
+                "A valid write grant is required in the Grant header.",
+            )
+        })?;
+    Ok(state
+        .store
+        .user(claims.app_id, claims.user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(names::ACCESS_DENIED, "The grant's user no longer exists."))?)
+}
+
+async fn member_channel(state: &AppState, user: &UserRow, cid: i64) -> HttpResult<ChannelRow> {
+    let channel = state
+        .store
+        .channel(user.app_id, cid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Channel {cid}")))?;
+    if state.store.membership(cid, user.id).await?.is_none() {
+        return Err(ApiError::not_a_member(&channel.name).into());
+    }
+    Ok(channel)
+}
+
+/// A received upload: the stored file and the JSON parts.
+struct Upload {
+    token: String,
+    name: String,
+    content_type: String,
+    size: i64,
+    group_tag: Option<String>,
+    properties: String,
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 18];
+    let _ = getrandom::fill(&mut bytes);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+/// Reads the multipart body: streams part `file` to disk (counting bytes against the
+/// limit) and JSON-parses the other parts (PROTOCOL.md 10.2: text parts are JSON).
+async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
+    let bad = |m: String| HttpError(StatusCode::BAD_REQUEST, ApiError::validation(m));
+    let dir = &state.config.files_dir;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| internal("creating the files directory", e))?;
+    let mut upload: Option<Upload> = None;
+    let mut group_tag = None;
+    let mut properties = "{}".to_owned();
+    let max = state.config.max_upload_bytes;
+    while let Some(mut field) = form
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("Malformed multipart body: {e}.")))?
+    {
+        match field.name().unwrap_or("") {
+            "file" => {
+                let token = new_token();
+                let name = field
+                    .file_name()
+                    .unwrap_or("file")
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect::<String>();
+                let content_type = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                let path = dir.join(&token);
+                let mut out = tokio::fs::File::create(&path)
+                    .await
+                    .map_err(|e| internal("creating a file", e))?;
+                let mut size: u64 = 0;
+                loop {
+                    let chunk = match field.chunk().await {
+                        Ok(Some(c)) => c,
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tokio::fs::remove_file(&path).await;
+                            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                                return Err(too_large(max));
+                            }
+                            return Err(bad(format!("The upload was interrupted: {e}.")));
+                        }
+                    };
+                    size += chunk.len() as u64;
+                    if size > max {
+                        drop(out);
+                        let _ = tokio::fs::remove_file(&path).await;
+                        return Err(too_large(max));
+                    }
+                    out.write_all(&chunk)
+                        .await
+                        .map_err(|e| internal("writing a file", e))?;
+                }
+                out.flush()
+                    .await
+                    .map_err(|e| internal("writing a file", e))?;
+                let name = if name.trim().is_empty() {
+                    "file".to_owned()
+                } else {
+                    name
+                };
+                upload = Some(Upload {
+                    token,
+                    name,
+                    content_type,
+                    size: size as i64,
+                    group_tag: None,
+                    properties: String::new(),
+                });
+            }
+            "groupTag" => {
+                let text = field.text().await.map_err(|e| bad(e.to_string()))?;
+                group_tag = match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::String(s)) => Some(s),
+                    _ => Some(text),
+                };
+            }
+            "properties" => {
+                let text = field.text().await.map_err(|e| bad(e.to_string()))?;
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(v @ Value::Object(_)) => properties = v.to_string(),
+                    _ => return Err(bad("The `properties` part must be a JSON object.".into())),
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut upload = upload.ok_or_else(|| bad("The multipart body needs a `file` part.".into()))?;
+    upload.group_tag = group_tag;
+    upload.properties = properties;
+    Ok(upload)
+}
+
+fn too_large(max: u64) -> HttpError {
+    HttpError(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::new(
+            names::PAYLOAD_TOO_LARGE,
+            format!("Files are at most {max} bytes."),
+        ),
+    )
+}
+
+fn internal(what: &str, e: std::io::Error) -> HttpError {
+    tracing::error!(error = %e, "{what}");
+    HttpError(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal())
+}
+
+fn file_url(state: &AppState, token: &str, name: &str) -> String {
+    format!(
+        "{}/files/v1/hosted/{token}/{}",
+        state.base_url(),
+        percent_encode(name)
+    )
+}
+
+/// Stores a FILE message for an upload and announces it like any new message.
+async fn file_message(
+    state: &AppState,
+    user: &UserRow,
+    channel: &ChannelRow,
+    key: ThreadKey,
+    parent: Option<&MessageRow>,
+    form: Multipart,
+) -> HttpResult<Response> {
+    crate::messages::check_not_blocked(state, channel, user.id).await?;
+    let up = receive(state, form).await?;
+    state
+        .store
+        .insert_file(
+            user.app_id,
+            user.id,
+            Some(channel.id),
+            &up.token,
+            &up.name,
+            &up.content_type,
+            up.size,
+            false,
+        )
+        .await?;
+    let file = serde_json::json!({
+        "type": "HOSTED",
+        "url": file_url(state, &up.token, &up.name),
+        "name": up.name,
+        "contentType": up.content_type,
+        "size": up.size,
+    })
+    .to_string();
+    let (row, _) = state
+        .store
+        .insert_message(&NewMessage {
+            channel_id: channel.id,
+            user_id: Some(user.id),
+            kind: MessageType::File,
+            body: None,
+            file: Some(&file),
+            properties: &up.properties,
+            group_tag: up.group_tag.as_deref(),
+            parent_id: parent.map(|p| p.id),
+            thread_id: match key {
+                ThreadKey::Standalone(t) => Some(t),
+                _ => None,
+            },
+            mentions: None,
+            links: None,
+            created_ms: now_ms(),
+            idempotency_key: None,
+        })
+        .await?;
+    let message = state.render_one_message(user.app_id, &row).await?;
+    crate::messages::deliver_new_message(
+        state,
+        user.app_id,
+        Some(user),
+        channel,
+        &row,
+        &message,
+        key,
+        parent,
+        &[],
+    )
+    .await?;
+    Ok(Json(message).into_response())
+}
+
+async fn upload_to_channel(
+    State(state): State<AppState>,
+    Path(cid): Path<i64>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> HttpResult<Response> {
+    let user = uploader(&state, &headers).await?;
+    let channel = member_channel(&state, &user, cid).await?;
+    file_message(&state, &user, &channel, ThreadKey::Main(cid), None, form).await
+}
+
+async fn upload_reply(
+    State(state): State<AppState>,
+    Path(mid): Path<i64>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> HttpResult<Response> {
+    let user = uploader(&state, &headers).await?;
+    let parent = state
+        .store
+        .message(mid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Message {mid}")))?;
+    let channel = member_channel(&state, &user, parent.channel_id).await?;
+    file_message(
+        &state,
+        &user,
+        &channel,
+        ThreadKey::Message(mid),
+        Some(&parent),
+        form,
+    )
+    .await
+}
+
+async fn upload_to_thread(
+    State(state): State<AppState>,
+    Path(tid): Path<String>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> HttpResult<Response> {
+    let user = uploader(&state, &headers).await?;
+    let key = ThreadKey::parse(&tid).ok_or_else(|| ApiError::not_found(format!("Thread {tid}")))?;
+    match key {
+        ThreadKey::Main(cid) => {
+            let channel = member_channel(&state, &user, cid).await?;
+            file_message(&state, &user, &channel, key, None, form).await
+        }
+        ThreadKey::Standalone(t) => {
+            let thread = state
+                .store
+                .thread(t)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("Thread {tid}")))?;
+            let channel = member_channel(&state, &user, thread.channel_id).await?;
+            file_message(&state, &user, &channel, key, None, form).await
+        }
+        ThreadKey::Message(mid) => {
+            let parent = state
+                .store
+                .message(mid)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("Thread {tid}")))?;
+            let channel = member_channel(&state, &user, parent.channel_id).await?;
+            file_message(&state, &user, &channel, key, Some(&parent), form).await
+        }
+    }
+}
+
+async fn upload_display_picture(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Multipart,
+) -> HttpResult<Response> {
+    let user = uploader(&state, &headers).await?;
+    let up = receive(&state, form).await?;
+    if !up.content_type.starts_with("image/") {
+        let _ = tokio::fs::remove_file(state.config.files_dir.join(&up.token)).await;
+        return Err(ApiError::validation("A display picture must be an image.").into());
+    }
+    state
+        .store
+        .insert_file(
+            user.app_id,
+            user.id,
+            None,
+            &up.token,
+            &up.name,
+            &up.content_type,
+            up.size,
+            true,
+        )
+        .await?;
+    let url = file_url(&state, &up.token, &up.name);
+    state
+        .store
+        .update_user(user.id, None, None, None, Some(&url))
+        .await?;
+    let user = state
+        .store
+        .user(user.app_id, user.id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    let public = state.render_user(&user);
+    for c in state.store.contact_ids(user.id).await? {
+        state.publish_to_user(c, UserTopic::Contacts, types::CONTACT_USER_UPDATED, &public);
+    }
+    let me = state.render_current_user(&user);
+    state.publish_to_user(user.id, UserTopic::Self_, types::USER_SELF_UPDATED, &me);
+    Ok(Json(me).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct GrantQuery {
+    grant: Option<String>,
+}
+
+/// `GET /files/v1/hosted/{token}/{name}?grant=…`.
+async fn download(
+    State(state): State<AppState>,
+    Path((token, _name)): Path<(String, String)>,
+    Query(q): Query<GrantQuery>,
+) -> HttpResult<Response> {
+    let file = state
+        .store
+        .file_by_token(&token)
+        .await?
+        .ok_or_else(|| ApiError::not_found("The file"))?;
+    if !file.public {
+        let claims: Claims = q
+            .grant
+            .as_deref()
+            .and_then(|g| state.keys.verify(Scope::Read, g, now_ms()))
+            .filter(|c| c.app_id == file.app_id)
+            .ok_or_else(|| {
+                ApiError::new(
+                    names::ACCESS_DENIED,
+                    "A valid read grant is required (?grant=).",
+                )
+            })?;
+        let allowed = match file.channel_id {
+            Some(cid) => {
+                let channel = state.store.channel(file.app_id, cid).await?;
+                channel.is_some_and(|c| c.kind == ChannelType::Public)
+                    || state.store.membership(cid, claims.user_id).await?.is_some()
+            }
+            None => file.owner_id == Some(claims.user_id),
+        };
+        if !allowed {
+            return Err(ApiError::forbidden("You cannot see this file.").into());
+        }
+    }
+    let f = tokio::fs::File::open(state.config.files_dir.join(&file.token))
+        .await
+        .map_err(|_| ApiError::not_found("The file's content"))?;
+    let inline = ["image/", "video/", "audio/"]
+        .iter()
+        .any(|p| file.content_type.starts_with(p))
+        && file.content_type != "image/svg+xml";
+    let disposition = format!(
+        "{}; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        percent_encode(&file.name)
+    );
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
+    Ok((
+        [
+            (header::CONTENT_TYPE, file.content_type.clone()),
+            (header::CONTENT_LENGTH, file.size.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'".to_owned(),
+            ),
+            (header::CACHE_CONTROL, "private, max-age=86400".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,785 @@
+//! The Platform API (PROTOCOL.md 15): REST for an app's backend — users, channels,
+//! members, system messages — with HAL resources and pages.
+//!
+//! Authentication is OAuth 2.0 client credentials: `POST /oauth/token` with HTTP Basic
+//! `API_KEY:SECRET` (the secret configured with `--platform-secret API_KEY=SECRET`) and
+//! `grant_type=client_credentials` answers a bearer token valid for an hour. Every
+//! other route needs `Authorization: Bearer <token>` for the application in its path.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use base64::Engine;
+use chatkitty_protocol::destination::UserTopic;
+use chatkitty_protocol::error::names;
+use chatkitty_protocol::event::types;
+use chatkitty_protocol::resource::{ChannelType, MessageType};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+use crate::keys::{Claims, Scope};
+use crate::state::AppState;
+use crate::store::{
+    now_ms, ChannelRow, MessageCursor, MessageQuery, MessageScope, NewMessage, StoreError,
+    UserFilter,
+};
+use crate::threads::ThreadKey;
+
+/// Bearer tokens last an hour.
+pub const TOKEN_LIFETIME_MS: i64 = 3600 * 1000;
+
+/// The Platform API routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route(
+            "/v1/applications/{app}/users",
+            get(list_users).post(create_user),
+        )
+        .route("/v1/applications/{app}/users/{id}", get(get_user))
+        .route(
+            "/v1/applications/{app}/users/{id}/channels",
+            get(user_channels),
+        )
+        .route(
+            "/v1/applications/{app}/channels",
+            get(list_channels).post(create_channel),
+        )
+        .route("/v1/applications/{app}/channels/{id}", get(get_channel))
+        .route(
+            "/v1/applications/{app}/channels/{id}/members",
+            get(list_members).post(add_member),
+        )
+        .route(
+            "/v1/applications/{app}/channels/{id}/messages",
+            get(list_messages).post(send_message),
+        )
+        .route("/v1/applications/{app}/messages/{id}", get(get_message))
+}
+
+struct PlatformError(StatusCode, ApiError);
+
+impl IntoResponse for PlatformError {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1.body())).into_response()
+    }
+}
+
+impl From<ApiError> for PlatformError {
+    fn from(e: ApiError) -> Self {
+        let status = match e.name {
+            names::NOT_FOUND => StatusCode::NOT_FOUND,
+            names::ACCESS_DENIED => StatusCode::UNAUTHORIZED,
+            names::FORBIDDEN => StatusCode::FORBIDDEN,
+            names::DUPLICATE_CHANNEL => StatusCode::CONFLICT,
+            names::INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        PlatformError(status, e)
+    }
+}
+
+impl From<StoreError> for PlatformError {
+    fn from(e: StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+type PResult<T> = Result<T, PlatformError>;
+
+fn unauthorized(message: &str) -> PlatformError {
+    PlatformError(
+        StatusCode::UNAUTHORIZED,
+        ApiError::new(names::ACCESS_DENIED, message),
+    )
+}
+
+fn secret_of<'a>(state: &'a AppState, api_key: &str) -> Option<&'a str> {
+    state.config.platform_secrets.iter().find_map(|s| {
+        s.split_once('=')
+            .filter(|(k, _)| *k == api_key)
+            .map(|(_, v)| v)
+    })
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// `POST /oauth/token` (client credentials).
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> PResult<Response> {
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return Err(PlatformError(
+            StatusCode::BAD_REQUEST,
+            ApiError::validation("grant_type must be client_credentials."),
+        ));
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok());
+    let (id, secret) = match (&basic, &form.client_id, &form.client_secret) {
+        (Some(b), _, _) => b
+            .split_once(':')
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .unwrap_or_default(),
+        (None, Some(i), Some(s)) => (i.clone(), s.clone()),
+        _ => {
+            return Err(unauthorized(
+                "Client credentials are required (HTTP Basic).",
+            ))
+        }
+    };
+    let app_id = state.apps.get(&id).copied();
+    let ok = match (app_id, secret_of(&state, &id)) {
+        (Some(_), Some(expected)) => constant_time_eq(expected.as_bytes(), secret.as_bytes()),
+        _ => false,
+    };
+    let Some(app_id) = app_id.filter(|_| ok) else {
+        return Err(unauthorized("Unknown client or wrong secret."));
+    };
+    let token = state.keys.issue_for(
+        Scope::Platform,
+        Claims { app_id, user_id: 0 },
+        now_ms(),
+        TOKEN_LIFETIME_MS,
+    );
+    Ok(Json(json!({
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": TOKEN_LIFETIME_MS / 1000,
+        "scope": "read write",
+        "application_id": app_id,
+    }))
+    .into_response())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks the bearer token against the application of the path.
+fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> PResult<()> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("A bearer token is required (POST /oauth/token)."))?;
+    let claims = state
+        .keys
+        .verify(Scope::Platform, token.trim(), now_ms())
+        .ok_or_else(|| unauthorized("Invalid or expired token."))?;
+    if claims.app_id != app {
+        return Err(PlatformError(
+            StatusCode::FORBIDDEN,
+            ApiError::forbidden("The token is for another application."),
+        ));
+    }
+    Ok(())
+}
+
+fn base(state: &AppState, app: i64) -> String {
+    format!("{}/v1/applications/{app}", state.base_url())
+}
+
+fn link(href: String) -> Value {
+    json!({ "href": href })
+}
+
+/// A wire resource as HAL: hypermedia replaced by `_links`.
+fn hal(mut v: Value, links: Vec<(&str, String)>) -> Value {
+    if let Value::Object(m) = &mut v {
+        for k in ["_relays", "_topics", "_actions", "_streams"] {
+            m.remove(k);
+        }
+        let mut l = Map::new();
+        for (name, href) in links {
+            l.insert(name.to_owned(), link(href));
+        }
+        m.insert("_links".into(), Value::Object(l));
+    }
+    v
+}
+
+fn hal_json(status: StatusCode, v: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/hal+json")],
+        Json(v),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct PageQuery {
+    page: Option<i64>,
+    size: Option<i64>,
+}
+
+impl PageQuery {
+    fn get(&self) -> (i64, i64) {
+        (
+            self.page.unwrap_or(0).max(0),
+            self.size.unwrap_or(25).clamp(1, 100),
+        )
+    }
+}
+
+/// A HAL page (PROTOCOL.md 15): `_embedded.<name>`, `_links` first/prev/self/next/last,
+/// `page` metadata.
+fn hal_page(name: &str, items: Vec<Value>, url: &str, page: i64, size: i64, total: i64) -> Value {
+    let pages = if total == 0 {
+        0
+    } else {
+        (total + size - 1) / size
+    };
+    let at = |n: i64| link(format!("{url}?page={n}&size={size}"));
+    let mut links = Map::new();
+    links.insert("first".into(), at(0));
+    if page > 0 {
+        links.insert("prev".into(), at(page - 1));
+    }
+    links.insert("self".into(), at(page));
+    if page + 1 < pages {
+        links.insert("next".into(), at(page + 1));
+    }
+    links.insert("last".into(), at(pages.max(1) - 1));
+    json!({
+        "_embedded": { name: items },
+        "_links": links,
+        "page": { "size": size, "totalElements": total, "totalPages": pages, "number": page },
+    })
+}
+
+fn user_hal(state: &AppState, app: i64, u: &crate::store::UserRow) -> Value {
+    let b = base(state, app);
+    hal(
+        serde_json::to_value(state.render_user(u)).unwrap_or_default(),
+        vec![
+            ("self", format!("{b}/users/{}", u.id)),
+            ("channels", format!("{b}/users/{}/channels", u.id)),
+            ("application", b.clone()),
+        ],
+    )
+}
+
+async fn channel_hal(state: &AppState, app: i64, c: &ChannelRow) -> PResult<Value> {
+    let b = base(state, app);
+    let generic = crate::store::MemberRow {
+        channel_id: c.id,
+        user_id: 0,
+        role: "MEMBER".into(),
+        last_read_message_id: 0,
+        cleared_before_id: 0,
+        hidden: false,
+        muted: false,
+        last_read_ms: 0,
+    };
+    let rendered = state.render_channel_with(c, 0, Some(&generic)).await?;
+    Ok(hal(
+        serde_json::to_value(rendered).unwrap_or_default(),
+        vec![
+            ("self", format!("{b}/channels/{}", c.id)),
+            ("members", format!("{b}/channels/{}/members", c.id)),
+            ("messages", format!("{b}/channels/{}/messages", c.id)),
+            ("application", b.clone()),
+        ],
+    ))
+}
+
+fn message_hal(state: &AppState, app: i64, m: chatkitty_protocol::resource::Message) -> Value {
+    let b = base(state, app);
+    let (id, cid) = (m.id, m.channel_id);
+    hal(
+        serde_json::to_value(m).unwrap_or_default(),
+        vec![
+            ("self", format!("{b}/messages/{id}")),
+            ("channel", format!("{b}/channels/{cid}")),
+            ("application", b.clone()),
+        ],
+    )
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<i64>,
+    Query(q): Query<PageQuery>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let users = state
+        .store
+        .users_matching(app, None, &UserFilter::default())
+        .await?;
+    let (page, size) = q.get();
+    let total = users.len() as i64;
+    let items = users
+        .iter()
+        .skip((page * size) as usize)
+        .take(size as usize)
+        .map(|u| user_hal(&state, app, u))
+        .collect();
+    Ok(hal_json(
+        StatusCode::OK,
+        hal_page(
+            "users",
+            items,
+            &format!("{}/users", base(&state, app)),
+            page,
+            size,
+            total,
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewUser {
+    name: String,
+    display_name: Option<String>,
+    is_guest: Option<bool>,
+    properties: Option<Value>,
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<i64>,
+    Json(body): Json<NewUser>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 256 {
+        return Err(ApiError::validation("`name` is 1 to 256 characters.").into());
+    }
+    if state.store.user_by_name(app, name).await?.is_some() {
+        return Err(PlatformError(
+            StatusCode::CONFLICT,
+            ApiError::validation(format!("A user named {name:?} exists.")),
+        ));
+    }
+    let user = state
+        .store
+        .user_or_create(app, name, body.is_guest.unwrap_or(false))
+        .await?;
+    let props = match body.properties {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => Some(v.to_string()),
+        Some(_) => return Err(ApiError::validation("`properties` must be an object.").into()),
+    };
+    let display = body
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    state
+        .store
+        .update_user(user.id, display, props.as_deref(), None, None)
+        .await?;
+    let user = state
+        .store
+        .user(app, user.id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    Ok(hal_json(StatusCode::CREATED, user_hal(&state, app, &user)))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let user = state
+        .store
+        .user(app, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("User {id}")))?;
+    Ok(hal_json(StatusCode::OK, user_hal(&state, app, &user)))
+}
+
+async fn user_channels(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+    Query(q): Query<PageQuery>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    state
+        .store
+        .user(app, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("User {id}")))?;
+    let (page, size) = q.get();
+    let (rows, total) = state
+        .store
+        .channels_page(
+            app,
+            id,
+            crate::store::ChannelScope::Joined,
+            None,
+            page * size,
+            size,
+        )
+        .await?;
+    let mut items = Vec::new();
+    for c in &rows {
+        items.push(channel_hal(&state, app, c).await?);
+    }
+    Ok(hal_json(
+        StatusCode::OK,
+        hal_page(
+            "channels",
+            items,
+            &format!("{}/users/{id}/channels", base(&state, app)),
+            page,
+            size,
+            total,
+        ),
+    ))
+}
+
+async fn list_channels(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<i64>,
+    Query(q): Query<PageQuery>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let (page, size) = q.get();
+    let (rows, total) = state
+        .store
+        .app_channels_page(app, page * size, size)
+        .await?;
+    let mut items = Vec::new();
+    for c in &rows {
+        items.push(channel_hal(&state, app, c).await?);
+    }
+    Ok(hal_json(
+        StatusCode::OK,
+        hal_page(
+            "channels",
+            items,
+            &format!("{}/channels", base(&state, app)),
+            page,
+            size,
+            total,
+        ),
+    ))
+}
+
+async fn resolve_user(state: &AppState, app: i64, r: &Value) -> PResult<crate::store::UserRow> {
+    if let Some(id) = r.get("id").and_then(Value::as_i64) {
+        return Ok(state
+            .store
+            .user(app, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("User {id}")))?);
+    }
+    let name = r
+        .get("username")
+        .or_else(|| r.get("name"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation("A member is {id} or {username}."))?;
+    Ok(state
+        .store
+        .user_by_name(app, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("User {name:?}")))?)
+}
+
+async fn create_channel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<i64>,
+    Json(body): Json<Value>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(ChannelType::parse);
+    let kind = match kind {
+        Some(k @ (ChannelType::Public | ChannelType::Private)) => k,
+        Some(ChannelType::Direct) => {
+            return Err(
+                ApiError::unsupported("Creating direct channels through the Platform API").into(),
+            )
+        }
+        None => return Err(ApiError::validation("`type` is PUBLIC or PRIVATE.").into()),
+    };
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("");
+    if name.is_empty() || name.chars().count() > 100 || name.starts_with("direct.") {
+        return Err(ApiError::validation(
+            "`name` is 1 to 100 characters and cannot start with \"direct.\".",
+        )
+        .into());
+    }
+    let display = body
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .unwrap_or(name);
+    let props = crate::actions::properties(&body)?;
+    let channel = match state
+        .store
+        .create_group_channel_as_app(app, kind, name, display, &props)
+        .await
+    {
+        Ok(c) => c,
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::new(
+                names::DUPLICATE_CHANNEL,
+                format!("A channel named {name:?} already exists."),
+            )
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(Value::Array(members)) = body.get("members") {
+        for m in members {
+            let user = resolve_user(&state, app, m).await?;
+            add_and_tell(&state, &channel, user.id).await?;
+        }
+    }
+    Ok(hal_json(
+        StatusCode::CREATED,
+        channel_hal(&state, app, &channel).await?,
+    ))
+}
+
+async fn add_and_tell(state: &AppState, channel: &ChannelRow, user_id: i64) -> PResult<()> {
+    if state
+        .store
+        .add_member(channel.id, user_id, "MEMBER")
+        .await?
+    {
+        let theirs = state.render_channel(channel, user_id).await?;
+        state.publish_to_user(
+            user_id,
+            UserTopic::Channels,
+            types::USER_CHANNEL_JOINED,
+            &theirs,
+        );
+    }
+    Ok(())
+}
+
+async fn app_channel(state: &AppState, app: i64, id: i64) -> PResult<ChannelRow> {
+    Ok(state
+        .store
+        .channel(app, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Channel {id}")))?)
+}
+
+async fn get_channel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let c = app_channel(&state, app, id).await?;
+    Ok(hal_json(
+        StatusCode::OK,
+        channel_hal(&state, app, &c).await?,
+    ))
+}
+
+async fn list_members(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+    Query(q): Query<PageQuery>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let c = app_channel(&state, app, id).await?;
+    let members = state.store.members(c.id).await?;
+    let (page, size) = q.get();
+    let total = members.len() as i64;
+    let items = members
+        .iter()
+        .skip((page * size) as usize)
+        .take(size as usize)
+        .map(|u| user_hal(&state, app, u))
+        .collect();
+    Ok(hal_json(
+        StatusCode::OK,
+        hal_page(
+            "users",
+            items,
+            &format!("{}/channels/{id}/members", base(&state, app)),
+            page,
+            size,
+            total,
+        ),
+    ))
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+    Json(body): Json<Value>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let c = app_channel(&state, app, id).await?;
+    if c.kind == ChannelType::Direct {
+        return Err(ApiError::unsupported("Adding members to a direct channel").into());
+    }
+    let user = resolve_user(&state, app, &body).await?;
+    add_and_tell(&state, &c, user.id).await?;
+    Ok(hal_json(
+        StatusCode::OK,
+        channel_hal(&state, app, &c).await?,
+    ))
+}
+
+async fn list_messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+    Query(q): Query<PageQuery>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let c = app_channel(&state, app, id).await?;
+    let query = MessageQuery {
+        channel_id: c.id,
+        viewer: 0,
+        cleared_before_id: 0,
+        scope: MessageScope::Channel { main_only: false },
+    };
+    let (page, size) = q.get();
+    let total = state.store.count_messages(&query).await?;
+    // Newest first; numbered pages walk back through the history.
+    let mut cursor = MessageCursor::Newest;
+    let mut rows = Vec::new();
+    for _ in 0..=page {
+        let (r, _) = state.store.messages_page(&query, cursor, size).await?;
+        cursor = match r.last() {
+            Some(m) => MessageCursor::Before(m.id),
+            None => break,
+        };
+        rows = r;
+    }
+    let items = state
+        .render_messages(app, &rows)
+        .await?
+        .into_iter()
+        .map(|m| message_hal(&state, app, m))
+        .collect();
+    Ok(hal_json(
+        StatusCode::OK,
+        hal_page(
+            "messages",
+            items,
+            &format!("{}/channels/{id}/messages", base(&state, app)),
+            page,
+            size,
+            total,
+        ),
+    ))
+}
+
+/// `POST …/channels/{id}/messages` `{type:"TEXT", body, properties}`: a system message
+/// (type `SYSTEM_TEXT`), delivered like any other and notifying members as
+/// `SYSTEM:SENT:MESSAGE`.
+async fn send_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+    Json(body): Json<Value>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let c = app_channel(&state, app, id).await?;
+    if body.get("type").and_then(Value::as_str).unwrap_or("TEXT") != "TEXT" {
+        return Err(ApiError::validation("System messages are of type TEXT.").into());
+    }
+    let text = body.get("body").and_then(Value::as_str).unwrap_or("");
+    if text.trim().is_empty() || text.chars().count() > state.config.max_message_chars {
+        return Err(ApiError::validation(format!(
+            "`body` is 1 to {} characters.",
+            state.config.max_message_chars
+        ))
+        .into());
+    }
+    let props = crate::actions::properties(&body)?;
+    let links = crate::text::links_json(text);
+    let (row, _) = state
+        .store
+        .insert_message(&NewMessage {
+            channel_id: c.id,
+            user_id: None,
+            kind: MessageType::SystemText,
+            body: Some(text),
+            file: None,
+            properties: &props,
+            group_tag: body.get("groupTag").and_then(Value::as_str),
+            parent_id: None,
+            thread_id: None,
+            mentions: None,
+            links: Some(&links),
+            created_ms: now_ms(),
+            idempotency_key: None,
+        })
+        .await?;
+    let message = state.render_one_message(app, &row).await?;
+    crate::messages::deliver_new_message(
+        &state,
+        app,
+        None,
+        &c,
+        &row,
+        &message,
+        ThreadKey::Main(c.id),
+        None,
+        &[],
+    )
+    .await?;
+    Ok(hal_json(
+        StatusCode::CREATED,
+        message_hal(&state, app, message),
+    ))
+}
+
+async fn get_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    let m = state
+        .store
+        .message(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Message {id}")))?;
+    app_channel(&state, app, m.channel_id).await.map_err(|_| {
+        PlatformError(
+            StatusCode::NOT_FOUND,
+            ApiError::not_found(format!("Message {id}")),
+        )
+    })?;
+    let rendered = state.render_one_message(app, &m).await?;
+    Ok(hal_json(StatusCode::OK, message_hal(&state, app, rendered)))
+}
