@@ -155,7 +155,12 @@ impl Config {
         let mut c = Config::parse_from(["chatkitty-server"]);
         c.port = 0;
         c.database = database.into();
-        c.files_dir = std::path::Path::new(&c.database).with_file_name("files");
+        // Beside a SQLite file; for a database URL, a fresh temporary folder.
+        c.files_dir = if c.database.contains("://") {
+            std::env::temp_dir().join(format!("chatkitty-files-{}", std::process::id()))
+        } else {
+            std::path::Path::new(&c.database).with_file_name("files")
+        };
         c.api_keys = vec![api_key.to_owned()];
         c.presence_grace_ms = 0;
         c
