@@ -365,10 +365,27 @@ impl Session {
         Ok(())
     }
 
-    /// `readMessage`.
+    /// `readMessage`: moves the read position up to the message (never backwards)
+    /// and always announces the receipt of that message — an explicit read is news even
+    /// when a later message of one's own had already moved the position past it.
     pub async fn read_message(&mut self, mid: i64) -> ApiResult<()> {
-        let (m, _) = self.readable_message(mid).await?;
-        self.read_messages(m.channel_id, Some(mid)).await
+        let (m, channel) = self.readable_message(mid).await?;
+        self.member_channel(channel.id).await?;
+        self.state
+            .store
+            .read_up_to(channel.id, self.user.id, Some(mid))
+            .await?;
+        if m.user_id != Some(self.user.id) {
+            let receipt = self.state.render_receipt(mid, &self.user, now_ms());
+            self.state.publish_to_channel(
+                channel.id,
+                ChannelTopic::ReadReceipts,
+                types::MESSAGE_READ_RECEIPT_CREATED,
+                &receipt,
+                Exclude::Nobody,
+            );
+        }
+        Ok(())
     }
 
     /// `reactToMessage`.

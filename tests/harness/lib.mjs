@@ -23,7 +23,8 @@ export async function startServer({ apiKey = 'harness-key', staticDir, args = []
   const dir = mkdtempSync(join(tmpdir(), 'chatkitty-harness-'));
   const argv = [
     '--port', '0', '--database', join(dir, 'chat.db'), '--api-key', apiKey,
-    '--presence-grace-ms', '0', '--typing-timeout-ms', '1500', ...args,
+    '--presence-grace-ms', '0', '--typing-timeout-ms', '1500',
+    '--files-dir', join(dir, 'files'), '--max-upload-bytes', String(8 * 1024 * 1024), ...args,
   ];
   if (staticDir) argv.push('--static-dir', staticDir);
   const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' } });

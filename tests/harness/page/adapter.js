@@ -158,6 +158,39 @@ window.harness = {
     }
   },
 
+  /**
+   * Sends a generated file (byte i = i % 251) with a progress listener; returns the
+   * result and the progress callbacks seen.
+   */
+  async sendFile(target, { size, name, type }) {
+    const bytes = new Uint8Array(size);
+    for (let i = 0; i < size; i++) bytes[i] = i % 251;
+    const file = new File([bytes], name, { type });
+    const progress = [];
+    const progressListener = {
+      onStarted: () => progress.push('started'),
+      onProgress: (p) => progress.push(p),
+      onCompleted: (r) => progress.push(`completed:${r}`),
+    };
+    let ret;
+    try {
+      ret = this.kitty.sendMessage({ ...target, file, progressListener });
+    } catch (e) {
+      return { thrown: plain({ error: e?.error, message: e?.message }) };
+    }
+    const result = await settle(ret);
+    return { ...result, progress };
+  },
+
+  /** Downloads a URL; size and a checksum of the bytes. */
+  async download(url) {
+    const r = await fetch(url);
+    const buf = new Uint8Array(await r.arrayBuffer());
+    let ok = true;
+    for (let i = 0; i < buf.length; i++) if (buf[i] !== i % 251) { ok = false; break; }
+    return { status: r.status, size: buf.length, pattern: ok, type: r.headers.get('content-type') };
+  },
+
   currentUser() {
     return plain(this.kitty.currentUser ?? null);
   },

@@ -16,10 +16,17 @@ import notifications from './notifications.mjs';
 import blocking from './blocking.mjs';
 import typingObservers from './typing-observers.mjs';
 import directLimits from './direct-limits.mjs';
+import messages from './messages.mjs';
+import mentions from './mentions.mjs';
+import reactions from './reactions.mjs';
+import threadsEvents from './threads-events.mjs';
+import files from './files.mjs';
 
 export default [
   // Issue 3: the quick start and the wire basics.
   quickstart, groupChannels, getChannels, messagesPaging, typing, presence, sessionRestart, noSession, relayLeak,
   // Issue 4: users, channels, membership, unread state, notifications, observers, blocking.
   currentUser, users, channelAdmin, unread, notifications, blocking, typingObservers, directLimits,
+  // Issue 5: messages, mentions, reactions, receipts, threads, events, files.
+  messages, mentions, reactions, threadsEvents, files,
 ];
