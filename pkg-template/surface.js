@@ -27,7 +27,12 @@ const upload = (u, done) => {
   for (const k in u.fields) d.append(k, u.fields[k]);
   x.open('POST', u.url);
   x.setRequestHeader('Grant', u.grant);
-  x.upload.onprogress = (e) => l && l.onProgress(e.loaded / e.total);
+  // Chromium throttles upload progress to one event per 50 ms, so a fast upload may
+  // report once; the start (0) and the end of the request body (1) are reported too.
+  const progress = (f) => l && l.onProgress(f);
+  x.upload.onloadstart = () => progress(0);
+  x.upload.onprogress = (e) => progress(e.loaded / e.total);
+  x.upload.onload = () => progress(1);
   x.onload = x.onerror = () => {
     const ok = done(x.status, x.responseText);
     l && l.onCompleted(ok ? 0 : 1);
