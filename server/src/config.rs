@@ -96,6 +96,35 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 
+    /// Topic subscriptions one connection may hold.
+    #[arg(long, env = "CHATKITTY_MAX_SUBSCRIPTIONS", default_value_t = 1000)]
+    pub max_subscriptions: usize,
+
+    /// Sustained SEND (action) rate per connection, per second; bursts up to
+    /// `send_burst`. Over it: `RateLimitExceededError`; far over it: disconnected.
+    #[arg(long, env = "CHATKITTY_SEND_RATE", default_value_t = 20)]
+    pub send_rate: u32,
+
+    /// SEND burst per connection.
+    #[arg(long, env = "CHATKITTY_SEND_BURST", default_value_t = 100)]
+    pub send_burst: u32,
+
+    /// Sustained relay (SUBSCRIBE read) rate per connection, per second.
+    #[arg(long, env = "CHATKITTY_RELAY_RATE", default_value_t = 200)]
+    pub relay_rate: u32,
+
+    /// Relay burst per connection.
+    #[arg(long, env = "CHATKITTY_RELAY_BURST", default_value_t = 1000)]
+    pub relay_burst: u32,
+
+    /// Requests refused for rate within a minute before the connection is closed.
+    #[arg(long, env = "CHATKITTY_ABUSE_LIMIT", default_value_t = 50)]
+    pub abuse_limit: u32,
+
+    /// Open connections one user may have (tabs, devices).
+    #[arg(long, env = "CHATKITTY_MAX_CONNECTIONS_PER_USER", default_value_t = 20)]
+    pub max_connections_per_user: u32,
+
     /// Where uploaded files are stored.
     #[arg(long, env = "CHATKITTY_FILES_DIR", default_value = "chatkitty-files")]
     pub files_dir: PathBuf,
@@ -128,6 +157,13 @@ impl std::fmt::Debug for Config {
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("max_message_chars", &self.max_message_chars)
             .field("outbound_queue", &self.outbound_queue)
+            .field("max_subscriptions", &self.max_subscriptions)
+            .field("send_rate", &self.send_rate)
+            .field("send_burst", &self.send_burst)
+            .field("relay_rate", &self.relay_rate)
+            .field("relay_burst", &self.relay_burst)
+            .field("abuse_limit", &self.abuse_limit)
+            .field("max_connections_per_user", &self.max_connections_per_user)
             .field("files_dir", &self.files_dir)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .finish_non_exhaustive()

@@ -26,6 +26,7 @@ use crate::hub::{message_frame, ConnHandle, Exclude, Outbound};
 use crate::keys::{Claims, Scope};
 use crate::state::{event_json, AppState};
 use crate::store::{now_ms, UserRow};
+use crate::tracker::RateLimit;
 
 /// What the reader does after a frame.
 enum Flow {
@@ -300,6 +301,18 @@ impl Reader {
                 }
             }
         };
+        if state.presence.connections(user.id) >= state.config.max_connections_per_user {
+            // Not AccessDeniedError: the official client would stop reconnecting for good.
+            return self
+                .refuse(
+                    names::RATE_LIMITED,
+                    &format!(
+                        "Too many open connections for {}; close a tab and retry.",
+                        user.name
+                    ),
+                )
+                .await;
+        }
         self.span.record("user", user.id);
         let (client_cx, client_cy) = parse_heart_beat(frame.header(header::HEART_BEAT));
         let (sx, sy) = (state.config.heartbeat_ms, state.config.client_heartbeat_ms);
@@ -341,7 +354,11 @@ impl Reader {
         }
         let conn = ConnHandle::new(self.conn_id, user.id, self.tx.clone(), self.kill.clone());
         tracing::info!(parent: &self.span, user = %user.name, "session started");
+        let now = Instant::now();
         let session = Session {
+            send_limit: RateLimit::new(state.config.send_rate, state.config.send_burst, now),
+            relay_limit: RateLimit::new(state.config.relay_rate, state.config.relay_burst, now),
+            violations: Vec::new(),
             state: state.clone(),
             conn,
             app_id,
@@ -415,13 +432,72 @@ pub struct Session {
     pending_errors: Vec<(ApiError, Option<String>, Option<String>)>,
     /// Topic subscriptions: id → destination.
     subs: HashMap<String, Arc<str>>,
+    send_limit: RateLimit,
+    relay_limit: RateLimit,
+    /// When requests were refused for rate, within the last minute.
+    violations: Vec<Instant>,
 }
 
 const MAX_PENDING_ERRORS: usize = 16;
 
 impl Session {
+    /// Records a request refused for rate; `true` when the connection has abused the
+    /// limit long enough to be closed.
+    fn violation(&mut self) -> bool {
+        let now = Instant::now();
+        self.violations
+            .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+        self.violations.push(now);
+        self.violations.len() as u32 > self.state.config.abuse_limit
+    }
+
+    async fn close_for_abuse(&self) -> Flow {
+        tracing::warn!(
+            user = self.user.id,
+            "closing a connection over its rate limits"
+        );
+        let frame = error_frame(
+            names::RATE_LIMITED,
+            "Too many requests: the connection is closed. Slow down and reconnect.",
+        );
+        let _ = self.conn.control(Outbound::Close(Some(frame))).await;
+        Flow::Close
+    }
+
     async fn on_frame(&mut self, frame: Frame) -> Flow {
         let receipt = frame.header(header::RECEIPT).map(str::to_owned);
+        let limited = match frame.command {
+            Command::Send => !self.send_limit.take(Instant::now()),
+            Command::Subscribe
+                if frame
+                    .header(header::DESTINATION)
+                    .is_some_and(|d| d.contains(".relay")) =>
+            {
+                !self.relay_limit.take(Instant::now())
+            }
+            _ => false,
+        };
+        if limited {
+            if self.violation() {
+                return self.close_for_abuse().await;
+            }
+            let e = ApiError::new(names::RATE_LIMITED, "Too many requests: slow down.");
+            let c = match frame.command {
+                Command::Send => Correlation {
+                    receipt_id: receipt.as_deref(),
+                    ..Default::default()
+                },
+                _ => Correlation {
+                    subscription_id: frame.header(header::ID),
+                    ..Default::default()
+                },
+            };
+            self.send_error(&e, c);
+            if let (Command::Send, Some(r)) = (frame.command, &receipt) {
+                self.conn.send(receipt_frame(r));
+            }
+            return Flow::Continue;
+        }
         let flow = match frame.command {
             Command::Subscribe => {
                 if !self.on_subscribe(&frame).await {
@@ -574,6 +650,15 @@ impl Session {
         if let Some(old) = self.subs.get(id).cloned() {
             // Same id reused: replace the old subscription.
             self.unsubscribe_dest(id, &old).await;
+        }
+        if self.subs.len() >= self.state.config.max_subscriptions {
+            return Err(ApiError::new(
+                names::RATE_LIMITED,
+                format!(
+                    "A connection holds at most {} subscriptions.",
+                    self.state.config.max_subscriptions
+                ),
+            ));
         }
         let dest: Arc<str> = Arc::from(dest);
         self.subs.insert(id.to_owned(), dest.clone());

@@ -61,6 +61,11 @@ impl Presence {
         }
     }
 
+    /// Open connections of `user` on this node.
+    pub fn connections(&self, user: i64) -> u32 {
+        lock(&self.users).get(&user).map_or(0, |p| p.connections)
+    }
+
     /// Whether `user` is online.
     pub fn is_online(&self, user: i64) -> bool {
         lock(&self.users).get(&user).is_some_and(|p| p.online)
@@ -69,6 +74,40 @@ impl Presence {
     /// Number of users online.
     pub fn online_count(&self) -> usize {
         lock(&self.users).values().filter(|p| p.online).count()
+    }
+}
+
+/// A token bucket: `rate` per second, holding at most `burst`.
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    /// A full bucket.
+    pub fn new(rate: u32, burst: u32, now: Instant) -> RateLimit {
+        RateLimit {
+            tokens: burst as f64,
+            rate: rate as f64,
+            burst: burst.max(1) as f64,
+            last: now,
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -224,6 +263,22 @@ mod tests {
         assert!(!p.connect(1), "no online flap");
         assert!(!p.expire(1, generation), "stale timer loses");
         assert!(p.is_online(1));
+    }
+
+    #[test]
+    fn a_rate_limit_allows_its_burst_then_its_rate() {
+        let t0 = Instant::now();
+        let mut r = RateLimit::new(10, 5, t0);
+        assert!((0..5).all(|_| r.take(t0)));
+        assert!(!r.take(t0));
+        assert!(
+            r.take(t0 + Duration::from_millis(100)),
+            "one token per 100 ms"
+        );
+        assert!(!r.take(t0 + Duration::from_millis(100)));
+        let later = t0 + Duration::from_secs(60);
+        assert!((0..5).all(|_| r.take(later)), "refills up to the burst");
+        assert!(!r.take(later));
     }
 
     #[test]
