@@ -30,7 +30,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 log "starting the server"
-"$SERVER_BIN" --bind 127.0.0.1 --port 0 --database "$TMP/chat.db" --api-key "$API_KEY" \
+# Uploads go to the temporary directory too (an env var, which older binaries ignore).
+CHATKITTY_FILES_DIR="$TMP/files" "$SERVER_BIN" --bind 127.0.0.1 --port 0 --database "$TMP/chat.db" --api-key "$API_KEY" \
   --presence-grace-ms 0 --typing-timeout-ms 2000 >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 PORT=
