@@ -52,6 +52,36 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_GUEST_SESSIONS", default_value_t = true, action = ArgAction::Set)]
     pub guest_sessions: bool,
 
+    /// Verify authenticated sessions with HS256 JWTs signed with this secret.
+    #[arg(long, env = "CHATKITTY_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<String>,
+
+    /// Verify authenticated sessions with RS256 JWTs: the signer's public key (PEM,
+    /// SubjectPublicKeyInfo).
+    #[arg(long, env = "CHATKITTY_JWT_RS256_PUBLIC_KEY")]
+    pub jwt_rs256_public_key: Option<PathBuf>,
+
+    /// Required `aud` claim of session JWTs.
+    #[arg(long, env = "CHATKITTY_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Required `iss` claim of session JWTs.
+    #[arg(long, env = "CHATKITTY_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Verify authenticated sessions by POSTing them to this http:// URL of the app's
+    /// backend (instead of JWTs).
+    #[arg(long, env = "CHATKITTY_AUTH_CALLBACK_URL")]
+    pub auth_callback_url: Option<String>,
+
+    /// How long to wait for the auth callback before refusing the session.
+    #[arg(
+        long,
+        env = "CHATKITTY_AUTH_CALLBACK_TIMEOUT_MS",
+        default_value_t = 3000
+    )]
+    pub auth_callback_timeout_ms: u64,
+
     /// Serve this folder at `/` (the demo app).
     #[arg(long, env = "CHATKITTY_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
@@ -149,6 +179,13 @@ impl std::fmt::Debug for Config {
             .field("static_dir", &self.static_dir)
             .field("public_url", &self.public_url)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "jwt_hs256_secret",
+                &self.jwt_hs256_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("jwt_rs256_public_key", &self.jwt_rs256_public_key)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("auth_callback_url", &self.auth_callback_url)
             .field("platform_secrets", &self.platform_secrets.len())
             .field("presence_grace_ms", &self.presence_grace_ms)
             .field("typing_timeout_ms", &self.typing_timeout_ms)

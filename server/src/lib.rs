@@ -18,6 +18,7 @@
 //! Not here: TLS (put a reverse proxy in front), clustering (a later milestone).
 
 pub mod actions;
+pub mod auth;
 pub mod channels;
 pub mod config;
 pub mod emoji;
@@ -71,6 +72,8 @@ pub enum StartError {
     Store(store::StoreError),
     /// Serving failed.
     Io(std::io::Error),
+    /// The configuration is invalid.
+    Config(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -78,6 +81,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Store(e) => write!(f, "{e}"),
             StartError::Io(e) => write!(f, "{e}"),
+            StartError::Config(e) => write!(f, "{e}"),
         }
     }
 }
@@ -107,11 +111,13 @@ pub async fn build_state(
             .map_err(StartError::Store)?;
         apps.insert(key.clone(), id);
     }
+    let verifier = auth::Verifier::from_config(&config).map_err(StartError::Config)?;
     let node = format!("{:x}", store::now_ms());
     Ok(Arc::new(Shared::new(
         config,
         store,
         Keys::new(secret),
+        verifier,
         apps,
         shutdown,
         &node,

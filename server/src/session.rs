@@ -267,36 +267,74 @@ impl Reader {
             Some(u) => u,
             None => {
                 if let Some(params) = frame.header(header::STOMPX_AUTH_PARAMS) {
-                    if decode_auth_params(params).is_none() {
+                    let Some(params) = decode_auth_params(params) else {
                         return self
                             .refuse(
                                 names::ACCESS_DENIED,
                                 "StompX-Auth-Params is not Base64 JSON.",
                             )
                             .await;
+                    };
+                    let now_secs = now / 1000;
+                    let verified = match state
+                        .verifier
+                        .verify(&username, &params, app_id, now_secs)
+                        .await
+                    {
+                        Ok(v) => v,
+                        Err(message) => return self.refuse(names::ACCESS_DENIED, &message).await,
+                    };
+                    let user = match state.store.user_or_create(app_id, &username, false).await {
+                        Ok(u) => u,
+                        Err(e) => {
+                            tracing::error!(error = %e, "creating user");
+                            return self
+                                .refuse(names::INTERNAL, "The server could not start the session.")
+                                .await;
+                        }
+                    };
+                    let display = verified
+                        .display_name
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|d| !d.is_empty());
+                    let updated = async {
+                        if user.is_guest {
+                            state.store.mark_authenticated(user.id).await?;
+                        }
+                        if display.is_some_and(|d| d != user.display_name) {
+                            state
+                                .store
+                                .update_user(user.id, display, None, None, None)
+                                .await?;
+                        }
+                        state.store.user(app_id, user.id).await
+                    };
+                    match updated.await {
+                        Ok(Some(u)) => u,
+                        _ => {
+                            return self
+                                .refuse(names::INTERNAL, "The server could not start the session.")
+                                .await
+                        }
                     }
-                    return self
-                        .refuse(
-                            names::ACCESS_DENIED,
-                            "Authenticated sessions are not enabled on this server; start a guest session (without authParams).",
-                        )
-                        .await;
-                }
-                if !state.config.guest_sessions {
-                    return self
-                        .refuse(
-                            names::ACCESS_DENIED,
-                            "Guest sessions are disabled on this server.",
-                        )
-                        .await;
-                }
-                match state.store.user_or_create(app_id, &username, true).await {
-                    Ok(u) => u,
-                    Err(e) => {
-                        tracing::error!(error = %e, "creating user");
+                } else {
+                    if !state.config.guest_sessions {
                         return self
-                            .refuse(names::INTERNAL, "The server could not start the session.")
+                            .refuse(
+                                names::ACCESS_DENIED,
+                                "Guest sessions are disabled on this server; authenticate with authParams.",
+                            )
                             .await;
+                    }
+                    match state.store.user_or_create(app_id, &username, true).await {
+                        Ok(u) => u,
+                        Err(e) => {
+                            tracing::error!(error = %e, "creating user");
+                            return self
+                                .refuse(names::INTERNAL, "The server could not start the session.")
+                                .await;
+                        }
                     }
                 }
             }

@@ -36,6 +36,8 @@ pub struct Shared {
     pub typing: Typing,
     /// Token signing.
     pub keys: Keys,
+    /// How authenticated sessions are verified.
+    pub verifier: crate::auth::Verifier,
     /// API key → application id.
     pub apps: HashMap<String, i64>,
     /// Flips to `true` when the server shuts down.
@@ -65,6 +67,7 @@ impl Shared {
         config: Config,
         store: Store,
         keys: Keys,
+        verifier: crate::auth::Verifier,
         apps: HashMap<String, i64>,
         shutdown: watch::Receiver<bool>,
         node: &str,
@@ -81,6 +84,7 @@ impl Shared {
             presence: Presence::default(),
             participants: Participants::default(),
             keys,
+            verifier,
             apps,
             shutdown,
             conn_seq: AtomicU64::new(1),

@@ -46,6 +46,15 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a user as authenticated (no longer a guest).
+    pub async fn mark_authenticated(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET is_guest = 0 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Users of an application except `exclude`, by display name, filtered.
     pub async fn users_matching(
         &self,
