@@ -18,6 +18,9 @@ cargo test --workspace
 log "building the npm package"
 bash scripts/build-pkg.sh
 
+log "TypeScript declarations (tsc --noEmit against pkg/index.d.ts)"
+bash scripts/test-types.sh
+
 log "SDK browser tests (wasm-pack test, headless Chromium, live server)"
 bash scripts/test-browser.sh
 
