@@ -1,0 +1,508 @@
+//! Fan-out: deliveries per second into one channel of M members, and send→receive
+//! latency, while a few senders raise their rate step by step.
+//!
+//! `--target ours`: every member runs the official client's start-up sequence, joins
+//! one PUBLIC channel and starts a chat session on it (PROTOCOL.md 4.4); senders SEND
+//! TEXT messages to the channel's `message` action. A delivery is a
+//! `channel.message.created` MESSAGE on the channel's messages topic.
+//!
+//! `--target rabbitmq`: every member CONNECTs to Web-STOMP and SUBSCRIBEs
+//! `/topic/<channel>` (amq.topic exchange, one queue per subscriber, auto ack);
+//! senders SEND to the same destination. The body is padded so a delivered frame is
+//! as long as ours (`--frame-bytes`), and every member receives what is sent.
+//!
+//! Each message body starts with `@@fo<send time µs>@@`; the receiver subtracts. All
+//! clients live in this process (one clock). A step offers `rate` messages/s for
+//! `--step-secs`; the ramp stops after the first step the server could not keep up
+//! with (fewer than 90% of the offered deliveries per second, or fewer than 99% of the
+//! expected deliveries within 5 s of the step's end).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use chatkitty_protocol::destination;
+use chatkitty_protocol::{Command, Frame};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::{watch, Mutex};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::report::{self, percentile, round};
+use crate::stomp::{self, Conn, Res, Sink, Stream};
+use crate::{run_tag, Args};
+
+static BASE: OnceLock<Instant> = OnceLock::new();
+
+fn now_us() -> u64 {
+    BASE.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// One delivery: send time (100 µs units since BASE) and latency (µs).
+#[derive(Clone, Copy)]
+struct Sample {
+    send: u32,
+    lat: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Ours,
+    Rabbit,
+}
+
+struct Shared {
+    delivered: AtomicU64,
+    frame_len: AtomicUsize,
+}
+
+pub async fn run(a: &Args) -> Res<()> {
+    now_us();
+    let target = match a.str("target", "ours").as_str() {
+        "ours" => Target::Ours,
+        "rabbitmq" => Target::Rabbit,
+        other => return Err(format!("--target ours|rabbitmq, not {other}").into()),
+    };
+    let server = a.server()?;
+    let pid: u32 = a.num("server-pid", 0)?;
+    let sizes: Vec<usize> = a.list("members", "2,100,1000")?;
+    let senders: usize = a.num("senders", 4)?;
+    let step = Duration::from_secs_f64(a.num("step-secs", 4.0)?);
+    let body_chars: usize = a.num("body-chars", 100)?;
+    let frame_bytes: usize = a.num("frame-bytes", 0)?;
+    let mut out = Vec::new();
+    for &m in &sizes {
+        let default_rates = match m {
+            0..=10 => "250,500,1000,2000,4000,8000",
+            11..=300 => "50,100,200,400,800,1600",
+            _ => "10,25,50,100,200,400",
+        };
+        let rates: Vec<f64> = a.list(&format!("rates-{m}"), default_rates)?;
+        let r = run_size(
+            a, target, server, pid, m, senders, step, &rates, body_chars, frame_bytes,
+        )
+        .await?;
+        out.push(r);
+    }
+    let figures = json!({
+        "target": if target == Target::Ours { "chatkitty-server" } else { "rabbitmq-web-stomp" },
+        "senders": senders,
+        "step_secs": step.as_secs_f64(),
+        "body_chars": body_chars,
+        "sizes": out,
+    });
+    if let Some(path) = a.map_get("out") {
+        report::write(&path, "load-fanout", figures)?;
+    }
+    Ok(())
+}
+
+struct Member {
+    sink: Arc<Mutex<Sink>>,
+    stream: Stream,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_size(
+    a: &Args,
+    target: Target,
+    server: std::net::SocketAddr,
+    pid: u32,
+    m: usize,
+    senders: usize,
+    step: Duration,
+    rates: &[f64],
+    body_chars: usize,
+    frame_bytes: usize,
+) -> Res<Value> {
+    let tag = format!("fo{}-{m}", run_tag());
+    let t_setup = Instant::now();
+    let (members, send_dest) = match target {
+        Target::Ours => setup_ours(a, server, m, &tag).await?,
+        Target::Rabbit => setup_rabbit(server, m, &tag).await?,
+    };
+    let setup_secs = t_setup.elapsed().as_secs_f64();
+    println!(
+        "fanout {}: {m} members ready in {setup_secs:.1} s",
+        if target == Target::Ours {
+            "ours"
+        } else {
+            "rabbitmq"
+        }
+    );
+    let shared = Arc::new(Shared {
+        delivered: AtomicU64::new(0),
+        frame_len: AtomicUsize::new(0),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut sinks = Vec::new();
+    let mut readers = Vec::new();
+    for mem in members {
+        sinks.push(mem.sink.clone());
+        readers.push(tokio::spawn(reader(
+            mem.stream,
+            shared.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    // Keep every connection alive past the server's client heart-beat check.
+    let beat_sinks = sinks.clone();
+    let beat = tokio::spawn(async move {
+        let mut iv = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(30),
+            Duration::from_secs(30),
+        );
+        loop {
+            iv.tick().await;
+            for s in &beat_sinks {
+                let _ = s.lock().await.send(Message::Text("\n".into())).await;
+            }
+        }
+    });
+    let n_send = senders.min(m).max(1);
+    // The text of a message: marker, then padding up to the body size.
+    let pad = match target {
+        Target::Ours => body_chars,
+        // Web-STOMP's MESSAGE headers take about 230 bytes.
+        Target::Rabbit => frame_bytes.saturating_sub(230).max(body_chars),
+    };
+    let mut steps = Vec::new();
+    let mut windows = Vec::new();
+    let mut stop_reason = None;
+    for &rate in rates {
+        let d0 = shared.delivered.load(Ordering::Relaxed);
+        let cpu_s0 = report::cpu_time(pid);
+        let cpu_c0 = report::cpu_time(std::process::id());
+        let t0 = now_us();
+        let w0 = Instant::now();
+        let sent = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for j in 0..n_send {
+            let sink = sinks[j].clone();
+            let dest = send_dest.clone();
+            let sent = sent.clone();
+            let per = rate / n_send as f64;
+            let offset = Duration::from_secs_f64(j as f64 / rate);
+            tasks.push(tokio::spawn(async move {
+                sender(sink, target, dest, per, step, offset, pad, sent).await
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        let wall = w0.elapsed();
+        let t1 = now_us();
+        let d1 = shared.delivered.load(Ordering::Relaxed);
+        let cpu_s1 = report::cpu_time(pid);
+        let cpu_c1 = report::cpu_time(std::process::id());
+        let sent = sent.load(Ordering::Relaxed);
+        let expected = sent * m as u64;
+        let drain_until = Instant::now() + Duration::from_secs(5);
+        while shared.delivered.load(Ordering::Relaxed) - d0 < expected
+            && Instant::now() < drain_until
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let d2 = shared.delivered.load(Ordering::Relaxed);
+        let during = (d1 - d0) as f64 / wall.as_secs_f64();
+        let offered = rate * m as f64;
+        let received = d2 - d0;
+        let kept_up = during >= 0.9 * offered && received as f64 >= 0.99 * expected as f64;
+        println!(
+            "  {m:>5} members  offered {rate:>6.0} msg/s = {offered:>8.0} deliveries/s   achieved {:>8.0} deliveries/s  ({received}/{expected} delivered)  server {:.2} cores, load generator {:.2} cores",
+            during,
+            report::cores(cpu_s0, cpu_s1, wall).unwrap_or(f64::NAN),
+            report::cores(cpu_c0, cpu_c1, wall).unwrap_or(f64::NAN),
+        );
+        windows.push((t0, t1));
+        steps.push(json!({
+            "offered_messages_per_s": rate,
+            "offered_deliveries_per_s": offered,
+            "messages_sent": sent,
+            "messages_per_s_sent": round(sent as f64 / wall.as_secs_f64(), 1),
+            "deliveries_expected": expected,
+            "deliveries_received": received,
+            "deliveries_per_s": round(during, 0),
+            "server_cores": report::cores(cpu_s0, cpu_s1, wall).map(|c| round(c, 3)),
+            "load_generator_cores": report::cores(cpu_c0, cpu_c1, wall).map(|c| round(c, 3)),
+            "kept_up": kept_up,
+        }));
+        if !kept_up {
+            stop_reason = Some(format!("saturated at {rate} messages/s"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = stop_tx.send(true);
+    beat.abort();
+    let mut samples: Vec<Sample> = Vec::new();
+    for r in readers {
+        samples.extend(r.await?);
+    }
+    for s in &sinks {
+        let _ = s.lock().await.close().await;
+    }
+    // Latency per step, by send time.
+    let mut best = 0f64;
+    let mut best_ok = 0f64;
+    for (i, (t0, t1)) in windows.iter().enumerate() {
+        let mut lats: Vec<f64> = samples
+            .iter()
+            .filter(|s| {
+                let t = s.send as u64 * 100;
+                t >= *t0 && t <= *t1
+            })
+            .map(|s| s.lat as f64 / 1000.0)
+            .collect();
+        lats.sort_by(f64::total_cmp);
+        let (p50, p99, max) = (
+            percentile(&lats, 50.0),
+            percentile(&lats, 99.0),
+            lats.last().copied(),
+        );
+        let st = &mut steps[i];
+        st["latency_ms_p50"] = json!(p50.map(|v| round(v, 2)));
+        st["latency_ms_p99"] = json!(p99.map(|v| round(v, 2)));
+        st["latency_ms_max"] = json!(max.map(|v| round(v, 2)));
+        let rate = st["deliveries_per_s"].as_f64().unwrap_or(0.0);
+        best = best.max(rate);
+        if st["kept_up"] == json!(true) {
+            best_ok = best_ok.max(rate);
+        }
+        println!(
+            "  {m:>5} members  offered {:>6} msg/s  latency p50 {:?} ms  p99 {:?} ms",
+            st["offered_messages_per_s"],
+            p50.map(|v| round(v, 2)),
+            p99.map(|v| round(v, 2))
+        );
+    }
+    let frame_len = shared.frame_len.load(Ordering::Relaxed);
+    Ok(json!({
+        "members": m,
+        "senders": n_send,
+        "setup_secs": round(setup_secs, 2),
+        "delivered_frame_bytes": frame_len,
+        "steps": steps,
+        "max_deliveries_per_s": best,
+        "max_deliveries_per_s_kept_up": best_ok,
+        "stopped_because": stop_reason.unwrap_or_else(|| "all rates done".into()),
+    }))
+}
+
+async fn reader(
+    mut stream: Stream,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<Sample> {
+    let mut out = Vec::new();
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = stop.changed() => break,
+        };
+        let msg = match msg {
+            Some(Ok(m)) => m,
+            _ => break,
+        };
+        let bytes: &[u8] = match &msg {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) => b,
+            _ => continue,
+        };
+        if let Some(sent) = delivery_time(bytes) {
+            let now = now_us();
+            shared.delivered.fetch_add(1, Ordering::Relaxed);
+            shared.frame_len.store(bytes.len(), Ordering::Relaxed);
+            out.push(Sample {
+                send: (sent / 100) as u32,
+                lat: now.saturating_sub(sent).min(u32::MAX as u64) as u32,
+            });
+        }
+    }
+    out
+}
+
+/// The send time in a delivered MESSAGE, if it is one. Our server also sends the
+/// sender a `user.message.created` copy on a user topic: not a delivery.
+fn delivery_time(bytes: &[u8]) -> Option<u64> {
+    if !bytes.starts_with(b"MESSAGE\n") {
+        return None;
+    }
+    let head_end = find(bytes, b"\n\n")?;
+    if find(&bytes[..head_end], b"destination:/topic/v1/users/").is_some() {
+        return None;
+    }
+    let at = find(&bytes[head_end..], b"@@fo")? + head_end + 4;
+    let mut v = 0u64;
+    for &b in &bytes[at..] {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v * 10 + (b - b'0') as u64;
+    }
+    Some(v)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = needle[0];
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        match hay[i..hay.len() - needle.len() + 1]
+            .iter()
+            .position(|&b| b == first)
+        {
+            None => return None,
+            Some(p) => {
+                i += p;
+                if &hay[i..i + needle.len()] == needle {
+                    return Some(i);
+                }
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sender(
+    sink: Arc<Mutex<Sink>>,
+    target: Target,
+    dest: String,
+    rate: f64,
+    duration: Duration,
+    offset: Duration,
+    body_chars: usize,
+    sent: Arc<AtomicU64>,
+) -> Res<()> {
+    let start = tokio::time::Instant::now() + offset;
+    let total = (rate * duration.as_secs_f64()).round() as u64;
+    let mut receipt = 0u64;
+    for k in 0..total {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(k as f64 / rate)).await;
+        let mut text = format!("@@fo{}@@", now_us());
+        while text.len() < body_chars {
+            text.push('x');
+        }
+        receipt += 1;
+        let frame = match target {
+            Target::Ours => stomp::text_message(&dest, &format!("receipt-fo-{receipt}"), &text),
+            Target::Rabbit => Frame::new(Command::Send)
+                .with_header("destination", dest.as_str())
+                .with_header("content-type", "text/plain")
+                .with_body(text.into_bytes())
+                .encode_to_string(),
+        };
+        sink.lock().await.send(Message::Text(frame.into())).await?;
+        sent.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Members of one PUBLIC channel, each in a chat session on it; the channel's
+/// `message` action.
+async fn setup_ours(
+    a: &Args,
+    server: std::net::SocketAddr,
+    m: usize,
+    tag: &str,
+) -> Res<(Vec<Member>, String)> {
+    let key = a.str("key", "bench");
+    let path = format!("/rtm/websocket?api-key={key}");
+    let mut owner = Conn::new(stomp::open(server, stomp::source_for(0), &path).await?);
+    let user = owner.start_session(&format!("{tag}-0")).await?;
+    let create = user["_actions"]["createChannel"]
+        .as_str()
+        .ok_or("no createChannel action")?
+        .to_owned();
+    let channel = owner
+        .action(&create, &json!({"type": "PUBLIC", "name": tag}))
+        .await?;
+    let cid = channel["id"].as_u64().ok_or("channel without id")?;
+    let send_dest = channel["_actions"]["message"]
+        .as_str()
+        .ok_or("no message action")?
+        .to_owned();
+    owner.start_chat(&channel).await?;
+    owner.clear_inbox();
+    let concurrency: usize = a.num("setup-concurrency", 32)?;
+    let rest: Vec<Res<Conn>> = futures_util::stream::iter(1..m)
+        .map(|i| {
+            let path = path.clone();
+            let name = format!("{tag}-{i}");
+            async move {
+                let mut c = Conn::new(stomp::open(server, stomp::source_for(i), &path).await?);
+                c.start_session(&name).await?;
+                let view = c.relay(&destination::channel_relay(cid)).await?;
+                let join = view["_actions"]["join"]
+                    .as_str()
+                    .ok_or("no join action")?
+                    .to_owned();
+                let joined = c.action(&join, &json!({})).await?;
+                c.start_chat(&joined).await?;
+                c.clear_inbox();
+                Ok(c)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut conns = vec![owner];
+    for r in rest {
+        conns.push(r?);
+    }
+    Ok((into_members(conns), send_dest))
+}
+
+/// Members subscribed to `/topic/<tag>` on RabbitMQ Web-STOMP.
+async fn setup_rabbit(server: std::net::SocketAddr, m: usize, tag: &str) -> Res<(Vec<Member>, String)> {
+    let dest = format!("/topic/{tag}");
+    let conns: Vec<Res<Conn>> = futures_util::stream::iter(0..m)
+        .map(|i| {
+            let dest = dest.clone();
+            async move {
+                let mut c = Conn::new(stomp::open(server, stomp::source_for(i), "/ws").await?);
+                c.send(
+                    &Frame::new(Command::Connect)
+                        .with_header("accept-version", "1.2")
+                        .with_header("host", "/")
+                        .with_header("login", "guest")
+                        .with_header("passcode", "guest")
+                        .with_header("heart-beat", "0,0"),
+                )
+                .await?;
+                c.wait_for(|f| f.command == Command::Connected).await?;
+                c.send(
+                    &Frame::new(Command::Subscribe)
+                        .with_header("id", "sub-0")
+                        .with_header("destination", dest.as_str())
+                        .with_header("ack", "auto")
+                        .with_header("receipt", "r-0"),
+                )
+                .await?;
+                c.receipts(&["r-0".to_owned()]).await?;
+                Ok(c)
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for c in conns {
+        out.push(c?);
+    }
+    Ok((into_members(out), dest))
+}
+
+fn into_members(conns: Vec<Conn>) -> Vec<Member> {
+    conns
+        .into_iter()
+        .map(|c| {
+            let (sink, stream) = c.split();
+            Member {
+                sink: Arc::new(Mutex::new(sink)),
+                stream,
+            }
+        })
+        .collect()
+}
