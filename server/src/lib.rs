@@ -24,6 +24,8 @@ pub mod config;
 pub mod emoji;
 pub mod error;
 pub mod files;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 pub mod hub;
 pub mod keys;

@@ -982,3 +982,34 @@ impl Params {
 pub fn instant_now() -> Instant {
     Instant::now()
 }
+
+#[cfg(feature = "fuzzing")]
+impl Session {
+    /// A session of `user` over a connection whose frames go to `tx` (fuzzing only).
+    pub fn for_fuzzing(
+        state: AppState,
+        app_id: i64,
+        user: UserRow,
+        tx: mpsc::Sender<Outbound>,
+    ) -> Session {
+        let now = Instant::now();
+        Session {
+            send_limit: RateLimit::new(u32::MAX, u32::MAX, now),
+            relay_limit: RateLimit::new(u32::MAX, u32::MAX, now),
+            violations: Vec::new(),
+            conn: ConnHandle::new(state.next_conn_id(), user.id, tx, Arc::new(Notify::new())),
+            state,
+            app_id,
+            user,
+            client_heartbeat_ms: None,
+            errors_sub: None,
+            pending_errors: Vec::new(),
+            subs: HashMap::new(),
+        }
+    }
+
+    /// Handles one frame; `true` if the session would close the connection.
+    pub async fn handle_for_fuzzing(&mut self, frame: Frame) -> bool {
+        matches!(self.on_frame(frame).await, Flow::Close)
+    }
+}
