@@ -15,6 +15,9 @@ bash scripts/setup.sh test
 log "native tests (cargo test --workspace)"
 cargo test --workspace
 
+log "server tests again, on PostgreSQL (throwaway cluster)"
+bash scripts/with-postgres.sh cargo test -p chatkitty-server
+
 log "building the npm package"
 bash scripts/build-pkg.sh
 

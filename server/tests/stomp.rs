@@ -817,3 +817,12 @@ async fn errors_before_the_errors_queue_is_subscribed_are_delivered_once_it_is()
     assert_eq!(e.header("subscription-id"), Some("early"));
     assert_eq!(e.header("subscription"), Some("errs"));
 }
+
+#[tokio::test]
+async fn the_tests_run_against_the_store_they_were_asked_for() {
+    use chatkitty_server::store::Backend;
+    let server = TestServer::start().await;
+    let postgres = std::env::var("CHATKITTY_TEST_POSTGRES").is_ok_and(|v| !v.is_empty());
+    let want = if postgres { Backend::Postgres } else { Backend::Sqlite };
+    assert_eq!(server.state().store.backend(), want);
+}

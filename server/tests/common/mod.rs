@@ -40,8 +40,9 @@ impl TestServer {
 
     pub async fn start_with(f: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("chat.db");
-        let mut config = Config::for_tests(db.to_str().unwrap().to_owned(), KEY);
+        let db = test_database(&dir).await;
+        let mut config = Config::for_tests(db, KEY);
+        config.files_dir = dir.path().join("files");
         config.typing_timeout_ms = 600;
         f(&mut config);
         let running = chatkitty_server::spawn(config)
@@ -65,6 +66,23 @@ impl TestServer {
         if let Some(r) = self.running.take() {
             r.stop().await;
         }
+    }
+}
+
+/// The database of one test: a SQLite file in `dir`, or, when
+/// `CHATKITTY_TEST_POSTGRES` names a PostgreSQL server (scripts/with-postgres.sh), a
+/// fresh database on it, so the same tests run against both stores.
+pub async fn test_database(dir: &tempfile::TempDir) -> String {
+    match std::env::var("CHATKITTY_TEST_POSTGRES") {
+        Ok(admin) if !admin.is_empty() => {
+            use sqlx::Connection;
+            let name = format!("chatkitty_test_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin connection to PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            format!("{base}/{name}")
+        }
+        _ => dir.path().join("chat.db").to_str().unwrap().to_owned(),
     }
 }
 

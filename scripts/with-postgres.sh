@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs a command with a throwaway PostgreSQL cluster (Debian's packages, installed if
+# missing) on a local port, exporting CHATKITTY_TEST_POSTGRES (an admin URL); stops
+# and removes the cluster afterwards.
+#   scripts/with-postgres.sh cargo test -p chatkitty-server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '\033[1;34m[postgres]\033[0m %s\n' "$*"; }
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "installing postgresql"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+fi
+BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+PORT=${PG_PORT:-55432}
+DATA=$(mktemp -d /tmp/chatkitty-pg.XXXXXX)
+RUN_AS=()
+if [ "$(id -u)" = 0 ]; then
+  id postgres >/dev/null 2>&1 || useradd -r -M postgres
+  chown postgres "$DATA"
+  RUN_AS=(runuser -u postgres --)
+fi
+cleanup() {
+  "${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA/db" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT INT TERM
+"${RUN_AS[@]}" "$BIN/initdb" -D "$DATA/db" -U postgres -A trust --no-sync >/dev/null
+"${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA/db" -l "$DATA/log" -w \
+  -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+log "cluster on 127.0.0.1:$PORT"
+export CHATKITTY_TEST_POSTGRES="postgres://postgres@127.0.0.1:$PORT/postgres"
+"$@"
