@@ -432,6 +432,14 @@ export interface MessageNotAReplyError extends ChatKittyError {
   messageModel: Message;
 }
 
+/** The `error` of a call that failed because of the connection:
+ * `ChatKittyConnectionError` (no connection for `startSession`, or a non-message
+ * action cut off by a drop — it may or may not have been applied, so it is not
+ * repeated) or `ChatKittyTimeoutError` (no answer within `sendTimeout`). */
+export interface ChatKittyConnectionError extends ChatKittyError {
+  error: 'ChatKittyConnectionError' | 'ChatKittyTimeoutError';
+}
+
 /** Rejection of `nextPage()`/`prevPage()` when there is no such page. */
 export interface PageOutOfBoundsError extends ChatKittyError {
   error: 'PageOutOfBoundsError';
@@ -461,13 +469,31 @@ export type ChatKittyUnsubscribe = () => void;
 
 // ----- requests ----------------------------------------------------------------------
 
-/** Where a self-hosted server lives. */
-export interface ChatKittyConfiguration {
-  apiKey: string;
+/** Where the server lives, and how the connection copes with losing it. */
+export interface ChatKittyOptions {
   /** Host and optional port, no scheme. Default `api.chatkitty.com`. */
   host?: string;
   /** `wss` when true (default), `ws` when false. */
   isSecure?: boolean;
+  /** First delay (ms) before reconnecting after the connection drops or its
+   * heart-beats stop. Each failed attempt doubles it up to `maxReconnectDelay`; every
+   * delay is drawn at random between half and all of it. Default 1000. */
+  minReconnectDelay?: number;
+  /** Longest delay (ms) between reconnect attempts. Default 30000. */
+  maxReconnectDelay?: number;
+  /** How long (ms) a send — `sendMessage` and every other action that writes —
+   * may wait for the connection and for the server's answer. Sends made offline are
+   * queued and go out, in order, once reconnected; a message send cut off by a drop is
+   * sent again with the same `idempotency-key`, so the server stores it once. A send
+   * still unanswered after this long resolves failed with `ChatKittyTimeoutError`
+   * (it may or may not have been stored if it had gone out). 0: wait forever.
+   * Default 30000. */
+  sendTimeout?: number;
+}
+
+/** `new ChatKitty(configuration)`: the API key and the options. */
+export interface ChatKittyConfiguration extends ChatKittyOptions {
+  apiKey: string;
 }
 
 export interface StartSessionRequest {
@@ -651,9 +677,10 @@ export type StartChatSessionResult = StartedChatSessionResult &
 export declare class ChatKitty {
   /** A client for a self-hosted server (not cached). */
   constructor(configuration: ChatKittyConfiguration);
-  /** The cached instance for `apiKey` (same object on every call). Without `options`
-   * it connects to `api.chatkitty.com` over TLS. */
-  static getInstance(apiKey: string, options?: { host?: string; isSecure?: boolean }): ChatKitty;
+  /** The cached instance for `apiKey` (same object on every call; the options of the
+   * first call for a key and host stay). Without `options` it connects to
+   * `api.chatkitty.com` over TLS. */
+  static getInstance(apiKey: string, options?: ChatKittyOptions): ChatKitty;
   /** The current user while a session is active. */
   readonly currentUser: CurrentUser | undefined;
   /** Connects and starts a user session. Throws `SessionActiveError` if one is active
@@ -667,9 +694,12 @@ export declare class ChatKitty {
   retrieveCurrentUser(): Promise<GetCurrentUserResult>;
   /** Called now with the current user (or null), then on every change. */
   onCurrentUserChanged(observer: ChatKittyObserver<CurrentUser | null>): ChatKittyUnsubscribe;
-  /** Called each time a connection is established. */
+  /** Called each time a connection is established, reconnects included (the session
+   * resumes with the same user, every topic and chat session is subscribed again, and
+   * each chat session's `onReceivedMessage` gets the messages it missed, in order). */
   onCurrentUserOnline(observer: ChatKittyObserver<CurrentUser>): ChatKittyUnsubscribe;
-  /** Called when the session starts connecting and whenever the connection is lost. */
+  /** Called when the session starts connecting and once per loss of the connection
+   * (reconnect attempts follow, see `ChatKittyOptions`). */
   onCurrentUserOffline(observer: ChatKittyObserver<CurrentUser>): ChatKittyUnsubscribe;
   /** Saves the user `update` returns from the live current user (the whole object is
    * sent); `currentUser` and `onCurrentUserChanged` follow. Throws `NoActiveSessionError`.
@@ -756,7 +786,10 @@ export declare class ChatKitty {
   triggerEvent(request: TriggerEventRequest): Promise<TriggerEventResult>;
 
   /** Sends a text message, an external file, or uploads a File/Blob/`{uri}` with
-   * real progress. Throws `NoActiveSessionError`. */
+   * real progress. Throws `NoActiveSessionError`. Offline, a text or external-file
+   * message waits for the connection (up to `sendTimeout`, then it fails with
+   * `ChatKittyTimeoutError`); it carries an `idempotency-key`, so one cut off by a
+   * drop is sent again and stored once. */
   sendMessage(request: SendMessageRequest): Promise<SendMessageResult>;
   /** Sends the draft text, debounced 150 ms per channel. Throws `NoActiveSessionError`. */
   sendKeystrokes(request: SendKeystrokesRequest): void;

@@ -301,6 +301,38 @@ async fn an_unreachable_server_fails_start_session_with_a_connection_error() {
     assert!(offline.count() >= 1);
 }
 
+#[wasm_bindgen_test]
+async fn an_action_waiting_for_a_connection_fails_with_a_timeout_after_send_timeout() {
+    let config = obj(&[
+        ("apiKey", "k".into()),
+        ("host", "127.0.0.1:9".into()),
+        ("isSecure", false.into()),
+        ("sendTimeout", 300.into()),
+    ]);
+    let kitty = surfaced(JsValue::from(ChatKitty::new(config).unwrap()));
+    // editMessage needs no session: it waits for a connection (API.md 2.3).
+    let message = obj(&[(
+        "_actions",
+        obj(&[("edit", "/application/v1/messages/5.edit".into())]),
+    )]);
+    let started = js_sys::Date::now();
+    let r = call(
+        &kitty,
+        "editMessage",
+        &[obj(&[("message", message), ("body", "x".into())])],
+    )
+    .unwrap();
+    let r = resolved(r).await;
+    let waited = js_sys::Date::now() - started;
+    assert_eq!(get(&r, "failed"), true);
+    assert_eq!(s(&r, "error.error"), "ChatKittyTimeoutError");
+    assert!(!s(&r, "error.timestamp").is_empty());
+    assert!(
+        (290.0..5_000.0).contains(&waited),
+        "failed after {waited} ms"
+    );
+}
+
 // ----- tests against the live server -------------------------------------------------
 
 #[wasm_bindgen_test]

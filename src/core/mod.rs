@@ -25,6 +25,16 @@
 //! heart-beats (2.7), reconnects with backoff and resubscription (4.2), keystroke
 //! debouncing per destination (11.1, API.md 13) and read-grant URL mapping (10.3).
 //!
+//! Reliability beyond the official client (which waits 5 s, then resubscribes and
+//! forgets what it missed): reconnects back off exponentially with jitter between
+//! configured bounds; each chat session with `onReceivedMessage` tracks the newest
+//! message it delivered and, once its messages topic is confirmed again, relays the
+//! channel's messages `after` it (page by page, oldest first) while holding live
+//! events back, dropping any message id it already delivered; actions made offline
+//! wait for the connection, every action fails with a timeout after
+//! [`Config::send_timeout_ms`], and message sends carry an `idempotency-key` so the
+//! ones in flight at a drop are sent again rather than failed.
+//!
 //! ACK frames are never sent: the server treats ACK as a no-op and must not gate
 //! delivery on it (PROTOCOL.md 3.2, 16.4), so an ACK per event would only cost traffic.
 
@@ -83,9 +93,20 @@ const CONNECT_TIMEOUT_MS: u64 = 60_000;
 const DISCONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Keystroke debounce (PROTOCOL.md 11.1).
 const KEYSTROKES_DEBOUNCE_MS: u64 = 150;
-/// Reconnect backoff: first delay, cap.
-const RECONNECT_BASE_MS: u64 = 1_000;
-const RECONNECT_MAX_MS: u64 = 30_000;
+/// Default reconnect backoff: first delay, cap.
+pub const RECONNECT_MIN_MS: u64 = 1_000;
+/// See [`RECONNECT_MIN_MS`].
+pub const RECONNECT_MAX_MS: u64 = 30_000;
+/// Default [`Config::send_timeout_ms`].
+pub const SEND_TIMEOUT_MS: u64 = 30_000;
+/// The query of gap-recovery relays before the cursor: pages of 100 (the server's
+/// cap, PROTOCOL.md 9.2) after a message id.
+const RECOVERY_PAGE: &str = "size=100&after=";
+/// How many delivered message ids a chat session remembers to drop duplicates (the
+/// overlap of a recovery and the live events held behind it is a round trip's worth).
+const SEEN: usize = 64;
+/// The `seq` of the queue entry holding live events back during gap recovery.
+const HOLD: u64 = u64::MAX;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -96,9 +117,29 @@ pub struct Config {
     pub host: String,
     /// `wss` when true, `ws` otherwise.
     pub secure: bool,
+    /// The first reconnect delay (ms). Each failed attempt doubles it up to
+    /// `reconnect_max_ms`; every delay is drawn at random in `[d/2, d]`.
+    pub reconnect_min_ms: u64,
+    /// The longest reconnect delay (ms).
+    pub reconnect_max_ms: u64,
+    /// How long an action (a SEND: `sendMessage`, `createChannel`, …) may wait for a
+    /// connection and its answer before it fails with [`Failure::Timeout`]; 0: forever.
+    pub send_timeout_ms: u64,
 }
 
 impl Config {
+    /// `api_key` at `host` with the default reconnect and timeout settings.
+    pub fn new(api_key: String, host: String, secure: bool) -> Config {
+        Config {
+            api_key,
+            host,
+            secure,
+            reconnect_min_ms: RECONNECT_MIN_MS,
+            reconnect_max_ms: RECONNECT_MAX_MS,
+            send_timeout_ms: SEND_TIMEOUT_MS,
+        }
+    }
+
     /// `ws[s]://{host}/rtm/websocket?api-key={encodeURIComponent(apiKey)}`.
     pub fn url(&self) -> String {
         let mut u = String::from(if self.secure { "wss://" } else { "ws://" });
@@ -180,6 +221,9 @@ pub enum Failure<P> {
     Server(P),
     /// `ChatKittyConnectionError`: the connection failed or was lost.
     Connection,
+    /// `ChatKittyTimeoutError`: an action got no answer within
+    /// [`Config::send_timeout_ms`] (offline all along, or no answer in time).
+    Timeout,
     /// `UnknownChatKittyError`: an ERROR frame without a JSON body.
     Unknown,
     /// `ValidationError` made by the client, with its message.
@@ -310,7 +354,15 @@ enum Purpose {
     User,
     WriteGrant,
     ReadGrant,
-    Lookup { chat: Id, seq: u64 },
+    Lookup {
+        chat: Id,
+        seq: u64,
+    },
+    /// Gap recovery of a chat session; `seed` (no cursor yet): only learn the newest id.
+    Recover {
+        chat: Id,
+        seed: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -340,6 +392,10 @@ struct ActionReq<P> {
     body: String,
     mode: Mode<P>,
     sent: bool,
+    /// `idempotency-key` (message sends): safe to send again after a drop.
+    key: Option<String>,
+    /// Fails with [`Failure::Timeout`] at this time.
+    deadline: u64,
 }
 
 #[derive(Debug)]
@@ -350,9 +406,20 @@ struct TopicSub {
     /// Handler sets interested in this destination.
     refs: u32,
     sent: bool,
-    /// The RECEIPT of a SUBSCRIBE arrived (once; stays true across reconnects).
+    /// The RECEIPT of the SUBSCRIBE arrived on the current connection.
     confirmed: bool,
     user: Option<UserTopic>,
+}
+
+/// Gap recovery of a chat session (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// Nothing to do.
+    Idle,
+    /// A relay is due once the messages topic is confirmed.
+    Due,
+    /// A relay is on its way.
+    Asked,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -382,10 +449,19 @@ struct Chat<P> {
     mask: u32,
     stage: Stage,
     /// Events in arrival order; an event waiting for a lookup holds back later ones.
-    queue: VecDeque<Queued<P>>,
+    queue: Vec<Queued<P>>,
     next_seq: u64,
     /// `setThread`: the thread and its topics in [`THREAD_TOPICS`] order (API.md 13).
     thread: Option<(P, Vec<Option<String>>)>,
+    /// `channel._relays.messages` when gap recovery is on (`onReceivedMessage` given).
+    relay: Option<String>,
+    /// The newest message id delivered (or known to precede the session).
+    after: Option<u64>,
+    /// The last [`SEEN`] delivered message ids (0: none), a ring written at
+    /// `delivered % SEEN`.
+    seen: [u64; SEEN],
+    delivered: usize,
+    recovery: Recovery,
 }
 
 #[derive(Debug)]
@@ -484,6 +560,18 @@ impl<P: Payload> Client<P> {
         self.link == Link::Up
     }
 
+    /// The sizes of the core's tables — topics, relays, actions, chat sessions, queued
+    /// chat events — for leak tests.
+    pub fn table_sizes(&self) -> [usize; 5] {
+        [
+            self.topics.len(),
+            self.relays.len(),
+            self.actions.len(),
+            self.chats.len(),
+            self.chats.iter().map(|c| c.queue.len()).sum(),
+        ]
+    }
+
     // ----- outputs ---------------------------------------------------------------
 
     /// The next I/O to perform.
@@ -526,6 +614,9 @@ impl<P: Payload> Client<P> {
         }
         for k in &self.keystrokes {
             at(k.due);
+        }
+        for a in &self.actions {
+            at(a.deadline);
         }
         next
     }
@@ -615,6 +706,7 @@ impl<P: Payload> Client<P> {
             }
             _ => {}
         }
+        self.fail_actions(|a, now| a.deadline <= now, now, Failure::Timeout);
         let mut i = 0;
         while i < self.keystrokes.len() {
             if self.keystrokes[i].due <= now {
@@ -622,7 +714,8 @@ impl<P: Payload> Client<P> {
                 if self.link == Link::Up {
                     // Sent with a receipt nobody waits for (PROTOCOL.md 3.3).
                     let receipt = self.new_receipt();
-                    self.send_action_frame(&k.dest, &receipt, &k.body, now);
+                    let f = action_frame(&k.dest, &receipt, &k.body);
+                    self.send(&f, now);
                 }
             } else {
                 i += 1;
@@ -814,14 +907,26 @@ impl<P: Payload> Client<P> {
             }
         }
         let id = self.new_id();
+        let relay = channel
+            .get_str(&["_relays", "messages"])
+            .filter(|_| mask & ChatEvent::ReceivedMessage.bit() != 0 && topics[1].is_some());
         self.chats.push(Chat {
             id,
             topics,
             mask,
             stage: Stage::SelfTopic,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             next_seq: 0,
             thread: None,
+            recovery: if relay.is_some() {
+                Recovery::Due
+            } else {
+                Recovery::Idle
+            },
+            relay,
+            after: None,
+            seen: [0; SEEN],
+            delivered: 0,
         });
         self.retain_topic(&self_topic, None, now);
         self.advance_chats(now);
@@ -1029,7 +1134,7 @@ impl<P: Payload> Client<P> {
                 let seq = chat.next_seq;
                 chat.next_seq += 1;
                 let thread = chat.thread.as_ref().map(|(t, _)| t.clone());
-                chat.queue.push_back(Queued {
+                chat.queue.push(Queued {
                     seq,
                     kind,
                     first: thread,
@@ -1056,36 +1161,41 @@ impl<P: Payload> Client<P> {
                 self.map_file(resource);
                 mapped = true;
             }
-            let lookup = match kind.lookup() {
-                Lookup::None => None,
-                Lookup::Parent => resource.get_str(&["_relays", "parent"]),
-                Lookup::Message => resource.get_str(&["_relays", "message"]),
-            };
-            let chat = &mut self.chats[ci];
-            let seq = chat.next_seq;
-            chat.next_seq += 1;
-            let (first, second) = match kind.lookup() {
-                Lookup::Message => (None, Some(resource.clone())),
-                _ => (Some(resource.clone()), None),
-            };
-            chat.queue.push_back(Queued {
+            let end = chat.queue.len();
+            self.enqueue(ci, kind, resource, end);
+            self.flush_unsent(now);
+            self.flush_chat(ci);
+        }
+    }
+
+    /// Queues event `kind` of `resource` at position `at` of chat `ci`, asking first
+    /// for the message it needs (PROTOCOL.md 11.2); later events wait behind it.
+    fn enqueue(&mut self, ci: usize, kind: ChatEvent, resource: &P, at: usize) {
+        let lookup = match kind.lookup() {
+            Lookup::None => None,
+            Lookup::Parent => resource.get_str(&["_relays", "parent"]),
+            Lookup::Message => resource.get_str(&["_relays", "message"]),
+        };
+        let chat = &mut self.chats[ci];
+        let seq = chat.next_seq;
+        chat.next_seq += 1;
+        let (first, second) = match kind.lookup() {
+            Lookup::Message => (None, Some(resource.clone())),
+            _ => (Some(resource.clone()), None),
+        };
+        chat.queue.insert(
+            at,
+            Queued {
                 seq,
                 kind,
                 first,
                 second,
                 waiting: lookup.is_some(),
-            });
-            let chat_id = chat.id;
-            match lookup {
-                Some(dest) => {
-                    let purpose = Purpose::Lookup { chat: chat_id, seq };
-                    self.add_relay(dest, Rc::from([]), purpose);
-                    if self.link == Link::Up {
-                        self.flush_unsent(now);
-                    }
-                }
-                None => self.flush_chat(ci),
-            }
+            },
+        );
+        if let Some(dest) = lookup {
+            let purpose = Purpose::Lookup { chat: chat.id, seq };
+            self.add_relay(dest, Rc::from([]), purpose);
         }
     }
 
@@ -1131,6 +1241,7 @@ impl<P: Payload> Client<P> {
                 self.complete(id, Ok(result));
             }
             Purpose::Lookup { chat, seq } => self.lookup_done(chat, seq, resource),
+            Purpose::Recover { chat, seed } => self.recovered(chat, seed, resource, now),
         }
     }
 
@@ -1151,6 +1262,8 @@ impl<P: Payload> Client<P> {
                         }
                     }
                     Purpose::Lookup { chat, seq } => self.lookup_done(chat, seq, None),
+                    // Recovery refused: stop holding live events back.
+                    Purpose::Recover { chat, .. } => self.recovered(chat, false, None, now),
                 }
             } else if let Some(t) = self.topics.iter().position(|t| t.id == sid) {
                 // A refused topic: the chat sessions waiting on it fail.
@@ -1180,17 +1293,7 @@ impl<P: Payload> Client<P> {
             return;
         }
         // No correlation header: every pending action fails (PROTOCOL.md 3.5).
-        let sent: Vec<Id> = self
-            .actions
-            .iter()
-            .filter(|a| a.sent)
-            .map(|a| a.id)
-            .collect();
-        self.actions.retain(|a| !a.sent);
-        for id in sent {
-            self.complete(id, Err(failure()));
-        }
-        let _ = now;
+        self.fail_actions(|a, _| a.sent, now, failure());
     }
 
     fn on_receipt(&mut self, receipt: &str, now: u64) {
@@ -1249,25 +1352,33 @@ impl<P: Payload> Client<P> {
 
     /// The connection is gone (already closed or `Io::Close` issued).
     fn lost(&mut self, now: u64) {
+        let was_up = self.link == Link::Up;
         self.decoder = Decoder::default();
+        // Relays are reads: safe to repeat on the next connection. Recoveries are
+        // asked again once their messages topic is confirmed there.
+        self.relays
+            .retain(|r| !matches!(r.purpose, Purpose::Recover { .. }));
         for r in &mut self.relays {
-            // Relays are reads: safe to repeat on the next connection.
             r.sent = false;
         }
         for t in &mut self.topics {
             t.sent = false;
+            t.confirmed = false;
         }
         // Actions in flight may or may not have been applied: fail them rather than
-        // risk applying them twice.
-        let lost: Vec<Id> = self
-            .actions
-            .iter()
-            .filter(|a| a.sent)
-            .map(|a| a.id)
-            .collect();
-        self.actions.retain(|a| !a.sent);
-        for id in lost {
-            self.complete(id, Err(Failure::Connection));
+        // risk applying them twice, except message sends, which the server applies
+        // once per idempotency key.
+        self.fail_actions(|a, _| a.sent && a.key.is_none(), now, Failure::Connection);
+        for a in &mut self.actions {
+            a.sent = false;
+        }
+        for c in &mut self.chats {
+            if c.relay.is_some() {
+                c.recovery = Recovery::Due;
+                if c.after.is_some() && !c.queue.iter().any(|q| q.seq == HOLD) {
+                    c.queue.push(hold());
+                }
+            }
         }
         match self.phase {
             Phase::Starting(_) => {
@@ -1275,16 +1386,44 @@ impl<P: Payload> Client<P> {
                 self.fail_start(Failure::Connection);
             }
             Phase::Active => {
-                let shift = self.attempts.min(5);
-                let base = (RECONNECT_BASE_MS << shift).min(RECONNECT_MAX_MS);
-                // ±25 % jitter so many clients do not come back in lockstep.
-                let jitter = self.rng.next_u64() % (base / 2 + 1);
-                self.attempts += 1;
-                self.link = Link::Retry(now + base - base / 4 + jitter);
-                self.events.push_back(Event::Offline);
+                let delay = self.backoff();
+                self.link = Link::Retry(now + delay);
+                if was_up {
+                    self.events.push_back(Event::Offline);
+                }
             }
             Phase::Idle => {
                 self.link = Link::Down;
+            }
+        }
+    }
+
+    /// The next reconnect delay: `min × 2^attempts` capped at `max`, drawn in
+    /// `[d/2, d]` so clients dropped together do not come back in lockstep.
+    fn backoff(&mut self) -> u64 {
+        let c = &self.config;
+        let d = c
+            .reconnect_min_ms
+            .saturating_mul(1 << self.attempts.min(20))
+            .min(c.reconnect_max_ms);
+        self.attempts += 1;
+        d - self.rng.next_u64() % (d / 2 + 1)
+    }
+
+    /// Fails the actions `which` selects with `failure`.
+    fn fail_actions(
+        &mut self,
+        which: fn(&ActionReq<P>, u64) -> bool,
+        now: u64,
+        failure: Failure<P>,
+    ) {
+        let mut i = 0;
+        while i < self.actions.len() {
+            if which(&self.actions[i], now) {
+                let id = self.actions.remove(i).id;
+                self.complete(id, Err(failure.clone()));
+            } else {
+                i += 1;
             }
         }
     }
@@ -1342,6 +1481,7 @@ impl<P: Payload> Client<P> {
         }
         for t in &mut self.topics {
             t.sent = false;
+            t.confirmed = false;
         }
         if ended {
             let calls: Vec<Id> = self
@@ -1394,8 +1534,11 @@ impl<P: Payload> Client<P> {
         for i in unsent {
             self.actions[i].sent = true;
             let a = &self.actions[i];
-            let (d, r, b) = (a.dest.clone(), a.receipt.clone(), a.body.clone());
-            self.send_action_frame(&d, &r, &b, now);
+            let mut f = action_frame(&a.dest, &a.receipt, &a.body);
+            if let Some(k) = &a.key {
+                f.push_header(header::IDEMPOTENCY_KEY, k.as_str());
+            }
+            self.send(&f, now);
         }
     }
 
@@ -1474,6 +1617,94 @@ impl<P: Payload> Client<P> {
             }
             i += 1;
         }
+        self.recover(now);
+    }
+
+    /// Asks for the messages of each chat session whose recovery is due, once its
+    /// messages topic is confirmed on this connection (so nothing published later can
+    /// be missed): a page `after` its cursor, oldest messages first, while live events
+    /// wait; without a cursor yet (`seed`), the newest message, to set one.
+    fn recover(&mut self, now: u64) {
+        for ci in 0..self.chats.len() {
+            let c = &self.chats[ci];
+            if c.recovery != Recovery::Due
+                || c.stage != Stage::Confirmed
+                || !self.confirmed(&c.topics[1])
+            {
+                continue;
+            }
+            let c = &mut self.chats[ci];
+            let Some(mut dest) = c.relay.clone() else {
+                continue;
+            };
+            // The position goes in the relay's query, as in page links (PROTOCOL.md 9.2).
+            dest.push('?');
+            match c.after {
+                Some(after) => {
+                    dest.push_str(RECOVERY_PAGE);
+                    text::push_u64(&mut dest, after);
+                    if !c.queue.iter().any(|q| q.seq == HOLD) {
+                        c.queue.push(hold());
+                    }
+                }
+                None => dest.push_str("size=1"),
+            }
+            c.recovery = Recovery::Asked;
+            let purpose = Purpose::Recover {
+                chat: c.id,
+                seed: c.after.is_none(),
+            };
+            self.add_relay(dest, Rc::from([]), purpose);
+        }
+        self.flush_unsent(now);
+    }
+
+    /// A recovery relay answered with `page` (None: refused). A seed sets the cursor;
+    /// otherwise the page's messages go, oldest first, before the entry holding live
+    /// events back, and the newer page (`prev`, PROTOCOL.md 9.3) is asked for while
+    /// there is one.
+    fn recovered(&mut self, chat: Id, seed: bool, page: Option<P>, now: u64) {
+        let Some(ci) = self.chats.iter().position(|c| c.id == chat) else {
+            return;
+        };
+        let items = page
+            .as_ref()
+            .and_then(|p| p.get("_embedded"))
+            .and_then(|e| e.get("messages"))
+            .unwrap_or_else(P::empty_array);
+        let c = &mut self.chats[ci];
+        c.recovery = Recovery::Idle;
+        if seed {
+            if page.is_some() {
+                // Pages list the newest first.
+                let newest = items.at(0).as_ref().and_then(message_id).unwrap_or(0);
+                c.after = c.after.max(Some(newest));
+            }
+            return;
+        }
+        let mut at = c.queue.iter().position(|q| q.seq == HOLD).unwrap_or(0);
+        for i in (0..items.array_len()).rev() {
+            if let Some(mut m) = items.at(i) {
+                self.map_file(&mut m);
+                self.enqueue(ci, ChatEvent::ReceivedMessage, &m, at);
+                at += 1;
+            }
+        }
+        match page.and_then(|p| p.get_str(&["_relays", "prev"])) {
+            Some(newer) => {
+                self.chats[ci].recovery = Recovery::Asked;
+                let purpose = Purpose::Recover { chat, seed };
+                self.add_relay(newer, Rc::from([]), purpose);
+            }
+            None => {
+                let q = &mut self.chats[ci].queue;
+                if let Some(i) = q.iter().position(|q| q.seq == HOLD) {
+                    q.remove(i);
+                }
+            }
+        }
+        self.flush_unsent(now);
+        self.flush_chat(ci);
     }
 
     fn lookup_done(&mut self, chat: Id, seq: u64, resource: Option<P>) {
@@ -1500,10 +1731,21 @@ impl<P: Payload> Client<P> {
 
     fn flush_chat(&mut self, ci: usize) {
         let chat = &mut self.chats[ci];
-        while chat.queue.front().is_some_and(|q| !q.waiting) {
-            let Some(q) = chat.queue.pop_front() else {
-                break;
-            };
+        while chat.queue.first().is_some_and(|q| !q.waiting) {
+            let q = chat.queue.remove(0);
+            // A message delivered already (live and recovered) is dropped; the newest
+            // delivered id is the recovery cursor.
+            if let (Some(m), Some(_), ChatEvent::ReceivedMessage) = (&q.first, &chat.relay, q.kind)
+            {
+                if let Some(id) = message_id(m) {
+                    if chat.seen.contains(&id) {
+                        continue;
+                    }
+                    chat.seen[chat.delivered % SEEN] = id;
+                    chat.delivered += 1;
+                    chat.after = chat.after.max(Some(id));
+                }
+            }
             // An event whose message could not be fetched is dropped (nothing to show).
             if let Some(first) = q.first {
                 self.events.push_back(Event::Chat {
@@ -1549,15 +1791,6 @@ impl<P: Payload> Client<P> {
         self.last_tx = now;
     }
 
-    fn send_action_frame(&mut self, dest: &str, receipt: &str, body: &str, now: u64) {
-        let f = Frame::new(Command::Send)
-            .with_header(header::DESTINATION, dest)
-            .with_header(header::CONTENT_TYPE, header::JSON_UTF8)
-            .with_header(header::RECEIPT, receipt)
-            .with_body(body);
-        self.send(&f, now);
-    }
-
     fn add_relay(&mut self, dest: String, params: Rc<[(String, String)]>, purpose: Purpose) {
         let mut sub = String::from(SUBSCRIPTION_ID_PREFIX);
         self.rng.push_uuid(&mut sub);
@@ -1583,9 +1816,24 @@ impl<P: Payload> Client<P> {
         id
     }
 
-    fn call_action(&mut self, dest: String, body: String, mode: Mode<P>, now: u64) -> Id {
+    /// Queues an action; `idempotent` (message sends) gives it an `idempotency-key`,
+    /// one per logical send, kept when it is sent again after a drop.
+    fn call_action(
+        &mut self,
+        dest: String,
+        body: String,
+        mode: Mode<P>,
+        idempotent: bool,
+        now: u64,
+    ) -> Id {
         let id = self.new_id();
         let receipt = self.new_receipt();
+        let key = idempotent.then(|| {
+            let mut k = String::new();
+            self.rng.push_uuid(&mut k);
+            k
+        });
+        let t = self.config.send_timeout_ms;
         self.actions.push(ActionReq {
             receipt,
             id,
@@ -1593,6 +1841,8 @@ impl<P: Payload> Client<P> {
             body,
             mode,
             sent: false,
+            key,
+            deadline: if t == 0 { u64::MAX } else { now + t },
         });
         self.flush_unsent(now);
         id
@@ -1722,6 +1972,10 @@ pub fn with_grant(url: &str, grant: &str) -> String {
     out
 }
 
+fn message_id<P: Payload>(m: &P) -> Option<u64> {
+    m.get("id")?.as_number().map(|n| n as u64)
+}
+
 fn body<P: Payload>(frame: &Frame) -> Option<P> {
     P::parse(frame.body_str()?)
 }
@@ -1730,6 +1984,25 @@ fn link<P: Payload>(resource: &P, kind: &str, name: &'static str) -> Result<Stri
     resource
         .get_str(&[kind, name])
         .ok_or(Misuse::InvalidArgument(name))
+}
+
+fn action_frame(dest: &str, receipt: &str, body: &str) -> Frame {
+    Frame::new(Command::Send)
+        .with_header(header::DESTINATION, dest)
+        .with_header(header::CONTENT_TYPE, header::JSON_UTF8)
+        .with_header(header::RECEIPT, receipt)
+        .with_body(body)
+}
+
+/// The queue entry that holds a chat session's live events back during recovery.
+fn hold<P>() -> Queued<P> {
+    Queued {
+        seq: HOLD,
+        kind: ChatEvent::ReceivedMessage,
+        first: None,
+        second: None,
+        waiting: true,
+    }
 }
 
 fn topic_frame(t: &TopicSub) -> Frame {

@@ -598,7 +598,7 @@ impl<P: Payload> Client<P> {
                     Via::Event(post) => Mode::Event(post),
                     _ => Mode::Event(Post::None),
                 };
-                Ok(self.call_action(dest, body, mode, now))
+                Ok(self.call_action(dest, body, mode, false, now))
             }
         }
     }
@@ -772,7 +772,7 @@ impl<P: Payload> Client<P> {
             }
         }
         body.push('}');
-        Ok(self.call_action(dest, body, Mode::Event(Post::MapFile), now))
+        Ok(self.call_action(dest, body, Mode::Event(Post::MapFile), true, now))
     }
 
     /// `updateCurrentUserDisplayPicture({file})`: external files through the
@@ -789,7 +789,7 @@ impl<P: Payload> Client<P> {
         match file_kind(&file) {
             FileKind::External => {
                 let body = file.to_json().ok_or(Misuse::InvalidArgument("file"))?;
-                Ok(self.call_action(dest, body, Mode::Event(Post::SetUser), now))
+                Ok(self.call_action(dest, body, Mode::Event(Post::SetUser), false, now))
             }
             FileKind::BadUri => {
                 Ok(self.fail_now(Failure::Validation("A file's uri must be a data: URI.")))

@@ -62,6 +62,7 @@ fn channel(id: u64) -> Value {
 }
 
 mod ops;
+mod reliability;
 
 const CHANNEL_TOPIC_SEGMENTS: [&str; 8] = [
     "",
@@ -108,11 +109,7 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        let config = Config {
-            api_key: "test key".into(),
-            host: "localhost:8080".into(),
-            secure: false,
-        };
+        let config = Config::new("test key".into(), "localhost:8080".into(), false);
         Harness {
             c: Client::new(config, 1),
             now: 1_000,
@@ -124,6 +121,15 @@ impl Harness {
             events: Vec::new(),
             next_message_id: 0,
         }
+    }
+
+    /// A harness whose client has `seed` and the settings `f` makes.
+    fn with(seed: u64, f: impl FnOnce(&mut Config)) -> Harness {
+        let mut h = Harness::new();
+        let mut config = Config::new("test key".into(), "localhost:8080".into(), false);
+        f(&mut config);
+        h.c = Client::new(config, seed);
+        h
     }
 
     /// Drains every output queue.
@@ -338,7 +344,8 @@ fn chat_events(events: &[Event<Value>]) -> Vec<(Id, ChatEvent, Value, Option<Val
         .collect()
 }
 
-/// Starts a chat session on channel 7 and confirms all its subscriptions.
+/// Starts a chat session on channel 7 and confirms all its subscriptions (and answers
+/// the recovery seed of a session with `onReceivedMessage`: no message yet).
 fn confirmed_chat(h: &mut Harness, request: Value) -> (Id, Vec<Frame>) {
     let id = h.c.start_chat_session(&request, h.now).unwrap();
     let first = h.take_sent();
@@ -347,9 +354,39 @@ fn confirmed_chat(h: &mut Harness, request: Value) -> (Id, Vec<Frame>) {
     for f in &rest {
         h.receipt(f.header("receipt").unwrap());
     }
+    answer_seeds(h, &[]);
     let mut all = first;
     all.extend(rest);
     (id, all)
+}
+
+/// A page of messages as `channel._relays.messages` answers (newest first).
+fn page_of(ids: &[u64], prev: Option<&str>) -> Value {
+    let items: Vec<Value> = ids
+        .iter()
+        .rev()
+        .map(|i| json!({"id": i, "body": format!("m{i}")}))
+        .collect();
+    let mut relays = json!({});
+    if let Some(p) = prev {
+        relays["prev"] = json!(p);
+    }
+    json!({"_embedded": {"messages": items}, "_relays": relays})
+}
+
+/// Answers every pending recovery seed (`size:1`) with a page holding `newest`.
+fn answer_seeds(h: &mut Harness, newest: &[u64]) -> usize {
+    let sent = h.take_sent();
+    let mut n = 0;
+    for f in &sent {
+        assert!(
+            dest_of(f).ends_with("/messages.relay?size=1"),
+            "only recovery seeds: {f:?}"
+        );
+        h.answer_relay(f, page_of(newest, None));
+        n += 1;
+    }
+    n
 }
 
 fn all_handlers(c: Value) -> Value {
@@ -1070,9 +1107,10 @@ fn two_chat_sessions_on_one_channel_share_subscriptions_and_each_gets_every_even
     let (a, subs) = confirmed_chat(&mut h, req.clone());
     h.take_done();
     let b = h.c.start_chat_session(&req, h.now).unwrap();
-    assert!(
-        h.take_sent().is_empty(),
-        "no second SUBSCRIBE to the same destinations"
+    assert_eq!(
+        answer_seeds(&mut h, &[]),
+        1,
+        "no second SUBSCRIBE to the same destinations, only b's recovery seed"
     );
     assert!(matches!(
         completion(&h.take_done(), b).result,
@@ -1248,10 +1286,12 @@ fn a_dropped_connection_reconnects_with_backoff_and_the_previous_session_id() {
     h.take_sent();
     h.c.handle_closed(h.now);
     assert!(matches!(h.take_events().last(), Some(Event::Offline)));
-    h.advance(700);
+    let delay = h.c.poll_timeout().unwrap() - h.now;
+    assert!((500..=1_000).contains(&delay), "{delay}");
+    h.advance(delay - 1);
     assert_eq!(h.opened.len(), 1, "not before the backoff");
-    h.advance(600);
-    assert_eq!(h.opened.len(), 2, "first retry after about a second");
+    h.advance(1);
+    assert_eq!(h.opened.len(), 2, "first retry within a second");
     h.c.handle_open(h.now);
     let connect = h.take_sent().remove(0);
     assert_eq!(connect.header("StompX-Auth-Session-ID"), Some("s-1"));
@@ -1301,18 +1341,26 @@ fn backoff_grows_while_attempts_fail_and_resets_after_a_connection() {
 }
 
 #[test]
-fn actions_in_flight_at_a_drop_fail_instead_of_being_repeated() {
+fn actions_in_flight_at_a_drop_fail_instead_of_being_repeated_unless_idempotent() {
     let mut h = Harness::new();
     h.session();
     let id =
+        h.c.create_channel(&json!({"type": "PUBLIC", "name": "x"}), h.now)
+            .unwrap();
+    let send =
         h.c.send_message(&json!({"channel": channel(7), "body": "x"}), h.now)
             .unwrap();
     h.take_sent();
     h.c.handle_closed(h.now);
+    let done = h.take_done();
     assert!(matches!(
-        completion(&h.take_done(), id).result,
+        completion(&done, id).result,
         Err(Failure::Connection)
     ));
+    assert!(
+        done.iter().all(|c| c.id != send),
+        "a message send waits to be sent again"
+    );
 }
 
 #[test]

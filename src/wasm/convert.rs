@@ -43,6 +43,7 @@ pub fn error_value(failure: Failure<Js>) -> JsValue {
     let (name, message) = match failure {
         Failure::Server(e) => return e.0,
         Failure::Connection => (names::CONNECTION, "Could not connect to ChatKitty"),
+        Failure::Timeout => ("ChatKittyTimeoutError", "ChatKitty did not answer in time."),
         Failure::Unknown => (names::UNKNOWN, "An unknown error occurred."),
         Failure::Validation(m) => (names::VALIDATION, m),
         Failure::NotAReply(m) => return not_a_reply(m),

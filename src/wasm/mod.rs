@@ -98,17 +98,22 @@ thread_local! {
     static UPLOADER: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
+/// `{host, isSecure, minReconnectDelay, maxReconnectDelay, sendTimeout}` (index.d.ts).
 fn read_config(api_key: String, options: &JsValue) -> Config {
     let opts = Js(options.clone());
-    Config {
+    let mut c = Config::new(
         api_key,
-        host: opts
-            .get("host")
+        opts.get("host")
             .and_then(|h| h.as_string())
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
-        secure: opts.get("isSecure").is_none_or(|s| s.truthy()),
-    }
+        opts.get("isSecure").is_none_or(|s| s.truthy()),
+    );
+    let ms = |name| opts.get(name).and_then(|v| v.as_number()).map(|n| n as u64);
+    c.reconnect_min_ms = ms("minReconnectDelay").unwrap_or(c.reconnect_min_ms);
+    c.reconnect_max_ms = ms("maxReconnectDelay").unwrap_or(c.reconnect_max_ms);
+    c.send_timeout_ms = ms("sendTimeout").unwrap_or(c.send_timeout_ms);
+    c
 }
 
 #[wasm_bindgen(js_class = ChatKitty)]
@@ -213,6 +218,17 @@ impl ChatKitty {
             notify(&observer, &user);
         }
         Ok(self.observe(kind, observer))
+    }
+
+    /// For leak tests: the number of entries in the SDK's tables — the core's (topics,
+    /// relays, actions, chat sessions, queued chat events), pending Promises, chat
+    /// sessions and observers.
+    #[wasm_bindgen(js_name = _tables, skip_typescript)]
+    pub fn tables(&self) -> u32 {
+        let i = &self.inner;
+        let core: usize = i.core.borrow().table_sizes().iter().sum();
+        (core + i.pending.borrow().len() + i.chats.borrow().len() + i.observers.borrow().len())
+            as u32
     }
 
     /// Sets the function that performs uploads (index.js does, once).
