@@ -6,6 +6,7 @@
 #   scripts/bench.sh throughput   onReceivedMessage rate and main-thread cost per message
 #   scripts/bench.sh latency      send → other client's callback with 2/100/1,000 clients
 #   scripts/bench.sh load         idle sessions + RSS, fan-out ours vs RabbitMQ Web-STOMP
+#                                 (LOAD_PARTS=idle,ours,rabbitmq picks parts)
 #   scripts/bench.sh plots        SVG plots from the results
 #   scripts/bench.sh all          all of the above
 #
@@ -177,18 +178,27 @@ run_latency() {
 run_load() {
   build_server; build_loadgen
   mkdir -p "$RESULTS"
-  log "idle sessions and resident memory (file descriptor limit: $(ulimit -n))"
-  start_server idle
-  "$CHATKITTY_BENCH_BIN" idle --server "$SERVER_ADDR" --key bench --server-pid "$SERVER_PID" \
-    --steps "${IDLE_STEPS:-1000,5000,10000,15000,19500}" --out "$RESULTS/load-idle.json"
-  stop_server
+  local parts=${LOAD_PARTS:-idle,ours,rabbitmq}
+  if [[ ,$parts, == *,idle,* ]]; then
+    log "idle sessions and resident memory (file descriptor limit: $(ulimit -n))"
+    start_server idle
+    "$CHATKITTY_BENCH_BIN" idle --server "$SERVER_ADDR" --key bench --server-pid "$SERVER_PID" \
+      --steps "${IDLE_STEPS:-1000,5000,10000,15000,19500}" --out "$RESULTS/load-idle.json"
+    stop_server
+  fi
 
-  log "fan-out: chatkitty-server"
-  start_server fanout
-  "$CHATKITTY_BENCH_BIN" fanout --target ours --server "$SERVER_ADDR" --key bench \
-    --server-pid "$SERVER_PID" --members "${FANOUT_MEMBERS:-2,100,1000}" \
-    --out "$RESULTS/load-fanout-ours.json"
-  stop_server
+  if [[ ,$parts, == *,ours,* ]]; then
+    log "fan-out: chatkitty-server"
+    start_server fanout
+    "$CHATKITTY_BENCH_BIN" fanout --target ours --server "$SERVER_ADDR" --key bench \
+      --server-pid "$SERVER_PID" --members "${FANOUT_MEMBERS:-2,100,1000}" \
+      --out "$RESULTS/load-fanout-ours.json"
+    stop_server
+  fi
+  if [[ ,$parts, != *,rabbitmq,* ]]; then
+    node "$BROWSER/load-report.mjs"
+    return
+  fi
   # RabbitMQ gets frames as long as ours (same bytes per delivery).
   local frame
   frame=$(node -e 'const r=require(process.argv[1]);console.log(Math.max(...r.sizes.map(s=>s.delivered_frame_bytes)))' "$RESULTS/load-fanout-ours.json")
