@@ -1,0 +1,181 @@
+// Soak: N senders and M receivers, each a page running our SDK in headless Chromium,
+// against a chatkitty-server that is killed with SIGKILL and restarted (same database
+// file, same port) several times during the run. Checks that every message whose
+// sendMessage resolved succeeded reached every receiver exactly once, in message-id
+// order per channel, and that every session came back as the same user.
+//
+// Environment: SOAK_SECONDS (default 45), SOAK_SENDERS (3), SOAK_RECEIVERS (3),
+// SOAK_RESTARTS (default max(3, SOAK_SECONDS / 15)), SOAK_INTERVAL_MS (100, per
+// sender), SOAK_SEED (the kill schedule), CHATKITTY_SERVER_BIN, CHROMIUM.
+// Exits 1 on any loss, duplicate, disorder, user change or page error.
+import { API_KEY, launchBrowser, openPage, rng, serverControl, sleep, staticServer } from './lib.mjs';
+
+const SECONDS = Number(process.env.SOAK_SECONDS || 45);
+const SENDERS = Number(process.env.SOAK_SENDERS || 3);
+const RECEIVERS = Number(process.env.SOAK_RECEIVERS || 3);
+const RESTARTS = Number(process.env.SOAK_RESTARTS || Math.max(3, Math.floor(SECONDS / 15)));
+const INTERVAL = Number(process.env.SOAK_INTERVAL_MS || 100);
+const SEED = Number(process.env.SOAK_SEED || Date.now() % 100000);
+const SEND_TIMEOUT = 30000;
+
+const log = (...a) => console.log(`[soak ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s]`, ...a);
+const t0 = Date.now();
+const random = rng(SEED);
+
+log(`${SENDERS} senders, ${RECEIVERS} receivers, ${SECONDS} s, ${RESTARTS} restarts, seed ${SEED}`);
+const server = await serverControl();
+const site = await staticServer();
+const browser = await launchBrowser();
+let failed = false;
+try {
+  // Senders come back quickly, receivers later: what the senders flush on reconnecting
+  // reaches the receivers through gap recovery, not live.
+  const senderOptions = { minReconnectDelay: 250, maxReconnectDelay: 2000, sendTimeout: SEND_TIMEOUT };
+  const receiverOptions = { minReconnectDelay: 1500, maxReconnectDelay: 4000 };
+  const open = async (name, options) => {
+    const p = await openPage(browser, site, name);
+    // Every SEND's idempotency key, counted: a key sent twice is a send repeated
+    // after a drop, which the server must store once.
+    p.keys = new Map();
+    p.page.on('websocket', (ws) => ws.on('framesent', ({ payload }) => {
+      const m = /^SEND\n(?:.*\n)*?idempotency-key:([^\n]+)\n/.exec(String(payload));
+      if (m) p.keys.set(m[1], (p.keys.get(m[1]) || 0) + 1);
+    }));
+    p.userId = await p.page.evaluate((a) => window.soak.start(a), { apiKey: API_KEY, host: server.host, username: name, options });
+    return p;
+  };
+  const run = `${Date.now().toString(36)}`;
+  const senders = await Promise.all(Array.from({ length: SENDERS }, (_, i) => open(`sender${i}-${run}`, senderOptions)));
+  const receivers = await Promise.all(Array.from({ length: RECEIVERS }, (_, i) => open(`receiver${i}-${run}`, receiverOptions)));
+  const channels = [];
+  for (const [i, s] of senders.entries()) {
+    channels.push(await s.page.evaluate((n) => window.soak.createChannel(n), `soak-${run}-${i}`));
+  }
+  for (const r of receivers) {
+    for (const id of channels) await r.page.evaluate((c) => window.soak.join(c), id);
+    await r.page.evaluate((ids) => window.soak.receive(ids), channels);
+  }
+  log(`channels ${channels.join(', ')}; sending`);
+  await Promise.all(senders.map((s, i) => s.page.evaluate(([c, o]) => window.soak.send(c, o), [channels[i], { interval: INTERVAL }])));
+
+  // The kill schedule: RESTARTS outages spread over the run, each 0.3–4 s long.
+  const start = Date.now();
+  for (let k = 1; k <= RESTARTS; k++) {
+    const at = start + (SECONDS * 1000 * k) / (RESTARTS + 1) + (random() - 0.5) * 2000;
+    await sleep(Math.max(0, at - Date.now()));
+    const down = Math.round(300 + random() * 3700);
+    // A burst first, so that some sends are in flight when the server dies.
+    await Promise.all(senders.map((s) => s.page.evaluate(() => window.soak.burst(6))));
+    await sleep(Math.round(random() * 5));
+    await server.kill();
+    log(`SIGKILL #${k}; down for ${down} ms`);
+    await sleep(down);
+    await server.start();
+    log(`restarted on ${server.host}`);
+  }
+  await sleep(Math.max(0, start + SECONDS * 1000 - Date.now()));
+
+  log('stopping the senders (waiting for their last sends to settle)');
+  await Promise.all(senders.map((s) => s.page.evaluate(() => window.soak.stopSending())));
+  const sent = await Promise.all(senders.map((s) => s.page.evaluate(() => window.soak.report())));
+  const acked = sent.reduce((n, s) => n + s.acked.length, 0);
+  const expected = acked * RECEIVERS;
+  // Let the receivers catch up (live delivery or gap recovery after the last restart).
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    const counts = await Promise.all(receivers.map((r) => r.page.evaluate(() => window.soak.receivedCount())));
+    const have = counts.reduce((a, b) => a + b, 0);
+    if (have >= expected || Date.now() > deadline) break;
+    await sleep(500);
+  }
+  const got = await Promise.all(receivers.map((r) => r.page.evaluate(() => window.soak.report())));
+
+  // ----- verdict -------------------------------------------------------------------
+  let delivered = 0;
+  let duplicated = 0;
+  let lost = 0;
+  let disorder = 0;
+  let unackedDelivered = 0;
+  let late = 0;
+  let storedTwice = 0;
+  const problems = [];
+  for (const [ri, r] of got.entries()) {
+    for (const [si, s] of sent.entries()) {
+      const channel = channels[si];
+      const list = r.received[channel] || [];
+      const ackedIds = new Set(s.acked.map(([, id]) => id));
+      const seen = new Map();
+      const idsOfText = new Map();
+      for (const [id, body] of list) idsOfText.set(body, (idsOfText.get(body) || new Set()).add(id));
+      for (const ids of idsOfText.values()) if (ids.size > 1) storedTwice += ids.size - 1;
+      let last = -1;
+      for (const [id, , delay] of list) {
+        if (delay > 1000) late += 1;
+        seen.set(id, (seen.get(id) || 0) + 1);
+        if (id <= last) {
+          disorder += 1;
+          if (problems.length < 20) problems.push(`${r.username}: channel ${channel}: message ${id} after ${last}`);
+        }
+        last = Math.max(last, id);
+      }
+      for (const [id, n] of seen) {
+        if (n > 1) {
+          duplicated += n - 1;
+          if (problems.length < 20) problems.push(`${r.username}: message ${id} delivered ${n} times`);
+        }
+        if (ackedIds.has(id)) delivered += 1;
+        else unackedDelivered += 1;
+      }
+      for (const id of ackedIds) {
+        if (!seen.has(id)) {
+          lost += 1;
+          if (problems.length < 20) problems.push(`${r.username}: acknowledged message ${id} of ${s.username} never delivered`);
+        }
+      }
+    }
+    void ri;
+  }
+  const attempts = sent.reduce((n, s) => n + s.attempts, 0);
+  const resent = senders.reduce((n, s) => n + [...s.keys.values()].filter((c) => c > 1).length, 0);
+  const failedSends = sent.reduce((n, s) => n + s.failed, 0);
+  const failures = {};
+  for (const s of sent) for (const [k, v] of Object.entries(s.failures)) failures[k] = (failures[k] || 0) + v;
+  const sessions = [...sent, ...got];
+  for (const p of sessions) {
+    if (p.userIds.length !== 1) problems.push(`${p.username} came back as users ${p.userIds.join(', ')}`);
+    if (p.offline < server.kills) problems.push(`${p.username}: ${p.offline} offline events for ${server.kills} kills`);
+    if (p.online < server.kills + 1) problems.push(`${p.username}: ${p.online} online events for ${server.kills} kills`);
+  }
+  const pageErrors = [...senders, ...receivers].flatMap((p) => p.errors.map((e) => `${p.name}: ${e}`));
+  problems.push(...pageErrors.slice(0, 10));
+
+  const seconds = ((Date.now() - start) / 1000).toFixed(1);
+  console.log(`
+soak: ${SENDERS} senders -> ${RECEIVERS} receivers, ${server.kills} SIGKILL restarts, ${seconds} s (seed ${SEED})
+  sent (logical sends)      ${sent.reduce((n, s) => n + s.acked.length, 0) + failedSends}
+  send attempts             ${attempts}
+  acknowledged              ${acked}
+  re-sent after a drop      ${resent} (same idempotency-key, stored once)
+  failed (retried)          ${failedSends}${failedSends ? ` ${JSON.stringify(failures)}` : ''}
+  delivered (acked x recv)  ${delivered} / ${expected}
+  delivered, not acked      ${unackedDelivered}
+  delivered > 1 s late      ${late} (caught up by gap recovery after a restart)
+  stored twice (same text)  ${storedTwice / RECEIVERS}${failedSends ? ' (an app retry of a failed send may do that)' : ''}
+  duplicated                ${duplicated}
+  lost                      ${lost}
+  out of order              ${disorder}
+  online/offline events     ${sessions.map((p) => `${p.online}/${p.offline}`).join(' ')}`);
+  if (problems.length) console.log(`problems:\n  ${problems.join('\n  ')}`);
+  if (storedTwice / RECEIVERS > failedSends) problems.push(`${storedTwice / RECEIVERS} messages stored twice for ${failedSends} failed sends: an idempotency key was not honoured`);
+  failed = lost > 0 || duplicated > 0 || disorder > 0 || problems.length > 0 || server.kills < 2 || acked === 0;
+  console.log(failed ? 'soak: FAILED' : 'soak: OK');
+} catch (e) {
+  console.error(e);
+  console.error(server.log.slice(-3000));
+  failed = true;
+} finally {
+  await browser.close();
+  await site.close();
+  await server.stop();
+}
+process.exit(failed ? 1 : 0);
