@@ -1,307 +1,293 @@
 // Kitty Chat: the demo app. It uses the SDK exactly as an app built on the official
 // ChatKitty JavaScript SDK would: import the package, create an instance, start a
-// session, open channels and chat sessions. Message text is always rendered as text.
+// session, list channels, open chat sessions. Message text is always rendered as text.
 import ChatKitty from 'chatkitty-wasm';
+import { h, avatar, nameOf } from './dom.js';
+import { ChannelList } from './channels.js';
+import { Conversation } from './conversation.js';
+import './style.css';
 
 const API_KEY = import.meta.env.VITE_CHATKITTY_API_KEY || 'demo';
+// The server that serves this page is the chat server; VITE_CHATKITTY_HOST points a
+// `vite` dev server at another one (e.g. localhost:8080).
 const HOST = import.meta.env.VITE_CHATKITTY_HOST || location.host;
 
 const kitty = new ChatKitty({ apiKey: API_KEY, host: HOST, isSecure: location.protocol === 'https:' });
+const SAVED = 'kitty-chat:user';
 
-const app = document.getElementById('app');
-const state = {
-  user: null,
-  channels: new Map(), // id → channel
-  active: null, // { channel, session, paginator, typing:Set, el }
-  online: true,
+const root = document.getElementById('app');
+
+/** What every part of the app shares. */
+const app = {
+  kitty,
+  me: null,
+  channels: null,
+  conversation: null,
+  offline: false,
+  signingOut: false,
+  /** Opens a channel (by object or id) through the URL, so Back works. */
+  open(channel) {
+    const id = typeof channel === 'object' ? channel.id : channel;
+    if (typeof channel === 'object') app.channels.upsert(channel);
+    const hash = `#/c/${id}`;
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  },
+  close() {
+    if (location.hash) location.hash = '';
+    else route();
+  },
+  toast,
 };
-
-// ---------- tiny DOM helpers (text only: never innerHTML with data) ----------
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) el.addEventListener(k.slice(2).toLowerCase(), v);
-    else if (k === 'class') el.className = v;
-    else if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-function storageKey() {
-  return `kitty-chat:channels:${state.user?.name}`;
-}
-
-function remember(channel) {
-  state.channels.set(channel.id, channel);
-  localStorage.setItem(storageKey(), JSON.stringify([...state.channels.keys()]));
-}
-
-function titleOf(channel) {
-  if (channel.type !== 'DIRECT') return `# ${channel.displayName || channel.name}`;
-  const others = (channel.members || []).filter((m) => m.name !== state.user?.name);
-  return others.map((m) => m.displayName || m.name).join(', ') || channel.displayName || channel.name;
-}
-
-function time(iso) {
-  try {
-    return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  } catch {
-    return '';
-  }
-}
+let els = {};
 
 // ---------- sign in ----------
-function renderSignIn(error) {
-  const username = h('input', { id: 'username', name: 'username', required: true, autocomplete: 'username', maxlength: 64, placeholder: 'e.g. jane' });
+
+function renderSignIn({ error, username = '', displayName = '' } = {}) {
+  const userInput = h('input', {
+    id: 'username', name: 'username', required: true, autocomplete: 'username', maxlength: 64,
+    pattern: '[A-Za-z0-9_.\\-@]+', placeholder: 'e.g. jane', value: username, autocapitalize: 'none', spellcheck: 'false',
+  });
+  const nameInput = h('input', { id: 'display-name', name: 'displayName', autocomplete: 'nickname', maxlength: 64, placeholder: 'e.g. Jane Doe', value: displayName });
+  const submit = h('button', { type: 'submit', class: 'primary wide' }, 'Sign in');
   const form = h(
     'form',
-    { class: 'card signin', onsubmit: (e) => { e.preventDefault(); signIn(username.value.trim()); } },
-    h('h1', {}, 'Kitty Chat'),
-    h('p', { class: 'muted' }, 'A real-time chat running on your own server. Pick any username to start.'),
+    {
+      class: 'card signin',
+      'aria-labelledby': 'signin-title',
+      onsubmit: (e) => {
+        e.preventDefault();
+        submit.disabled = true;
+        submit.textContent = 'Signing in…';
+        signIn(userInput.value.trim(), nameInput.value.trim());
+      },
+    },
+    h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '🐱'), h('h1', { id: 'signin-title' }, 'Kitty Chat')),
+    h('p', { class: 'muted' }, 'Real-time chat on your own server. Pick any username: new names are created on the spot.'),
     h('label', { for: 'username' }, 'Username'),
-    username,
+    userInput,
+    h('p', { class: 'hint muted', id: 'username-hint' }, 'Letters, digits and . _ - @'),
+    h('label', { for: 'display-name' }, 'Display name ', h('span', { class: 'muted' }, '(optional)')),
+    nameInput,
     error ? h('p', { class: 'error', role: 'alert' }, error) : null,
-    h('button', { type: 'submit' }, 'Sign in'),
+    submit,
+    h('p', { class: 'hint muted' }, 'Tip: open this page in a second window, sign in as someone else, and chat with yourself.'),
   );
-  app.replaceChildren(form);
-  username.focus();
+  userInput.setAttribute('aria-describedby', 'username-hint');
+  root.replaceChildren(h('main', { class: 'signin-page' }, form));
+  (username ? nameInput : userInput).focus();
 }
 
-async function signIn(username) {
-  if (!username) return;
-  app.replaceChildren(h('p', { class: 'card' }, 'Connecting…'));
-  const result = await kitty.startSession({ username });
+async function signIn(username, displayName) {
+  if (!username) return renderSignIn({ error: 'Enter a username.' });
+  let result;
+  try {
+    result = await kitty.startSession({ username });
+  } catch (e) {
+    result = { succeeded: false, error: e };
+  }
   if (!result.succeeded) {
-    renderSignIn(result.error?.message || 'Could not connect.');
+    renderSignIn({ error: result.error?.message || 'Could not connect to the server.', username, displayName });
     return;
   }
-  state.user = result.session.user;
-  state.channels.clear();
+  app.me = result.session.user;
+  if (displayName && displayName !== app.me.displayName) await setDisplayName(displayName);
+  localStorage.setItem(SAVED, JSON.stringify({ username, displayName: app.me.displayName }));
+  app.offline = false;
   renderShell();
-  const saved = JSON.parse(localStorage.getItem(storageKey()) || '[]');
-  for (const id of saved) {
-    const r = await kitty.getChannel(id);
-    if (r.succeeded) state.channels.set(r.channel.id, r.channel);
-  }
-  renderChannelList();
+  await app.channels.load();
+  await app.channels.ensureGeneral();
+  route();
+}
+
+async function setDisplayName(displayName) {
+  const r = await kitty.updateCurrentUser((user) => {
+    user.displayName = displayName;
+    return user;
+  });
+  if (r.succeeded) app.me = r.user;
+  else toast(r.error?.message || 'Could not change the display name.');
+  return r.succeeded;
 }
 
 async function signOut() {
-  state.active?.session.end();
-  state.active = null;
-  await kitty.endSession();
-  state.user = null;
-  renderSignIn();
+  app.signingOut = true;
+  app.conversation?.end();
+  app.conversation = null;
+  localStorage.removeItem(SAVED);
+  try {
+    await kitty.endSession();
+  } finally {
+    app.signingOut = false;
+    app.me = null;
+    app.channels?.dispose();
+    app.channels = null;
+    els = {};
+    document.title = 'Kitty Chat';
+    if (location.hash) history.replaceState(null, '', location.pathname);
+    renderSignIn();
+  }
 }
 
-// ---------- shell ----------
-let els = {};
+// ---------- the signed-in shell ----------
 
 function renderShell() {
-  const members = h('input', { id: 'dm-members', placeholder: 'usernames, comma separated', autocomplete: 'off' });
-  const dmForm = h(
-    'form',
-    { class: 'new-dm', onsubmit: (e) => { e.preventDefault(); openDirect(members.value); members.value = ''; } },
-    h('label', { for: 'dm-members' }, 'Message someone'),
-    h('div', { class: 'row' }, members, h('button', { type: 'submit' }, 'Open')),
+  app.channels = new ChannelList(app);
+  els.banner = h('div', { class: 'banner', role: 'status', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'You’re offline. Reconnecting…');
+  els.toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
+  els.me = h('button', { class: 'me', type: 'button', title: 'Change your display name', onclick: editProfile });
+  renderMe();
+  els.sidebar = h(
+    'aside',
+    { class: 'sidebar', 'aria-label': 'Conversations' },
+    h('header', { class: 'sidebar-head' }, els.me, h('button', { type: 'button', class: 'ghost small', onclick: signOut }, 'Sign out')),
+    app.channels.toolbar,
+    app.channels.el,
   );
-  els.list = h('ul', { class: 'channels', 'aria-label': 'Conversations' });
-  els.banner = h('div', { class: 'banner', hidden: true, role: 'status' }, 'Offline — reconnecting…');
-  els.main = h('section', { class: 'conversation', 'aria-label': 'Conversation' }, h('p', { class: 'empty muted' }, 'Open a conversation to start chatting.'));
-  els.error = h('p', { class: 'error', role: 'alert', hidden: true });
-  app.replaceChildren(
-    els.banner,
+  els.main = h('main', { class: 'main', id: 'main' });
+  els.shell = h('div', { class: 'shell' }, els.sidebar, els.main);
+  root.replaceChildren(h('a', { class: 'skip', href: '#main' }, 'Skip to conversation'), els.banner, els.shell, els.toasts);
+}
+
+function renderMe() {
+  if (!els.me || !app.me) return;
+  els.me.replaceChildren(
+    avatar(app.me),
+    h('span', { class: 'me-names' }, h('strong', { class: 'me-name' }, nameOf(app.me)), h('span', { class: 'muted small' }, `@${app.me.name}`)),
+  );
+}
+
+function editProfile() {
+  const input = h('input', { id: 'profile-name', value: app.me.displayName || '', maxlength: 64, required: true });
+  const error = h('p', { class: 'error', role: 'alert', hidden: true });
+  const dialog = h(
+    'dialog',
+    { class: 'dialog', 'aria-labelledby': 'profile-title' },
     h(
-      'div',
-      { class: 'shell' },
-      h(
-        'aside',
-        { class: 'sidebar' },
-        h('header', {}, h('strong', {}, state.user.displayName || state.user.name), h('button', { class: 'link', onclick: signOut }, 'Sign out')),
-        dmForm,
-        els.error,
-        els.list,
-      ),
-      els.main,
+      'form',
+      {
+        method: 'dialog',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          if (await setDisplayName(input.value.trim())) {
+            renderMe();
+            dialog.close();
+          }
+        },
+      },
+      h('h2', { id: 'profile-title' }, 'Your profile'),
+      h('label', { for: 'profile-name' }, 'Display name'),
+      input,
+      error,
+      h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'ghost', onclick: () => dialog.close() }, 'Cancel'), h('button', { type: 'submit', class: 'primary' }, 'Save')),
     ),
   );
-  renderChannelList();
-  members.focus();
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  input.select();
 }
 
-function showError(message) {
-  els.error.textContent = message;
-  els.error.hidden = !message;
+function toast(message, kind = '') {
+  if (!els.toasts) return;
+  const t = h('div', { class: `toast ${kind}` }, message);
+  els.toasts.append(t);
+  setTimeout(() => t.remove(), 4000);
 }
 
-function renderChannelList() {
-  if (!els.list) return;
-  const items = [...state.channels.values()].sort((a, b) => (b.lastReceivedMessage?.createdTime || b.createdTime || '').localeCompare(a.lastReceivedMessage?.createdTime || a.createdTime || ''));
-  els.list.replaceChildren(
-    ...items.map((c) =>
-      h(
-        'li',
-        {},
-        h(
-          'button',
-          { class: state.active?.channel.id === c.id ? 'channel active' : 'channel', onclick: () => openChannel(c), 'aria-current': state.active?.channel.id === c.id ? 'true' : undefined },
-          h('span', { class: 'title' }, titleOf(c)),
-          c.lastReceivedMessage?.body ? h('span', { class: 'preview muted' }, c.lastReceivedMessage.body) : null,
-        ),
-      ),
-    ),
-  );
-}
+// ---------- routing: #/c/<channel id> ----------
 
-async function openDirect(text) {
-  const usernames = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!usernames.length) return;
-  const result = await kitty.createChannel({ type: 'DIRECT', members: usernames.map((username) => ({ username })) });
-  if (!result.succeeded) {
-    showError(result.error?.message || 'Could not open the conversation.');
+async function route() {
+  if (!app.me || !els.main) return;
+  const m = location.hash.match(/^#\/c\/(\d+)$/);
+  const id = m ? Number(m[1]) : null;
+  if (app.conversation && app.conversation.channel.id === id) return;
+  app.conversation?.end();
+  app.conversation = null;
+  els.shell.classList.toggle('has-conversation', id !== null);
+  if (id === null) {
+    app.channels.setActive(null);
+    els.main.replaceChildren(welcome());
     return;
   }
-  showError('');
-  remember(result.channel);
-  await openChannel(result.channel);
-}
-
-// ---------- conversation ----------
-async function openChannel(channel) {
-  state.active?.session.end();
-  const messages = h('ol', { class: 'messages', 'aria-label': 'Messages' });
-  const typing = h('p', { class: 'typing muted', 'aria-live': 'polite' });
-  const input = h('textarea', { id: 'composer', rows: 1, placeholder: 'Write a message…', 'aria-label': 'Message' });
-  const presence = h('span', { class: 'presence' });
-  const composer = h(
-    'form',
-    { class: 'composer', onsubmit: (e) => { e.preventDefault(); send(); } },
-    input,
-    h('button', { type: 'submit' }, 'Send'),
-  );
-  els.main.replaceChildren(h('header', {}, h('h2', {}, titleOf(channel)), presence), messages, typing, composer);
-
-  const active = { channel, messages, typing, presence, input, typingUsers: new Map(), paginator: null, loading: false, seen: new Set() };
-  state.active = active;
-  renderChannelList();
-  renderPresence();
-
-  function send() {
-    const body = input.value.trim();
-    if (!body) return;
-    input.value = '';
-    kitty.sendKeystrokes({ channel, keys: '' });
-    kitty.sendMessage({ channel, body }).then((r) => {
-      if (!r.succeeded) showError(r.error?.message || 'Message not sent.');
-    });
-  }
-  input.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !e.shiftKey) {
-      e.preventDefault();
-      send();
+  let channel = app.channels.get(id);
+  if (!channel) {
+    const r = await kitty.getChannel(id);
+    if (!r.succeeded) {
+      toast('That conversation is not available.', 'bad');
+      app.close();
+      return;
     }
-  });
-  input.addEventListener('input', () => kitty.sendKeystrokes({ channel, keys: input.value }));
-  messages.addEventListener('scroll', () => {
-    if (messages.scrollTop < 40) loadOlder(active);
-  });
-
-  const result = kitty.startChatSession({
-    channel,
-    onReceivedMessage: (message) => {
-      appendMessage(active, message, true);
-      channel.lastReceivedMessage = message;
-      remember(channel);
-      renderChannelList();
-    },
-    onTypingStarted: (user) => { active.typingUsers.set(user.name, user); renderTyping(active); },
-    onTypingStopped: (user) => { active.typingUsers.delete(user.name); renderTyping(active); },
-    onParticipantPresenceChanged: (user) => updateMember(channel, user),
-    onParticipantEnteredChat: (user) => updateMember(channel, user),
-    onParticipantLeftChat: () => {},
-  });
-  active.session = result.session;
-
-  const page = await kitty.getMessages({ channel });
-  if (page.succeeded && state.active === active) {
-    active.paginator = page.paginator;
-    for (const m of [...page.paginator.items].reverse()) appendMessage(active, m, false);
-    messages.scrollTop = messages.scrollHeight;
+    channel = r.channel;
   }
-  input.focus();
+  const conversation = new Conversation(app, channel);
+  app.conversation = conversation;
+  app.channels.setActive(id);
+  els.main.replaceChildren(conversation.el);
+  conversation.start();
 }
 
-async function loadOlder(active) {
-  if (active.loading || !active.paginator?.hasNextPage) return;
-  active.loading = true;
-  try {
-    const next = await active.paginator.nextPage();
-    active.paginator = next;
-    const before = active.messages.scrollHeight;
-    for (const m of next.items) prependMessage(active, m);
-    active.messages.scrollTop = active.messages.scrollHeight - before;
-  } finally {
-    active.loading = false;
-  }
-}
-
-function messageEl(m) {
-  const mine = m.user?.name === state.user?.name;
+function welcome() {
   return h(
-    'li',
-    { class: mine ? 'message mine' : 'message', 'data-id': m.id },
-    h('div', { class: 'meta' }, h('strong', {}, m.user?.displayName || m.user?.name || 'System'), ' ', h('time', { datetime: m.createdTime }, time(m.createdTime))),
-    h('div', { class: 'body' }, m.body ?? (m.file ? m.file.name : '')),
-  );
-}
-
-function appendMessage(active, m, scroll) {
-  if (active.seen.has(m.id)) return;
-  active.seen.add(m.id);
-  const atBottom = active.messages.scrollHeight - active.messages.scrollTop - active.messages.clientHeight < 60;
-  active.messages.append(messageEl(m));
-  if (scroll && atBottom) active.messages.scrollTop = active.messages.scrollHeight;
-}
-
-function prependMessage(active, m) {
-  if (active.seen.has(m.id)) return;
-  active.seen.add(m.id);
-  active.messages.prepend(messageEl(m));
-}
-
-function renderTyping(active) {
-  const names = [...active.typingUsers.values()].map((u) => u.displayName || u.name);
-  active.typing.textContent = names.length === 0 ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.join(', ')} are typing…`;
-}
-
-function updateMember(channel, user) {
-  const members = channel.members || [];
-  const i = members.findIndex((m) => m.id === user.id);
-  if (i >= 0) members[i] = user;
-  if (state.active?.channel === channel) renderPresence();
-}
-
-function renderPresence() {
-  const active = state.active;
-  if (!active) return;
-  const others = (active.channel.members || []).filter((m) => m.name !== state.user?.name);
-  active.presence.replaceChildren(
-    ...others.map((m) =>
-      h('span', { class: m.presence?.online ? 'dot online' : 'dot', title: `${m.displayName || m.name}: ${m.presence?.online ? 'online' : 'offline'}` }, m.presence?.online ? 'online' : 'offline'),
+    'section',
+    { class: 'welcome', 'aria-labelledby': 'welcome-title' },
+    h('span', { class: 'logo big', 'aria-hidden': 'true' }, '🐱'),
+    h('h2', { id: 'welcome-title' }, `Welcome, ${nameOf(app.me)}!`),
+    h('p', { class: 'muted' }, 'Pick a conversation on the left, or start a new one.'),
+    h(
+      'div',
+      { class: 'welcome-actions' },
+      h('button', { type: 'button', class: 'primary', onclick: () => app.channels.newDirect() }, 'Message someone'),
+      h('button', { type: 'button', class: 'ghost', onclick: () => app.channels.browse() }, 'Browse channels'),
     ),
+    h('p', { class: 'hint muted' }, 'Nobody else here yet? Open this page in another window and sign in with a second username.'),
   );
 }
+
+window.addEventListener('hashchange', route);
 
 // ---------- connection state ----------
+
 kitty.onCurrentUserOffline(() => {
-  if (state.user && els.banner) els.banner.hidden = false;
-});
-kitty.onCurrentUserOnline(() => {
-  if (els.banner) els.banner.hidden = true;
+  if (!app.me || app.signingOut) return;
+  app.offline = true;
+  if (els.banner) els.banner.hidden = false;
+  document.body.classList.add('offline');
 });
 
-renderSignIn();
+kitty.onCurrentUserOnline(() => {
+  // The first connection comes before startSession resolves (no app.me yet); any
+  // later one is a reconnect, whether or not an offline event came before it.
+  if (!app.me) return;
+  app.offline = false;
+  if (els.banner) els.banner.hidden = true;
+  document.body.classList.remove('offline');
+  // Nothing is replayed after a reconnect: fetch what was missed.
+  Promise.all([app.channels?.load(), app.conversation?.catchUp()]).then(
+    () => toast('Back online', 'ok'),
+    () => {},
+  );
+});
+
+kitty.onCurrentUserChanged((user) => {
+  if (user && app.me && user.id === app.me.id) {
+    app.me = user;
+    renderMe();
+  }
+});
+
+// ---------- start ----------
+
+const saved = (() => {
+  try {
+    return JSON.parse(localStorage.getItem(SAVED) || 'null');
+  } catch {
+    return null;
+  }
+})();
+if (saved?.username) {
+  root.replaceChildren(h('main', { class: 'signin-page' }, h('p', { class: 'card', role: 'status' }, `Signing in as ${saved.username}…`)));
+  signIn(saved.username, '');
+} else {
+  renderSignIn();
+}
