@@ -155,6 +155,16 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_MAX_CONNECTIONS_PER_USER", default_value_t = 20)]
     pub max_connections_per_user: u32,
 
+    /// Redis URL linking several nodes that share one (PostgreSQL) database: events,
+    /// presence and chat participation then span every node.
+    #[arg(long, env = "CHATKITTY_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// A node that stops refreshing its liveness key for this long is considered dead
+    /// and its users are announced offline by the others.
+    #[arg(long, env = "CHATKITTY_NODE_TTL_MS", default_value_t = 15_000)]
+    pub node_ttl_ms: u64,
+
     /// Where uploaded files are stored.
     #[arg(long, env = "CHATKITTY_FILES_DIR", default_value = "chatkitty-files")]
     pub files_dir: PathBuf,
@@ -201,6 +211,7 @@ impl std::fmt::Debug for Config {
             .field("relay_burst", &self.relay_burst)
             .field("abuse_limit", &self.abuse_limit)
             .field("max_connections_per_user", &self.max_connections_per_user)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("files_dir", &self.files_dir)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .finish_non_exhaustive()

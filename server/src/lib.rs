@@ -20,6 +20,7 @@
 pub mod actions;
 pub mod auth;
 pub mod channels;
+pub mod cluster;
 pub mod config;
 pub mod emoji;
 pub mod error;
@@ -114,7 +115,17 @@ pub async fn build_state(
         apps.insert(key.clone(), id);
     }
     let verifier = auth::Verifier::from_config(&config).map_err(StartError::Config)?;
-    let node = format!("{:x}", store::now_ms());
+    let node = {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        format!("{:x}{:08x}", store::now_ms(), u32::from_le_bytes(b))
+    };
+    let cluster = match &config.redis_url {
+        Some(url) => cluster::Cluster::redis(&node, url, Duration::from_millis(config.node_ttl_ms))
+            .await
+            .map_err(StartError::Config)?,
+        None => cluster::Cluster::local(&node),
+    };
     Ok(Arc::new(Shared::new(
         config,
         store,
@@ -122,7 +133,7 @@ pub async fn build_state(
         verifier,
         apps,
         shutdown,
-        &node,
+        cluster,
     )))
 }
 
@@ -145,6 +156,7 @@ async fn serve(
     stop_tx: watch::Sender<bool>,
 ) -> Result<(), StartError> {
     tokio::spawn(typing_sweeper(state.clone()));
+    cluster::start(&state);
     let app = http::router(state.clone());
     // Upgraded WebSockets are not covered by axum's graceful shutdown: sessions watch
     // the stop signal themselves, and we wait for them below.

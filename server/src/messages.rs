@@ -521,6 +521,7 @@ pub async fn deliver_new_message(
 ) -> ApiResult<()> {
     let mut blockers = Vec::new();
     if let Some(sender) = sender {
+        state.cluster.stop_typing(&key.to_id(), sender.id);
         if state.typing.stop(&key.to_id(), sender.id) {
             publish_typing_in(state, key, channel.id, sender, false).await;
         }

@@ -126,7 +126,7 @@ pub async fn message_created(
                 }
             }
         }
-        if kind.is_none() && !state.participants.is_active(channel.id, member.id) {
+        if kind.is_none() && !state.participant_active(channel.id, member.id) {
             kind = Some(match sender {
                 Some(_) => (
                     "USER:SENT:MESSAGE",

@@ -32,7 +32,7 @@ pub fn raw_json(text: &str) -> Box<RawValue> {
 impl Shared {
     /// A user as seen by others.
     pub fn render_user(&self, u: &UserRow) -> res::User {
-        let online = self.presence.is_online(u.id);
+        let online = self.user_online(u.id);
         let invisible = u.presence_status == "INVISIBLE";
         let status = if !online || invisible {
             "OFFLINE".to_owned()
@@ -59,7 +59,7 @@ impl Shared {
         let mut user = self.render_user(u);
         user.presence = Presence {
             status: u.presence_status.clone(),
-            online: self.presence.is_online(u.id),
+            online: self.user_online(u.id),
         };
         res::CurrentUser::from_user(user)
     }

@@ -406,7 +406,9 @@ impl Reader {
             pending_errors: Vec::new(),
             subs: HashMap::new(),
         };
-        if state.presence.connect(session.user.id) {
+        if state.presence.connect(session.user.id)
+            && state.cluster.user_online(session.user.id).await
+        {
             session.announce_presence().await;
         }
         self.session = Some(session);
@@ -703,7 +705,9 @@ impl Session {
         let first = self.state.hub.subscribe(&dest, &self.conn, id);
         if let (true, Topic::Channel(cid, ChannelTopic::Self_)) = (first, topic) {
             let cid = *cid as i64;
-            if self.state.participants.enter(cid, self.user.id) {
+            if self.state.participants.enter(cid, self.user.id)
+                && self.state.cluster.entered(cid, self.user.id).await
+            {
                 let me = self.state.render_user(&self.user);
                 self.state.publish_to_channel(
                     cid,
@@ -742,7 +746,9 @@ impl Session {
                 crate::actions::publish_typing_in(state, key, cid, &self.user, false).await;
             }
         }
-        if state.participants.leave(cid, self.user.id) {
+        if state.participants.leave(cid, self.user.id)
+            && state.cluster.left(cid, self.user.id).await
+        {
             let me = state.render_user(&self.user);
             state.publish_to_channel(
                 cid,
@@ -895,7 +901,9 @@ impl Session {
             let grace = Duration::from_millis(state.config.presence_grace_ms);
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
-                if state.presence.expire(user.id, generation) {
+                if state.presence.expire(user.id, generation)
+                    && state.cluster.user_offline(user.id).await
+                {
                     announce_presence(&state, &user).await;
                 }
             });
@@ -904,7 +912,9 @@ impl Session {
     }
 }
 
-async fn announce_presence(state: &AppState, user: &UserRow) {
+/// Tells contacts and channel participants of `user` about its presence (rendered as
+/// it is now).
+pub async fn announce_presence(state: &AppState, user: &UserRow) {
     let rendered = state.render_user(user);
     let contacts = state.store.contact_ids(user.id).await.unwrap_or_default();
     let body = event_json(types::CONTACT_PRESENCE_CHANGED, &rendered);

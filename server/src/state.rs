@@ -28,6 +28,8 @@ pub struct Shared {
     pub store: Store,
     /// Local subscriptions.
     pub hub: Hub,
+    /// The other nodes, if any.
+    pub cluster: crate::cluster::Cluster,
     /// Online users.
     pub presence: Presence,
     /// Active chat sessions.
@@ -70,8 +72,9 @@ impl Shared {
         verifier: crate::auth::Verifier,
         apps: HashMap<String, i64>,
         shutdown: watch::Receiver<bool>,
-        node: &str,
+        cluster: crate::cluster::Cluster,
     ) -> Shared {
+        let node = cluster.node().to_owned();
         let base_url = config
             .public_url
             .clone()
@@ -81,6 +84,7 @@ impl Shared {
             config,
             store,
             hub: Hub::new(node),
+            cluster,
             presence: Presence::default(),
             participants: Participants::default(),
             keys,
@@ -150,9 +154,20 @@ impl Shared {
         let _ = tokio::time::timeout(deadline, wait).await;
     }
 
-    /// Publishes an event on a destination to every subscriber.
+    /// Publishes an event on a destination to every subscriber, on every node.
     pub fn publish(&self, dest: &str, body: &str, exclude: Exclude<'_>) -> usize {
+        self.cluster.forward(dest, body, exclude);
         self.hub.deliver(dest, body, exclude)
+    }
+
+    /// Whether `user` is online on any node.
+    pub fn user_online(&self, user: i64) -> bool {
+        self.presence.is_online(user) || self.cluster.online_elsewhere(user)
+    }
+
+    /// Whether `user` has a chat session in `channel` on any node.
+    pub fn participant_active(&self, channel: i64, user: i64) -> bool {
+        self.participants.is_active(channel, user) || self.cluster.active_elsewhere(channel, user)
     }
 
     /// Publishes an event to one of a user's topics.

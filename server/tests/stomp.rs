@@ -823,6 +823,10 @@ async fn the_tests_run_against_the_store_they_were_asked_for() {
     use chatkitty_server::store::Backend;
     let server = TestServer::start().await;
     let postgres = std::env::var("CHATKITTY_TEST_POSTGRES").is_ok_and(|v| !v.is_empty());
-    let want = if postgres { Backend::Postgres } else { Backend::Sqlite };
+    let want = if postgres {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
     assert_eq!(server.state().store.backend(), want);
 }

@@ -76,9 +76,18 @@ pub async fn test_database(dir: &tempfile::TempDir) -> String {
     match std::env::var("CHATKITTY_TEST_POSTGRES") {
         Ok(admin) if !admin.is_empty() => {
             use sqlx::Connection;
-            let name = format!("chatkitty_test_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("admin connection to PostgreSQL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
+            let name = format!(
+                "chatkitty_test_{}_{}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            );
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("admin connection to PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
             format!("{base}/{name}")
         }

@@ -1,0 +1,650 @@
+//! Several nodes behind one database: how an event published on one node reaches
+//! subscribers on every node, and how presence and chat participation stay right
+//! across nodes — including when a node dies.
+//!
+//! Without Redis (the default) this is a no-op: one node, local state only.
+//!
+//! With Redis:
+//! - **Events**: every event is delivered locally and PUBLISHed on one Redis channel;
+//!   each other node delivers it to its own subscribers (in publish order per node).
+//! - **Presence / participants**: each node counts its own connections per user (and
+//!   chat sessions per channel and user). A node's 0→1 and 1→0 transitions update
+//!   per-node counts in Redis with a Lua script that atomically reports whether the
+//!   user came online / went offline *cluster-wide*; only then are events announced.
+//!   Nodes keep a cached copy of who is online / active elsewhere, updated by control
+//!   messages on the same channel, for rendering (`presence.online`) and for
+//!   notifications (no notification to someone chatting on another node).
+//! - **Node death**: every node refreshes `ck:node:<id>:alive` (a TTL key). Every node
+//!   runs a reaper: a node whose key expired has its counts removed by one atomic
+//!   script, which returns the users who thereby went offline or left a chat; the
+//!   reaping node announces them.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::hub::Exclude;
+use crate::state::AppState;
+
+const EVENTS: &str = "ck:events";
+const NODES: &str = "ck:nodes";
+const ONLINE: &str = "ck:online";
+const ACTIVE: &str = "ck:active";
+
+/// A message on the cluster channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "k")]
+pub enum BusMsg {
+    /// An event for a destination.
+    #[serde(rename = "e")]
+    Event {
+        /// Origin node.
+        n: String,
+        /// Destination.
+        d: String,
+        /// Event JSON.
+        b: String,
+        /// Who not to deliver it to.
+        x: WireExclude,
+    },
+    /// A user came online / went offline cluster-wide.
+    #[serde(rename = "p")]
+    Presence {
+        /// Origin node.
+        n: String,
+        /// User.
+        u: i64,
+        /// Online now.
+        on: bool,
+    },
+    /// A user entered / left a channel's chat cluster-wide.
+    #[serde(rename = "a")]
+    Participant {
+        /// Origin node.
+        n: String,
+        /// Channel.
+        c: i64,
+        /// User.
+        u: i64,
+        /// Active now.
+        on: bool,
+    },
+    /// A user's typing in a thread ended (they sent a message via another node).
+    #[serde(rename = "t")]
+    StopTyping {
+        /// Origin node.
+        n: String,
+        /// Thread id.
+        th: String,
+        /// User.
+        u: i64,
+    },
+}
+
+/// [`Exclude`] across nodes (connection ids are node-local, so they are dropped).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WireExclude {
+    /// Nobody.
+    N,
+    /// One user.
+    U(i64),
+    /// Several users.
+    Us(Vec<i64>),
+    /// Everyone but this user.
+    A(i64),
+}
+
+impl WireExclude {
+    fn of(e: Exclude<'_>) -> WireExclude {
+        match e {
+            Exclude::Nobody | Exclude::Conn(_) => WireExclude::N,
+            Exclude::User(u) => WireExclude::U(u),
+            Exclude::Users(us) => WireExclude::Us(us.to_vec()),
+            Exclude::AllBut(u) => WireExclude::A(u),
+        }
+    }
+
+    fn as_exclude(&self) -> Exclude<'_> {
+        match self {
+            WireExclude::N => Exclude::Nobody,
+            WireExclude::U(u) => Exclude::User(*u),
+            WireExclude::Us(us) => Exclude::Users(us),
+            WireExclude::A(u) => Exclude::AllBut(*u),
+        }
+    }
+}
+
+/// The cluster link (none for a single node).
+pub struct Cluster {
+    node: String,
+    redis: Option<Redis>,
+    /// Users online on some other node.
+    remote_online: Mutex<HashSet<i64>>,
+    /// (channel, user) pairs active on some node (cluster view).
+    remote_active: Mutex<HashSet<(i64, i64)>>,
+    ttl: Duration,
+}
+
+struct Redis {
+    client: redis::Client,
+    conn: redis::aio::ConnectionManager,
+    outbox: mpsc::Sender<String>,
+    outbox_rx: Mutex<Option<mpsc::Receiver<String>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per-node count change reporting the cluster-wide total:
+/// KEYS = [totals hash, node's own hash, cluster set]; ARGV = [node, member, delta].
+/// Returns 1 if the member came in (total 0→1), -1 if it went (1→0), else 0.
+const COUNT_SCRIPT: &str = r#"
+local c = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[3])
+if c <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+local nc = redis.call('HINCRBY', KEYS[2], ARGV[2], ARGV[3])
+if nc <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
+local total = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(v) end
+if tonumber(ARGV[3]) > 0 and total == tonumber(ARGV[3]) then
+  redis.call('SADD', KEYS[3], ARGV[2]); return 1
+end
+if tonumber(ARGV[3]) < 0 and total <= 0 then
+  redis.call('SREM', KEYS[3], ARGV[2]); return -1
+end
+return 0
+"#;
+
+/// Removes a dead node's counts: ARGV = [node]. Returns {offline users, left pairs}
+/// ("channel:user"), or two empty lists if the node is alive or already reaped.
+const REAP_SCRIPT: &str = r#"
+local node = ARGV[1]
+if redis.call('EXISTS', 'ck:node:' .. node .. ':alive') == 1 then return {{}, {}} end
+if redis.call('SISMEMBER', 'ck:nodes', node) == 0 then return {{}, {}} end
+local gone, left = {}, {}
+local p = redis.call('HGETALL', 'ck:node:' .. node .. ':presence')
+for i = 1, #p, 2 do
+  local user = p[i]
+  redis.call('HDEL', 'ck:presence:' .. user, node)
+  if redis.call('HLEN', 'ck:presence:' .. user) == 0 then
+    redis.call('SREM', 'ck:online', user); table.insert(gone, user)
+  end
+end
+local a = redis.call('HGETALL', 'ck:node:' .. node .. ':participants')
+for i = 1, #a, 2 do
+  local pair = a[i]
+  redis.call('HDEL', 'ck:participants:' .. pair, node)
+  if redis.call('HLEN', 'ck:participants:' .. pair) == 0 then
+    redis.call('SREM', 'ck:active', pair); table.insert(left, pair)
+  end
+end
+redis.call('DEL', 'ck:node:' .. node .. ':presence', 'ck:node:' .. node .. ':participants')
+redis.call('SREM', 'ck:nodes', node)
+return {gone, left}
+"#;
+
+impl Cluster {
+    /// A single node.
+    pub fn local(node: &str) -> Cluster {
+        Cluster {
+            node: node.to_owned(),
+            redis: None,
+            remote_online: Mutex::new(HashSet::new()),
+            remote_active: Mutex::new(HashSet::new()),
+            ttl: Duration::from_secs(15),
+        }
+    }
+
+    /// A node of a Redis-linked cluster.
+    pub async fn redis(node: &str, url: &str, ttl: Duration) -> Result<Cluster, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("redis: {e}"))?;
+        let mut conn = client
+            .get_connection_manager()
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        let online: Vec<i64> = redis::cmd("SMEMBERS")
+            .arg(ONLINE)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        let active: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(ACTIVE)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("redis: {e}"))?;
+        let (tx, rx) = mpsc::channel(1 << 16);
+        let cluster = Cluster {
+            node: node.to_owned(),
+            redis: Some(Redis {
+                client,
+                conn,
+                outbox: tx,
+                outbox_rx: Mutex::new(Some(rx)),
+            }),
+            remote_online: Mutex::new(online.into_iter().collect()),
+            remote_active: Mutex::new(active.iter().filter_map(|p| parse_pair(p)).collect()),
+            ttl,
+        };
+        cluster.heartbeat().await?;
+        Ok(cluster)
+    }
+
+    /// Whether several nodes share the work.
+    pub fn is_clustered(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    async fn heartbeat(&self) -> Result<(), String> {
+        let Some(r) = &self.redis else { return Ok(()) };
+        let mut conn = r.conn.clone();
+        let alive = format!("ck:node:{}:alive", self.node);
+        redis::pipe()
+            .cmd("SADD")
+            .arg(NODES)
+            .arg(&self.node)
+            .ignore()
+            .cmd("SET")
+            .arg(&alive)
+            .arg(1)
+            .arg("PX")
+            .arg(self.ttl.as_millis() as u64)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| format!("redis: {e}"))
+    }
+
+    /// Sends an event to the other nodes (local delivery is the caller's).
+    pub fn forward(&self, dest: &str, body: &str, exclude: Exclude<'_>) {
+        self.send(&BusMsg::Event {
+            n: self.node.clone(),
+            d: dest.to_owned(),
+            b: body.to_owned(),
+            x: WireExclude::of(exclude),
+        });
+    }
+
+    fn send(&self, msg: &BusMsg) {
+        let Some(r) = &self.redis else { return };
+        let Ok(text) = serde_json::to_string(msg) else {
+            return;
+        };
+        if r.outbox.try_send(text).is_err() {
+            tracing::error!("cluster outbox full: an event was not forwarded to other nodes");
+        }
+    }
+
+    async fn count(
+        &self,
+        totals: String,
+        node_hash: String,
+        set: &str,
+        member: &str,
+        delta: i64,
+    ) -> i64 {
+        let Some(r) = &self.redis else {
+            return delta.signum();
+        };
+        let mut conn = r.conn.clone();
+        let script = redis::Script::new(COUNT_SCRIPT);
+        match script
+            .key(totals)
+            .key(node_hash)
+            .key(set)
+            .arg(&self.node)
+            .arg(member)
+            .arg(delta)
+            .invoke_async::<i64>(&mut conn)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "cluster count update failed; treating the change as cluster-wide");
+                delta.signum()
+            }
+        }
+    }
+
+    /// This node's first connection of `user` opened: `true` if the user came
+    /// online cluster-wide (announce it).
+    pub async fn user_online(&self, user: i64) -> bool {
+        let changed = self
+            .count(
+                format!("ck:presence:{user}"),
+                format!("ck:node:{}:presence", self.node),
+                ONLINE,
+                &user.to_string(),
+                1,
+            )
+            .await
+            == 1;
+        if changed && self.is_clustered() {
+            self.send(&BusMsg::Presence {
+                n: self.node.clone(),
+                u: user,
+                on: true,
+            });
+        }
+        changed
+    }
+
+    /// This node's last connection of `user` closed (after the grace period): `true`
+    /// if the user went offline cluster-wide (announce it).
+    pub async fn user_offline(&self, user: i64) -> bool {
+        let changed = self
+            .count(
+                format!("ck:presence:{user}"),
+                format!("ck:node:{}:presence", self.node),
+                ONLINE,
+                &user.to_string(),
+                -1,
+            )
+            .await
+            == -1;
+        if changed && self.is_clustered() {
+            lock(&self.remote_online).remove(&user);
+            self.send(&BusMsg::Presence {
+                n: self.node.clone(),
+                u: user,
+                on: false,
+            });
+        }
+        changed
+    }
+
+    /// This node's first chat session of `user` in `channel` began: `true` if the user
+    /// entered the chat cluster-wide.
+    pub async fn entered(&self, channel: i64, user: i64) -> bool {
+        let pair = format!("{channel}:{user}");
+        let changed = self
+            .count(
+                format!("ck:participants:{pair}"),
+                format!("ck:node:{}:participants", self.node),
+                ACTIVE,
+                &pair,
+                1,
+            )
+            .await
+            == 1;
+        if changed && self.is_clustered() {
+            self.send(&BusMsg::Participant {
+                n: self.node.clone(),
+                c: channel,
+                u: user,
+                on: true,
+            });
+        }
+        changed
+    }
+
+    /// This node's last chat session of `user` in `channel` ended: `true` if the user
+    /// left the chat cluster-wide.
+    pub async fn left(&self, channel: i64, user: i64) -> bool {
+        let pair = format!("{channel}:{user}");
+        let changed = self
+            .count(
+                format!("ck:participants:{pair}"),
+                format!("ck:node:{}:participants", self.node),
+                ACTIVE,
+                &pair,
+                -1,
+            )
+            .await
+            == -1;
+        if changed && self.is_clustered() {
+            lock(&self.remote_active).remove(&(channel, user));
+            self.send(&BusMsg::Participant {
+                n: self.node.clone(),
+                c: channel,
+                u: user,
+                on: false,
+            });
+        }
+        changed
+    }
+
+    /// Typing of `user` in `thread` ends everywhere.
+    pub fn stop_typing(&self, thread: &str, user: i64) {
+        if self.is_clustered() {
+            self.send(&BusMsg::StopTyping {
+                n: self.node.clone(),
+                th: thread.to_owned(),
+                u: user,
+            });
+        }
+    }
+
+    /// Whether `user` is online on another node.
+    pub fn online_elsewhere(&self, user: i64) -> bool {
+        self.is_clustered() && lock(&self.remote_online).contains(&user)
+    }
+
+    /// Whether `user` has a chat session in `channel` on another node.
+    pub fn active_elsewhere(&self, channel: i64, user: i64) -> bool {
+        self.is_clustered() && lock(&self.remote_active).contains(&(channel, user))
+    }
+}
+
+fn parse_pair(p: &str) -> Option<(i64, i64)> {
+    let (c, u) = p.split_once(':')?;
+    Some((c.parse().ok()?, u.parse().ok()?))
+}
+
+/// Starts the cluster tasks (no-op for a single node): the publisher draining the
+/// outbox in order, the subscriber delivering other nodes' events, the heartbeat and
+/// the reaper.
+pub fn start(state: &AppState) {
+    let Some(r) = &state.cluster.redis else {
+        return;
+    };
+    let Some(mut rx) = lock(&r.outbox_rx).take() else {
+        return;
+    };
+    let mut conn = r.conn.clone();
+    tokio::spawn(async move {
+        while let Some(text) = rx.recv().await {
+            if let Err(e) = redis::cmd("PUBLISH")
+                .arg(EVENTS)
+                .arg(&text)
+                .query_async::<i64>(&mut conn)
+                .await
+            {
+                tracing::error!(error = %e, "publishing to the cluster failed");
+            }
+        }
+    });
+    let s = state.clone();
+    let client = r.client.clone();
+    tokio::spawn(async move { subscribe_loop(s, client).await });
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut shutdown = s.shutdown.clone();
+        let mut tick = tokio::time::interval(s.cluster.ttl / 3);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|v| *v) => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = s.cluster.heartbeat().await {
+                tracing::warn!(error = %e, "cluster heartbeat failed");
+            }
+            reap(&s).await;
+        }
+    });
+}
+
+async fn subscribe_loop(state: AppState, client: redis::Client) {
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut ps) => {
+                if ps.subscribe(EVENTS).await.is_ok() {
+                    let mut stream = ps.on_message();
+                    loop {
+                        let msg = tokio::select! {
+                            _ = shutdown.wait_for(|v| *v) => return,
+                            m = stream.next() => m,
+                        };
+                        let Some(msg) = msg else { break };
+                        let Ok(text) = msg.get_payload::<String>() else {
+                            continue;
+                        };
+                        if let Ok(m) = serde_json::from_str::<BusMsg>(&text) {
+                            receive(&state, m).await;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cluster subscription failed; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|v| *v) => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn receive(state: &AppState, m: BusMsg) {
+    let me = state.cluster.node.as_str();
+    match m {
+        BusMsg::Event { n, d, b, x } if n != me => {
+            state.hub.deliver(&d, &b, x.as_exclude());
+        }
+        BusMsg::Presence { n, u, on } if n != me => {
+            let mut set = lock(&state.cluster.remote_online);
+            if on {
+                set.insert(u);
+            } else {
+                set.remove(&u);
+            }
+        }
+        BusMsg::Participant { n, c, u, on } if n != me => {
+            let mut set = lock(&state.cluster.remote_active);
+            if on {
+                set.insert((c, u));
+            } else {
+                set.remove(&(c, u));
+            }
+        }
+        BusMsg::StopTyping { n, th, u } if n != me => {
+            if state.typing.stop(&th, u) {
+                if let (Some(key), Ok(Some(user))) = (
+                    crate::threads::ThreadKey::parse(&th),
+                    state.store.user_by_id(u).await,
+                ) {
+                    let cid = match key {
+                        crate::threads::ThreadKey::Main(c) => Some(c),
+                        crate::threads::ThreadKey::Standalone(t) => state
+                            .store
+                            .thread(t)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|t| t.channel_id),
+                        crate::threads::ThreadKey::Message(m) => state
+                            .store
+                            .message(m)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|m| m.channel_id),
+                    };
+                    if let Some(cid) = cid {
+                        crate::actions::publish_typing_in(state, key, cid, &user, false).await;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes dead nodes' counts and announces who went offline or left a chat.
+async fn reap(state: &AppState) {
+    let Some(r) = &state.cluster.redis else {
+        return;
+    };
+    let mut conn = r.conn.clone();
+    let nodes: Vec<String> = match redis::cmd("SMEMBERS")
+        .arg(NODES)
+        .query_async(&mut conn)
+        .await
+    {
+        Ok(n) => n,
+        Err(_) => return,
+    };
+    for node in nodes.into_iter().filter(|n| *n != state.cluster.node) {
+        let script = redis::Script::new(REAP_SCRIPT);
+        let (gone, left): (Vec<String>, Vec<String>) =
+            match script.arg(&node).invoke_async(&mut conn).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reaping a node failed");
+                    continue;
+                }
+            };
+        if !gone.is_empty() || !left.is_empty() {
+            tracing::warn!(node = %node, users = gone.len(), chats = left.len(), "a node died: announcing its users");
+        }
+        for pair in left.iter().filter_map(|p| parse_pair(p)) {
+            lock(&state.cluster.remote_active).remove(&pair);
+            state.cluster.send(&BusMsg::Participant {
+                n: state.cluster.node.clone(),
+                c: pair.0,
+                u: pair.1,
+                on: false,
+            });
+            if let Ok(Some(user)) = state.store.user_by_id(pair.1).await {
+                let rendered = state.render_user(&user);
+                state.publish_to_channel(
+                    pair.0,
+                    chatkitty_protocol::destination::ChannelTopic::Participants,
+                    chatkitty_protocol::event::types::CHANNEL_PARTICIPANT_INACTIVE,
+                    &rendered,
+                    Exclude::User(user.id),
+                );
+            }
+        }
+        for user in gone.iter().filter_map(|u| u.parse::<i64>().ok()) {
+            lock(&state.cluster.remote_online).remove(&user);
+            state.cluster.send(&BusMsg::Presence {
+                n: state.cluster.node.clone(),
+                u: user,
+                on: false,
+            });
+            if let Ok(Some(u)) = state.store.user_by_id(user).await {
+                crate::session::announce_presence(state, &u).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bus_messages_round_trip_and_drop_connection_exclusions() {
+        let m = BusMsg::Event {
+            n: "a".into(),
+            d: "/t".into(),
+            b: "{}".into(),
+            x: WireExclude::of(Exclude::Users(&[1, 2])),
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        let back: BusMsg = serde_json::from_str(&text).unwrap();
+        assert!(matches!(back, BusMsg::Event { x: WireExclude::Us(ref v), .. } if v == &[1, 2]));
+        assert!(matches!(WireExclude::of(Exclude::Conn(7)), WireExclude::N));
+        assert_eq!(parse_pair("12:34"), Some((12, 34)));
+        assert_eq!(parse_pair("x"), None);
+    }
+}

@@ -1,0 +1,212 @@
+//! Several nodes on one PostgreSQL database linked by Redis: events, presence and chat
+//! participation span the nodes, and a node that dies has its users announced offline.
+//! Needs both services: `scripts/with-postgres.sh scripts/with-redis.sh cargo test -p
+//! chatkitty-server --test cluster -- --ignored` (the test command runs it so).
+
+mod common;
+
+use std::time::Duration;
+
+use chatkitty_server::Config;
+use common::*;
+use serde_json::json;
+
+fn redis_url() -> String {
+    std::env::var("CHATKITTY_TEST_REDIS").expect("CHATKITTY_TEST_REDIS (scripts/with-redis.sh)")
+}
+
+async fn node(
+    db: &str,
+    dir: &tempfile::TempDir,
+    tweak: impl FnOnce(&mut Config),
+) -> chatkitty_server::Running {
+    assert!(
+        db.starts_with("postgres://"),
+        "cluster tests need PostgreSQL (scripts/with-postgres.sh)"
+    );
+    let mut c = Config::for_tests(db.to_owned(), KEY);
+    c.files_dir = dir.path().join("files");
+    c.redis_url = Some(redis_url());
+    c.node_ttl_ms = 1500;
+    c.typing_timeout_ms = 600;
+    tweak(&mut c);
+    chatkitty_server::spawn(c).await.expect("node starts")
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
+async fn two_nodes_share_channels_messages_typing_participants_and_presence() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let a = node(&db, &dir, |_| {}).await;
+    let b = node(&db, &dir, |_| {}).await;
+    let mut jane = Client::start(&a.host(), "jane").await;
+    let mut john = Client::start(&b.host(), "john").await;
+
+    let ch = jane.direct_with("john").await;
+    let joined = john
+        .expect_event(&john.topic("channels"), "user.channel.joined")
+        .await;
+    assert_eq!(joined["id"], ch["id"], "joined event crossed nodes");
+    jane.start_chat(&ch).await;
+    let participants = ch["_topics"]["participants"].as_str().unwrap().to_owned();
+    let ids = john.start_chat(&ch).await;
+    assert_eq!(
+        jane.expect_event(&participants, "channel.participant.active")
+            .await["name"],
+        "john"
+    );
+
+    let sent = john.send_text(&ch, "hello from node B").await.unwrap();
+    let got = jane
+        .expect_event(
+            ch["_topics"]["messages"].as_str().unwrap(),
+            "channel.message.created",
+        )
+        .await;
+    assert_eq!(got["id"], sent["id"]);
+
+    john.action(
+        ch["_actions"]["keystrokes"].as_str().unwrap(),
+        json!({"keys": "typing…"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        jane.expect_event(
+            ch["_topics"]["typing"].as_str().unwrap(),
+            "thread.typing.started"
+        )
+        .await["name"],
+        "john"
+    );
+    // Typing on B, message sent through A by another tab of john: typing stops on B too.
+    let mut john_on_a = Client::start(&a.host(), "john").await;
+    john_on_a.send_text(&ch, "sent via node A").await.unwrap();
+    jane.expect_event(
+        ch["_topics"]["typing"].as_str().unwrap(),
+        "thread.typing.stopped",
+    )
+    .await;
+
+    // Rendered presence: jane (on A) sees john (on B) online.
+    let seen = jane
+        .relay(&format!("/application/v1/users/{}.relay", john.id()), &[])
+        .await
+        .unwrap();
+    assert_eq!(seen["presence"]["online"], true);
+
+    // John has tabs on both nodes: closing one changes nothing; closing both: offline.
+    jane.expect_no_event(
+        &jane.topic("contacts"),
+        "contact.presence.changed",
+        Duration::from_millis(300),
+    )
+    .await;
+    drop(john_on_a);
+    jane.expect_no_event(
+        &jane.topic("contacts"),
+        "contact.presence.changed",
+        Duration::from_millis(800),
+    )
+    .await;
+    john.end_chat(&ids).await;
+    assert_eq!(
+        jane.expect_event(&participants, "channel.participant.inactive")
+            .await["name"],
+        "john"
+    );
+    drop(john);
+    let off = jane
+        .expect_event(&jane.topic("contacts"), "contact.presence.changed")
+        .await;
+    assert_eq!(
+        (off["name"].as_str(), off["presence"]["online"].as_bool()),
+        (Some("john"), Some(false))
+    );
+    let seen = jane
+        .relay(&format!("/application/v1/users/{}.relay", off["id"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(seen["presence"]["online"], false);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
+async fn users_of_a_node_killed_with_sigkill_are_announced_offline_by_the_survivors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let a = node(&db, &dir, |_| {}).await;
+    // Node B is a separate process, so it can die for real.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatkitty-server"))
+        .args([
+            "--port",
+            "0",
+            "--database",
+            &db,
+            "--api-key",
+            KEY,
+            "--presence-grace-ms",
+            "0",
+            "--node-ttl-ms",
+            "1500",
+        ])
+        .arg("--redis-url")
+        .arg(redis_url())
+        .arg("--files-dir")
+        .arg(dir.path().join("files-b"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node B starts");
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line)
+        .await
+        .unwrap();
+    let b_host = line.trim().rsplit("http://").next().unwrap().to_owned();
+
+    let mut jane = Client::start(&a.host(), "jane").await;
+    let mut john = Client::start(&b_host, "john").await;
+    let ch = jane.direct_with("john").await;
+    jane.start_chat(&ch).await;
+    john.start_chat(&ch).await;
+    let participants = ch["_topics"]["participants"].as_str().unwrap().to_owned();
+    jane.expect_event(&participants, "channel.participant.active")
+        .await;
+
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let left = jane
+        .try_event(
+            &participants,
+            "channel.participant.inactive",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        left.expect("john left the chat when his node died")["name"],
+        "john"
+    );
+    let off = jane
+        .try_event(
+            &jane.topic("contacts"),
+            "contact.presence.changed",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        off.expect("john went offline when his node died")["presence"]["online"],
+        false
+    );
+    // He can come back on the surviving node.
+    let _john = Client::start(&a.host(), "john").await;
+    let on = jane
+        .expect_event(&jane.topic("contacts"), "contact.presence.changed")
+        .await;
+    assert_eq!(on["presence"]["online"], true);
+    drop(john);
+    a.stop().await;
+}
