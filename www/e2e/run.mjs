@@ -27,6 +27,10 @@ async function step(title, fn) {
     console.log(`  ok    ${title} (${Date.now() - started} ms)`);
   } catch (e) {
     results.push({ title, ok: false });
+    const n = results.length;
+    for (const p of [typeof jane === 'undefined' ? null : jane, typeof john === 'undefined' ? null : john]) {
+      if (p && !p.page.isClosed()) await p.page.screenshot({ path: join(shots, `failed-${n}-${p.label}.png`) }).catch(() => {});
+    }
     console.log(`  FAIL  ${title}\n        ${String(e?.stack || e).split('\n').slice(0, 4).join('\n        ')}`);
   }
 }
@@ -78,6 +82,38 @@ const channelItem = (page, title) => page.locator('.channel-item').filter({ has:
 async function send(page, text) {
   await composer(page).fill(text);
   await composer(page).press('Enter');
+}
+
+/** A small picture (a sunset over mountains) drawn in the page, as PNG bytes. */
+async function picture(page) {
+  const data = await page.evaluate(() => {
+    const c = document.createElement('canvas');
+    c.width = 640;
+    c.height = 400;
+    const g = c.getContext('2d');
+    const sky = g.createLinearGradient(0, 0, 0, 400);
+    sky.addColorStop(0, '#ffb37b');
+    sky.addColorStop(0.55, '#ff7f8f');
+    sky.addColorStop(1, '#6b5bd2');
+    g.fillStyle = sky;
+    g.fillRect(0, 0, 640, 400);
+    g.fillStyle = '#fff1b8';
+    g.beginPath();
+    g.arc(430, 175, 58, 0, Math.PI * 2);
+    g.fill();
+    const range = (color, points) => {
+      g.fillStyle = color;
+      g.beginPath();
+      g.moveTo(0, 400);
+      for (const [x, y] of points) g.lineTo(x, y);
+      g.lineTo(640, 400);
+      g.fill();
+    };
+    range('#4a3a86', [[0, 280], [110, 190], [210, 270], [330, 170], [450, 290], [560, 220], [640, 260]]);
+    range('#2c2356', [[0, 340], [140, 270], [260, 330], [400, 260], [520, 330], [640, 300]]);
+    return c.toDataURL('image/png');
+  });
+  return Buffer.from(data.split(',')[1], 'base64');
 }
 
 async function shot(page, name) {
@@ -223,16 +259,16 @@ await step('mentions: "@jo" suggests john, Enter inserts <@john>, john sees hims
   check((await input.inputValue()) === 'Ping <@john> ', `composer holds ${JSON.stringify(await input.inputValue())}`);
   await input.pressSequentially('look at this');
   await input.press('Enter');
-  await conv(john.page).locator('.message .mention.me', { hasText: '@John Smith' }).waitFor({ timeout: T });
+  await conv(john.page).locator('.message .mention.self', { hasText: '@John Smith' }).waitFor({ timeout: T });
 });
 
 await step('file upload: progress while uploading, then an image preview for both', async () => {
-  const image = await jane.page.screenshot({ type: 'png' });
+  const image = await picture(jane.page);
   const cdp = await jane.context.newCDPSession(jane.page);
   // Slow the upload down so its progress can be seen.
   await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: Math.max(64 * 1024, image.length / 2) });
-  await conv(jane.page).locator('input[type="file"]').setInputFiles({ name: 'kitty-chat.png', mimeType: 'image/png', buffer: image });
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: Math.max(16 * 1024, image.length / 1.5) });
+  await conv(jane.page).locator('input[type="file"]').setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: image });
   const bar = conv(jane.page).locator('.pending progress');
   await bar.waitFor({ timeout: T });
   await jane.page.waitForFunction(() => {
@@ -245,7 +281,7 @@ await step('file upload: progress while uploading, then an image preview for bot
   await loaded(john.page);
   const src = await conv(john.page).locator('.file.image img.preview').first().getAttribute('src');
   check(src.includes('grant='), `image URL carries no read grant: ${src}`);
-  await conv(jane.page).locator('figcaption', { hasText: 'kitty-chat.png' }).waitFor({ timeout: T });
+  await conv(jane.page).locator('figcaption', { hasText: 'sunset.png' }).waitFor({ timeout: T });
 });
 
 await step('message bodies are text, never HTML (XSS payload)', async () => {
@@ -270,7 +306,7 @@ await step('unread badge counts messages in another channel, then clears when op
   await send(john.page, 'Jane?');
   const badge = channelItem(jane.page, 'John Smith').locator('.badge');
   await badge.filter({ hasText: /^2$/ }).waitFor({ timeout: T });
-  check((await channelItem(jane.page, 'John Smith').locator('.channel-preview').innerText()).includes('Jane?'), 'the last message is not previewed');
+  await channelItem(jane.page, 'John Smith').locator('.channel-preview', { hasText: 'Jane?' }).waitFor({ timeout: T });
   // The conversation with the newest activity is listed first.
   check((await jane.page.locator('.channel-item').first().innerText()).includes('John Smith'), 'the active conversation is not first');
   await shot(jane.page, 'desktop-unread');
@@ -316,6 +352,55 @@ await step('john browses public channels, joins, and scrolls back through the hi
   const sorted = [...history].sort();
   check(history.join() === sorted.join(), 'messages are out of order');
   await conv(page).locator('.beginning').waitFor({ timeout: T });
+});
+
+await step('a channel in use: unread badge elsewhere, mention, image, reactions, a thread, typing', async () => {
+  await jane.page.getByRole('button', { name: 'New channel' }).click();
+  await jane.page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('weekend-trip');
+  await jane.page.getByRole('button', { name: 'Create channel' }).click();
+  await conv(jane.page).getByRole('heading', { name: '# weekend-trip' }).waitFor({ timeout: T });
+  const { page } = john;
+  await page.getByRole('link', { name: 'Back to conversations' }).click();
+  await channelItem(page, 'general').click();
+  await send(page, 'Morning everyone ☀️');
+  await channelItem(jane.page, 'general').locator('.badge', { hasText: '1' }).waitFor({ timeout: T });
+  await page.getByRole('link', { name: 'Back to conversations' }).click();
+  await page.getByRole('button', { name: 'Browse' }).click();
+  await page.getByRole('button', { name: 'Join weekend-trip' }).click();
+  await conv(page).getByRole('heading', { name: '# weekend-trip' }).waitFor({ timeout: T });
+  await send(page, 'Who is up for a hike on Saturday? ⛰️');
+  await message(jane.page, 'Who is up for a hike').waitFor({ timeout: T });
+  await send(jane.page, 'Me! <@john> shall we take the lake trail this time?');
+  await message(page, 'shall we take the lake trail').waitFor({ timeout: T });
+  await send(page, 'Yes! The view from up there last time:');
+  await conv(page).locator('input[type="file"]').setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: await picture(page) });
+  const image = conv(jane.page).locator('.message[data-id] .file.image');
+  await image.waitFor({ timeout: T });
+  const react = async (text, alias) => {
+    const m = text ? message(jane.page, text) : conv(jane.page).locator('.message[data-id]', { has: jane.page.locator('.file.image') });
+    await m.hover();
+    await m.getByRole('button', { name: 'Add reaction' }).click();
+    await m.getByRole('button', { name: `React with ${alias}` }).click();
+    await m.locator('.reaction[aria-pressed="true"]').first().waitFor({ timeout: T });
+  };
+  await react(null, 'heart');
+  await react('Who is up for a hike', 'tada');
+  const first = message(page, 'Who is up for a hike');
+  await first.locator('.reaction').waitFor({ timeout: T });
+  await first.locator('.reaction').click();
+  await first.hover();
+  await first.getByRole('button', { name: 'Reply in thread' }).click();
+  await page.getByLabel('Reply', { exact: true }).fill('I will bring snacks 🍫');
+  await page.getByLabel('Reply', { exact: true }).press('Enter');
+  await page.getByRole('button', { name: 'Close thread' }).click();
+  await message(jane.page, 'Who is up for a hike').locator('.replies', { hasText: '1 reply' }).waitFor({ timeout: T });
+  await composer(page).pressSequentially('Meet at 8 at the', { delay: 30 });
+  await jane.page.locator('.typing', { hasText: 'John Smith is typing…' }).waitFor({ timeout: T });
+  await jane.page.mouse.move(5, 795);
+  await sleep(300);
+  await shot(jane.page, 'desktop-demo');
+  await shot(page, 'phone-demo');
+  await composer(page).fill('');
 });
 
 await step('john loses his network: banner, then catch-up without duplicates when it returns', async () => {

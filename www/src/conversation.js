@@ -95,7 +95,7 @@ export class Conversation {
       onTypingStarted: (user) => this.typingChanged(user, true),
       onTypingStopped: (user) => this.typingChanged(user, false),
       onParticipantPresenceChanged: (user) => this.memberPresence(user),
-      onParticipantEnteredChat: (user) => this.memberPresence(user),
+      onParticipantEnteredChat: (user) => this.addMember(user, true),
       onMessageRead: (message, receipt) => this.read(message, receipt),
       onMessageReactionAdded: (message) => this.updated(message),
       onMessageReactionRemoved: (message) => this.updated(message),
@@ -163,6 +163,7 @@ export class Conversation {
   received(message, parent) {
     if (this.ended) return;
     const mine = message.user?.id === this.me.id;
+    if (message.user) this.addMember(message.user);
     if (message.user && !mine) {
       this.bumpRead(message.user.id, message.id);
       this.typingChanged(message.user, false);
@@ -206,6 +207,7 @@ export class Conversation {
 
   read(message, receipt) {
     if (!receipt?.user || receipt.user.id === this.me.id) return;
+    this.addMember(receipt.user);
     this.bumpRead(receipt.user.id, message.id);
   }
 
@@ -232,6 +234,14 @@ export class Conversation {
     );
   }
 
+  /** Someone who posted, read or entered is a member (e.g. who just joined). */
+  addMember(user, fresh = false) {
+    if (this.ended || !user?.id) return;
+    if (this.members.has(user.id) && !fresh) return;
+    this.members.set(user.id, { ...this.members.get(user.id), ...user });
+    this.renderHead();
+  }
+
   memberPresence(user) {
     if (this.ended || !this.members.has(user.id)) return;
     this.members.set(user.id, { ...this.members.get(user.id), ...user });
@@ -254,7 +264,7 @@ export class Conversation {
       page = await page.nextPage();
       users.push(...page.items);
     }
-    this.members = new Map(users.map((u) => [u.id, u]));
+    for (const u of users) this.members.set(u.id, u);
     this.renderHead();
   }
 
@@ -521,11 +531,16 @@ class MessageList {
     this.ol = h('ol', { class: 'messages', 'aria-label': label });
     this.scroller = h('div', { class: 'timeline', tabindex: '0', 'aria-label': label }, this.ol);
     this.top = h('li', { class: 'history' });
+    // Whether the view follows new messages: true while scrolled to the bottom.
+    this.stuck = true;
     this.onScroll = () => {
+      this.stuck = this.nearBottom();
       this.maybeLoadOlder();
-      if (this.nearBottom()) this.conversation.newBelow.hidden = true;
+      if (this.stuck && this.kind === 'main') this.conversation.newBelow.hidden = true;
     };
     this.scroller.addEventListener('scroll', this.onScroll, { passive: true });
+    // Images load after they are laid out: stay at the bottom if we were there.
+    this.scroller.addEventListener('load', () => { if (this.stuck) this.scroller.scrollTop = this.scroller.scrollHeight; }, true);
     this.render();
   }
 
@@ -624,7 +639,7 @@ class MessageList {
   /** Puts the DOM in step with the data, keeping the scroll position. */
   render({ stick = false, newFromOthers = false } = {}) {
     const s = this.scroller;
-    const wasNearBottom = this.nearBottom();
+    const wasNearBottom = this.stuck;
     // The first message on screen stays where it is when older ones are added above.
     let anchor = null;
     let anchorTop = 0;
@@ -698,7 +713,10 @@ class MessageList {
       const again = (focusLabel && li?.querySelector(`[aria-label="${CSS.escape(focusLabel)}"]`)) || li?.querySelector('button');
       again?.focus({ preventScroll: true });
     }
-    if (stick || wasNearBottom) s.scrollTop = s.scrollHeight;
+    if (stick || wasNearBottom) {
+      s.scrollTop = s.scrollHeight;
+      this.stuck = true;
+    }
     else if (anchor && anchor.isConnected) s.scrollTop = anchor.offsetTop - anchorTop;
     if (newFromOthers && !wasNearBottom && this.kind === 'main') c.newBelow.hidden = false;
   }
@@ -747,8 +765,9 @@ class MessageList {
     if (state.editing) {
       content.append(this.editForm(m));
     } else {
-      content.append(contentOf(m, me));
-      if (m.lastEditedTime && !deleted) content.append(h('span', { class: 'edited muted small' }, ' (edited)'));
+      const body = contentOf(m, me);
+      if (m.lastEditedTime && !deleted) body.append(h('span', { class: 'edited muted small' }, ' (edited)'));
+      content.append(body);
     }
     if (m.reactions?.length && !deleted) {
       content.append(

@@ -125,7 +125,7 @@ export function bodyNodes(message, me) {
       const m = s.mention;
       const label = m.type === 'USER' ? `@${nameOf(m.user) || text}` : `#${m.channel?.displayName || m.channel?.name || text}`;
       const self = m.type === 'USER' && me && m.user?.id === me.id;
-      out.push(h('span', { class: self ? 'mention me' : 'mention', title: m.type === 'USER' ? m.user?.name : undefined }, label));
+      out.push(h('span', { class: self ? 'mention self' : 'mention', title: m.type === 'USER' ? m.user?.name : undefined }, label));
     } else {
       const href = safeUrl(s.link.source || text);
       out.push(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, text) : text);

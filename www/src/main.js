@@ -135,7 +135,7 @@ function renderShell() {
   app.channels = new ChannelList(app);
   els.banner = h('div', { class: 'banner', role: 'status', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'You’re offline. Reconnecting…');
   els.toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
-  els.me = h('button', { class: 'me', type: 'button', title: 'Change your display name', onclick: editProfile });
+  els.me = h('button', { class: 'me-button', type: 'button', title: 'Change your display name', onclick: editProfile });
   renderMe();
   els.sidebar = h(
     'aside',
