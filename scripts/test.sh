@@ -33,6 +33,10 @@ log "compatibility harness (official client and ours)"
 log "API surface of our SDK against API.md (present/expected)"
 (cd tests/harness && node api-surface/check.mjs)
 
+log "several nodes: PostgreSQL + Redis, server multi-node tests and the harness across two nodes"
+bash scripts/with-postgres.sh bash scripts/with-redis.sh bash -c \
+  'cargo test -p chatkitty-server --test cluster -- --ignored && (cd tests/harness && node run.mjs --cluster --pairing ours-ours,official-ours)'
+
 log "demo app end to end (Vite build, two people chatting in Chromium)"
 (cd www && npm install --no-audit --no-fund --loglevel=error && npx vite build --logLevel warn && node e2e/run.mjs)
 

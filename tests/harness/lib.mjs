@@ -18,11 +18,11 @@ export const CHROMIUM_ARGS = [
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts chatkitty-server on a free port with a throwaway database. */
-export async function startServer({ apiKey = 'harness-key', staticDir, args = [] } = {}) {
+export async function startServer({ apiKey = 'harness-key', staticDir, args = [], database } = {}) {
   const bin = process.env.CHATKITTY_SERVER_BIN || join(ROOT, 'target/debug/chatkitty-server');
   const dir = mkdtempSync(join(tmpdir(), 'chatkitty-harness-'));
   const argv = [
-    '--port', '0', '--database', join(dir, 'chat.db'), '--api-key', apiKey,
+    '--port', '0', '--database', database ?? join(dir, 'chat.db'), '--api-key', apiKey,
     '--presence-grace-ms', '0', '--typing-timeout-ms', '1500',
     '--files-dir', join(dir, 'files'), '--max-upload-bytes', String(8 * 1024 * 1024), ...args,
   ];

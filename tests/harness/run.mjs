@@ -20,7 +20,25 @@ const pairings = (opt('pairing') ?? PAIRINGS.map((p) => p.join('-'))).map((p) =>
 
 const here = new URL('.', import.meta.url).pathname;
 await build({ configFile: join(here, 'vite.config.js'), root: join(here, 'page'), logLevel: 'warn' });
-const server = await startServer({ staticDir: join(here, 'out/page') });
+// --cluster: two nodes on one PostgreSQL database linked by Redis (from
+// scripts/with-postgres.sh and scripts/with-redis.sh); jane's tab talks to node A,
+// john's to node B.
+const cluster = args.includes('--cluster');
+let servers;
+if (cluster) {
+  const database = process.env.CHATKITTY_TEST_POSTGRES;
+  const redis = process.env.CHATKITTY_TEST_REDIS;
+  if (!database || !redis) throw new Error('--cluster needs CHATKITTY_TEST_POSTGRES and CHATKITTY_TEST_REDIS');
+  const clusterArgs = ['--redis-url', redis, '--node-ttl-ms', '3000'];
+  servers = [
+    await startServer({ staticDir: join(here, 'out/page'), database, args: clusterArgs }),
+    await startServer({ staticDir: join(here, 'out/page'), database, args: clusterArgs }),
+  ];
+} else {
+  servers = [await startServer({ staticDir: join(here, 'out/page') })];
+}
+const server = servers[0];
+const nodeFor = (i) => servers[i % servers.length];
 const browser = await launchBrowser();
 
 const results = [];
@@ -30,7 +48,7 @@ for (const [a, b] of pairings) {
     const label = `${scenario.name} [jane=${a} john=${b}]`;
     const users = [];
     const open = async (kind, name) => {
-      const u = await User.open(browser, server, kind, name);
+      const u = await User.open(browser, nodeFor(users.length), kind, name);
       users.push(u);
       return u;
     };
@@ -54,7 +72,7 @@ for (const [a, b] of pairings) {
   }
 }
 await browser.close();
-await server.stop();
+for (const s of servers) await s.stop();
 const failed = results.filter((r) => !r.ok);
-console.log(`\ncompat harness: ${results.length - failed.length}/${results.length} passed across ${pairings.length} pairings`);
+console.log(`\ncompat harness${cluster ? ' (two nodes)' : ''}: ${results.length - failed.length}/${results.length} passed across ${pairings.length} pairings`);
 process.exit(failed.length ? 1 : 0);

@@ -317,17 +317,53 @@ impl Store {
         self.backend
     }
 
+    /// Applies pending migrations while holding a lock, so nodes starting together on
+    /// one database apply each migration once: a PostgreSQL advisory lock, or SQLite's
+    /// write lock (`BEGIN IMMEDIATE`).
     async fn migrate(&self) -> StoreResult<()> {
+        const LOCK_KEY: i64 = 0x63_6b_6d_69_67; // "ckmig"
+        let mut conn = self.pool.acquire().await?;
+        match self.backend {
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(LOCK_KEY)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Backend::Sqlite => {
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            }
+        }
+        let result = self.migrate_locked(&mut conn).await;
+        let release = match self.backend {
+            Backend::Postgres => {
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(LOCK_KEY)
+                    .execute(&mut *conn)
+                    .await
+            }
+            Backend::Sqlite if result.is_ok() => sqlx::query("COMMIT").execute(&mut *conn).await,
+            Backend::Sqlite => sqlx::query("ROLLBACK").execute(&mut *conn).await,
+        };
+        result?;
+        release?;
+        Ok(())
+    }
+
+    async fn migrate_locked(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&mut **conn)
         .await?;
         for m in MIGRATIONS {
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                     .bind(m.version)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut **conn)
                     .await?;
             if done.is_some() {
                 continue;
@@ -336,16 +372,22 @@ impl Store {
                 Backend::Sqlite => m.sqlite,
                 Backend::Postgres => m.postgres,
             };
-            let mut tx = self.pool.begin().await?;
+            // PostgreSQL: one transaction per migration. SQLite: already inside the
+            // IMMEDIATE transaction holding the lock.
+            if self.backend == Backend::Postgres {
+                sqlx::query("BEGIN").execute(&mut **conn).await?;
+            }
             for stmt in split_sql(sql) {
-                sqlx::query(safe(&stmt)).execute(&mut *tx).await?;
+                sqlx::query(safe(&stmt)).execute(&mut **conn).await?;
             }
             sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)")
                 .bind(m.version)
                 .bind(now_ms())
-                .execute(&mut *tx)
+                .execute(&mut **conn)
                 .await?;
-            tx.commit().await?;
+            if self.backend == Backend::Postgres {
+                sqlx::query("COMMIT").execute(&mut **conn).await?;
+            }
             tracing::info!(version = m.version, "applied database migration");
         }
         Ok(())
