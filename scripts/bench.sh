@@ -21,9 +21,11 @@ RESULTS=$ROOT/bench/results
 BROWSER=$ROOT/bench/browser
 log() { printf '\n\033[1;35m[bench]\033[0m %s\n' "$*"; }
 
-dirty=""
-git diff --quiet HEAD -- server protocol src pkg-template bench 2>/dev/null || dirty="+uncommitted changes"
-BENCH_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)$dirty"
+if [ -z "${BENCH_COMMIT:-}" ]; then
+  dirty=""
+  git diff --quiet HEAD -- server protocol src pkg-template bench 2>/dev/null || dirty="+uncommitted changes"
+  BENCH_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)$dirty"
+fi
 export BENCH_COMMIT
 
 # Sockets are files: as many as the hard limit allows (servers and load generator).
@@ -187,29 +189,29 @@ run_load() {
     stop_server
   fi
 
-  if [[ ,$parts, == *,ours,* ]]; then
-    log "fan-out: chatkitty-server"
-    start_server fanout
-    "$CHATKITTY_BENCH_BIN" fanout --target ours --server "$SERVER_ADDR" --key bench \
-      --server-pid "$SERVER_PID" --members "${FANOUT_MEMBERS:-2,100,1000}" \
-      --out "$RESULTS/load-fanout-ours.json"
-    stop_server
-  fi
-  if [[ ,$parts, != *,rabbitmq,* ]]; then
-    node "$BROWSER/load-report.mjs"
-    return
-  fi
-  # RabbitMQ gets frames as long as ours (same bytes per delivery).
-  local frame
-  frame=$(node -e 'const r=require(process.argv[1]);console.log(Math.max(...r.sizes.map(s=>s.delivered_frame_bytes)))' "$RESULTS/load-fanout-ours.json")
-
-  log "fan-out: RabbitMQ Web-STOMP (frames of $frame bytes, as ours)"
-  start_rabbitmq
-  "$CHATKITTY_BENCH_BIN" fanout --target rabbitmq --server 127.0.0.1:15699 \
-    --server-pid "$RABBIT_PID" --members "${FANOUT_MEMBERS:-2,100,1000}" \
-    --frame-bytes "$frame" --out "$RESULTS/load-fanout-rabbitmq.json"
+  # Fan-out: ours and RabbitMQ alternate, FANOUT_RUNS times (medians are reported).
+  local runs=${FANOUT_RUNS:-3} frame=1700 i
+  if [[ ,$parts, == *,rabbitmq,* ]]; then start_rabbitmq; fi
+  for i in $(seq 1 "$runs"); do
+    if [[ ,$parts, == *,ours,* ]]; then
+      log "fan-out run $i/$runs: chatkitty-server"
+      start_server "fanout$i"
+      "$CHATKITTY_BENCH_BIN" fanout --target ours --server "$SERVER_ADDR" --key bench \
+        --server-pid "$SERVER_PID" --members "${FANOUT_MEMBERS:-2,100,1000}" \
+        --out "$RESULTS/load-fanout-ours.run$i.json"
+      stop_server
+      # RabbitMQ gets frames as long as ours (same bytes per delivery).
+      frame=$(node -e 'const r=require(process.argv[1]);console.log(Math.max(...r.sizes.map(s=>s.delivered_frame_bytes)))' "$RESULTS/load-fanout-ours.run$i.json")
+    fi
+    if [[ ,$parts, == *,rabbitmq,* ]]; then
+      log "fan-out run $i/$runs: RabbitMQ Web-STOMP (frames of $frame bytes, as ours)"
+      "$CHATKITTY_BENCH_BIN" fanout --target rabbitmq --server 127.0.0.1:15699 \
+        --server-pid "$RABBIT_PID" --members "${FANOUT_MEMBERS:-2,100,1000}" \
+        --frame-bytes "$frame" --out "$RESULTS/load-fanout-rabbitmq.run$i.json"
+    fi
+  done
   stop_rabbitmq
-  node "$BROWSER/load-report.mjs"
+  node "$BROWSER/load-report.mjs" --merge
 }
 
 run_plots() {

@@ -2,7 +2,7 @@
 // that can delay or hold traffic, statistics and the results files.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
 import net from 'node:net';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,7 +190,12 @@ export function versions() {
 /** Writes bench/results/<name>.json with date, machine and commit. */
 export function writeResult(name, figures) {
   mkdirSync(RESULTS, { recursive: true });
-  const doc = { benchmark: name, date: new Date().toISOString(), machine: machine(), commit: commit(), ...figures };
+  const doc = {
+    benchmark: name, date: new Date().toISOString(), machine: machine(), commit: commit(),
+    // The machine is shared: its load (1, 5, 15 min) when the benchmark ended.
+    load_average: loadavg().map((x) => Math.round(x * 100) / 100),
+    ...figures,
+  };
   const path = join(RESULTS, `${name}.json`);
   writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);
   console.log(`wrote ${path.slice(ROOT.length + 1)}`);

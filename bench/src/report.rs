@@ -78,6 +78,13 @@ pub fn write(path: &str, name: &str, figures: Value) -> std::io::Result<()> {
         "date": chatkitty_protocol::time::iso8601_millis(now.as_millis() as i64),
         "machine": machine(),
         "commit": std::env::var("BENCH_COMMIT").unwrap_or_else(|_| "unknown".into()),
+        // The machine is shared: its load (1, 5, 15 min) when the benchmark ended.
+        "load_average": std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .filter_map(|v| v.parse::<f64>().ok())
+            .collect::<Vec<_>>(),
     });
     if let (Value::Object(d), Value::Object(f)) = (&mut doc, figures) {
         d.extend(f);
