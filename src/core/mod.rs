@@ -105,6 +105,10 @@ const RECOVERY_PAGE: &str = "size=100&after=";
 /// How many delivered message ids a chat session remembers to drop duplicates (the
 /// overlap of a recovery and the live events held behind it is a round trip's worth).
 const SEEN: usize = 64;
+/// Gap recovery starts after the oldest of the last this many delivered messages, not
+/// after the newest: a server may publish a channel's messages slightly out of id
+/// order, and one published after a newer one when the connection dropped is caught.
+const RECHECK: usize = 16;
 /// The `seq` of the queue entry holding live events back during gap recovery.
 const HOLD: u64 = u64::MAX;
 
@@ -1641,8 +1645,11 @@ impl<P: Payload> Client<P> {
             dest.push('?');
             match c.after {
                 Some(after) => {
+                    let from = (1..=RECHECK.min(c.delivered))
+                        .map(|k| c.seen[(c.delivered - k) % SEEN])
+                        .fold(after, u64::min);
                     dest.push_str(RECOVERY_PAGE);
-                    text::push_u64(&mut dest, after);
+                    text::push_u64(&mut dest, from);
                     if !c.queue.iter().any(|q| q.seq == HOLD) {
                         c.queue.push(hold());
                     }

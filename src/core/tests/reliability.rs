@@ -277,8 +277,7 @@ fn a_chat_session_without_on_received_message_neither_seeds_nor_recovers() {
 }
 
 #[test]
-fn missed_messages_are_relayed_after_the_newest_delivered_once_the_topic_is_back_page_by_page_oldest_first(
-) {
+fn missed_messages_are_relayed_once_the_topic_is_back_page_by_page_oldest_first() {
     let mut h = Harness::new();
     let topic = chatting(&mut h);
     h.c.handle_closed(h.now);
@@ -289,9 +288,10 @@ fn missed_messages_are_relayed_after_the_newest_delivered_once_the_topic_is_back
     );
     let rec = confirm_messages_topic(&mut h, &sent);
     assert!(is_recovery(&rec));
-    assert_eq!(relay_params(&rec), params(Some("6"), "100"));
+    // After the oldest of the last deliveries (5, 6); 6 comes again and is dropped.
+    assert_eq!(relay_params(&rec), params(Some("5"), "100"));
     let more = "/application/v1/channels/7/messages.relay?after=9&size=100";
-    h.answer_relay(&rec, page_of(&[7, 8, 9], Some(more)));
+    h.answer_relay(&rec, page_of(&[6, 7, 8, 9], Some(more)));
     assert_eq!(received(&h.take_events()), [7, 8, 9]);
     let next = h.take_sent().remove(0);
     assert!(is_recovery(&next));
@@ -326,6 +326,34 @@ fn a_message_delivered_out_of_id_order_is_not_taken_for_a_duplicate() {
     live(&mut h, &topic, 7);
     live(&mut h, &topic, 8);
     assert_eq!(received(&h.take_events()), [8, 7]);
+}
+
+#[test]
+fn recovery_rechecks_the_last_deliveries_so_a_message_published_out_of_id_order_is_not_lost() {
+    let mut h = Harness::new();
+    let topic = chatting(&mut h); // 5, 6
+    live(&mut h, &topic, 8); // 7 was stored first but is published after 8 …
+    assert_eq!(received(&h.take_events()), [8]);
+    h.c.handle_closed(h.now); // … and the drop cut it off.
+    let sent = reconnect(&mut h);
+    let rec = confirm_messages_topic(&mut h, &sent);
+    assert_eq!(relay_params(&rec), params(Some("5"), "100"));
+    h.answer_relay(&rec, page_of(&[6, 7, 8, 9], None));
+    assert_eq!(received(&h.take_events()), [7, 9]);
+}
+
+#[test]
+fn recovery_rechecks_at_most_the_last_sixteen_deliveries() {
+    let mut h = Harness::new();
+    let topic = chatting(&mut h); // 5, 6
+    for id in 10..40 {
+        live(&mut h, &topic, id);
+    }
+    h.take_events();
+    h.c.handle_closed(h.now);
+    let sent = reconnect(&mut h);
+    let rec = confirm_messages_topic(&mut h, &sent);
+    assert_eq!(relay_params(&rec), params(Some("24"), "100"));
 }
 
 #[test]
@@ -368,7 +396,7 @@ fn a_drop_during_recovery_asks_again_from_the_same_cursor_on_the_next_connection
         "the old relay is not repeated before the topic is back"
     );
     let again = confirm_messages_topic(&mut h, &sent);
-    assert_eq!(relay_params(&again), params(Some("6"), "100"));
+    assert_eq!(relay_params(&again), params(Some("5"), "100"));
     h.answer_relay(&again, page_of(&[7], None));
     assert_eq!(received(&h.take_events()), [7]);
 }
