@@ -76,20 +76,22 @@ export class ChannelList {
 
   /** A first-time user lands in #general, so there is always somewhere to talk. */
   async ensureGeneral() {
-    if (this.entries.size) return;
-    const r = await this.kitty.getChannels({ filter: { joined: false, name: 'general' } });
-    let general = r.succeeded ? r.paginator.items.find((c) => c.name === 'general') : null;
-    if (general) {
-      try {
-        const j = await this.kitty.joinChannel({ channel: general });
-        if (j.succeeded) this.upsert(j.channel);
-      } catch {
-        /* not joinable: fine */
+    for (let attempt = 0; attempt < 2 && !this.entries.size; attempt++) {
+      const r = await this.kitty.getChannels({ filter: { joined: false, name: 'general' } });
+      const general = r.succeeded ? r.paginator.items.find((c) => c.name === 'general') : null;
+      if (general) {
+        try {
+          const j = await this.kitty.joinChannel({ channel: general });
+          if (j.succeeded) this.upsert(j.channel);
+        } catch {
+          /* not joinable: fine */
+        }
+        return;
       }
-      return;
+      // Someone else may create it at the same moment: then look again and join.
+      const c = await this.kitty.createChannel({ type: 'PUBLIC', name: 'general', displayName: 'general' });
+      if (c.succeeded) this.upsert(c.channel);
     }
-    const c = await this.kitty.createChannel({ type: 'PUBLIC', name: 'general', displayName: 'general' });
-    if (c.succeeded) this.upsert(c.channel);
   }
 
   upsert(channel, { render = true } = {}) {

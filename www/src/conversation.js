@@ -757,6 +757,12 @@ class MessageList {
       class: `message${mine ? ' mine' : ''}${state.continued ? ' continued' : ''}${deleted ? ' deleted' : ''}${!m.user ? ' system' : ''}`,
       'data-id': String(m.id),
       title: state.continued ? clock(m.createdTime) : undefined,
+      // On touch screens a tap shows the message's actions.
+      onclick: (e) => {
+        if (e.target.closest('button, a, textarea, input')) return;
+        for (const other of this.ol.querySelectorAll('.message.tapped')) if (other !== li) other.classList.remove('tapped');
+        li.classList.toggle('tapped');
+      },
     });
     const head = state.continued
       ? null

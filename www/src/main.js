@@ -197,8 +197,10 @@ function toast(message, kind = '') {
 
 // ---------- routing: #/c/<channel id> ----------
 
+let routing = 0;
 async function route() {
   if (!app.me || !els.main) return;
+  const token = ++routing;
   const m = location.hash.match(/^#\/c\/(\d+)$/);
   const id = m ? Number(m[1]) : null;
   if (app.conversation && app.conversation.channel.id === id) return;
@@ -219,6 +221,7 @@ async function route() {
       return;
     }
     channel = r.channel;
+    if (token !== routing) return; // the URL changed meanwhile
   }
   const conversation = new Conversation(app, channel);
   app.conversation = conversation;
