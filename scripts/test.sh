@@ -30,6 +30,9 @@ bash scripts/test-browser.sh
 log "compatibility harness (official client and ours)"
 (cd tests/harness && npm install --no-audit --no-fund --loglevel=error && node run.mjs)
 
+log "the official client in Node (no WebSocket: SockJS transport)"
+(cd tests/harness && node node-sockjs.mjs)
+
 log "API surface of our SDK against API.md (present/expected)"
 (cd tests/harness && node api-surface/check.mjs)
 

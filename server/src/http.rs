@@ -25,6 +25,8 @@ fn max_ws_message(state: &AppState) -> usize {
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/rtm/websocket", get(websocket))
+        .route("/rtm/info", get(sockjs_info))
+        .route("/rtm/{server}/{session}/websocket", get(sockjs_websocket))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/avatars/{file}", get(avatar))
@@ -67,6 +69,53 @@ async fn websocket(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| crate::session::run(state, socket, app_id))
+}
+
+/// SockJS `info` (PROTOCOL.md 2.3): used by clients without a global `WebSocket`.
+async fn sockjs_info() -> impl IntoResponse {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    (
+        [(
+            header::CACHE_CONTROL,
+            "no-store, no-cache, must-revalidate, max-age=0",
+        )],
+        axum::Json(serde_json::json!({
+            "websocket": true,
+            "cookie_needed": false,
+            "origins": ["*:*"],
+            "entropy": u32::from_le_bytes(b),
+        })),
+    )
+}
+
+/// SockJS's websocket transport: the same STOMP session in SockJS framing.
+async fn sockjs_websocket(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let app_id = query
+        .get("api-key")
+        .and_then(|k| state.apps.get(k))
+        .copied();
+    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        let scheme = headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("http");
+        state.observe_base_url(scheme, host);
+    }
+    let max = max_ws_message(&state);
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max * 4)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            crate::session::run_with(state, socket, app_id, crate::session::Framing::SockJs)
+        })
 }
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {

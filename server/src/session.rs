@@ -38,6 +38,21 @@ enum Flow {
 /// upgrade is accepted and the CONNECT refused with `AccessDeniedError`
 /// (PROTOCOL.md 2.1), because an HTTP-level refusal makes the client retry forever.
 pub async fn run(state: AppState, socket: WebSocket, app_id: Option<i64>) {
+    run_with(state, socket, app_id, Framing::Stomp).await;
+}
+
+/// How STOMP travels in WebSocket messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// STOMP frames as WebSocket messages (`/rtm/websocket`).
+    Stomp,
+    /// SockJS's websocket transport (PROTOCOL.md 2.3): the server sends `o` on open,
+    /// `h` heart-beats and `a[…]` arrays of STOMP text; the client sends JSON arrays.
+    SockJs,
+}
+
+/// [`run`] with a framing.
+pub async fn run_with(state: AppState, socket: WebSocket, app_id: Option<i64>, framing: Framing) {
     state.connection_opened();
     let conn_id = state.next_conn_id();
     let span = tracing::info_span!("conn", id = conn_id, user = tracing::field::Empty);
@@ -46,7 +61,7 @@ pub async fn run(state: AppState, socket: WebSocket, app_id: Option<i64>) {
     let (sink, stream) = socket.split();
     let (tx, rx) = mpsc::channel(state.config.outbound_queue.max(16));
     let kill = Arc::new(Notify::new());
-    let writer = tokio::spawn(write_loop(sink, rx, kill.clone()));
+    let writer = tokio::spawn(write_loop(sink, rx, kill.clone(), framing));
     let mut reader = Reader {
         state: state.clone(),
         conn_id,
@@ -55,6 +70,7 @@ pub async fn run(state: AppState, socket: WebSocket, app_id: Option<i64>) {
         app_id,
         session: None,
         span: span.clone(),
+        framing,
     };
     reader.read_loop(stream).await;
     if let Some(session) = reader.session.take() {
@@ -66,12 +82,33 @@ pub async fn run(state: AppState, socket: WebSocket, app_id: Option<i64>) {
     state.connection_closed();
 }
 
+/// Wraps STOMP text for the transport.
+fn framed(framing: Framing, text: String) -> String {
+    match framing {
+        Framing::Stomp => text,
+        Framing::SockJs => format!("a[{}]", serde_json::Value::String(text)),
+    }
+}
+
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
     mut rx: mpsc::Receiver<Outbound>,
     kill: Arc<Notify>,
+    framing: Framing,
 ) {
     let mut heartbeat: Option<tokio::time::Interval> = None;
+    if framing == Framing::SockJs {
+        if sink.send(WsMessage::Text("o".into())).await.is_err() {
+            return;
+        }
+        // SockJS's own keep-alive, whatever STOMP negotiates.
+        let mut iv = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(25),
+            Duration::from_secs(25),
+        );
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat = Some(iv);
+    }
     loop {
         let out = tokio::select! {
             biased;
@@ -83,7 +120,14 @@ async fn write_loop(
         };
         let sent = match out {
             None => break,
-            Some(Outbound::Frame(text)) => sink.send(WsMessage::Text(text.into())).await,
+            Some(Outbound::Frame(text)) if framing == Framing::SockJs && text == "\n" => {
+                sink.send(WsMessage::Text("h".into())).await
+            }
+            Some(Outbound::Frame(text)) => {
+                sink.send(WsMessage::Text(framed(framing, text).into()))
+                    .await
+            }
+            Some(Outbound::Heartbeat(_)) if framing == Framing::SockJs => Ok(()),
             Some(Outbound::Heartbeat(ms)) => {
                 let mut iv = tokio::time::interval_at(
                     tokio::time::Instant::now() + Duration::from_millis(ms),
@@ -95,7 +139,14 @@ async fn write_loop(
             }
             Some(Outbound::Close(last)) => {
                 if let Some(text) = last {
-                    let _ = sink.send(WsMessage::Text(text.into())).await;
+                    let _ = sink
+                        .send(WsMessage::Text(framed(framing, text).into()))
+                        .await;
+                }
+                if framing == Framing::SockJs {
+                    let _ = sink
+                        .send(WsMessage::Text("c[3000,\"Go away!\"]".into()))
+                        .await;
                 }
                 break;
             }
@@ -116,6 +167,7 @@ struct Reader {
     app_id: Option<i64>,
     session: Option<Session>,
     span: tracing::Span,
+    framing: Framing,
 }
 
 impl Reader {
@@ -148,11 +200,31 @@ impl Reader {
                 Ok(None) | Ok(Some(Err(_))) => return,
                 Ok(Some(Ok(m))) => m,
             };
-            match msg {
-                WsMessage::Text(t) => decoder.push(t.as_bytes()),
-                WsMessage::Binary(b) => decoder.push(&b),
-                WsMessage::Close(_) => return,
-                WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+            match (msg, self.framing) {
+                (WsMessage::Text(t), Framing::SockJs) => {
+                    // A JSON array of STOMP strings (or one string).
+                    match serde_json::from_str::<serde_json::Value>(&t) {
+                        Ok(serde_json::Value::Array(parts)) => {
+                            for p in parts {
+                                if let serde_json::Value::String(p) = p {
+                                    decoder.push(p.as_bytes());
+                                }
+                            }
+                        }
+                        Ok(serde_json::Value::String(p)) => decoder.push(p.as_bytes()),
+                        _ => {
+                            self.protocol_error(&DecodeError::UnknownCommand(
+                                "non-SockJS message".into(),
+                            ))
+                            .await;
+                            return;
+                        }
+                    }
+                }
+                (WsMessage::Text(t), _) => decoder.push(t.as_bytes()),
+                (WsMessage::Binary(b), _) => decoder.push(&b),
+                (WsMessage::Close(_), _) => return,
+                (WsMessage::Ping(_) | WsMessage::Pong(_), _) => continue,
             }
             loop {
                 match decoder.decode() {

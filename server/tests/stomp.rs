@@ -830,3 +830,36 @@ async fn the_tests_run_against_the_store_they_were_asked_for() {
     };
     assert_eq!(server.state().store.backend(), want);
 }
+
+#[tokio::test]
+async fn the_sockjs_info_and_websocket_transport_carry_the_same_stomp_session() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = TestServer::start().await;
+    let info = common::http::request(
+        &server.host(),
+        "GET",
+        "/rtm/info?api-key=test-key&t=1",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(info.status, 200);
+    assert_eq!(info.json()["websocket"], true);
+    let url = format!(
+        "ws://{}/rtm/123/abcdefgh/websocket?api-key={KEY}",
+        server.host()
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let next = |m: Option<Result<Message, _>>| m.unwrap().unwrap().into_text().unwrap().to_string();
+    assert_eq!(next(ws.next().await), "o");
+    let connect = Frame::new(Command::Connect)
+        .with_header("StompX-User", "jane")
+        .with_header("accept-version", "1.2");
+    let payload = serde_json::to_string(&[connect.encode_to_string()]).unwrap();
+    ws.send(Message::Text(payload.into())).await.unwrap();
+    let msg = next(ws.next().await);
+    assert!(msg.starts_with("a[\"CONNECTED\\n"), "{msg}");
+    let inner: Vec<String> = serde_json::from_str(&msg[1..]).unwrap();
+    assert!(inner[0].contains("version:1.2"));
+}
