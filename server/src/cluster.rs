@@ -14,7 +14,7 @@
 //!   Nodes keep a cached copy of who is online / active elsewhere, updated by control
 //!   messages on the same channel, for rendering (`presence.online`) and for
 //!   notifications (no notification to someone chatting on another node).
-//! - **Node death**: every node refreshes `ck:node:<id>:alive` (a TTL key). Every node
+//! - **Node death**: every node refreshes `<prefix>:node:<id>:alive` (a TTL key). Every node
 //!   runs a reaper: a node whose key expired has its counts removed by one atomic
 //!   script, which returns the users who thereby went offline or left a chat; the
 //!   reaping node announces them.
@@ -30,10 +30,12 @@ use tokio::sync::mpsc;
 use crate::hub::Exclude;
 use crate::state::AppState;
 
-const EVENTS: &str = "ck:events";
-const NODES: &str = "ck:nodes";
-const ONLINE: &str = "ck:online";
-const ACTIVE: &str = "ck:active";
+// Redis names, each under the cluster's prefix (`--redis-prefix`, default `ck`), so
+// that several deployments can share one Redis without hearing each other.
+const EVENTS: &str = "events";
+const NODES: &str = "nodes";
+const ONLINE: &str = "online";
+const ACTIVE: &str = "active";
 
 /// A message on the cluster channel.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +123,8 @@ impl WireExclude {
 /// The cluster link (none for a single node).
 pub struct Cluster {
     node: String,
+    /// Namespace of every Redis key and channel of this cluster.
+    prefix: String,
     redis: Option<Redis>,
     /// Users online on some other node.
     remote_online: Mutex<HashSet<i64>>,
@@ -159,31 +163,31 @@ end
 return 0
 "#;
 
-/// Removes a dead node's counts: ARGV = [node]. Returns {offline users, left pairs}
+/// Removes a dead node's counts: ARGV = [node, key prefix with its trailing ':']. Returns {offline users, left pairs}
 /// ("channel:user"), or two empty lists if the node is alive or already reaped.
 const REAP_SCRIPT: &str = r#"
-local node = ARGV[1]
-if redis.call('EXISTS', 'ck:node:' .. node .. ':alive') == 1 then return {{}, {}} end
-if redis.call('SISMEMBER', 'ck:nodes', node) == 0 then return {{}, {}} end
+local node, ck = ARGV[1], ARGV[2]
+if redis.call('EXISTS', ck .. 'node:' .. node .. ':alive') == 1 then return {{}, {}} end
+if redis.call('SISMEMBER', ck .. 'nodes', node) == 0 then return {{}, {}} end
 local gone, left = {}, {}
-local p = redis.call('HGETALL', 'ck:node:' .. node .. ':presence')
+local p = redis.call('HGETALL', ck .. 'node:' .. node .. ':presence')
 for i = 1, #p, 2 do
   local user = p[i]
-  redis.call('HDEL', 'ck:presence:' .. user, node)
-  if redis.call('HLEN', 'ck:presence:' .. user) == 0 then
-    redis.call('SREM', 'ck:online', user); table.insert(gone, user)
+  redis.call('HDEL', ck .. 'presence:' .. user, node)
+  if redis.call('HLEN', ck .. 'presence:' .. user) == 0 then
+    redis.call('SREM', ck .. 'online', user); table.insert(gone, user)
   end
 end
-local a = redis.call('HGETALL', 'ck:node:' .. node .. ':participants')
+local a = redis.call('HGETALL', ck .. 'node:' .. node .. ':participants')
 for i = 1, #a, 2 do
   local pair = a[i]
-  redis.call('HDEL', 'ck:participants:' .. pair, node)
-  if redis.call('HLEN', 'ck:participants:' .. pair) == 0 then
-    redis.call('SREM', 'ck:active', pair); table.insert(left, pair)
+  redis.call('HDEL', ck .. 'participants:' .. pair, node)
+  if redis.call('HLEN', ck .. 'participants:' .. pair) == 0 then
+    redis.call('SREM', ck .. 'active', pair); table.insert(left, pair)
   end
 end
-redis.call('DEL', 'ck:node:' .. node .. ':presence', 'ck:node:' .. node .. ':participants')
-redis.call('SREM', 'ck:nodes', node)
+redis.call('DEL', ck .. 'node:' .. node .. ':presence', ck .. 'node:' .. node .. ':participants')
+redis.call('SREM', ck .. 'nodes', node)
 return {gone, left}
 "#;
 
@@ -192,6 +196,7 @@ impl Cluster {
     pub fn local(node: &str) -> Cluster {
         Cluster {
             node: node.to_owned(),
+            prefix: String::new(),
             redis: None,
             remote_online: Mutex::new(HashSet::new()),
             remote_active: Mutex::new(HashSet::new()),
@@ -200,25 +205,32 @@ impl Cluster {
     }
 
     /// A node of a Redis-linked cluster.
-    pub async fn redis(node: &str, url: &str, ttl: Duration) -> Result<Cluster, String> {
+    pub async fn redis(
+        node: &str,
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+    ) -> Result<Cluster, String> {
+        let key = |rest: &str| format!("{prefix}:{rest}");
         let client = redis::Client::open(url).map_err(|e| format!("redis: {e}"))?;
         let mut conn = client
             .get_connection_manager()
             .await
             .map_err(|e| format!("redis: {e}"))?;
         let online: Vec<i64> = redis::cmd("SMEMBERS")
-            .arg(ONLINE)
+            .arg(key(ONLINE))
             .query_async(&mut conn)
             .await
             .map_err(|e| format!("redis: {e}"))?;
         let active: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(ACTIVE)
+            .arg(key(ACTIVE))
             .query_async(&mut conn)
             .await
             .map_err(|e| format!("redis: {e}"))?;
         let (tx, rx) = mpsc::channel(1 << 16);
         let cluster = Cluster {
             node: node.to_owned(),
+            prefix: prefix.to_owned(),
             redis: Some(Redis {
                 client,
                 conn,
@@ -238,6 +250,11 @@ impl Cluster {
         self.redis.is_some()
     }
 
+    /// A Redis key or channel name of this cluster.
+    fn key(&self, rest: &str) -> String {
+        format!("{}:{rest}", self.prefix)
+    }
+
     /// This node's id.
     pub fn node(&self) -> &str {
         &self.node
@@ -246,10 +263,10 @@ impl Cluster {
     async fn heartbeat(&self) -> Result<(), String> {
         let Some(r) = &self.redis else { return Ok(()) };
         let mut conn = r.conn.clone();
-        let alive = format!("ck:node:{}:alive", self.node);
+        let alive = self.key(&format!("node:{}:alive", self.node));
         redis::pipe()
             .cmd("SADD")
-            .arg(NODES)
+            .arg(self.key(NODES))
             .arg(&self.node)
             .ignore()
             .cmd("SET")
@@ -319,9 +336,9 @@ impl Cluster {
     pub async fn user_online(&self, user: i64) -> bool {
         let changed = self
             .count(
-                format!("ck:presence:{user}"),
-                format!("ck:node:{}:presence", self.node),
-                ONLINE,
+                self.key(&format!("presence:{user}")),
+                self.key(&format!("node:{}:presence", self.node)),
+                &self.key(ONLINE),
                 &user.to_string(),
                 1,
             )
@@ -342,9 +359,9 @@ impl Cluster {
     pub async fn user_offline(&self, user: i64) -> bool {
         let changed = self
             .count(
-                format!("ck:presence:{user}"),
-                format!("ck:node:{}:presence", self.node),
-                ONLINE,
+                self.key(&format!("presence:{user}")),
+                self.key(&format!("node:{}:presence", self.node)),
+                &self.key(ONLINE),
                 &user.to_string(),
                 -1,
             )
@@ -367,9 +384,9 @@ impl Cluster {
         let pair = format!("{channel}:{user}");
         let changed = self
             .count(
-                format!("ck:participants:{pair}"),
-                format!("ck:node:{}:participants", self.node),
-                ACTIVE,
+                self.key(&format!("participants:{pair}")),
+                self.key(&format!("node:{}:participants", self.node)),
+                &self.key(ACTIVE),
                 &pair,
                 1,
             )
@@ -392,9 +409,9 @@ impl Cluster {
         let pair = format!("{channel}:{user}");
         let changed = self
             .count(
-                format!("ck:participants:{pair}"),
-                format!("ck:node:{}:participants", self.node),
-                ACTIVE,
+                self.key(&format!("participants:{pair}")),
+                self.key(&format!("node:{}:participants", self.node)),
+                &self.key(ACTIVE),
                 &pair,
                 -1,
             )
@@ -441,8 +458,9 @@ fn parse_pair(p: &str) -> Option<(i64, i64)> {
 
 /// Starts the cluster tasks (no-op for a single node): the publisher draining the
 /// outbox in order, the subscriber delivering other nodes' events, the heartbeat and
-/// the reaper.
-pub fn start(state: &AppState) {
+/// the reaper. Returns once this node hears the cluster channel (or after a few
+/// seconds of trying, logged), so no event published after start-up is missed.
+pub async fn start(state: &AppState) {
     let Some(r) = &state.cluster.redis else {
         return;
     };
@@ -450,10 +468,11 @@ pub fn start(state: &AppState) {
         return;
     };
     let mut conn = r.conn.clone();
+    let events = state.cluster.key(EVENTS);
     tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
             if let Err(e) = redis::cmd("PUBLISH")
-                .arg(EVENTS)
+                .arg(&events)
                 .arg(&text)
                 .query_async::<i64>(&mut conn)
                 .await
@@ -464,7 +483,14 @@ pub fn start(state: &AppState) {
     });
     let s = state.clone();
     let client = r.client.clone();
-    tokio::spawn(async move { subscribe_loop(s, client).await });
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move { subscribe_loop(s, client, ready_tx).await });
+    if tokio::time::timeout(Duration::from_secs(5), ready_rx)
+        .await
+        .is_err()
+    {
+        tracing::warn!("not yet subscribed to the cluster channel; still trying");
+    }
     let s = state.clone();
     tokio::spawn(async move {
         let mut shutdown = s.shutdown.clone();
@@ -482,12 +508,21 @@ pub fn start(state: &AppState) {
     });
 }
 
-async fn subscribe_loop(state: AppState, client: redis::Client) {
+async fn subscribe_loop(
+    state: AppState,
+    client: redis::Client,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
     let mut shutdown = state.shutdown.clone();
+    let events = state.cluster.key(EVENTS);
+    let mut ready = Some(ready);
     loop {
         match client.get_async_pubsub().await {
             Ok(mut ps) => {
-                if ps.subscribe(EVENTS).await.is_ok() {
+                if ps.subscribe(&events).await.is_ok() {
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
                     let mut stream = ps.on_message();
                     loop {
                         let msg = tokio::select! {
@@ -575,7 +610,7 @@ async fn reap(state: &AppState) {
     };
     let mut conn = r.conn.clone();
     let nodes: Vec<String> = match redis::cmd("SMEMBERS")
-        .arg(NODES)
+        .arg(state.cluster.key(NODES))
         .query_async(&mut conn)
         .await
     {
@@ -585,7 +620,12 @@ async fn reap(state: &AppState) {
     for node in nodes.into_iter().filter(|n| *n != state.cluster.node) {
         let script = redis::Script::new(REAP_SCRIPT);
         let (gone, left): (Vec<String>, Vec<String>) =
-            match script.arg(&node).invoke_async(&mut conn).await {
+            match script
+                .arg(&node)
+                .arg(state.cluster.key(""))
+                .invoke_async(&mut conn)
+                .await
+            {
                 Ok(v) => v,
                 Err(e) => {
                     tracing::warn!(error = %e, "reaping a node failed");

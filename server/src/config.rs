@@ -160,6 +160,11 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Prefix of every Redis key and channel the cluster uses, so that several
+    /// deployments (or test runs) can share one Redis without hearing each other.
+    #[arg(long, env = "CHATKITTY_REDIS_PREFIX", default_value = "ck")]
+    pub redis_prefix: String,
+
     /// A node that stops refreshing its liveness key for this long is considered dead
     /// and its users are announced offline by the others.
     #[arg(long, env = "CHATKITTY_NODE_TTL_MS", default_value_t = 15_000)]
@@ -212,6 +217,8 @@ impl std::fmt::Debug for Config {
             .field("abuse_limit", &self.abuse_limit)
             .field("max_connections_per_user", &self.max_connections_per_user)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("node_ttl_ms", &self.node_ttl_ms)
             .field("files_dir", &self.files_dir)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .finish_non_exhaustive()

@@ -121,8 +121,13 @@ pub async fn build_state(
         format!("{:x}{:08x}", store::now_ms(), u32::from_le_bytes(b))
     };
     let cluster = match &config.redis_url {
-        Some(url) => cluster::Cluster::redis(&node, url, Duration::from_millis(config.node_ttl_ms))
-            .await
+        Some(url) => cluster::Cluster::redis(
+            &node,
+            url,
+            &config.redis_prefix,
+            Duration::from_millis(config.node_ttl_ms),
+        )
+        .await
             .map_err(StartError::Config)?,
         None => cluster::Cluster::local(&node),
     };
@@ -146,6 +151,7 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx).await?;
+    cluster::start(&state).await;
     serve(state, listener, shutdown, stop_tx).await
 }
 
@@ -156,7 +162,6 @@ async fn serve(
     stop_tx: watch::Sender<bool>,
 ) -> Result<(), StartError> {
     tokio::spawn(typing_sweeper(state.clone()));
-    cluster::start(&state);
     let app = http::router(state.clone());
     // Upgraded WebSockets are not covered by axum's graceful shutdown: sessions watch
     // the stop signal themselves, and we wait for them below.
@@ -231,6 +236,7 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
     config.port = addr.port();
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx).await?;
+    cluster::start(&state).await;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(
         state.clone(),

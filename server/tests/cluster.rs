@@ -27,6 +27,8 @@ async fn node(
     let mut c = Config::for_tests(db.to_owned(), KEY);
     c.files_dir = dir.path().join("files");
     c.redis_url = Some(redis_url());
+    // Tests run in parallel on one Redis: each test's nodes form their own cluster.
+    c.redis_prefix = db.rsplit('/').next().unwrap_or("ck").to_owned();
     c.node_ttl_ms = 1500;
     c.typing_timeout_ms = 600;
     tweak(&mut c);
@@ -155,6 +157,8 @@ async fn users_of_a_node_killed_with_sigkill_are_announced_offline_by_the_surviv
         ])
         .arg("--redis-url")
         .arg(redis_url())
+        .arg("--redis-prefix")
+        .arg(&a.state.config.redis_prefix)
         .arg("--files-dir")
         .arg(dir.path().join("files-b"))
         .stdout(std::process::Stdio::piped())
