@@ -45,7 +45,10 @@ pub async fn run(a: &Args) -> Res<()> {
                     .ok_or("no createChannel")?
                     .to_owned();
                 let channel = owner
-                    .action(&create, &json!({"type": "PUBLIC", "name": format!("{tag}-g{g}")}))
+                    .action(
+                        &create,
+                        &json!({"type": "PUBLIC", "name": format!("{tag}-g{g}")}),
+                    )
                     .await?;
                 let cid = channel["id"].as_u64().ok_or("channel id")?;
                 let dest = channel["_actions"]["message"]

@@ -48,8 +48,7 @@ pub async fn run(a: &Args) -> Res<()> {
                     &format!("burst message {sent}"),
                 );
                 use futures_util::SinkExt;
-                c.ws
-                    .send(tokio_tungstenite::tungstenite::Message::Text(f.into()))
+                c.ws.send(tokio_tungstenite::tungstenite::Message::Text(f.into()))
                     .await?;
                 sent += 1;
             }

@@ -81,7 +81,16 @@ pub async fn run(a: &Args) -> Res<()> {
         };
         let rates: Vec<f64> = a.list(&format!("rates-{m}"), default_rates)?;
         let r = run_size(
-            a, target, server, pid, m, senders, step, &rates, body_chars, frame_bytes,
+            a,
+            target,
+            server,
+            pid,
+            m,
+            senders,
+            step,
+            &rates,
+            body_chars,
+            frame_bytes,
         )
         .await?;
         out.push(r);
@@ -180,7 +189,17 @@ async fn run_size(
             let per = rates[0] / n_send as f64;
             let offset = Duration::from_secs_f64(j as f64 / rates[0]);
             tasks.push(tokio::spawn(async move {
-                sender(sink, target, dest, per, Duration::from_secs(2), offset, pad, sent).await
+                sender(
+                    sink,
+                    target,
+                    dest,
+                    per,
+                    Duration::from_secs(2),
+                    offset,
+                    pad,
+                    sent,
+                )
+                .await
             }));
         }
         for t in tasks {
@@ -485,7 +504,11 @@ async fn setup_ours(
 }
 
 /// Members subscribed to `/topic/<tag>` on RabbitMQ Web-STOMP.
-async fn setup_rabbit(server: std::net::SocketAddr, m: usize, tag: &str) -> Res<(Vec<Member>, String)> {
+async fn setup_rabbit(
+    server: std::net::SocketAddr,
+    m: usize,
+    tag: &str,
+) -> Res<(Vec<Member>, String)> {
     let dest = format!("/topic/{tag}");
     let conns: Vec<Res<Conn>> = futures_util::stream::iter(0..m)
         .map(|i| {

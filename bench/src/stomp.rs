@@ -44,8 +44,10 @@ pub async fn open(server: SocketAddr, source: Option<IpAddr>, path: &str) -> Res
     let stream = sock.connect(server).await?;
     stream.set_nodelay(true)?;
     let mut req = format!("ws://{server}{path}").into_client_request()?;
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("v12.stomp"));
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("v12.stomp"),
+    );
     let cfg = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0);
@@ -189,9 +191,7 @@ impl Conn {
         )
         .await?;
         let f = self
-            .wait_for(|f| {
-                f.command == Command::Message && f.header("receipt-id") == Some(&receipt)
-            })
+            .wait_for(|f| f.command == Command::Message && f.header("receipt-id") == Some(&receipt))
             .await?;
         let v: Value = serde_json::from_slice(&f.body)?;
         if f.header("destination") == Some(ERRORS_QUEUE) {

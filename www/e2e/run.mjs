@@ -296,6 +296,16 @@ await step('message bodies are text, never HTML (XSS payload)', async () => {
   check((await john.page.locator('.channel-item img:not(.avatar img)').count()) === 0, 'the channel list parsed HTML');
 });
 
+await step('a reload keeps jane signed in, in the same conversation; a new tab can be someone else', async () => {
+  await jane.page.reload();
+  await conv(jane.page).getByRole('heading', { name: 'John Smith' }).waitFor({ timeout: T });
+  await message(jane.page, 'Hi Jane').waitFor({ timeout: T });
+  const tab = await jane.context.newPage();
+  await tab.goto(server.url);
+  await tab.getByLabel('Username').waitFor({ timeout: T });
+  await tab.close();
+});
+
 await shot(jane.page, 'desktop-conversation');
 await shot(john.page, 'phone-conversation');
 
@@ -319,35 +329,35 @@ await step('unread badge counts messages in another channel, then clears when op
 await step('channels: create a public channel; a duplicate name is refused with a message', async () => {
   const { page } = jane;
   await page.getByRole('button', { name: 'New channel' }).click();
-  await page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('history');
+  await page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('random');
   await page.getByRole('button', { name: 'Create channel' }).click();
-  await conv(page).getByRole('heading', { name: '# history' }).waitFor({ timeout: T });
+  await conv(page).getByRole('heading', { name: '# random' }).waitFor({ timeout: T });
   await page.getByRole('button', { name: 'New channel' }).click();
-  await page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('history');
+  await page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('random');
   await page.getByRole('button', { name: 'Create channel' }).click();
   await page.getByRole('dialog').getByRole('alert').filter({ hasText: /already exists/ }).waitFor({ timeout: T });
   await shot(page, 'desktop-duplicate-channel');
   await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
-  for (let i = 1; i <= 60; i++) await send(page, `history ${String(i).padStart(2, '0')}`);
-  await message(page, 'history 60').waitFor({ timeout: T });
+  for (let i = 1; i <= 60; i++) await send(page, `count ${String(i).padStart(2, '0')}`);
+  await message(page, 'count 60').waitFor({ timeout: T });
 });
 
 await step('john browses public channels, joins, and scrolls back through the history', async () => {
   const { page } = john;
   await page.getByRole('link', { name: 'Back to conversations' }).click();
   await page.getByRole('button', { name: 'Browse' }).click();
-  await page.getByRole('button', { name: 'Join history' }).click();
-  await conv(page).getByRole('heading', { name: '# history' }).waitFor({ timeout: T });
-  await message(page, 'history 60').waitFor({ timeout: T });
-  const first = await conv(page).locator('.message .body', { hasText: /^history \d+$/ }).count();
+  await page.getByRole('button', { name: 'Join random' }).click();
+  await conv(page).getByRole('heading', { name: '# random' }).waitFor({ timeout: T });
+  await message(page, 'count 60').waitFor({ timeout: T });
+  const first = await conv(page).locator('.message .body', { hasText: /^count \d+$/ }).count();
   check(first < 60, `all ${first} messages came at once`);
-  for (let i = 0; i < 20 && !(await message(page, 'history 01').count()); i++) {
+  for (let i = 0; i < 20 && !(await message(page, 'count 01').count()); i++) {
     await conv(page).locator('.timeline').evaluate((el) => { el.scrollTop = 0; });
     await sleep(300);
   }
-  await message(page, 'history 01').waitFor({ timeout: T });
+  await message(page, 'count 01').waitFor({ timeout: T });
   const texts = await conv(page).locator('.message .body').allInnerTexts();
-  const history = texts.filter((t) => /^history \d+$/.test(t));
+  const history = texts.filter((t) => /^count \d+$/.test(t));
   check(history.length === 60 && new Set(history).size === 60, `expected 60 distinct messages, got ${history.length}`);
   const sorted = [...history].sort();
   check(history.join() === sorted.join(), 'messages are out of order');
@@ -397,6 +407,7 @@ await step('a channel in use: unread badge elsewhere, mention, image, reactions,
   await composer(page).pressSequentially('Meet at 8 at the', { delay: 30 });
   await jane.page.locator('.typing', { hasText: 'John Smith is typing…' }).waitFor({ timeout: T });
   await jane.page.mouse.move(5, 795);
+  await composer(jane.page).focus();
   await sleep(300);
   await shot(jane.page, 'desktop-demo');
   await shot(page, 'phone-demo');

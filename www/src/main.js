@@ -13,6 +13,7 @@ const API_KEY = import.meta.env.VITE_CHATKITTY_API_KEY || 'demo';
 const HOST = import.meta.env.VITE_CHATKITTY_HOST || location.host;
 
 const kitty = new ChatKitty({ apiKey: API_KEY, host: HOST, isSecure: location.protocol === 'https:' });
+// Per tab, so two tabs of one browser can be two people (a reload stays signed in).
 const SAVED = 'kitty-chat:user';
 
 const root = document.getElementById('app');
@@ -92,7 +93,7 @@ async function signIn(username, displayName) {
   }
   app.me = result.session.user;
   if (displayName && displayName !== app.me.displayName) await setDisplayName(displayName);
-  localStorage.setItem(SAVED, JSON.stringify({ username, displayName: app.me.displayName }));
+  sessionStorage.setItem(SAVED, JSON.stringify({ username, displayName: app.me.displayName }));
   app.offline = false;
   renderShell();
   await app.channels.load();
@@ -114,7 +115,7 @@ async function signOut() {
   app.signingOut = true;
   app.conversation?.end();
   app.conversation = null;
-  localStorage.removeItem(SAVED);
+  sessionStorage.removeItem(SAVED);
   try {
     await kitty.endSession();
   } finally {
@@ -283,7 +284,7 @@ kitty.onCurrentUserChanged((user) => {
 
 const saved = (() => {
   try {
-    return JSON.parse(localStorage.getItem(SAVED) || 'null');
+    return JSON.parse(sessionStorage.getItem(SAVED) || 'null');
   } catch {
     return null;
   }
