@@ -619,19 +619,18 @@ async fn reap(state: &AppState) {
     };
     for node in nodes.into_iter().filter(|n| *n != state.cluster.node) {
         let script = redis::Script::new(REAP_SCRIPT);
-        let (gone, left): (Vec<String>, Vec<String>) =
-            match script
-                .arg(&node)
-                .arg(state.cluster.key(""))
-                .invoke_async(&mut conn)
-                .await
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reaping a node failed");
-                    continue;
-                }
-            };
+        let (gone, left): (Vec<String>, Vec<String>) = match script
+            .arg(&node)
+            .arg(state.cluster.key(""))
+            .invoke_async(&mut conn)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "reaping a node failed");
+                continue;
+            }
+        };
         if !gone.is_empty() || !left.is_empty() {
             tracing::warn!(node = %node, users = gone.len(), chats = left.len(), "a node died: announcing its users");
         }

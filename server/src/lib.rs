@@ -128,7 +128,7 @@ pub async fn build_state(
             Duration::from_millis(config.node_ttl_ms),
         )
         .await
-            .map_err(StartError::Config)?,
+        .map_err(StartError::Config)?,
         None => cluster::Cluster::local(&node),
     };
     Ok(Arc::new(Shared::new(

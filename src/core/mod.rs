@@ -1332,17 +1332,20 @@ impl<P: Payload> Client<P> {
             .and_then(|e| e.get_str(&["error"]))
             .is_some_and(|e| e == names::ACCESS_DENIED);
         self.io.push_back(Io::Close);
-        self.link = Link::Down;
         if let Phase::Starting(_) = self.phase {
+            self.link = Link::Down;
             self.fail_start(match error {
                 Some(e) => Failure::Server(e),
                 None => Failure::Unknown,
             });
         } else if access_denied {
             // Deactivate: no reconnect after an AccessDeniedError (2.6).
+            self.link = Link::Down;
             self.teardown(true);
         } else {
-            // The server closes after ERROR; reconnect as after any loss.
+            // The server closes after ERROR (e.g. it is shutting down): reconnect as
+            // after any loss, telling `onCurrentUserOffline` (the link is still up
+            // here, so `lost` sees a connection that was up).
             self.lost(now);
         }
     }

@@ -1364,6 +1364,19 @@ fn actions_in_flight_at_a_drop_fail_instead_of_being_repeated_unless_idempotent(
 }
 
 #[test]
+fn a_server_going_down_with_an_error_frame_is_offline_then_reconnects() {
+    let mut h = Harness::new();
+    h.session();
+    h.take_events();
+    let body = json!({"error": "UnsupportedOperationError", "message": "The server is shutting down; reconnect shortly.", "timestamp": "t"});
+    h.server(Frame::new(Command::Error).with_body(body.to_string()));
+    assert!(matches!(h.take_events()[..], [Event::Offline]));
+    assert_eq!(h.closes, 1);
+    h.advance(120_000);
+    assert!(h.opened.len() >= 2, "reconnecting");
+}
+
+#[test]
 fn access_denied_on_a_live_session_stops_reconnecting_and_ends_the_session() {
     let mut h = Harness::new();
     h.session();

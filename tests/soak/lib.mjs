@@ -29,10 +29,11 @@ export function freePort() {
 }
 
 /**
- * chatkitty-server on a fixed port and database file, so it can be killed with SIGKILL
- * and started again where it was: `start()`, `kill()`, `metrics()`, `stop()`.
+ * chatkitty-server on a fixed port and database (a SQLite file of its own, or the
+ * `database` URL given), so it can be killed with SIGKILL and started again where it
+ * was: `start()`, `kill()`, `metrics()`, `stop()`.
  */
-export async function serverControl({ args = [] } = {}) {
+export async function serverControl({ args = [], database = null } = {}) {
   const bin = process.env.CHATKITTY_SERVER_BIN || join(ROOT, 'target/debug/chatkitty-server');
   const dir = mkdtempSync(join(tmpdir(), 'chatkitty-soak-'));
   const port = await freePort();
@@ -40,7 +41,7 @@ export async function serverControl({ args = [] } = {}) {
   let child = null;
   let log = '';
   const argv = [
-    '--bind', '127.0.0.1', '--port', String(port), '--database', join(dir, 'chat.db'),
+    '--bind', '127.0.0.1', '--port', String(port), '--database', database || join(dir, 'chat.db'),
     '--api-key', API_KEY, '--files-dir', join(dir, 'files'), ...args,
   ];
   const ctl = {

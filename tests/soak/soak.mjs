@@ -10,6 +10,11 @@
 // SOAK_SHARED=1: all senders in one channel (then the server's fan-out order across
 // concurrent senders is reported, not failed: it publishes a channel's messages
 // slightly out of id order).
+// SOAK_CLUSTER=1: two server nodes on one PostgreSQL database linked by Redis
+// (CHATKITTY_TEST_POSTGRES and CHATKITTY_TEST_REDIS, from scripts/with-postgres.sh and
+// scripts/with-redis.sh); senders talk to node A, receivers to node B, and the kills
+// alternate between the nodes, so every message crosses nodes and survives both
+// sides dying.
 // Exits 1 on any loss, duplicate, disorder (one sender per channel), user change or
 // page error.
 import { API_KEY, launchBrowser, openPage, rng, serverControl, sleep, staticServer } from './lib.mjs';
@@ -29,7 +34,21 @@ const t0 = Date.now();
 const random = rng(SEED);
 
 log(`${SENDERS} senders, ${RECEIVERS} receivers, ${SECONDS} s, ${RESTARTS} restarts, seed ${SEED}`);
-const server = await serverControl();
+const CLUSTER = process.env.SOAK_CLUSTER === '1';
+let nodes;
+if (CLUSTER) {
+  const database = process.env.CHATKITTY_TEST_POSTGRES;
+  const redis = process.env.CHATKITTY_TEST_REDIS;
+  if (!database || !redis) throw new Error('SOAK_CLUSTER=1 needs CHATKITTY_TEST_POSTGRES and CHATKITTY_TEST_REDIS');
+  const args = ['--redis-url', redis, '--redis-prefix', `soak${Date.now().toString(36)}`, '--node-ttl-ms', '3000'];
+  nodes = [await serverControl({ database, args }), await serverControl({ database, args })];
+  log(`two nodes: A ${nodes[0].host} (senders), B ${nodes[1].host} (receivers)`);
+} else {
+  nodes = [await serverControl()];
+}
+const [server] = nodes;
+const receiverNode = nodes[nodes.length - 1];
+const kills = () => nodes.reduce((n, s) => n + s.kills, 0);
 const site = await staticServer();
 const browser = await launchBrowser();
 let failed = false;
@@ -38,8 +57,9 @@ try {
   // reaches the receivers through gap recovery, not live.
   const senderOptions = { minReconnectDelay: 250, maxReconnectDelay: 2000, sendTimeout: SEND_TIMEOUT };
   const receiverOptions = { minReconnectDelay: 1500, maxReconnectDelay: 4000 };
-  const open = async (name, options) => {
+  const open = async (name, options, node) => {
     const p = await openPage(browser, site, name);
+    p.node = node;
     // Every SEND's idempotency key, counted: a key sent twice is a send repeated
     // after a drop, which the server must store once.
     p.keys = new Map();
@@ -47,12 +67,12 @@ try {
       const m = /^SEND\n(?:.*\n)*?idempotency-key:([^\n]+)\n/.exec(String(payload));
       if (m) p.keys.set(m[1], (p.keys.get(m[1]) || 0) + 1);
     }));
-    p.userId = await p.page.evaluate((a) => window.soak.start(a), { apiKey: API_KEY, host: server.host, username: name, options });
+    p.userId = await p.page.evaluate((a) => window.soak.start(a), { apiKey: API_KEY, host: node.host, username: name, options });
     return p;
   };
   const run = `${Date.now().toString(36)}`;
-  const senders = await Promise.all(Array.from({ length: SENDERS }, (_, i) => open(`sender${i}-${run}`, senderOptions)));
-  const receivers = await Promise.all(Array.from({ length: RECEIVERS }, (_, i) => open(`receiver${i}-${run}`, receiverOptions)));
+  const senders = await Promise.all(Array.from({ length: SENDERS }, (_, i) => open(`sender${i}-${run}`, senderOptions, server)));
+  const receivers = await Promise.all(Array.from({ length: RECEIVERS }, (_, i) => open(`receiver${i}-${run}`, receiverOptions, receiverNode)));
   const channels = [];
   for (const [i, s] of senders.entries()) {
     if (SHARED && i > 0) {
@@ -79,11 +99,12 @@ try {
     // A burst first, so that some sends are in flight when the server dies.
     await Promise.all(senders.map((s) => s.page.evaluate(() => window.soak.burst(6))));
     await sleep(Math.round(random() * 5));
-    await server.kill();
-    log(`SIGKILL #${k}; down for ${down} ms`);
+    const victim = nodes[(k - 1) % nodes.length];
+    await victim.kill();
+    log(`SIGKILL #${k}${CLUSTER ? ` (node ${'AB'[(k - 1) % 2]})` : ''}; down for ${down} ms`);
     await sleep(down);
-    await server.start();
-    log(`restarted on ${server.host}`);
+    await victim.start();
+    log(`restarted on ${victim.host}`);
   }
   await sleep(Math.max(0, start + SECONDS * 1000 - Date.now()));
 
@@ -152,17 +173,19 @@ try {
   const failures = {};
   for (const s of sent) for (const [k, v] of Object.entries(s.failures)) failures[k] = (failures[k] || 0) + v;
   const sessions = [...sent, ...got];
-  for (const p of sessions) {
+  const pages = [...senders, ...receivers];
+  for (const [i, p] of sessions.entries()) {
+    const k = pages[i].node.kills;
     if (p.userIds.length !== 1) problems.push(`${p.username} came back as users ${p.userIds.join(', ')}`);
-    if (p.offline < server.kills) problems.push(`${p.username}: ${p.offline} offline events for ${server.kills} kills`);
-    if (p.online < server.kills + 1) problems.push(`${p.username}: ${p.online} online events for ${server.kills} kills`);
+    if (p.offline < k) problems.push(`${p.username}: ${p.offline} offline events for ${k} kills of its node`);
+    if (p.online < k + 1) problems.push(`${p.username}: ${p.online} online events for ${k} kills of its node`);
   }
   const pageErrors = [...senders, ...receivers].flatMap((p) => p.errors.map((e) => `${p.name}: ${e}`));
   problems.push(...pageErrors.slice(0, 10));
 
   const seconds = ((Date.now() - start) / 1000).toFixed(1);
   console.log(`
-soak: ${SENDERS} senders -> ${RECEIVERS} receivers, ${server.kills} SIGKILL restarts, ${seconds} s (seed ${SEED})
+soak: ${SENDERS} senders -> ${RECEIVERS} receivers${CLUSTER ? ' (across two nodes)' : ''}, ${kills()} SIGKILL restarts, ${seconds} s (seed ${SEED})
   sent (logical sends)      ${sent.reduce((n, s) => n + s.acked.length, 0) + failedSends}
   send attempts             ${attempts}
   acknowledged              ${acked}
@@ -182,15 +205,15 @@ soak: ${SENDERS} senders -> ${RECEIVERS} receivers, ${server.kills} SIGKILL rest
     console.log(`note: ${disorder} out-of-order deliveries with concurrent senders in one channel come from the server's fan-out order (not failed)`);
     problems.splice(0, problems.length, ...problems.filter((p) => !/ after \d+$/.test(p)));
   }
-  failed = lost > 0 || duplicated > 0 || (disorder > 0 && !SHARED) || problems.length > 0 || server.kills < 2 || acked === 0;
+  failed = lost > 0 || duplicated > 0 || (disorder > 0 && !SHARED) || problems.length > 0 || kills() < 2 || (CLUSTER && nodes.some((n) => n.kills < 1)) || acked === 0;
   console.log(failed ? 'soak: FAILED' : 'soak: OK');
 } catch (e) {
   console.error(e);
-  console.error(server.log.slice(-3000));
+  for (const n of nodes) console.error(n.log.slice(-3000));
   failed = true;
 } finally {
   await browser.close();
   await site.close();
-  await server.stop();
+  for (const n of nodes) await n.stop();
 }
 process.exit(failed ? 1 : 0);

@@ -446,7 +446,11 @@ await server.stop();
 const banners = [jane.page, john.page].map((p) => p.locator('.banner', { hasText: 'offline' }));
 
 await step('the server stops: both people see the offline banner', async () => {
-  for (const b of banners) await b.waitFor({ state: 'visible', timeout: T });
+  for (const [i, b] of banners.entries()) {
+    await b.waitFor({ state: 'visible', timeout: T }).catch((e) => {
+      throw new Error(`${['jane', 'john'][i]}: ${e.message.split('\n')[0]}`);
+    });
+  }
   await shot(jane.page, 'desktop-offline');
 });
 
