@@ -19,6 +19,9 @@ cargo test --workspace
 log "server tests again, on PostgreSQL (throwaway cluster)"
 bash scripts/with-postgres.sh cargo test -p chatkitty-server
 
+log "the README's authentication example (JWT and HTTP callback, guest sessions off)"
+bash examples/auth/run.sh
+
 log "building the npm package"
 bash scripts/build-pkg.sh
 

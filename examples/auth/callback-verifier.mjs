@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 const USERS = { jane: 'open sesame', john: 'swordfish' };
 const port = Number(process.argv[2] || 9090);
 
-createServer((req, res) => {
+const server = createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
   req.on('end', () => {
@@ -18,4 +18,5 @@ createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(allow ? { allow: true } : { allow: false, message: 'Wrong username or password.' }));
   });
-}).listen(port, '127.0.0.1', () => console.log(`verifier on http://127.0.0.1:${port}/`));
+});
+server.listen(port, '127.0.0.1', () => console.log(`verifier on http://127.0.0.1:${server.address().port}/`));
