@@ -136,9 +136,22 @@ pub struct Cluster {
 struct Redis {
     client: redis::Client,
     conn: redis::aio::ConnectionManager,
-    outbox: mpsc::Sender<String>,
-    outbox_rx: Mutex<Option<mpsc::Receiver<String>>>,
+    outbox: mpsc::Sender<Out>,
+    outbox_rx: Mutex<Option<mpsc::Receiver<Out>>>,
 }
+
+/// What the publisher task takes from the outbox, in order.
+enum Out {
+    /// A bus message to PUBLISH.
+    Publish(String),
+    /// Answered once everything queued before it has been published (or given up on).
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// How many times a PUBLISH is tried before the event is given up on (logged).
+const PUBLISH_ATTEMPTS: u32 = 5;
+/// How long [`Cluster::flush`] waits for the publisher before going on (logged).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -295,8 +308,26 @@ impl Cluster {
         let Ok(text) = serde_json::to_string(msg) else {
             return;
         };
-        if r.outbox.try_send(text).is_err() {
+        if r.outbox.try_send(Out::Publish(text)).is_err() {
             tracing::error!("cluster outbox full: an event was not forwarded to other nodes");
+        }
+    }
+
+    /// Waits until every event forwarded so far has been published to the other nodes
+    /// (at once for a single node). A message is acknowledged only after this: a node
+    /// killed between its commit and its PUBLISH would otherwise have acknowledged a
+    /// message that subscribers on other nodes, whose connections never dropped and so
+    /// never recover gaps, will not get.
+    pub async fn flush(&self) {
+        let Some(r) = &self.redis else { return };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = tokio::time::timeout(FLUSH_TIMEOUT, r.outbox.send(Out::Flush(tx))).await;
+        let done = match queued {
+            Ok(Ok(())) => tokio::time::timeout(FLUSH_TIMEOUT, rx).await.is_ok(),
+            _ => false,
+        };
+        if !done {
+            tracing::warn!("the cluster publisher did not catch up in time; going on");
         }
     }
 
@@ -470,14 +501,30 @@ pub async fn start(state: &AppState) {
     let mut conn = r.conn.clone();
     let events = state.cluster.key(EVENTS);
     tokio::spawn(async move {
-        while let Some(text) = rx.recv().await {
-            if let Err(e) = redis::cmd("PUBLISH")
-                .arg(&events)
-                .arg(&text)
-                .query_async::<i64>(&mut conn)
-                .await
-            {
-                tracing::error!(error = %e, "publishing to the cluster failed");
+        while let Some(out) = rx.recv().await {
+            let text = match out {
+                Out::Publish(text) => text,
+                Out::Flush(done) => {
+                    let _ = done.send(());
+                    continue;
+                }
+            };
+            for attempt in 1..=PUBLISH_ATTEMPTS {
+                match redis::cmd("PUBLISH")
+                    .arg(&events)
+                    .arg(&text)
+                    .query_async::<i64>(&mut conn)
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(e) if attempt == PUBLISH_ATTEMPTS => {
+                        tracing::error!(error = %e, "publishing to the cluster failed; event dropped")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, attempt, "publishing to the cluster failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                    }
+                }
             }
         }
     });

@@ -310,6 +310,7 @@ async fn file_message(
         key,
         parent,
         &[],
+        || {},
     )
     .await?;
     Ok(Json(message).into_response())

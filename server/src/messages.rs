@@ -155,15 +155,17 @@ impl Session {
             })
             .await?;
         let message = state.render_one_message(self.app_id, &row).await?;
-        self.reply_event(
-            UserTopic::Messages,
-            &event_json(types::USER_MESSAGE_CREATED, &message),
-            ctx.receipt,
-        );
-        if !new {
+        let created = event_json(types::USER_MESSAGE_CREATED, &message);
+        let ack = || self.reply_event(UserTopic::Messages, &created, ctx.receipt);
+        let keyed = ctx.idempotency_key.is_some() && state.cluster.is_clustered();
+        if !new && (!keyed || state.store.message_announced(row.id).await?) {
             // A retried send: already stored and announced once.
+            ack();
             return Ok(());
         }
+        // A new message, or a retry of one whose node may have died before telling
+        // the other nodes: (again) announced, the retry's duplicates being dropped by
+        // message id on the clients.
         let (key, parent) = match target {
             Target::Channel => (ThreadKey::Main(channel.id), None),
             Target::Reply(p) => (ThreadKey::Message(p.id), Some(p)),
@@ -180,8 +182,13 @@ impl Session {
             key,
             parent,
             &mentioned,
+            ack,
         )
-        .await
+        .await?;
+        if keyed {
+            state.store.mark_announced(row.id).await?;
+        }
+        Ok(())
     }
 
     fn valid_text<'a>(&self, body: &'a Value) -> ApiResult<&'a str> {
@@ -507,6 +514,10 @@ impl Session {
 /// Fan-out of a new message (PROTOCOL.md 13.3), whichever way it was sent (action or
 /// upload): typing stops, the channel's chat sessions (including the sender's) and the
 /// thread's topic get it, hidden direct channels reappear, members are notified.
+///
+/// `ack` (the sender's result event) runs once the other nodes have the message and
+/// before this node's subscribers get it: the sender's connection sees its result
+/// first, and an acknowledged message cannot be lost with a node that dies right after.
 #[allow(clippy::too_many_arguments)]
 pub async fn deliver_new_message(
     state: &crate::state::AppState,
@@ -518,6 +529,7 @@ pub async fn deliver_new_message(
     key: ThreadKey,
     parent: Option<&MessageRow>,
     mentioned: &[crate::notify::Mentioned],
+    ack: impl FnOnce(),
 ) -> ApiResult<()> {
     let mut blockers = Vec::new();
     if let Some(sender) = sender {
@@ -527,19 +539,28 @@ pub async fn deliver_new_message(
         }
         blockers = state.store.blockers_of(sender.id).await?;
     }
-    let created = event_json(types::CHANNEL_MESSAGE_CREATED, message);
-    state.publish(
-        &chatkitty_protocol::destination::Topic::Channel(channel.id as u64, ChannelTopic::Messages)
+    let events = [
+        (
+            chatkitty_protocol::destination::Topic::Channel(
+                channel.id as u64,
+                ChannelTopic::Messages,
+            )
             .to_destination(),
-        &created,
-        Exclude::Users(&blockers),
-    );
-    let in_thread = event_json(types::THREAD_MESSAGE_CREATED, message);
-    state.publish(
-        &key.topic(ThreadTopic::Messages),
-        &in_thread,
-        Exclude::Users(&blockers),
-    );
+            event_json(types::CHANNEL_MESSAGE_CREATED, message),
+        ),
+        (
+            key.topic(ThreadTopic::Messages),
+            event_json(types::THREAD_MESSAGE_CREATED, message),
+        ),
+    ];
+    for (dest, body) in &events {
+        state.cluster.forward(dest, body, Exclude::Users(&blockers));
+    }
+    state.cluster.flush().await;
+    ack();
+    for (dest, body) in &events {
+        state.hub.deliver(dest, body, Exclude::Users(&blockers));
+    }
     for uid in state.store.unhide_all(channel.id).await? {
         let theirs = state.render_channel(channel, uid).await?;
         state.publish_to_user(

@@ -755,6 +755,7 @@ async fn send_message(
         ThreadKey::Main(c.id),
         None,
         &[],
+        || {},
     )
     .await?;
     Ok(hal_json(

@@ -137,6 +137,68 @@ async fn two_nodes_share_channels_messages_typing_participants_and_presence() {
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
+async fn a_retried_send_whose_node_died_before_publishing_reaches_the_other_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let a = node(&db, &dir, |_| {}).await;
+    let b = node(&db, &dir, |_| {}).await;
+    let mut jane = Client::start(&a.host(), "jane").await;
+    let mut john = Client::start(&b.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    john.start_chat(&ch).await;
+    let messages = ch["_topics"]["messages"].as_str().unwrap().to_owned();
+    let action = ch["_actions"]["message"].as_str().unwrap().to_owned();
+
+    // What a node leaves behind when it dies after its commit and before its PUBLISH:
+    // the message stored under jane's idempotency key, told to nobody.
+    let stored = a
+        .state
+        .store
+        .insert_message(&chatkitty_server::store::NewMessage {
+            channel_id: ch["id"].as_i64().unwrap(),
+            user_id: Some(jane.id()),
+            kind: chatkitty_protocol::resource::MessageType::Text,
+            body: Some("committed, then the node died"),
+            file: None,
+            properties: "{}",
+            group_tag: None,
+            parent_id: None,
+            thread_id: None,
+            mentions: None,
+            links: None,
+            created_ms: chatkitty_server::store::now_ms(),
+            idempotency_key: Some("key-1"),
+        })
+        .await
+        .unwrap()
+        .0;
+    john.expect_no_event(&messages, "channel.message.created", Duration::from_millis(300))
+        .await;
+
+    // jane's client did not get its result, so it sends again with the same key.
+    let body = json!({"type": "TEXT", "body": "committed, then the node died"});
+    let (_, first) = jane
+        .action_with(&action, body.clone(), &[("idempotency-key", "key-1")])
+        .await
+        .unwrap();
+    assert_eq!(first["id"], stored.id, "stored once");
+    let got = john.expect_event(&messages, "channel.message.created").await;
+    assert_eq!(got["id"], stored.id, "the retry announced it on the other node");
+
+    // Once announced, a further retry only gets its result.
+    let (_, again) = jane
+        .action_with(&action, body, &[("idempotency-key", "key-1")])
+        .await
+        .unwrap();
+    assert_eq!(again["id"], stored.id);
+    john.expect_no_event(&messages, "channel.message.created", Duration::from_millis(500))
+        .await;
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
 async fn users_of_a_node_killed_with_sigkill_are_announced_offline_by_the_survivors() {
     let dir = tempfile::tempdir().unwrap();
     let db = test_database(&dir).await;

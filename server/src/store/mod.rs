@@ -259,6 +259,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_parity.sql"),
         postgres: include_str!("../../migrations/postgres/0002_parity.sql"),
     },
+    Migration {
+        version: 3,
+        sqlite: include_str!("../../migrations/sqlite/0003_announced.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_announced.sql"),
+    },
 ];
 
 impl Store {
@@ -759,8 +764,8 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO messages (channel_id, user_id, kind, body, file, properties, group_tag, parent_id, mentions, links, created_ms, idempotency_key, thread_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+            "INSERT INTO messages (channel_id, user_id, kind, body, file, properties, group_tag, parent_id, mentions, links, created_ms, idempotency_key, thread_id, announced) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(m.channel_id)
         .bind(m.user_id)
@@ -775,6 +780,7 @@ impl Store {
         .bind(m.created_ms)
         .bind(m.idempotency_key)
         .bind(m.thread_id)
+        .bind(i64::from(m.idempotency_key.is_none()))
         .fetch_one(&mut *tx)
         .await?;
         if m.parent_id.is_none() && m.thread_id.is_none() {
@@ -815,6 +821,25 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| message_row(&r)).transpose()
+    }
+
+    /// Whether a message has been announced to every node (see `mark_announced`).
+    pub async fn message_announced(&self, id: i64) -> StoreResult<bool> {
+        let a: Option<i64> = sqlx::query_scalar("SELECT announced FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(a != Some(0))
+    }
+
+    /// Records that a message sent with an idempotency key reached every node, so a
+    /// retry of it only gets its result.
+    pub async fn mark_announced(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE messages SET announced = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
