@@ -29,6 +29,30 @@ async fn connect_answers_connected_with_version_heartbeat_and_session() {
 }
 
 #[tokio::test]
+async fn frames_pipelined_behind_connect_in_one_websocket_message_are_answered_after_connected() {
+    let server = TestServer::start().await;
+    let (ws, _) = open_ws(&server.host(), KEY).await;
+    let mut c = Client::from_ws(ws, "jane");
+    let mut batch = Frame::new(Command::Connect)
+        .with_header("StompX-User", "jane")
+        .with_header("accept-version", "1.2")
+        .with_header("heart-beat", "0,0")
+        .encode_to_string();
+    batch.push_str(
+        &Frame::new(Command::Subscribe)
+            .with_header("id", "user-relay")
+            .with_header("destination", "/application/v1/user.relay")
+            .encode_to_string(),
+    );
+    c.send_raw(&batch).await;
+    let first = c.next_frame(WAIT).await.expect("CONNECTED");
+    assert_eq!(first.command, Command::Connected);
+    let answer = c.next_frame(WAIT).await.expect("the relay's answer");
+    assert_eq!(answer.header("subscription"), Some("user-relay"));
+    assert_eq!(body_json(&answer)["resource"]["name"], "jane");
+}
+
+#[tokio::test]
 async fn the_start_up_sequence_yields_a_guest_current_user_with_all_links() {
     let server = TestServer::start().await;
     let c = Client::start(&server.host(), "jane").await;

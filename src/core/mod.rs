@@ -647,6 +647,54 @@ impl<P: Payload> Client<P> {
         f.push_header(header::ACCEPT_VERSION, header::STOMP_VERSION);
         f.push_header(header::HEART_BEAT, HEART_BEAT);
         self.send(&f, now);
+        self.start_up(now);
+    }
+
+    /// The start-up frames (PROTOCOL.md 4.1 steps 4–10: current user, errors queue,
+    /// grants), pipelined right behind CONNECT instead of waiting for CONNECTED: the
+    /// server handles a connection's frames in order, so they are answered after it,
+    /// and `startSession` resolves one round trip after the socket opens. Refused
+    /// CONNECTs close the socket, and these go with it.
+    fn start_up(&mut self, now: u64) {
+        self.relays.retain(|r| !matches!(r.purpose, Purpose::User));
+        self.add_relay(
+            dest::CURRENT_USER_RELAY.to_owned(),
+            Rc::from([]),
+            Purpose::User,
+        );
+        let f = Frame::new(Command::Subscribe)
+            .with_header(header::ID, self.errors_sub.as_str())
+            .with_header(header::DESTINATION, dest::ERRORS_QUEUE);
+        self.send(&f, now);
+        let pending = |c: &Self, p: fn(&Purpose) -> bool| c.relays.iter().any(|r| p(&r.purpose));
+        if self.write_grant.is_none() && !pending(self, |p| matches!(p, Purpose::WriteGrant)) {
+            self.add_relay(
+                dest::WRITE_GRANT_RELAY.to_owned(),
+                Rc::from([]),
+                Purpose::WriteGrant,
+            );
+        }
+        if self.read_grant.is_none() && !pending(self, |p| matches!(p, Purpose::ReadGrant)) {
+            self.add_relay(
+                dest::READ_GRANT_RELAY.to_owned(),
+                Rc::from([]),
+                Purpose::ReadGrant,
+            );
+        }
+        let mut frames = Vec::new();
+        for r in self.relays.iter_mut().filter(|r| {
+            !r.sent
+                && matches!(
+                    r.purpose,
+                    Purpose::User | Purpose::WriteGrant | Purpose::ReadGrant
+                )
+        }) {
+            r.sent = true;
+            frames.push(relay_frame(r));
+        }
+        for f in &frames {
+            self.send(f, now);
+        }
     }
 
     /// Bytes (a text or binary WebSocket message) arrived.
@@ -1035,32 +1083,8 @@ impl<P: Payload> Client<P> {
         self.last_rx = now;
         self.events.push_back(Event::Online);
 
-        // Start-up, pipelined (4.1): current user, errors queue and grants at once.
-        self.relays.retain(|r| !matches!(r.purpose, Purpose::User));
-        self.add_relay(
-            dest::CURRENT_USER_RELAY.to_owned(),
-            Rc::from([]),
-            Purpose::User,
-        );
-        let f = Frame::new(Command::Subscribe)
-            .with_header(header::ID, self.errors_sub.as_str())
-            .with_header(header::DESTINATION, dest::ERRORS_QUEUE);
-        self.send(&f, now);
-        let pending = |c: &Self, p: fn(&Purpose) -> bool| c.relays.iter().any(|r| p(&r.purpose));
-        if self.write_grant.is_none() && !pending(self, |p| matches!(p, Purpose::WriteGrant)) {
-            self.add_relay(
-                dest::WRITE_GRANT_RELAY.to_owned(),
-                Rc::from([]),
-                Purpose::WriteGrant,
-            );
-        }
-        if self.read_grant.is_none() && !pending(self, |p| matches!(p, Purpose::ReadGrant)) {
-            self.add_relay(
-                dest::READ_GRANT_RELAY.to_owned(),
-                Rc::from([]),
-                Purpose::ReadGrant,
-            );
-        }
+        // The start-up frames went out behind CONNECT (`start_up`); what was queued
+        // while offline goes now.
         self.flush_unsent(now);
     }
 

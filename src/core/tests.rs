@@ -257,9 +257,11 @@ impl Harness {
     fn session(&mut self) -> Session {
         let id = self.start(json!({"username": "jane"}));
         self.c.handle_open(self.now);
-        self.take_sent();
-        self.connected("s-1");
+        // CONNECT, then the start-up frames pipelined behind it.
         let startup = self.take_sent();
+        assert_eq!(startup[0].command, Command::Connect);
+        self.connected("s-1");
+        assert!(self.take_sent().is_empty(), "nothing waits for CONNECTED");
         let errors = find(&startup, dest::ERRORS_QUEUE).clone();
         self.answer_relay(find(&startup, dest::CURRENT_USER_RELAY), user());
         self.answer_relay(
@@ -415,7 +417,6 @@ fn connect_carries_user_agent_auth_params_and_heart_beat_but_no_session_id_at_fi
     h.start(json!({"username": "jane", "authParams": {"token": "abc"}}));
     h.c.handle_open(h.now);
     let sent = h.take_sent();
-    assert_eq!(sent.len(), 1);
     let connect = &sent[0];
     assert_eq!(connect.command, Command::Connect);
     assert_eq!(connect.header("StompX-User"), Some("jane"));
@@ -449,14 +450,13 @@ fn auth_params_outside_latin1_are_refused_before_connecting() {
 }
 
 #[test]
-fn start_up_is_pipelined_so_the_session_starts_two_round_trips_after_the_socket_opens() {
+fn start_up_is_pipelined_so_the_session_starts_one_round_trip_after_the_socket_opens() {
     let mut h = Harness::new();
     let id = h.start(json!({"username": "jane"}));
     h.c.handle_open(h.now);
-    h.take_sent(); // CONNECT (round trip 1)
-    h.connected("s-1");
-    let startup = h.take_sent();
-    // Everything that does not depend on the user goes out at once.
+    let mut startup = h.take_sent();
+    // CONNECT, and behind it everything that does not depend on the user, at once.
+    assert_eq!(startup.remove(0).command, Command::Connect);
     assert_eq!(
         dests(&startup),
         [
@@ -471,7 +471,9 @@ fn start_up_is_pipelined_so_the_session_starts_two_round_trips_after_the_socket_
         .iter()
         .all(|f| f.header("id").unwrap().starts_with("subscription-id-")));
     assert!(startup.iter().all(|f| f.header("receipt").is_none()));
-    // Round trip 2: the three answers arrive together.
+    h.connected("s-1");
+    assert!(h.take_sent().is_empty(), "nothing waits for CONNECTED");
+    // The same round trip: the three answers arrive right behind CONNECTED.
     h.answer_relay(&startup[2], json!({"grant": "w1"}));
     h.answer_relay(&startup[3], json!({"grant": "r1"}));
     assert!(
@@ -1293,15 +1295,19 @@ fn a_dropped_connection_reconnects_with_backoff_and_the_previous_session_id() {
     h.advance(1);
     assert_eq!(h.opened.len(), 2, "first retry within a second");
     h.c.handle_open(h.now);
-    let connect = h.take_sent().remove(0);
+    let mut sent = h.take_sent();
+    let connect = sent.remove(0);
     assert_eq!(connect.header("StompX-Auth-Session-ID"), Some("s-1"));
     assert_eq!(connect.header("StompX-User"), Some("jane"));
+    // Behind CONNECT: the errors queue (same id) and the user relay again, no grants.
+    assert_eq!(
+        dests(&sent),
+        [dest::ERRORS_QUEUE, dest::CURRENT_USER_RELAY]
+    );
     h.connected("s-2");
-    let sent = h.take_sent();
+    // On CONNECTED: every topic with the same ids, and the relay that was in flight.
+    sent.extend(h.take_sent());
     let d = dests(&sent);
-    // The errors queue (same id), every topic with the same ids, the user relay again,
-    // no grants, and the relay that was in flight.
-    assert_eq!(d[0], dest::ERRORS_QUEUE);
     assert_eq!(id_of(&sent[0]), id_of(&s.errors));
     assert!(d.contains(&dest::CURRENT_USER_RELAY.to_owned()));
     assert!(!d.iter().any(|x| x.contains("grant")));

@@ -8,17 +8,18 @@ const MESSAGES_RELAY: &str = "/application/v1/channels/7/messages.relay";
 const CREATED: &str = "channel.message.created";
 
 /// After a drop: waits for the retry, opens the socket and answers CONNECTED.
-/// Returns what the client sent after CONNECTED.
+/// Returns what the client sent behind CONNECT and on CONNECTED.
 fn reconnect(h: &mut Harness) -> Vec<Frame> {
     let before = h.opened.len();
     while h.opened.len() == before {
         h.advance(100);
     }
     h.c.handle_open(h.now);
-    let connect = h.take_sent();
-    assert_eq!(connect[0].command, Command::Connect);
+    let mut sent = h.take_sent();
+    assert_eq!(sent.remove(0).command, Command::Connect);
     h.connected("s-2");
-    h.take_sent()
+    sent.extend(h.take_sent());
+    sent
 }
 
 /// The ids of the messages `onReceivedMessage` got, in order.
