@@ -112,14 +112,8 @@ impl Session {
 
     /// A channel the user is a member of (else `NotAChannelMemberError`).
     pub async fn member_channel(&self, cid: i64) -> ApiResult<ChannelRow> {
-        let channel = self.readable_channel(cid).await?;
-        if self
-            .state
-            .store
-            .membership(cid, self.user.id)
-            .await?
-            .is_none()
-        {
+        let (channel, member) = self.channel_and_membership(cid).await?;
+        if !member {
             return Err(ApiError::not_a_member(&channel.name));
         }
         Ok(channel)

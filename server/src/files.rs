@@ -299,7 +299,7 @@ async fn file_message(
             idempotency_key: None,
         })
         .await?;
-    let message = state.render_one_message(user.app_id, &row).await?;
+    let message = state.render_new_message(user.app_id, &row).await?;
     crate::messages::deliver_new_message(
         state,
         user.app_id,

@@ -154,7 +154,11 @@ impl Session {
                 idempotency_key: ctx.idempotency_key,
             })
             .await?;
-        let message = state.render_one_message(self.app_id, &row).await?;
+        let message = if new {
+            state.render_new_message(self.app_id, &row).await?
+        } else {
+            state.render_one_message(self.app_id, &row).await?
+        };
         let created = event_json(types::USER_MESSAGE_CREATED, &message);
         let ack = || self.reply_event(UserTopic::Messages, &created, ctx.receipt);
         let keyed = ctx.idempotency_key.is_some() && state.cluster.is_clustered();

@@ -44,8 +44,7 @@ pub async fn message_created(
     mentioned: &[Mentioned],
     blockers: &[i64],
 ) -> ApiResult<()> {
-    let members = state.store.members(channel.id).await?;
-    let memberships = state.store.memberships(channel.id).await?;
+    let members = state.store.members_muted(channel.id).await?;
     let sender_id = sender.map(|u| u.id);
     let sender_name = sender.map_or("Someone".to_owned(), |u| u.display_name.clone());
     let place = match channel.kind {
@@ -63,30 +62,11 @@ pub async fn message_created(
         ),
         None => None,
     };
-    // Group channels render the same for every member: render once.
-    let group_view = if channel.kind == ChannelType::Direct {
-        None
-    } else {
-        let generic = MemberRow {
-            channel_id: channel.id,
-            user_id: 0,
-            role: "MEMBER".into(),
-            last_read_message_id: 0,
-            cleared_before_id: 0,
-            hidden: false,
-            muted: false,
-            last_read_ms: 0,
-        };
-        Some(
-            serde_json::to_value(
-                state
-                    .render_channel_with(channel, 0, Some(&generic))
-                    .await?,
-            )
-            .unwrap_or_default(),
-        )
-    };
-    for member in &members {
+    // Group channels render the same for every member: rendered once, when first needed
+    // (often never: members in a chat session get no notification).
+    let mut group_view: Option<Value> = None;
+    for (member, muted) in &members {
+        let muted = *muted;
         if Some(member.id) == sender_id || blockers.contains(&member.id) {
             continue;
         }
@@ -138,13 +118,24 @@ pub async fn message_created(
         let Some((data_type, title)) = kind else {
             continue;
         };
-        let muted = memberships
-            .iter()
-            .any(|m| m.user_id == member.id && m.muted);
-        let channel_json = match &group_view {
-            Some(v) => v.clone(),
-            None => serde_json::to_value(state.render_channel(channel, member.id).await?)
-                .unwrap_or_default(),
+        let channel_json = if channel.kind == ChannelType::Direct {
+            channel_view(state, channel, member.id, None, row, message).await?
+        } else {
+            if group_view.is_none() {
+                let generic = MemberRow {
+                    channel_id: channel.id,
+                    user_id: 0,
+                    role: "MEMBER".into(),
+                    last_read_message_id: 0,
+                    cleared_before_id: 0,
+                    hidden: false,
+                    muted: false,
+                    last_read_ms: 0,
+                };
+                group_view =
+                    Some(channel_view(state, channel, 0, Some(&generic), row, message).await?);
+            }
+            group_view.clone().unwrap_or_default()
         };
         let mut data = json!({
             "type": data_type,
@@ -176,4 +167,29 @@ pub async fn message_created(
         );
     }
     Ok(())
+}
+
+/// The channel of a notification as `viewer` sees it, the new message (when on the
+/// main thread) as its last received message without loading it back.
+async fn channel_view(
+    state: &AppState,
+    channel: &ChannelRow,
+    viewer: i64,
+    generic: Option<&MemberRow>,
+    row: &MessageRow,
+    message: &Message,
+) -> ApiResult<Value> {
+    let main_thread = row.parent_id.is_none() && row.thread_id.is_none();
+    let mut c = channel.clone();
+    if main_thread {
+        c.last_message_id = None;
+    }
+    let mut view = match generic {
+        Some(m) => state.render_channel_with(&c, viewer, Some(m)).await?,
+        None => state.render_channel(&c, viewer).await?,
+    };
+    if main_thread {
+        view.last_received_message = Some(Box::new(message.clone()));
+    }
+    Ok(serde_json::to_value(view).unwrap_or_default())
 }

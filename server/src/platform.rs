@@ -744,7 +744,7 @@ async fn send_message(
             idempotency_key: None,
         })
         .await?;
-    let message = state.render_one_message(app, &row).await?;
+    let message = state.render_new_message(app, &row).await?;
     crate::messages::deliver_new_message(
         &state,
         app,

@@ -928,23 +928,25 @@ impl Session {
 
     /// A channel the user may read: a member, or any user for a PUBLIC channel.
     pub async fn readable_channel(&self, cid: i64) -> ApiResult<crate::store::ChannelRow> {
-        let channel = self
+        let (channel, _) = self.channel_and_membership(cid).await?;
+        Ok(channel)
+    }
+
+    /// A channel the user may read and whether they are one of its members.
+    pub async fn channel_and_membership(
+        &self,
+        cid: i64,
+    ) -> ApiResult<(crate::store::ChannelRow, bool)> {
+        let (channel, member) = self
             .state
             .store
-            .channel(self.app_id, cid)
+            .channel_for(self.app_id, cid, self.user.id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("Channel {cid}")))?;
-        if channel.kind != ChannelType::Public
-            && self
-                .state
-                .store
-                .membership(cid, self.user.id)
-                .await?
-                .is_none()
-        {
+        if channel.kind != ChannelType::Public && !member {
             return Err(ApiError::not_a_member(&channel.name));
         }
-        Ok(channel)
+        Ok((channel, member))
     }
 
     /// Tells contacts and channel participants that this user came online or went

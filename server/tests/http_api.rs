@@ -331,6 +331,11 @@ async fn the_platform_api_manages_users_channels_and_system_messages() {
         .expect_event(&jane.topic("notifications"), "user.notification.created")
         .await;
     assert_eq!(n["data"]["type"], "SYSTEM:SENT:MESSAGE");
+    assert_eq!(
+        n["channel"]["lastReceivedMessage"]["id"],
+        msg.json()["id"],
+        "the notification's channel has the new message as its last"
+    );
     assert!(
         n["data"]["message"].get("user").is_none(),
         "system messages have no user"

@@ -534,6 +534,34 @@ impl Store {
         row.map(|r| channel_row(&r)).transpose()
     }
 
+    /// A channel of the application and whether `user_id` is one of its members, in one
+    /// query.
+    pub async fn channel_for(
+        &self,
+        app_id: i64,
+        id: i64,
+        user_id: i64,
+    ) -> StoreResult<Option<(ChannelRow, bool)>> {
+        let sql = format!(
+            "SELECT {CHANNEL_COLS}, EXISTS (SELECT 1 FROM channel_members m \
+             WHERE m.channel_id = c.id AND m.user_id = $3) FROM channels c WHERE c.app_id = $1 AND c.id = $2"
+        );
+        let row = sqlx::query(safe(&sql))
+            .bind(app_id)
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let member: bool = match r.try_get::<i64, _>(10) {
+                Ok(n) => n != 0,
+                Err(_) => r.try_get(10)?,
+            };
+            Ok((channel_row(&r)?, member))
+        })
+        .transpose()
+    }
+
     /// Creates a PUBLIC or PRIVATE channel with its creator as moderator and the other
     /// members. [`StoreError::Conflict`] if the name is taken.
     pub async fn create_group_channel(
@@ -678,6 +706,24 @@ impl Store {
         rows.iter().map(user_row).collect()
     }
 
+    /// The members of a channel with whether each muted it, in one query.
+    pub async fn members_muted(&self, channel_id: i64) -> StoreResult<Vec<(UserRow, bool)>> {
+        let sql = format!(
+            "SELECT {USER_COLS}, m.muted FROM users u JOIN channel_members m ON m.user_id = u.id \
+             WHERE m.channel_id = $1"
+        );
+        let rows = sqlx::query(safe(&sql))
+            .bind(channel_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let muted: i64 = r.try_get(9)?;
+                Ok((user_row(r)?, muted != 0))
+            })
+            .collect()
+    }
+
     /// Ids of the channels `user_id` is a member of.
     pub async fn channel_ids_of(&self, user_id: i64) -> StoreResult<Vec<i64>> {
         Ok(
@@ -805,12 +851,25 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        let sql = format!("SELECT {MESSAGE_COLS} FROM messages g WHERE g.id = $1");
-        let r = sqlx::query(safe(&sql))
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((message_row(&r)?, true))
+        // The row is what was inserted: no need to read it back.
+        let row = MessageRow {
+            id,
+            channel_id: m.channel_id,
+            user_id: m.user_id,
+            kind: m.kind,
+            body: m.body.map(str::to_owned),
+            file: m.file.map(str::to_owned),
+            properties: m.properties.to_owned(),
+            group_tag: m.group_tag.map(str::to_owned),
+            parent_id: m.parent_id,
+            mentions: m.mentions.map(str::to_owned),
+            links: m.links.map(str::to_owned),
+            created_ms: m.created_ms,
+            edited_ms: None,
+            deleted_ms: None,
+            thread_id: m.thread_id,
+        };
+        Ok((row, true))
     }
 
     /// A message by id.

@@ -7,13 +7,26 @@ async function subscriptions(server) {
   return Number(text.match(/^chatkitty_subscriptions (\d+)$/m)[1]);
 }
 
+// The count once the sessions' own topic SUBSCRIBEs (sent as startSession resolves,
+// without waiting for their receipts) have all been handled.
+async function settled(server) {
+  let last = await subscriptions(server);
+  for (let i = 0; i < 25; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = await subscriptions(server);
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
 export default {
   name: 'relay-leak',
   async run({ jane, john, server }) {
     await jane.startSession();
     await john.startSession();
     const { channel } = await jane.call('createChannel', { type: 'DIRECT', members: [{ username: john.username }] });
-    const before = await subscriptions(server);
+    const before = await settled(server);
     const ok = await jane.page.evaluate(async (id) => {
       const k = window.harness.kitty;
       let n = 0;
