@@ -255,7 +255,7 @@ async fn file_message(
     parent: Option<&MessageRow>,
     form: Multipart,
 ) -> HttpResult<Response> {
-    crate::messages::check_not_blocked(state, channel, user.id).await?;
+    let audience = crate::messages::audience(state, channel, Some(user.id)).await?;
     let up = receive(state, form).await?;
     state
         .store
@@ -299,7 +299,12 @@ async fn file_message(
             idempotency_key: None,
         })
         .await?;
-    let message = state.render_new_message(user.app_id, &row).await?;
+    let sender = audience
+        .members
+        .iter()
+        .find(|m| m.user.id == user.id)
+        .map_or(user, |m| &m.user);
+    let message = state.render_new_message(&row, Some(sender));
     crate::messages::deliver_new_message(
         state,
         user.app_id,
@@ -310,6 +315,7 @@ async fn file_message(
         key,
         parent,
         &[],
+        &audience,
         || {},
     )
     .await?;

@@ -91,18 +91,7 @@ impl Session {
         ctx: ActionCtx<'_>,
     ) -> ApiResult<()> {
         let state = self.state.clone();
-        if channel.kind == ChannelType::Direct {
-            for other in state.store.member_ids(channel.id).await? {
-                if other != self.user.id
-                    && state.store.blocked_either_way(self.user.id, other).await?
-                {
-                    return Err(ApiError::new(
-                        names::USER_BLOCKED,
-                        "This conversation is blocked: one of its members has blocked the other.",
-                    ));
-                }
-            }
-        }
+        let audience = audience(&state, &channel, Some(self.user.id)).await?;
         let kind = str_field(body, "type")?.unwrap_or(if body.get("file").is_some() {
             "FILE"
         } else {
@@ -154,8 +143,15 @@ impl Session {
                 idempotency_key: ctx.idempotency_key,
             })
             .await?;
+        // The sender as just loaded with the members (fresh, should another session
+        // have renamed them).
+        let sender = audience
+            .members
+            .iter()
+            .find(|m| m.user.id == self.user.id)
+            .map_or(&self.user, |m| &m.user);
         let message = if new {
-            state.render_new_message(self.app_id, &row).await?
+            state.render_new_message(&row, Some(sender))
         } else {
             state.render_one_message(self.app_id, &row).await?
         };
@@ -186,6 +182,7 @@ impl Session {
             key,
             parent,
             &mentioned,
+            &audience,
             ack,
         )
         .await?;
@@ -533,15 +530,15 @@ pub async fn deliver_new_message(
     key: ThreadKey,
     parent: Option<&MessageRow>,
     mentioned: &[crate::notify::Mentioned],
+    audience: &Audience,
     ack: impl FnOnce(),
 ) -> ApiResult<()> {
-    let mut blockers = Vec::new();
+    let blockers = &audience.blockers;
     if let Some(sender) = sender {
         state.cluster.stop_typing(&key.to_id(), sender.id);
         if state.typing.stop(&key.to_id(), sender.id) {
             publish_typing_in(state, key, channel.id, sender, false).await;
         }
-        blockers = state.store.blockers_of(sender.id).await?;
     }
     let events = [
         (
@@ -558,14 +555,20 @@ pub async fn deliver_new_message(
         ),
     ];
     for (dest, body) in &events {
-        state.cluster.forward(dest, body, Exclude::Users(&blockers));
+        state.cluster.forward(dest, body, Exclude::Users(blockers));
     }
     state.cluster.flush().await;
     ack();
     for (dest, body) in &events {
-        state.hub.deliver(dest, body, Exclude::Users(&blockers));
+        state.hub.deliver(dest, body, Exclude::Users(blockers));
     }
-    for uid in state.store.unhide_all(channel.id).await? {
+    // The insert unhid the channel for these (migration 4).
+    for uid in audience
+        .members
+        .iter()
+        .filter(|m| m.hidden)
+        .map(|m| m.user.id)
+    {
         let theirs = state.render_channel(channel, uid).await?;
         state.publish_to_user(
             uid,
@@ -575,28 +578,46 @@ pub async fn deliver_new_message(
         );
     }
     crate::notify::message_created(
-        state, app_id, channel, row, message, sender, parent, mentioned, &blockers,
+        state, app_id, channel, row, message, sender, parent, mentioned, audience,
     )
     .await
 }
 
-/// Refuses messages in a direct channel where one member blocked another.
-pub async fn check_not_blocked(
+/// Who a new message goes to, loaded before it is stored: the channel's members (with
+/// their mute and hide flags) and the users who blocked the sender.
+pub struct Audience {
+    /// The channel's members.
+    pub members: Vec<crate::store::Member>,
+    /// Users who blocked the sender: they do not get the message.
+    pub blockers: Vec<i64>,
+}
+
+/// Loads a new message's [`Audience`], refusing it in a direct channel where one
+/// member blocked the other.
+pub async fn audience(
     state: &crate::state::AppState,
     channel: &ChannelRow,
-    sender: i64,
-) -> ApiResult<()> {
-    if channel.kind == ChannelType::Direct {
-        for other in state.store.member_ids(channel.id).await? {
-            if other != sender && state.store.blocked_either_way(sender, other).await? {
-                return Err(ApiError::new(
-                    names::USER_BLOCKED,
-                    "This conversation is blocked: one of its members has blocked the other.",
-                ));
-            }
-        }
+    sender: Option<i64>,
+) -> ApiResult<Audience> {
+    let members = state.store.channel_members(channel.id).await?;
+    let Some(sender) = sender else {
+        return Ok(Audience {
+            members,
+            blockers: Vec::new(),
+        });
+    };
+    let (blockers, blocked) = state.store.blocks_of(sender).await?;
+    if channel.kind == ChannelType::Direct
+        && members.iter().any(|m| {
+            m.user.id != sender && (blockers.contains(&m.user.id) || blocked.contains(&m.user.id))
+        })
+    {
+        return Err(ApiError::new(
+            names::USER_BLOCKED,
+            "This conversation is blocked: one of its members has blocked the other.",
+        ));
     }
-    Ok(())
+    Ok(Audience { members, blockers })
 }
 
 fn emoji_of(body: &Value) -> ApiResult<&'static crate::emoji::Emoji> {

@@ -42,9 +42,9 @@ pub async fn message_created(
     sender: Option<&UserRow>,
     parent: Option<&MessageRow>,
     mentioned: &[Mentioned],
-    blockers: &[i64],
+    audience: &crate::messages::Audience,
 ) -> ApiResult<()> {
-    let members = state.store.members_muted(channel.id).await?;
+    let blockers = &audience.blockers;
     let sender_id = sender.map(|u| u.id);
     let sender_name = sender.map_or("Someone".to_owned(), |u| u.display_name.clone());
     let place = match channel.kind {
@@ -65,8 +65,8 @@ pub async fn message_created(
     // Group channels render the same for every member: rendered once, when first needed
     // (often never: members in a chat session get no notification).
     let mut group_view: Option<Value> = None;
-    for (member, muted) in &members {
-        let muted = *muted;
+    for m in &audience.members {
+        let (member, muted) = (&m.user, m.muted);
         if Some(member.id) == sender_id || blockers.contains(&member.id) {
             continue;
         }

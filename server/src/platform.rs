@@ -726,6 +726,7 @@ async fn send_message(
     }
     let props = crate::actions::properties(&body)?;
     let links = crate::text::links_json(text);
+    let audience = crate::messages::audience(&state, &c, None).await?;
     let (row, _) = state
         .store
         .insert_message(&NewMessage {
@@ -744,7 +745,7 @@ async fn send_message(
             idempotency_key: None,
         })
         .await?;
-    let message = state.render_new_message(app, &row).await?;
+    let message = state.render_new_message(&row, None);
     crate::messages::deliver_new_message(
         &state,
         app,
@@ -755,6 +756,7 @@ async fn send_message(
         ThreadKey::Main(c.id),
         None,
         &[],
+        &audience,
         || {},
     )
     .await?;

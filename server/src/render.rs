@@ -115,20 +115,11 @@ impl Shared {
         }
     }
 
-    /// A message just inserted: no reactions and no replies yet, so only its sender is
-    /// loaded (fresh, should another session have renamed them).
-    pub async fn render_new_message(
-        &self,
-        app_id: i64,
-        m: &MessageRow,
-    ) -> ApiResult<res::Message> {
-        let sender = match m.user_id {
-            Some(id) => self.store.user(app_id, id).await?,
-            None => None,
-        };
-        let mut out = self.render_message(m, sender.as_ref());
+    /// A message just inserted, with its sender: no reactions and no replies yet.
+    pub fn render_new_message(&self, m: &MessageRow, sender: Option<&UserRow>) -> res::Message {
+        let mut out = self.render_message(m, sender);
         out.replies_count = Some(0);
-        Ok(out)
+        out
     }
 
     /// Messages with their senders, reaction summaries and reply counts, loaded in a

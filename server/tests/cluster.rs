@@ -172,8 +172,12 @@ async fn a_retried_send_whose_node_died_before_publishing_reaches_the_other_node
         .await
         .unwrap()
         .0;
-    john.expect_no_event(&messages, "channel.message.created", Duration::from_millis(300))
-        .await;
+    john.expect_no_event(
+        &messages,
+        "channel.message.created",
+        Duration::from_millis(300),
+    )
+    .await;
 
     // jane's client did not get its result, so it sends again with the same key.
     let body = json!({"type": "TEXT", "body": "committed, then the node died"});
@@ -182,8 +186,13 @@ async fn a_retried_send_whose_node_died_before_publishing_reaches_the_other_node
         .await
         .unwrap();
     assert_eq!(first["id"], stored.id, "stored once");
-    let got = john.expect_event(&messages, "channel.message.created").await;
-    assert_eq!(got["id"], stored.id, "the retry announced it on the other node");
+    let got = john
+        .expect_event(&messages, "channel.message.created")
+        .await;
+    assert_eq!(
+        got["id"], stored.id,
+        "the retry announced it on the other node"
+    );
 
     // Once announced, a further retry only gets its result.
     let (_, again) = jane
@@ -191,8 +200,12 @@ async fn a_retried_send_whose_node_died_before_publishing_reaches_the_other_node
         .await
         .unwrap();
     assert_eq!(again["id"], stored.id);
-    john.expect_no_event(&messages, "channel.message.created", Duration::from_millis(500))
-        .await;
+    john.expect_no_event(
+        &messages,
+        "channel.message.created",
+        Duration::from_millis(500),
+    )
+    .await;
     a.stop().await;
     b.stop().await;
 }

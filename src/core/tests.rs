@@ -1300,10 +1300,7 @@ fn a_dropped_connection_reconnects_with_backoff_and_the_previous_session_id() {
     assert_eq!(connect.header("StompX-Auth-Session-ID"), Some("s-1"));
     assert_eq!(connect.header("StompX-User"), Some("jane"));
     // Behind CONNECT: the errors queue (same id) and the user relay again, no grants.
-    assert_eq!(
-        dests(&sent),
-        [dest::ERRORS_QUEUE, dest::CURRENT_USER_RELAY]
-    );
+    assert_eq!(dests(&sent), [dest::ERRORS_QUEUE, dest::CURRENT_USER_RELAY]);
     h.connected("s-2");
     // On CONNECTED: every topic with the same ids, and the relay that was in flight.
     sent.extend(h.take_sent());

@@ -119,23 +119,6 @@ impl Store {
         Ok(())
     }
 
-    /// Shows the channel again to every member who hid it; returns who they were.
-    pub async fn unhide_all(&self, channel_id: i64) -> StoreResult<Vec<i64>> {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT user_id FROM channel_members WHERE channel_id = $1 AND hidden = 1",
-        )
-        .bind(channel_id)
-        .fetch_all(&self.pool)
-        .await?;
-        if !ids.is_empty() {
-            sqlx::query("UPDATE channel_members SET hidden = 0 WHERE channel_id = $1")
-                .bind(channel_id)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(ids)
-    }
-
     /// Clears the channel's history for one member (everything up to now).
     pub async fn clear_history(&self, channel_id: i64, user_id: i64) -> StoreResult<()> {
         let newest: i64 =

@@ -169,6 +169,17 @@ pub struct MessageRow {
     pub thread_id: Option<i64>,
 }
 
+/// A channel member with the flags a new message needs.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The user.
+    pub user: UserRow,
+    /// Whether they muted the channel.
+    pub muted: bool,
+    /// Whether they hid the channel (a new message unhides it).
+    pub hidden: bool,
+}
+
 /// A new message to insert.
 #[derive(Debug, Clone)]
 pub struct NewMessage<'a> {
@@ -263,6 +274,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sqlite: include_str!("../../migrations/sqlite/0003_announced.sql"),
         postgres: include_str!("../../migrations/postgres/0003_announced.sql"),
+    },
+    Migration {
+        version: 4,
+        sqlite: include_str!("../../migrations/sqlite/0004_message_trigger.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_message_trigger.sql"),
     },
 ];
 
@@ -706,10 +722,10 @@ impl Store {
         rows.iter().map(user_row).collect()
     }
 
-    /// The members of a channel with whether each muted it, in one query.
-    pub async fn members_muted(&self, channel_id: i64) -> StoreResult<Vec<(UserRow, bool)>> {
+    /// The members of a channel with their mute and hide flags, in one query.
+    pub async fn channel_members(&self, channel_id: i64) -> StoreResult<Vec<Member>> {
         let sql = format!(
-            "SELECT {USER_COLS}, m.muted FROM users u JOIN channel_members m ON m.user_id = u.id \
+            "SELECT {USER_COLS}, m.muted, m.hidden FROM users u JOIN channel_members m ON m.user_id = u.id \
              WHERE m.channel_id = $1"
         );
         let rows = sqlx::query(safe(&sql))
@@ -718,8 +734,11 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
-                let muted: i64 = r.try_get(9)?;
-                Ok((user_row(r)?, muted != 0))
+                Ok(Member {
+                    user: user_row(r)?,
+                    muted: r.try_get::<i64, _>(9)? != 0,
+                    hidden: r.try_get::<i64, _>(10)? != 0,
+                })
             })
             .collect()
     }
@@ -790,7 +809,7 @@ impl Store {
     // ----- messages -----
 
     /// Inserts a message, moves the channel's activity, marks it read for its sender
-    /// and unhides the channel for everyone, in one transaction (the message is
+    /// and unhides the channel for everyone, in one statement (the message is
     /// committed before anyone is told about it). With an idempotency key already
     /// used by this sender in this channel, returns the stored message and `false`.
     pub async fn insert_message(&self, m: &NewMessage<'_>) -> StoreResult<(MessageRow, bool)> {
@@ -808,7 +827,8 @@ impl Store {
                 return Ok((message_row(&r)?, false));
             }
         }
-        let mut tx = self.pool.begin().await?;
+        // One statement: the trigger of migration 4 moves the channel's activity, the
+        // sender's read position and unhides the channel, atomically with the insert.
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO messages (channel_id, user_id, kind, body, file, properties, group_tag, parent_id, mentions, links, created_ms, idempotency_key, thread_id, announced) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
@@ -827,30 +847,8 @@ impl Store {
         .bind(m.idempotency_key)
         .bind(m.thread_id)
         .bind(i64::from(m.idempotency_key.is_none()))
-        .fetch_one(&mut *tx)
+        .fetch_one(&self.pool)
         .await?;
-        if m.parent_id.is_none() && m.thread_id.is_none() {
-            sqlx::query(
-                "UPDATE channels SET last_message_id = $1, last_activity_ms = $2 WHERE id = $3",
-            )
-            .bind(id)
-            .bind(m.created_ms)
-            .bind(m.channel_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(user) = m.user_id {
-            sqlx::query(
-                "UPDATE channel_members SET last_read_message_id = $1, last_read_ms = $2 WHERE channel_id = $3 AND user_id = $4",
-            )
-            .bind(id)
-            .bind(m.created_ms)
-            .bind(m.channel_id)
-            .bind(user)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
         // The row is what was inserted: no need to read it back.
         let row = MessageRow {
             id,
@@ -1017,12 +1015,41 @@ fn split_sql(sql: &str) -> Vec<String> {
         .filter(|l| !l.trim_start().starts_with("--"))
         .collect::<Vec<_>>()
         .join("\n");
-    without_comments
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    // A `;` ends a statement except inside a `$$ … $$` body (PostgreSQL functions) or
+    // a trigger's `BEGIN … END` (SQLite).
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut in_dollar = false;
+    let mut rest = without_comments.as_str();
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("$$") {
+            in_dollar = !in_dollar;
+            current.push_str("$$");
+            rest = &rest[2..];
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        if c != ';' || in_dollar {
+            current.push(c);
+            continue;
+        }
+        let upper = current.trim().to_ascii_uppercase();
+        if upper.starts_with("CREATE TRIGGER") && upper.contains("BEGIN") && !upper.ends_with("END")
+        {
+            current.push(c);
+            continue;
+        }
+        let stmt = current.trim();
+        if !stmt.is_empty() {
+            out.push(stmt.to_owned());
+        }
+        current.clear();
+    }
+    let stmt = current.trim();
+    if !stmt.is_empty() {
+        out.push(stmt.to_owned());
+    }
+    out
 }
 
 /// Milliseconds since the Unix epoch.
@@ -1031,4 +1058,25 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_sql;
+
+    #[test]
+    fn migrations_split_on_semicolons_but_not_inside_trigger_or_function_bodies() {
+        let sql = "-- a comment; not a statement\n\
+                   CREATE TABLE a (x INTEGER);\n\
+                   CREATE TRIGGER t AFTER INSERT ON a\nBEGIN\n  UPDATE a SET x = 1;\n  UPDATE a SET x = 2;\nEND;\n\
+                   CREATE FUNCTION f() RETURNS trigger AS $$\nBEGIN\n  RETURN NULL;\nEND\n$$ LANGUAGE plpgsql;\n\
+                   DROP TABLE a";
+        let got = split_sql(sql);
+        assert_eq!(got.len(), 4, "{got:#?}");
+        assert_eq!(got[0], "CREATE TABLE a (x INTEGER)");
+        assert!(got[1].starts_with("CREATE TRIGGER") && got[1].ends_with("END"));
+        assert!(got[1].contains("x = 1;") && got[1].contains("x = 2;"));
+        assert!(got[2].starts_with("CREATE FUNCTION") && got[2].ends_with("LANGUAGE plpgsql"));
+        assert_eq!(got[3], "DROP TABLE a");
+    }
 }

@@ -147,15 +147,24 @@ impl Store {
         )
     }
 
-    /// Whether either user blocked the other.
-    pub async fn blocked_either_way(&self, a: i64, b: i64) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM user_blocks WHERE (user_id = $1 AND blocked_id = $2) OR (user_id = $2 AND blocked_id = $1)",
+    /// Who blocked `user_id`, and whom `user_id` blocked, in one query.
+    pub async fn blocks_of(&self, user_id: i64) -> StoreResult<(Vec<i64>, Vec<i64>)> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT user_id, blocked_id FROM user_blocks WHERE blocked_id = $1 OR user_id = $1",
         )
-        .bind(a)
-        .bind(b)
-        .fetch_one(&self.pool)
+        .bind(user_id)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(n > 0)
+        let blockers = rows
+            .iter()
+            .filter(|(_, b)| *b == user_id)
+            .map(|(u, _)| *u)
+            .collect();
+        let blocked = rows
+            .iter()
+            .filter(|(u, _)| *u == user_id)
+            .map(|(_, b)| *b)
+            .collect();
+        Ok((blockers, blocked))
     }
 }
