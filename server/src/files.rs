@@ -299,11 +299,7 @@ async fn file_message(
             idempotency_key: None,
         })
         .await?;
-    let sender = audience
-        .members
-        .iter()
-        .find(|m| m.user.id == user.id)
-        .map_or(user, |m| &m.user);
+    let sender = audience.sender.as_ref().unwrap_or(user);
     let message = state.render_new_message(&row, Some(sender));
     crate::messages::deliver_new_message(
         state,

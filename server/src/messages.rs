@@ -145,11 +145,7 @@ impl Session {
             .await?;
         // The sender as just loaded with the members (fresh, should another session
         // have renamed them).
-        let sender = audience
-            .members
-            .iter()
-            .find(|m| m.user.id == self.user.id)
-            .map_or(&self.user, |m| &m.user);
+        let sender = audience.sender.as_ref().unwrap_or(&self.user);
         let message = if new {
             state.render_new_message(&row, Some(sender))
         } else {
@@ -563,12 +559,7 @@ pub async fn deliver_new_message(
         state.hub.deliver(dest, body, Exclude::Users(blockers));
     }
     // The insert unhid the channel for these (migration 4).
-    for uid in audience
-        .members
-        .iter()
-        .filter(|m| m.hidden)
-        .map(|m| m.user.id)
-    {
+    for uid in audience.members.iter().filter(|m| m.hidden).map(|m| m.id) {
         let theirs = state.render_channel(channel, uid).await?;
         state.publish_to_user(
             uid,
@@ -584,10 +575,12 @@ pub async fn deliver_new_message(
 }
 
 /// Who a new message goes to, loaded before it is stored: the channel's members (with
-/// their mute and hide flags) and the users who blocked the sender.
+/// their mute and hide flags), the sender as stored now and the users who blocked them.
 pub struct Audience {
     /// The channel's members.
     pub members: Vec<crate::store::Member>,
+    /// The sender, freshly loaded (another session may have renamed them).
+    pub sender: Option<crate::store::UserRow>,
     /// Users who blocked the sender: they do not get the message.
     pub blockers: Vec<i64>,
 }
@@ -599,25 +592,30 @@ pub async fn audience(
     channel: &ChannelRow,
     sender: Option<i64>,
 ) -> ApiResult<Audience> {
-    let members = state.store.channel_members(channel.id).await?;
+    let (members, sender_row) = state.store.channel_members(channel.id, sender).await?;
     let Some(sender) = sender else {
         return Ok(Audience {
             members,
+            sender: None,
             blockers: Vec::new(),
         });
     };
     let (blockers, blocked) = state.store.blocks_of(sender).await?;
     if channel.kind == ChannelType::Direct
-        && members.iter().any(|m| {
-            m.user.id != sender && (blockers.contains(&m.user.id) || blocked.contains(&m.user.id))
-        })
+        && members
+            .iter()
+            .any(|m| m.id != sender && (blockers.contains(&m.id) || blocked.contains(&m.id)))
     {
         return Err(ApiError::new(
             names::USER_BLOCKED,
             "This conversation is blocked: one of its members has blocked the other.",
         ));
     }
-    Ok(Audience { members, blockers })
+    Ok(Audience {
+        members,
+        sender: sender_row,
+        blockers,
+    })
 }
 
 fn emoji_of(body: &Value) -> ApiResult<&'static crate::emoji::Emoji> {

@@ -65,8 +65,31 @@ pub async fn message_created(
     // Group channels render the same for every member: rendered once, when first needed
     // (often never: members in a chat session get no notification).
     let mut group_view: Option<Value> = None;
-    for m in &audience.members {
-        let (member, muted) = (&m.user, m.muted);
+    // Members who certainly get nothing (the sender, those who blocked them, those
+    // following the channel in a chat session and not singled out) are not loaded.
+    let channel_mention = mentioned.iter().any(|m| matches!(m, Mentioned::Channel(_)));
+    let candidates: Vec<i64> = audience
+        .members
+        .iter()
+        .map(|m| m.id)
+        .filter(|&id| {
+            Some(id) != sender_id
+                && !blockers.contains(&id)
+                && (channel_mention
+                    || mentioned.contains(&Mentioned::User(id))
+                    || parent.is_some_and(|p| p.user_id == Some(id))
+                    || !state.participant_active(channel.id, id))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let users = state.store.users_by_ids(app_id, &candidates).await?;
+    for member in &users {
+        let muted = audience
+            .members
+            .iter()
+            .any(|m| m.id == member.id && m.muted);
         if Some(member.id) == sender_id || blockers.contains(&member.id) {
             continue;
         }

@@ -170,10 +170,10 @@ pub struct MessageRow {
 }
 
 /// A channel member with the flags a new message needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Member {
-    /// The user.
-    pub user: UserRow,
+    /// The user's id.
+    pub id: i64,
     /// Whether they muted the channel.
     pub muted: bool,
     /// Whether they hid the channel (a new message unhides it).
@@ -722,25 +722,35 @@ impl Store {
         rows.iter().map(user_row).collect()
     }
 
-    /// The members of a channel with their mute and hide flags, in one query.
-    pub async fn channel_members(&self, channel_id: i64) -> StoreResult<Vec<Member>> {
+    /// The members of a channel with their mute and hide flags, and the user row of one
+    /// of them (`with_user`, a new message's sender), in one query.
+    pub async fn channel_members(
+        &self,
+        channel_id: i64,
+        with_user: Option<i64>,
+    ) -> StoreResult<(Vec<Member>, Option<UserRow>)> {
         let sql = format!(
-            "SELECT {USER_COLS}, m.muted, m.hidden FROM users u JOIN channel_members m ON m.user_id = u.id \
-             WHERE m.channel_id = $1"
+            "SELECT m.user_id, m.muted, m.hidden, {USER_COLS} FROM channel_members m \
+             LEFT JOIN users u ON u.id = m.user_id AND m.user_id = $2 WHERE m.channel_id = $1"
         );
         let rows = sqlx::query(safe(&sql))
             .bind(channel_id)
+            .bind(with_user.unwrap_or(-1))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Member {
-                    user: user_row(r)?,
-                    muted: r.try_get::<i64, _>(9)? != 0,
-                    hidden: r.try_get::<i64, _>(10)? != 0,
-                })
-            })
-            .collect()
+        let mut user = None;
+        let mut members = Vec::with_capacity(rows.len());
+        for r in &rows {
+            members.push(Member {
+                id: r.try_get(0)?,
+                muted: r.try_get::<i64, _>(1)? != 0,
+                hidden: r.try_get::<i64, _>(2)? != 0,
+            });
+            if r.try_get::<Option<i64>, _>(3)?.is_some() {
+                user = Some(user_row_at(r, 3)?);
+            }
+        }
+        Ok((members, user))
     }
 
     /// Ids of the channels `user_id` is a member of.
@@ -921,16 +931,21 @@ pub(crate) async fn insert_member(
 }
 
 pub(crate) fn user_row(r: &AnyRow) -> StoreResult<UserRow> {
+    user_row_at(r, 0)
+}
+
+/// [`user_row`] with `USER_COLS` starting at column `at`.
+fn user_row_at(r: &AnyRow, at: usize) -> StoreResult<UserRow> {
     Ok(UserRow {
-        id: r.try_get(0)?,
-        app_id: r.try_get(1)?,
-        name: r.try_get(2)?,
-        display_name: r.try_get(3)?,
-        display_picture_url: r.try_get(4)?,
-        is_guest: r.try_get::<i64, _>(5)? != 0,
-        properties: r.try_get(6)?,
-        presence_status: r.try_get(7)?,
-        created_ms: r.try_get(8)?,
+        id: r.try_get(at)?,
+        app_id: r.try_get(at + 1)?,
+        name: r.try_get(at + 2)?,
+        display_name: r.try_get(at + 3)?,
+        display_picture_url: r.try_get(at + 4)?,
+        is_guest: r.try_get::<i64, _>(at + 5)? != 0,
+        properties: r.try_get(at + 6)?,
+        presence_status: r.try_get(at + 7)?,
+        created_ms: r.try_get(at + 8)?,
     })
 }
 
