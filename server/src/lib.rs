@@ -170,6 +170,15 @@ async fn serve(
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     };
+    // No Nagle delay: a connection often gets several small frames in a row with no
+    // client data in between (CONNECTED, then the answers to the frames pipelined
+    // behind CONNECT), and the second would wait for the client's delayed ACK.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(graceful)
         .await

@@ -18,8 +18,9 @@
 //!
 //! Decisions made here, with their PROTOCOL.md sections: the CONNECT headers (2.4), the
 //! pipelined start-up (4.1: the current user, the errors queue and both grants are
-//! requested together right after CONNECTED; the ten user topics as soon as the user
-//! arrives, so a session starts in two round trips after the socket opens), relay and
+//! requested together right behind CONNECT, which the server answers in order; the ten
+//! user topics as soon as the user arrives, so a session starts one round trip after
+//! the socket opens), relay and
 //! action correlation (3.1, 3.3, 3.5), topic subscriptions shared per destination so
 //! each event reaches each handler set once (3.2, 16.5), chat-session sequencing (4.4),
 //! heart-beats (2.7), reconnects with backoff and resubscription (4.2), keystroke
