@@ -23,7 +23,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 cleanup() {
   "${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA/db" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$DATA"
+  rm -rf "$DATA" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 "${RUN_AS[@]}" "$BIN/initdb" -D "$DATA/db" -U postgres -A trust --no-sync >/dev/null

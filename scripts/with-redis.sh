@@ -15,8 +15,13 @@ DIR=$(mktemp -d /tmp/chatkitty-redis.XXXXXX)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DIR" --daemonize yes \
   --pidfile "$DIR/redis.pid" --logfile "$DIR/log" >/dev/null
 cleanup() {
-  [ -f "$DIR/redis.pid" ] && kill "$(cat "$DIR/redis.pid")" 2>/dev/null || true
-  rm -rf "$DIR"
+  local pid=""
+  [ -f "$DIR/redis.pid" ] && pid=$(cat "$DIR/redis.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+    # Redis writes its log and removes its pid file on the way out: wait for it.
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$DIR" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 for _ in $(seq 1 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
