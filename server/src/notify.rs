@@ -56,12 +56,6 @@ pub async fn message_created(
         .clone()
         .or_else(|| message.file.as_ref().map(|f| f.name.clone()))
         .unwrap_or_default();
-    let parent_json = match parent {
-        Some(p) => Some(
-            serde_json::to_value(state.render_one_message(app_id, p).await?).unwrap_or_default(),
-        ),
-        None => None,
-    };
     // Group channels render the same for every member: rendered once, when first needed
     // (often never: members in a chat session get no notification).
     let mut group_view: Option<Value> = None;
@@ -85,11 +79,20 @@ pub async fn message_created(
         return Ok(());
     }
     let users = state.store.users_by_ids(app_id, &candidates).await?;
+    let muted_ids: std::collections::HashSet<i64> = audience
+        .members
+        .iter()
+        .filter(|m| m.muted)
+        .map(|m| m.id)
+        .collect();
+    let parent_json = match parent {
+        Some(p) => Some(
+            serde_json::to_value(state.render_one_message(app_id, p).await?).unwrap_or_default(),
+        ),
+        None => None,
+    };
     for member in &users {
-        let muted = audience
-            .members
-            .iter()
-            .any(|m| m.id == member.id && m.muted);
+        let muted = muted_ids.contains(&member.id);
         if Some(member.id) == sender_id || blockers.contains(&member.id) {
             continue;
         }
