@@ -90,9 +90,6 @@ fn framed(framing: Framing, text: String) -> String {
     }
 }
 
-/// At most this many queued frames are written to the socket at once.
-const WRITE_BATCH: usize = 64;
-
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
     mut rx: mpsc::Receiver<Outbound>,
@@ -112,19 +109,13 @@ async fn write_loop(
         iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat = Some(iv);
     }
-    // A message taken off the queue while batching, handled on the next turn.
-    let mut next: Option<Outbound> = None;
     loop {
-        let out = if let Some(o) = next.take() {
-            Some(o)
-        } else {
-            tokio::select! {
-                biased;
-                _ = kill.notified() => break,
-                out = rx.recv() => out,
-                _ = async { heartbeat.as_mut().map(|h| h.tick()).unwrap_or_else(|| unreachable!()).await }, if heartbeat.is_some() => {
-                    Some(Outbound::Frame("\n".to_owned()))
-                }
+        let out = tokio::select! {
+            biased;
+            _ = kill.notified() => break,
+            out = rx.recv() => out,
+            _ = async { heartbeat.as_mut().map(|h| h.tick()).unwrap_or_else(|| unreachable!()).await }, if heartbeat.is_some() => {
+                Some(Outbound::Frame("\n".to_owned()))
             }
         };
         let sent = match out {
@@ -132,31 +123,9 @@ async fn write_loop(
             Some(Outbound::Frame(text)) if framing == Framing::SockJs && text == "\n" => {
                 sink.send(WsMessage::Text("h".into())).await
             }
-            Some(Outbound::Frame(text)) if framing == Framing::SockJs => {
+            Some(Outbound::Frame(text)) => {
                 sink.send(WsMessage::Text(framed(framing, text).into()))
                     .await
-            }
-            Some(Outbound::Frame(text)) => {
-                // Frames already queued behind this one go out in the same write (a
-                // sender's result, its RECEIPT and its own chat session's copy).
-                let mut r = sink.feed(WsMessage::Text(text.into())).await;
-                for _ in 1..WRITE_BATCH {
-                    if r.is_err() {
-                        break;
-                    }
-                    match rx.try_recv() {
-                        Ok(Outbound::Frame(t)) => r = sink.feed(WsMessage::Text(t.into())).await,
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                match r {
-                    Ok(()) => sink.flush().await,
-                    e => e,
-                }
             }
             Some(Outbound::Heartbeat(_)) if framing == Framing::SockJs => Ok(()),
             Some(Outbound::Heartbeat(ms)) => {
