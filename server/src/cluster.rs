@@ -365,53 +365,57 @@ impl Cluster {
     /// This node's first connection of `user` opened: `true` if the user came
     /// online cluster-wide (announce it).
     pub async fn user_online(&self, user: i64) -> bool {
-        let changed = self
-            .count(
-                self.key(&format!("presence:{user}")),
-                self.key(&format!("node:{}:presence", self.node)),
-                &self.key(ONLINE),
-                &user.to_string(),
-                1,
-            )
-            .await
-            == 1;
-        if changed && self.is_clustered() {
-            self.send(&BusMsg::Presence {
-                n: self.node.clone(),
-                u: user,
-                on: true,
-            });
-        }
-        changed
+        self.presence(user, true).await
     }
 
     /// This node's last connection of `user` closed (after the grace period): `true`
     /// if the user went offline cluster-wide (announce it).
     pub async fn user_offline(&self, user: i64) -> bool {
+        self.presence(user, false).await
+    }
+
+    /// This node's first chat session of `user` in `channel` began: `true` if the user
+    /// entered the chat cluster-wide.
+    pub async fn entered(&self, channel: i64, user: i64) -> bool {
+        self.participant(channel, user, true).await
+    }
+
+    /// This node's last chat session of `user` in `channel` ended: `true` if the user
+    /// left the chat cluster-wide.
+    pub async fn left(&self, channel: i64, user: i64) -> bool {
+        self.participant(channel, user, false).await
+    }
+
+    /// Counts one of this node's connections of `user` in (`on`) or out; `true` when
+    /// that changed the user's presence cluster-wide, which the other nodes are told.
+    async fn presence(&self, user: i64, on: bool) -> bool {
+        let delta = if on { 1 } else { -1 };
         let changed = self
             .count(
                 self.key(&format!("presence:{user}")),
                 self.key(&format!("node:{}:presence", self.node)),
                 &self.key(ONLINE),
                 &user.to_string(),
-                -1,
+                delta,
             )
             .await
-            == -1;
+            == delta;
         if changed && self.is_clustered() {
-            lock(&self.remote_online).remove(&user);
+            if !on {
+                lock(&self.remote_online).remove(&user);
+            }
             self.send(&BusMsg::Presence {
                 n: self.node.clone(),
                 u: user,
-                on: false,
+                on,
             });
         }
         changed
     }
 
-    /// This node's first chat session of `user` in `channel` began: `true` if the user
-    /// entered the chat cluster-wide.
-    pub async fn entered(&self, channel: i64, user: i64) -> bool {
+    /// [`Cluster::presence`] for one user's chat sessions in one channel.
+    async fn participant(&self, channel: i64, user: i64, on: bool) -> bool {
+        let delta = if on { 1 } else { -1 };
         let pair = format!("{channel}:{user}");
         let changed = self
             .count(
@@ -419,42 +423,19 @@ impl Cluster {
                 self.key(&format!("node:{}:participants", self.node)),
                 &self.key(ACTIVE),
                 &pair,
-                1,
+                delta,
             )
             .await
-            == 1;
+            == delta;
         if changed && self.is_clustered() {
+            if !on {
+                lock(&self.remote_active).remove(&(channel, user));
+            }
             self.send(&BusMsg::Participant {
                 n: self.node.clone(),
                 c: channel,
                 u: user,
-                on: true,
-            });
-        }
-        changed
-    }
-
-    /// This node's last chat session of `user` in `channel` ended: `true` if the user
-    /// left the chat cluster-wide.
-    pub async fn left(&self, channel: i64, user: i64) -> bool {
-        let pair = format!("{channel}:{user}");
-        let changed = self
-            .count(
-                self.key(&format!("participants:{pair}")),
-                self.key(&format!("node:{}:participants", self.node)),
-                &self.key(ACTIVE),
-                &pair,
-                -1,
-            )
-            .await
-            == -1;
-        if changed && self.is_clustered() {
-            lock(&self.remote_active).remove(&(channel, user));
-            self.send(&BusMsg::Participant {
-                n: self.node.clone(),
-                c: channel,
-                u: user,
-                on: false,
+                on,
             });
         }
         changed

@@ -59,21 +59,7 @@ impl Harness {
                 .direct_channel(app_id, user.id, &[john.id])
                 .await
                 .expect("channel");
-            let m = NewMessage {
-                channel_id: channel.id,
-                user_id: Some(john.id),
-                kind: chatkitty_protocol::resource::MessageType::Text,
-                body: Some("hello"),
-                file: None,
-                properties: "{}",
-                group_tag: None,
-                parent_id: None,
-                thread_id: None,
-                mentions: None,
-                links: None,
-                created_ms: now_ms(),
-                idempotency_key: None,
-            };
+            let m = NewMessage::text(channel.id, Some(john.id), "hello");
             state.store.insert_message(&m).await.expect("message");
             (state, app_id, user)
         });

@@ -48,10 +48,18 @@ async fn websocket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let app_id = query
-        .get("api-key")
-        .and_then(|k| state.apps.get(k))
-        .copied();
+    let app_id = upgrade_request(&state, &query, &headers);
+    sized(&state, ws.protocols(["v12.stomp"]))
+        .on_upgrade(move |socket| crate::session::run(state, socket, app_id))
+}
+
+/// The application of an upgrade's `api-key` (checked on CONNECT), noting the host
+/// the client reached us by for the URLs we hand out.
+fn upgrade_request(
+    state: &AppState,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Option<i64> {
     if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         let scheme = headers
             .get("x-forwarded-proto")
@@ -59,16 +67,22 @@ async fn websocket(
             .unwrap_or("http");
         state.observe_base_url(scheme, host);
     }
-    let max = max_ws_message(&state);
-    ws.protocols(["v12.stomp"])
-        // tungstenite's defaults (128 KiB read buffer, large write buffers) dominate the
-        // memory of an idle connection; frames are small, so buffers are too.
-        .read_buffer_size(4 * 1024)
+    query
+        .get("api-key")
+        .and_then(|k| state.apps.get(k))
+        .copied()
+}
+
+/// Buffer and message limits of a WebSocket: tungstenite's defaults (128 KiB read
+/// buffer, large write buffers) dominate the memory of an idle connection; frames are
+/// small, so buffers are too, and every frame is written at once.
+fn sized(state: &AppState, ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    let max = max_ws_message(state);
+    ws.read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(max * 4)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| crate::session::run(state, socket, app_id))
 }
 
 /// SockJS `info` (PROTOCOL.md 2.3): used by clients without a global `WebSocket`.
@@ -96,26 +110,10 @@ async fn sockjs_websocket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let app_id = query
-        .get("api-key")
-        .and_then(|k| state.apps.get(k))
-        .copied();
-    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        let scheme = headers
-            .get("x-forwarded-proto")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("http");
-        state.observe_base_url(scheme, host);
-    }
-    let max = max_ws_message(&state);
-    ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(max * 4)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| {
-            crate::session::run_with(state, socket, app_id, crate::session::Framing::SockJs)
-        })
+    let app_id = upgrade_request(&state, &query, &headers);
+    sized(&state, ws).on_upgrade(move |socket| {
+        crate::session::run_with(state, socket, app_id, crate::session::Framing::SockJs)
+    })
 }
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {

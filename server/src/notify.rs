@@ -148,16 +148,7 @@ pub async fn message_created(
             channel_view(state, channel, member.id, None, row, message).await?
         } else {
             if group_view.is_none() {
-                let generic = MemberRow {
-                    channel_id: channel.id,
-                    user_id: 0,
-                    role: "MEMBER".into(),
-                    last_read_message_id: 0,
-                    cleared_before_id: 0,
-                    hidden: false,
-                    muted: false,
-                    last_read_ms: 0,
-                };
+                let generic = MemberRow::generic(channel.id);
                 group_view =
                     Some(channel_view(state, channel, 0, Some(&generic), row, message).await?);
             }

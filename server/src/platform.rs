@@ -281,16 +281,7 @@ fn user_hal(state: &AppState, app: i64, u: &crate::store::UserRow) -> Value {
 
 async fn channel_hal(state: &AppState, app: i64, c: &ChannelRow) -> PResult<Value> {
     let b = base(state, app);
-    let generic = crate::store::MemberRow {
-        channel_id: c.id,
-        user_id: 0,
-        role: "MEMBER".into(),
-        last_read_message_id: 0,
-        cleared_before_id: 0,
-        hidden: false,
-        muted: false,
-        last_read_ms: 0,
-    };
+    let generic = crate::store::MemberRow::generic(c.id);
     let rendered = state.render_channel_with(c, 0, Some(&generic)).await?;
     Ok(hal(
         serde_json::to_value(rendered).unwrap_or_default(),

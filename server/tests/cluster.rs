@@ -35,15 +35,27 @@ async fn node(
     chatkitty_server::spawn(c).await.expect("node starts")
 }
 
-#[tokio::test]
-#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
-async fn two_nodes_share_channels_messages_typing_participants_and_presence() {
+/// Nodes A and B on one fresh database; jane connected to A, john to B.
+async fn two_nodes() -> (
+    tempfile::TempDir,
+    chatkitty_server::Running,
+    chatkitty_server::Running,
+    Client,
+    Client,
+) {
     let dir = tempfile::tempdir().unwrap();
     let db = test_database(&dir).await;
     let a = node(&db, &dir, |_| {}).await;
     let b = node(&db, &dir, |_| {}).await;
-    let mut jane = Client::start(&a.host(), "jane").await;
-    let mut john = Client::start(&b.host(), "john").await;
+    let jane = Client::start(&a.host(), "jane").await;
+    let john = Client::start(&b.host(), "john").await;
+    (dir, a, b, jane, john)
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
+async fn two_nodes_share_channels_messages_typing_participants_and_presence() {
+    let (_dir, a, b, mut jane, mut john) = two_nodes().await;
 
     let ch = jane.direct_with("john").await;
     let joined = john
@@ -138,12 +150,7 @@ async fn two_nodes_share_channels_messages_typing_participants_and_presence() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
 async fn a_retried_send_whose_node_died_before_publishing_reaches_the_other_nodes() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = test_database(&dir).await;
-    let a = node(&db, &dir, |_| {}).await;
-    let b = node(&db, &dir, |_| {}).await;
-    let mut jane = Client::start(&a.host(), "jane").await;
-    let mut john = Client::start(&b.host(), "john").await;
+    let (_dir, a, b, mut jane, mut john) = two_nodes().await;
     let ch = jane.direct_with("john").await;
     john.start_chat(&ch).await;
     let messages = ch["_topics"]["messages"].as_str().unwrap().to_owned();
@@ -155,19 +162,12 @@ async fn a_retried_send_whose_node_died_before_publishing_reaches_the_other_node
         .state
         .store
         .insert_message(&chatkitty_server::store::NewMessage {
-            channel_id: ch["id"].as_i64().unwrap(),
-            user_id: Some(jane.id()),
-            kind: chatkitty_protocol::resource::MessageType::Text,
-            body: Some("committed, then the node died"),
-            file: None,
-            properties: "{}",
-            group_tag: None,
-            parent_id: None,
-            thread_id: None,
-            mentions: None,
-            links: None,
-            created_ms: chatkitty_server::store::now_ms(),
             idempotency_key: Some("key-1"),
+            ..chatkitty_server::store::NewMessage::text(
+                ch["id"].as_i64().unwrap(),
+                Some(jane.id()),
+                "committed, then the node died",
+            )
         })
         .await
         .unwrap()

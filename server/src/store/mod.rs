@@ -169,6 +169,24 @@ pub struct MessageRow {
     pub thread_id: Option<i64>,
 }
 
+impl MemberRow {
+    /// A plain member of `channel_id` with nothing read, hidden or muted: how a
+    /// channel looks to members in general (a group channel's notification, the
+    /// platform API).
+    pub fn generic(channel_id: i64) -> MemberRow {
+        MemberRow {
+            channel_id,
+            user_id: 0,
+            role: "MEMBER".into(),
+            last_read_message_id: 0,
+            cleared_before_id: 0,
+            hidden: false,
+            muted: false,
+            last_read_ms: 0,
+        }
+    }
+}
+
 /// A channel member with the flags a new message needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Member {
@@ -209,6 +227,27 @@ pub struct NewMessage<'a> {
     pub created_ms: i64,
     /// Idempotency key: a second insert with the same key returns the first message.
     pub idempotency_key: Option<&'a str>,
+}
+
+impl<'a> NewMessage<'a> {
+    /// A plain TEXT message in a channel's main thread, sent now.
+    pub fn text(channel_id: i64, user_id: Option<i64>, body: &'a str) -> NewMessage<'a> {
+        NewMessage {
+            channel_id,
+            user_id,
+            kind: MessageType::Text,
+            body: Some(body),
+            file: None,
+            properties: "{}",
+            group_tag: None,
+            parent_id: None,
+            thread_id: None,
+            mentions: None,
+            links: None,
+            created_ms: now_ms(),
+            idempotency_key: None,
+        }
+    }
 }
 
 /// Which end of the history a message page starts from (PROTOCOL.md 9.3).
@@ -559,7 +598,7 @@ impl Store {
         user_id: i64,
     ) -> StoreResult<Option<(ChannelRow, bool)>> {
         let sql = format!(
-            "SELECT {CHANNEL_COLS}, EXISTS (SELECT 1 FROM channel_members m \
+            "SELECT {CHANNEL_COLS}, (SELECT COUNT(*) FROM channel_members m \
              WHERE m.channel_id = c.id AND m.user_id = $3) FROM channels c WHERE c.app_id = $1 AND c.id = $2"
         );
         let row = sqlx::query(safe(&sql))
@@ -568,14 +607,8 @@ impl Store {
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            let member: bool = match r.try_get::<i64, _>(10) {
-                Ok(n) => n != 0,
-                Err(_) => r.try_get(10)?,
-            };
-            Ok((channel_row(&r)?, member))
-        })
-        .transpose()
+        row.map(|r| Ok((channel_row(&r)?, r.try_get::<i64, _>(10)? != 0)))
+            .transpose()
     }
 
     /// Creates a PUBLIC or PRIVATE channel with its creator as moderator and the other
@@ -687,16 +720,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| member_row(&r)).transpose()
-    }
-
-    /// Every membership row of a channel.
-    pub async fn memberships(&self, channel_id: i64) -> StoreResult<Vec<MemberRow>> {
-        let sql = format!("SELECT {MEMBER_COLS} FROM channel_members m WHERE m.channel_id = $1");
-        let rows = sqlx::query(safe(&sql))
-            .bind(channel_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(member_row).collect()
     }
 
     /// Ids of a channel's members.
