@@ -75,11 +75,12 @@ fn upgrade_request(
 
 /// Buffer and message limits of a WebSocket: tungstenite's defaults (128 KiB read
 /// buffer, large write buffers) dominate the memory of an idle connection; frames are
-/// small, so buffers are too, and every frame is written at once.
+/// small, so buffers are too. Frames queued together are written together (the
+/// connection's writer flushes after each batch), up to 16 KiB before a write.
 fn sized(state: &AppState, ws: WebSocketUpgrade) -> WebSocketUpgrade {
     let max = max_ws_message(state);
     ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(16 * 1024)
         .max_write_buffer_size(max * 4)
         .max_message_size(max)
         .max_frame_size(max)

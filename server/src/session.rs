@@ -90,6 +90,54 @@ fn framed(framing: Framing, text: String) -> String {
     }
 }
 
+/// At most this many queued frames are written together.
+const MAX_BATCH: usize = 64;
+
+/// What the writer does after a queued item.
+enum Step {
+    More,
+    Close,
+}
+
+/// Queues one item on the socket without flushing it.
+async fn feed(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    framing: Framing,
+    out: Outbound,
+    heartbeat: &mut Option<tokio::time::Interval>,
+) -> Result<Step, axum::Error> {
+    match out {
+        Outbound::Frame(text) if framing == Framing::SockJs && text == "\n" => {
+            sink.feed(WsMessage::Text("h".into())).await?
+        }
+        Outbound::Frame(text) => {
+            sink.feed(WsMessage::Text(framed(framing, text).into()))
+                .await?
+        }
+        Outbound::Heartbeat(_) if framing == Framing::SockJs => {}
+        Outbound::Heartbeat(ms) => {
+            let mut iv = tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_millis(ms),
+                Duration::from_millis(ms),
+            );
+            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            *heartbeat = Some(iv);
+        }
+        Outbound::Close(last) => {
+            if let Some(text) = last {
+                sink.feed(WsMessage::Text(framed(framing, text).into()))
+                    .await?;
+            }
+            if framing == Framing::SockJs {
+                sink.feed(WsMessage::Text("c[3000,\"Go away!\"]".into()))
+                    .await?;
+            }
+            return Ok(Step::Close);
+        }
+    }
+    Ok(Step::More)
+}
+
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
     mut rx: mpsc::Receiver<Outbound>,
@@ -118,41 +166,24 @@ async fn write_loop(
                 Some(Outbound::Frame("\n".to_owned()))
             }
         };
-        let sent = match out {
-            None => break,
-            Some(Outbound::Frame(text)) if framing == Framing::SockJs && text == "\n" => {
-                sink.send(WsMessage::Text("h".into())).await
-            }
-            Some(Outbound::Frame(text)) => {
-                sink.send(WsMessage::Text(framed(framing, text).into()))
-                    .await
-            }
-            Some(Outbound::Heartbeat(_)) if framing == Framing::SockJs => Ok(()),
-            Some(Outbound::Heartbeat(ms)) => {
-                let mut iv = tokio::time::interval_at(
-                    tokio::time::Instant::now() + Duration::from_millis(ms),
-                    Duration::from_millis(ms),
-                );
-                iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                heartbeat = Some(iv);
-                Ok(())
-            }
-            Some(Outbound::Close(last)) => {
-                if let Some(text) = last {
-                    let _ = sink
-                        .send(WsMessage::Text(framed(framing, text).into()))
-                        .await;
-                }
-                if framing == Framing::SockJs {
-                    let _ = sink
-                        .send(WsMessage::Text("c[3000,\"Go away!\"]".into()))
-                        .await;
-                }
+        let Some(out) = out else { break };
+        // The frames queued behind this one go out with it: one write (one system
+        // call) for all of them, each still its own WebSocket message.
+        let mut step = feed(&mut sink, framing, out, &mut heartbeat).await;
+        let mut batched = 1;
+        while let Ok(Step::More) = step {
+            if batched == MAX_BATCH {
                 break;
             }
-        };
-        if sent.is_err() {
-            break;
+            match rx.try_recv() {
+                Ok(out) => step = feed(&mut sink, framing, out, &mut heartbeat).await,
+                Err(_) => break,
+            }
+            batched += 1;
+        }
+        match step {
+            Ok(Step::More) if sink.flush().await.is_ok() => {}
+            _ => break,
         }
     }
     let _ = sink.send(WsMessage::Close(None)).await;
