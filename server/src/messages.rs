@@ -53,15 +53,36 @@ impl Session {
         body: &Value,
         ctx: ActionCtx<'_>,
     ) -> ApiResult<()> {
-        let channel = self.member_channel(cid).await?;
-        self.send(channel, Target::Channel, body, ctx).await
+        // The channel, its members and the blocks in one query: a send to a channel
+        // is the hot path.
+        let sc = self
+            .state
+            .store
+            .send_context(self.app_id, cid, self.user.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Channel {cid}")))?;
+        if !sc.members.iter().any(|m| m.id == self.user.id) {
+            return Err(ApiError::not_a_member(&sc.channel.name));
+        }
+        let audience = Audience::new(
+            &sc.channel,
+            self.user.id,
+            sc.members,
+            sc.sender,
+            sc.blockers,
+            &sc.blocked,
+        )?;
+        self.send(sc.channel, audience, Target::Channel, body, ctx)
+            .await
     }
 
     /// `sendMessage({message, …})`: a reply.
     pub async fn reply(&mut self, mid: i64, body: &Value, ctx: ActionCtx<'_>) -> ApiResult<()> {
         let (parent, channel) = self.readable_message(mid).await?;
         self.member_channel(channel.id).await?;
-        self.send(channel, Target::Reply(&parent), body, ctx).await
+        let audience = audience(&self.state, &channel, Some(self.user.id)).await?;
+        self.send(channel, audience, Target::Reply(&parent), body, ctx)
+            .await
     }
 
     /// `sendMessage({thread, …})`.
@@ -73,12 +94,20 @@ impl Session {
     ) -> ApiResult<()> {
         let (view, channel) = self.readable_thread(tid).await?;
         self.member_channel(channel.id).await?;
+        let audience = audience(&self.state, &channel, Some(self.user.id)).await?;
         match view.key {
-            ThreadKey::Main(_) => self.send(channel, Target::Channel, body, ctx).await,
-            ThreadKey::Standalone(t) => self.send(channel, Target::Thread(t), body, ctx).await,
+            ThreadKey::Main(_) => {
+                self.send(channel, audience, Target::Channel, body, ctx)
+                    .await
+            }
+            ThreadKey::Standalone(t) => {
+                self.send(channel, audience, Target::Thread(t), body, ctx)
+                    .await
+            }
             ThreadKey::Message(m) => {
                 let (parent, _) = self.readable_message(m).await?;
-                self.send(channel, Target::Reply(&parent), body, ctx).await
+                self.send(channel, audience, Target::Reply(&parent), body, ctx)
+                    .await
             }
         }
     }
@@ -86,12 +115,12 @@ impl Session {
     async fn send(
         &mut self,
         channel: ChannelRow,
+        audience: Audience,
         target: Target<'_>,
         body: &Value,
         ctx: ActionCtx<'_>,
     ) -> ApiResult<()> {
         let state = self.state.clone();
-        let audience = audience(&state, &channel, Some(self.user.id)).await?;
         let kind = str_field(body, "type")?.unwrap_or(if body.get("file").is_some() {
             "FILE"
         } else {
@@ -601,21 +630,36 @@ pub async fn audience(
         });
     };
     let (blockers, blocked) = state.store.blocks_of(sender).await?;
-    if channel.kind == ChannelType::Direct
-        && members
-            .iter()
-            .any(|m| m.id != sender && (blockers.contains(&m.id) || blocked.contains(&m.id)))
-    {
-        return Err(ApiError::new(
-            names::USER_BLOCKED,
-            "This conversation is blocked: one of its members has blocked the other.",
-        ));
+    Audience::new(channel, sender, members, sender_row, blockers, &blocked)
+}
+
+impl Audience {
+    /// The audience of a message `sender` sends, refused in a direct channel where
+    /// one member blocked the other.
+    pub fn new(
+        channel: &ChannelRow,
+        sender: i64,
+        members: Vec<crate::store::Member>,
+        sender_row: Option<crate::store::UserRow>,
+        blockers: Vec<i64>,
+        blocked: &[i64],
+    ) -> ApiResult<Audience> {
+        if channel.kind == ChannelType::Direct
+            && members
+                .iter()
+                .any(|m| m.id != sender && (blockers.contains(&m.id) || blocked.contains(&m.id)))
+        {
+            return Err(ApiError::new(
+                names::USER_BLOCKED,
+                "This conversation is blocked: one of its members has blocked the other.",
+            ));
+        }
+        Ok(Audience {
+            members,
+            sender: sender_row,
+            blockers,
+        })
     }
-    Ok(Audience {
-        members,
-        sender: sender_row,
-        blockers,
-    })
 }
 
 fn emoji_of(body: &Value) -> ApiResult<&'static crate::emoji::Emoji> {
