@@ -75,9 +75,9 @@ pub async fn run(a: &Args) -> Res<()> {
     let mut out = Vec::new();
     for &m in &sizes {
         let default_rates = match m {
-            0..=10 => "250,500,1000,2000,4000,8000",
+            0..=10 => "250,500,1000,2000,3000,4000,6000,8000",
             11..=300 => "50,100,200,400,800,1600",
-            _ => "10,25,50,100,200,400",
+            _ => "10,25,50,75,100,200,400",
         };
         let rates: Vec<f64> = a.list(&format!("rates-{m}"), default_rates)?;
         let r = run_size(
