@@ -27,8 +27,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 "${RUN_AS[@]}" "$BIN/initdb" -D "$DATA/db" -U postgres -A trust --no-sync >/dev/null
-"${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA/db" -l "$DATA/log" -w \
-  -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+# The port may be taken (another cluster, or a socket of an earlier test lingering in
+# TIME-WAIT): try the next ones.
+for try in 1 2 3 4 5; do
+  if "${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA/db" -l "$DATA/log" -w \
+    -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" \
+    start >/dev/null; then
+    break
+  fi
+  [ "$try" = 5 ] && { tail -5 "$DATA/log" >&2; exit 1; }
+  log "port $PORT is taken; trying $((PORT + 1))"
+  PORT=$((PORT + 1))
+done
 log "cluster on 127.0.0.1:$PORT"
 export CHATKITTY_TEST_POSTGRES="postgres://postgres@127.0.0.1:$PORT/postgres"
 "$@"

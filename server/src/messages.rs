@@ -27,6 +27,69 @@ enum Target<'a> {
     Thread(i64),
 }
 
+/// A SEND to a channel's `message` action waiting to be handled with the ones after
+/// it (see [`Session::send_batch`]).
+pub struct QueuedSend {
+    /// Its receipt.
+    pub receipt: Option<String>,
+    /// Its idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Its body, parsed.
+    pub body: ApiResult<Value>,
+}
+
+impl QueuedSend {
+    fn ctx(&self) -> ActionCtx<'_> {
+        ActionCtx {
+            receipt: self.receipt.as_deref(),
+            idempotency_key: self.idempotency_key.as_deref(),
+        }
+    }
+}
+
+/// A new message's checked fields, borrowing from its request body.
+struct Prepared<'b> {
+    kind: MessageType,
+    text: Option<&'b str>,
+    file: Option<String>,
+    props: String,
+    group_tag: Option<&'b str>,
+    mentions: Option<(String, Vec<crate::notify::Mentioned>)>,
+    links: Option<String>,
+    created_ms: i64,
+}
+
+impl Prepared<'_> {
+    fn new_message<'n>(
+        &'n self,
+        user_id: i64,
+        channel: &ChannelRow,
+        target: Target<'_>,
+        ctx: ActionCtx<'n>,
+    ) -> NewMessage<'n> {
+        let (parent_id, thread_id) = match target {
+            Target::Channel => (None, None),
+            Target::Reply(p) => (Some(p.id), None),
+            Target::Thread(t) => (None, Some(t)),
+        };
+        NewMessage {
+            channel_id: channel.id,
+            user_id: Some(user_id),
+            kind: self.kind,
+            body: self.text,
+            file: self.file.as_deref(),
+            properties: &self.props,
+            group_tag: self.group_tag,
+            parent_id,
+            thread_id,
+            mentions: self.mentions.as_ref().map(|(json, _)| json.as_str()),
+            links: self.links.as_deref(),
+            created_ms: self.created_ms,
+            idempotency_key: ctx.idempotency_key,
+        }
+    }
+}
+
 impl Session {
     /// A message the user may read, with its channel.
     pub async fn readable_message(&self, id: i64) -> ApiResult<(MessageRow, ChannelRow)> {
@@ -53,8 +116,15 @@ impl Session {
         body: &Value,
         ctx: ActionCtx<'_>,
     ) -> ApiResult<()> {
-        // The channel, its members and the blocks in one query: a send to a channel
-        // is the hot path.
+        let (channel, audience) = self.channel_send_context(cid).await?;
+        self.send(channel, audience, Target::Channel, body, ctx)
+            .await
+    }
+
+    /// The channel a message is sent to and its audience, in one query (a send to a
+    /// channel is the hot path): refused for an unknown channel, a channel the user is
+    /// not a member of and a blocked direct channel.
+    async fn channel_send_context(&self, cid: i64) -> ApiResult<(ChannelRow, Audience)> {
         let sc = self
             .state
             .store
@@ -72,8 +142,80 @@ impl Session {
             sc.blockers,
             &sc.blocked,
         )?;
-        self.send(sc.channel, audience, Target::Channel, body, ctx)
-            .await
+        Ok((sc.channel, audience))
+    }
+
+    /// Consecutive SENDs of this connection to one channel's `message` action, that
+    /// arrived together (PROTOCOL.md 13.3): handled as if one after the other (each
+    /// answered in order, with its result event or its error, then its RECEIPT), but
+    /// with one context query and one insert for all of them. Under load a
+    /// connection's sends queue up while the previous ones are stored; taking them
+    /// together keeps the database's per-statement cost from setting its pace.
+    pub async fn send_batch(&mut self, cid: i64, sends: Vec<QueuedSend>) {
+        let context = self.channel_send_context(cid).await;
+        let (channel, audience) = match context {
+            Ok(c) => c,
+            Err(e) => {
+                for s in &sends {
+                    self.answer(Err(e.clone()), s);
+                }
+                return;
+            }
+        };
+        let mut prepared: Vec<ApiResult<Prepared<'_>>> = Vec::with_capacity(sends.len());
+        for s in &sends {
+            prepared.push(match &s.body {
+                Ok(body) if body.is_object() => self.prepare(body).await,
+                Ok(_) => Err(ApiError::validation("The body must be a JSON object.")),
+                Err(e) => Err(e.clone()),
+            });
+        }
+        let news: Vec<NewMessage<'_>> = prepared
+            .iter()
+            .zip(&sends)
+            .filter_map(|(p, s)| {
+                let ctx = s.ctx();
+                p.as_ref()
+                    .ok()
+                    .map(|p| p.new_message(self.user.id, &channel, Target::Channel, ctx))
+            })
+            .collect();
+        let stored = self.state.store.insert_messages(&news).await;
+        drop(news);
+        let mut stored = match stored {
+            Ok(rows) => Ok(rows.into_iter()),
+            Err(e) => Err(ApiError::from(e)),
+        };
+        for (p, s) in prepared.into_iter().zip(&sends) {
+            let result = match (p, &mut stored) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(e.clone()),
+                (Ok(p), Ok(rows)) => match rows.next() {
+                    Some((row, new)) => {
+                        self.announce(&channel, &audience, Target::Channel, p, row, new, s.ctx())
+                            .await
+                    }
+                    None => Err(ApiError::internal()),
+                },
+            };
+            self.answer(result, s);
+        }
+    }
+
+    /// A queued send's error, if it failed, then its RECEIPT.
+    fn answer(&mut self, result: ApiResult<()>, s: &QueuedSend) {
+        if let Err(e) = result {
+            self.send_error(
+                &e,
+                crate::session::Correlation {
+                    receipt_id: s.receipt.as_deref(),
+                    ..Default::default()
+                },
+            );
+        }
+        if let Some(r) = &s.receipt {
+            self.conn.send(crate::session::receipt_frame(r));
+        }
     }
 
     /// `sendMessage({message, …})`: a reply.
@@ -120,7 +262,18 @@ impl Session {
         body: &Value,
         ctx: ActionCtx<'_>,
     ) -> ApiResult<()> {
-        let state = self.state.clone();
+        let p = self.prepare(body).await?;
+        let (row, new) = self
+            .state
+            .store
+            .insert_message(&p.new_message(self.user.id, &channel, target, ctx))
+            .await?;
+        self.announce(&channel, &audience, target, p, row, new, ctx)
+            .await
+    }
+
+    /// Checks a new message's body and resolves its mentions and links.
+    async fn prepare<'b>(&self, body: &'b Value) -> ApiResult<Prepared<'b>> {
         let kind = str_field(body, "type")?.unwrap_or(if body.get("file").is_some() {
             "FILE"
         } else {
@@ -149,29 +302,31 @@ impl Session {
             None => None,
         };
         let links = text.map(crate::text::links_json);
-        let (parent_id, thread_id) = match target {
-            Target::Channel => (None, None),
-            Target::Reply(p) => (Some(p.id), None),
-            Target::Thread(t) => (None, Some(t)),
-        };
-        let (row, new) = state
-            .store
-            .insert_message(&NewMessage {
-                channel_id: channel.id,
-                user_id: Some(self.user.id),
-                kind: mtype,
-                body: text,
-                file: file.as_deref(),
-                properties: &props,
-                group_tag,
-                parent_id,
-                thread_id,
-                mentions: mentions.as_ref().map(|(json, _)| json.as_str()),
-                links: links.as_deref(),
-                created_ms: now_ms(),
-                idempotency_key: ctx.idempotency_key,
-            })
-            .await?;
+        Ok(Prepared {
+            kind: mtype,
+            text,
+            file,
+            props,
+            group_tag,
+            mentions,
+            links,
+            created_ms: now_ms(),
+        })
+    }
+
+    /// Answers the sender of a stored message and tells everyone else.
+    #[allow(clippy::too_many_arguments)]
+    async fn announce(
+        &self,
+        channel: &ChannelRow,
+        audience: &Audience,
+        target: Target<'_>,
+        p: Prepared<'_>,
+        row: MessageRow,
+        new: bool,
+        ctx: ActionCtx<'_>,
+    ) -> ApiResult<()> {
+        let state = &self.state;
         // The sender as just loaded with the members (fresh, should another session
         // have renamed them).
         let sender = audience.sender.as_ref().unwrap_or(&self.user);
@@ -196,18 +351,18 @@ impl Session {
             Target::Reply(p) => (ThreadKey::Message(p.id), Some(p)),
             Target::Thread(t) => (ThreadKey::Standalone(t), None),
         };
-        let mentioned = mentions.map(|(_, m)| m).unwrap_or_default();
+        let mentioned = p.mentions.map(|(_, m)| m).unwrap_or_default();
         deliver_new_message(
-            &state,
+            state,
             self.app_id,
             Some(&self.user),
-            &channel,
+            channel,
             &row,
             &message,
             key,
             parent,
             &mentioned,
-            &audience,
+            audience,
             ack,
         )
         .await?;

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use base64::Engine;
-use chatkitty_protocol::destination::{ChannelTopic, Destination, Topic, UserTopic, ERRORS_QUEUE};
+use chatkitty_protocol::destination::{
+    Action, ChannelTopic, ChannelVerb, Destination, Topic, UserTopic, ERRORS_QUEUE,
+};
 use chatkitty_protocol::error::{names, ErrorBody};
 use chatkitty_protocol::event::types;
 use chatkitty_protocol::frame::encode_text;
@@ -24,6 +26,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{message_frame, ConnHandle, Exclude, Outbound};
 use crate::keys::{Claims, Scope};
+use crate::messages::QueuedSend;
 use crate::state::{event_json, AppState};
 use crate::store::{now_ms, UserRow};
 use crate::tracker::RateLimit;
@@ -73,6 +76,10 @@ pub async fn run_with(state: AppState, socket: WebSocket, app_id: Option<i64>, f
         framing,
     };
     reader.read_loop(stream).await;
+    if let Some(session) = reader.session.as_mut() {
+        // Sends received before the connection ended are still stored and delivered.
+        session.flush_sends().await;
+    }
     if let Some(session) = reader.session.take() {
         session.close().await;
     }
@@ -212,7 +219,19 @@ impl Reader {
         // Until CONNECT: 30 s. After: three client heart-beat periods (if it sends any).
         let mut idle = Duration::from_secs(30);
         loop {
-            let next = tokio::select! {
+            // While SENDs are queued, WebSocket messages already received join them;
+            // once nothing more is waiting, the queue is handled before waiting.
+            let ready = match &self.session {
+                Some(s) if s.wants_more_sends() => stream.next().now_or_never(),
+                _ => None,
+            };
+            let next = if let Some(ready) = ready {
+                Ok(ready)
+            } else {
+                if let Some(s) = self.session.as_mut() {
+                    s.flush_sends().await;
+                }
+                tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|s| *s).map(|_| ()) => {
                     let frame = error_frame(names::UNSUPPORTED_OPERATION, "The server is shutting down; reconnect shortly.");
@@ -221,6 +240,7 @@ impl Reader {
                 }
                 _ = kill.notified() => return,
                 next = tokio::time::timeout(idle, stream.next()) => next,
+                }
             };
             let msg = match next {
                 Err(_) => {
@@ -274,6 +294,10 @@ impl Reader {
                         }
                     }
                     Err(e) => {
+                        // The frames before the malformed one are answered first.
+                        if let Some(s) = self.session.as_mut() {
+                            s.flush_sends().await;
+                        }
                         self.protocol_error(&e).await;
                         return;
                     }
@@ -508,6 +532,8 @@ impl Reader {
             errors_sub: None,
             pending_errors: Vec::new(),
             subs: HashMap::new(),
+            queued: Vec::new(),
+            queued_for: 0,
         };
         if state.presence.connect(session.user.id)
             && state.cluster.user_online(session.user.id).await
@@ -579,6 +605,11 @@ pub struct Session {
     relay_limit: RateLimit,
     /// When requests were refused for rate, within the last minute.
     violations: Vec<Instant>,
+    /// SENDs to channel `queued_for`'s `message` action not handled yet: they are
+    /// handled together once a frame of another kind arrives or nothing more is
+    /// waiting to be read (see [`Session::send_batch`]).
+    queued: Vec<QueuedSend>,
+    queued_for: i64,
 }
 
 const MAX_PENDING_ERRORS: usize = 16;
@@ -608,6 +639,10 @@ impl Session {
     }
 
     async fn on_frame(&mut self, frame: Frame) -> Flow {
+        let to_channel = channel_message_send(&frame);
+        if !self.queued.is_empty() && to_channel != Some(self.queued_for) {
+            self.flush_sends().await;
+        }
         let receipt = frame.header(header::RECEIPT).map(str::to_owned);
         let limited = match frame.command {
             Command::Send => !self.send_limit.take(Instant::now()),
@@ -621,6 +656,8 @@ impl Session {
             _ => false,
         };
         if limited {
+            // Answered after the sends queued before it.
+            self.flush_sends().await;
             if self.violation() {
                 return self.close_for_abuse().await;
             }
@@ -657,6 +694,19 @@ impl Session {
                 Flow::Continue
             }
             Command::Send => {
+                if let Some(cid) = to_channel {
+                    self.queued.push(QueuedSend {
+                        receipt,
+                        idempotency_key: frame.header(header::IDEMPOTENCY_KEY).map(str::to_owned),
+                        body: json_body(&frame),
+                    });
+                    self.queued_for = cid;
+                    if self.queued.len() >= MAX_QUEUED_SENDS {
+                        self.flush_sends().await;
+                    }
+                    // Its RECEIPT follows its answer.
+                    return Flow::Continue;
+                }
                 self.on_send(&frame).await;
                 Flow::Continue
             }
@@ -874,18 +924,11 @@ impl Session {
             self.send_error(&ApiError::not_found(format!("The action {dest}")), fail);
             return;
         };
-        let body: serde_json::Value = if frame.body.iter().all(u8::is_ascii_whitespace) {
-            serde_json::Value::Object(Default::default())
-        } else {
-            match serde_json::from_slice(&frame.body) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.send_error(
-                        &ApiError::validation(format!("The body is not valid JSON: {e}.")),
-                        fail,
-                    );
-                    return;
-                }
+        let body = match json_body(frame) {
+            Ok(v) => v,
+            Err(e) => {
+                self.send_error(&e, fail);
+                return;
             }
         };
         let ctx = crate::actions::ActionCtx {
@@ -895,6 +938,20 @@ impl Session {
         if let Err(e) = self.action(action, body, ctx).await {
             self.send_error(&e, fail);
         }
+    }
+
+    /// Handles the queued SENDs to a channel, if any (see [`Session::send_batch`]).
+    pub async fn flush_sends(&mut self) {
+        if self.queued.is_empty() {
+            return;
+        }
+        let sends = std::mem::take(&mut self.queued);
+        self.send_batch(self.queued_for, sends).await;
+    }
+
+    /// Whether SENDs are queued, fewer than a batch holds.
+    fn wants_more_sends(&self) -> bool {
+        !self.queued.is_empty() && self.queued.len() < MAX_QUEUED_SENDS
     }
 
     /// Sends an error on the errors queue, correlated to its request (PROTOCOL.md 3.5).
@@ -1039,7 +1096,30 @@ pub async fn announce_presence(state: &AppState, user: &UserRow) {
     }
 }
 
-fn receipt_frame(receipt: &str) -> String {
+/// At most this many SENDs are handled together.
+const MAX_QUEUED_SENDS: usize = 64;
+
+/// The channel of a SEND to a channel's `message` action.
+fn channel_message_send(frame: &Frame) -> Option<i64> {
+    if frame.command != Command::Send {
+        return None;
+    }
+    match Destination::parse(frame.header(header::DESTINATION)?)? {
+        Destination::Action(Action::Channel(cid, ChannelVerb::Message)) => Some(cid as i64),
+        _ => None,
+    }
+}
+
+/// A SEND's JSON body; blank is `{}`.
+fn json_body(frame: &Frame) -> ApiResult<serde_json::Value> {
+    if frame.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    serde_json::from_slice(&frame.body)
+        .map_err(|e| ApiError::validation(format!("The body is not valid JSON: {e}.")))
+}
+
+pub(crate) fn receipt_frame(receipt: &str) -> String {
     encode_text(Command::Receipt, &[(header::RECEIPT_ID, receipt)], "")
 }
 
@@ -1120,11 +1200,15 @@ impl Session {
             errors_sub: None,
             pending_errors: Vec::new(),
             subs: HashMap::new(),
+            queued: Vec::new(),
+            queued_for: 0,
         }
     }
 
     /// Handles one frame; `true` if the session would close the connection.
     pub async fn handle_for_fuzzing(&mut self, frame: Frame) -> bool {
-        matches!(self.on_frame(frame).await, Flow::Close)
+        let close = matches!(self.on_frame(frame).await, Flow::Close);
+        self.flush_sends().await;
+        close
     }
 }

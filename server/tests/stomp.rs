@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use chatkitty_protocol::destination::ERRORS_QUEUE;
 use chatkitty_protocol::{Command, Frame};
 use common::*;
 use serde_json::{json, Value};
@@ -886,4 +887,191 @@ async fn the_sockjs_info_and_websocket_transport_carry_the_same_stomp_session() 
     assert!(msg.starts_with("a[\"CONNECTED\\n"), "{msg}");
     let inner: Vec<String> = serde_json::from_str(&msg[1..]).unwrap();
     assert!(inner[0].contains("version:1.2"));
+}
+
+/// Frames of jane's until the RECEIPT of `last`, each as (receipt-id, what): "event"
+/// (a result event), "error" (on the errors queue) or "RECEIPT".
+async fn answers_until(c: &mut Client, last: &str) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    loop {
+        let f = c.next_frame(WAIT).await.expect("an answer");
+        let Some(r) = f.header("receipt-id").map(str::to_owned) else {
+            continue;
+        };
+        let what = if f.command == Command::Receipt {
+            "RECEIPT"
+        } else if f.header("destination") == Some(ERRORS_QUEUE) {
+            "error"
+        } else {
+            "event"
+        };
+        let body = if f.body.is_empty() {
+            Value::Null
+        } else {
+            body_json(&f)
+        };
+        let done = what == "RECEIPT" && r == last;
+        out.push((r, what.to_owned(), body));
+        if done {
+            return out;
+        }
+    }
+}
+
+fn send_frame(dest: &str, receipt: &str, key: Option<&str>, body: &str) -> String {
+    let mut f = Frame::new(Command::Send)
+        .with_header("destination", dest)
+        .with_header("content-type", "application/json;charset=UTF-8")
+        .with_header("receipt", receipt)
+        .with_body(body.as_bytes().to_vec());
+    if let Some(k) = key {
+        f.push_header("idempotency-key", k);
+    }
+    f.encode_to_string()
+}
+
+#[tokio::test]
+async fn sends_arriving_together_are_answered_in_order_and_each_stored_once() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    john.start_chat(&ch).await;
+    let dest = ch["_actions"]["message"].as_str().unwrap().to_owned();
+    // Six SENDs and an UNSUBSCRIBE in one WebSocket message: handled together, they
+    // must be answered as if one after the other.
+    let mut batch = String::new();
+    for (receipt, key, body) in [
+        ("r0", Some("k0"), r#"{"type":"TEXT","body":"b0"}"#),
+        ("r1", None, r#"{"type":"TEXT","body":"b1"}"#),
+        ("r2", None, r#"{"type":"TEXT","body":"   "}"#),
+        ("r3", None, r#"{"type":"TEXT","#),
+        ("r4", Some("k0"), r#"{"type":"TEXT","body":"b0 again"}"#),
+        ("r5", Some("k5"), r#"{"type":"TEXT","body":"b5"}"#),
+        ("r6", Some("k5"), r#"{"type":"TEXT","body":"b5 again"}"#),
+    ] {
+        batch.push_str(&send_frame(&dest, receipt, key, body));
+    }
+    batch.push_str(
+        &Frame::new(Command::Unsubscribe)
+            .with_header("id", "no-such-subscription")
+            .with_header("receipt", "r7")
+            .encode_to_string(),
+    );
+    jane.send_raw(&batch).await;
+    let got = answers_until(&mut jane, "r7").await;
+    let shape: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(r, w, _)| (r.as_str(), w.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("r0", "event"),
+            ("r0", "RECEIPT"),
+            ("r1", "event"),
+            ("r1", "RECEIPT"),
+            ("r2", "error"),
+            ("r2", "RECEIPT"),
+            ("r3", "error"),
+            ("r3", "RECEIPT"),
+            ("r4", "event"),
+            ("r4", "RECEIPT"),
+            ("r5", "event"),
+            ("r5", "RECEIPT"),
+            ("r6", "event"),
+            ("r6", "RECEIPT"),
+            ("r7", "RECEIPT"),
+        ]
+    );
+    let message = |r: &str| {
+        got.iter()
+            .find(|(x, w, _)| x == r && w == "event")
+            .map(|(_, _, b)| b["resource"].clone())
+            .unwrap()
+    };
+    // A repeated idempotency key answers with the message stored the first time,
+    // whether it was stored before this batch or earlier in it.
+    assert_eq!(message("r4")["id"], message("r0")["id"]);
+    assert_eq!(message("r4")["body"], "b0");
+    assert_eq!(message("r6")["id"], message("r5")["id"]);
+    assert_eq!(message("r6")["body"], "b5");
+    assert!(message("r0")["id"].as_i64() < message("r1")["id"].as_i64());
+    assert!(message("r1")["id"].as_i64() < message("r5")["id"].as_i64());
+    assert_eq!(got[4].2["error"], "ValidationError");
+    assert!(got[6].2["message"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
+    // Stored once each, in order; delivered once each, in order.
+    let relay = ch["_relays"]["messages"].as_str().unwrap().to_owned();
+    let page = jane.relay(&relay, &[]).await.unwrap();
+    let bodies: Vec<&str> = page["_embedded"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["b5", "b1", "b0"]);
+    let messages = ch["_topics"]["messages"].as_str().unwrap().to_owned();
+    for want in ["b0", "b1", "b5"] {
+        let m = john
+            .expect_event(&messages, "channel.message.created")
+            .await;
+        assert_eq!(m["body"], want);
+    }
+    john.expect_no_event(&messages, "channel.message.created", QUIET)
+        .await;
+    // A retry of a stored message, sent later on its own, is not stored again.
+    let again = jane
+        .action_with(
+            &dest,
+            json!({"type": "TEXT", "body": "b5 once more"}),
+            &[("idempotency-key", "k5")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.1["id"], message("r5")["id"]);
+}
+
+#[tokio::test]
+async fn sends_to_different_channels_arriving_together_each_get_their_own_answer() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ours = jane.direct_with("john").await;
+    let (_, theirs) = john
+        .create_channel(json!({"type": "PUBLIC", "name": unique("johns")}))
+        .await
+        .unwrap();
+    let to_ours = ours["_actions"]["message"].as_str().unwrap();
+    let to_theirs = theirs["_actions"]["message"].as_str().unwrap();
+    let text = r#"{"type":"TEXT","body":"hello"}"#;
+    let mut batch = String::new();
+    batch.push_str(&send_frame(to_ours, "a0", None, text));
+    batch.push_str(&send_frame(to_theirs, "b0", None, text));
+    batch.push_str(&send_frame(to_theirs, "b1", None, text));
+    batch.push_str(&send_frame(to_ours, "a1", None, text));
+    jane.send_raw(&batch).await;
+    let got = answers_until(&mut jane, "a1").await;
+    let shape: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(r, w, _)| (r.as_str(), w.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("a0", "event"),
+            ("a0", "RECEIPT"),
+            ("b0", "error"),
+            ("b0", "RECEIPT"),
+            ("b1", "error"),
+            ("b1", "RECEIPT"),
+            ("a1", "event"),
+            ("a1", "RECEIPT"),
+        ]
+    );
+    // jane is not a member of john's channel.
+    assert_eq!(got[2].2["error"], got[4].2["error"]);
+    assert_ne!(got[2].2["error"], Value::Null);
 }

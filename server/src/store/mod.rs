@@ -15,12 +15,15 @@ pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
 pub use users::{BlockRow, UserFilter};
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chatkitty_protocol::resource::{ChannelType, MessageType};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
+use tokio::sync::Mutex;
 
 /// Which database engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +266,27 @@ impl<'a> NewMessage<'a> {
             idempotency_key: None,
         }
     }
+
+    /// The row this message is once stored with `id`.
+    fn stored_as(&self, id: i64) -> MessageRow {
+        MessageRow {
+            id,
+            channel_id: self.channel_id,
+            user_id: self.user_id,
+            kind: self.kind,
+            body: self.body.map(str::to_owned),
+            file: self.file.map(str::to_owned),
+            properties: self.properties.to_owned(),
+            group_tag: self.group_tag.map(str::to_owned),
+            parent_id: self.parent_id,
+            mentions: self.mentions.map(str::to_owned),
+            links: self.links.map(str::to_owned),
+            created_ms: self.created_ms,
+            edited_ms: None,
+            deleted_ms: None,
+            thread_id: self.thread_id,
+        }
+    }
 }
 
 /// Which end of the history a message page starts from (PROTOCOL.md 9.3).
@@ -293,8 +317,37 @@ pub enum ChannelScope {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite: a connection of its own for the hot path, a send to a channel (its
+    /// context query and its insert). A query through the pool costs two more hand-offs
+    /// to the connection's worker thread, sqlx pinging the connection when it goes back
+    /// (`None` on PostgreSQL, whose pool serves sends concurrently).
+    sends: Option<Arc<Mutex<AnyConnection>>>,
     backend: Backend,
 }
+
+/// Runs `$query.$fetch(…)` on the send path's own connection (locked as `$conn`, an
+/// `Option<MutexGuard<AnyConnection>>`) when there is one, else on the pool.
+macro_rules! on_send_path {
+    ($conn:ident, $pool:expr, $query:expr, $fetch:ident) => {
+        match $conn.as_deref_mut() {
+            Some(c) => $query.$fetch(c).await,
+            None => $query.$fetch($pool).await,
+        }
+    };
+}
+
+/// Set on every SQLite connection.
+const SQLITE_PRAGMAS: [&str; 5] = [
+    // WAL: readers never block the writer; NORMAL sync is durable across process
+    // crashes in WAL mode; wait instead of failing when another connection holds the
+    // write lock.
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 5000",
+    // After a checkpoint restarts the WAL, cut its file back to this size (bytes).
+    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA foreign_keys = ON",
+];
 
 pub(crate) const USER_COLS: &str =
     "u.id, u.app_id, u.name, u.display_name, u.display_picture_url, \
@@ -306,6 +359,14 @@ pub(crate) const MEMBER_COLS: &str = "m.channel_id, m.user_id, m.role, m.last_re
      m.cleared_before_id, m.hidden, m.muted, m.last_read_ms";
 pub(crate) const MESSAGE_COLS: &str = "g.id, g.channel_id, g.user_id, g.kind, g.body, g.file, g.properties, \
      g.group_tag, g.parent_id, g.mentions, g.links, g.created_ms, g.edited_ms, g.deleted_ms, g.thread_id";
+/// How many columns `MESSAGE_COLS` names.
+const MESSAGE_COL_COUNT: usize = 15;
+
+/// The columns a new message sets, in the order [`Store::insert_message`] binds them.
+const INSERT_COLUMNS: &str = "channel_id, user_id, kind, body, file, properties, group_tag, \
+     parent_id, mentions, links, created_ms, idempotency_key, thread_id, announced";
+/// How many columns `INSERT_COLUMNS` names.
+const INSERT_COLS: usize = 14;
 
 struct Migration {
     version: i64,
@@ -351,46 +412,50 @@ impl Store {
                 (format!("sqlite://{database}?mode=rwc"), Backend::Sqlite)
             };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        // No ping before handing out a pooled connection: each would be one more round
+        // trip to the connection (for SQLite, a hand-off to its worker thread and back)
+        // on every query, and a broken connection already fails its query.
+        let pool_options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false);
         let pool = match backend {
             Backend::Sqlite => {
                 pool_options
                     .max_connections(4)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL: readers never block the writer; NORMAL sync is durable
-                            // across process crashes in WAL mode; wait instead of failing
-                            // when another connection holds the write lock.
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = NORMAL",
-                                "PRAGMA busy_timeout = 5000",
-                                // After a checkpoint restarts the WAL, cut its file
-                                // back to this size (bytes).
-                                "PRAGMA journal_size_limit = 67108864",
-                                "PRAGMA foreign_keys = ON",
-                            ] {
-                                sqlx::query(pragma).execute(&mut *conn).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
+                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
+                    .connect_with(options.clone())
                     .await?
             }
             Backend::Postgres => {
                 pool_options
                     .max_connections(16)
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await?
             }
         };
-        let store = Store { pool, backend };
+        let mut store = Store {
+            pool,
+            sends: None,
+            backend,
+        };
         store.migrate().await?;
+        if backend == Backend::Sqlite {
+            let mut conn = AnyConnection::connect_with(&options).await?;
+            sqlite_pragmas(&mut conn).await?;
+            store.sends = Some(Arc::new(Mutex::new(conn)));
+        }
         if backend == Backend::Sqlite {
             tokio::spawn(keep_wal_small(store.pool.clone()));
         }
         Ok(store)
+    }
+
+    /// The send path's own connection, locked (SQLite), or `None` (use the pool).
+    async fn send_path(&self) -> Option<tokio::sync::MutexGuard<'_, AnyConnection>> {
+        match &self.sends {
+            Some(c) => Some(c.lock().await),
+            None => None,
+        }
     }
 
     /// The engine in use.
@@ -660,13 +725,14 @@ impl Store {
             "SELECT {CHANNEL_COLS}, {members}, {blocks}, {USER_COLS} FROM channels c \
              LEFT JOIN users u ON u.id = $3 WHERE c.app_id = $1 AND c.id = $2"
         );
-        let Some(r) = sqlx::query(safe(&sql))
+        let mut conn = self.send_path().await;
+        let query = sqlx::query(safe(&sql))
             .bind(app_id)
             .bind(channel_id)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
+            .bind(user_id);
+        let row = on_send_path!(conn, &self.pool, query, fetch_optional)?;
+        drop(conn);
+        let Some(r) = row else {
             return Ok(None);
         };
         let members: Vec<(i64, i64, i64)> = json_column(&r, 10)?;
@@ -934,61 +1000,161 @@ impl Store {
     /// committed before anyone is told about it). With an idempotency key already
     /// used by this sender in this channel, returns the stored message and `false`.
     pub async fn insert_message(&self, m: &NewMessage<'_>) -> StoreResult<(MessageRow, bool)> {
+        let mut conn = self.send_path().await;
         if let (Some(key), Some(user)) = (m.idempotency_key, m.user_id) {
             let sql = format!(
                 "SELECT {MESSAGE_COLS} FROM messages g WHERE g.channel_id = $1 AND g.user_id = $2 AND g.idempotency_key = $3"
             );
-            if let Some(r) = sqlx::query(safe(&sql))
+            let query = sqlx::query(safe(&sql))
                 .bind(m.channel_id)
                 .bind(user)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?
-            {
+                .bind(key);
+            if let Some(r) = on_send_path!(conn, &self.pool, query, fetch_optional)? {
                 return Ok((message_row(&r)?, false));
             }
         }
         // One statement: the trigger of migration 4 moves the channel's activity, the
         // sender's read position and unhides the channel, atomically with the insert.
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO messages (channel_id, user_id, kind, body, file, properties, group_tag, parent_id, mentions, links, created_ms, idempotency_key, thread_id, announced) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-        )
-        .bind(m.channel_id)
-        .bind(m.user_id)
-        .bind(m.kind.as_str())
-        .bind(m.body)
-        .bind(m.file)
-        .bind(m.properties)
-        .bind(m.group_tag)
-        .bind(m.parent_id)
-        .bind(m.mentions)
-        .bind(m.links)
-        .bind(m.created_ms)
-        .bind(m.idempotency_key)
-        .bind(m.thread_id)
-        .bind(i64::from(m.idempotency_key.is_none()))
-        .fetch_one(&self.pool)
-        .await?;
+        let sql = format!(
+            "INSERT INTO messages ({INSERT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id"
+        );
+        let insert = sqlx::query_scalar(safe(&sql))
+            .bind(m.channel_id)
+            .bind(m.user_id)
+            .bind(m.kind.as_str())
+            .bind(m.body)
+            .bind(m.file)
+            .bind(m.properties)
+            .bind(m.group_tag)
+            .bind(m.parent_id)
+            .bind(m.mentions)
+            .bind(m.links)
+            .bind(m.created_ms)
+            .bind(m.idempotency_key)
+            .bind(m.thread_id)
+            .bind(i64::from(m.idempotency_key.is_none()));
+        let id: i64 = on_send_path!(conn, &self.pool, insert, fetch_one)?;
+        drop(conn);
         // The row is what was inserted: no need to read it back.
-        let row = MessageRow {
-            id,
-            channel_id: m.channel_id,
-            user_id: m.user_id,
-            kind: m.kind,
-            body: m.body.map(str::to_owned),
-            file: m.file.map(str::to_owned),
-            properties: m.properties.to_owned(),
-            group_tag: m.group_tag.map(str::to_owned),
-            parent_id: m.parent_id,
-            mentions: m.mentions.map(str::to_owned),
-            links: m.links.map(str::to_owned),
-            created_ms: m.created_ms,
-            edited_ms: None,
-            deleted_ms: None,
-            thread_id: m.thread_id,
+        Ok((m.stored_as(id), true))
+    }
+
+    /// [`Store::insert_message`] for several messages of one sender in one channel, in
+    /// two statements whatever their number: one looks up the idempotency keys already
+    /// used, one inserts the rest (a key repeated within `ms` is inserted once). The
+    /// results are in the order of `ms`.
+    pub async fn insert_messages(
+        &self,
+        ms: &[NewMessage<'_>],
+    ) -> StoreResult<Vec<(MessageRow, bool)>> {
+        let Some(first) = ms.first() else {
+            return Ok(Vec::new());
         };
-        Ok((row, true))
+        let (channel_id, user_id) = (first.channel_id, first.user_id);
+        if ms.len() == 1
+            || user_id.is_none()
+            || ms
+                .iter()
+                .any(|m| m.channel_id != channel_id || m.user_id != user_id)
+        {
+            let mut out = Vec::with_capacity(ms.len());
+            for m in ms {
+                out.push(self.insert_message(m).await?);
+            }
+            return Ok(out);
+        }
+        let mut conn = self.send_path().await;
+        let keys: Vec<&str> = ms.iter().filter_map(|m| m.idempotency_key).collect();
+        let mut used: HashMap<String, MessageRow> = HashMap::new();
+        if !keys.is_empty() {
+            let list = (0..keys.len())
+                .map(|i| format!("${}", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {MESSAGE_COLS}, g.idempotency_key FROM messages g \
+                 WHERE g.channel_id = $1 AND g.user_id = $2 AND g.idempotency_key IN ({list})"
+            );
+            let mut query = sqlx::query(safe(&sql)).bind(channel_id).bind(user_id);
+            for k in &keys {
+                query = query.bind(*k);
+            }
+            for r in on_send_path!(conn, &self.pool, query, fetch_all)? {
+                let key: String = r.try_get(MESSAGE_COL_COUNT)?;
+                used.insert(key, message_row(&r)?);
+            }
+        }
+        // Which messages to insert: not stored before, and each key once.
+        let mut fresh: Vec<&NewMessage<'_>> = Vec::new();
+        let mut fresh_keys: HashMap<&str, usize> = HashMap::new();
+        for m in ms {
+            match m.idempotency_key {
+                Some(k) if used.contains_key(k) || fresh_keys.contains_key(k) => {}
+                Some(k) => {
+                    fresh_keys.insert(k, fresh.len());
+                    fresh.push(m);
+                }
+                None => fresh.push(m),
+            }
+        }
+        let mut ids: Vec<i64> = Vec::new();
+        if !fresh.is_empty() {
+            let rows = (0..fresh.len())
+                .map(|i| {
+                    let b = i * INSERT_COLS + 1;
+                    let p: Vec<String> = (b..b + INSERT_COLS).map(|n| format!("${n}")).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("INSERT INTO messages ({INSERT_COLUMNS}) VALUES {rows} RETURNING id");
+            let mut insert = sqlx::query_scalar(safe(&sql));
+            for m in &fresh {
+                insert = insert
+                    .bind(m.channel_id)
+                    .bind(m.user_id)
+                    .bind(m.kind.as_str())
+                    .bind(m.body)
+                    .bind(m.file)
+                    .bind(m.properties)
+                    .bind(m.group_tag)
+                    .bind(m.parent_id)
+                    .bind(m.mentions)
+                    .bind(m.links)
+                    .bind(m.created_ms)
+                    .bind(m.idempotency_key)
+                    .bind(m.thread_id)
+                    .bind(i64::from(m.idempotency_key.is_none()));
+            }
+            ids = on_send_path!(conn, &self.pool, insert, fetch_all)?;
+            // The rows were given ascending ids in the order of VALUES; RETURNING's
+            // own order is not promised.
+            ids.sort_unstable();
+        }
+        drop(conn);
+        let mut next = ids.into_iter();
+        let mut inserted: HashMap<&str, MessageRow> = HashMap::new();
+        let mut out = Vec::with_capacity(ms.len());
+        for m in ms {
+            let stored = match m.idempotency_key {
+                Some(k) => used.get(k).or_else(|| inserted.get(k)).cloned(),
+                None => None,
+            };
+            if let Some(row) = stored {
+                out.push((row, false));
+                continue;
+            }
+            let id = next.next().ok_or_else(|| {
+                StoreError::Db(sqlx::Error::Protocol("fewer ids than inserted rows".into()))
+            })?;
+            let row = m.stored_as(id);
+            if let Some(k) = m.idempotency_key {
+                inserted.insert(k, row.clone());
+            }
+            out.push((row, true));
+        }
+        Ok(out)
     }
 
     /// A message by id.
@@ -1089,6 +1255,13 @@ async fn keep_wal_small(pool: AnyPool) {
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
+}
+
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    for pragma in SQLITE_PRAGMAS {
+        sqlx::query(pragma).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn json_column<T: serde::de::DeserializeOwned>(r: &AnyRow, at: usize) -> StoreResult<T> {
