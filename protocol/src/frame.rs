@@ -276,6 +276,68 @@ pub fn encode_text(command: Command, headers: &[(&str, &str)], body: &str) -> St
     out
 }
 
+/// A MESSAGE frame going to many subscribers of one destination: everything but the
+/// per-subscriber headers is encoded once. [`SharedMessage::to`] gives the same text as
+/// [`encode_text`] with the headers `destination`, `subscription`, `message-id`, `ack`
+/// (the message id), `content-type`.
+#[derive(Debug, Clone)]
+pub struct SharedMessage {
+    /// `MESSAGE` and the destination header.
+    head: String,
+    /// The content type, the length, the blank line, the body and the NUL.
+    tail: String,
+}
+
+impl SharedMessage {
+    /// Encodes the shared part once.
+    pub fn new(destination: &str, content_type: &str, body: &str) -> SharedMessage {
+        let mut head = String::with_capacity(destination.len() + 24);
+        head.push_str(Command::Message.as_str());
+        head.push('\n');
+        head.push_str(header::DESTINATION);
+        head.push(':');
+        escape_str_into(destination, &mut head);
+        head.push('\n');
+        let mut tail = String::with_capacity(content_type.len() + body.len() + 40);
+        tail.push_str(header::CONTENT_TYPE);
+        tail.push(':');
+        escape_str_into(content_type, &mut tail);
+        tail.push('\n');
+        if !body.is_empty() {
+            tail.push_str(header::CONTENT_LENGTH);
+            tail.push(':');
+            let mut digits = Vec::with_capacity(20);
+            push_decimal(body.len(), &mut digits);
+            digits.iter().for_each(|&d| tail.push(d as char));
+            tail.push('\n');
+        }
+        tail.push('\n');
+        tail.push_str(body);
+        tail.push('\0');
+        SharedMessage { head, tail }
+    }
+
+    /// The frame for one subscription.
+    pub fn to(&self, subscription: &str, message_id: &str) -> String {
+        let mut out = String::with_capacity(
+            self.head.len() + self.tail.len() + subscription.len() + 2 * message_id.len() + 40,
+        );
+        out.push_str(&self.head);
+        for (name, value) in [
+            (header::SUBSCRIPTION, subscription),
+            (header::MESSAGE_ID, message_id),
+            (header::ACK, message_id),
+        ] {
+            out.push_str(name);
+            out.push(':');
+            escape_str_into(value, &mut out);
+            out.push('\n');
+        }
+        out.push_str(&self.tail);
+        out
+    }
+}
+
 fn escape_str_into(s: &str, out: &mut String) {
     if !s.bytes().any(|b| matches!(b, b'\\' | b'\n' | b'\r' | b':')) {
         out.push_str(s);

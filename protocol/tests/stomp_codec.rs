@@ -1,6 +1,6 @@
 //! The STOMP 1.2 rules the codec implements, one test each, including malformed input.
 
-use chatkitty_protocol::frame::{escape, unescape};
+use chatkitty_protocol::frame::{encode_text, escape, unescape, SharedMessage};
 use chatkitty_protocol::{Command, DecodeError, Decoder, Frame, Item, Limits};
 
 fn decode_one(bytes: &[u8]) -> Result<Option<Item>, DecodeError> {
@@ -456,4 +456,36 @@ fn encode_text_matches_frame_encoding() {
         encode_text(Command::Connected, &[("session", "a:b")], ""),
         "CONNECTED\nsession:a:b\n\n\0"
     );
+}
+
+#[test]
+fn a_shared_message_encodes_each_subscribers_frame_like_encode_text() {
+    for (dest, sub, id, body) in [
+        (
+            "/topic/v1/channels/7/messages",
+            "sub-3",
+            "n1-42",
+            "{\"a\":\"é\"}",
+        ),
+        ("/topic/a:b\\c\nd", "s:1\r", "id\\:2", ""),
+    ] {
+        let shared = SharedMessage::new(dest, "application/json", body);
+        let one = encode_text(
+            Command::Message,
+            &[
+                ("destination", dest),
+                ("subscription", sub),
+                ("message-id", id),
+                ("ack", id),
+                ("content-type", "application/json"),
+            ],
+            body,
+        );
+        assert_eq!(shared.to(sub, id), one);
+        let f = frame(shared.to(sub, id).as_bytes());
+        assert_eq!(f.header("destination"), Some(dest));
+        assert_eq!(f.header("subscription"), Some(sub));
+        assert_eq!(f.header("ack"), Some(id));
+        assert_eq!(f.body, body.as_bytes());
+    }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use chatkitty_protocol::frame::encode_text;
+use chatkitty_protocol::frame::{encode_text, SharedMessage};
 use chatkitty_protocol::header;
 use chatkitty_protocol::Command;
 use tokio::sync::{mpsc, Notify};
@@ -148,12 +148,16 @@ impl Hub {
 
     /// A unique message id.
     pub fn next_message_id(&self) -> String {
-        let n = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut s = String::with_capacity(self.node.len() + 12);
-        s.push_str(&self.node);
-        s.push('-');
-        s.push_str(&n.to_string());
+        self.push_message_id(&mut s);
         s
+    }
+
+    /// Appends a unique message id to `out`.
+    fn push_message_id(&self, out: &mut String) {
+        use std::fmt::Write;
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let _ = write!(out, "{}-{n}", self.node);
     }
 
     /// Adds a subscription; returns `true` when it is the connection's first on `dest`.
@@ -234,13 +238,16 @@ impl Hub {
             return 0;
         };
         let mut n = 0;
+        // Encoded once; each subscriber's frame adds its subscription and message id.
+        let shared = SharedMessage::new(dest, header::JSON, body);
+        let mut id = String::with_capacity(self.node.len() + 12);
         for s in subs {
             if exclude.skips(&s.conn) {
                 continue;
             }
-            let id = self.next_message_id();
-            let frame = message_frame(dest, &s.sub_id, &id, None, body);
-            if s.conn.send(frame) {
+            id.clear();
+            self.push_message_id(&mut id);
+            if s.conn.send(shared.to(&s.sub_id, &id)) {
                 n += 1;
             } else {
                 self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);

@@ -164,10 +164,13 @@ async fn write_loop(
         iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat = Some(iv);
     }
+    // One wait for the whole loop, not a new one per batch of frames.
+    let killed = kill.notified();
+    tokio::pin!(killed);
     loop {
         let out = tokio::select! {
             biased;
-            _ = kill.notified() => break,
+            _ = &mut killed => break,
             out = rx.recv() => out,
             _ = async { heartbeat.as_mut().map(|h| h.tick()).unwrap_or_else(|| unreachable!()).await }, if heartbeat.is_some() => {
                 Some(Outbound::Frame("\n".to_owned()))
