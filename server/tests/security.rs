@@ -237,13 +237,7 @@ async fn a_non_member_is_refused_every_relay_action_and_topic_of_a_private_chann
         .relay(w.channel["_relays"]["messages"].as_str().unwrap(), &[])
         .await
         .unwrap();
-    let bodies: Vec<&str> = page["_embedded"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
-    assert_eq!(bodies, ["ok", "secret"]);
+    assert_eq!(page_bodies(&page), ["ok", "secret"]);
 }
 
 #[tokio::test]

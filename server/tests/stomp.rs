@@ -322,38 +322,30 @@ async fn messages_page_newest_first_and_walk_back_and_forth() {
         jane.send_text(&ch, &format!("m{i}")).await.unwrap();
     }
     let relay = ch["_relays"]["messages"].as_str().unwrap().to_owned();
-    let bodies = |p: &Value| -> Vec<String> {
-        p["_embedded"]["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["body"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let p1 = jane.relay(&relay, &[("size", "3")]).await.unwrap();
-    assert_eq!(bodies(&p1), ["m6", "m5", "m4"]);
+    assert_eq!(page_bodies(&p1), ["m6", "m5", "m4"]);
     assert!(p1["_relays"].get("prev").is_none());
     assert_eq!(p1["page"]["totalElements"], 7);
     let next = p1["_relays"]["next"].as_str().unwrap().to_owned();
     // The official client re-sends only the original parameter headers.
     let p2 = jane.relay(&next, &[("size", "3")]).await.unwrap();
-    assert_eq!(bodies(&p2), ["m3", "m2", "m1"]);
+    assert_eq!(page_bodies(&p2), ["m3", "m2", "m1"]);
     let p3 = jane
         .relay(p2["_relays"]["next"].as_str().unwrap(), &[])
         .await
         .unwrap();
-    assert_eq!(bodies(&p3), ["m0"]);
+    assert_eq!(page_bodies(&p3), ["m0"]);
     assert!(p3["_relays"].get("next").is_none());
     let back = jane
         .relay(p3["_relays"]["prev"].as_str().unwrap(), &[])
         .await
         .unwrap();
-    assert_eq!(bodies(&back), ["m3", "m2", "m1"]);
+    assert_eq!(page_bodies(&back), ["m3", "m2", "m1"]);
     let first = jane
         .relay(back["_relays"]["prev"].as_str().unwrap(), &[])
         .await
         .unwrap();
-    assert_eq!(bodies(&first), ["m6", "m5", "m4"]);
+    assert_eq!(page_bodies(&first), ["m6", "m5", "m4"]);
     assert!(first["_relays"].get("prev").is_none());
     // Bad parameters are a validation error, not a crash.
     let e = jane.relay(&relay, &[("size", "-5")]).await.unwrap_err();
@@ -366,7 +358,7 @@ async fn messages_page_newest_first_and_walk_back_and_forth() {
         )
         .await
         .unwrap();
-    assert_eq!(bodies(&p).len(), 7);
+    assert_eq!(page_bodies(&p).len(), 7);
 }
 
 #[tokio::test]
@@ -1006,13 +998,7 @@ async fn sends_arriving_together_are_answered_in_order_and_each_stored_once() {
     // Stored once each, in order; delivered once each, in order.
     let relay = ch["_relays"]["messages"].as_str().unwrap().to_owned();
     let page = jane.relay(&relay, &[]).await.unwrap();
-    let bodies: Vec<&str> = page["_embedded"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
-    assert_eq!(bodies, ["b5", "b1", "b0"]);
+    assert_eq!(page_bodies(&page), ["b5", "b1", "b0"]);
     let messages = ch["_topics"]["messages"].as_str().unwrap().to_owned();
     for want in ["b0", "b1", "b5"] {
         let m = john

@@ -1015,25 +1015,8 @@ impl Store {
         }
         // One statement: the trigger of migration 4 moves the channel's activity, the
         // sender's read position and unhides the channel, atomically with the insert.
-        let sql = format!(
-            "INSERT INTO messages ({INSERT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id"
-        );
-        let insert = sqlx::query_scalar(safe(&sql))
-            .bind(m.channel_id)
-            .bind(m.user_id)
-            .bind(m.kind.as_str())
-            .bind(m.body)
-            .bind(m.file)
-            .bind(m.properties)
-            .bind(m.group_tag)
-            .bind(m.parent_id)
-            .bind(m.mentions)
-            .bind(m.links)
-            .bind(m.created_ms)
-            .bind(m.idempotency_key)
-            .bind(m.thread_id)
-            .bind(i64::from(m.idempotency_key.is_none()));
+        let sql = insert_sql(1);
+        let insert = bind_new(sqlx::query_scalar(safe(&sql)), m);
         let id: i64 = on_send_path!(conn, &self.pool, insert, fetch_one)?;
         drop(conn);
         // The row is what was inserted: no need to read it back.
@@ -1100,32 +1083,10 @@ impl Store {
         }
         let mut ids: Vec<i64> = Vec::new();
         if !fresh.is_empty() {
-            let rows = (0..fresh.len())
-                .map(|i| {
-                    let b = i * INSERT_COLS + 1;
-                    let p: Vec<String> = (b..b + INSERT_COLS).map(|n| format!("${n}")).collect();
-                    format!("({})", p.join(", "))
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("INSERT INTO messages ({INSERT_COLUMNS}) VALUES {rows} RETURNING id");
+            let sql = insert_sql(fresh.len());
             let mut insert = sqlx::query_scalar(safe(&sql));
             for m in &fresh {
-                insert = insert
-                    .bind(m.channel_id)
-                    .bind(m.user_id)
-                    .bind(m.kind.as_str())
-                    .bind(m.body)
-                    .bind(m.file)
-                    .bind(m.properties)
-                    .bind(m.group_tag)
-                    .bind(m.parent_id)
-                    .bind(m.mentions)
-                    .bind(m.links)
-                    .bind(m.created_ms)
-                    .bind(m.idempotency_key)
-                    .bind(m.thread_id)
-                    .bind(i64::from(m.idempotency_key.is_none()));
+                insert = bind_new(insert, m);
             }
             ids = on_send_path!(conn, &self.pool, insert, fetch_all)?;
             // The rows were given ascending ids in the order of VALUES; RETURNING's
@@ -1255,6 +1216,44 @@ async fn keep_wal_small(pool: AnyPool) {
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
+}
+
+/// `INSERT INTO messages … RETURNING id` of `rows` new messages, each bound by
+/// [`bind_new`] in turn.
+fn insert_sql(rows: usize) -> String {
+    let values = (0..rows)
+        .map(|i| {
+            let first = i * INSERT_COLS + 1;
+            let params: Vec<String> = (first..first + INSERT_COLS)
+                .map(|n| format!("${n}"))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("INSERT INTO messages ({INSERT_COLUMNS}) VALUES {values} RETURNING id")
+}
+
+/// Binds a new message's `INSERT_COLUMNS`.
+fn bind_new<'q>(
+    query: sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments>,
+    m: &NewMessage<'q>,
+) -> sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments> {
+    query
+        .bind(m.channel_id)
+        .bind(m.user_id)
+        .bind(m.kind.as_str())
+        .bind(m.body)
+        .bind(m.file)
+        .bind(m.properties)
+        .bind(m.group_tag)
+        .bind(m.parent_id)
+        .bind(m.mentions)
+        .bind(m.links)
+        .bind(m.created_ms)
+        .bind(m.idempotency_key)
+        .bind(m.thread_id)
+        .bind(i64::from(m.idempotency_key.is_none()))
 }
 
 async fn sqlite_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {

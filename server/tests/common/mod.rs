@@ -493,6 +493,16 @@ impl Client {
     }
 }
 
+/// The bodies of a messages page's messages, in page order.
+pub fn page_bodies(page: &Value) -> Vec<String> {
+    page["_embedded"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 pub fn body_json(f: &Frame) -> Value {
     serde_json::from_slice(&f.body).unwrap()
 }
