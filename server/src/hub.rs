@@ -73,6 +73,14 @@ impl ConnHandle {
         }
     }
 
+    /// Waits, at most `wait`, until `n` more frames fit in the queue. A connection's
+    /// answers to a batch of its own requests are queued at once; waiting here paces
+    /// them by its writer (and, through the reader, the client) instead of overflowing
+    /// the queue, which is for events from others.
+    pub async fn room(&self, n: usize, wait: std::time::Duration) {
+        let _ = tokio::time::timeout(wait, self.tx.reserve_many(n)).await;
+    }
+
     /// Queues a control message (waits for room: used only by the connection itself).
     pub async fn control(&self, out: Outbound) {
         let _ = self.tx.send(out).await;

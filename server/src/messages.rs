@@ -27,6 +27,10 @@ enum Target<'a> {
     Thread(i64),
 }
 
+/// How long a batch's answer waits for room in its connection's queue before it is
+/// queued anyway (a full queue then closes the connection as a slow consumer).
+const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A SEND to a channel's `message` action waiting to be handled with the ones after
 /// it (see [`Session::send_batch`]).
 pub struct QueuedSend {
@@ -157,6 +161,7 @@ impl Session {
             Ok(c) => c,
             Err(e) => {
                 for s in &sends {
+                    self.conn.room(2, ANSWER_WAIT).await;
                     self.answer(Err(e.clone()), s);
                 }
                 return;
@@ -187,6 +192,8 @@ impl Session {
             Err(e) => Err(ApiError::from(e)),
         };
         for (p, s) in prepared.into_iter().zip(&sends) {
+            // Its result event or error, its RECEIPT and its copy on a channel topic.
+            self.conn.room(3, ANSWER_WAIT).await;
             let result = match (p, &mut stored) {
                 (Err(e), _) => Err(e),
                 (Ok(_), Err(e)) => Err(e.clone()),

@@ -484,3 +484,57 @@ async fn a_consumer_that_stops_reading_is_disconnected_instead_of_growing_memory
     );
     drop(john);
 }
+
+#[tokio::test]
+async fn a_client_sending_many_messages_at_once_gets_every_answer_even_with_a_small_queue() {
+    // The answers to a client's own requests must not overflow its queue and get it
+    // dropped as a slow consumer: the sends are handled together, their answers paced.
+    let server = TestServer::start_with(|c| {
+        c.outbound_queue = 16;
+        c.send_rate = 100_000;
+        c.send_burst = 100_000;
+    })
+    .await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let (_, ch) = jane
+        .create_channel(json!({"type": "PUBLIC", "name": unique("flood")}))
+        .await
+        .unwrap();
+    jane.start_chat(&ch).await;
+    let dest = ch["_actions"]["message"].as_str().unwrap().to_owned();
+    let mut batch = String::new();
+    for i in 0..60 {
+        batch.push_str(
+            &Frame::new(Command::Send)
+                .with_header("destination", dest.as_str())
+                .with_header("receipt", format!("flood-{i}"))
+                .with_body(
+                    json!({"type": "TEXT", "body": format!("m{i} {}", "x".repeat(9_000))})
+                        .to_string()
+                        .into_bytes(),
+                )
+                .encode_to_string(),
+        );
+    }
+    jane.send_raw(&batch).await;
+    // Not reading for a while: the 60 sends are stored together and their 180
+    // answers (result event, copy on the channel topic, RECEIPT) must wait for room
+    // rather than overflow the queue of 16.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for i in 0..60 {
+        let r = format!("flood-{i}");
+        let got = jane
+            .wait_for(Duration::from_secs(10), |f| {
+                f.command == Command::Receipt && f.header("receipt-id") == Some(r.as_str())
+            })
+            .await;
+        assert!(got.is_some(), "no RECEIPT for send {i}");
+    }
+    let stats = &server.state().hub.stats;
+    assert_eq!(
+        stats
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
