@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::actions::{properties, publish_typing_in, str_field, ActionCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::Exclude;
-use crate::session::{instant_now, Session};
+use crate::session::{instant_now, Session, ANSWER_WAIT};
 use crate::state::event_json;
 use crate::store::{now_ms, ChannelRow, MessageRow, NewMessage};
 use crate::threads::ThreadKey;
@@ -26,10 +26,6 @@ enum Target<'a> {
     /// A standalone thread.
     Thread(i64),
 }
-
-/// How long a batch's answer waits for room in its connection's queue before it is
-/// queued anyway (a full queue then closes the connection as a slow consumer).
-const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A SEND to a channel's `message` action waiting to be handled with the ones after
 /// it (see [`Session::send_batch`]).

@@ -646,6 +646,9 @@ impl Session {
         if !self.queued.is_empty() && to_channel != Some(self.queued_for) {
             self.flush_sends().await;
         }
+        // Room for this frame's answers (a result, events on the user's own topics, a
+        // RECEIPT): a client that sends faster than it reads is paced, not dropped.
+        self.conn.room(4, ANSWER_WAIT).await;
         let receipt = frame.header(header::RECEIPT).map(str::to_owned);
         let limited = match frame.command {
             Command::Send => !self.send_limit.take(Instant::now()),
@@ -1098,6 +1101,11 @@ pub async fn announce_presence(state: &AppState, user: &UserRow) {
         state.publish(&dest, &body, Exclude::User(user.id));
     }
 }
+
+/// How long the answers to a connection's own requests wait for room in its queue
+/// before they are queued anyway (a full queue then closes the connection as a slow
+/// consumer).
+pub(crate) const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// At most this many SENDs are handled together.
 const MAX_QUEUED_SENDS: usize = 64;
