@@ -252,16 +252,29 @@ pub fn encode_text(command: Command, headers: &[(&str, &str)], body: &str) -> St
             continue;
         }
         if escape {
-            escape_str_into(name, &mut out);
-            out.push(':');
-            escape_str_into(value, &mut out);
+            push_header(name, value, &mut out);
         } else {
             out.push_str(name);
             out.push(':');
             out.push_str(value);
+            out.push('\n');
         }
-        out.push('\n');
     }
+    push_length_and_body(body, &mut out);
+    out
+}
+
+/// `name:value` and an EOL, both escaped.
+fn push_header(name: &str, value: &str, out: &mut String) {
+    escape_str_into(name, out);
+    out.push(':');
+    escape_str_into(value, out);
+    out.push('\n');
+}
+
+/// The `content-length` header (for a non-empty body), the blank line, the body and
+/// the NUL that end a frame.
+fn push_length_and_body(body: &str, out: &mut String) {
     if !body.is_empty() {
         out.push_str(header::CONTENT_LENGTH);
         out.push(':');
@@ -273,7 +286,6 @@ pub fn encode_text(command: Command, headers: &[(&str, &str)], body: &str) -> St
     out.push('\n');
     out.push_str(body);
     out.push('\0');
-    out
 }
 
 /// A MESSAGE frame going to many subscribers of one destination: everything but the
@@ -294,26 +306,10 @@ impl SharedMessage {
         let mut head = String::with_capacity(destination.len() + 24);
         head.push_str(Command::Message.as_str());
         head.push('\n');
-        head.push_str(header::DESTINATION);
-        head.push(':');
-        escape_str_into(destination, &mut head);
-        head.push('\n');
+        push_header(header::DESTINATION, destination, &mut head);
         let mut tail = String::with_capacity(content_type.len() + body.len() + 40);
-        tail.push_str(header::CONTENT_TYPE);
-        tail.push(':');
-        escape_str_into(content_type, &mut tail);
-        tail.push('\n');
-        if !body.is_empty() {
-            tail.push_str(header::CONTENT_LENGTH);
-            tail.push(':');
-            let mut digits = Vec::with_capacity(20);
-            push_decimal(body.len(), &mut digits);
-            digits.iter().for_each(|&d| tail.push(d as char));
-            tail.push('\n');
-        }
-        tail.push('\n');
-        tail.push_str(body);
-        tail.push('\0');
+        push_header(header::CONTENT_TYPE, content_type, &mut tail);
+        push_length_and_body(body, &mut tail);
         SharedMessage { head, tail }
     }
 
@@ -328,10 +324,7 @@ impl SharedMessage {
             (header::MESSAGE_ID, message_id),
             (header::ACK, message_id),
         ] {
-            out.push_str(name);
-            out.push(':');
-            escape_str_into(value, &mut out);
-            out.push('\n');
+            push_header(name, value, &mut out);
         }
         out.push_str(&self.tail);
         out

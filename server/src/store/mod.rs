@@ -15,7 +15,7 @@ pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
 pub use users::{BlockRow, UserFilter};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -1070,15 +1070,11 @@ impl Store {
         }
         // Which messages to insert: not stored before, and each key once.
         let mut fresh: Vec<&NewMessage<'_>> = Vec::new();
-        let mut fresh_keys: HashMap<&str, usize> = HashMap::new();
+        let mut fresh_keys: HashSet<&str> = HashSet::new();
         for m in ms {
             match m.idempotency_key {
-                Some(k) if used.contains_key(k) || fresh_keys.contains_key(k) => {}
-                Some(k) => {
-                    fresh_keys.insert(k, fresh.len());
-                    fresh.push(m);
-                }
-                None => fresh.push(m),
+                Some(k) if used.contains_key(k) || !fresh_keys.insert(k) => {}
+                _ => fresh.push(m),
             }
         }
         let mut ids: Vec<i64> = Vec::new();
