@@ -37,15 +37,6 @@ pub fn str_field<'a>(body: &'a Value, key: &str) -> ApiResult<Option<&'a str>> {
     }
 }
 
-/// `properties`: an object (default `{}`), as JSON text.
-pub fn properties(body: &Value) -> ApiResult<String> {
-    match body.get("properties") {
-        None | Some(Value::Null) => Ok("{}".to_owned()),
-        Some(v @ Value::Object(_)) => Ok(v.to_string()),
-        Some(_) => Err(ApiError::validation("`properties` must be an object.")),
-    }
-}
-
 impl Session {
     /// Handles an action.
     pub async fn action(

@@ -8,9 +8,10 @@ use chatkitty_protocol::event::types;
 use chatkitty_protocol::resource::ChannelType;
 use serde_json::Value;
 
-use crate::actions::{properties, str_field};
+use crate::actions::str_field;
 use crate::error::{ApiError, ApiResult};
 use crate::hub::Exclude;
+use crate::limits::properties;
 use crate::session::Session;
 use crate::state::event_json;
 use crate::store::{ChannelRow, MemberRow, StoreError, UserRow};
@@ -82,6 +83,13 @@ impl Session {
                 ))
             }
         };
+        let max = self.state.config.max_members_per_request;
+        if list.len() > max {
+            return Err(crate::limits::too_large(format!(
+                "`members` names at most {max} users per request ({} given); invite the others afterwards.",
+                list.len()
+            )));
+        }
         let mut out: Vec<UserRow> = Vec::new();
         for m in list {
             let user = match self.user_reference(m).await {
@@ -125,7 +133,7 @@ impl Session {
                 ))
             }
         };
-        let props = properties(body)?;
+        let props = properties(body, self.state.config.max_properties_bytes)?;
         let members = self.resolve_members(body).await?;
         let others: Vec<i64> = members
             .iter()
@@ -225,7 +233,7 @@ impl Session {
         };
         let props = match body.get("properties") {
             None | Some(Value::Null) => None,
-            Some(_) => Some(properties(body)?),
+            Some(_) => Some(properties(body, self.state.config.max_properties_bytes)?),
         };
         match self
             .state
@@ -296,6 +304,8 @@ impl Session {
                 Exclude::Nobody,
             );
         }
+        // After the deletion was announced on them, its members' subscriptions end.
+        self.state.revoke(None, cid);
         Ok(())
     }
 
@@ -346,6 +356,8 @@ impl Session {
         if !self.state.store.remove_member(cid, self.user.id).await? {
             return Err(ApiError::not_a_member(&channel.name));
         }
+        // No longer a member: what they subscribed to as one ends now.
+        self.state.revoke(Some(self.user.id), cid);
         self.reply_channel(&channel, types::USER_CHANNEL_LEFT, receipt)
             .await?;
         let me = self.state.render_user(&self.user);
@@ -531,14 +543,11 @@ impl Session {
                 "A custom event needs a `type` of 1 to 100 characters.",
             ));
         };
-        let props = body
-            .get("properties")
-            .cloned()
-            .unwrap_or(Value::Object(Default::default()));
+        let props = properties(body, self.state.config.max_properties_bytes)?;
         let event = serde_json::json!({
             "type": kind,
             "user": self.state.render_user(&self.user),
-            "properties": props,
+            "properties": crate::render::raw_json(&props),
             "_relays": { "channel": chatkitty_protocol::destination::channel_relay(channel.id as u64) },
         });
         self.state.publish_to_channel(

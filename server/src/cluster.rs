@@ -75,6 +75,17 @@ pub enum BusMsg {
         /// Active now.
         on: bool,
     },
+    /// Subscriptions granted by membership of a channel end: a user (or, for a deleted
+    /// channel, everyone) lost it.
+    #[serde(rename = "r")]
+    Revoke {
+        /// Origin node.
+        n: String,
+        /// User, or everyone.
+        u: Option<i64>,
+        /// Channel.
+        c: i64,
+    },
     /// A user's typing in a thread ended (they sent a message via another node).
     #[serde(rename = "t")]
     StopTyping {
@@ -452,6 +463,18 @@ impl Cluster {
         }
     }
 
+    /// Ends on the other nodes the subscriptions `user` (everyone, for `None`) holds
+    /// through membership of `channel`.
+    pub fn revoke(&self, user: Option<i64>, channel: i64) {
+        if self.is_clustered() {
+            self.send(&BusMsg::Revoke {
+                n: self.node.clone(),
+                u: user,
+                c: channel,
+            });
+        }
+    }
+
     /// Whether `user` is online on another node.
     pub fn online_elsewhere(&self, user: i64) -> bool {
         self.is_clustered() && lock(&self.remote_online).contains(&user)
@@ -597,6 +620,9 @@ async fn receive(state: &AppState, m: BusMsg) {
             } else {
                 set.remove(&(c, u));
             }
+        }
+        BusMsg::Revoke { n, u, c } if n != me => {
+            state.hub.revoke(u, c);
         }
         BusMsg::StopTyping { n, th, u } if n != me => {
             if state.typing.stop(&th, u) {

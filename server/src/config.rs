@@ -122,9 +122,43 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_MAX_MESSAGE_CHARS", default_value_t = 10_000)]
     pub max_message_chars: usize,
 
+    /// Largest `properties` object of a user, channel, message, thread or custom event,
+    /// in bytes of JSON.
+    #[arg(long, env = "CHATKITTY_MAX_PROPERTIES_BYTES", default_value_t = 16 * 1024)]
+    pub max_properties_bytes: usize,
+
+    /// Users one request may name (`createChannel`'s members, an invitation list).
+    #[arg(long, env = "CHATKITTY_MAX_MEMBERS_PER_REQUEST", default_value_t = 100)]
+    pub max_members_per_request: usize,
+
+    /// `<@user>` and `<#channel>` mentions resolved in one message (further tags stay
+    /// plain text).
+    #[arg(long, env = "CHATKITTY_MAX_MENTIONS", default_value_t = 20)]
+    pub max_mentions: usize,
+
+    /// Largest answer to one read (a page of messages, channels, users…), in bytes:
+    /// a page that would be larger holds fewer items, and its `next` link continues
+    /// where it stopped.
+    #[arg(long, env = "CHATKITTY_MAX_PAGE_BYTES", default_value_t = 512 * 1024)]
+    pub max_page_bytes: usize,
+
     /// Frames queued for one connection before it is dropped as a slow consumer.
     #[arg(long, env = "CHATKITTY_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
+
+    /// Bytes queued for one connection before it is dropped as a slow consumer (the
+    /// first frame of an empty queue always passes, whatever its size).
+    #[arg(long, env = "CHATKITTY_OUTBOUND_QUEUE_BYTES", default_value_t = 1 << 20)]
+    pub outbound_queue_bytes: usize,
+
+    /// Bytes queued for all connections together: past it, connections with more than
+    /// an eighth of their own budget queued are dropped as slow consumers.
+    #[arg(long, env = "CHATKITTY_OUTBOUND_TOTAL_BYTES", default_value_t = 256 << 20)]
+    pub outbound_total_bytes: usize,
+
+    /// A new connection must complete CONNECT within this long of opening.
+    #[arg(long, env = "CHATKITTY_CONNECT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub connect_timeout_ms: u64,
 
     /// Topic subscriptions one connection may hold.
     #[arg(long, env = "CHATKITTY_MAX_SUBSCRIPTIONS", default_value_t = 1000)]
@@ -146,6 +180,15 @@ pub struct Config {
     /// Relay burst per connection.
     #[arg(long, env = "CHATKITTY_RELAY_BURST", default_value_t = 1000)]
     pub relay_burst: u32,
+
+    /// Sustained topic SUBSCRIBE/UNSUBSCRIBE rate per connection, per second, bursts
+    /// up to `subscribe_burst`. Over it the connection is paced: its next frames wait.
+    #[arg(long, env = "CHATKITTY_SUBSCRIBE_RATE", default_value_t = 100)]
+    pub subscribe_rate: u32,
+
+    /// Topic SUBSCRIBE/UNSUBSCRIBE burst per connection.
+    #[arg(long, env = "CHATKITTY_SUBSCRIBE_BURST", default_value_t = 400)]
+    pub subscribe_burst: u32,
 
     /// Requests refused for rate within a minute before the connection is closed.
     #[arg(long, env = "CHATKITTY_ABUSE_LIMIT", default_value_t = 50)]
@@ -208,12 +251,21 @@ impl std::fmt::Debug for Config {
             .field("client_heartbeat_ms", &self.client_heartbeat_ms)
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("max_message_chars", &self.max_message_chars)
+            .field("max_properties_bytes", &self.max_properties_bytes)
+            .field("max_members_per_request", &self.max_members_per_request)
+            .field("max_mentions", &self.max_mentions)
+            .field("max_page_bytes", &self.max_page_bytes)
             .field("outbound_queue", &self.outbound_queue)
+            .field("outbound_queue_bytes", &self.outbound_queue_bytes)
+            .field("outbound_total_bytes", &self.outbound_total_bytes)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("max_subscriptions", &self.max_subscriptions)
             .field("send_rate", &self.send_rate)
             .field("send_burst", &self.send_burst)
             .field("relay_rate", &self.relay_rate)
             .field("relay_burst", &self.relay_burst)
+            .field("subscribe_rate", &self.subscribe_rate)
+            .field("subscribe_burst", &self.subscribe_burst)
             .field("abuse_limit", &self.abuse_limit)
             .field("max_connections_per_user", &self.max_connections_per_user)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))

@@ -30,6 +30,8 @@ pub mod fuzzing;
 pub mod http;
 pub mod hub;
 pub mod keys;
+pub mod limits;
+pub mod mentions;
 pub mod messages;
 pub mod notify;
 pub mod platform;

@@ -7,9 +7,11 @@ use chatkitty_protocol::event::types;
 use chatkitty_protocol::resource::{ChannelType, Keystrokes, KeystrokesRelays, MessageType};
 use serde_json::Value;
 
-use crate::actions::{properties, publish_typing_in, str_field, ActionCtx};
+use crate::actions::{publish_typing_in, str_field, ActionCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::hub::Exclude;
+use crate::limits::{self, properties};
+use crate::mentions::{StoredMention, Viewer};
 use crate::session::{instant_now, Session, ANSWER_WAIT};
 use crate::state::event_json;
 use crate::store::{now_ms, ChannelRow, MessageRow, NewMessage};
@@ -47,6 +49,16 @@ impl QueuedSend {
     }
 }
 
+/// A new message's mentions.
+struct Mentions {
+    /// As stored: references.
+    stored: String,
+    /// Who is mentioned.
+    who: Vec<crate::notify::Mentioned>,
+    /// As the channel's readers see them.
+    rendered: Option<Vec<Value>>,
+}
+
 /// A new message's checked fields, borrowing from its request body.
 struct Prepared<'b> {
     kind: MessageType,
@@ -54,7 +66,7 @@ struct Prepared<'b> {
     file: Option<String>,
     props: String,
     group_tag: Option<&'b str>,
-    mentions: Option<(String, Vec<crate::notify::Mentioned>)>,
+    mentions: Option<Mentions>,
     links: Option<String>,
     created_ms: i64,
 }
@@ -82,7 +94,7 @@ impl Prepared<'_> {
             group_tag: self.group_tag,
             parent_id,
             thread_id,
-            mentions: self.mentions.as_ref().map(|(json, _)| json.as_str()),
+            mentions: self.mentions.as_ref().map(|m| m.stored.as_str()),
             links: self.links.as_deref(),
             created_ms: self.created_ms,
             idempotency_key: ctx.idempotency_key,
@@ -282,8 +294,12 @@ impl Session {
         } else {
             "TEXT"
         });
-        let group_tag = str_field(body, "groupTag")?;
-        let props = properties(body)?;
+        let group_tag = limits::bounded(
+            "groupTag",
+            str_field(body, "groupTag")?,
+            limits::MAX_GROUP_TAG_CHARS,
+        )?;
+        let props = properties(body, self.state.config.max_properties_bytes)?;
         let (mtype, text, file) = match kind {
             "TEXT" => {
                 if body.get("file").is_some_and(|f| !f.is_null()) {
@@ -333,10 +349,15 @@ impl Session {
         // The sender as just loaded with the members (fresh, should another session
         // have renamed them).
         let sender = audience.sender.as_ref().unwrap_or(&self.user);
+        let mentions = p.mentions;
         let message = if new {
-            state.render_new_message(&row, Some(sender))
+            let mut m = state.render_new_message(&row, Some(sender));
+            m.mentions = mentions.as_ref().and_then(|m| m.rendered.clone());
+            m
         } else {
-            state.render_one_message(self.app_id, &row).await?
+            state
+                .render_one_message(self.app_id, &row, Viewer::Audience)
+                .await?
         };
         let created = event_json(types::USER_MESSAGE_CREATED, &message);
         let ack = || self.reply_event(UserTopic::Messages, &created, ctx.receipt);
@@ -354,7 +375,7 @@ impl Session {
             Target::Reply(p) => (ThreadKey::Message(p.id), Some(p)),
             Target::Thread(t) => (ThreadKey::Standalone(t), None),
         };
-        let mentioned = p.mentions.map(|(_, m)| m).unwrap_or_default();
+        let mentioned = mentions.map(|m| m.who).unwrap_or_default();
         deliver_new_message(
             state,
             self.app_id,
@@ -392,26 +413,23 @@ impl Session {
         Ok(text)
     }
 
-    /// Resolves `<@username>` and `<#channel>` tags (PROTOCOL.md 12.3) into the
-    /// `mentions` JSON, and who was mentioned (for notifications).
-    async fn mentions(
-        &self,
-        text: &str,
-    ) -> ApiResult<Option<(String, Vec<crate::notify::Mentioned>)>> {
-        let tags = crate::text::mention_tags(text);
+    /// Resolves the first `--max-mentions` `<@username>` and `<#channel>` tags
+    /// (PROTOCOL.md 12.3) into references to store (see [`crate::mentions`]), who was
+    /// mentioned (for notifications) and the mentions as the channel's readers see them.
+    /// A channel the sender may not read is not mentioned.
+    async fn mentions(&self, text: &str) -> ApiResult<Option<Mentions>> {
+        let tags = crate::text::mention_tags(text, self.state.config.max_mentions);
         if tags.is_empty() {
             return Ok(None);
         }
-        let mut out = Vec::new();
+        let mut stored = Vec::new();
         let mut who = Vec::new();
-        for t in tags {
-            let base = serde_json::json!({ "type": t.kind, "tag": t.tag, "startPosition": t.start, "endPosition": t.end });
-            let mut m = base;
+        for t in &tags {
             if t.kind == "USER" {
                 let Some(u) = self.state.store.user_by_name(self.app_id, &t.name).await? else {
                     continue;
                 };
-                m["user"] = serde_json::to_value(self.state.render_user(&u)).unwrap_or_default();
+                stored.push(StoredMention::user(t, u.id));
                 who.push(crate::notify::Mentioned::User(u.id));
             } else {
                 let Some(c) = self
@@ -425,17 +443,25 @@ impl Session {
                 if self.readable_channel(c.id).await.is_err() {
                     continue;
                 }
-                m["channel"] =
-                    serde_json::to_value(self.state.render_channel(&c, self.user.id).await?)
-                        .unwrap_or_default();
+                stored.push(StoredMention::channel(t, c.id));
                 who.push(crate::notify::Mentioned::Channel(c.id));
             }
-            out.push(m);
         }
-        if out.is_empty() {
+        if stored.is_empty() {
             return Ok(None);
         }
-        Ok(Some((Value::Array(out).to_string(), who)))
+        let state = &self.state;
+        let targets = state
+            .mention_targets(self.app_id, [stored.as_slice()], Viewer::Audience)
+            .await?;
+        let rendered = state
+            .render_mentions(&stored, &targets, Viewer::Audience)
+            .await?;
+        Ok(Some(Mentions {
+            stored: crate::mentions::to_json(&stored),
+            who,
+            rendered,
+        }))
     }
 
     /// The user's own, not deleted, message.
@@ -481,7 +507,7 @@ impl Session {
             .edit_message(
                 mid,
                 text,
-                mentions.as_ref().map(|(j, _)| j.as_str()),
+                mentions.as_ref().map(|m| m.stored.as_str()),
                 Some(&links),
             )
             .await?;
@@ -501,7 +527,10 @@ impl Session {
             .message(mid)
             .await?
             .ok_or_else(ApiError::internal)?;
-        let rendered = self.state.render_one_message(self.app_id, &m).await?;
+        let rendered = self
+            .state
+            .render_one_message(self.app_id, &m, Viewer::Audience)
+            .await?;
         self.state.publish_to_channel(
             channel.id,
             ChannelTopic::Messages,
@@ -526,7 +555,10 @@ impl Session {
             .message(mid)
             .await?
             .ok_or_else(ApiError::internal)?;
-        let rendered = self.state.render_one_message(self.app_id, &m).await?;
+        let rendered = self
+            .state
+            .render_one_message(self.app_id, &m, Viewer::Audience)
+            .await?;
         self.reply_event(UserTopic::Messages, &event_json(kind, &rendered), receipt);
         let blockers = match m.user_id {
             Some(u) => self.state.store.blockers_of(u).await?,
@@ -547,7 +579,10 @@ impl Session {
         let (m, channel) = self.readable_message(mid).await?;
         self.member_channel(channel.id).await?;
         self.state.store.hide_message(self.user.id, mid).await?;
-        let rendered = self.state.render_one_message(self.app_id, &m).await?;
+        let rendered = self
+            .state
+            .render_one_message(self.app_id, &m, Viewer::User(self.user.id))
+            .await?;
         self.reply_event(
             UserTopic::Messages,
             &event_json(types::USER_MESSAGE_DELETED, &rendered),
@@ -841,11 +876,18 @@ fn external_file(body: &Value) -> ApiResult<String> {
         .get("url")
         .and_then(Value::as_str)
         .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
-    let name = f.get("name").and_then(Value::as_str);
-    let content_type = f
-        .get("contentType")
-        .and_then(Value::as_str)
-        .unwrap_or("application/octet-stream");
+    let url = limits::bounded("file.url", url, limits::MAX_URL_CHARS)?;
+    let name = limits::bounded(
+        "file.name",
+        f.get("name").and_then(Value::as_str),
+        limits::MAX_FILE_NAME_CHARS,
+    )?;
+    let content_type = limits::bounded(
+        "file.contentType",
+        f.get("contentType").and_then(Value::as_str),
+        limits::MAX_CONTENT_TYPE_CHARS,
+    )?
+    .unwrap_or("application/octet-stream");
     let size = f.get("size").and_then(Value::as_u64);
     match (url, name, size) {
         (Some(url), Some(name), Some(size)) => Ok(serde_json::json!({

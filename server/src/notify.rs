@@ -87,10 +87,29 @@ pub async fn message_created(
         .collect();
     let parent_json = match parent {
         Some(p) => Some(
-            serde_json::to_value(state.render_one_message(app_id, p).await?).unwrap_or_default(),
+            serde_json::to_value(
+                state
+                    .render_one_message(app_id, p, crate::mentions::Viewer::Audience)
+                    .await?,
+            )
+            .unwrap_or_default(),
         ),
         None => None,
     };
+    // The members of each mentioned channel, loaded once (not once per member).
+    let mut mentioned_channels = Vec::new();
+    for m in mentioned {
+        if let Mentioned::Channel(c) = *m {
+            if !mentioned_channels.iter().any(|(id, _)| *id == c) {
+                let members: std::collections::HashSet<i64> = if c == channel.id {
+                    Default::default()
+                } else {
+                    state.store.member_ids(c).await?.into_iter().collect()
+                };
+                mentioned_channels.push((c, members));
+            }
+        }
+    }
     for member in &users {
         let muted = muted_ids.contains(&member.id);
         if Some(member.id) == sender_id || blockers.contains(&member.id) {
@@ -113,22 +132,21 @@ pub async fn message_created(
                 format!("{sender_name} replied to your message{place}"),
             ));
         } else {
-            for m in mentioned {
-                if let Mentioned::Channel(c) = *m {
-                    if c == channel.id || state.store.membership(c, member.id).await?.is_some() {
-                        if let Some(ch) = state.store.channel(app_id, c).await? {
-                            kind = Some((
-                                "USER:MENTIONED:CHANNEL",
-                                format!("{sender_name} mentioned #{}", ch.display_name),
-                            ));
-                            extra.insert(
-                                "mentionedChannel".into(),
-                                serde_json::to_value(state.render_channel(&ch, member.id).await?)
-                                    .unwrap_or_default(),
-                            );
-                            break;
-                        }
-                    }
+            for (c, members) in &mentioned_channels {
+                if *c != channel.id && !members.contains(&member.id) {
+                    continue;
+                }
+                if let Some(ch) = state.store.channel(app_id, *c).await? {
+                    kind = Some((
+                        "USER:MENTIONED:CHANNEL",
+                        format!("{sender_name} mentioned #{}", ch.display_name),
+                    ));
+                    extra.insert(
+                        "mentionedChannel".into(),
+                        serde_json::to_value(state.render_channel(&ch, member.id).await?)
+                            .unwrap_or_default(),
+                    );
+                    break;
                 }
             }
         }

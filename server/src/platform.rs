@@ -235,7 +235,11 @@ struct PageQuery {
 impl PageQuery {
     fn get(&self) -> (i64, i64) {
         (
-            self.page.unwrap_or(0).max(0),
+            // Past the last page is empty anyway; bounded so page arithmetic cannot
+            // overflow.
+            self.page
+                .unwrap_or(0)
+                .clamp(0, crate::relays::MAX_PAGE_NUMBER),
             self.size.unwrap_or(25).clamp(1, 100),
         )
     }
@@ -532,7 +536,22 @@ async fn create_channel(
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .unwrap_or(name);
-    let props = crate::actions::properties(&body)?;
+    let props = crate::limits::properties(&body, state.config.max_properties_bytes)?;
+    // Every member is resolved before anything is stored.
+    let mut users = Vec::new();
+    if let Some(Value::Array(members)) = body.get("members") {
+        let max = state.config.max_members_per_request;
+        if members.len() > max {
+            return Err(crate::limits::too_large(format!(
+                "`members` names at most {max} users per request ({} given).",
+                members.len()
+            ))
+            .into());
+        }
+        for m in members {
+            users.push(resolve_user(&state, app, m).await?);
+        }
+    }
     let channel = match state
         .store
         .create_group_channel_as_app(app, kind, name, display, &props)
@@ -548,11 +567,8 @@ async fn create_channel(
         }
         Err(e) => return Err(e.into()),
     };
-    if let Some(Value::Array(members)) = body.get("members") {
-        for m in members {
-            let user = resolve_user(&state, app, m).await?;
-            add_and_tell(&state, &channel, user.id).await?;
-        }
+    for user in users {
+        add_and_tell(&state, &channel, user.id).await?;
     }
     Ok(hal_json(
         StatusCode::CREATED,
@@ -666,7 +682,8 @@ async fn list_messages(
     // Newest first; numbered pages walk back through the history.
     let mut cursor = MessageCursor::Newest;
     let mut rows = Vec::new();
-    for _ in 0..=page {
+    let past_the_end = page.saturating_mul(size) >= total;
+    for _ in 0..=(if past_the_end { -1 } else { page }) {
         let (r, _) = state.store.messages_page(&query, cursor, size).await?;
         cursor = match r.last() {
             Some(m) => MessageCursor::Before(m.id),
@@ -675,7 +692,7 @@ async fn list_messages(
         rows = r;
     }
     let items = state
-        .render_messages(app, &rows)
+        .render_messages(app, &rows, crate::mentions::Viewer::Operator)
         .await?
         .into_iter()
         .map(|m| message_hal(&state, app, m))
@@ -715,7 +732,7 @@ async fn send_message(
         ))
         .into());
     }
-    let props = crate::actions::properties(&body)?;
+    let props = crate::limits::properties(&body, state.config.max_properties_bytes)?;
     let links = crate::text::links_json(text);
     let audience = crate::messages::audience(&state, &c, None).await?;
     let (row, _) = state
@@ -774,6 +791,8 @@ async fn get_message(
             ApiError::not_found(format!("Message {id}")),
         )
     })?;
-    let rendered = state.render_one_message(app, &m).await?;
+    let rendered = state
+        .render_one_message(app, &m, crate::mentions::Viewer::Operator)
+        .await?;
     Ok(hal_json(StatusCode::OK, message_hal(&state, app, rendered)))
 }

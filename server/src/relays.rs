@@ -4,9 +4,12 @@
 use chatkitty_protocol::destination::Relay;
 use chatkitty_protocol::resource::{Count, Exists, Grant, Page, PageMeta, PageRelays};
 use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::keys::{Claims, Scope};
+use crate::mentions::Viewer;
 use crate::session::{Params, Session};
 use crate::store::{now_ms, ChannelScope, MessageCursor, MessageQuery, MessageScope, UserFilter};
 use crate::threads::ThreadKey;
@@ -15,6 +18,9 @@ use crate::threads::ThreadKey;
 pub const DEFAULT_PAGE_SIZE: i64 = 25;
 /// Largest page size.
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// Largest page number: with [`MAX_PAGE_SIZE`], page arithmetic (offsets, the next and
+/// last links) stays far from overflowing whatever a client asks for.
+pub const MAX_PAGE_NUMBER: i64 = 10_000_000;
 
 /// Serialises a resource.
 pub fn json<T: Serialize>(v: &T) -> ApiResult<String> {
@@ -40,60 +46,155 @@ fn page_number(params: &Params) -> ApiResult<i64> {
     match params.get("page") {
         None => Ok(0),
         Some(s) => match s.parse::<i64>() {
-            Ok(n) if n >= 0 => Ok(n),
+            Ok(n) if (0..=MAX_PAGE_NUMBER).contains(&n) => Ok(n),
             _ => Err(ApiError::validation(format!(
-                "Page number must be a non-negative integer, got {s:?}."
+                "Page number must be an integer from 0 to {MAX_PAGE_NUMBER}, got {s:?}."
             ))),
         },
     }
 }
 
-/// Numbered pages: `?page=N&size=S` in the `next`/`prev` links.
-fn numbered_relays(base: &Relay, page: i64, size: i64, total: i64) -> (PageRelays, PageMeta) {
-    let pages = if total == 0 {
-        0
-    } else {
-        (total + size - 1) / size
-    };
-    let link = |n: i64| base.with_query(&[("page", &n.to_string()), ("size", &size.to_string())]);
-    let relays = PageRelays {
-        first: Some(link(0)),
-        prev: (page > 0).then(|| link(page - 1)),
-        self_: Some(link(page)),
-        next: (page + 1 < pages).then(|| link(page + 1)),
-        last: Some(link(pages.max(1) - 1)),
-    };
-    let meta = PageMeta {
-        size: size as u64,
-        total_elements: total as u64,
-        total_pages: pages as u64,
-        number: page as u64,
-    };
-    (relays, meta)
+/// The slice of a list a numbered-page request asks for (PROTOCOL.md 9.2): `page` and
+/// `size`, or `offset` and `size` where the page before was cut short by the byte
+/// budget (README, "Limits": `--max-page-bytes`; such links are ours, the clients only
+/// follow them).
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// Index of the first item.
+    pub start: i64,
+    /// Items asked for.
+    pub size: i64,
+    continued: bool,
 }
 
-/// Pages an in-memory list with numbered pages.
-pub fn paginate<T>(
+impl Window {
+    /// The window a relay's parameters ask for.
+    pub fn of(params: &Params) -> ApiResult<Window> {
+        let size = page_size(params)?;
+        let page = page_number(params)?;
+        let max = MAX_PAGE_NUMBER * MAX_PAGE_SIZE;
+        let (start, continued) = match params.get("offset") {
+            None => (page * size, false),
+            Some(o) => match o.parse::<i64>() {
+                Ok(n) if (0..=max).contains(&n) => (n, true),
+                _ => {
+                    return Err(ApiError::validation(format!(
+                        "Offset must be an integer from 0 to {max}, got {o:?}."
+                    )))
+                }
+            },
+        };
+        Ok(Window {
+            start,
+            size,
+            continued,
+        })
+    }
+
+    /// Navigation and metadata of the page holding `kept` items from `start`, of
+    /// `total`.
+    fn relays(&self, base: &Relay, kept: i64, total: i64) -> (PageRelays, PageMeta) {
+        let (start, size) = (self.start, self.size);
+        let pages = if total == 0 {
+            0
+        } else {
+            (total + size - 1) / size
+        };
+        let page = start / size;
+        let numbered =
+            |n: i64| base.with_query(&[("page", &n.to_string()), ("size", &size.to_string())]);
+        let at =
+            |o: i64| base.with_query(&[("offset", &o.to_string()), ("size", &size.to_string())]);
+        let aligned =
+            !self.continued && start % size == 0 && (kept == size || start + kept >= total);
+        let relays = if aligned {
+            PageRelays {
+                first: Some(numbered(0)),
+                prev: (page > 0).then(|| numbered(page - 1)),
+                self_: Some(numbered(page)),
+                next: (page + 1 < pages).then(|| numbered(page + 1)),
+                last: Some(numbered(pages.max(1) - 1)),
+            }
+        } else {
+            PageRelays {
+                first: Some(numbered(0)),
+                prev: (start > 0).then(|| at((start - size).max(0))),
+                self_: Some(at(start)),
+                next: (start + kept < total).then(|| at(start + kept)),
+                last: Some(numbered(pages.max(1) - 1)),
+            }
+        };
+        let meta = PageMeta {
+            size: size as u64,
+            total_elements: total as u64,
+            total_pages: pages as u64,
+            number: page as u64,
+        };
+        (relays, meta)
+    }
+}
+
+/// Serialises items in order while they fit in `budget` bytes (at least one, so a
+/// page always moves forward).
+pub fn fit<T: Serialize>(items: &[T], budget: usize) -> ApiResult<Vec<Box<RawValue>>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut used = 0usize;
+    for item in items {
+        let text = json(item)?;
+        used = used.saturating_add(text.len() + 1);
+        if used > budget && !out.is_empty() {
+            break;
+        }
+        out.push(RawValue::from_string(text).map_err(|_| ApiError::internal())?);
+    }
+    Ok(out)
+}
+
+/// A numbered page of `content_name`: `rendered` are the items of `window` (at most
+/// its size), cut to the byte budget; `total` counts the whole list.
+pub fn numbered_page<T: Serialize>(
+    base: &Relay,
+    window: &Window,
+    content_name: &'static str,
+    rendered: &[T],
+    total: i64,
+    budget: usize,
+) -> ApiResult<String> {
+    let items = fit(rendered, budget)?;
+    let (relays, page) = window.relays(base, items.len() as i64, total);
+    json(&Page {
+        content_name,
+        items,
+        page,
+        relays,
+    })
+}
+
+/// A numbered page of an in-memory list, each item rendered by `render`.
+pub fn paginate<T, R: Serialize>(
     base: &Relay,
     params: &Params,
-    all: Vec<T>,
-) -> ApiResult<(Vec<T>, PageMeta, PageRelays)> {
-    let size = page_size(params)?;
-    let page = page_number(params)?;
+    content_name: &'static str,
+    all: &[T],
+    budget: usize,
+    render: impl Fn(&T) -> R,
+) -> ApiResult<String> {
+    let window = Window::of(params)?;
     let total = all.len() as i64;
-    let items: Vec<T> = all
-        .into_iter()
-        .skip((page * size) as usize)
-        .take(size as usize)
+    let rendered: Vec<R> = all
+        .iter()
+        .skip(usize::try_from(window.start).unwrap_or(usize::MAX))
+        .take(window.size as usize)
+        .map(render)
         .collect();
-    let (relays, meta) = numbered_relays(base, page, size, total);
-    Ok((items, meta, relays))
+    numbered_page(base, &window, content_name, &rendered, total, budget)
 }
 
 impl Session {
     /// Answers a relay.
     pub async fn relay(&self, relay: Relay, params: &Params) -> ApiResult<String> {
         let state = &self.state;
+        let budget = state.config.max_page_bytes;
         match relay {
             Relay::CurrentUser => {
                 let user = state
@@ -146,21 +247,15 @@ impl Session {
                         count: users.len() as u64,
                     });
                 }
-                let (items, page, relays) = paginate(&relay, params, users)?;
-                let items: Vec<_> = items.iter().map(|u| state.render_user(u)).collect();
-                json(&Page {
-                    content_name: "users",
-                    items,
-                    page,
-                    relays,
+                paginate(&relay, params, "users", &users, budget, |u| {
+                    state.render_user(u)
                 })
             }
             Relay::MyBlockListItems => {
-                let size = page_size(params)?;
-                let page = page_number(params)?;
+                let window = Window::of(params)?;
                 let (rows, total) = state
                     .store
-                    .block_list(self.user.id, page * size, size)
+                    .block_list(self.user.id, window.start, window.size)
                     .await?;
                 let items: Vec<_> = rows
                     .iter()
@@ -172,13 +267,7 @@ impl Session {
                         })
                     })
                     .collect();
-                let (relays, meta) = numbered_relays(&relay, page, size, total);
-                json(&Page {
-                    content_name: "items",
-                    items,
-                    page: meta,
-                    relays,
-                })
+                numbered_page(&relay, &window, "items", &items, total, budget)
             }
             Relay::MyChannelsCount | Relay::MyUnreadChannelsCount => {
                 let kind = params
@@ -215,8 +304,7 @@ impl Session {
                     _ if params.flag("subscribable") == Some(true) => ChannelScope::Joined,
                     _ => ChannelScope::Visible,
                 };
-                let size = page_size(params)?;
-                let page = page_number(params)?;
+                let window = Window::of(params)?;
                 let (rows, total) = state
                     .store
                     .channels_page(
@@ -224,21 +312,15 @@ impl Session {
                         self.user.id,
                         scope,
                         params.get("name"),
-                        page * size,
-                        size,
+                        window.start,
+                        window.size,
                     )
                     .await?;
                 let mut items = Vec::with_capacity(rows.len());
                 for c in &rows {
                     items.push(state.render_channel(c, self.user.id).await?);
                 }
-                let (relays, meta) = numbered_relays(&relay, page, size, total);
-                json(&Page {
-                    content_name: "channels",
-                    items,
-                    page: meta,
-                    relays,
-                })
+                numbered_page(&relay, &window, "channels", &items, total, budget)
             }
             Relay::ChannelMessages(id) => {
                 let main = params.flag("mainThread") == Some(true);
@@ -279,7 +361,11 @@ impl Session {
                     .messages_page(&q, MessageCursor::Newest, 1)
                     .await?;
                 match rows.first() {
-                    Some(m) => json(&state.render_one_message(self.app_id, m).await?),
+                    Some(m) => json(
+                        &state
+                            .render_one_message(self.app_id, m, Viewer::User(self.user.id))
+                            .await?,
+                    ),
                     None => Ok("null".to_owned()),
                 }
             }
@@ -294,7 +380,11 @@ impl Session {
                     None => self.user.clone(),
                 };
                 match state.store.last_read_message(channel.id, reader.id).await? {
-                    Some(m) => json(&state.render_one_message(self.app_id, &m).await?),
+                    Some(m) => json(
+                        &state
+                            .render_one_message(self.app_id, &m, Viewer::User(self.user.id))
+                            .await?,
+                    ),
                     None => Ok("null".to_owned()),
                 }
             }
@@ -304,20 +394,19 @@ impl Session {
                 if let Some(f) = params.get("displayName").map(str::to_lowercase) {
                     members.retain(|u| u.display_name.to_lowercase().contains(&f));
                 }
-                let (items, page, relays) = paginate(&relay, params, members)?;
-                let items: Vec<_> = items.iter().map(|u| state.render_user(u)).collect();
-                json(&Page {
-                    content_name: "users",
-                    items,
-                    page,
-                    relays,
+                paginate(&relay, params, "users", &members, budget, |u| {
+                    state.render_user(u)
                 })
             }
             Relay::ChannelThreads(id) => self.threads_page(id as i64, params).await,
             Relay::ChannelCalls(_) => Err(ApiError::unsupported("Calls")),
             Relay::Message(id) => {
                 let (m, _) = self.readable_message(id as i64).await?;
-                json(&state.render_one_message(self.app_id, &m).await?)
+                json(
+                    &state
+                        .render_one_message(self.app_id, &m, Viewer::User(self.user.id))
+                        .await?,
+                )
             }
             Relay::MessageChannel(id) => {
                 let (_, channel) = self.readable_message(id as i64).await?;
@@ -348,13 +437,7 @@ impl Session {
                             .map(|user| state.render_receipt(m.id, user, *at))
                     })
                     .collect();
-                let (items, page, relays) = paginate(&relay, params, receipts)?;
-                json(&Page {
-                    content_name: "receipts",
-                    items,
-                    page,
-                    relays,
-                })
+                paginate(&relay, params, "receipts", &receipts, budget, Value::clone)
             }
             Relay::MessageReactions(id) => {
                 let (m, _) = self.readable_message(id as i64).await?;
@@ -370,13 +453,14 @@ impl Session {
                             .map(|u| state.render_reaction(r, u))
                     })
                     .collect();
-                let (items, page, relays) = paginate(&relay, params, reactions)?;
-                json(&Page {
-                    content_name: "reactions",
-                    items,
-                    page,
-                    relays,
-                })
+                paginate(
+                    &relay,
+                    params,
+                    "reactions",
+                    &reactions,
+                    budget,
+                    Value::clone,
+                )
             }
             Relay::Thread(ref id) => {
                 let (view, _) = self.readable_thread(id).await?;
@@ -391,7 +475,11 @@ impl Session {
                 match view.key {
                     ThreadKey::Message(mid) => {
                         let (m, _) = self.readable_message(mid).await?;
-                        json(&state.render_one_message(self.app_id, &m).await?)
+                        json(
+                            &state
+                                .render_one_message(self.app_id, &m, Viewer::User(self.user.id))
+                                .await?,
+                        )
                     }
                     _ => Err(ApiError::not_found(format!("A message for thread {id}"))),
                 }
@@ -425,7 +513,9 @@ impl Session {
     }
 
     /// A page of messages, newest first; `next` goes to older messages, `prev` back to
-    /// newer ones, both as id cursors in the link (PROTOCOL.md 9.2, 9.3).
+    /// newer ones, both as id cursors in the link (PROTOCOL.md 9.2, 9.3). A page larger
+    /// than the byte budget keeps the messages nearest its cursor, and its link goes on
+    /// from the last one kept.
     async fn messages_page(
         &self,
         cid: i64,
@@ -442,7 +532,27 @@ impl Session {
             (None, Some(a)) => MessageCursor::After(a),
             (None, None) => MessageCursor::Newest,
         };
-        let (rows, more) = state.store.messages_page(&q, cursor, size).await?;
+        let (mut rows, mut more) = state.store.messages_page(&q, cursor, size).await?;
+        let mut items = state
+            .render_messages(self.app_id, &rows, Viewer::User(self.user.id))
+            .await?;
+        // Newest first; an `after` page continues towards newer messages, at its front.
+        let towards_newer = matches!(cursor, MessageCursor::After(_));
+        if towards_newer {
+            items.reverse();
+        }
+        let mut kept = fit(&items, state.config.max_page_bytes)?;
+        if kept.len() < rows.len() {
+            more = true;
+            if towards_newer {
+                rows.drain(..rows.len() - kept.len());
+            } else {
+                rows.truncate(kept.len());
+            }
+        }
+        if towards_newer {
+            kept.reverse();
+        }
         let exists = |c: MessageCursor| async move {
             state
                 .store
@@ -478,7 +588,6 @@ impl Session {
             last: None,
         };
         let total = state.store.count_messages(&q).await?;
-        let items = state.render_messages(self.app_id, &rows).await?;
         let meta = PageMeta {
             size: size as u64,
             total_elements: total as u64,
@@ -487,7 +596,7 @@ impl Session {
         };
         json(&Page {
             content_name: "messages",
-            items,
+            items: kept,
             page: meta,
             relays,
         })

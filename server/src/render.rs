@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use chatkitty_protocol::destination::Relay;
 
 use crate::error::ApiResult;
+use crate::mentions::{StoredMention, Viewer};
 use crate::state::Shared;
 use crate::store::{ChannelRow, MemberRow, MessageRow, ReactionRow, UserRow};
 use crate::time_iso;
@@ -52,6 +53,14 @@ impl Shared {
             properties: raw_json(&u.properties),
             relays: UserRelays::of(u.id as u64),
         }
+    }
+
+    /// A user as embedded in another resource (a mention): without their
+    /// `properties`, which would otherwise multiply into every message naming them.
+    pub fn render_user_summary(&self, u: &UserRow) -> res::User {
+        let mut user = self.render_user(u);
+        user.properties = res::empty_object();
+        user
     }
 
     /// The current user, as they see themselves (their own status even if invisible).
@@ -98,10 +107,9 @@ impl Shared {
                     .and_then(|l| serde_json::from_str(l).ok())
                     .unwrap_or_default()
             }),
-            mentions: m
-                .mentions
-                .as_deref()
-                .and_then(|l| serde_json::from_str(l).ok()),
+            // Rendered per viewer by the callers that have one (crate::mentions); a
+            // message nested in another resource carries none (one level deep).
+            mentions: None,
             file: m.file.as_deref().and_then(|f| serde_json::from_str(f).ok()),
             user: sender.map(|u| self.render_user(u)),
             reactions: None,
@@ -122,13 +130,29 @@ impl Shared {
         out
     }
 
-    /// Messages with their senders, reaction summaries and reply counts, loaded in a
-    /// few queries for the whole list.
+    /// Messages with their senders, reaction summaries, reply counts and mentions (as
+    /// `viewer` may see them), loaded in a few queries for the whole list.
     pub async fn render_messages(
         &self,
         app_id: i64,
         rows: &[MessageRow],
+        viewer: Viewer,
     ) -> ApiResult<Vec<res::Message>> {
+        let mentions: Vec<Vec<StoredMention>> = rows
+            .iter()
+            .map(|m| crate::mentions::parse(m.mentions.as_deref()))
+            .collect();
+        let targets = self
+            .mention_targets(app_id, mentions.iter().map(Vec::as_slice), viewer)
+            .await?;
+        let mut rendered = Vec::with_capacity(rows.len());
+        for list in &mentions {
+            rendered.push(if list.is_empty() {
+                None
+            } else {
+                self.render_mentions(list, &targets, viewer).await?
+            });
+        }
         let message_ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
         let reactions = self.store.reactions_of(&message_ids).await?;
         let replies = self.store.replies_counts(&message_ids).await?;
@@ -143,8 +167,10 @@ impl Shared {
         let user = |id: i64| users.iter().find(|u| u.id == id);
         Ok(rows
             .iter()
-            .map(|m| {
+            .zip(rendered)
+            .map(|(m, mentions)| {
                 let mut out = self.render_message(m, m.user_id.and_then(user));
+                out.mentions = mentions.filter(|_| m.deleted_ms.is_none());
                 let mine: Vec<&ReactionRow> =
                     reactions.iter().filter(|r| r.message_id == m.id).collect();
                 if !mine.is_empty() {
@@ -161,10 +187,15 @@ impl Shared {
             .collect())
     }
 
-    /// A message rendered on its own (sender, reactions, replies loaded).
-    pub async fn render_one_message(&self, app_id: i64, m: &MessageRow) -> ApiResult<res::Message> {
+    /// A message rendered on its own (sender, reactions, replies, mentions loaded).
+    pub async fn render_one_message(
+        &self,
+        app_id: i64,
+        m: &MessageRow,
+        viewer: Viewer,
+    ) -> ApiResult<res::Message> {
         let mut v = self
-            .render_messages(app_id, std::slice::from_ref(m))
+            .render_messages(app_id, std::slice::from_ref(m), viewer)
             .await?;
         v.pop().ok_or_else(crate::error::ApiError::internal)
     }
@@ -251,6 +282,27 @@ impl Shared {
         viewer: i64,
         membership: Option<&MemberRow>,
     ) -> ApiResult<res::Channel> {
+        self.render_channel_at(c, viewer, membership, true).await
+    }
+
+    /// A channel as embedded in another resource (a mention): one level deep, without
+    /// its last message.
+    pub async fn render_channel_summary(
+        &self,
+        c: &ChannelRow,
+        viewer: i64,
+        membership: Option<&MemberRow>,
+    ) -> ApiResult<res::Channel> {
+        self.render_channel_at(c, viewer, membership, false).await
+    }
+
+    async fn render_channel_at(
+        &self,
+        c: &ChannelRow,
+        viewer: i64,
+        membership: Option<&MemberRow>,
+        with_last: bool,
+    ) -> ApiResult<res::Channel> {
         let id = c.id as u64;
         let members = if c.kind == ChannelType::Direct {
             Some(self.store.members(c.id).await?)
@@ -264,7 +316,7 @@ impl Shared {
         };
         let cleared = membership.map_or(0, |m| m.cleared_before_id);
         let last = match c.last_message_id {
-            Some(mid) if mid > cleared => match self.store.message(mid).await? {
+            Some(mid) if mid > cleared && with_last => match self.store.message(mid).await? {
                 Some(m) => {
                     let sender = match m.user_id {
                         Some(uid) => self.store.user(c.app_id, uid).await?,

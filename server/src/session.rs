@@ -21,10 +21,11 @@ use chatkitty_protocol::frame::encode_text;
 use chatkitty_protocol::resource::ChannelType;
 use chatkitty_protocol::{header, Command, DecodeError, Decoder, Frame, Item, Limits};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{ApiError, ApiResult};
-use crate::hub::{message_frame, ConnHandle, Exclude, Outbound};
+use crate::hub::{message_frame, ConnHandle, Exclude, Outbound, QueueBudget};
 use crate::keys::{Claims, Scope};
 use crate::messages::QueuedSend;
 use crate::state::{event_json, AppState};
@@ -63,29 +64,46 @@ pub async fn run_with(state: AppState, socket: WebSocket, app_id: Option<i64>, f
     drop(_enter);
     let (sink, stream) = socket.split();
     let (tx, rx) = mpsc::channel(state.config.outbound_queue.max(16));
-    let kill = Arc::new(Notify::new());
-    let writer = tokio::spawn(write_loop(sink, rx, kill.clone(), framing));
+    let kill = CancellationToken::new();
+    let budget = QueueBudget::new(
+        state.config.outbound_queue_bytes,
+        state.total_queued.clone(),
+    );
+    let writer = tokio::spawn(write_loop(sink, rx, kill.clone(), budget.clone(), framing));
     let mut reader = Reader {
         state: state.clone(),
-        conn_id,
-        tx,
-        kill,
+        conn: ConnHandle::new(conn_id, 0, tx, kill.clone(), budget),
         app_id,
         session: None,
         span: span.clone(),
         framing,
     };
-    reader.read_loop(stream).await;
+    // A handler that panics (a bug) ends its connection, never the server; the
+    // session is still closed below, so its connection count, subscriptions and
+    // presence are not leaked.
+    let read = std::panic::AssertUnwindSafe(reader.read_loop(stream)).catch_unwind();
+    if read.await.is_err() {
+        tracing::error!(parent: &span, "a request handler panicked: connection closed");
+        kill.cancel();
+    }
     if let Some(session) = reader.session.as_mut() {
         // Sends received before the connection ended are still stored and delivered.
-        session.flush_sends().await;
+        let flush = std::panic::AssertUnwindSafe(session.flush_sends()).catch_unwind();
+        if flush.await.is_err() {
+            tracing::error!(parent: &span, "storing queued sends panicked");
+        }
     }
     if let Some(session) = reader.session.take() {
         session.close().await;
     }
     drop(reader);
-    // The writer ends once every queue sender is gone (it drains what is queued first).
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // The writer ends once every queue sender is gone (it drains what is queued first);
+    // one whose peer stopped reading is cut off.
+    tokio::pin!(writer);
+    if tokio::time::timeout(CLOSE_WAIT, &mut writer).await.is_err() {
+        kill.cancel();
+        let _ = writer.await;
+    }
     state.connection_closed();
 }
 
@@ -145,10 +163,15 @@ async fn feed(
     Ok(Step::More)
 }
 
+/// How long the writer may take over the final frames and the close of a connection
+/// that is ending (a peer that stopped reading cannot hold the connection open).
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
     mut rx: mpsc::Receiver<Outbound>,
-    kill: Arc<Notify>,
+    kill: CancellationToken,
+    budget: Arc<QueueBudget>,
     framing: Framing,
 ) {
     let mut heartbeat: Option<tokio::time::Interval> = None;
@@ -164,47 +187,76 @@ async fn write_loop(
         iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat = Some(iv);
     }
-    // One wait for the whole loop, not a new one per batch of frames.
-    let killed = kill.notified();
-    tokio::pin!(killed);
+    let taken = |out: &Outbound| {
+        if let Outbound::Frame(f) = out {
+            budget.release(f.len());
+        }
+    };
     loop {
         let out = tokio::select! {
             biased;
-            _ = &mut killed => break,
-            out = rx.recv() => out,
+            _ = kill.cancelled() => break,
+            out = rx.recv() => {
+                if let Some(out) = &out {
+                    taken(out);
+                }
+                out
+            }
             _ = async { heartbeat.as_mut().map(|h| h.tick()).unwrap_or_else(|| unreachable!()).await }, if heartbeat.is_some() => {
                 Some(Outbound::Frame("\n".to_owned()))
             }
         };
         let Some(out) = out else { break };
         // The frames queued behind this one go out with it: one write (one system
-        // call) for all of them, each still its own WebSocket message.
-        let mut step = feed(&mut sink, framing, out, &mut heartbeat).await;
-        let mut batched = 1;
-        while let Ok(Step::More) = step {
-            if batched == MAX_BATCH {
-                break;
+        // call) for all of them, each still its own WebSocket message. A peer that
+        // stops reading blocks the write; the kill switch (its queue overflowing, the
+        // connection ending) still ends it.
+        let write = async {
+            let mut step = feed(&mut sink, framing, out, &mut heartbeat).await;
+            let mut batched = 1;
+            while let Ok(Step::More) = step {
+                if batched == MAX_BATCH {
+                    break;
+                }
+                match rx.try_recv() {
+                    Ok(out) => {
+                        taken(&out);
+                        step = feed(&mut sink, framing, out, &mut heartbeat).await
+                    }
+                    Err(_) => break,
+                }
+                batched += 1;
             }
-            match rx.try_recv() {
-                Ok(out) => step = feed(&mut sink, framing, out, &mut heartbeat).await,
-                Err(_) => break,
+            match step {
+                Ok(Step::More) => sink.flush().await.is_ok(),
+                _ => false,
             }
-            batched += 1;
-        }
-        match step {
-            Ok(Step::More) if sink.flush().await.is_ok() => {}
-            _ => break,
+        };
+        let more = tokio::select! {
+            biased;
+            _ = kill.cancelled() => false,
+            more = write => more,
+        };
+        if !more {
+            break;
         }
     }
-    let _ = sink.send(WsMessage::Close(None)).await;
-    let _ = sink.close().await;
+    // Nothing more is queued; what was is released from the byte budgets.
+    rx.close();
+    while let Ok(out) = rx.try_recv() {
+        taken(&out);
+    }
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        let _ = sink.send(WsMessage::Close(None)).await;
+        let _ = sink.close().await;
+    })
+    .await;
 }
 
 struct Reader {
     state: AppState,
-    conn_id: u64,
-    tx: mpsc::Sender<Outbound>,
-    kill: Arc<Notify>,
+    /// The connection's sending side (its user is known once CONNECT succeeds).
+    conn: ConnHandle,
     app_id: Option<i64>,
     session: Option<Session>,
     span: tracing::Span,
@@ -218,8 +270,12 @@ impl Reader {
             max_headers: Limits::DEFAULT.max_headers,
         });
         let mut shutdown = self.state.shutdown.clone();
-        let kill = self.kill.clone();
-        // Until CONNECT: 30 s. After: three client heart-beat periods (if it sends any).
+        let conn = self.conn.clone();
+        // Until CONNECT: a deadline from the moment the socket opened, however the
+        // bytes trickle in (README, "Limits": `--connect-timeout-ms`). After: three
+        // client heart-beat periods (if it sends any) of silence.
+        let connect_by = tokio::time::Instant::now()
+            + Duration::from_millis(self.state.config.connect_timeout_ms);
         let mut idle = Duration::from_secs(30);
         loop {
             // While SENDs are queued, WebSocket messages already received join them;
@@ -238,17 +294,35 @@ impl Reader {
                 biased;
                 _ = shutdown.wait_for(|s| *s).map(|_| ()) => {
                     let frame = error_frame(names::UNSUPPORTED_OPERATION, "The server is shutting down; reconnect shortly.");
-                    let _ = self.tx.send(Outbound::Close(Some(frame))).await;
+                    let _ = self.conn.control(Outbound::Close(Some(frame))).await;
                     return;
                 }
-                _ = kill.notified() => return,
-                next = tokio::time::timeout(idle, stream.next()) => next,
+                _ = conn.killed() => return,
+                _ = conn.revocations(), if self.session.is_some() => {
+                    if let Some(s) = self.session.as_mut() {
+                        s.apply_revocations().await;
+                    }
+                    continue;
+                }
+                next = async {
+                    if self.session.is_some() {
+                        tokio::time::timeout(idle, stream.next()).await
+                    } else {
+                        tokio::time::timeout_at(connect_by, stream.next()).await
+                    }
+                } => next,
                 }
             };
             let msg = match next {
+                Err(_) if self.session.is_none() => {
+                    tracing::info!(parent: &self.span, "no CONNECT in time: closing");
+                    let frame = error_frame(names::MALFORMED_FRAME, "No CONNECT frame in time.");
+                    let _ = self.conn.control(Outbound::Close(Some(frame))).await;
+                    return;
+                }
                 Err(_) => {
                     tracing::info!(parent: &self.span, "no data from client within {idle:?}: closing");
-                    let _ = self.tx.send(Outbound::Close(None)).await;
+                    let _ = self.conn.control(Outbound::Close(None)).await;
                     return;
                 }
                 Ok(None) | Ok(Some(Err(_))) => return,
@@ -319,8 +393,8 @@ impl Reader {
             _ => names::MALFORMED_FRAME,
         };
         let _ = self
-            .tx
-            .send(Outbound::Close(Some(error_frame(name, &e.to_string()))))
+            .conn
+            .control(Outbound::Close(Some(error_frame(name, &e.to_string()))))
             .await;
     }
 
@@ -333,8 +407,8 @@ impl Reader {
             other => {
                 let msg = format!("Expected CONNECT as the first frame, got {other}.");
                 let _ = self
-                    .tx
-                    .send(Outbound::Close(Some(error_frame(
+                    .conn
+                    .control(Outbound::Close(Some(error_frame(
                         names::MALFORMED_FRAME,
                         &msg,
                     ))))
@@ -347,8 +421,8 @@ impl Reader {
     async fn refuse(&self, name: &str, message: &str) -> Flow {
         tracing::info!(parent: &self.span, error = name, message, "session refused");
         let _ = self
-            .tx
-            .send(Outbound::Close(Some(error_frame(name, message))))
+            .conn
+            .control(Outbound::Close(Some(error_frame(name, message))))
             .await;
         Flow::Close
     }
@@ -516,16 +590,21 @@ impl Reader {
             ],
             "",
         );
-        let _ = self.tx.send(Outbound::Frame(connected)).await;
+        let _ = self.conn.control(Outbound::Frame(connected)).await;
         if out_ms > 0 {
-            let _ = self.tx.send(Outbound::Heartbeat(out_ms)).await;
+            let _ = self.conn.control(Outbound::Heartbeat(out_ms)).await;
         }
-        let conn = ConnHandle::new(self.conn_id, user.id, self.tx.clone(), self.kill.clone());
+        let conn = self.conn.for_user(user.id);
         tracing::info!(parent: &self.span, user = %user.name, "session started");
         let now = Instant::now();
         let session = Session {
             send_limit: RateLimit::new(state.config.send_rate, state.config.send_burst, now),
             relay_limit: RateLimit::new(state.config.relay_rate, state.config.relay_burst, now),
+            subscribe_pace: RateLimit::new(
+                state.config.subscribe_rate.max(1),
+                state.config.subscribe_burst,
+                now,
+            ),
             violations: Vec::new(),
             state: state.clone(),
             conn,
@@ -558,9 +637,15 @@ pub fn decode_auth_params(b64: &str) -> Option<serde_json::Value> {
     serde_json::from_str(&text).ok()
 }
 
+/// Longest heart-beat interval taken from a client: a larger one (up to `u64::MAX`
+/// ms) would overflow the timer's deadline.
+const MAX_HEART_BEAT_MS: u64 = 24 * 3600 * 1000;
+
 fn parse_heart_beat(v: Option<&str>) -> (u64, u64) {
     let Some(v) = v else { return (0, 0) };
-    let mut it = v.split(',').map(|p| p.trim().parse::<u64>().unwrap_or(0));
+    let mut it = v
+        .split(',')
+        .map(|p| p.trim().parse::<u64>().unwrap_or(0).min(MAX_HEART_BEAT_MS));
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
@@ -606,6 +691,9 @@ pub struct Session {
     subs: HashMap<String, Arc<str>>,
     send_limit: RateLimit,
     relay_limit: RateLimit,
+    /// Paces topic SUBSCRIBE/UNSUBSCRIBE: each can announce a participant to a whole
+    /// channel, so toggling them is amplification (README, "Limits").
+    subscribe_pace: RateLimit,
     /// When requests were refused for rate, within the last minute.
     violations: Vec<Instant>,
     /// SENDs to channel `queued_for`'s `message` action not handled yet: they are
@@ -649,6 +737,20 @@ impl Session {
         // Room for this frame's answers (a result, events on the user's own topics, a
         // RECEIPT): a client that sends faster than it reads is paced, not dropped.
         self.conn.room(4, ANSWER_WAIT).await;
+        let topic_change = match frame.command {
+            Command::Unsubscribe => true,
+            Command::Subscribe => frame
+                .header(header::DESTINATION)
+                .is_some_and(|d| !d.contains(".relay")),
+            _ => false,
+        };
+        if topic_change {
+            let wait = self.subscribe_pace.pace(Instant::now());
+            if !wait.is_zero() {
+                self.flush_sends().await;
+                tokio::time::sleep(wait).await;
+            }
+        }
         let receipt = frame.header(header::RECEIPT).map(str::to_owned);
         let limited = match frame.command {
             Command::Send => !self.send_limit.take(Instant::now()),
@@ -831,21 +933,22 @@ impl Session {
     }
 
     async fn subscribe_topic(&mut self, id: &str, dest: &str, topic: &Topic) -> ApiResult<()> {
-        match topic {
+        // What gives the right to a channel's topics is membership, unless the channel
+        // is public: that grant is recorded, and leaving ends the subscription.
+        let granted_by =
+            |c: &crate::store::ChannelRow| (c.kind != ChannelType::Public).then_some(c.id);
+        let grant = match topic {
             Topic::User(uid, _) => {
                 if *uid as i64 != self.user.id {
                     return Err(ApiError::forbidden(
                         "You can only subscribe to your own user topics.",
                     ));
                 }
+                None
             }
-            Topic::Channel(cid, _) => {
-                self.readable_channel(*cid as i64).await?;
-            }
-            Topic::Thread(tid, _) => {
-                self.readable_thread(tid).await?;
-            }
-        }
+            Topic::Channel(cid, _) => granted_by(&self.readable_channel(*cid as i64).await?),
+            Topic::Thread(tid, _) => granted_by(&self.readable_thread(tid).await?.1),
+        };
         if let Some(old) = self.subs.get(id).cloned() {
             // Same id reused: replace the old subscription.
             self.unsubscribe_dest(id, &old).await;
@@ -861,7 +964,7 @@ impl Session {
         }
         let dest: Arc<str> = Arc::from(dest);
         self.subs.insert(id.to_owned(), dest.clone());
-        let first = self.state.hub.subscribe(&dest, &self.conn, id);
+        let first = self.state.hub.subscribe(&dest, &self.conn, id, grant);
         if let (true, Topic::Channel(cid, ChannelTopic::Self_)) = (first, topic) {
             let cid = *cid as i64;
             if self.state.participants.enter(cid, self.user.id)
@@ -891,6 +994,24 @@ impl Session {
         if self.state.hub.unsubscribe(dest, self.conn.id) {
             if let Some(Destination::Topic(Topic::Channel(cid, ChannelTopic::Self_))) =
                 Destination::parse(dest)
+            {
+                self.left_chat(cid as i64).await;
+            }
+        }
+    }
+
+    /// Forgets the subscriptions the hub ended ([`crate::hub::Hub::revoke`]): the user
+    /// lost the membership they were granted by. A chat session there ends as if
+    /// unsubscribed.
+    async fn apply_revocations(&mut self) {
+        for dest in self.conn.take_revoked() {
+            let before = self.subs.len();
+            self.subs.retain(|_, d| *d != dest);
+            if self.subs.len() == before {
+                continue;
+            }
+            if let Some(Destination::Topic(Topic::Channel(cid, ChannelTopic::Self_))) =
+                Destination::parse(&dest)
             {
                 self.left_chat(cid as i64).await;
             }
@@ -1202,8 +1323,15 @@ impl Session {
         Session {
             send_limit: RateLimit::new(u32::MAX, u32::MAX, now),
             relay_limit: RateLimit::new(u32::MAX, u32::MAX, now),
+            subscribe_pace: RateLimit::new(u32::MAX, u32::MAX, now),
             violations: Vec::new(),
-            conn: ConnHandle::new(state.next_conn_id(), user.id, tx, Arc::new(Notify::new())),
+            conn: ConnHandle::new(
+                state.next_conn_id(),
+                user.id,
+                tx,
+                CancellationToken::new(),
+                QueueBudget::unlimited(),
+            ),
             state,
             app_id,
             user,

@@ -44,6 +44,8 @@ pub struct Shared {
     pub apps: HashMap<String, i64>,
     /// Flips to `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// Bytes queued for every connection of this node (slow-consumer protection).
+    pub total_queued: Arc<crate::hub::TotalQueued>,
     conn_seq: AtomicU64,
     open_connections: AtomicUsize,
     connections_closed: Notify,
@@ -79,6 +81,7 @@ impl Shared {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}:{}", config.bind, config.port));
+        let total_queued = crate::hub::TotalQueued::new(config.outbound_total_bytes);
         Shared {
             typing: Typing::new(Duration::from_millis(config.typing_timeout_ms)),
             config,
@@ -91,6 +94,7 @@ impl Shared {
             verifier,
             apps,
             shutdown,
+            total_queued,
             conn_seq: AtomicU64::new(1),
             open_connections: AtomicUsize::new(0),
             connections_closed: Notify::new(),
@@ -158,6 +162,14 @@ impl Shared {
     pub fn publish(&self, dest: &str, body: &str, exclude: Exclude<'_>) -> usize {
         self.cluster.forward(dest, body, exclude);
         self.hub.deliver(dest, body, exclude)
+    }
+
+    /// Ends at once, on every node, the subscriptions `user` (everyone, for `None`)
+    /// holds through membership of `channel` (authorization holds at delivery time:
+    /// docs/protocol.md, "Authorization").
+    pub fn revoke(&self, user: Option<i64>, channel: i64) {
+        self.cluster.revoke(user, channel);
+        self.hub.revoke(user, channel);
     }
 
     /// Whether `user` is online on any node.

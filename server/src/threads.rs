@@ -3,7 +3,6 @@
 //! `createThread` (`standalone-<id>`). Thread ids are strings on the wire.
 
 use chatkitty_protocol::destination::{ThreadTopic, Topic};
-use chatkitty_protocol::resource::Page;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
@@ -149,7 +148,7 @@ impl Session {
                 "A thread needs a `name` of 1 to 100 characters.",
             ));
         }
-        let props = crate::actions::properties(body)?;
+        let props = crate::limits::properties(body, self.state.config.max_properties_bytes)?;
         let t = state
             .store
             .create_thread(channel.id, name, &props, self.user.id)
@@ -212,14 +211,14 @@ impl Session {
             }
         }
         let relay = chatkitty_protocol::destination::Relay::ChannelThreads(cid as u64);
-        let (items, page, relays) = crate::relays::paginate(&relay, params, views)?;
-        let items: Vec<_> = items.iter().map(|v| state.render_thread(v)).collect();
-        crate::relays::json(&Page {
-            content_name: "threads",
-            items,
-            page,
-            relays,
-        })
+        crate::relays::paginate(
+            &relay,
+            params,
+            "threads",
+            &views,
+            state.config.max_page_bytes,
+            |v| state.render_thread(v),
+        )
     }
 
     /// `readThread`: remembers the newest message of the thread as read.

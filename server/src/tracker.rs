@@ -97,17 +97,52 @@ impl RateLimit {
         }
     }
 
-    /// Takes a token if there is one.
-    pub fn take(&mut self, now: Instant) -> bool {
+    fn refill(&mut self, now: Instant) {
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+    }
+
+    /// Takes a token now, or on credit: how long the caller must wait for it (the
+    /// request is paced rather than refused).
+    pub fn pace(&mut self, now: Instant) -> Duration {
+        self.refill(now);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 || self.rate <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn take(&mut self, now: Instant) -> bool {
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn pacing_spends_the_burst_then_spaces_requests_at_the_rate() {
+        let t0 = Instant::now();
+        let mut r = RateLimit::new(10, 3, t0);
+        for _ in 0..3 {
+            assert_eq!(r.pace(t0), Duration::ZERO);
+        }
+        // The 4th and 5th wait 0.1 s and 0.2 s for their tokens.
+        assert_eq!(r.pace(t0).as_millis(), 100);
+        assert_eq!(r.pace(t0).as_millis(), 200);
+        // Half a second later the debt is paid and 3 tokens are back.
+        assert_eq!(r.pace(t0 + Duration::from_millis(500)), Duration::ZERO);
     }
 }
 

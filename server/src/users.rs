@@ -41,8 +41,10 @@ impl Session {
         };
         let props = match body.get("properties") {
             None | Some(Value::Null) => None,
-            Some(v @ Value::Object(_)) => Some(v.to_string()),
-            Some(_) => return Err(ApiError::validation("`properties` must be an object.")),
+            Some(_) => Some(crate::limits::properties(
+                body,
+                self.state.config.max_properties_bytes,
+            )?),
         };
         let status = match body.get("presence").and_then(|p| p.get("status")) {
             None | Some(Value::Null) => None,
@@ -54,7 +56,12 @@ impl Session {
                 )))
             }
         };
-        let picture = match str_field(body, "displayPictureUrl")? {
+        let picture = crate::limits::bounded(
+            "displayPictureUrl",
+            str_field(body, "displayPictureUrl")?,
+            crate::limits::MAX_URL_CHARS,
+        )?;
+        let picture = match picture {
             Some(url) if Some(url) == Some(self.state.avatar_url(&self.user).as_str()) => None,
             Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url),
             Some(_) => {
@@ -83,6 +90,7 @@ impl Session {
             .and_then(Value::as_str)
             .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
             .ok_or_else(|| ApiError::validation("A display picture needs the `url` (http or https) of an image; upload files to the displayPicture stream."))?;
+        crate::limits::bounded("url", Some(url), crate::limits::MAX_URL_CHARS)?;
         self.state
             .store
             .update_user(self.user.id, None, None, None, Some(url))

@@ -1,9 +1,10 @@
 //! Channel management and unread state.
 
 use super::{
-    channel_row, insert_member, now_ms, safe, Store, StoreError, StoreResult, CHANNEL_COLS,
+    channel_row, id_list, insert_member, now_ms, safe, Store, StoreError, StoreResult, CHANNEL_COLS,
 };
 use crate::store::ChannelRow;
+use sqlx::Row;
 
 /// The unread filter shared by the unread queries: messages newer than what the member
 /// read or cleared, not their own, not deleted, not hidden for them, not from users
@@ -14,6 +15,33 @@ const UNREAD_MESSAGE: &str = "g.id > m.last_read_message_id AND g.id > m.cleared
      AND (g.user_id IS NULL OR NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.user_id = m.user_id AND b.blocked_id = g.user_id))";
 
 impl Store {
+    /// Channels of the application by id (any order), each with whether `viewer` is
+    /// one of its members, in one query.
+    pub async fn channels_for(
+        &self,
+        app_id: i64,
+        ids: &[i64],
+        viewer: i64,
+    ) -> StoreResult<Vec<(ChannelRow, bool)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {CHANNEL_COLS}, (SELECT COUNT(*) FROM channel_members m \
+             WHERE m.channel_id = c.id AND m.user_id = $2) FROM channels c \
+             WHERE c.app_id = $1 AND c.id IN ({})",
+            id_list(ids)
+        );
+        let rows = sqlx::query(safe(&sql))
+            .bind(app_id)
+            .bind(viewer)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((channel_row(r)?, r.try_get::<i64, _>(10)? != 0)))
+            .collect()
+    }
+
     /// Updates a channel's name, display name and properties (each when given).
     /// [`StoreError::Conflict`] if the new name is taken.
     pub async fn update_channel(

@@ -209,6 +209,14 @@ impl Client {
         c
     }
 
+    /// Accepts frames up to `bytes` from now on (the default is the codec's 1 MiB).
+    pub fn accept_frames_up_to(&mut self, bytes: usize) {
+        self.decoder = Decoder::new(chatkitty_protocol::Limits {
+            max_frame_bytes: bytes,
+            ..chatkitty_protocol::Limits::DEFAULT
+        });
+    }
+
     pub fn id(&self) -> i64 {
         self.user["id"].as_i64().unwrap()
     }
