@@ -356,8 +356,10 @@ impl Session {
         if !self.state.store.remove_member(cid, self.user.id).await? {
             return Err(ApiError::not_a_member(&channel.name));
         }
-        // No longer a member: what they subscribed to as one ends now.
+        // No longer a member: what they subscribed to as one ends now, on every node
+        // (published before the leave is acknowledged).
         self.state.revoke(Some(self.user.id), cid);
+        self.state.cluster.flush().await;
         self.reply_channel(&channel, types::USER_CHANNEL_LEFT, receipt)
             .await?;
         let me = self.state.render_user(&self.user);

@@ -289,3 +289,52 @@ async fn users_of_a_node_killed_with_sigkill_are_announced_offline_by_the_surviv
     drop(john);
     a.stop().await;
 }
+
+/// Leaving a private channel on one node ends the member's subscriptions on the other
+/// too (SECURITY.md: authorization holds when an event is delivered).
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
+async fn leaving_on_one_node_ends_subscriptions_on_every_node() {
+    let (_dir, a, b, mut jane, mut john) = two_nodes().await;
+    let (_, ch) = jane
+        .create_channel(json!({"type": "PRIVATE", "name": unique("club"),
+            "members": [{"username": "john"}]}))
+        .await
+        .unwrap();
+    // John has a second connection, on node A, with a chat session there.
+    let mut john_a = Client::start(&a.host(), "john").await;
+    john_a.start_chat(&ch).await;
+    john.start_chat(&ch).await;
+    let messages = ch["_topics"]["messages"].as_str().unwrap().to_owned();
+    jane.send_text(&ch, "before").await.unwrap();
+    john_a
+        .expect_event(&messages, "channel.message.created")
+        .await;
+    john.expect_event(&messages, "channel.message.created")
+        .await;
+    // He leaves from node B; node A ends his chat session's subscriptions there.
+    let held = a.state.hub.subscription_count();
+    john.action(ch["_actions"]["leave"].as_str().unwrap(), json!({}))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while a.state.hub.subscription_count() > held - 8 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.state.hub.subscription_count(), held - 8);
+    jane.send_text(&ch, "after").await.unwrap();
+    john_a
+        .expect_no_event(
+            &messages,
+            "channel.message.created",
+            Duration::from_millis(500),
+        )
+        .await;
+    john.expect_no_event(
+        &messages,
+        "channel.message.created",
+        Duration::from_millis(100),
+    )
+    .await;
+    drop((a, b));
+}
