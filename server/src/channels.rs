@@ -88,7 +88,7 @@ impl Session {
                 Ok(u) => u,
                 // With guest sessions on, a username that has not signed in yet is created,
                 // so a conversation can start before the other person joins.
-                Err(e) if e.name == names::NOT_FOUND && self.state.config.guest_sessions => match m
+                Err(e) if e.name == names::NOT_FOUND && self.state.config.guests_on() => match m
                     .get("username")
                     .or_else(|| m.get("name"))
                     .and_then(Value::as_str)

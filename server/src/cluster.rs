@@ -75,6 +75,14 @@ pub enum BusMsg {
         /// Active now.
         on: bool,
     },
+    /// A user's sessions were revoked: end their connections (see `live`).
+    #[serde(rename = "r")]
+    Revoke {
+        /// Origin node.
+        n: String,
+        /// User.
+        u: i64,
+    },
     /// A user's typing in a thread ended (they sent a message via another node).
     #[serde(rename = "t")]
     StopTyping {
@@ -452,6 +460,16 @@ impl Cluster {
         }
     }
 
+    /// `user`'s sessions end on the other nodes too.
+    pub fn revoke(&self, user: i64) {
+        if self.is_clustered() {
+            self.send(&BusMsg::Revoke {
+                n: self.node.clone(),
+                u: user,
+            });
+        }
+    }
+
     /// Whether `user` is online on another node.
     pub fn online_elsewhere(&self, user: i64) -> bool {
         self.is_clustered() && lock(&self.remote_online).contains(&user)
@@ -597,6 +615,9 @@ async fn receive(state: &AppState, m: BusMsg) {
             } else {
                 set.remove(&(c, u));
             }
+        }
+        BusMsg::Revoke { n, u } if n != me => {
+            state.live.end_user(u, crate::live::REVOKED);
         }
         BusMsg::StopTyping { n, th, u } if n != me => {
             if state.typing.stop(&th, u) {
