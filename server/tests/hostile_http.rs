@@ -826,6 +826,74 @@ async fn a_deleted_file_message_is_no_longer_downloadable() {
 }
 
 #[tokio::test]
+async fn files_sent_before_the_upgrade_go_with_their_messages_and_keep_working_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let files = dir.path().join("files");
+    let start = |db: &str| {
+        let mut c = chatkitty_server::Config::for_tests(db, KEY);
+        c.files_dir = files.clone();
+        chatkitty_server::spawn(c)
+    };
+    let server = start(&db).await.unwrap();
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let ch = jane.direct_with("john").await;
+    let r = upload(
+        &server.host(),
+        &mut jane,
+        &ch,
+        &[("file", Some(("a.png", "image/png")), b"\x89PNG")],
+    )
+    .await;
+    let m = r.json();
+    drop(jane);
+    server.stop().await;
+
+    // The database as the previous version left it: no message_id, links stored whole
+    // (here, poisoned).
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = if db.contains("://") {
+        db.clone()
+    } else {
+        format!("sqlite://{db}")
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    for q in [
+        "ALTER TABLE files DROP COLUMN message_id",
+        "ALTER TABLE users DROP COLUMN session_generation",
+        "DELETE FROM schema_migrations WHERE version = 5",
+        "UPDATE messages SET file = replace(file, '\"/files/', '\"http://evil.example/files/')",
+    ] {
+        sqlx::query(q).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let server = start(&db).await.unwrap();
+    let host = server.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let page = jane
+        .relay(ch["_relays"]["messages"].as_str().unwrap(), &[])
+        .await
+        .unwrap();
+    let shown = &page["_embedded"]["messages"][0];
+    assert_eq!(shown["id"], m["id"]);
+    let link = shown["file"]["url"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("http://{host}/files/v1/hosted/")),
+        "{link}"
+    );
+    let read = grant(&mut jane, "read").await;
+    let url = format!("{}?grant={read}", path_of(link));
+    assert_eq!(request(&host, "GET", &url, &[], b"").await.status, 200);
+    jane.action(m["_actions"]["delete"].as_str().unwrap(), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(request(&host, "GET", &url, &[], b"").await.status, 410);
+    still_served(&host).await;
+}
+
+#[tokio::test]
 async fn failed_or_extra_multipart_parts_leave_no_file_on_disk() {
     let server = TestServer::start().await;
     let host = server.host();
