@@ -286,7 +286,60 @@ async fn one_address_holds_a_bounded_number_of_connections_and_others_are_still_
     assert!(again.is_some(), "the place is given back");
 }
 
+#[tokio::test]
+async fn a_websocket_keeps_its_place_in_its_address_count_until_it_closes() {
+    let server = TestServer::start_with(|c| c.max_connections_per_address = 2).await;
+    let host = server.host();
+    let mut a = Client::start(&host, "jane").await;
+    let _b = Client::start(&host, "john").await;
+    let mut third = TcpStream::connect(&host).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, third.read_to_end(&mut raw))
+        .await
+        .expect("answered at once")
+        .unwrap();
+    assert!(
+        raw.starts_with(b"HTTP/1.1 503"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    // Both sessions still work; once one ends, its place is free.
+    assert!(a.relay("/application/v1/user.relay", &[]).await.is_ok());
+    assert!(a.disconnect().await);
+    assert!(a.wait_closed().await);
+    let mut freed = false;
+    for _ in 0..50 {
+        if request(&host, "GET", "/health", &[], b"").await.status == 200 {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed, "the closed WebSocket gave its place back");
+    still_served(&host).await;
+}
+
 // --- Item 11: no URL from a request header is stored or shared ------------------------
+
+#[tokio::test]
+async fn a_public_url_that_is_not_http_is_refused_at_startup() {
+    for url in [
+        "javascript:alert(1)",
+        "//evil.example",
+        "https://chat.example/?x=1",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = chatkitty_server::Config::for_tests(test_database(&dir).await, KEY);
+        c.public_url = Some(url.into());
+        assert!(
+            matches!(
+                chatkitty_server::spawn(c).await,
+                Err(chatkitty_server::StartError::Config(_))
+            ),
+            "{url}"
+        );
+    }
+}
 
 #[tokio::test]
 async fn a_forged_host_header_changes_no_link_that_is_stored_or_sent_to_others() {
@@ -523,6 +576,57 @@ async fn a_session_id_stops_resuming_once_its_jwt_has_expired() {
     let me = c.relay("/application/v1/user.relay", &[]).await.unwrap();
     assert_eq!(me["name"], "gus");
     still_served(&guests.host()).await;
+}
+
+#[tokio::test]
+async fn a_session_id_from_the_auth_callback_resumes_only_as_long_as_the_callback_said() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let app = axum::Router::new().route(
+        "/verify",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                // jane's credential is good for an hour, joe's has just run out.
+                let expires = if body["username"] == "jane" { 3600 } else { 0 };
+                axum::Json(json!({"allow": true, "expiresIn": expires}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let server = TestServer::start_with(|c| {
+        c.auth_callback_url = Some(format!("http://{backend}/verify"));
+    })
+    .await;
+    let host = server.host();
+    let params = auth_params(&json!({"password": "x"}));
+    for (user, resumes) in [("jane", true), ("joe", false)] {
+        let (_, f) =
+            Client::connect_raw(&host, KEY, user, &[("StompX-Auth-Params", &params)]).await;
+        let session = f.header("session").unwrap().to_owned();
+        let before = calls.load(Ordering::SeqCst);
+        let (_, f) = Client::connect_raw(
+            &host,
+            KEY,
+            user,
+            &[
+                ("StompX-Auth-Session-ID", &session),
+                ("StompX-Auth-Params", &params),
+            ],
+        )
+        .await;
+        assert_eq!(f.command, Command::Connected);
+        let asked = calls.load(Ordering::SeqCst) - before;
+        assert_eq!(
+            asked == 0,
+            resumes,
+            "{user}: resumed without asking the backend"
+        );
+    }
+    still_served_as(&host, "carol", &[("StompX-Auth-Params", &params)]).await;
 }
 
 #[tokio::test]
