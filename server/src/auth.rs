@@ -298,8 +298,9 @@ impl JwtVerifier {
 ///
 /// hyper's own client connection (already built for the server side): it reads the
 /// answer by its `Content-Length` or chunking, so a backend that keeps the connection
-/// open answers as fast as one that closes it. Neither `reqwest` nor hyper-util's
-/// pooling client is needed for one request per login to one host.
+/// open answers as fast as one that closes it. Its `client` feature adds about 2 s to
+/// hyper's release build and no crate; `reqwest` (or hyper-util's pooling client) would
+/// add several crates for what is one request per login to one host.
 async fn post_json(cb: &Callback, body: &Value) -> Result<(u16, Value), String> {
     let stream = tokio::net::TcpStream::connect(&cb.authority)
         .await
