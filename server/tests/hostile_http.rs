@@ -1026,6 +1026,19 @@ async fn failed_or_extra_multipart_parts_leave_no_file_on_disk() {
     .await;
     assert_eq!(two_files.status, 400);
     assert_eq!(two_files.json()["error"], "ValidationError");
+    let huge = format!("{{\"x\":\"{}\"}}", "p".repeat(100 * 1024));
+    let huge_properties = upload(
+        &host,
+        &mut jane,
+        &ch,
+        &[
+            ("file", Some(("a.png", "image/png")), b"\x89PNG"),
+            ("properties", None, huge.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(huge_properties.status, 413);
+    assert_eq!(huge_properties.json()["error"], "PayloadTooLargeError");
     assert_eq!(files_on_disk(&server), 0, "nothing left behind");
     still_served(&host).await;
 }
