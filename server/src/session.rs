@@ -395,6 +395,7 @@ impl Reader {
         // resumes: a guest's for 30 days from now (as ever), an authenticated one never
         // longer than the credential it came from.
         let mut found: Option<(UserRow, bool, i64)> = None;
+        let mut generation = None;
         if let Some(claims) = resumed {
             match state.store.user(app_id, claims.user_id).await {
                 Ok(Some(u)) if u.name == username => {
@@ -409,6 +410,7 @@ impl Reader {
                                 claims.expires_ms
                             };
                             found = Some((u, claims.guest, expires));
+                            generation = Some(g);
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -551,14 +553,17 @@ impl Reader {
         } else {
             Some(sy.max(client_cx))
         };
-        let generation = match state.store.session_generation(user.id).await {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::error!(error = %e, "loading the session generation");
-                return self
-                    .refuse(names::INTERNAL, "The server could not start the session.")
-                    .await;
-            }
+        let generation = match generation {
+            Some(g) => g,
+            None => match state.store.session_generation(user.id).await {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::error!(error = %e, "loading the session generation");
+                    return self
+                        .refuse(names::INTERNAL, "The server could not start the session.")
+                        .await;
+                }
+            },
         };
         let token = state.keys.issue_session(&crate::keys::SessionClaims {
             app_id,
