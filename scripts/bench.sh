@@ -80,7 +80,7 @@ start_server() {
   mkdir -p "$dir"
   CHATKITTY_SEND_RATE=1000000 CHATKITTY_SEND_BURST=1000000 \
   CHATKITTY_RELAY_RATE=1000000 CHATKITTY_RELAY_BURST=1000000 \
-  CHATKITTY_MAX_CONNECTIONS_PER_USER=1000 RUST_LOG=warn \
+  CHATKITTY_MAX_CONNECTIONS_PER_USER=1000 CHATKITTY_MAX_CONNECTIONS_PER_ADDRESS=0 RUST_LOG=warn \
     "$CHATKITTY_SERVER_BIN" --port 0 --database "$dir/chat.db" --api-key bench \
     --presence-grace-ms 0 --files-dir "$dir/files" >"$dir/out" 2>"$dir/err" &
   SERVER_PID=$!

@@ -27,6 +27,8 @@ const UNLIMITED = {
   CHATKITTY_SEND_RATE: '1000000', CHATKITTY_SEND_BURST: '1000000',
   CHATKITTY_RELAY_RATE: '1000000', CHATKITTY_RELAY_BURST: '1000000',
   CHATKITTY_MAX_CONNECTIONS_PER_USER: '1000',
+  // Every simulated client connects from loopback.
+  CHATKITTY_MAX_CONNECTIONS_PER_ADDRESS: '0',
 };
 
 /** Starts the release chatkitty-server on a free port with a throwaway database. */

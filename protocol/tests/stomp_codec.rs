@@ -489,3 +489,172 @@ fn a_shared_message_encodes_each_subscribers_frame_like_encode_text() {
         assert_eq!(f.body, body.as_bytes());
     }
 }
+
+// Work bounds (issue 16, items 2 and 3). `Decoder::work` counts the bytes the decoder
+// copies in, scans, moves and copies out: a deterministic stand-in for its CPU time, so
+// these tests prove linear cost without timing anything.
+
+/// Work allowed per input byte: a few passes (copy in, scan, parse, copy out).
+const WORK_PER_BYTE: u64 = 8;
+
+#[test]
+fn a_mebibyte_of_heartbeats_decodes_in_linear_work() {
+    let n = 1 << 20;
+    let mut d = Decoder::default();
+    d.push(&vec![b'\n'; n]);
+    let mut beats = 0;
+    while let Some(item) = d.decode().unwrap() {
+        assert_eq!(item, Item::Heartbeat);
+        beats += 1;
+    }
+    assert_eq!(beats, n);
+    assert_eq!(d.buffered(), 0);
+    assert!(
+        d.work() <= WORK_PER_BYTE * n as u64,
+        "{} units of work for {n} bytes",
+        d.work()
+    );
+}
+
+#[test]
+fn a_mebibyte_header_arriving_in_256_byte_pieces_decodes_in_linear_work() {
+    let value = "v".repeat((1 << 20) - 64);
+    let bytes = Frame::new(Command::Send)
+        .with_header("destination", "/a")
+        .with_header("x-big", value.clone())
+        .encode();
+    assert!(bytes.len() <= Limits::DEFAULT.max_frame_bytes);
+    let mut d = Decoder::default();
+    let mut got = Vec::new();
+    // As the server does: decode after every WebSocket message.
+    for piece in bytes.chunks(256) {
+        d.push(piece);
+        while let Some(item) = d.decode().unwrap() {
+            got.push(item);
+        }
+    }
+    assert_eq!(got.len(), 1);
+    let Item::Frame(f) = &got[0] else { panic!() };
+    assert_eq!(f.header("x-big"), Some(value.as_str()));
+    let n = bytes.len() as u64;
+    assert!(
+        d.work() <= WORK_PER_BYTE * n,
+        "{} units of work for {n} bytes",
+        d.work()
+    );
+}
+
+#[test]
+fn a_mebibyte_body_without_content_length_in_256_byte_pieces_decodes_in_linear_work() {
+    let mut bytes = b"SEND\ndestination:/a\n\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'b', (1 << 20) - 64));
+    bytes.push(0);
+    let mut d = Decoder::default();
+    let mut frames = 0;
+    for piece in bytes.chunks(256) {
+        d.push(piece);
+        while let Some(Item::Frame(_)) = d.decode().unwrap() {
+            frames += 1;
+        }
+    }
+    assert_eq!(frames, 1);
+    let n = bytes.len() as u64;
+    assert!(d.work() <= WORK_PER_BYTE * n, "{} for {n}", d.work());
+}
+
+#[test]
+fn many_small_frames_and_heartbeats_in_one_message_decode_in_linear_work() {
+    let mut bytes = Vec::new();
+    while bytes.len() < (1 << 20) - 64 {
+        bytes.extend_from_slice(b"\n\r\n");
+        Frame::new(Command::Ack)
+            .with_header("id", "a-1")
+            .encode_into(&mut bytes);
+    }
+    let mut d = Decoder::default();
+    d.push(&bytes);
+    let items = d.decode_all().unwrap();
+    assert_eq!(items.len() % 3, 0);
+    assert_eq!(d.buffered(), 0);
+    let n = bytes.len() as u64;
+    assert!(d.work() <= WORK_PER_BYTE * n, "{} for {n}", d.work());
+}
+
+#[test]
+fn an_invalid_header_line_fails_as_soon_as_it_ends_not_when_the_frame_does() {
+    // Need more bytes: an incomplete but valid head, any number of times.
+    let mut d = Decoder::default();
+    for piece in [&b"SEN"[..], b"D\ndestina", b"tion:/a\n"] {
+        d.push(piece);
+        assert_eq!(d.decode().unwrap(), None);
+    }
+    // Invalid: a complete line that can never be a header, before the blank line.
+    d.push(b"no colon here\nmore:");
+    assert!(matches!(
+        d.decode().unwrap_err(),
+        DecodeError::MalformedHeader(_)
+    ));
+    // A NUL inside the head is invalid at once, with or without the line's end.
+    let mut d = Decoder::default();
+    d.push(b"SEND\ndestination:/a\nx:y\0");
+    assert_eq!(d.decode().unwrap_err(), DecodeError::UnterminatedHeaders);
+    // An unknown command as soon as its line ends.
+    let mut d = Decoder::default();
+    d.push(b"HELLO\n");
+    assert!(matches!(
+        d.decode().unwrap_err(),
+        DecodeError::UnknownCommand(_)
+    ));
+}
+
+#[test]
+fn any_split_of_a_stream_of_frames_and_heartbeats_decodes_like_one_piece() {
+    let mut stream = Vec::new();
+    for i in 0..40 {
+        stream.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+        let mut f = Frame::new(if i % 2 == 0 {
+            Command::Send
+        } else {
+            Command::Subscribe
+        })
+        .with_header("id", format!("s-{i}"))
+        .with_header("weird", "a\\b:c\nd");
+        if i % 4 == 0 {
+            f = f.with_body(vec![b'z'; i * 37]);
+        }
+        let mut bytes = f.encode();
+        if i % 8 == 4 {
+            // Without content-length: the body ends at the NUL.
+            let text = String::from_utf8(bytes).unwrap();
+            let text = text.replace(&format!("content-length:{}\n", i * 37), "");
+            bytes = text.into_bytes();
+        }
+        stream.extend_from_slice(&bytes);
+    }
+    let mut whole = Decoder::default();
+    whole.push(&stream);
+    let expected = whole.decode_all().unwrap();
+    assert_eq!(expected.len(), 80);
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..300 {
+        let mut d = Decoder::default();
+        let mut got = Vec::new();
+        let mut at = 0;
+        while at < stream.len() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let n = 1 + (seed % 97) as usize;
+            let end = (at + n).min(stream.len());
+            d.push(&stream[at..end]);
+            at = end;
+            got.extend(d.decode_all().unwrap());
+            if seed % 5 == 1 {
+                d.shrink();
+            }
+        }
+        assert_eq!(got, expected);
+        assert_eq!(d.buffered(), 0);
+        assert!(d.finish().is_ok());
+    }
+}

@@ -6,24 +6,32 @@
 //!   configured, `sub` (or `username`) must be the username the client connects as;
 //! - an **HTTP callback** to the app's backend: `POST <url>` with JSON
 //!   `{username, authParams, applicationId}`; a 2xx answer `{"allow": true}` (optionally
-//!   `displayName`) lets the user in, anything else (or no answer within the timeout)
-//!   keeps them out. Plain `http://` only: run the verifier beside the server.
+//!   `displayName`, and `expiresIn`: seconds the session may be resumed without asking
+//!   again) lets the user in, anything else (or no answer within the timeout, or an
+//!   answer over `--auth-callback-max-bytes`) keeps them out. Plain `http://` only: run
+//!   the verifier beside the server.
+//!
+//! The session id a verified login gets expires with the credential: a JWT's `exp`, the
+//! callback's `expiresIn`, and at most `--auth-session-max-secs` (see `keys`).
 //!
 //! `authParams` is either the token itself (a string) or an object carrying it as
 //! `token`, `jwt`, `accessToken` or `idToken`.
 
 use std::time::Duration;
 
+use axum::http::{header, Request, Uri};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier as _;
 use rsa::RsaPublicKey;
 use serde_json::Value;
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::Config;
 
@@ -38,12 +46,20 @@ pub enum Verifier {
     /// JSON Web Tokens.
     Jwt(JwtVerifier),
     /// An HTTP callback.
-    Callback {
-        /// `http://host:port/path`.
-        url: String,
-        /// How long to wait for the answer.
-        timeout: Duration,
-    },
+    Callback(Callback),
+}
+
+/// Where and how the auth callback is asked.
+#[derive(Clone, Debug)]
+pub struct Callback {
+    /// `host:port` to connect to (and the `Host` header).
+    authority: String,
+    /// Path and query to POST to.
+    path: String,
+    /// How long to wait for the answer.
+    timeout: Duration,
+    /// Largest answer read.
+    max_bytes: usize,
 }
 
 /// JWT keys and expected claims.
@@ -60,19 +76,48 @@ pub struct JwtVerifier {
 pub struct Verified {
     /// A display name the backend chose, if any.
     pub display_name: Option<String>,
+    /// When the credential expires (ms since the epoch): a JWT's `exp`, or now plus the
+    /// callback's `expiresIn`; `None` if it did not say.
+    pub expires_ms: Option<i64>,
+}
+
+/// Why a login was not let in. Both are `AccessDeniedError`s to the client; only a
+/// refusal counts as a failed login (see `logins`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The credential was checked and is wrong: the message to send.
+    Denied(String),
+    /// It could not be checked (the callback did not answer properly).
+    Unavailable(String),
+}
+
+impl Refused {
+    /// The message for the client.
+    pub fn message(&self) -> &str {
+        match self {
+            Refused::Denied(m) | Refused::Unavailable(m) => m,
+        }
+    }
 }
 
 impl Verifier {
     /// The verifier the configuration asks for.
     pub fn from_config(c: &Config) -> Result<Verifier, String> {
         if let Some(url) = &c.auth_callback_url {
-            if !url.starts_with("http://") {
-                return Err("--auth-callback-url must be an http:// URL".into());
+            let bad = || format!("--auth-callback-url {url:?} is not an http:// URL");
+            let uri: Uri = url.parse().map_err(|_| bad())?;
+            if uri.scheme_str() != Some("http") {
+                return Err(bad());
             }
-            return Ok(Verifier::Callback {
-                url: url.clone(),
+            let host = uri.host().ok_or_else(bad)?;
+            let authority = format!("{host}:{}", uri.port_u16().unwrap_or(80));
+            let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+            return Ok(Verifier::Callback(Callback {
+                authority,
+                path,
                 timeout: Duration::from_millis(c.auth_callback_timeout_ms),
-            });
+                max_bytes: c.auth_callback_max_bytes,
+            }));
         }
         let rs256 = match &c.jwt_rs256_public_key {
             Some(path) => {
@@ -97,39 +142,43 @@ impl Verifier {
         }))
     }
 
-    /// Checks `auth_params` for `username`; the error is the message to send.
+    /// Checks `auth_params` for `username`.
     pub async fn verify(
         &self,
         username: &str,
         auth_params: &Value,
         app_id: i64,
         now_secs: i64,
-    ) -> Result<Verified, String> {
+    ) -> Result<Verified, Refused> {
         match self {
-            Verifier::None => Err("Authenticated sessions are not enabled on this server; start a guest session (without authParams).".into()),
+            Verifier::None => Err(Refused::Denied("Authenticated sessions are not enabled on this server; start a guest session (without authParams).".into())),
             Verifier::Jwt(j) => {
-                let token = token_of(auth_params).ok_or("authParams must carry a JWT (as token, jwt, accessToken or idToken).")?;
-                j.verify(token, username, now_secs)
+                let token = token_of(auth_params).ok_or_else(|| Refused::Denied("authParams must carry a JWT (as token, jwt, accessToken or idToken).".into()))?;
+                j.verify(token, username, now_secs).map_err(Refused::Denied)
             }
-            Verifier::Callback { url, timeout } => {
+            Verifier::Callback(cb) => {
                 let body = serde_json::json!({ "username": username, "authParams": auth_params, "applicationId": app_id });
-                match tokio::time::timeout(*timeout, post_json(url, &body)).await {
-                    Err(_) => Err("The authentication service did not answer in time.".into()),
+                match tokio::time::timeout(cb.timeout, post_json(cb, &body)).await {
+                    Err(_) => Err(Refused::Unavailable("The authentication service did not answer in time.".into())),
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "auth callback failed");
-                        Err("The authentication service could not be reached.".into())
+                        Err(Refused::Unavailable("The authentication service could not be reached.".into()))
                     }
                     Ok(Ok((status, answer))) => {
                         let allow = (200..300).contains(&status) && answer.get("allow").and_then(Value::as_bool) == Some(true);
                         if allow {
                             let display_name = answer.get("displayName").and_then(Value::as_str).map(str::to_owned);
-                            Ok(Verified { display_name })
+                            let expires_ms = answer
+                                .get("expiresIn")
+                                .and_then(Value::as_i64)
+                                .map(|s| now_secs.saturating_add(s.max(0)).saturating_mul(1000));
+                            Ok(Verified { display_name, expires_ms })
                         } else {
-                            Err(answer
+                            Err(Refused::Denied(answer
                                 .get("message")
                                 .and_then(Value::as_str)
                                 .unwrap_or("The authentication service refused the session.")
-                                .to_owned())
+                                .to_owned()))
                         }
                     }
                 }
@@ -237,64 +286,62 @@ impl JwtVerifier {
             .or_else(|| claims.get("displayName"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        Ok(Verified { display_name })
+        Ok(Verified {
+            display_name,
+            expires_ms: Some(exp.saturating_mul(1000)),
+        })
     }
 }
 
-/// POSTs JSON over plain HTTP/1.1 and reads the status and JSON answer.
-async fn post_json(url: &str, body: &Value) -> std::io::Result<(u16, Value)> {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let payload = body.to_string();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nAccept: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.take(64 * 1024).read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
+/// POSTs JSON over plain HTTP/1.1 and reads the status and JSON answer, at most
+/// `max_bytes` of it.
+///
+/// hyper's own client connection (already built for the server side): it reads the
+/// answer by its `Content-Length` or chunking, so a backend that keeps the connection
+/// open answers as fast as one that closes it. Its `client` feature adds about 2 s to
+/// hyper's release build and no crate; `reqwest` (or hyper-util's pooling client) would
+/// add several crates for what is one request per login to one host.
+async fn post_json(cb: &Callback, body: &Value) -> Result<(u16, Value), String> {
+    let stream = tokio::net::TcpStream::connect(&cb.authority)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    // The connection is driven beside the request and dropped with it.
+    let driver = AbortOnDrop(tokio::spawn(async move {
+        let _ = conn.await;
+    }));
+    let request = Request::post(cb.path.as_str())
+        .header(header::HOST, cb.authority.as_str())
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let bytes = Limited::new(response.into_body(), cb.max_bytes)
+        .collect()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?
+        .to_bytes();
+    drop(driver);
     Ok((
         status,
-        serde_json::from_str(body.trim()).unwrap_or(Value::Null),
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     ))
 }
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
-    out
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ impl Session {
                 Ok(u) => u,
                 // With guest sessions on, a username that has not signed in yet is created,
                 // so a conversation can start before the other person joins.
-                Err(e) if e.name == names::NOT_FOUND && self.state.config.guest_sessions => match m
+                Err(e) if e.name == names::NOT_FOUND && self.state.config.guests_on() => match m
                     .get("username")
                     .or_else(|| m.get("name"))
                     .and_then(Value::as_str)
@@ -305,7 +305,7 @@ impl Session {
             );
         }
         // After the deletion was announced on them, its members' subscriptions end.
-        self.state.revoke(None, cid);
+        self.state.end_grants(None, cid);
         Ok(())
     }
 
@@ -358,7 +358,7 @@ impl Session {
         }
         // No longer a member: what they subscribed to as one ends now, on every node
         // (published before the leave is acknowledged).
-        self.state.revoke(Some(self.user.id), cid);
+        self.state.end_grants(Some(self.user.id), cid);
         self.state.cluster.flush().await;
         self.reply_channel(&channel, types::USER_CHANNEL_LEFT, receipt)
             .await?;

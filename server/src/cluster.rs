@@ -75,10 +75,18 @@ pub enum BusMsg {
         /// Active now.
         on: bool,
     },
-    /// Subscriptions granted by membership of a channel end: a user (or, for a deleted
-    /// channel, everyone) lost it.
+    /// A user's sessions were revoked: end their connections (see `live`).
     #[serde(rename = "r")]
     Revoke {
+        /// Origin node.
+        n: String,
+        /// User.
+        u: i64,
+    },
+    /// Subscriptions granted by membership of a channel end: a user (or, for a deleted
+    /// channel, everyone) lost it.
+    #[serde(rename = "g")]
+    EndGrants {
         /// Origin node.
         n: String,
         /// User, or everyone.
@@ -463,11 +471,21 @@ impl Cluster {
         }
     }
 
-    /// Ends on the other nodes the subscriptions `user` (everyone, for `None`) holds
-    /// through membership of `channel`.
-    pub fn revoke(&self, user: Option<i64>, channel: i64) {
+    /// `user`'s sessions end on the other nodes too.
+    pub fn revoke(&self, user: i64) {
         if self.is_clustered() {
             self.send(&BusMsg::Revoke {
+                n: self.node.clone(),
+                u: user,
+            });
+        }
+    }
+
+    /// Ends on the other nodes the subscriptions `user` (everyone, for `None`) holds
+    /// through membership of `channel`.
+    pub fn end_grants(&self, user: Option<i64>, channel: i64) {
+        if self.is_clustered() {
+            self.send(&BusMsg::EndGrants {
                 n: self.node.clone(),
                 u: user,
                 c: channel,
@@ -621,7 +639,10 @@ async fn receive(state: &AppState, m: BusMsg) {
                 set.remove(&(c, u));
             }
         }
-        BusMsg::Revoke { n, u, c } if n != me => {
+        BusMsg::Revoke { n, u } if n != me => {
+            state.live.end_user(u, crate::live::REVOKED);
+        }
+        BusMsg::EndGrants { n, u, c } if n != me => {
             state.hub.revoke(u, c);
         }
         BusMsg::StopTyping { n, th, u } if n != me => {

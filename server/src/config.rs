@@ -1,6 +1,6 @@
 //! Configuration from flags and environment variables.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
@@ -48,9 +48,11 @@ pub struct Config {
     )]
     pub platform_secrets: Vec<String>,
 
-    /// Let anyone start a session with just a username (created on first use).
-    #[arg(long, env = "CHATKITTY_GUEST_SESSIONS", default_value_t = true, action = ArgAction::Set)]
-    pub guest_sessions: bool,
+    /// Let anyone start a session with just a username (created on first use). Default:
+    /// on, unless a verifier (`--jwt-*`, `--auth-callback-url`) is configured; see
+    /// [`Config::guests_on`].
+    #[arg(long, env = "CHATKITTY_GUEST_SESSIONS", action = ArgAction::Set)]
+    pub guest_sessions: Option<bool>,
 
     /// Verify authenticated sessions with HS256 JWTs signed with this secret.
     #[arg(long, env = "CHATKITTY_JWT_HS256_SECRET", hide_env_values = true)]
@@ -198,6 +200,81 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_MAX_CONNECTIONS_PER_USER", default_value_t = 20)]
     pub max_connections_per_user: u32,
 
+    // Connections, logins and what is exposed (README "Limits" and "Security").
+    /// A request's headers must arrive within this long, and a kept-alive HTTP
+    /// connection waits at most this long for its next request; then it is closed.
+    #[arg(
+        long,
+        env = "CHATKITTY_HTTP_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub http_header_timeout_ms: u64,
+
+    /// Connections (HTTP and WebSocket) one client address may hold open at once
+    /// (IPv6: one /64); 0 for no limit. Over it a new connection is answered 503 with
+    /// a `RateLimitExceededError` body and closed. Trusted proxies are not counted.
+    #[arg(
+        long,
+        env = "CHATKITTY_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: u32,
+
+    /// Reverse proxies (IP addresses or CIDR blocks, comma-separated) whose
+    /// `X-Forwarded-For` names the client address. Without them no header is believed:
+    /// the client address is the socket's peer.
+    #[arg(long, env = "CHATKITTY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
+    /// Failed logins (authParams refused, Platform API secrets) for one username or
+    /// client id within the window; further attempts are refused with
+    /// `RateLimitExceededError` without being checked.
+    #[arg(long, env = "CHATKITTY_LOGIN_FAILURES_PER_USER", default_value_t = 10)]
+    pub login_failures_per_user: u32,
+
+    /// Failed logins from one client address within the window.
+    #[arg(
+        long,
+        env = "CHATKITTY_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = 50
+    )]
+    pub login_failures_per_address: u32,
+
+    /// The window failed logins are counted over, in seconds.
+    #[arg(
+        long,
+        env = "CHATKITTY_LOGIN_FAILURE_WINDOW_SECS",
+        default_value_t = 300
+    )]
+    pub login_failure_window_secs: u64,
+
+    /// Longest an authenticated session id stays valid, in seconds. A JWT's `exp`, or
+    /// the auth callback's `expiresIn`, ends it sooner.
+    #[arg(
+        long,
+        env = "CHATKITTY_AUTH_SESSION_MAX_SECS",
+        default_value_t = 86_400
+    )]
+    pub auth_session_max_secs: u64,
+
+    /// Largest auth callback answer read, in bytes (larger: the session is refused).
+    #[arg(long, env = "CHATKITTY_AUTH_CALLBACK_MAX_BYTES", default_value_t = 64 * 1024)]
+    pub auth_callback_max_bytes: usize,
+
+    /// `/metrics` requires `Authorization: Bearer <this token>`. Without it (and without
+    /// `--metrics-bind`) only loopback clients may read `/metrics`.
+    #[arg(long, env = "CHATKITTY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Serve `/metrics` on this address (`host:port`) only, not on the main one.
+    #[arg(long, env = "CHATKITTY_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Origins (e.g. `https://chat.example.com`, comma-separated) allowed to open
+    /// WebSockets and make CORS requests; empty allows every origin.
+    #[arg(long, env = "CHATKITTY_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
     /// Redis URL linking several nodes that share one (PostgreSQL) database: events,
     /// presence and chat participation then span every node.
     #[arg(long, env = "CHATKITTY_REDIS_URL")]
@@ -268,6 +345,26 @@ impl std::fmt::Debug for Config {
             .field("subscribe_burst", &self.subscribe_burst)
             .field("abuse_limit", &self.abuse_limit)
             .field("max_connections_per_user", &self.max_connections_per_user)
+            .field("http_header_timeout_ms", &self.http_header_timeout_ms)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("login_failures_per_user", &self.login_failures_per_user)
+            .field(
+                "login_failures_per_address",
+                &self.login_failures_per_address,
+            )
+            .field("login_failure_window_secs", &self.login_failure_window_secs)
+            .field("auth_session_max_secs", &self.auth_session_max_secs)
+            .field("auth_callback_max_bytes", &self.auth_callback_max_bytes)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("metrics_bind", &self.metrics_bind)
+            .field("allowed_origins", &self.allowed_origins)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_prefix", &self.redis_prefix)
             .field("node_ttl_ms", &self.node_ttl_ms)
@@ -292,6 +389,21 @@ fn redact_url(url: &str) -> String {
 }
 
 impl Config {
+    /// Whether a verifier of authenticated sessions is configured.
+    pub fn verifier_configured(&self) -> bool {
+        self.jwt_hs256_secret.is_some()
+            || self.jwt_rs256_public_key.is_some()
+            || self.auth_callback_url.is_some()
+    }
+
+    /// Whether guest sessions are on: as `--guest-sessions` says, or by default on
+    /// unless a verifier is configured (a server that verifies users must not also let
+    /// anyone in by username).
+    pub fn guests_on(&self) -> bool {
+        self.guest_sessions
+            .unwrap_or_else(|| !self.verifier_configured())
+    }
+
     /// A configuration for tests: port 0, the given database, one API key, no grace
     /// periods.
     pub fn for_tests(database: impl Into<String>, api_key: &str) -> Config {

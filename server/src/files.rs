@@ -3,9 +3,18 @@
 //! files directory; downloads authorised by the read grant in `?grant=`.
 //!
 //! Uploaded bytes are streamed to disk while counted, so a file over the size limit is
-//! refused (413) without being held in memory. Downloads are served with
-//! `nosniff` and a sandboxing CSP, and as attachments unless they are images, audio or
-//! video, so an uploaded HTML file cannot run script on the app's origin.
+//! refused (413) without being held in memory; an upload that fails for any reason
+//! leaves nothing on disk. Downloads are served with `nosniff` and a sandboxing CSP,
+//! inline only for an allow-list of raster images, audio and video (by the content
+//! type's essence, lower-cased) and otherwise as `application/octet-stream`
+//! attachments, so no uploaded file (HTML, SVG, XML…) can run script on the app's
+//! origin. A file message's file stops being served (410) once the message is
+//! deleted.
+//!
+//! Messages store a file's path, not a URL: links are made from the configured base
+//! URL when the message is rendered (`Shared::link`).
+
+use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
@@ -109,8 +118,31 @@ async fn member_channel(state: &AppState, user: &UserRow, cid: i64) -> HttpResul
     Ok(channel)
 }
 
+/// An uploaded file's bytes on disk, removed when dropped unless [`Stored::keep`] was
+/// called: every way an upload can fail (a bad part, a second file, a database error)
+/// drops it. (Removing is a quick `unlink`, done in place even on the async thread.)
+struct Stored {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Stored {
+    fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Stored {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// A received upload: the stored file and the JSON parts.
 struct Upload {
+    stored: Stored,
     token: String,
     name: String,
     content_type: String,
@@ -119,10 +151,41 @@ struct Upload {
     properties: String,
 }
 
+/// Largest text part (`groupTag`, `properties`) of an upload.
+const MAX_TEXT_PART: usize = 64 * 1024;
+
 fn new_token() -> String {
     let mut bytes = [0u8; 18];
     let _ = getrandom::fill(&mut bytes);
     base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+/// A text part, read up to [`MAX_TEXT_PART`] bytes.
+async fn text_part(field: &mut axum::extract::multipart::Field<'_>) -> HttpResult<String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| {
+        HttpError(
+            StatusCode::BAD_REQUEST,
+            ApiError::validation(format!("Malformed multipart body: {e}.")),
+        )
+    })? {
+        if bytes.len() + chunk.len() > MAX_TEXT_PART {
+            return Err(HttpError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ApiError::new(
+                    names::PAYLOAD_TOO_LARGE,
+                    format!("Text parts of an upload are at most {MAX_TEXT_PART} bytes."),
+                ),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        HttpError(
+            StatusCode::BAD_REQUEST,
+            ApiError::validation("Text parts must be UTF-8."),
+        )
+    })
 }
 
 /// Reads the multipart body: streams part `file` to disk (counting bytes against the
@@ -143,6 +206,9 @@ async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
         .map_err(|e| bad(format!("Malformed multipart body: {e}.")))?
     {
         match field.name().unwrap_or("") {
+            "file" if upload.is_some() => {
+                return Err(bad("An upload carries one `file` part.".into()));
+            }
             "file" => {
                 let token = new_token();
                 let name = field
@@ -155,18 +221,21 @@ async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
                 let content_type = field
                     .content_type()
                     .unwrap_or("application/octet-stream")
-                    .to_owned();
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect::<String>();
                 let path = dir.join(&token);
                 let mut out = tokio::fs::File::create(&path)
                     .await
                     .map_err(|e| internal("creating a file", e))?;
+                let stored = Stored { path, keep: false };
                 let mut size: u64 = 0;
                 loop {
                     let chunk = match field.chunk().await {
                         Ok(Some(c)) => c,
                         Ok(None) => break,
                         Err(e) => {
-                            let _ = tokio::fs::remove_file(&path).await;
                             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                                 return Err(too_large(max));
                             }
@@ -175,8 +244,6 @@ async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
                     };
                     size += chunk.len() as u64;
                     if size > max {
-                        drop(out);
-                        let _ = tokio::fs::remove_file(&path).await;
                         return Err(too_large(max));
                     }
                     out.write_all(&chunk)
@@ -192,6 +259,7 @@ async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
                     name
                 };
                 upload = Some(Upload {
+                    stored,
                     token,
                     name,
                     content_type,
@@ -201,14 +269,14 @@ async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
                 });
             }
             "groupTag" => {
-                let text = field.text().await.map_err(|e| bad(e.to_string()))?;
+                let text = text_part(&mut field).await?;
                 group_tag = match serde_json::from_str::<Value>(&text) {
                     Ok(Value::String(s)) => Some(s),
                     _ => Some(text),
                 };
             }
             "properties" => {
-                let text = field.text().await.map_err(|e| bad(e.to_string()))?;
+                let text = text_part(&mut field).await?;
                 match serde_json::from_str::<Value>(&text) {
                     Ok(v @ Value::Object(_)) => properties = v.to_string(),
                     _ => return Err(bad("The `properties` part must be a JSON object.".into())),
@@ -238,12 +306,38 @@ fn internal(what: &str, e: std::io::Error) -> HttpError {
     HttpError(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal())
 }
 
-fn file_url(state: &AppState, token: &str, name: &str) -> String {
-    format!(
-        "{}/files/v1/hosted/{token}/{}",
-        state.base_url(),
-        percent_encode(name)
-    )
+/// The path of a hosted file: stored as is, made a link when rendered.
+fn file_path(token: &str, name: &str) -> String {
+    format!("/files/v1/hosted/{token}/{}", percent_encode(name))
+}
+
+/// Content types served inline: raster images, audio and video, which browsers only
+/// ever render as media. Anything else (SVG, HTML, XML, PDF, …) is an attachment.
+const INLINE_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/wav",
+    "audio/webm",
+    "audio/mp4",
+    "audio/aac",
+    "audio/flac",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "video/quicktime",
+];
+
+/// The allow-listed type a content type is, judged by its essence (parameters
+/// dropped, case ignored); `None` for everything else.
+fn inline_type(content_type: &str) -> Option<&'static str> {
+    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    INLINE_TYPES.iter().find(|t| **t == essence).copied()
 }
 
 /// Stores a FILE message for an upload and announces it like any new message.
@@ -257,25 +351,34 @@ async fn file_message(
 ) -> HttpResult<Response> {
     let audience = crate::messages::audience(state, channel, Some(user.id)).await?;
     let up = receive(state, form).await?;
+    let Upload {
+        stored,
+        token,
+        name,
+        content_type,
+        size,
+        group_tag,
+        properties,
+    } = up;
     state
         .store
         .insert_file(
             user.app_id,
             user.id,
             Some(channel.id),
-            &up.token,
-            &up.name,
-            &up.content_type,
-            up.size,
+            &token,
+            &name,
+            &content_type,
+            size,
             false,
         )
         .await?;
     let file = serde_json::json!({
         "type": "HOSTED",
-        "url": file_url(state, &up.token, &up.name),
-        "name": up.name,
-        "contentType": up.content_type,
-        "size": up.size,
+        "url": file_path(&token, &name),
+        "name": name,
+        "contentType": content_type,
+        "size": size,
     })
     .to_string();
     let (row, _) = state
@@ -286,8 +389,8 @@ async fn file_message(
             kind: MessageType::File,
             body: None,
             file: Some(&file),
-            properties: &up.properties,
-            group_tag: up.group_tag.as_deref(),
+            properties: &properties,
+            group_tag: group_tag.as_deref(),
             parent_id: parent.map(|p| p.id),
             thread_id: match key {
                 ThreadKey::Standalone(t) => Some(t),
@@ -299,6 +402,8 @@ async fn file_message(
             idempotency_key: None,
         })
         .await?;
+    state.store.attach_file(&token, row.id).await?;
+    stored.keep();
     let sender = audience.sender.as_ref().unwrap_or(user);
     let message = state.render_new_message(&row, Some(sender));
     crate::messages::deliver_new_message(
@@ -394,9 +499,11 @@ async fn upload_display_picture(
 ) -> HttpResult<Response> {
     let user = uploader(&state, &headers).await?;
     let up = receive(&state, form).await?;
-    if !up.content_type.starts_with("image/") {
-        let _ = tokio::fs::remove_file(state.config.files_dir.join(&up.token)).await;
-        return Err(ApiError::validation("A display picture must be an image.").into());
+    if !inline_type(&up.content_type).is_some_and(|t| t.starts_with("image/")) {
+        return Err(ApiError::validation(
+            "A display picture must be a PNG, JPEG, GIF, WebP, AVIF or BMP image.",
+        )
+        .into());
     }
     state
         .store
@@ -411,11 +518,12 @@ async fn upload_display_picture(
             true,
         )
         .await?;
-    let url = file_url(&state, &up.token, &up.name);
+    let path = file_path(&up.token, &up.name);
     state
         .store
-        .update_user(user.id, None, None, None, Some(&url))
+        .update_user(user.id, None, None, None, Some(&path))
         .await?;
+    up.stored.keep();
     let user = state
         .store
         .user(user.app_id, user.id)
@@ -470,22 +578,42 @@ async fn download(
             return Err(ApiError::forbidden("You cannot see this file.").into());
         }
     }
-    let f = tokio::fs::File::open(state.config.files_dir.join(&file.token))
+    let on_disk = state.config.files_dir.join(&file.token);
+    if let Some(mid) = file.message_id {
+        let deleted = !matches!(
+            state.store.message(mid).await?,
+            Some(m) if m.deleted_ms.is_none()
+        );
+        if deleted {
+            // Its bytes go now (the first download after the delete); the row stays, so
+            // the answer stays 410.
+            let _ = tokio::fs::remove_file(&on_disk).await;
+            return Err(HttpError(
+                StatusCode::GONE,
+                ApiError::not_found("The file's message was deleted; the file"),
+            ));
+        }
+    }
+    let f = tokio::fs::File::open(on_disk)
         .await
         .map_err(|_| ApiError::not_found("The file's content"))?;
-    let inline = ["image/", "video/", "audio/"]
-        .iter()
-        .any(|p| file.content_type.starts_with(p))
-        && file.content_type != "image/svg+xml";
+    let inline = inline_type(&file.content_type);
     let disposition = format!(
         "{}; filename*=UTF-8''{}",
-        if inline { "inline" } else { "attachment" },
+        if inline.is_some() {
+            "inline"
+        } else {
+            "attachment"
+        },
         percent_encode(&file.name)
     );
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
     Ok((
         [
-            (header::CONTENT_TYPE, file.content_type.clone()),
+            (
+                header::CONTENT_TYPE,
+                inline.unwrap_or("application/octet-stream").to_owned(),
+            ),
             (header::CONTENT_LENGTH, file.size.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),

@@ -153,6 +153,23 @@ pub struct ConnHandle {
     revoked: Arc<Revoked>,
 }
 
+/// A connection known without keeping it alive (its writer ends once every strong
+/// sender is gone): for ending it from elsewhere ([`crate::live`]).
+#[derive(Debug, Clone)]
+pub struct WeakConn {
+    /// The connection's queue.
+    pub tx: mpsc::WeakSender<Outbound>,
+    /// Its kill switch.
+    pub kill: CancellationToken,
+}
+
+impl WeakConn {
+    /// Whether the connection is still open.
+    pub fn alive(&self) -> bool {
+        self.tx.strong_count() > 0
+    }
+}
+
 /// Destinations whose subscriptions the hub ended, for the connection's session to
 /// forget.
 #[derive(Debug, Default)]
@@ -240,6 +257,14 @@ impl ConnHandle {
                 self.budget.release(len);
                 self.kill.cancel();
             }
+        }
+    }
+
+    /// The connection, weakly.
+    pub fn downgrade(&self) -> WeakConn {
+        WeakConn {
+            tx: self.tx.downgrade(),
+            kill: self.kill.clone(),
         }
     }
 

@@ -3,6 +3,10 @@
 //! HMAC-SHA256 signatures over `scope.app.user.expiry` with a secret kept in the
 //! database (or given by the operator), not entries in a table.
 //!
+//! A session id also carries the user's session generation and whether it came from a
+//! guest session: its expiry is the credential's (a JWT's `exp`), and revoking a
+//! user's sessions moves the generation on, so every earlier id stops resuming.
+//!
 //! Tokens use only URL-safe characters because the client appends grants to URLs raw.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,7 +21,8 @@ pub enum Scope {
     Read,
     /// Upload files (`Grant:` header).
     Write,
-    /// Resume a STOMP session (`StompX-Auth-Session-ID`).
+    /// Resume a STOMP session (`StompX-Auth-Session-ID`); see
+    /// [`Keys::issue_session`], which these tokens are issued with.
     Session,
     /// Call the Platform API (bearer token; `user_id` is 0).
     Platform,
@@ -106,14 +111,9 @@ impl Keys {
         format!("{payload}.{sig}")
     }
 
-    /// Verifies a token of `scope`; `None` if forged, expired or of another scope.
-    pub fn verify(&self, scope: Scope, token: &str, now_ms: i64) -> Option<Claims> {
+    /// The payload of a token whose signature is right.
+    fn open<'a>(&self, token: &'a str) -> Option<&'a str> {
         let (payload, sig) = token.rsplit_once('.')?;
-        let mut parts = payload.split('.');
-        let (tag, app, user, exp) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || tag != scope.tag() {
-            return None;
-        }
         let expected = self.sign(payload);
         // Constant-time comparison of the signatures.
         if expected.len() != sig.len()
@@ -125,6 +125,17 @@ impl Keys {
         {
             return None;
         }
+        Some(payload)
+    }
+
+    /// Verifies a token of `scope`; `None` if forged, expired or of another scope.
+    pub fn verify(&self, scope: Scope, token: &str, now_ms: i64) -> Option<Claims> {
+        let payload = self.open(token)?;
+        let mut parts = payload.split('.');
+        let (tag, app, user, exp) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || tag != scope.tag() {
+            return None;
+        }
         let exp: i64 = exp.parse().ok()?;
         if exp < now_ms {
             return None;
@@ -134,6 +145,78 @@ impl Keys {
             user_id: user.parse().ok()?,
         })
     }
+
+    /// Issues a session id (`CONNECTED`'s `session` header).
+    pub fn issue_session(&self, c: &SessionClaims) -> String {
+        let payload = format!(
+            "{}.{}.{}.{}.{}.{}",
+            Scope::Session.tag(),
+            c.app_id,
+            c.user_id,
+            c.expires_ms,
+            c.generation,
+            if c.guest { "g" } else { "a" }
+        );
+        let sig = self.sign(&payload);
+        format!("{payload}.{sig}")
+    }
+
+    /// Verifies a session id; `None` if forged, expired or not a session id. The
+    /// generation is checked by the caller against the user's current one.
+    pub fn verify_session(&self, token: &str, now_ms: i64) -> Option<SessionClaims> {
+        let payload = self.open(token)?;
+        let mut parts = payload.split('.');
+        let (tag, app, user, exp, generation, kind) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        if parts.next().is_some() || tag != Scope::Session.tag() {
+            return None;
+        }
+        let expires_ms: i64 = exp.parse().ok()?;
+        if expires_ms < now_ms {
+            return None;
+        }
+        Some(SessionClaims {
+            app_id: app.parse().ok()?,
+            user_id: user.parse().ok()?,
+            expires_ms,
+            generation: generation.parse().ok()?,
+            guest: match kind {
+                "g" => true,
+                "a" => false,
+                _ => return None,
+            },
+        })
+    }
+
+    /// The unguessable part of a user's generated-avatar URL: without it the avatar of
+    /// an id is not served, so no one can enumerate users (or applications) by id.
+    pub fn avatar_tag(&self, app_id: i64, user_id: i64) -> String {
+        let mut tag = self.sign(&format!("avatar.{app_id}.{user_id}"));
+        tag.truncate(22);
+        tag
+    }
+}
+
+/// What a valid session id says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionClaims {
+    /// Application.
+    pub app_id: i64,
+    /// User.
+    pub user_id: i64,
+    /// When it stops resuming: the credential's expiry (a JWT's `exp`), at most
+    /// `--auth-session-max-secs` away; for guests, [`TOKEN_LIFETIME_MS`].
+    pub expires_ms: i64,
+    /// The user's session generation when it was issued (see `Store::session_generation`).
+    pub generation: i64,
+    /// Issued to a guest session.
+    pub guest: bool,
 }
 
 #[cfg(test)]
@@ -165,5 +248,41 @@ mod tests {
         );
         assert_eq!(Keys::new("other").verify(Scope::Read, &t, 2000), None);
         assert_eq!(k.verify(Scope::Session, "undefined", 2000), None);
+    }
+
+    #[test]
+    fn session_ids_carry_their_expiry_generation_and_kind() {
+        let k = Keys::new("secret");
+        let c = SessionClaims {
+            app_id: 1,
+            user_id: 42,
+            expires_ms: 5000,
+            generation: 3,
+            guest: false,
+        };
+        let t = k.issue_session(&c);
+        assert_eq!(k.verify_session(&t, 5000), Some(c));
+        assert_eq!(k.verify_session(&t, 5001), None, "expired");
+        assert_eq!(k.verify_session(&t.replace(".3.a.", ".4.a."), 0), None);
+        assert_eq!(k.verify_session(&t.replace(".3.a.", ".3.g."), 0), None);
+        assert_eq!(k.verify(Scope::Session, &t, 0), None, "not a grant");
+        let old_form = k.issue(
+            Scope::Session,
+            Claims {
+                app_id: 1,
+                user_id: 42,
+            },
+            0,
+        );
+        assert_eq!(
+            k.verify_session(&old_form, 0),
+            None,
+            "old ids re-authenticate"
+        );
+        assert_eq!(k.verify_session("undefined", 0), None);
+        let tag = k.avatar_tag(1, 42);
+        assert_eq!(tag.len(), 22);
+        assert_ne!(tag, k.avatar_tag(2, 42));
+        assert_ne!(tag, Keys::new("other").avatar_tag(1, 42));
     }
 }

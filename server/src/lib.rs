@@ -5,6 +5,7 @@
 //! # Layout
 //!
 //! - [`config`]: flags and environment.
+//! - [`listen`]: accepting connections (header timeout, per-address limit, client address).
 //! - [`http`]: routes (WebSocket endpoint, health, metrics, avatars, static files).
 //! - [`session`]: one connection's STOMP session: CONNECT, SUBSCRIBE, SEND, errors.
 //! - [`relays`] and [`actions`]: the request handlers, authorising before touching data.
@@ -13,6 +14,8 @@
 //! - [`render`]: rows → wire resources per viewer.
 //! - [`store`]: SQLite / PostgreSQL.
 //! - [`keys`]: signed grants and session ids.
+//! - [`auth`] and [`logins`]: verifying authenticated sessions, throttling failed logins.
+//! - [`live`]: sessions per user, to end them when revoked.
 //! - [`text`]: links in message text.
 //!
 //! Not here: TLS (put a reverse proxy in front), clustering (a later milestone).
@@ -31,6 +34,9 @@ pub mod http;
 pub mod hub;
 pub mod keys;
 pub mod limits;
+pub mod listen;
+pub mod live;
+pub mod logins;
 pub mod mentions;
 pub mod messages;
 pub mod notify;
@@ -117,6 +123,24 @@ pub async fn build_state(
         apps.insert(key.clone(), id);
     }
     let verifier = auth::Verifier::from_config(&config).map_err(StartError::Config)?;
+    let trusted_proxies =
+        listen::TrustedProxies::parse(&config.trusted_proxies).map_err(StartError::Config)?;
+    http::check_allowed_origins(&config.allowed_origins).map_err(StartError::Config)?;
+    if let Some(url) = &config.public_url {
+        check_public_url(url).map_err(StartError::Config)?;
+    } else if config.bind.is_unspecified() {
+        tracing::warn!(
+            "links to files and avatars use http://{}:{}; set --public-url to the address clients use",
+            config.bind,
+            config.port
+        );
+    }
+    if config.guests_on() && config.verifier_configured() {
+        tracing::warn!(
+            "guest sessions are on beside a verifier: anyone can sign in with a new username \
+             (--guest-sessions false turns them off)"
+        );
+    }
     let node = {
         let mut b = [0u8; 4];
         let _ = getrandom::fill(&mut b);
@@ -141,7 +165,31 @@ pub async fn build_state(
         apps,
         shutdown,
         cluster,
+        trusted_proxies,
     )))
+}
+
+/// `--public-url` must be an `http(s)://` URL without query or fragment: every link the
+/// server hands out starts with it.
+fn check_public_url(url: &str) -> Result<(), String> {
+    let bad = || format!("--public-url {url:?} is not an http:// or https:// URL");
+    let uri: axum::http::Uri = url.parse().map_err(|_| bad())?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => {}
+        _ => return Err(bad()),
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Binds `--metrics-bind`, if given.
+async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, StartError> {
+    match config.metrics_bind {
+        Some(addr) => Ok(Some(TcpListener::bind(addr).await.map_err(StartError::Io)?)),
+        None => Ok(None),
+    }
 }
 
 /// Serves until `shutdown` completes, then closes every session (a STOMP ERROR telling
@@ -151,38 +199,46 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    let metrics = bind_metrics(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx).await?;
     cluster::start(&state).await;
-    serve(state, listener, shutdown, stop_tx).await
+    serve(state, listener, metrics, shutdown, stop_tx).await
 }
 
 async fn serve(
     state: AppState,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     stop_tx: watch::Sender<bool>,
 ) -> Result<(), StartError> {
     tokio::spawn(typing_sweeper(state.clone()));
     let app = http::router(state.clone());
-    // Upgraded WebSockets are not covered by axum's graceful shutdown: sessions watch
-    // the stop signal themselves, and we wait for them below.
-    let graceful = async move {
+    let limits = listen::Limits::of(&state);
+    if let Some(metrics) = metrics {
+        if let Ok(addr) = metrics.local_addr() {
+            tracing::info!(%addr, "metrics served here only");
+        }
+        let mut stopped = state.shutdown.clone();
+        tokio::spawn(listen::serve(
+            metrics,
+            http::metrics_router(state.clone()),
+            limits.clone(),
+            state.shutdown.clone(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+    }
+    // Upgraded WebSockets are not covered by the HTTP graceful shutdown: sessions
+    // watch the stop signal themselves, and we wait for them below.
+    let stop = async move {
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    // No Nagle delay: a connection often gets several small frames in a row with no
-    // client data in between (CONNECTED, then the answers to the frames pipelined
-    // behind CONNECT), and the second would wait for the client's delayed ACK.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(graceful)
+    listen::serve(listener, app, limits, state.shutdown.clone(), stop)
         .await
         .map_err(StartError::Io)?;
     state
@@ -216,6 +272,8 @@ async fn typing_sweeper(state: AppState) {
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, with `--metrics-bind`.
+    pub metrics_addr: Option<SocketAddr>,
     /// Its state.
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
@@ -245,6 +303,8 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(StartError::Io)?;
     let mut config = config;
     config.port = addr.port();
+    let metrics = bind_metrics(&config).await?;
+    let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx).await?;
     cluster::start(&state).await;
@@ -252,6 +312,7 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
     let task = tokio::spawn(serve(
         state.clone(),
         listener,
+        metrics,
         async move {
             let _ = rx.await;
         },
@@ -259,6 +320,7 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
     ));
     Ok(Running {
         addr,
+        metrics_addr,
         state,
         stop: Some(tx),
         task,

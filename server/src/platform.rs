@@ -5,6 +5,12 @@
 //! `API_KEY:SECRET` (the secret configured with `--platform-secret API_KEY=SECRET`) and
 //! `grant_type=client_credentials` answers a bearer token valid for an hour. Every
 //! other route needs `Authorization: Bearer <token>` for the application in its path.
+//! Wrong secrets count as failed logins of the client address (`logins`): over the
+//! limit, `429` with a `RateLimitExceededError` body. They are not counted per client
+//! id, so that guessing from elsewhere cannot lock the app's backend out.
+//!
+//! `POST …/users/{id}/revoke-sessions` revokes every session id of a user and ends
+//! their open connections on every node (`204`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -21,6 +27,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::keys::{Claims, Scope};
+use crate::listen::ClientAddr;
 use crate::state::AppState;
 use crate::store::{
     now_ms, ChannelRow, MessageCursor, MessageQuery, MessageScope, NewMessage, StoreError,
@@ -40,6 +47,10 @@ pub fn routes() -> Router<AppState> {
             get(list_users).post(create_user),
         )
         .route("/v1/applications/{app}/users/{id}", get(get_user))
+        .route(
+            "/v1/applications/{app}/users/{id}/revoke-sessions",
+            post(revoke_sessions),
+        )
         .route(
             "/v1/applications/{app}/users/{id}/channels",
             get(user_channels),
@@ -115,9 +126,27 @@ struct TokenForm {
 /// `POST /oauth/token` (client credentials).
 async fn token(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> PResult<Response> {
+    let attempt = crate::logins::Attempt {
+        user: None,
+        address: client,
+    };
+    if let Err(wait) = state.logins.check(attempt, std::time::Instant::now()) {
+        let secs = wait.as_secs().max(1);
+        let mut r = PlatformError(
+            StatusCode::TOO_MANY_REQUESTS,
+            ApiError::new(
+                names::RATE_LIMITED,
+                format!("Too many failed token requests; try again in {secs} s."),
+            ),
+        )
+        .into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        return Ok(r);
+    }
     if form.grant_type.as_deref() != Some("client_credentials") {
         return Err(PlatformError(
             StatusCode::BAD_REQUEST,
@@ -152,6 +181,7 @@ async fn token(
         _ => false,
     };
     let Some(app_id) = app_id.filter(|_| ok) else {
+        state.logins.failed(attempt, std::time::Instant::now());
         return Err(unauthorized("Unknown client or wrong secret."));
     };
     let token = state.keys.issue_for(
@@ -170,7 +200,8 @@ async fn token(
     .into_response())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Equality of secrets in time independent of where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -407,6 +438,26 @@ async fn get_user(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("User {id}")))?;
     Ok(hal_json(StatusCode::OK, user_hal(&state, app, &user)))
+}
+
+/// `POST …/users/{id}/revoke-sessions`: every session id the user holds stops
+/// resuming, and their open connections (on every node) get an `AccessDeniedError` and
+/// are closed. They can sign in again with valid credentials (or as a guest, where
+/// guests may).
+async fn revoke_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+) -> PResult<Response> {
+    authorize(&state, &headers, app)?;
+    state
+        .store
+        .user(app, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("User {id}")))?;
+    state.store.revoke_sessions(id).await?;
+    crate::live::end_everywhere(&state, id);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn user_channels(

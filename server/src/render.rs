@@ -73,12 +73,29 @@ impl Shared {
         res::CurrentUser::from_user(user)
     }
 
-    /// The avatar URL: the user's own, or a generated one served by this server.
+    /// The avatar URL: the user's own picture, or a generated one served by this
+    /// server at a URL only the user's resources reveal (see `Keys::avatar_tag`). Both
+    /// are made from the configured base URL when rendered (see [`Shared::link`]).
     pub fn avatar_url(&self, u: &UserRow) -> String {
-        match &u.display_picture_url {
-            Some(url) => url.clone(),
-            None => format!("{}/avatars/{}.svg", self.base_url(), u.id),
-        }
+        u.display_picture_url
+            .as_deref()
+            .and_then(|stored| self.link(stored))
+            .unwrap_or_else(|| {
+                format!(
+                    "{}/avatars/{}/{}.svg",
+                    self.base_url(),
+                    self.keys.avatar_tag(u.app_id, u.id),
+                    u.id
+                )
+            })
+    }
+
+    /// A stored file object with its link made from the base URL; `None` if the stored
+    /// JSON is unreadable or its link is not one of this server's.
+    fn file_json(&self, stored: &str) -> Option<res::File> {
+        let mut file: res::File = serde_json::from_str(stored).ok()?;
+        file.url = self.link(&file.url)?;
+        Some(file)
     }
 
     /// A message with its sender.
@@ -110,7 +127,7 @@ impl Shared {
             // Rendered per viewer by the callers that have one (crate::mentions); a
             // message nested in another resource carries none (one level deep).
             mentions: None,
-            file: m.file.as_deref().and_then(|f| serde_json::from_str(f).ok()),
+            file: m.file.as_deref().and_then(|f| self.file_json(f)),
             user: sender.map(|u| self.render_user(u)),
             reactions: None,
             replies_count: None,

@@ -26,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{message_frame, ConnHandle, Exclude, Outbound, QueueBudget};
-use crate::keys::{Claims, Scope};
 use crate::messages::QueuedSend;
 use crate::state::{event_json, AppState};
 use crate::store::{now_ms, UserRow};
@@ -428,6 +427,12 @@ impl Reader {
     }
 
     /// CONNECT (PROTOCOL.md 2.4, 2.5).
+    ///
+    /// Who gets in (README "Security"): the holder of a session id whose signature,
+    /// expiry and generation hold (a guest's only while guest sessions are on); else
+    /// whoever the verifier accepts the `authParams` of, failed logins being throttled
+    /// per username and client address; else a guest, when guest sessions are on, and
+    /// never as a user who signed in with credentials while a verifier is configured.
     async fn connect(&mut self, frame: Frame) -> Flow {
         let state = self.state.clone();
         let Some(app_id) = self.app_id else {
@@ -450,25 +455,53 @@ impl Reader {
                 .await;
         }
         let now = now_ms();
+        let guests = state.config.guests_on();
+        let verifier = state.config.verifier_configured();
+        let failed = || async {
+            self.refuse(names::INTERNAL, "The server could not start the session.")
+                .await
+        };
         let resumed = frame
             .header(header::STOMPX_AUTH_SESSION_ID)
-            .and_then(|t| state.keys.verify(Scope::Session, t, now))
-            .filter(|c| c.app_id == app_id);
-        let mut user = None;
+            .and_then(|t| state.keys.verify_session(t, now))
+            .filter(|c| c.app_id == app_id && (!c.guest || guests));
+        // The user, and whether their new session id is a guest's and until when it
+        // resumes: a guest's for 30 days from now (as ever), an authenticated one never
+        // longer than the credential it came from.
+        let mut found: Option<(UserRow, bool, i64)> = None;
+        let mut generation = None;
         if let Some(claims) = resumed {
             match state.store.user(app_id, claims.user_id).await {
-                Ok(Some(u)) if u.name == username => user = Some(u),
+                Ok(Some(u)) if u.name == username => {
+                    match state.store.session_generation(u.id).await {
+                        Ok(g)
+                            if g == claims.generation
+                                && !(claims.guest && verifier && !u.is_guest) =>
+                        {
+                            let expires = if claims.guest {
+                                now + crate::keys::TOKEN_LIFETIME_MS
+                            } else {
+                                claims.expires_ms
+                            };
+                            found = Some((u, claims.guest, expires));
+                            generation = Some(g);
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, "loading the session generation");
+                            return failed().await;
+                        }
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "loading user");
-                    return self
-                        .refuse(names::INTERNAL, "The server could not start the session.")
-                        .await;
+                    return failed().await;
                 }
             }
         }
-        let user = match user {
-            Some(u) => u,
+        let (user, guest, expires_ms) = match found {
+            Some(found) => found,
             None => {
                 if let Some(params) = frame.header(header::STOMPX_AUTH_PARAMS) {
                     let Some(params) = decode_auth_params(params) else {
@@ -479,22 +512,41 @@ impl Reader {
                             )
                             .await;
                     };
+                    let attempt = crate::logins::Attempt {
+                        user: Some((app_id, &username)),
+                        address: crate::listen::session_client(),
+                    };
+                    if let Err(wait) = state.logins.check(attempt, Instant::now()) {
+                        // Not AccessDeniedError: the official client would stop
+                        // reconnecting for good (PROTOCOL.md 2.6).
+                        let message = format!(
+                            "Too many failed sign-ins; try again in {} s.",
+                            wait.as_secs().max(1)
+                        );
+                        return self.refuse(names::RATE_LIMITED, &message).await;
+                    }
                     let now_secs = now / 1000;
                     let verified = match state
                         .verifier
                         .verify(&username, &params, app_id, now_secs)
                         .await
                     {
-                        Ok(v) => v,
-                        Err(message) => return self.refuse(names::ACCESS_DENIED, &message).await,
+                        Ok(v) => {
+                            state.logins.succeeded(attempt);
+                            v
+                        }
+                        Err(refused) => {
+                            if let crate::auth::Refused::Denied(_) = refused {
+                                state.logins.failed(attempt, Instant::now());
+                            }
+                            return self.refuse(names::ACCESS_DENIED, refused.message()).await;
+                        }
                     };
                     let user = match state.store.user_or_create(app_id, &username, false).await {
                         Ok(u) => u,
                         Err(e) => {
                             tracing::error!(error = %e, "creating user");
-                            return self
-                                .refuse(names::INTERNAL, "The server could not start the session.")
-                                .await;
+                            return failed().await;
                         }
                     };
                     let display = verified
@@ -514,16 +566,16 @@ impl Reader {
                         }
                         state.store.user(app_id, user.id).await
                     };
+                    let longest = now.saturating_add(
+                        (state.config.auth_session_max_secs as i64).saturating_mul(1000),
+                    );
+                    let expires = verified.expires_ms.map_or(longest, |e| e.min(longest));
                     match updated.await {
-                        Ok(Some(u)) => u,
-                        _ => {
-                            return self
-                                .refuse(names::INTERNAL, "The server could not start the session.")
-                                .await
-                        }
+                        Ok(Some(u)) => (u, false, expires),
+                        _ => return failed().await,
                     }
                 } else {
-                    if !state.config.guest_sessions {
+                    if !guests {
                         return self
                             .refuse(
                                 names::ACCESS_DENIED,
@@ -531,15 +583,22 @@ impl Reader {
                             )
                             .await;
                     }
-                    match state.store.user_or_create(app_id, &username, true).await {
+                    let user = match state.store.user_or_create(app_id, &username, true).await {
                         Ok(u) => u,
                         Err(e) => {
                             tracing::error!(error = %e, "creating user");
-                            return self
-                                .refuse(names::INTERNAL, "The server could not start the session.")
-                                .await;
+                            return failed().await;
                         }
+                    };
+                    if verifier && !user.is_guest {
+                        return self
+                            .refuse(
+                                names::ACCESS_DENIED,
+                                "This username signs in with authParams, not as a guest.",
+                            )
+                            .await;
                     }
+                    (user, true, now + crate::keys::TOKEN_LIFETIME_MS)
                 }
             }
         };
@@ -568,14 +627,25 @@ impl Reader {
         } else {
             Some(sy.max(client_cx))
         };
-        let token = state.keys.issue(
-            Scope::Session,
-            Claims {
-                app_id,
-                user_id: user.id,
+        let generation = match generation {
+            Some(g) => g,
+            None => match state.store.session_generation(user.id).await {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::error!(error = %e, "loading the session generation");
+                    return self
+                        .refuse(names::INTERNAL, "The server could not start the session.")
+                        .await;
+                }
             },
-            now,
-        );
+        };
+        let token = state.keys.issue_session(&crate::keys::SessionClaims {
+            app_id,
+            user_id: user.id,
+            expires_ms,
+            generation,
+            guest,
+        });
         let heart_beat = format!("{sx},{sy}");
         let connected = encode_text(
             Command::Connected,
@@ -622,6 +692,7 @@ impl Reader {
         {
             session.announce_presence().await;
         }
+        state.live.register(session.user.id, &session.conn);
         self.session = Some(session);
         Flow::Continue
     }

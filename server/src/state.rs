@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chatkitty_protocol::destination::{ChannelTopic, Topic, UserTopic};
@@ -46,10 +46,16 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Bytes queued for every connection of this node (slow-consumer protection).
     pub total_queued: Arc<crate::hub::TotalQueued>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::listen::TrustedProxies,
+    /// Failed logins per username and client address.
+    pub logins: crate::logins::LoginThrottle,
+    /// This node's sessions per user (for revocation).
+    pub live: crate::live::LiveSessions,
     conn_seq: AtomicU64,
     open_connections: AtomicUsize,
     connections_closed: Notify,
-    base_url: RwLock<String>,
+    base_url: String,
 }
 
 /// Serialises an event envelope `{"type","version":"v1","resource"}`.
@@ -66,7 +72,10 @@ pub fn event_json<T: Serialize>(kind: &str, resource: &T) -> String {
 }
 
 impl Shared {
-    /// Builds the state.
+    /// Builds the state. The public base URL comes from the configuration only
+    /// (`--public-url`, else the address the server listens on), never from a request:
+    /// see [`Shared::base_url`].
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         store: Store,
@@ -75,15 +84,20 @@ impl Shared {
         apps: HashMap<String, i64>,
         shutdown: watch::Receiver<bool>,
         cluster: crate::cluster::Cluster,
+        trusted_proxies: crate::listen::TrustedProxies,
     ) -> Shared {
         let node = cluster.node().to_owned();
-        let base_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}:{}", config.bind, config.port));
         let total_queued = crate::hub::TotalQueued::new(config.outbound_total_bytes);
+        let base_url = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!(
+                "http://{}",
+                std::net::SocketAddr::new(config.bind, config.port)
+            ),
+        };
         Shared {
             typing: Typing::new(Duration::from_millis(config.typing_timeout_ms)),
+            logins: crate::logins::LoginThrottle::new(&config),
             config,
             store,
             hub: Hub::new(node),
@@ -95,31 +109,35 @@ impl Shared {
             apps,
             shutdown,
             total_queued,
+            trusted_proxies,
+            live: crate::live::LiveSessions::default(),
             conn_seq: AtomicU64::new(1),
             open_connections: AtomicUsize::new(0),
             connections_closed: Notify::new(),
-            base_url: RwLock::new(base_url.trim_end_matches('/').to_owned()),
+            base_url,
         }
     }
 
-    /// The public base URL for links (no trailing slash).
-    pub fn base_url(&self) -> String {
-        self.base_url
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// The public base URL of links to files and avatars (no trailing slash). Stored
+    /// rows hold paths; links are made from this when a resource is rendered, so no
+    /// link depends on a request's `Host` or `X-Forwarded-Proto`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
-    /// Learns the public base URL from a request when none is configured.
-    pub fn observe_base_url(&self, scheme: &str, host: &str) {
-        if self.config.public_url.is_some() || host.is_empty() {
-            return;
-        }
-        let url = format!("{scheme}://{host}");
-        let mut b = self.base_url.write().unwrap_or_else(|e| e.into_inner());
-        if *b != url {
-            *b = url;
-        }
+    /// A link to one of this server's paths (`/files/…`, `/avatars/…`). `stored` may
+    /// be a path, or a full URL stored by an earlier version (whatever host it names,
+    /// only its path is kept); `None` if it is neither.
+    pub fn link(&self, stored: &str) -> Option<String> {
+        let path = if stored.starts_with('/') && !stored.starts_with("//") {
+            stored
+        } else {
+            let at = ["/files/v1/hosted/", "/avatars/"]
+                .iter()
+                .find_map(|p| stored.find(p))?;
+            &stored[at..]
+        };
+        Some(format!("{}{path}", self.base_url))
     }
 
     /// A fresh connection id.
@@ -167,8 +185,8 @@ impl Shared {
     /// Ends at once, on every node, the subscriptions `user` (everyone, for `None`)
     /// holds through membership of `channel` (authorization holds at delivery time:
     /// docs/protocol.md, "Authorization").
-    pub fn revoke(&self, user: Option<i64>, channel: i64) {
-        self.cluster.revoke(user, channel);
+    pub fn end_grants(&self, user: Option<i64>, channel: i64) {
+        self.cluster.end_grants(user, channel);
         self.hub.revoke(user, channel);
     }
 

@@ -72,7 +72,7 @@ fn error_of(f: &chatkitty_protocol::Frame) -> (String, String) {
 #[tokio::test]
 async fn hs256_jwts_authenticate_and_bad_ones_are_refused_with_access_denied() {
     let server = TestServer::start_with(|c| {
-        c.guest_sessions = false;
+        c.guest_sessions = Some(false);
         c.jwt_hs256_secret = Some("backend-secret".into());
         c.jwt_audience = Some("my-chat".into());
     })
@@ -158,9 +158,9 @@ async fn rs256_jwts_are_checked_against_the_configured_public_key() {
         "AccessDeniedError",
         "no algorithm confusion"
     );
-    // Guests are still allowed when not switched off.
+    // A configured verifier turns guest sessions off unless they are asked for.
     let (_, f) = connect_with(&host, "guest", None).await;
-    assert_eq!(f.command, Command::Connected);
+    assert_eq!(error_of(&f).0, "AccessDeniedError");
 }
 
 #[tokio::test]

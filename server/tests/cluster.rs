@@ -338,3 +338,49 @@ async fn leaving_on_one_node_ends_subscriptions_on_every_node() {
     .await;
     drop((a, b));
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
+async fn revoking_a_users_sessions_on_one_node_closes_their_connections_on_every_node() {
+    use base64::Engine;
+    use common::http::request;
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let secret = |c: &mut Config| c.platform_secrets = vec![format!("{KEY}=s3cret")];
+    let a = node(&db, &dir, secret).await;
+    let b = node(&db, &dir, secret).await;
+    let mut john = Client::start(&b.host(), "john").await;
+    let mut jane = Client::start(&b.host(), "jane").await;
+
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:s3cret"));
+    let t = request(
+        &a.host(),
+        "POST",
+        "/oauth/token",
+        &[
+            ("Authorization", &format!("Basic {basic}")),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"grant_type=client_credentials",
+    )
+    .await
+    .json();
+    let app = t["application_id"].as_i64().unwrap();
+    let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
+    let path = format!("/v1/applications/{app}/users/{}/revoke-sessions", john.id());
+    let r = request(&a.host(), "POST", &path, &[("Authorization", &auth)], b"").await;
+    assert_eq!(r.status, 204);
+
+    let f = john
+        .wait_for(WAIT, |f| f.command == chatkitty_protocol::Command::Error)
+        .await
+        .expect("john, on node B, is told");
+    assert_eq!(body_json(&f)["error"], "AccessDeniedError");
+    assert!(john.wait_closed().await);
+    assert!(
+        jane.relay("/application/v1/user.relay", &[]).await.is_ok(),
+        "others on node B go on"
+    );
+    a.stop().await;
+    b.stop().await;
+}

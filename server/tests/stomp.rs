@@ -113,7 +113,7 @@ async fn a_missing_username_or_disabled_guests_are_refused() {
     let server = TestServer::start().await;
     let (_, f) = Client::connect_raw(&server.host(), KEY, "", &[]).await;
     assert_eq!(body_json(&f)["error"], "AccessDeniedError");
-    let server = TestServer::start_with(|c| c.guest_sessions = false).await;
+    let server = TestServer::start_with(|c| c.guest_sessions = Some(false)).await;
     let (_, f) = Client::connect_raw(&server.host(), KEY, "jane", &[]).await;
     let body = body_json(&f);
     assert_eq!(body["error"], "AccessDeniedError");

@@ -25,6 +25,8 @@ pub struct FileRow {
     pub size: i64,
     /// Downloadable without a grant (display pictures).
     pub public: bool,
+    /// The file message it was sent in, if any: deleting that message deletes it.
+    pub message_id: Option<i64>,
 }
 
 impl Store {
@@ -59,10 +61,21 @@ impl Store {
         Ok(())
     }
 
+    /// Records the message a file was sent in.
+    pub async fn attach_file(&self, token: &str, message_id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE files SET message_id = $1 WHERE token = $2")
+            .bind(message_id)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// A file by its token.
     pub async fn file_by_token(&self, token: &str) -> StoreResult<Option<FileRow>> {
         let row = sqlx::query(
-            "SELECT id, app_id, owner_id, channel_id, token, name, content_type, size, public FROM files WHERE token = $1",
+            "SELECT id, app_id, owner_id, channel_id, token, name, content_type, size, public, message_id \
+             FROM files WHERE token = $1",
         )
         .bind(token)
         .fetch_optional(&self.pool)
@@ -78,6 +91,7 @@ impl Store {
                 content_type: r.try_get(6)?,
                 size: r.try_get(7)?,
                 public: r.try_get::<i64, _>(8)? != 0,
+                message_id: r.try_get(9)?,
             })
         })
         .transpose()

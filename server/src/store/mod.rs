@@ -395,6 +395,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_message_trigger.sql"),
         postgres: include_str!("../../migrations/postgres/0004_message_trigger.sql"),
     },
+    Migration {
+        version: 5,
+        sqlite: include_str!("../../migrations/sqlite/0005_sessions_files.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_sessions_files.sql"),
+    },
 ];
 
 impl Store {

@@ -46,6 +46,27 @@ impl Store {
         Ok(())
     }
 
+    /// The user's session generation: session ids issued in an earlier one no longer
+    /// resume (see `Keys::issue_session`).
+    pub async fn session_generation(&self, id: i64) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT session_generation FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
+    /// Revokes every session id of a user: moves their session generation on.
+    pub async fn revoke_sessions(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET session_generation = session_generation + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Marks a user as authenticated (no longer a guest).
     pub async fn mark_authenticated(&self, id: i64) -> StoreResult<()> {
         sqlx::query("UPDATE users SET is_guest = 0 WHERE id = $1")

@@ -31,7 +31,19 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    request_on(stream, host, method, path, headers, body).await
+}
+
+/// [`request`] over a stream already connected (e.g. from another local address).
+pub async fn request_on(
+    mut stream: tokio::net::TcpStream,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
