@@ -1,11 +1,11 @@
 // Type declarations of chatkitty-wasm: the JavaScript contract of chatkitty@1.58.2
-// (API.md): every method, request, result and model. Hand-written: every request,
+// (docs/api.md): every method, request, result and model. Hand-written: every request,
 // result and model is a plain object, so interfaces describe them better than the
 // generated signatures (which take `any`).
 
 // ----- models --------------------------------------------------------------------
 
-/** Destinations of a resource, by link name (PROTOCOL.md 6). */
+/** Destinations of a resource, by link name (docs/protocol.md §6). */
 export type Links = Record<string, string>;
 
 /** `{status, online}` of a user. */
@@ -77,7 +77,7 @@ export type ChannelStreams = Links;
 /** A file attached to a message. */
 export interface ChatKittyFile {
   type: 'HOSTED' | 'EXTERNAL';
-  /** For the deliveries of PROTOCOL.md 10.3, carries the read grant (`grant=`). */
+  /** For the deliveries of docs/protocol.md §10.3, carries the read grant (`grant=`). */
   url: string;
   name: string;
   contentType: string;
@@ -285,7 +285,7 @@ export type Notification =
   | UserMentionedNotification
   | UserMentionedChannelNotification;
 
-/** Progress of an upload (API.md 2.6). */
+/** Progress of an upload (docs/api.md §2.6). */
 export interface ChatKittyUploadProgressListener {
   onStarted(): void;
   /** The uploaded fraction, 0…1 (NaN when the size is unknown). */

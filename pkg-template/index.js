@@ -13,12 +13,12 @@ install(ChatKitty);
 export default ChatKitty;
 export { ChatKitty };
 
-// Result helpers (API.md 2.1).
+// Result helpers (docs/api.md §2.1).
 export const succeeded = (result) => result.succeeded === true;
 export const failed = (result) => result.failed === true;
 export const cancelled = (result) => result.cancelled === true;
 
-// Model type guards (API.md 11.2).
+// Model type guards (docs/api.md §11.2).
 export const isDirectChannel = (channel) => channel.type === 'DIRECT';
 export const isPublicChannel = (channel) => channel.type === 'PUBLIC';
 export const isPrivateChannel = (channel) => channel.type === 'PRIVATE';
@@ -29,12 +29,12 @@ export const isSystemMessage = (message) => message.user === undefined;
 export const sentTextMessage = (result) => result.message?.type === 'TEXT';
 export const sentFileMessage = (result) => result.message?.type === 'FILE';
 
-// Upload outcome (API.md 2.6), with the reverse mapping of a TypeScript enum.
+// Upload outcome (docs/api.md §2.6), with the reverse mapping of a TypeScript enum.
 export const ChatKittyUploadResult = Object.freeze({
   COMPLETED: 0, FAILED: 1, CANCELLED: 2, 0: 'COMPLETED', 1: 'FAILED', 2: 'CANCELLED',
 });
 
-// Notification type guards (API.md 10).
+// Notification type guards (docs/api.md §10).
 const notification = (type) => (n) => n.data?.type === type;
 export const isSystemSentMessageNotification = notification('SYSTEM:SENT:MESSAGE');
 export const isUserSentMessageNotification = notification('USER:SENT:MESSAGE');

@@ -1,4 +1,4 @@
-// chatkitty-wasm: the JavaScript names of the ChatKitty class (API.md), installed on
+// chatkitty-wasm: the JavaScript names of the ChatKitty class (docs/api.md), installed on
 // the wasm-bindgen class. Each API call is a row of the core's table (src/core/ops.rs)
 // reached through one export, `_call(op, request)`; the order of OPS below is the
 // table's numbering (a native test holds the two equal). Each method keeps the
@@ -6,10 +6,10 @@
 const OPS = 'updateCurrentUser updateCurrentUserDisplayPicture updateChannel deleteChannel createChannel getChannels getChannel joinChannel leaveChannel addChannelModerator getUnreadChannelsCount getChannelUnread readChannel muteChannel unmuteChannel clearChannelHistory hideChannel sendMessage getMessages getUnreadMessagesCount triggerEvent readMessage getLastReadMessage editMessage getMessageRepliesCount getMessageChannel getMessageParent createThread getThreads getThreadChannel getThreadMessage readThread reactToMessage getReactions removeReaction deleteMessageForMe deleteMessage getChannelMembers getReadReceipts getUsers getUsersCount inviteUser getUser getUserIsChannelMember blockUser getUserBlockList deleteUserBlockListItem getCurrentUser';
 // Observers, numbered as in src/wasm/mod.rs (`Observed`) and core::UserEvent::ALL.
 const OBSERVERS = 'onCurrentUserChanged onCurrentUserOnline onCurrentUserOffline onNotificationReceived onChannelJoined onChannelLeft onChannelUpdated onChannelHidden onChannelUnhidden onUserPresenceChanged onParticipantStartedTyping onParticipantStoppedTyping';
-// The 2.x names of API.md 12.1, as [alias, name].
+// The 2.x names of docs/api.md §12.1, as [alias, name].
 const ALIASES = 'retrieveCurrentUser getCurrentUser listChannels getChannels retrieveChannel getChannel countUnreadChannels getUnreadChannelsCount checkChannelUnread getChannelUnread listChannelMembers getChannelMembers listMessages getMessages countUnreadMessages getUnreadMessagesCount retrieveLastReadMessage getLastReadMessage countMessageReplies getMessageRepliesCount retrieveMessageChannel getMessageChannel retrieveMessageParent getMessageParent listThreads getThreads listThreadChannel getThreadChannel listThreadMessage getThreadMessage listReactions getReactions listReadReceipts getReadReceipts listUsers getUsers listUsersCount getUsersCount retrieveUser getUser checkUserIsChannelMember getUserIsChannelMember listUserBlockedRecords getUserBlockList deleteUserBlockedRecord deleteUserBlockListItem';
 
-// `{uri: 'data:…', name}` → File (PROTOCOL.md 10.2).
+// `{uri: 'data:…', name}` → File (docs/protocol.md §10.2).
 const toFile = (f) => {
   const i = f.uri.indexOf(','), head = f.uri.slice(5, i), data = f.uri.slice(i + 1);
   const s = head.endsWith(';base64') ? atob(data) : decodeURIComponent(data);
@@ -19,7 +19,7 @@ const toFile = (f) => {
 };
 
 // Performs an upload the core asked for: multipart POST with the write grant, real
-// progress from XMLHttpRequest (API.md 2.6). `done(status, text)` is the core's
+// progress from XMLHttpRequest (docs/api.md §2.6). `done(status, text)` is the core's
 // verdict.
 const upload = (u, done) => {
   const l = u.listener, x = new XMLHttpRequest(), d = new FormData();

@@ -37,7 +37,7 @@ log "compatibility harness (official client and ours)"
 log "the official client in Node (no WebSocket: SockJS transport)"
 (cd tests/harness && node node-sockjs.mjs)
 
-log "API surface of our SDK against API.md (present/expected)"
+log "API surface of our SDK against docs/api.md (present/expected)"
 (cd tests/harness && node api-surface/check.mjs)
 
 log "reliability: 1000 chat sessions leave no leak; a short soak with the server SIGKILLed and restarted"

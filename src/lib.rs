@@ -1,7 +1,7 @@
 //! `chatkitty-wasm`: a ChatKitty-compatible chat SDK for the web, in Rust compiled to
-//! WebAssembly, used from JavaScript exactly like `chatkitty@1.58.2` (API.md).
+//! WebAssembly, used from JavaScript exactly like `chatkitty@1.58.2` (docs/api.md).
 //!
-//! It speaks STOMP 1.2 over a WebSocket (PROTOCOL.md) through the shared
+//! It speaks STOMP 1.2 over a WebSocket (docs/protocol.md) through the shared
 //! `chatkitty-protocol` crate. It does not upload files yet, and it never parses JSON
 //! into Rust models: resources reach the app as the objects `JSON.parse` built.
 //!

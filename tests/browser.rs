@@ -310,7 +310,7 @@ async fn an_action_waiting_for_a_connection_fails_with_a_timeout_after_send_time
         ("sendTimeout", 300.into()),
     ]);
     let kitty = surfaced(JsValue::from(ChatKitty::new(config).unwrap()));
-    // editMessage needs no session: it waits for a connection (API.md 2.3).
+    // editMessage needs no session: it waits for a connection (docs/api.md §2.3).
     let message = obj(&[(
         "_actions",
         obj(&[("edit", "/application/v1/messages/5.edit".into())]),
@@ -953,7 +953,7 @@ async fn a_large_file_upload_reports_progress_and_john_downloads_the_same_bytes(
     }
     let (jane, john, jane_channel, john_channel, _) = pair().await;
     if get(&jane_channel, "_streams.messages").is_undefined() {
-        web_sys_log("SKIPPED: the server's Channel has no _streams.messages (PROTOCOL.md 6.3)");
+        web_sys_log("SKIPPED: the server's Channel has no _streams.messages (docs/protocol.md §6.3)");
         return;
     }
     const N: u32 = 4 * 1024 * 1024;
@@ -1008,7 +1008,7 @@ async fn a_large_file_upload_reports_progress_and_john_downloads_the_same_bytes(
     if get(&sent, "error.status") == 404 {
         // The failure path itself is checked: FAILED reaches the listener.
         assert_eq!(ev.last().map(String::as_str), Some("completed:1"));
-        web_sys_log("SKIPPED: the server answers 404 to the upload stream (PROTOCOL.md 10.2)");
+        web_sys_log("SKIPPED: the server answers 404 to the upload stream (docs/protocol.md §10.2)");
         return;
     }
     assert_eq!(get(&sent, "succeeded"), true, "{:?}", get(&sent, "error"));

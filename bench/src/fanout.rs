@@ -2,7 +2,7 @@
 //! latency, while a few senders raise their rate step by step.
 //!
 //! `--target ours`: every member runs the official client's start-up sequence, joins
-//! one PUBLIC channel and starts a chat session on it (PROTOCOL.md 4.4); senders SEND
+//! one PUBLIC channel and starts a chat session on it (docs/protocol.md §4.4); senders SEND
 //! TEXT messages to the channel's `message` action. A delivery is a
 //! `channel.message.created` MESSAGE on the channel's messages topic.
 //!

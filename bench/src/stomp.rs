@@ -1,7 +1,7 @@
 //! A lean STOMP-over-WebSocket client: connection set-up with a chosen source address
 //! (more than one ephemeral port range on loopback), frame I/O with the protocol
 //! crate's codec, and the ChatKitty start-up and chat-session sequences of
-//! PROTOCOL.md 4.1 and 4.4 as the official client performs them.
+//! docs/protocol.md §4.1 and 4.4 as the official client performs them.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -141,7 +141,7 @@ impl Conn {
         Ok(())
     }
 
-    /// A relay SUBSCRIBE; its resource (PROTOCOL.md 3.1).
+    /// A relay SUBSCRIBE; its resource (docs/protocol.md §3.1).
     pub async fn relay(&mut self, dest: &str) -> Res<Value> {
         let id = self.next_id("subscription-id");
         self.send(
@@ -179,7 +179,7 @@ impl Conn {
         Ok(receipt)
     }
 
-    /// An action SEND; the correlated event's resource (PROTOCOL.md 3.3).
+    /// An action SEND; the correlated event's resource (docs/protocol.md §3.3).
     pub async fn action(&mut self, dest: &str, body: &Value) -> Res<Value> {
         let receipt = self.next_id("receipt");
         self.send(
@@ -201,7 +201,7 @@ impl Conn {
         Ok(v["resource"].clone())
     }
 
-    /// The official client's start-up sequence (PROTOCOL.md 4.1), the ten topic
+    /// The official client's start-up sequence (docs/protocol.md §4.1), the ten topic
     /// receipts included; the CurrentUser.
     pub async fn start_session(&mut self, username: &str) -> Res<Value> {
         self.send(
@@ -235,7 +235,7 @@ impl Conn {
         Ok(user)
     }
 
-    /// The chat-session sequence (PROTOCOL.md 4.4), every receipt awaited.
+    /// The chat-session sequence (docs/protocol.md §4.4), every receipt awaited.
     pub async fn start_chat(&mut self, channel: &Value) -> Res<()> {
         let topic = |t: &str| -> Res<String> {
             Ok(channel["_topics"][t]

@@ -1,21 +1,21 @@
-//! Destinations: the naming scheme of PROTOCOL.md 13.1, built and parsed in one place.
+//! Destinations: the naming scheme of docs/protocol.md §13.1, built and parsed in one place.
 //!
 //! Clients treat destinations as opaque strings taken from hypermedia, except the
-//! handful of fixed ones in PROTOCOL.md section 5 (constants below). The server renders
+//! handful of fixed ones in docs/protocol.md section 5 (constants below). The server renders
 //! every link with the builders here and classifies every SUBSCRIBE/SEND with
 //! [`Destination::parse`], so the two directions cannot drift; a round-trip test covers
 //! every variant.
 //!
 //! Shapes: relays `/application/v1/<path>.relay[?query]`, actions
 //! `/application/v1/<path>.<verb>`, topics `/topic/v1/<path>`, the errors queue
-//! `/user/queue/v1/errors`. The newer clients' prefixes without `v1` (PROTOCOL.md 14)
+//! `/user/queue/v1/errors`. The newer clients' prefixes without `v1` (docs/protocol.md §14)
 //! parse to the same values.
 
 /// Prefix of relays and actions.
 pub const APPLICATION_PREFIX: &str = "/application/v1/";
 /// Prefix of topics.
 pub const TOPIC_PREFIX: &str = "/topic/v1/";
-/// The per-connection errors queue (PROTOCOL.md 3.5).
+/// The per-connection errors queue (docs/protocol.md §3.5).
 pub const ERRORS_QUEUE: &str = "/user/queue/v1/errors";
 /// The current user relay, requested after every CONNECTED.
 pub const CURRENT_USER_RELAY: &str = "/application/v1/user.relay";
@@ -39,7 +39,7 @@ pub fn user_block_action(id: u64) -> String {
     Action::BlockUser(id).to_destination()
 }
 
-/// Thread ids are strings (PROTOCOL.md 12.4); in a destination they must be one path
+/// Thread ids are strings (docs/protocol.md §12.4); in a destination they must be one path
 /// segment without `.` or `?`.
 pub fn is_valid_thread_id(id: &str) -> bool {
     !id.is_empty()
@@ -49,7 +49,7 @@ pub fn is_valid_thread_id(id: &str) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-/// A relay: one SUBSCRIBE, one answer (PROTOCOL.md 3.1).
+/// A relay: one SUBSCRIBE, one answer (docs/protocol.md §3.1).
 pub enum Relay {
     /// `user.relay`: the CurrentUser.
     CurrentUser,
@@ -118,7 +118,7 @@ pub enum Relay {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-/// An action: a SEND with a JSON body (PROTOCOL.md 3.3).
+/// An action: a SEND with a JSON body (docs/protocol.md §3.3).
 pub enum Action {
     /// `user.update`.
     UpdateCurrentUser,
@@ -138,7 +138,7 @@ pub enum Action {
     Thread(String, ThreadVerb),
 }
 
-/// Verbs of channel actions (PROTOCOL.md 6.3).
+/// Verbs of channel actions (docs/protocol.md §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChannelVerb {
     /// `sendMessage`.
@@ -173,7 +173,7 @@ pub enum ChannelVerb {
     CreateThread,
 }
 
-/// Verbs of message actions (PROTOCOL.md 6.4).
+/// Verbs of message actions (docs/protocol.md §6.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageVerb {
     /// `readMessage`.
@@ -192,7 +192,7 @@ pub enum MessageVerb {
     RemoveReaction,
 }
 
-/// Verbs of thread actions (PROTOCOL.md 6.5).
+/// Verbs of thread actions (docs/protocol.md §6.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ThreadVerb {
     /// `sendMessage({thread})`.
@@ -232,7 +232,7 @@ verbs!(MessageVerb {
 });
 verbs!(ThreadVerb { Message => "message", Keystrokes => "keystrokes", Read => "read" });
 
-/// A topic: a long-lived SUBSCRIBE carrying events (PROTOCOL.md 3.2).
+/// A topic: a long-lived SUBSCRIBE carrying events (docs/protocol.md §3.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// `/topic/v1/users/{id}[/<name>]`: one of the current user's ten topics.
@@ -243,7 +243,7 @@ pub enum Topic {
     Thread(String, ThreadTopic),
 }
 
-/// The ten user topics, in the order the client subscribes them (PROTOCOL.md 4.1).
+/// The ten user topics, in the order the client subscribes them (docs/protocol.md §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UserTopic {
     /// `_topics.self`
@@ -268,7 +268,7 @@ pub enum UserTopic {
     Calls,
 }
 
-/// Channel topics (PROTOCOL.md 6.3), in chat-session subscription order.
+/// Channel topics (docs/protocol.md §6.3), in chat-session subscription order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ChannelTopic {
     /// `_topics.self`
@@ -289,7 +289,7 @@ pub enum ChannelTopic {
     Events,
 }
 
-/// Thread topics (PROTOCOL.md 6.5).
+/// Thread topics (docs/protocol.md §6.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ThreadTopic {
     /// `_topics.self`
@@ -583,7 +583,7 @@ impl Relay {
         }
     }
 
-    /// The destination with a `?query` encoding a paging position (PROTOCOL.md 9.2).
+    /// The destination with a `?query` encoding a paging position (docs/protocol.md §9.2).
     pub fn with_query(&self, pairs: &[(&str, &str)]) -> String {
         let mut d = self.to_destination();
         if !pairs.is_empty() {

@@ -1,4 +1,4 @@
-//! Error names and the error body `{error, message, timestamp}` (PROTOCOL.md 3.5, 2.6).
+//! Error names and the error body `{error, message, timestamp}` (docs/protocol.md §3.5, 2.6).
 
 /// Error names. Free-form strings on the wire; these are the ones we use.
 pub mod names {
@@ -32,7 +32,7 @@ pub mod names {
     pub const MALFORMED_FRAME: &str = "MalformedFrameError";
     /// Something failed on the server.
     pub const INTERNAL: &str = "InternalError";
-    /// Client-made: the connection could not be established (PROTOCOL.md 2.6).
+    /// Client-made: the connection could not be established (docs/protocol.md §2.6).
     pub const CONNECTION: &str = "ChatKittyConnectionError";
     /// Client-made: an ERROR frame with a non-JSON body.
     pub const UNKNOWN: &str = "UnknownChatKittyError";

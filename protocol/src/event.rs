@@ -1,8 +1,8 @@
-//! Event type names (PROTOCOL.md 8 and 13.3). The `type` field of every topic event.
+//! Event type names (docs/protocol.md §8 and 13.3). The `type` field of every topic event.
 
-/// Every event of PROTOCOL.md as a constant, and the envelope version.
+/// Every event of docs/protocol.md as a constant, and the envelope version.
 pub mod types {
-    // Chat-session events on channel topics (PROTOCOL.md 8.1).
+    // Chat-session events on channel topics (docs/protocol.md §8.1).
     /// A message was created in the channel.
     pub const CHANNEL_MESSAGE_CREATED: &str = "channel.message.created";
     /// A message was edited (or deleted) in the channel.
@@ -36,7 +36,7 @@ pub mod types {
     /// A reaction was removed.
     pub const MESSAGE_REACTION_REMOVED: &str = "message.reaction.removed";
 
-    // Instance-level events on the current user's topics (PROTOCOL.md 8.3).
+    // Instance-level events on the current user's topics (docs/protocol.md §8.3).
     /// A notification for the user.
     pub const USER_NOTIFICATION_CREATED: &str = "user.notification.created";
     /// The user joined or was added to a channel.
@@ -60,7 +60,7 @@ pub mod types {
     /// A member of one of the user's channels stopped typing.
     pub const PARTICIPANT_TYPING_STOPPED: &str = "participant.typing.stopped";
 
-    // Action results (PROTOCOL.md 8.4, 13.3).
+    // Action results (docs/protocol.md §8.4, 13.3).
     /// `createChannel` made a new channel.
     pub const USER_CHANNEL_CREATED: &str = "user.channel.created";
     /// `createChannel` returned an existing channel.
@@ -97,7 +97,7 @@ pub mod types {
 }
 
 /// Whether an event type completes `createChannel` (the only type-filtered action,
-/// PROTOCOL.md 3.3).
+/// docs/protocol.md §3.3).
 pub fn completes_create_channel(event_type: &str) -> bool {
     matches!(
         event_type,

@@ -1,4 +1,4 @@
-//! Header names used by STOMP 1.2 and by the ChatKitty protocol (PROTOCOL.md 2.4, 3).
+//! Header names used by STOMP 1.2 and by the ChatKitty protocol (docs/protocol.md §2.4, 3).
 
 /// Body length in bytes.
 pub const CONTENT_LENGTH: &str = "content-length";
@@ -18,7 +18,7 @@ pub const RECEIPT_ID: &str = "receipt-id";
 pub const SUBSCRIPTION: &str = "subscription";
 /// MESSAGE: a unique message id.
 pub const MESSAGE_ID: &str = "message-id";
-/// Errors queue: the relay SUBSCRIBE id that failed (PROTOCOL.md 3.5).
+/// Errors queue: the relay SUBSCRIBE id that failed (docs/protocol.md §3.5).
 pub const SUBSCRIPTION_ID: &str = "subscription-id";
 /// ERROR: a short description.
 pub const MESSAGE: &str = "message";

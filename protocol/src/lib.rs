@@ -1,4 +1,4 @@
-//! The ChatKitty wire protocol: STOMP 1.2 over WebSocket, as PROTOCOL.md describes it.
+//! The ChatKitty wire protocol: STOMP 1.2 over WebSocket, as docs/protocol.md describes it.
 //!
 //! Shared by the SDK (compiled to wasm) and the server, so the two sides cannot drift.
 //! It performs no I/O, owns no clock and starts no tasks: it turns bytes into frames and
@@ -9,7 +9,7 @@
 //! - [`frame`]: [`Command`], [`Frame`], header escaping, encoding.
 //! - [`codec`]: the streaming [`Decoder`] (split and packed frames, heart-beats, limits).
 //! - [`header`]: header names.
-//! - [`destination`]: the destination scheme (PROTOCOL.md 13.1), build and parse.
+//! - [`destination`]: the destination scheme (docs/protocol.md §13.1), build and parse.
 //! - [`event`]: event type names.
 //! - [`error`]: error names and the `{error, message, timestamp}` body.
 //! - [`time`]: ISO-8601 timestamps.

@@ -1,10 +1,10 @@
-//! Wire resources (PROTOCOL.md 12) with their hypermedia (PROTOCOL.md 6), as the
+//! Wire resources (docs/protocol.md §12) with their hypermedia (docs/protocol.md §6), as the
 //! server renders them. Enabled by the `resources` feature (it needs `serde_json` for
 //! free-form `properties`); the SDK does not need it, because apps receive the
 //! resources as the plain JSON objects the server sent.
 //!
 //! Fields the official client tests by presence (`file`, `body`, `user` on messages)
-//! are `Option`s skipped when `None`, never `null` (PROTOCOL.md 12, quirk 18).
+//! are `Option`s skipped when `None`, never `null` (docs/protocol.md §12, quirk 18).
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -22,14 +22,14 @@ pub fn empty_object() -> Json {
     RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable!())
 }
 
-/// The relay answer envelope `{"resource": …}` (PROTOCOL.md 3.1).
+/// The relay answer envelope `{"resource": …}` (docs/protocol.md §3.1).
 #[derive(Debug, Serialize)]
 pub struct RelayEnvelope<'a, T: Serialize> {
     /// The resource.
     pub resource: &'a T,
 }
 
-/// The topic event envelope `{"type", "version", "resource"}` (PROTOCOL.md 3.2).
+/// The topic event envelope `{"type", "version", "resource"}` (docs/protocol.md §3.2).
 #[derive(Debug, Serialize)]
 pub struct EventEnvelope<'a, T: Serialize> {
     /// Event type (see [`crate::event::types`]).
@@ -50,7 +50,7 @@ pub struct Presence {
     pub online: bool,
 }
 
-/// A user as seen by others (PROTOCOL.md 12.1).
+/// A user as seen by others (docs/protocol.md §12.1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
@@ -94,7 +94,7 @@ impl UserRelays {
     }
 }
 
-/// The current user (PROTOCOL.md 6.1, 12.6).
+/// The current user (docs/protocol.md §6.1, 12.6).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrentUser {
@@ -144,12 +144,12 @@ pub struct CurrentUserRelays {
     pub contacts_count: String,
     pub contacts: String,
     pub user_block_list_items: String,
-    /// Not in PROTOCOL.md 6.1 (a User link): lets apps pass the current user to
+    /// Not in docs/protocol.md §6.1 (a User link): lets apps pass the current user to
     /// `getUserIsChannelMember`, which reads `user._relays.channelMember`.
     pub channel_member: String,
 }
 
-/// `CurrentUser._topics`: all ten (PROTOCOL.md 4.1: the client subscribes every one).
+/// `CurrentUser._topics`: all ten (docs/protocol.md §4.1: the client subscribes every one).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct CurrentUserTopics {
@@ -188,7 +188,7 @@ pub struct CurrentUserStreams {
 pub const DISPLAY_PICTURE_STREAM: &str = "/files/v1/user/display_picture";
 
 impl CurrentUser {
-    /// Builds the current user's resource with every link of PROTOCOL.md 6.1.
+    /// Builds the current user's resource with every link of docs/protocol.md §6.1.
     pub fn from_user(user: User) -> CurrentUser {
         let id = user.id;
         let t = |t: UserTopic| Topic::User(id, t).to_destination();
@@ -272,7 +272,7 @@ impl ChannelType {
     }
 }
 
-/// A channel as seen by one viewer (PROTOCOL.md 12.2, 6.3).
+/// A channel as seen by one viewer (docs/protocol.md §12.2, 6.3).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Channel {
@@ -380,7 +380,7 @@ impl ChannelTopics {
 }
 
 /// `Channel._actions`. `join`, `leave`, `addModerator` and `invite` are optional: the
-/// official client throws without sending when they are absent (PROTOCOL.md 6.3).
+/// official client throws without sending when they are absent (docs/protocol.md §6.3).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
@@ -497,7 +497,7 @@ impl MessageType {
     }
 }
 
-/// A message (PROTOCOL.md 12.3).
+/// A message (docs/protocol.md §12.3).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
@@ -659,7 +659,7 @@ impl MessageStreams {
     }
 }
 
-/// `Keystrokes` (PROTOCOL.md 12.5).
+/// `Keystrokes` (docs/protocol.md §12.5).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct Keystrokes {
@@ -678,7 +678,7 @@ pub struct KeystrokesRelays {
     pub user: String,
 }
 
-/// A thread (PROTOCOL.md 12.4).
+/// A thread (docs/protocol.md §12.4).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
@@ -784,7 +784,7 @@ pub struct Exists {
     pub exists: bool,
 }
 
-/// Page metadata (PROTOCOL.md 9.1).
+/// Page metadata (docs/protocol.md §9.1).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageMeta {
@@ -798,7 +798,7 @@ pub struct PageMeta {
     pub number: u64,
 }
 
-/// `Page._relays`: `prev`/`next` encode the position (PROTOCOL.md 9.2).
+/// `Page._relays`: `prev`/`next` encode the position (docs/protocol.md §9.2).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct PageRelays {
@@ -814,7 +814,7 @@ pub struct PageRelays {
     pub last: Option<String>,
 }
 
-/// A page of items under `_embedded.<content_name>` (PROTOCOL.md 9.1).
+/// A page of items under `_embedded.<content_name>` (docs/protocol.md §9.1).
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     /// `channels`, `messages`, `users`, `threads`, `reactions`, `receipts` or `items`.

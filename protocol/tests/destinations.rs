@@ -1,4 +1,4 @@
-//! Every destination of PROTOCOL.md 13.1 builds and parses back to itself.
+//! Every destination of docs/protocol.md §13.1 builds and parses back to itself.
 
 use chatkitty_protocol::destination::*;
 

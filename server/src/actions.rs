@@ -1,4 +1,4 @@
-//! Actions: SEND with a JSON body (PROTOCOL.md 3.3, 13.3). Dispatch and the helpers
+//! Actions: SEND with a JSON body (docs/protocol.md §3.3, 13.3). Dispatch and the helpers
 //! every handler shares. Each handler authorises, commits to the database, then
 //! answers the originating connection with the result event (carrying `receipt-id`)
 //! and fans events out to everyone else concerned; receipt-completed actions
@@ -110,7 +110,7 @@ impl Session {
         Ok(channel)
     }
 
-    /// Resolves a user reference: `{id}`, `{username}` or a User object (PROTOCOL.md
+    /// Resolves a user reference: `{id}`, `{username}` or a User object (docs/protocol.md
     /// 16.23: apps pass whatever object they have).
     pub async fn user_reference(&self, r: &Value) -> ApiResult<UserRow> {
         if let Some(id) = r.get("id").and_then(Value::as_i64) {
@@ -131,7 +131,7 @@ impl Session {
     }
 }
 
-/// Publishes typing started/stopped for `user` in a thread (PROTOCOL.md 13.5): on the
+/// Publishes typing started/stopped for `user` in a thread (docs/protocol.md §13.5): on the
 /// thread's (for the main thread: the channel's) typing topic, and to the other
 /// members' `participants` user topics.
 pub async fn publish_typing_in(

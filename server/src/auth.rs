@@ -1,4 +1,4 @@
-//! Authenticated sessions (PROTOCOL.md 2.4): `authParams` are verified by the
+//! Authenticated sessions (docs/protocol.md §2.4): `authParams` are verified by the
 //! operator's choice of
 //!
 //! - a **JWT** signed by the app's backend — HS256 with a shared secret or RS256 with

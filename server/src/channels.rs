@@ -1,4 +1,4 @@
-//! Channel actions (PROTOCOL.md 6.3, 13.3): membership, moderation, settings, reads,
+//! Channel actions (docs/protocol.md §6.3, 13.3): membership, moderation, settings, reads,
 //! custom events. Each authorises first: a member for member-only changes, a moderator
 //! for group-channel administration.
 
@@ -118,7 +118,7 @@ impl Session {
         Ok(out)
     }
 
-    /// `createChannel` (PROTOCOL.md 12.2).
+    /// `createChannel` (docs/protocol.md §12.2).
     pub async fn create_channel(&mut self, body: &Value, receipt: Option<&str>) -> ApiResult<()> {
         let state = self.state.clone();
         let kind = match str_field(body, "type")? {
@@ -212,7 +212,7 @@ impl Session {
     }
 
     /// `updateChannel`: name, displayName and properties of the whole channel object
-    /// sent (PROTOCOL.md 16.23). Group channels: moderators; direct: members.
+    /// sent (docs/protocol.md §16.23). Group channels: moderators; direct: members.
     pub async fn update_channel(
         &mut self,
         cid: i64,

@@ -1,4 +1,4 @@
-//! Reaction emoji (PROTOCOL.md 12.5): a request names an emoji by alias (`+1`), alias in
+//! Reaction emoji (docs/protocol.md §12.5): a request names an emoji by alias (`+1`), alias in
 //! colons (`:+1:`) or the character itself; the answer carries the full Emoji object.
 //! The table holds the emoji chat apps offer for reactions (gemoji aliases).
 

@@ -1,5 +1,5 @@
 //! The one error type of request handling, mapped to the errors-queue body
-//! `{error, message, timestamp}` (PROTOCOL.md 3.5) in one place.
+//! `{error, message, timestamp}` (docs/protocol.md §3.5) in one place.
 
 use chatkitty_protocol::error::{names, ErrorBody};
 

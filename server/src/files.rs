@@ -1,4 +1,4 @@
-//! Files over HTTP (PROTOCOL.md 10): multipart uploads to the `_streams` paths,
+//! Files over HTTP (docs/protocol.md §10): multipart uploads to the `_streams` paths,
 //! authorised by the write grant in a `Grant` header, stored on local disk under the
 //! files directory; downloads authorised by the read grant in `?grant=`.
 //!
@@ -189,7 +189,7 @@ async fn text_part(field: &mut axum::extract::multipart::Field<'_>) -> HttpResul
 }
 
 /// Reads the multipart body: streams part `file` to disk (counting bytes against the
-/// limit) and JSON-parses the other parts (PROTOCOL.md 10.2: text parts are JSON).
+/// limit) and JSON-parses the other parts (docs/protocol.md §10.2: text parts are JSON).
 async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
     let bad = |m: String| HttpError(StatusCode::BAD_REQUEST, ApiError::validation(m));
     let dir = &state.config.files_dir;

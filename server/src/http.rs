@@ -137,7 +137,7 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
-/// CORS (PROTOCOL.md 2.9) for `--allowed-origins`, or for every origin.
+/// CORS (docs/protocol.md §2.9) for `--allowed-origins`, or for every origin.
 fn cors(state: &AppState) -> CorsLayer {
     let allowed: Vec<String> = state
         .config
@@ -176,7 +176,7 @@ fn origin_refused() -> Response {
         .into_response()
 }
 
-/// `GET /rtm/websocket?api-key=…`: the STOMP endpoint (PROTOCOL.md 2.1, 2.2). The
+/// `GET /rtm/websocket?api-key=…`: the STOMP endpoint (docs/protocol.md §2.1, 2.2). The
 /// subprotocol `v12.stomp` is echoed when asked for; Chromium aborts otherwise.
 async fn websocket(
     State(state): State<AppState>,
@@ -221,7 +221,7 @@ fn sized(state: &AppState, ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .max_frame_size(max)
 }
 
-/// SockJS `info` (PROTOCOL.md 2.3): used by clients without a global `WebSocket`.
+/// SockJS `info` (docs/protocol.md §2.3): used by clients without a global `WebSocket`.
 async fn sockjs_info() -> impl IntoResponse {
     let mut b = [0u8; 4];
     let _ = getrandom::fill(&mut b);

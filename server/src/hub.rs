@@ -1,7 +1,7 @@
 //! Local delivery: which connection of this node holds which topic subscription, and
 //! the fan-out of an event to them.
 //!
-//! Each event reaches a connection at most once per destination (PROTOCOL.md 3.2: the
+//! Each event reaches a connection at most once per destination (docs/protocol.md §3.2: the
 //! client dispatches by destination, so a second subscription to the same topic on one
 //! connection would run every handler twice). A connection's outbound queue is bounded;
 //! a connection that falls behind is disconnected rather than allowed to grow memory.
@@ -566,7 +566,7 @@ impl Hub {
     }
 }
 
-/// A topic or relay MESSAGE frame (PROTOCOL.md 3.1, 3.2). The `ack` header equals the
+/// A topic or relay MESSAGE frame (docs/protocol.md §3.1, 3.2). The `ack` header equals the
 /// message id (ACKs are accepted as no-ops).
 pub fn message_frame(
     dest: &str,

@@ -1,5 +1,5 @@
-//! Signed, stateless tokens: file access grants (PROTOCOL.md 10.1) and STOMP session
-//! ids (PROTOCOL.md 2.4). Both must outlive reconnects and server restarts, so they are
+//! Signed, stateless tokens: file access grants (docs/protocol.md §10.1) and STOMP session
+//! ids (docs/protocol.md §2.4). Both must outlive reconnects and server restarts, so they are
 //! HMAC-SHA256 signatures over `scope.app.user.expiry` with a secret kept in the
 //! database (or given by the operator), not entries in a table.
 //!

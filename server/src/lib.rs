@@ -1,5 +1,5 @@
 //! A self-hostable chat server speaking the ChatKitty wire protocol: STOMP 1.2 over a
-//! WebSocket at `/rtm/websocket?api-key=…` (see PROTOCOL.md), so the official
+//! WebSocket at `/rtm/websocket?api-key=…` (see docs/protocol.md), so the official
 //! `chatkitty` JavaScript client and our wasm SDK both work against it unchanged.
 //!
 //! # Layout

@@ -336,7 +336,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// Over the per-address limit: a 503 in PROTOCOL.md's error shape, written without
+/// Over the per-address limit: a 503 in docs/protocol.md's error shape, written without
 /// waiting (a fresh socket's send buffer takes it), then the connection is closed.
 fn refuse(tcp: &TcpStream, limit: u32) {
     tracing::debug!(peer = ?tcp.peer_addr().ok(), "connection refused: too many from its address");

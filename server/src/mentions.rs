@@ -1,4 +1,4 @@
-//! Mentions in message text (`<@username>`, `<#channel>`; PROTOCOL.md 12.3).
+//! Mentions in message text (`<@username>`, `<#channel>`; docs/protocol.md §12.3).
 //!
 //! A message stores what its mentions refer to — ids and positions — never a copy of
 //! the user or channel: a copy of a channel carries its last message, whose mentions

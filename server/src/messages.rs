@@ -1,4 +1,4 @@
-//! Message actions (PROTOCOL.md 6.4, 13.3): sending (channel, reply, thread), edits,
+//! Message actions (docs/protocol.md §6.4, 13.3): sending (channel, reply, thread), edits,
 //! deletes, reactions, reads, keystrokes.
 
 use chatkitty_protocol::destination::{ChannelTopic, ThreadTopic, UserTopic};
@@ -158,7 +158,7 @@ impl Session {
     }
 
     /// Consecutive SENDs of this connection to one channel's `message` action, that
-    /// arrived together (PROTOCOL.md 13.3): handled as if one after the other (each
+    /// arrived together (docs/protocol.md §13.3): handled as if one after the other (each
     /// answered in order, with its result event or its error, then its RECEIPT), but
     /// with one context query and one insert for all of them. Under load a
     /// connection's sends queue up while the previous ones are stored; taking them
@@ -414,7 +414,7 @@ impl Session {
     }
 
     /// Resolves the first `--max-mentions` `<@username>` and `<#channel>` tags
-    /// (PROTOCOL.md 12.3) into references to store (see [`crate::mentions`]), who was
+    /// (docs/protocol.md §12.3) into references to store (see [`crate::mentions`]), who was
     /// mentioned (for notifications) and the mentions as the channel's readers see them.
     /// A channel the sender may not read is not mentioned.
     async fn mentions(&self, text: &str) -> ApiResult<Option<Mentions>> {
@@ -681,7 +681,7 @@ impl Session {
     }
 
     /// `sendKeystrokes` in a thread (the main thread: the channel): the draft to the
-    /// other participants, and typing started/stopped (PROTOCOL.md 13.5).
+    /// other participants, and typing started/stopped (docs/protocol.md §13.5).
     pub async fn keystrokes_in(&mut self, key: ThreadKey, body: &Value) -> ApiResult<()> {
         let state = self.state.clone();
         let cid = match key {
@@ -730,7 +730,7 @@ impl Session {
     }
 }
 
-/// Fan-out of a new message (PROTOCOL.md 13.3), whichever way it was sent (action or
+/// Fan-out of a new message (docs/protocol.md §13.3), whichever way it was sent (action or
 /// upload): typing stops, the channel's chat sessions (including the sender's) and the
 /// thread's topic get it, hidden direct channels reappear, members are notified.
 ///

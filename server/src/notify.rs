@@ -1,4 +1,4 @@
-//! Notifications (PROTOCOL.md 13.6): `user.notification.created` on a member's
+//! Notifications (docs/protocol.md §13.6): `user.notification.created` on a member's
 //! `notifications` topic when a message concerns them: they are mentioned, someone
 //! replied to them, a channel of theirs is mentioned, or a message arrived in a channel
 //! where they have no active chat session. One notification per member and message,

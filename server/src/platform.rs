@@ -1,4 +1,4 @@
-//! The Platform API (PROTOCOL.md 15): REST for an app's backend — users, channels,
+//! The Platform API (docs/protocol.md §15): REST for an app's backend — users, channels,
 //! members, system messages — with HAL resources and pages.
 //!
 //! Authentication is OAuth 2.0 client credentials: `POST /oauth/token` with HTTP Basic
@@ -276,7 +276,7 @@ impl PageQuery {
     }
 }
 
-/// A HAL page (PROTOCOL.md 15): `_embedded.<name>`, `_links` first/prev/self/next/last,
+/// A HAL page (docs/protocol.md §15): `_embedded.<name>`, `_links` first/prev/self/next/last,
 /// `page` metadata.
 fn hal_page(name: &str, items: Vec<Value>, url: &str, page: i64, size: i64, total: i64) -> Value {
     let pages = if total == 0 {

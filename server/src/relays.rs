@@ -1,4 +1,4 @@
-//! Relays: one SUBSCRIBE, one answer (PROTOCOL.md 3.1, 6, 9). Each handler authorises
+//! Relays: one SUBSCRIBE, one answer (docs/protocol.md §3.1, 6, 9). Each handler authorises
 //! the user against the resource before reading it, and returns the resource JSON.
 
 use chatkitty_protocol::destination::Relay;
@@ -14,7 +14,7 @@ use crate::session::{Params, Session};
 use crate::store::{now_ms, ChannelScope, MessageCursor, MessageQuery, MessageScope, UserFilter};
 use crate::threads::ThreadKey;
 
-/// Default page size (PROTOCOL.md 9.2).
+/// Default page size (docs/protocol.md §9.2).
 pub const DEFAULT_PAGE_SIZE: i64 = 25;
 /// Largest page size.
 pub const MAX_PAGE_SIZE: i64 = 100;
@@ -54,7 +54,7 @@ fn page_number(params: &Params) -> ApiResult<i64> {
     }
 }
 
-/// The slice of a list a numbered-page request asks for (PROTOCOL.md 9.2): `page` and
+/// The slice of a list a numbered-page request asks for (docs/protocol.md §9.2): `page` and
 /// `size`, or `offset` and `size` where the page before was cut short by the byte
 /// budget (README, "Limits": `--max-page-bytes`; such links are ours, the clients only
 /// follow them).
@@ -513,7 +513,7 @@ impl Session {
     }
 
     /// A page of messages, newest first; `next` goes to older messages, `prev` back to
-    /// newer ones, both as id cursors in the link (PROTOCOL.md 9.2, 9.3). A page larger
+    /// newer ones, both as id cursors in the link (docs/protocol.md §9.2, 9.3). A page larger
     /// than the byte budget keeps the messages nearest its cursor, and its link goes on
     /// from the last one kept.
     async fn messages_page(

@@ -1,4 +1,4 @@
-//! Rows → wire resources, per viewer (PROTOCOL.md 6: hypermedia depends on who looks).
+//! Rows → wire resources, per viewer (docs/protocol.md §6: hypermedia depends on who looks).
 
 use chatkitty_protocol::resource::{
     self as res, ChannelActions, ChannelRelays, ChannelStreams, ChannelTopics, ChannelType,
@@ -243,7 +243,7 @@ impl Shared {
             .collect()
     }
 
-    /// A `Reaction` (PROTOCOL.md 12.5).
+    /// A `Reaction` (docs/protocol.md §12.5).
     pub fn render_reaction(&self, r: &ReactionRow, user: &UserRow) -> serde_json::Value {
         serde_json::json!({
             "emoji": emoji_json(&r.emoji),
@@ -253,7 +253,7 @@ impl Shared {
         })
     }
 
-    /// A `ReadReceipt` (PROTOCOL.md 12.5).
+    /// A `ReadReceipt` (docs/protocol.md §12.5).
     pub fn render_receipt(
         &self,
         message_id: i64,
@@ -267,7 +267,7 @@ impl Shared {
         })
     }
 
-    /// A `Thread` (PROTOCOL.md 12.4).
+    /// A `Thread` (docs/protocol.md §12.4).
     pub fn render_thread(&self, t: &crate::threads::ThreadView) -> res::Thread {
         let id = t.key.to_id();
         let (relays, topics, actions, streams) = res::Thread::links(&id);

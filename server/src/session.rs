@@ -1,4 +1,4 @@
-//! One WebSocket connection: the STOMP session on it (PROTOCOL.md 2–4).
+//! One WebSocket connection: the STOMP session on it (docs/protocol.md §2–4).
 //!
 //! Two tasks per connection: this one reads and handles frames in order (a client's
 //! SUBSCRIBE is active before its next SEND is handled), the writer drains the bounded
@@ -39,7 +39,7 @@ enum Flow {
 
 /// Runs a connection until it closes. `app_id` is `None` for an unknown API key: the
 /// upgrade is accepted and the CONNECT refused with `AccessDeniedError`
-/// (PROTOCOL.md 2.1), because an HTTP-level refusal makes the client retry forever.
+/// (docs/protocol.md §2.1), because an HTTP-level refusal makes the client retry forever.
 pub async fn run(state: AppState, socket: WebSocket, app_id: Option<i64>) {
     run_with(state, socket, app_id, Framing::Stomp).await;
 }
@@ -49,7 +49,7 @@ pub async fn run(state: AppState, socket: WebSocket, app_id: Option<i64>) {
 pub enum Framing {
     /// STOMP frames as WebSocket messages (`/rtm/websocket`).
     Stomp,
-    /// SockJS's websocket transport (PROTOCOL.md 2.3): the server sends `o` on open,
+    /// SockJS's websocket transport (docs/protocol.md §2.3): the server sends `o` on open,
     /// `h` heart-beats and `a[…]` arrays of STOMP text; the client sends JSON arrays.
     SockJs,
 }
@@ -426,7 +426,7 @@ impl Reader {
         Flow::Close
     }
 
-    /// CONNECT (PROTOCOL.md 2.4, 2.5).
+    /// CONNECT (docs/protocol.md §2.4, 2.5).
     ///
     /// Who gets in (README "Security"): the holder of a session id whose signature,
     /// expiry and generation hold (a guest's only while guest sessions are on); else
@@ -518,7 +518,7 @@ impl Reader {
                     };
                     if let Err(wait) = state.logins.check(attempt, Instant::now()) {
                         // Not AccessDeniedError: the official client would stop
-                        // reconnecting for good (PROTOCOL.md 2.6).
+                        // reconnecting for good (docs/protocol.md §2.6).
                         let message = format!(
                             "Too many failed sign-ins; try again in {} s.",
                             wait.as_secs().max(1)
@@ -698,7 +698,7 @@ impl Reader {
     }
 }
 
-/// Decodes `StompX-Auth-Params`: Base64 of Latin-1 JSON text (PROTOCOL.md 2.4).
+/// Decodes `StompX-Auth-Params`: Base64 of Latin-1 JSON text (docs/protocol.md §2.4).
 pub fn decode_auth_params(b64: &str) -> Option<serde_json::Value> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
@@ -720,7 +720,7 @@ fn parse_heart_beat(v: Option<&str>) -> (u64, u64) {
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
-/// An ERROR frame with the JSON body the client parses (PROTOCOL.md 2.6).
+/// An ERROR frame with the JSON body the client parses (docs/protocol.md §2.6).
 pub fn error_frame(name: &str, message: &str) -> String {
     let body =
         serde_json::to_string(&ErrorBody::new(name, message, crate::now_iso())).unwrap_or_default();
@@ -735,7 +735,7 @@ pub fn error_frame(name: &str, message: &str) -> String {
     )
 }
 
-/// Which request an error answers (PROTOCOL.md 3.5).
+/// Which request an error answers (docs/protocol.md §3.5).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Correlation<'a> {
     /// The failed relay's SUBSCRIBE id.
@@ -996,7 +996,7 @@ impl Session {
                 self.send_error(&ApiError::not_found(format!("The relay {dest}")), fail);
                 return false;
             }
-            // Unknown topics (including "undefined", PROTOCOL.md 16.9) are accepted as
+            // Unknown topics (including "undefined", docs/protocol.md §16.9) are accepted as
             // no-ops: the RECEIPT is sent by the caller.
             None => {}
         }
@@ -1152,7 +1152,7 @@ impl Session {
         !self.queued.is_empty() && self.queued.len() < MAX_QUEUED_SENDS
     }
 
-    /// Sends an error on the errors queue, correlated to its request (PROTOCOL.md 3.5).
+    /// Sends an error on the errors queue, correlated to its request (docs/protocol.md §3.5).
     pub fn send_error(&mut self, e: &ApiError, c: Correlation<'_>) {
         let Some(sub) = self.errors_sub.clone() else {
             if self.pending_errors.len() < MAX_PENDING_ERRORS {
@@ -1183,7 +1183,7 @@ impl Session {
     }
 
     /// Sends an action's result event to this connection with its `receipt-id`, on the
-    /// connection's subscription to the user topic (PROTOCOL.md 3.3).
+    /// connection's subscription to the user topic (docs/protocol.md §3.3).
     pub fn reply_event(&self, topic: UserTopic, body: &str, receipt: Option<&str>) {
         let dest = Topic::User(self.user.id as u64, topic).to_destination();
         let found = self
@@ -1236,7 +1236,7 @@ impl Session {
     }
 
     /// Tells contacts and channel participants that this user came online or went
-    /// offline (PROTOCOL.md 13.4).
+    /// offline (docs/protocol.md §13.4).
     pub async fn announce_presence(&self) {
         announce_presence(&self.state, &self.user).await;
     }
@@ -1327,7 +1327,7 @@ pub(crate) fn receipt_frame(receipt: &str) -> String {
 }
 
 /// Relay parameters: the SUBSCRIBE's extra headers merged with the destination's
-/// `?query` (PROTOCOL.md 9.2, 16.14: `undefined`, `null` and empty values are absent).
+/// `?query` (docs/protocol.md §9.2, 16.14: `undefined`, `null` and empty values are absent).
 #[derive(Debug, Default)]
 pub struct Params {
     values: Vec<(String, String)>,

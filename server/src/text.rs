@@ -1,4 +1,4 @@
-//! Message text analysis: links (PROTOCOL.md 12.3 `MessageLink`), with positions in
+//! Message text analysis: links (docs/protocol.md §12.3 `MessageLink`), with positions in
 //! UTF-16 code units, end exclusive, as JavaScript strings index them.
 
 use chatkitty_protocol::resource::MessageLink;

@@ -1,4 +1,4 @@
-//! Threads (PROTOCOL.md 6.5, 12.4): a channel's main thread (`main-<channel>`), a
+//! Threads (docs/protocol.md §6.5, 12.4): a channel's main thread (`main-<channel>`), a
 //! message's reply thread (`message-<message>`), and standalone threads made with
 //! `createThread` (`standalone-<id>`). Thread ids are strings on the wire.
 

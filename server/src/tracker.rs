@@ -1,4 +1,4 @@
-//! Who is online, who is in which chat, who is typing (PROTOCOL.md 13.4, 13.5).
+//! Who is online, who is in which chat, who is typing (docs/protocol.md §13.4, 13.5).
 //!
 //! Pure bookkeeping: each method reports the transition it caused (went online, left
 //! the chat, stopped typing…) and the caller publishes the matching events. Nothing

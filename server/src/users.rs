@@ -1,4 +1,4 @@
-//! Current-user and user actions (PROTOCOL.md 6.1, 6.2, 13.3): profile updates,
+//! Current-user and user actions (docs/protocol.md §6.1, 6.2, 13.3): profile updates,
 //! display pictures, blocking.
 
 use chatkitty_protocol::destination::UserTopic;
@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::session::Session;
 use crate::state::event_json;
 
-/// Presence statuses a user may choose (PROTOCOL.md 12.1).
+/// Presence statuses a user may choose (docs/protocol.md §12.1).
 pub const STATUSES: [&str; 5] = [
     "AVAILABLE",
     "AWAY",
@@ -23,7 +23,7 @@ pub const MAX_DISPLAY_NAME: usize = 100;
 
 impl Session {
     /// `updateCurrentUser`: the body is the whole CurrentUser the update function
-    /// returned (PROTOCOL.md 16.23); `displayName`, `properties`, `presence.status` and
+    /// returned (docs/protocol.md §16.23); `displayName`, `properties`, `presence.status` and
     /// `displayPictureUrl` are applied, everything else ignored.
     pub async fn update_current_user(
         &mut self,

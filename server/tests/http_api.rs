@@ -1,4 +1,4 @@
-//! HTTP surfaces: file uploads and downloads (PROTOCOL.md 10), the Platform API (15).
+//! HTTP surfaces: file uploads and downloads (docs/protocol.md §10), the Platform API (15).
 
 mod common;
 

@@ -1,11 +1,11 @@
-//! Which handler an incoming topic event runs: the routing tables of PROTOCOL.md 8.1
+//! Which handler an incoming topic event runs: the routing tables of docs/protocol.md §8.1
 //! (chat-session handlers on channel topics) and 8.3 (instance observers on the current
 //! user's topics), keyed by topic and event `type`.
 
 use chatkitty_protocol::destination::{ChannelTopic, ThreadTopic, UserTopic};
 use chatkitty_protocol::event::types as t;
 
-/// A chat-session handler (API.md 7).
+/// A chat-session handler (docs/api.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ChatEvent {
@@ -45,7 +45,7 @@ pub enum ChatEvent {
     ThreadTypingStopped,
 }
 
-/// What must be fetched before a chat event can be delivered (PROTOCOL.md 11.2).
+/// What must be fetched before a chat event can be delivered (docs/protocol.md §11.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lookup {
     /// Nothing.
@@ -101,7 +101,7 @@ impl ChatEvent {
         }
     }
 
-    /// The 2.x spelling, accepted when the 1.58.2 one is absent (API.md 12.2).
+    /// The 2.x spelling, accepted when the 1.58.2 one is absent (docs/api.md §12.2).
     pub const fn alias(self) -> Option<&'static str> {
         match self {
             ChatEvent::ReceivedMessage => Some("onMessageReceived"),
@@ -152,7 +152,7 @@ impl ChatEvent {
 
 impl ChatEvent {
     /// The thread handler an event of type `ty` on thread topic `topic` runs
-    /// (PROTOCOL.md 8.2).
+    /// (docs/protocol.md §8.2).
     pub(crate) fn route_thread(topic: ThreadTopic, ty: &str) -> Option<ChatEvent> {
         use ThreadTopic as T;
         Some(match (topic, ty) {
@@ -165,14 +165,14 @@ impl ChatEvent {
     }
 }
 
-/// The thread topics `setThread` subscribes, in order (PROTOCOL.md 6.5).
+/// The thread topics `setThread` subscribes, in order (docs/protocol.md §6.5).
 pub(crate) const THREAD_TOPICS: [ThreadTopic; 3] = [
     ThreadTopic::Messages,
     ThreadTopic::Keystrokes,
     ThreadTopic::Typing,
 ];
 
-/// An instance-level observer fed by the current user's topics (PROTOCOL.md 8.3).
+/// An instance-level observer fed by the current user's topics (docs/protocol.md §8.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 #[repr(u8)]

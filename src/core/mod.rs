@@ -16,7 +16,7 @@
 //! queued rather than delivered from inside the core, the driver can call app callbacks
 //! with no borrow of the core held, and a callback may call straight back in.
 //!
-//! Decisions made here, with their PROTOCOL.md sections: the CONNECT headers (2.4), the
+//! Decisions made here, with their docs/protocol.md sections: the CONNECT headers (2.4), the
 //! pipelined start-up (4.1: the current user, the errors queue and both grants are
 //! requested together right behind CONNECT, which the server answers in order; the ten
 //! user topics as soon as the user arrives, so a session starts one round trip after
@@ -24,7 +24,7 @@
 //! action correlation (3.1, 3.3, 3.5), topic subscriptions shared per destination so
 //! each event reaches each handler set once (3.2, 16.5), chat-session sequencing (4.4),
 //! heart-beats (2.7), reconnects with backoff and resubscription (4.2), keystroke
-//! debouncing per destination (11.1, API.md 13) and read-grant URL mapping (10.3).
+//! debouncing per destination (11.1, docs/api.md §13) and read-grant URL mapping (10.3).
 //!
 //! Reliability beyond the official client (which waits 5 s, then resubscribes and
 //! forgets what it missed): reconnects back off exponentially with jitter between
@@ -37,7 +37,7 @@
 //! ones in flight at a drop are sent again rather than failed.
 //!
 //! ACK frames are never sent: the server treats ACK as a no-op and must not gate
-//! delivery on it (PROTOCOL.md 3.2, 16.4), so an ACK per event would only cost traffic.
+//! delivery on it (docs/protocol.md §3.2, 16.4), so an ACK per event would only cost traffic.
 
 mod events;
 pub mod ops;
@@ -67,32 +67,32 @@ pub type Id = u32;
 
 /// The user agent sent in `StompX-User-Agent`.
 pub const USER_AGENT: &str = concat!("chatkitty-wasm/", env!("CARGO_PKG_VERSION"));
-/// The WebSocket path (PROTOCOL.md 2.1).
+/// The WebSocket path (docs/protocol.md §2.1).
 pub const WEBSOCKET_PATH: &str = "/rtm/websocket";
 /// The query parameter carrying the API key.
 pub const API_KEY_PARAM: &str = "api-key";
-/// The WebSocket subprotocol (PROTOCOL.md 2.2).
+/// The WebSocket subprotocol (docs/protocol.md §2.2).
 pub const SUBPROTOCOL: &str = "v12.stomp";
 /// The default host of `ChatKitty.getInstance`.
 pub const DEFAULT_HOST: &str = "api.chatkitty.com";
 
-/// `ack` mode of topic subscriptions (PROTOCOL.md 3.2).
+/// `ack` mode of topic subscriptions (docs/protocol.md §3.2).
 const ACK_CLIENT_INDIVIDUAL: &str = "client-individual";
-/// Prefix of SUBSCRIBE ids (PROTOCOL.md 3.1).
+/// Prefix of SUBSCRIBE ids (docs/protocol.md §3.1).
 const SUBSCRIPTION_ID_PREFIX: &str = "subscription-id-";
 /// Prefix of receipts.
 const RECEIPT_PREFIX: &str = "receipt-";
-/// Prefix of the DISCONNECT receipt (PROTOCOL.md 2.8).
+/// Prefix of the DISCONNECT receipt (docs/protocol.md §2.8).
 const CLOSE_RECEIPT_PREFIX: &str = "close-";
-/// What we offer in CONNECT: send every 60 s, want to hear every 10 s (PROTOCOL.md 2.4).
+/// What we offer in CONNECT: send every 60 s, want to hear every 10 s (docs/protocol.md §2.4).
 const HEART_BEAT: &str = "60000,10000";
 const OFFER_OUT_MS: u64 = 60_000;
 const OFFER_IN_MS: u64 = 10_000;
-/// CONNECTED must arrive this long after the attempt started (PROTOCOL.md 2.7).
+/// CONNECTED must arrive this long after the attempt started (docs/protocol.md §2.7).
 const CONNECT_TIMEOUT_MS: u64 = 60_000;
 /// How long `endSession` waits for the DISCONNECT receipt before closing anyway.
 const DISCONNECT_TIMEOUT_MS: u64 = 5_000;
-/// Keystroke debounce (PROTOCOL.md 11.1).
+/// Keystroke debounce (docs/protocol.md §11.1).
 const KEYSTROKES_DEBOUNCE_MS: u64 = 150;
 /// Default reconnect backoff: first delay, cap.
 pub const RECONNECT_MIN_MS: u64 = 1_000;
@@ -101,7 +101,7 @@ pub const RECONNECT_MAX_MS: u64 = 30_000;
 /// Default [`Config::send_timeout_ms`].
 pub const SEND_TIMEOUT_MS: u64 = 30_000;
 /// The query of gap-recovery relays before the cursor: pages of 100 (the server's
-/// cap, PROTOCOL.md 9.2) after a message id.
+/// cap, docs/protocol.md §9.2) after a message id.
 const RECOVERY_PAGE: &str = "size=100&after=";
 /// How many delivered message ids a chat session remembers to drop duplicates (the
 /// overlap of a recovery and the live events held behind it is a round trip's worth).
@@ -174,7 +174,7 @@ pub enum Io {
 /// How a paging call's items are found and delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageKind {
-    /// The `_embedded` key of the items (PROTOCOL.md 9.1).
+    /// The `_embedded` key of the items (docs/protocol.md §9.1).
     pub content: &'static str,
     /// Whether items are messages whose file URLs get the read grant (10.3).
     pub files: bool,
@@ -235,7 +235,7 @@ pub enum Failure<P> {
     Validation(&'static str),
     /// `PageOutOfBoundsError`.
     PageOutOfBounds,
-    /// `MessageNotAReplyError` for this message (a rejection, API.md 2.2).
+    /// `MessageNotAReplyError` for this message (a rejection, docs/api.md §2.2).
     NotAReply(P),
     /// An upload answered with a non-2xx status, and the body when it was JSON.
     Http {
@@ -287,20 +287,20 @@ pub enum Event<P> {
 /// A call the API contract says throws synchronously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Misuse {
-    /// `NoActiveSessionError` (API.md 2.3).
+    /// `NoActiveSessionError` (docs/api.md §2.3).
     NoActiveSession,
     /// `SessionActiveError`.
     SessionActive,
     /// An argument is missing or has the wrong type; the text names it.
     InvalidArgument(&'static str),
-    /// `authParams` has characters outside Latin-1 (PROTOCOL.md 2.4).
+    /// `authParams` has characters outside Latin-1 (docs/protocol.md §2.4).
     AuthParamsNotLatin1,
-    /// The request's channel lacks the action this call needs (API.md 2.2); thrown
+    /// The request's channel lacks the action this call needs (docs/api.md §2.2); thrown
     /// with the request's `channel`.
     Thrown(Thrown),
 }
 
-/// An HTTP upload the driver must perform (PROTOCOL.md 10.2): `POST url` with header
+/// An HTTP upload the driver must perform (docs/protocol.md §10.2): `POST url` with header
 /// `Grant: grant` and a multipart body of part `file` plus the JSON-encoded `fields`.
 /// Report its outcome with [`Client::handle_upload`].
 #[derive(Debug, Clone)]
@@ -315,7 +315,7 @@ pub struct Upload<P> {
     pub file: P,
     /// Extra parts: `groupTag`, `properties`, each JSON-encoded (10.2).
     pub fields: Vec<(&'static str, String)>,
-    /// The request's `progressListener`, if any (API.md 2.6).
+    /// The request's `progressListener`, if any (docs/api.md §2.6).
     pub listener: Option<P>,
 }
 
@@ -385,7 +385,7 @@ enum Mode<P> {
     Event(Post),
     /// `createChannel`: only the channel-creation event types complete it.
     CreateChannel,
-    /// Completes on the RECEIPT, with this value of the request (API.md 11.3).
+    /// Completes on the RECEIPT, with this value of the request (docs/api.md §11.3).
     Receipt(Option<P>),
 }
 
@@ -429,7 +429,7 @@ enum Recovery {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
-    /// Waiting for the self topic's RECEIPT (PROTOCOL.md 4.4 step 3).
+    /// Waiting for the self topic's RECEIPT (docs/protocol.md §4.4 step 3).
     SelfTopic,
     /// The other seven topics requested; waiting for their receipts.
     Rest,
@@ -456,7 +456,7 @@ struct Chat<P> {
     /// Events in arrival order; an event waiting for a lookup holds back later ones.
     queue: Vec<Queued<P>>,
     next_seq: u64,
-    /// `setThread`: the thread and its topics in [`THREAD_TOPICS`] order (API.md 13).
+    /// `setThread`: the thread and its topics in [`THREAD_TOPICS`] order (docs/api.md §13).
     thread: Option<(P, Vec<Option<String>>)>,
     /// `channel._relays.messages` when gap recovery is on (`onReceivedMessage` given).
     relay: Option<String>,
@@ -628,7 +628,7 @@ impl<P: Payload> Client<P> {
 
     // ----- inputs ----------------------------------------------------------------
 
-    /// The socket opened: send CONNECT (PROTOCOL.md 2.4).
+    /// The socket opened: send CONNECT (docs/protocol.md §2.4).
     pub fn handle_open(&mut self, now: u64) {
         let Link::Opening(since) = self.link else {
             return;
@@ -651,7 +651,7 @@ impl<P: Payload> Client<P> {
         self.start_up(now);
     }
 
-    /// The start-up frames (PROTOCOL.md 4.1 steps 4–10: current user, errors queue,
+    /// The start-up frames (docs/protocol.md §4.1 steps 4–10: current user, errors queue,
     /// grants), pipelined right behind CONNECT instead of waiting for CONNECTED: the
     /// server handles a connection's frames in order, so they are answered after it,
     /// and `startSession` resolves one round trip after the socket opens. Refused
@@ -765,7 +765,7 @@ impl<P: Payload> Client<P> {
             if self.keystrokes[i].due <= now {
                 let k = self.keystrokes.remove(i);
                 if self.link == Link::Up {
-                    // Sent with a receipt nobody waits for (PROTOCOL.md 3.3).
+                    // Sent with a receipt nobody waits for (docs/protocol.md §3.3).
                     let receipt = self.new_receipt();
                     let f = action_frame(&k.dest, &receipt, &k.body);
                     self.send(&f, now);
@@ -778,8 +778,8 @@ impl<P: Payload> Client<P> {
 
     /// An upload finished with HTTP `status` (0: no answer) and response `body`.
     /// Returns whether it succeeded (a 2xx JSON resource), for the progress
-    /// listener's `onCompleted` (API.md 2.6). The response body is the resource itself,
-    /// with no envelope (PROTOCOL.md 3.4).
+    /// listener's `onCompleted` (docs/api.md §2.6). The response body is the resource itself,
+    /// with no envelope (docs/protocol.md §3.4).
     pub fn handle_upload(&mut self, id: Id, status: u16, body: &str) -> bool {
         let Some(i) = self.uploading.iter().position(|u| u.0 == id) else {
             return false;
@@ -808,7 +808,7 @@ impl<P: Payload> Client<P> {
     // ----- API calls -------------------------------------------------------------
 
     /// Throws [`Misuse::NoActiveSession`] without a session (the NAS observers of
-    /// API.md 2.3).
+    /// docs/api.md §2.3).
     ///
     /// # Errors
     /// [`Misuse::NoActiveSession`].
@@ -886,7 +886,7 @@ impl<P: Payload> Client<P> {
     }
 
     /// `sendKeystrokes({channel|thread, keys})`: debounced 150 ms per destination, the
-    /// last value of a burst wins (API.md 13).
+    /// last value of a burst wins (docs/api.md §13).
     ///
     /// # Errors
     /// [`Misuse::NoActiveSession`]; [`Misuse::InvalidArgument`].
@@ -933,7 +933,7 @@ impl<P: Payload> Client<P> {
     }
 
     /// `startChatSession(request)`: registers the handler set and subscribes the
-    /// channel's topics (self first, the seven others on its RECEIPT; PROTOCOL.md
+    /// channel's topics (self first, the seven others on its RECEIPT; docs/protocol.md
     /// 4.4), sharing subscriptions with other chat sessions on the same channel. The
     /// returned id completes with [`Done::ChatReady`] once every subscription of the
     /// session is confirmed. Waits for a connection if there is none.
@@ -987,7 +987,7 @@ impl<P: Payload> Client<P> {
     }
 
     /// `session.end()`: removes the handler set and unsubscribes the topics no other
-    /// chat session uses, including subscriptions still pending (API.md 13). A no-op
+    /// chat session uses, including subscriptions still pending (docs/api.md §13). A no-op
     /// for an unknown or already ended session.
     pub fn end_chat_session(&mut self, id: Id, now: u64) {
         let Some(i) = self.chats.iter().position(|c| c.id == id) else {
@@ -1014,7 +1014,7 @@ impl<P: Payload> Client<P> {
 
     /// `session.setThread(thread)`: the chat session follows `thread`, subscribing its
     /// `messages`, `keystrokes` and `typing` topics and leaving the previous thread's
-    /// (API.md 13: the official client subscribes nothing). The topics are left on
+    /// (docs/api.md §13: the official client subscribes nothing). The topics are left on
     /// `end()` too. A no-op for an ended session.
     ///
     /// # Errors
@@ -1068,7 +1068,7 @@ impl<P: Payload> Client<P> {
         self.link = Link::Up;
         self.attempts = 0;
         self.stomp_session = frame.header(header::SESSION).map(str::to_owned);
-        // Heart-beat negotiation (STOMP 1.2 "Heart-beating"; PROTOCOL.md 2.7).
+        // Heart-beat negotiation (STOMP 1.2 "Heart-beating"; docs/protocol.md §2.7).
         let (sx, sy) = frame
             .header(header::HEART_BEAT)
             .and_then(|v| v.split_once(','))
@@ -1198,7 +1198,7 @@ impl<P: Payload> Client<P> {
     }
 
     /// Queues event `kind` of `resource` at position `at` of chat `ci`, asking first
-    /// for the message it needs (PROTOCOL.md 11.2); later events wait behind it.
+    /// for the message it needs (docs/protocol.md §11.2); later events wait behind it.
     fn enqueue(&mut self, ci: usize, kind: ChatEvent, resource: &P, at: usize) {
         let lookup = match kind.lookup() {
             Lookup::None => None,
@@ -1321,7 +1321,7 @@ impl<P: Payload> Client<P> {
             }
             return;
         }
-        // No correlation header: every pending action fails (PROTOCOL.md 3.5).
+        // No correlation header: every pending action fails (docs/protocol.md §3.5).
         self.fail_actions(|a, _| a.sent, now, failure());
     }
 
@@ -1669,7 +1669,7 @@ impl<P: Payload> Client<P> {
             let Some(mut dest) = c.relay.clone() else {
                 continue;
             };
-            // The position goes in the relay's query, as in page links (PROTOCOL.md 9.2).
+            // The position goes in the relay's query, as in page links (docs/protocol.md §9.2).
             dest.push('?');
             match c.after {
                 Some(after) => {
@@ -1696,7 +1696,7 @@ impl<P: Payload> Client<P> {
 
     /// A recovery relay answered with `page` (None: refused). A seed sets the cursor;
     /// otherwise the page's messages go, oldest first, before the entry holding live
-    /// events back, and the newer page (`prev`, PROTOCOL.md 9.3) is asked for while
+    /// events back, and the newer page (`prev`, docs/protocol.md §9.3) is asked for while
     /// there is one.
     fn recovered(&mut self, chat: Id, seed: bool, page: Option<P>, now: u64) {
         let Some(ci) = self.chats.iter().position(|c| c.id == chat) else {
@@ -1883,7 +1883,7 @@ impl<P: Payload> Client<P> {
         id
     }
 
-    /// Queues an upload of `file` to `stream` (PROTOCOL.md 10.2).
+    /// Queues an upload of `file` to `stream` (docs/protocol.md §10.2).
     fn upload(
         &mut self,
         stream: &str,
@@ -1967,7 +1967,7 @@ impl<P: Payload> Client<P> {
         }
     }
 
-    /// Appends the read grant to `message.file.url` (PROTOCOL.md 10.3), with `?` or `&`
+    /// Appends the read grant to `message.file.url` (docs/protocol.md §10.3), with `?` or `&`
     /// as the URL needs, once (the same object may be delivered to several handlers).
     fn map_file(&self, message: &mut P) {
         let Some(grant) = self.read_grant.as_deref().filter(|g| !g.is_empty()) else {

@@ -1,8 +1,8 @@
-//! The API calls of API.md as data: one table row per call, read by one generic relay
-//! path and one generic action path (PROTOCOL.md 7). A row says where the destination
+//! The API calls of docs/api.md as data: one table row per call, read by one generic relay
+//! path and one generic action path (docs/protocol.md §7). A row says where the destination
 //! comes from, which parameter headers or body to send, what completes the call, what
-//! a missing link throws, whether a session is required (NAS, API.md 2.3), and which
-//! field of the result object carries the payload (API.md 11.3).
+//! a missing link throws, whether a session is required (NAS, docs/api.md §2.3), and which
+//! field of the result object carries the payload (docs/api.md §11.3).
 //!
 //! The JavaScript class gets one method per row (and per 2.x alias) from a table of
 //! names in `pkg-template/index.js` whose order is the [`Op`] numbering; a native test
@@ -52,7 +52,7 @@ enum Target {
     UserBlock,
 }
 
-/// One parameter header of a relay (PROTOCOL.md 9.4).
+/// One parameter header of a relay (docs/protocol.md §9.4).
 #[derive(Debug, Clone, Copy)]
 enum Param {
     /// Every entry of `request.filter`, stringified.
@@ -97,7 +97,7 @@ enum Via {
     DisplayPicture,
 }
 
-/// What a call throws (or rejects with) when its link is absent (API.md 2.2).
+/// What a call throws (or rejects with) when its link is absent (docs/api.md §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thrown {
     /// `ChannelNotPubliclyJoinableError` (joinChannel).
@@ -154,9 +154,9 @@ enum Missing {
 pub(crate) enum Post {
     /// Nothing.
     None,
-    /// Messages: the read grant goes into `file.url` (PROTOCOL.md 10.3).
+    /// Messages: the read grant goes into `file.url` (docs/protocol.md §10.3).
     MapFile,
-    /// The CurrentUser: `currentUser` is replaced and observers hear (API.md 13).
+    /// The CurrentUser: `currentUser` is replaced and observers hear (docs/api.md §13).
     SetUser,
 }
 
@@ -171,7 +171,7 @@ pub struct Spec {
     missing: Missing,
     params: &'static [Param],
     body: Body,
-    /// The result object's payload field (API.md 11.3); `None` for no payload.
+    /// The result object's payload field (docs/api.md §11.3); `None` for no payload.
     pub key: Option<&'static str>,
 }
 
@@ -529,7 +529,7 @@ fn at<P: Payload>(v: &P, path: &[&str]) -> Option<P> {
 }
 
 /// How `sendMessage` / `updateCurrentUserDisplayPicture` treat their `file`
-/// (API.md 2.6).
+/// (docs/api.md §2.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileKind {
     /// `{url, name, size, …}`: sent by reference in an action.
@@ -559,7 +559,7 @@ impl<P: Payload> Client<P> {
     /// resource (or page) the result object's [`Spec::key`] holds.
     ///
     /// # Errors
-    /// What the call throws synchronously (API.md 2.2): [`Misuse::NoActiveSession`]
+    /// What the call throws synchronously (docs/api.md §2.2): [`Misuse::NoActiveSession`]
     /// for NAS calls, [`Misuse::Thrown`] for a channel without the needed action,
     /// [`Misuse::InvalidArgument`] for a missing resource or link.
     pub fn call(&mut self, op: Op, request: &P, now: u64) -> Result<Id, Misuse> {
@@ -688,7 +688,7 @@ impl<P: Payload> Client<P> {
                 }
             }
         }
-        // getChannels: the joined and name filters (PROTOCOL.md 6.1, 9.4).
+        // getChannels: the joined and name filters (docs/protocol.md §6.1, 9.4).
         if let Target::Channels = spec.target {
             if let Some(f) = request.get("filter") {
                 if f.get("joined").and_then(|j| j.to_json()).as_deref() == Some("true") {
@@ -707,7 +707,7 @@ impl<P: Payload> Client<P> {
     }
 
     /// `sendMessage` once its destination is known: a text or external-file action,
-    /// or an upload to the target's stream (PROTOCOL.md 7, 10.2).
+    /// or an upload to the target's stream (docs/protocol.md §7, 10.2).
     fn send_message_to(&mut self, dest: String, request: &P, now: u64) -> Result<Id, Misuse> {
         let text = request.get("body").and_then(|b| b.as_string());
         let file = request.get("file");
@@ -777,7 +777,7 @@ impl<P: Payload> Client<P> {
 
     /// `updateCurrentUserDisplayPicture({file})`: external files through the
     /// `updateDisplayPicture` action, a File (or `{uri}`) uploaded to
-    /// `_streams.displayPicture` (API.md 13: the official client would send `{}`).
+    /// `_streams.displayPicture` (docs/api.md §13: the official client would send `{}`).
     fn display_picture(
         &mut self,
         dest: String,
@@ -820,7 +820,7 @@ fn pick<P: Payload>(request: &P, fields: &[&str]) -> String {
     out
 }
 
-/// A value as a parameter header: JavaScript's `String(v)` (PROTOCOL.md 3.1).
+/// A value as a parameter header: JavaScript's `String(v)` (docs/protocol.md §3.1).
 fn stringify<P: Payload>(v: &P) -> Option<String> {
     if let Some(s) = v.as_string() {
         return Some(s);

@@ -9,7 +9,7 @@
 /// A JSON value owned by the embedder.
 ///
 /// Every accessor treats `undefined` and `null` as absent, so "missing link" and
-/// "link set to null" behave the same (PROTOCOL.md 12: `_relays.parent` may be either).
+/// "link set to null" behave the same (docs/protocol.md §12: `_relays.parent` may be either).
 pub trait Payload: Clone {
     /// Parses JSON text; `None` if it is not valid JSON.
     fn parse(text: &str) -> Option<Self>;
@@ -38,7 +38,7 @@ pub trait Payload: Clone {
     fn empty_array() -> Self;
     /// An object's own entries as request parameter headers: each value converted as
     /// JavaScript's `String(v)` does, `undefined`/`null` entries skipped
-    /// (PROTOCOL.md 3.1: treat those as absent).
+    /// (docs/protocol.md §3.1: treat those as absent).
     fn param_headers(&self) -> Vec<(String, String)>;
 
     /// The string at `path` (e.g. `["_relays", "self"]`), if present and non-empty.

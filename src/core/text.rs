@@ -28,7 +28,7 @@ fn hex(n: u8) -> char {
 }
 
 /// Base64 (standard alphabet, padded) of the Latin-1 bytes of `s`, as the official
-/// client's `btoa` produces for `StompX-Auth-Params` (PROTOCOL.md 2.4). `None` if `s`
+/// client's `btoa` produces for `StompX-Auth-Params` (docs/protocol.md §2.4). `None` if `s`
 /// has a character above U+00FF, which that encoding cannot carry.
 pub fn latin1_base64(s: &str) -> Option<String> {
     let bytes: Option<Vec<u8>> = s.chars().map(|c| u8::try_from(c as u32).ok()).collect();

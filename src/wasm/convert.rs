@@ -1,5 +1,5 @@
 //! Every conversion of a core outcome into a JS value, in one place (STYLE.md 4):
-//! result objects (API.md 2.1), thrown errors (2.2) and rejections.
+//! result objects (docs/api.md §2.1), thrown errors (2.2) and rejections.
 
 use chatkitty_protocol::error::names;
 use js_sys::{Object, Reflect};
@@ -64,7 +64,7 @@ pub fn error_value(failure: Failure<Js>) -> JsValue {
 }
 
 /// A failed upload: the server's `{error, message}` when it sent one, plus `status`
-/// and the `response: {status, data}` an HTTP library's error carries (API.md 2.1).
+/// and the `response: {status, data}` an HTTP library's error carries (docs/api.md §2.1).
 fn http_error(status: u16, body: Option<Js>) -> JsValue {
     let text = |k: &str| body.as_ref().and_then(|b| b.get(k)).map(|v| v.0);
     let o = Object::new();
@@ -89,7 +89,7 @@ fn http_error(status: u16, body: Option<Js>) -> JsValue {
     o.into()
 }
 
-/// What a misused call throws: an `Error` carrying the `error` field of API.md 2.2;
+/// What a misused call throws: an `Error` carrying the `error` field of docs/api.md §2.2;
 /// `request` supplies the `channel` of the channel errors.
 pub fn misuse(m: Misuse, request: &JsValue) -> JsValue {
     match m {

@@ -94,7 +94,7 @@ pub struct ChatKitty {
 
 thread_local! {
     static INSTANCES: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
-    /// index.js's uploader: `(upload, done) => void` (XMLHttpRequest, PROTOCOL.md 10.2).
+    /// index.js's uploader: `(upload, done) => void` (XMLHttpRequest, docs/protocol.md §10.2).
     static UPLOADER: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
@@ -204,7 +204,7 @@ impl ChatKitty {
     }
 
     /// Registers observer `kind` (see `Observed`): a function or `{onNext}`. Returns
-    /// a working unsubscribe, which itself returns a no-op (API.md 13).
+    /// a working unsubscribe, which itself returns a no-op (docs/api.md §13).
     #[wasm_bindgen(js_name = _on, skip_typescript)]
     pub fn on(&self, kind: Observed, observer: JsValue) -> Result<Function, JsValue> {
         if kind >= USER_EVENTS {
@@ -283,7 +283,7 @@ impl ChatKitty {
             }
         });
         set(&session, "end", &end.into_js_value());
-        // Follows a thread: `session.thread` is set and its topics subscribed (API.md 13).
+        // Follows a thread: `session.thread` is set and its topics subscribed (docs/api.md §13).
         let weak = inner.me.clone();
         let set_thread =
             Closure::<dyn Fn(JsValue) -> Result<(), JsValue>>::new(move |thread: JsValue| {
@@ -347,7 +347,7 @@ impl ChatKitty {
             if let Some(inner) = weak.upgrade() {
                 inner.observers.borrow_mut().retain(|o| o.id != id);
             }
-            // `unsubscribe()()` keeps working for code written against 1.58.2 (API.md 13).
+            // `unsubscribe()()` keeps working for code written against 1.58.2 (docs/api.md §13).
             noop()
         });
         unsubscribe.into_js_value().unchecked_into()
@@ -451,7 +451,7 @@ fn perform(inner: &Rc<Inner>, io: Io) {
 }
 
 /// Hands an upload to index.js's `XMLHttpRequest` uploader, which calls back with the
-/// HTTP status and response text and calls the progress listener (API.md 2.6).
+/// HTTP status and response text and calls the progress listener (docs/api.md §2.6).
 fn upload(inner: &Rc<Inner>, u: Upload<Js>) {
     let o = Object::new();
     set(&o, "url", &u.url.as_str().into());
@@ -530,7 +530,7 @@ fn settle(inner: &Rc<Inner>, c: Completion<Js>) {
     }
 }
 
-/// `{items, hasNextPage, hasPrevPage, nextPage(), prevPage()}` (API.md 11.1).
+/// `{items, hasNextPage, hasPrevPage, nextPage(), prevPage()}` (docs/api.md §11.1).
 fn paginator(inner: &Rc<Inner>, page: Page<Js>) -> JsValue {
     let o = Object::new();
     set(&o, "items", &page.items.0);

@@ -36,7 +36,7 @@ impl Socket {
     pub fn open(url: &str, inner: Weak<Inner>) -> Result<Socket, JsValue> {
         let ws = WebSocket::new_with_str(url, SUBPROTOCOL)?;
         // arraybuffer, not blob: binary frames can then be read synchronously, in order
-        // with text frames (the server may send either, PROTOCOL.md 2.2).
+        // with text frames (the server may send either, docs/protocol.md §2.2).
         ws.set_binary_type(BinaryType::Arraybuffer);
         let w = inner.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || input(&w, |c, now| c.handle_open(now)));

@@ -1,5 +1,5 @@
 // The official client in Node 20 (no global WebSocket): it falls back to SockJS
-// (PROTOCOL.md 2.3). Two users run the quick start against a live server.
+// (docs/protocol.md §2.3). Two users run the quick start against a live server.
 import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -289,7 +289,7 @@ impl<'a> NewMessage<'a> {
     }
 }
 
-/// Which end of the history a message page starts from (PROTOCOL.md 9.3).
+/// Which end of the history a message page starts from (docs/protocol.md §9.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageCursor {
     /// The newest messages.

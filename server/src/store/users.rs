@@ -12,7 +12,7 @@ pub struct BlockRow {
     pub created_ms: i64,
 }
 
-/// Filters of user lists (PROTOCOL.md 9.4).
+/// Filters of user lists (docs/protocol.md §9.4).
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter<'a> {
     /// Username contains (case-insensitive).

@@ -1,5 +1,5 @@
 //! A native STOMP client over a real WebSocket, speaking to a server started in the
-//! test: the same frames the official client sends (PROTOCOL.md 4.1).
+//! test: the same frames the official client sends (docs/protocol.md §4.1).
 #![allow(dead_code)]
 
 pub mod http;
@@ -163,7 +163,7 @@ impl Client {
         (c, first)
     }
 
-    /// The official client's start-up sequence (PROTOCOL.md 4.1), receipts awaited.
+    /// The official client's start-up sequence (docs/protocol.md §4.1), receipts awaited.
     pub async fn start(host: &str, username: &str) -> Client {
         Client::start_with_key(host, KEY, username).await
     }
@@ -446,7 +446,7 @@ impl Client {
             .map(|(_, m)| m)
     }
 
-    /// The chat-session sequence (PROTOCOL.md 4.4); returns the subscription ids.
+    /// The chat-session sequence (docs/protocol.md §4.4); returns the subscription ids.
     pub async fn start_chat(&mut self, channel: &Value) -> Vec<String> {
         let mut ids = Vec::new();
         for t in [

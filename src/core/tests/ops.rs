@@ -4,7 +4,7 @@
 use super::*;
 use crate::core::ops::spec;
 
-/// The 1.58.2 names in `Op` order, as API.md 11.3 lists the calls.
+/// The 1.58.2 names in `Op` order, as docs/api.md §11.3 lists the calls.
 const NAMES: [&str; 48] = [
     "updateCurrentUser",
     "updateCurrentUserDisplayPicture",
@@ -56,7 +56,7 @@ const NAMES: [&str; 48] = [
     "getCurrentUser",
 ];
 
-/// API.md 2.3: the calls that throw `NoActiveSessionError` without a session.
+/// docs/api.md §2.3: the calls that throw `NoActiveSessionError` without a session.
 const NAS: [&str; 27] = [
     "getCurrentUser",
     "updateCurrentUser",
@@ -554,7 +554,7 @@ fn file_messages_are_uploaded_to_their_targets_stream_with_the_write_grant() {
         let u = h.c.poll_upload().expect("an upload");
         assert_eq!((u.id, u.url.as_str(), u.grant.as_str()), (id, stream, "w1"));
         assert_eq!(u.file, file);
-        // Text parts are JSON-encoded (PROTOCOL.md 10.2).
+        // Text parts are JSON-encoded (docs/protocol.md §10.2).
         assert_eq!(
             u.fields,
             [

@@ -1,4 +1,4 @@
-// API-surface check: every method, static and property of API.md exists on our class
+// API-surface check: every method, static and property of docs/api.md exists on our class
 // with the official name and arity. Prints present/expected. Fails when something
 // that is not on the expected-missing list is absent (or has another arity), and when
 // something on that list has landed (so the list only shrinks).

@@ -1,4 +1,4 @@
-// Quirk 1 (PROTOCOL.md 16): clients never UNSUBSCRIBE relays. A thousand relays must not
+// Quirk 1 (docs/protocol.md §16): clients never UNSUBSCRIBE relays. A thousand relays must not
 // leave a thousand subscriptions on the server (read from /metrics).
 import { assert } from '../lib.mjs';
 

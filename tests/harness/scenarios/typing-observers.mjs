@@ -16,7 +16,7 @@ export default {
     await jane.sendKeystrokes({ channel, keys: '' });
     await john.waitFor('onParticipantStoppedTyping', (x) => x.name === jane.username);
     if (kinds[1] === 'ours') {
-      // Unsubscribing works (the official 1.58.2 client's does not, API.md 2.4).
+      // Unsubscribing works (the official 1.58.2 client's does not, docs/api.md §2.4).
       await john.page.evaluate((ref) => window.harness.unsubscribe(ref), started.ref);
       await jane.sendKeystrokes({ channel, keys: 'again' });
       await john.waitFor('onParticipantStoppedTyping', () => true, 4000).catch(() => {});
