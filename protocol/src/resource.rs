@@ -4,7 +4,7 @@
 //! resources as the plain JSON objects the server sent.
 //!
 //! Fields the official client tests by presence (`file`, `body`, `user` on messages)
-//! are `Option`s skipped when `None`, never `null` (docs/protocol.md §12, quirk 18).
+//! are `Option`s skipped when `None`, never `null` (docs/protocol.md §12, §16.18).
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;

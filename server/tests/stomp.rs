@@ -350,7 +350,7 @@ async fn messages_page_newest_first_and_walk_back_and_forth() {
     // Bad parameters are a validation error, not a crash.
     let e = jane.relay(&relay, &[("size", "-5")]).await.unwrap_err();
     assert_eq!(e["error"], "ValidationError");
-    // "undefined" parameters (quirk 14) are ignored.
+    // "undefined" parameters (docs/protocol.md §16.14) are ignored.
     let p = jane
         .relay(
             &relay,
@@ -781,7 +781,7 @@ async fn the_session_id_resumes_the_same_user_on_reconnect() {
         .await
         .unwrap();
     assert_eq!(me["id"].as_i64(), Some(jane.id()));
-    // "undefined" (quirk 12) falls back to a fresh guest authentication.
+    // "undefined" (docs/protocol.md §16.12) falls back to a fresh guest authentication.
     let (_, f) = Client::connect_raw(
         &server.host(),
         KEY,
