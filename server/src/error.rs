@@ -64,7 +64,7 @@ impl ApiError {
 
     /// The wire body.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody::new(self.name, self.message.clone(), crate::now_iso())
+        ErrorBody::new(self.name, self.message.clone(), crate::clock::now_iso())
     }
 }
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use chatkitty_protocol::{Decoder, Item, Limits};
 use tokio::sync::{mpsc, watch};
 
-use crate::hub::Outbound;
-use crate::session::Session;
+use crate::realtime::hub::Outbound;
 use crate::state::AppState;
+use crate::stomp::session::Session;
 use crate::store::{now_ms, NewMessage};
 
 /// See the module docs.

@@ -20,36 +20,19 @@
 //!
 //! Not here: TLS (put a reverse proxy in front), clustering (a later milestone).
 
-pub mod actions;
 pub mod auth;
-pub mod channels;
-pub mod cluster;
+pub mod clock;
 pub mod config;
-pub mod emoji;
+pub mod domain;
 pub mod error;
-pub mod files;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;
-pub mod hub;
-pub mod keys;
 pub mod limits;
-pub mod listen;
-pub mod live;
-pub mod logins;
-pub mod mentions;
-pub mod messages;
-pub mod notify;
-pub mod platform;
-pub mod relays;
-pub mod render;
-pub mod session;
+pub mod realtime;
 pub mod state;
+pub mod stomp;
 pub mod store;
-pub mod text;
-pub mod threads;
-pub mod tracker;
-pub mod users;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -61,20 +44,10 @@ use futures_util::FutureExt;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
+use auth::keys::Keys;
 pub use config::Config;
-use keys::Keys;
 use state::{AppState, Shared};
 use store::Store;
-
-/// ISO-8601 time of a millisecond timestamp.
-pub fn time_iso(ms: i64) -> String {
-    chatkitty_protocol::time::iso8601_millis(ms)
-}
-
-/// ISO-8601 time now.
-pub fn now_iso() -> String {
-    time_iso(store::now_ms())
-}
 
 /// Startup failures.
 #[derive(Debug)]
@@ -122,9 +95,9 @@ pub async fn build_state(
             .map_err(StartError::Store)?;
         apps.insert(key.clone(), id);
     }
-    let verifier = auth::Verifier::from_config(&config).map_err(StartError::Config)?;
+    let verifier = auth::verifier::Verifier::from_config(&config).map_err(StartError::Config)?;
     let trusted_proxies =
-        listen::TrustedProxies::parse(&config.trusted_proxies).map_err(StartError::Config)?;
+        http::listen::TrustedProxies::parse(&config.trusted_proxies).map_err(StartError::Config)?;
     http::check_allowed_origins(&config.allowed_origins).map_err(StartError::Config)?;
     if let Some(url) = &config.public_url {
         check_public_url(url).map_err(StartError::Config)?;
@@ -147,7 +120,7 @@ pub async fn build_state(
         format!("{:x}{:08x}", store::now_ms(), u32::from_le_bytes(b))
     };
     let cluster = match &config.redis_url {
-        Some(url) => cluster::Cluster::redis(
+        Some(url) => realtime::bus::Cluster::redis(
             &node,
             url,
             &config.redis_prefix,
@@ -155,7 +128,7 @@ pub async fn build_state(
         )
         .await
         .map_err(StartError::Config)?,
-        None => cluster::Cluster::local(&node),
+        None => realtime::bus::Cluster::local(&node),
     };
     Ok(Arc::new(Shared::new(
         config,
@@ -202,7 +175,7 @@ pub async fn run(
     let metrics = bind_metrics(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx).await?;
-    cluster::start(&state).await;
+    realtime::bus::start(&state).await;
     serve(state, listener, metrics, shutdown, stop_tx).await
 }
 
@@ -215,13 +188,13 @@ async fn serve(
 ) -> Result<(), StartError> {
     tokio::spawn(typing_sweeper(state.clone()));
     let app = http::router(state.clone());
-    let limits = listen::Limits::of(&state);
+    let limits = http::listen::Limits::of(&state);
     if let Some(metrics) = metrics {
         if let Ok(addr) = metrics.local_addr() {
             tracing::info!(%addr, "metrics served here only");
         }
         let mut stopped = state.shutdown.clone();
-        tokio::spawn(listen::serve(
+        tokio::spawn(http::listen::serve(
             metrics,
             http::metrics_router(state.clone()),
             limits.clone(),
@@ -238,7 +211,7 @@ async fn serve(
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    listen::serve(listener, app, limits, state.shutdown.clone(), stop)
+    http::listen::serve(listener, app, limits, state.shutdown.clone(), stop)
         .await
         .map_err(StartError::Io)?;
     state
@@ -258,11 +231,11 @@ async fn typing_sweeper(state: AppState) {
             _ = tick.tick() => {}
         }
         for (thread, cid, uid) in state.typing.expired(Instant::now()) {
-            let Some(key) = threads::ThreadKey::parse(&thread) else {
+            let Some(key) = domain::threads::ThreadKey::parse(&thread) else {
                 continue;
             };
             if let Ok(Some(user)) = state.store.user_by_id(uid).await {
-                actions::publish_typing_in(&state, key, cid, &user, false).await;
+                stomp::actions::publish_typing_in(&state, key, cid, &user, false).await;
             }
         }
     }
@@ -307,7 +280,7 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
     let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx).await?;
-    cluster::start(&state).await;
+    realtime::bus::start(&state).await;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(
         state.clone(),

@@ -11,11 +11,11 @@ use chatkitty_protocol::resource::EventEnvelope;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
+use crate::auth::keys::Keys;
 use crate::config::Config;
-use crate::hub::{Exclude, Hub};
-use crate::keys::Keys;
+use crate::realtime::hub::{Exclude, Hub};
+use crate::realtime::tracker::{Participants, Presence, Typing};
 use crate::store::Store;
-use crate::tracker::{Participants, Presence, Typing};
 
 /// Shared server state (cheap to clone: one `Arc`).
 pub type AppState = Arc<Shared>;
@@ -29,7 +29,7 @@ pub struct Shared {
     /// Local subscriptions.
     pub hub: Hub,
     /// The other nodes, if any.
-    pub cluster: crate::cluster::Cluster,
+    pub cluster: crate::realtime::bus::Cluster,
     /// Online users.
     pub presence: Presence,
     /// Active chat sessions.
@@ -39,19 +39,19 @@ pub struct Shared {
     /// Token signing.
     pub keys: Keys,
     /// How authenticated sessions are verified.
-    pub verifier: crate::auth::Verifier,
+    pub verifier: crate::auth::verifier::Verifier,
     /// API key → application id.
     pub apps: HashMap<String, i64>,
     /// Flips to `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
     /// Bytes queued for every connection of this node (slow-consumer protection).
-    pub total_queued: Arc<crate::hub::TotalQueued>,
+    pub total_queued: Arc<crate::realtime::hub::TotalQueued>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: crate::listen::TrustedProxies,
+    pub trusted_proxies: crate::http::listen::TrustedProxies,
     /// Failed logins per username and client address.
-    pub logins: crate::logins::LoginThrottle,
+    pub logins: crate::auth::logins::LoginThrottle,
     /// This node's sessions per user (for revocation).
-    pub live: crate::live::LiveSessions,
+    pub live: crate::realtime::live::LiveSessions,
     conn_seq: AtomicU64,
     open_connections: AtomicUsize,
     connections_closed: Notify,
@@ -80,14 +80,14 @@ impl Shared {
         config: Config,
         store: Store,
         keys: Keys,
-        verifier: crate::auth::Verifier,
+        verifier: crate::auth::verifier::Verifier,
         apps: HashMap<String, i64>,
         shutdown: watch::Receiver<bool>,
-        cluster: crate::cluster::Cluster,
-        trusted_proxies: crate::listen::TrustedProxies,
+        cluster: crate::realtime::bus::Cluster,
+        trusted_proxies: crate::http::listen::TrustedProxies,
     ) -> Shared {
         let node = cluster.node().to_owned();
-        let total_queued = crate::hub::TotalQueued::new(config.outbound_total_bytes);
+        let total_queued = crate::realtime::hub::TotalQueued::new(config.outbound_total_bytes);
         let base_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!(
@@ -97,7 +97,7 @@ impl Shared {
         };
         Shared {
             typing: Typing::new(Duration::from_millis(config.typing_timeout_ms)),
-            logins: crate::logins::LoginThrottle::new(&config),
+            logins: crate::auth::logins::LoginThrottle::new(&config),
             config,
             store,
             hub: Hub::new(node),
@@ -110,7 +110,7 @@ impl Shared {
             shutdown,
             total_queued,
             trusted_proxies,
-            live: crate::live::LiveSessions::default(),
+            live: crate::realtime::live::LiveSessions::default(),
             conn_seq: AtomicU64::new(1),
             open_connections: AtomicUsize::new(0),
             connections_closed: Notify::new(),

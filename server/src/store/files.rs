@@ -1,4 +1,4 @@
-//! Uploaded files' metadata (the bytes live on disk, see `crate::files`).
+//! Uploaded files' metadata (the bytes live on disk, see `crate::http::files`).
 
 use sqlx::Row;
 

@@ -1402,13 +1402,7 @@ fn split_sql(sql: &str) -> Vec<String> {
     out
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 #[cfg(test)]
 mod tests {

@@ -343,7 +343,7 @@ fn refuse(tcp: &TcpStream, limit: u32) {
     let body = serde_json::to_string(&ErrorBody::new(
         names::RATE_LIMITED,
         format!("Too many connections from your address (at most {limit}); close some and retry."),
-        crate::now_iso(),
+        crate::clock::now_iso(),
     ))
     .unwrap_or_default();
     let response = format!(

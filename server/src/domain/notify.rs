@@ -42,7 +42,7 @@ pub async fn message_created(
     sender: Option<&UserRow>,
     parent: Option<&MessageRow>,
     mentioned: &[Mentioned],
-    audience: &crate::messages::Audience,
+    audience: &crate::domain::messages::Audience,
 ) -> ApiResult<()> {
     let blockers = &audience.blockers;
     let sender_id = sender.map(|u| u.id);
@@ -89,7 +89,7 @@ pub async fn message_created(
         Some(p) => Some(
             serde_json::to_value(
                 state
-                    .render_one_message(app_id, p, crate::mentions::Viewer::Audience)
+                    .render_one_message(app_id, p, crate::domain::mentions::Viewer::Audience)
                     .await?,
             )
             .unwrap_or_default(),
@@ -191,7 +191,7 @@ pub async fn message_created(
             "channel": channel_json,
             "data": data,
             "muted": muted,
-            "createdTime": crate::time_iso(row.created_ms),
+            "createdTime": crate::clock::time_iso(row.created_ms),
             "readTime": null,
         });
         state.publish_to_user(

@@ -7,16 +7,16 @@ use chatkitty_protocol::event::types;
 use chatkitty_protocol::resource::{ChannelType, Keystrokes, KeystrokesRelays, MessageType};
 use serde_json::Value;
 
-use crate::actions::{publish_typing_in, str_field, ActionCtx};
+use crate::domain::mentions::{StoredMention, Viewer};
+use crate::domain::threads::ThreadKey;
 use crate::error::{ApiError, ApiResult};
-use crate::hub::Exclude;
 use crate::limits::{self, properties};
-use crate::mentions::{StoredMention, Viewer};
-use crate::session::{instant_now, Session, ANSWER_WAIT};
+use crate::realtime::hub::Exclude;
+use crate::realtime::tracker::TypingChange;
 use crate::state::event_json;
+use crate::stomp::actions::{publish_typing_in, str_field, ActionCtx};
+use crate::stomp::session::{instant_now, Session, ANSWER_WAIT};
 use crate::store::{now_ms, ChannelRow, MessageRow, NewMessage};
-use crate::threads::ThreadKey;
-use crate::tracker::TypingChange;
 
 /// Where a message goes.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +54,7 @@ struct Mentions {
     /// As stored: references.
     stored: String,
     /// Who is mentioned.
-    who: Vec<crate::notify::Mentioned>,
+    who: Vec<crate::domain::notify::Mentioned>,
     /// As the channel's readers see them.
     rendered: Option<Vec<Value>>,
 }
@@ -222,14 +222,14 @@ impl Session {
         if let Err(e) = result {
             self.send_error(
                 &e,
-                crate::session::Correlation {
+                crate::stomp::session::Correlation {
                     receipt_id: s.receipt.as_deref(),
                     ..Default::default()
                 },
             );
         }
         if let Some(r) = &s.receipt {
-            self.conn.send(crate::session::receipt_frame(r));
+            self.conn.send(crate::stomp::session::receipt_frame(r));
         }
     }
 
@@ -320,7 +320,7 @@ impl Session {
             Some(t) => self.mentions(t).await?,
             None => None,
         };
-        let links = text.map(crate::text::links_json);
+        let links = text.map(crate::domain::text::links_json);
         Ok(Prepared {
             kind: mtype,
             text,
@@ -414,11 +414,11 @@ impl Session {
     }
 
     /// Resolves the first `--max-mentions` `<@username>` and `<#channel>` tags
-    /// (docs/protocol.md §12.3) into references to store (see [`crate::mentions`]), who was
+    /// (docs/protocol.md §12.3) into references to store (see [`crate::domain::mentions`]), who was
     /// mentioned (for notifications) and the mentions as the channel's readers see them.
     /// A channel the sender may not read is not mentioned.
     async fn mentions(&self, text: &str) -> ApiResult<Option<Mentions>> {
-        let tags = crate::text::mention_tags(text, self.state.config.max_mentions);
+        let tags = crate::domain::text::mention_tags(text, self.state.config.max_mentions);
         if tags.is_empty() {
             return Ok(None);
         }
@@ -430,7 +430,7 @@ impl Session {
                     continue;
                 };
                 stored.push(StoredMention::user(t, u.id));
-                who.push(crate::notify::Mentioned::User(u.id));
+                who.push(crate::domain::notify::Mentioned::User(u.id));
             } else {
                 let Some(c) = self
                     .state
@@ -444,7 +444,7 @@ impl Session {
                     continue;
                 }
                 stored.push(StoredMention::channel(t, c.id));
-                who.push(crate::notify::Mentioned::Channel(c.id));
+                who.push(crate::domain::notify::Mentioned::Channel(c.id));
             }
         }
         if stored.is_empty() {
@@ -458,7 +458,7 @@ impl Session {
             .render_mentions(&stored, &targets, Viewer::Audience)
             .await?;
         Ok(Some(Mentions {
-            stored: crate::mentions::to_json(&stored),
+            stored: crate::domain::mentions::to_json(&stored),
             who,
             rendered,
         }))
@@ -501,7 +501,7 @@ impl Session {
         }
         let text = self.valid_text(body)?;
         let mentions = self.mentions(text).await?;
-        let links = crate::text::links_json(text);
+        let links = crate::domain::text::links_json(text);
         self.state
             .store
             .edit_message(
@@ -747,7 +747,7 @@ pub async fn deliver_new_message(
     message: &chatkitty_protocol::resource::Message,
     key: ThreadKey,
     parent: Option<&MessageRow>,
-    mentioned: &[crate::notify::Mentioned],
+    mentioned: &[crate::domain::notify::Mentioned],
     audience: &Audience,
     ack: impl FnOnce(),
 ) -> ApiResult<()> {
@@ -790,7 +790,7 @@ pub async fn deliver_new_message(
             &theirs,
         );
     }
-    crate::notify::message_created(
+    crate::domain::notify::message_created(
         state, app_id, channel, row, message, sender, parent, mentioned, audience,
     )
     .await
@@ -855,10 +855,10 @@ impl Audience {
     }
 }
 
-fn emoji_of(body: &Value) -> ApiResult<&'static crate::emoji::Emoji> {
+fn emoji_of(body: &Value) -> ApiResult<&'static crate::domain::emoji::Emoji> {
     let name =
         str_field(body, "emoji")?.ok_or_else(|| ApiError::validation("`emoji` is required."))?;
-    crate::emoji::lookup(name)
+    crate::domain::emoji::lookup(name)
         .ok_or_else(|| ApiError::validation(format!("Unknown emoji {name:?}: use an alias such as +1, heart or smiley, or the emoji itself.")))
 }
 

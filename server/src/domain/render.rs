@@ -8,15 +8,15 @@ use serde_json::value::RawValue;
 
 use chatkitty_protocol::destination::Relay;
 
+use crate::clock::time_iso;
+use crate::domain::mentions::{StoredMention, Viewer};
 use crate::error::ApiResult;
-use crate::mentions::{StoredMention, Viewer};
 use crate::state::Shared;
 use crate::store::{ChannelRow, MemberRow, MessageRow, ReactionRow, UserRow};
-use crate::time_iso;
 
 /// The Emoji object of a stored reaction character.
 pub fn emoji_json(character: &str) -> serde_json::Value {
-    match crate::emoji::lookup(character) {
+    match crate::domain::emoji::lookup(character) {
         Some(e) => serde_json::to_value(e).unwrap_or_default(),
         None => {
             serde_json::json!({ "character": character, "description": "", "aliases": [], "tags": [] })
@@ -124,7 +124,7 @@ impl Shared {
                     .and_then(|l| serde_json::from_str(l).ok())
                     .unwrap_or_default()
             }),
-            // Rendered per viewer by the callers that have one (crate::mentions); a
+            // Rendered per viewer by the callers that have one (crate::domain::mentions); a
             // message nested in another resource carries none (one level deep).
             mentions: None,
             file: m.file.as_deref().and_then(|f| self.file_json(f)),
@@ -157,7 +157,7 @@ impl Shared {
     ) -> ApiResult<Vec<res::Message>> {
         let mentions: Vec<Vec<StoredMention>> = rows
             .iter()
-            .map(|m| crate::mentions::parse(m.mentions.as_deref()))
+            .map(|m| crate::domain::mentions::parse(m.mentions.as_deref()))
             .collect();
         let targets = self
             .mention_targets(app_id, mentions.iter().map(Vec::as_slice), viewer)
@@ -268,7 +268,7 @@ impl Shared {
     }
 
     /// A `Thread` (docs/protocol.md §12.4).
-    pub fn render_thread(&self, t: &crate::threads::ThreadView) -> res::Thread {
+    pub fn render_thread(&self, t: &crate::domain::threads::ThreadView) -> res::Thread {
         let id = t.key.to_id();
         let (relays, topics, actions, streams) = res::Thread::links(&id);
         res::Thread {

@@ -24,12 +24,12 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::messages::QueuedSend;
 use crate::error::{ApiError, ApiResult};
-use crate::hub::{message_frame, ConnHandle, Exclude, Outbound, QueueBudget};
-use crate::messages::QueuedSend;
+use crate::realtime::hub::{message_frame, ConnHandle, Exclude, Outbound, QueueBudget};
+use crate::realtime::tracker::RateLimit;
 use crate::state::{event_json, AppState};
 use crate::store::{now_ms, UserRow};
-use crate::tracker::RateLimit;
 
 /// What the reader does after a frame.
 enum Flow {
@@ -479,7 +479,7 @@ impl Reader {
                                 && !(claims.guest && verifier && !u.is_guest) =>
                         {
                             let expires = if claims.guest {
-                                now + crate::keys::TOKEN_LIFETIME_MS
+                                now + crate::auth::keys::TOKEN_LIFETIME_MS
                             } else {
                                 claims.expires_ms
                             };
@@ -512,9 +512,9 @@ impl Reader {
                             )
                             .await;
                     };
-                    let attempt = crate::logins::Attempt {
+                    let attempt = crate::auth::logins::Attempt {
                         user: Some((app_id, &username)),
-                        address: crate::listen::session_client(),
+                        address: crate::http::listen::session_client(),
                     };
                     if let Err(wait) = state.logins.check(attempt, Instant::now()) {
                         // Not AccessDeniedError: the official client would stop
@@ -536,7 +536,7 @@ impl Reader {
                             v
                         }
                         Err(refused) => {
-                            if let crate::auth::Refused::Denied(_) = refused {
+                            if let crate::auth::verifier::Refused::Denied(_) = refused {
                                 state.logins.failed(attempt, Instant::now());
                             }
                             return self.refuse(names::ACCESS_DENIED, refused.message()).await;
@@ -598,7 +598,7 @@ impl Reader {
                             )
                             .await;
                     }
-                    (user, true, now + crate::keys::TOKEN_LIFETIME_MS)
+                    (user, true, now + crate::auth::keys::TOKEN_LIFETIME_MS)
                 }
             }
         };
@@ -639,7 +639,7 @@ impl Reader {
                 }
             },
         };
-        let token = state.keys.issue_session(&crate::keys::SessionClaims {
+        let token = state.keys.issue_session(&crate::auth::keys::SessionClaims {
             app_id,
             user_id: user.id,
             expires_ms,
@@ -722,8 +722,8 @@ fn parse_heart_beat(v: Option<&str>) -> (u64, u64) {
 
 /// An ERROR frame with the JSON body the client parses (docs/protocol.md §2.6).
 pub fn error_frame(name: &str, message: &str) -> String {
-    let body =
-        serde_json::to_string(&ErrorBody::new(name, message, crate::now_iso())).unwrap_or_default();
+    let body = serde_json::to_string(&ErrorBody::new(name, message, crate::clock::now_iso()))
+        .unwrap_or_default();
     let short: String = message.chars().take(120).collect();
     encode_text(
         Command::Error,
@@ -1071,7 +1071,7 @@ impl Session {
         }
     }
 
-    /// Forgets the subscriptions the hub ended ([`crate::hub::Hub::revoke`]): the user
+    /// Forgets the subscriptions the hub ended ([`crate::realtime::hub::Hub::revoke`]): the user
     /// lost the membership they were granted by. A chat session there ends as if
     /// unsubscribed.
     async fn apply_revocations(&mut self) {
@@ -1093,8 +1093,8 @@ impl Session {
     async fn left_chat(&self, cid: i64) {
         let state = &self.state;
         for thread in state.typing.stop_channel(cid, self.user.id) {
-            if let Some(key) = crate::threads::ThreadKey::parse(&thread) {
-                crate::actions::publish_typing_in(state, key, cid, &self.user, false).await;
+            if let Some(key) = crate::domain::threads::ThreadKey::parse(&thread) {
+                crate::stomp::actions::publish_typing_in(state, key, cid, &self.user, false).await;
             }
         }
         if state.participants.leave(cid, self.user.id)
@@ -1129,7 +1129,7 @@ impl Session {
                 return;
             }
         };
-        let ctx = crate::actions::ActionCtx {
+        let ctx = crate::stomp::actions::ActionCtx {
             receipt: receipt.as_deref(),
             idempotency_key: frame.header(header::IDEMPOTENCY_KEY),
         };

@@ -7,12 +7,12 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::auth::keys::{Claims, Scope};
+use crate::domain::mentions::Viewer;
+use crate::domain::threads::ThreadKey;
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{Claims, Scope};
-use crate::mentions::Viewer;
-use crate::session::{Params, Session};
+use crate::stomp::session::{Params, Session};
 use crate::store::{now_ms, ChannelScope, MessageCursor, MessageQuery, MessageScope, UserFilter};
-use crate::threads::ThreadKey;
 
 /// Default page size (docs/protocol.md §9.2).
 pub const DEFAULT_PAGE_SIZE: i64 = 25;
@@ -262,7 +262,7 @@ impl Session {
                     .map(|b| {
                         serde_json::json!({
                             "user": state.render_user(&b.blocked),
-                            "createdTime": crate::time_iso(b.created_ms),
+                            "createdTime": crate::clock::time_iso(b.created_ms),
                             "_actions": { "delete": chatkitty_protocol::destination::Action::DeleteBlockListItem(b.blocked.id as u64).to_destination() },
                         })
                     })

@@ -54,17 +54,17 @@ struct Embedded {
 
 impl StoredMention {
     /// A mention of a user.
-    pub fn user(tag: &crate::text::MentionTag, user_id: i64) -> StoredMention {
+    pub fn user(tag: &crate::domain::text::MentionTag, user_id: i64) -> StoredMention {
         StoredMention::of(tag, Some(user_id), None)
     }
 
     /// A mention of a channel.
-    pub fn channel(tag: &crate::text::MentionTag, channel_id: i64) -> StoredMention {
+    pub fn channel(tag: &crate::domain::text::MentionTag, channel_id: i64) -> StoredMention {
         StoredMention::of(tag, None, Some(channel_id))
     }
 
     fn of(
-        tag: &crate::text::MentionTag,
+        tag: &crate::domain::text::MentionTag,
         user_id: Option<i64>,
         channel_id: Option<i64>,
     ) -> StoredMention {
@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn references_round_trip_and_legacy_snapshots_yield_their_ids() {
-        let tag = crate::text::mention_tags("<@jane> <#general>", 5);
+        let tag = crate::domain::text::mention_tags("<@jane> <#general>", 5);
         let stored = vec![
             StoredMention::user(&tag[0], 7),
             StoredMention::channel(&tag[1], 9),

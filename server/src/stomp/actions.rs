@@ -4,8 +4,8 @@
 //! and fans events out to everyone else concerned; receipt-completed actions
 //! (`read*`, `triggerEvent`) answer with the RECEIPT alone.
 //!
-//! Handlers live by subject: [`crate::channels`], [`crate::users`],
-//! [`crate::messages`], [`crate::threads`].
+//! Handlers live by subject: [`crate::domain::channels`], [`crate::domain::users`],
+//! [`crate::domain::messages`], [`crate::domain::threads`].
 
 use chatkitty_protocol::destination::{
     Action, ChannelTopic, ChannelVerb, MessageVerb, ThreadVerb, Topic, UserTopic,
@@ -14,9 +14,9 @@ use chatkitty_protocol::event::types;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::hub::Exclude;
-use crate::session::Session;
+use crate::realtime::hub::Exclude;
 use crate::state::{event_json, AppState};
+use crate::stomp::session::Session;
 use crate::store::{ChannelRow, UserRow};
 
 /// Per-request details of an action.
@@ -60,7 +60,7 @@ impl Session {
                 match verb {
                     ChannelVerb::Message => self.send_to_channel(cid, &body, ctx).await,
                     ChannelVerb::Keystrokes => {
-                        self.keystrokes_in(crate::threads::ThreadKey::Main(cid), &body)
+                        self.keystrokes_in(crate::domain::threads::ThreadKey::Main(cid), &body)
                             .await
                     }
                     ChannelVerb::Join => self.join_channel(cid, r).await,
@@ -136,7 +136,7 @@ impl Session {
 /// members' `participants` user topics.
 pub async fn publish_typing_in(
     state: &AppState,
-    key: crate::threads::ThreadKey,
+    key: crate::domain::threads::ThreadKey,
     cid: i64,
     user: &UserRow,
     started: bool,
@@ -158,7 +158,7 @@ pub async fn publish_typing_in(
     excluded.push(user.id);
     let body = event_json(chan_type, &rendered);
     let dest = match key {
-        crate::threads::ThreadKey::Main(_) => {
+        crate::domain::threads::ThreadKey::Main(_) => {
             Topic::Channel(cid as u64, ChannelTopic::Typing).to_destination()
         }
         _ => key.topic(chatkitty_protocol::destination::ThreadTopic::Typing),
@@ -176,7 +176,7 @@ pub async fn publish_typing_in(
 pub async fn publish_typing(state: &AppState, cid: i64, user: &UserRow, started: bool) {
     publish_typing_in(
         state,
-        crate::threads::ThreadKey::Main(cid),
+        crate::domain::threads::ThreadKey::Main(cid),
         cid,
         user,
         started,

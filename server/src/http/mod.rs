@@ -23,8 +23,12 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
-use crate::listen::{ClientAddr, ConnectionSlot, SESSION_CLIENT};
+use crate::http::listen::{ClientAddr, ConnectionSlot, SESSION_CLIENT};
 use crate::state::AppState;
+
+pub mod files;
+pub mod listen;
+pub mod platform;
 
 /// Largest WebSocket message accepted (a little above the largest STOMP frame).
 fn max_ws_message(state: &AppState) -> usize {
@@ -39,8 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/rtm/{server}/{session}/websocket", get(sockjs_websocket))
         .route("/health", get(health))
         .route("/avatars/{tag}/{file}", get(avatar))
-        .merge(crate::files::routes(&state))
-        .merge(crate::platform::routes());
+        .merge(crate::http::files::routes(&state))
+        .merge(crate::http::platform::routes());
     if state.config.metrics_bind.is_none() {
         router = router.route("/metrics", get(metrics));
     }
@@ -194,7 +198,7 @@ async fn websocket(
         // The connection keeps its place in its address's count while it lives.
         SESSION_CLIENT.scope(client, async move {
             let _slot = slot;
-            crate::session::run(state, socket, app_id).await;
+            crate::stomp::session::run(state, socket, app_id).await;
         })
     })
 }
@@ -255,7 +259,13 @@ async fn sockjs_websocket(
     sized(&state, ws).on_upgrade(move |socket| {
         SESSION_CLIENT.scope(client, async move {
             let _slot = slot;
-            crate::session::run_with(state, socket, app_id, crate::session::Framing::SockJs).await;
+            crate::stomp::session::run_with(
+                state,
+                socket,
+                app_id,
+                crate::stomp::session::Framing::SockJs,
+            )
+            .await;
         })
     })
 }
@@ -280,7 +290,7 @@ async fn metrics(
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
             .is_some_and(|given| {
-                crate::platform::constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+                crate::http::platform::constant_time_eq(given.trim().as_bytes(), token.as_bytes())
             }),
         None => state.config.metrics_bind.is_some() || client.is_some_and(|c| c.is_loopback()),
     };
@@ -374,7 +384,7 @@ async fn avatar(
         return StatusCode::NOT_FOUND.into_response();
     };
     let expected = state.keys.avatar_tag(user.app_id, user.id);
-    if !crate::platform::constant_time_eq(expected.as_bytes(), tag.as_bytes()) {
+    if !crate::http::platform::constant_time_eq(expected.as_bytes(), tag.as_bytes()) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let initials: String = user

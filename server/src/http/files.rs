@@ -29,11 +29,11 @@ use chatkitty_protocol::resource::{ChannelType, MessageType};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
+use crate::auth::keys::{Claims, Scope};
+use crate::domain::threads::ThreadKey;
 use crate::error::ApiError;
-use crate::keys::{Claims, Scope};
 use crate::state::AppState;
 use crate::store::{now_ms, ChannelRow, MessageRow, NewMessage, UserRow};
-use crate::threads::ThreadKey;
 
 /// The file routes.
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -349,7 +349,7 @@ async fn file_message(
     parent: Option<&MessageRow>,
     form: Multipart,
 ) -> HttpResult<Response> {
-    let audience = crate::messages::audience(state, channel, Some(user.id)).await?;
+    let audience = crate::domain::messages::audience(state, channel, Some(user.id)).await?;
     let up = receive(state, form).await?;
     let Upload {
         stored,
@@ -406,7 +406,7 @@ async fn file_message(
     stored.keep();
     let sender = audience.sender.as_ref().unwrap_or(user);
     let message = state.render_new_message(&row, Some(sender));
-    crate::messages::deliver_new_message(
+    crate::domain::messages::deliver_new_message(
         state,
         user.app_id,
         Some(user),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chatkitty_protocol::error::names;
 
-use crate::hub::{ConnHandle, Outbound, WeakConn};
+use crate::realtime::hub::{ConnHandle, Outbound, WeakConn};
 
 type Live = WeakConn;
 
@@ -79,7 +79,7 @@ impl LiveSessions {
                 continue;
             };
             ended += 1;
-            let frame = crate::session::error_frame(names::ACCESS_DENIED, message);
+            let frame = crate::stomp::session::error_frame(names::ACCESS_DENIED, message);
             let told = tx.try_send(Outbound::Close(Some(frame))).is_ok();
             let kill = live.kill;
             tokio::spawn(async move {

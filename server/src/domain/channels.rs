@@ -8,12 +8,12 @@ use chatkitty_protocol::event::types;
 use chatkitty_protocol::resource::ChannelType;
 use serde_json::Value;
 
-use crate::actions::str_field;
 use crate::error::{ApiError, ApiResult};
-use crate::hub::Exclude;
 use crate::limits::properties;
-use crate::session::Session;
+use crate::realtime::hub::Exclude;
 use crate::state::event_json;
+use crate::stomp::actions::str_field;
+use crate::stomp::session::Session;
 use crate::store::{ChannelRow, MemberRow, StoreError, UserRow};
 
 /// Direct channels have at most this many members, creator included.
@@ -522,7 +522,7 @@ impl Session {
         {
             let receipt = self
                 .state
-                .render_receipt(mid, &self.user, crate::store::now_ms());
+                .render_receipt(mid, &self.user, crate::clock::now_ms());
             self.state.publish_to_channel(
                 cid,
                 ChannelTopic::ReadReceipts,
@@ -549,7 +549,7 @@ impl Session {
         let event = serde_json::json!({
             "type": kind,
             "user": self.state.render_user(&self.user),
-            "properties": crate::render::raw_json(&props),
+            "properties": crate::domain::render::raw_json(&props),
             "_relays": { "channel": chatkitty_protocol::destination::channel_relay(channel.id as u64) },
         });
         self.state.publish_to_channel(

@@ -6,7 +6,7 @@ use chatkitty_protocol::destination::{ThreadTopic, Topic};
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::session::{Params, Session};
+use crate::stomp::session::{Params, Session};
 use crate::store::{ChannelRow, MessageScope};
 
 /// Which thread.
@@ -211,7 +211,7 @@ impl Session {
             }
         }
         let relay = chatkitty_protocol::destination::Relay::ChannelThreads(cid as u64);
-        crate::relays::paginate(
+        crate::stomp::relays::paginate(
             &relay,
             params,
             "threads",

@@ -78,7 +78,7 @@ impl Keys {
             // No OS randomness: fall back to time-derived bytes (logged; the operator
             // should pass --secret).
             tracing::warn!("no OS randomness for the signing secret; pass --secret");
-            let t = crate::store::now_ms().to_le_bytes();
+            let t = crate::clock::now_ms().to_le_bytes();
             for (i, b) in bytes.iter_mut().enumerate() {
                 *b = t[i % 8] ^ (i as u8).wrapping_mul(151);
             }

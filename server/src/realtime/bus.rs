@@ -27,7 +27,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::hub::Exclude;
+use crate::realtime::hub::Exclude;
 use crate::state::AppState;
 
 // Redis names, each under the cluster's prefix (`--redis-prefix`, default `ck`), so
@@ -640,7 +640,7 @@ async fn receive(state: &AppState, m: BusMsg) {
             }
         }
         BusMsg::Revoke { n, u } if n != me => {
-            state.live.end_user(u, crate::live::REVOKED);
+            state.live.end_user(u, crate::realtime::live::REVOKED);
         }
         BusMsg::EndGrants { n, u, c } if n != me => {
             state.hub.revoke(u, c);
@@ -648,19 +648,19 @@ async fn receive(state: &AppState, m: BusMsg) {
         BusMsg::StopTyping { n, th, u } if n != me => {
             if state.typing.stop(&th, u) {
                 if let (Some(key), Ok(Some(user))) = (
-                    crate::threads::ThreadKey::parse(&th),
+                    crate::domain::threads::ThreadKey::parse(&th),
                     state.store.user_by_id(u).await,
                 ) {
                     let cid = match key {
-                        crate::threads::ThreadKey::Main(c) => Some(c),
-                        crate::threads::ThreadKey::Standalone(t) => state
+                        crate::domain::threads::ThreadKey::Main(c) => Some(c),
+                        crate::domain::threads::ThreadKey::Standalone(t) => state
                             .store
                             .thread(t)
                             .await
                             .ok()
                             .flatten()
                             .map(|t| t.channel_id),
-                        crate::threads::ThreadKey::Message(m) => state
+                        crate::domain::threads::ThreadKey::Message(m) => state
                             .store
                             .message(m)
                             .await
@@ -669,7 +669,8 @@ async fn receive(state: &AppState, m: BusMsg) {
                             .map(|m| m.channel_id),
                     };
                     if let Some(cid) = cid {
-                        crate::actions::publish_typing_in(state, key, cid, &user, false).await;
+                        crate::stomp::actions::publish_typing_in(state, key, cid, &user, false)
+                            .await;
                     }
                 }
             }
@@ -736,7 +737,7 @@ async fn reap(state: &AppState) {
                 on: false,
             });
             if let Ok(Some(u)) = state.store.user_by_id(user).await {
-                crate::session::announce_presence(state, &u).await;
+                crate::stomp::session::announce_presence(state, &u).await;
             }
         }
     }

@@ -66,7 +66,7 @@ impl Attempt<'_> {
             .map(|(app, name)| (Key::User(app, name.to_owned()), true));
         let address = self
             .address
-            .map(|a| (Key::Address(crate::listen::limit_key(a)), false));
+            .map(|a| (Key::Address(crate::http::listen::limit_key(a)), false));
         user.into_iter().chain(address)
     }
 }

@@ -25,15 +25,15 @@ use chatkitty_protocol::resource::{ChannelType, MessageType};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::auth::keys::{Claims, Scope};
+use crate::domain::threads::ThreadKey;
 use crate::error::ApiError;
-use crate::keys::{Claims, Scope};
-use crate::listen::ClientAddr;
+use crate::http::listen::ClientAddr;
 use crate::state::AppState;
 use crate::store::{
     now_ms, ChannelRow, MessageCursor, MessageQuery, MessageScope, NewMessage, StoreError,
     UserFilter,
 };
-use crate::threads::ThreadKey;
 
 /// Bearer tokens last an hour.
 pub const TOKEN_LIFETIME_MS: i64 = 3600 * 1000;
@@ -130,7 +130,7 @@ async fn token(
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> PResult<Response> {
-    let attempt = crate::logins::Attempt {
+    let attempt = crate::auth::logins::Attempt {
         user: None,
         address: client,
     };
@@ -270,7 +270,7 @@ impl PageQuery {
             // overflow.
             self.page
                 .unwrap_or(0)
-                .clamp(0, crate::relays::MAX_PAGE_NUMBER),
+                .clamp(0, crate::stomp::relays::MAX_PAGE_NUMBER),
             self.size.unwrap_or(25).clamp(1, 100),
         )
     }
@@ -456,7 +456,7 @@ async fn revoke_sessions(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("User {id}")))?;
     state.store.revoke_sessions(id).await?;
-    crate::live::end_everywhere(&state, id);
+    crate::realtime::live::end_everywhere(&state, id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -743,7 +743,7 @@ async fn list_messages(
         rows = r;
     }
     let items = state
-        .render_messages(app, &rows, crate::mentions::Viewer::Operator)
+        .render_messages(app, &rows, crate::domain::mentions::Viewer::Operator)
         .await?
         .into_iter()
         .map(|m| message_hal(&state, app, m))
@@ -784,8 +784,8 @@ async fn send_message(
         .into());
     }
     let props = crate::limits::properties(&body, state.config.max_properties_bytes)?;
-    let links = crate::text::links_json(text);
-    let audience = crate::messages::audience(&state, &c, None).await?;
+    let links = crate::domain::text::links_json(text);
+    let audience = crate::domain::messages::audience(&state, &c, None).await?;
     let (row, _) = state
         .store
         .insert_message(&NewMessage {
@@ -805,7 +805,7 @@ async fn send_message(
         })
         .await?;
     let message = state.render_new_message(&row, None);
-    crate::messages::deliver_new_message(
+    crate::domain::messages::deliver_new_message(
         &state,
         app,
         None,
@@ -843,7 +843,7 @@ async fn get_message(
         )
     })?;
     let rendered = state
-        .render_one_message(app, &m, crate::mentions::Viewer::Operator)
+        .render_one_message(app, &m, crate::domain::mentions::Viewer::Operator)
         .await?;
     Ok(hal_json(StatusCode::OK, message_hal(&state, app, rendered)))
 }

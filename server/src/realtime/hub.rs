@@ -154,7 +154,7 @@ pub struct ConnHandle {
 }
 
 /// A connection known without keeping it alive (its writer ends once every strong
-/// sender is gone): for ending it from elsewhere ([`crate::live`]).
+/// sender is gone): for ending it from elsewhere ([`crate::realtime::live`]).
 #[derive(Debug, Clone)]
 pub struct WeakConn {
     /// The connection's queue.

@@ -5,10 +5,10 @@ use chatkitty_protocol::destination::UserTopic;
 use chatkitty_protocol::event::types;
 use serde_json::Value;
 
-use crate::actions::str_field;
 use crate::error::{ApiError, ApiResult};
-use crate::session::Session;
 use crate::state::event_json;
+use crate::stomp::actions::str_field;
+use crate::stomp::session::Session;
 
 /// Presence statuses a user may choose (docs/protocol.md §12.1).
 pub const STATUSES: [&str; 5] = [
