@@ -953,7 +953,9 @@ async fn a_large_file_upload_reports_progress_and_john_downloads_the_same_bytes(
     }
     let (jane, john, jane_channel, john_channel, _) = pair().await;
     if get(&jane_channel, "_streams.messages").is_undefined() {
-        web_sys_log("SKIPPED: the server's Channel has no _streams.messages (docs/protocol.md §6.3)");
+        web_sys_log(
+            "SKIPPED: the server's Channel has no _streams.messages (docs/protocol.md §6.3)",
+        );
         return;
     }
     const N: u32 = 4 * 1024 * 1024;
@@ -1008,7 +1010,9 @@ async fn a_large_file_upload_reports_progress_and_john_downloads_the_same_bytes(
     if get(&sent, "error.status") == 404 {
         // The failure path itself is checked: FAILED reaches the listener.
         assert_eq!(ev.last().map(String::as_str), Some("completed:1"));
-        web_sys_log("SKIPPED: the server answers 404 to the upload stream (docs/protocol.md §10.2)");
+        web_sys_log(
+            "SKIPPED: the server answers 404 to the upload stream (docs/protocol.md §10.2)",
+        );
         return;
     }
     assert_eq!(get(&sent, "succeeded"), true, "{:?}", get(&sent, "error"));
