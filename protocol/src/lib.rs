@@ -13,7 +13,9 @@
 //! - [`event`]: event type names.
 //! - [`error`]: error names and the `{error, message, timestamp}` body.
 //! - [`time`]: ISO-8601 timestamps.
+//! - [`thread`]: thread ids.
 //! - `resource` (feature `resources`): the JSON resources the server renders.
+//! - `request` (feature `resources`): the JSON bodies clients send to actions, typed.
 #![warn(missing_docs)]
 
 pub mod codec;
@@ -23,7 +25,10 @@ pub mod event;
 pub mod frame;
 pub mod header;
 #[cfg(feature = "resources")]
+pub mod request;
+#[cfg(feature = "resources")]
 pub mod resource;
+pub mod thread;
 pub mod time;
 
 pub use codec::{DecodeError, Decoder, Item, Limits};

@@ -89,7 +89,7 @@ pub struct Config {
     pub static_dir: Option<PathBuf>,
 
     /// Public base URL used in links to files and avatars (e.g. `https://chat.example.com`).
-    /// Defaults to the scheme and `Host` of the request that opened each connection.
+    /// Defaults to `http://<bind>:<port>`; never taken from a request.
     #[arg(long, env = "CHATKITTY_PUBLIC_URL")]
     pub public_url: Option<String>,
 

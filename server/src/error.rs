@@ -1,5 +1,10 @@
-//! The one error type of request handling, mapped to the errors-queue body
-//! `{error, message, timestamp}` (docs/protocol.md §3.5) in one place.
+//! The one error type of request handling, mapped in one place to what clients see:
+//! the errors-queue body `{error, message, timestamp}` (docs/protocol.md §3.5) over
+//! STOMP, and that body with the status of [`ApiError::status`] over HTTP.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 
 use chatkitty_protocol::error::{names, ErrorBody};
 
@@ -77,3 +82,54 @@ impl From<StoreError> for ApiError {
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// The HTTP status of an error of this name (the one table of them).
+    pub fn status(&self) -> StatusCode {
+        match self.name {
+            names::NOT_FOUND => StatusCode::NOT_FOUND,
+            names::VALIDATION | names::UNSUPPORTED_OPERATION => StatusCode::BAD_REQUEST,
+            names::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+            names::ACCESS_DENIED => StatusCode::UNAUTHORIZED,
+            names::FORBIDDEN | names::NOT_A_CHANNEL_MEMBER | names::USER_BLOCKED => {
+                StatusCode::FORBIDDEN
+            }
+            names::DUPLICATE_CHANNEL => StatusCode::CONFLICT,
+            names::RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
+            names::INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+/// An error answered with a status other than its name's ([`ApiError::status`]): a
+/// deleted file's 410, a busy address's 503.
+#[derive(Debug)]
+pub struct HttpError(pub StatusCode, pub ApiError);
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1.body())).into_response()
+    }
+}
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        HttpError(e.status(), e)
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(e: StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// HTTP handler result.
+pub type HttpResult<T> = Result<T, HttpError>;

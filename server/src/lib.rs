@@ -29,6 +29,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod limits;
+pub mod net;
 pub mod realtime;
 pub mod state;
 pub mod stomp;
@@ -97,7 +98,7 @@ pub async fn build_state(
     }
     let verifier = auth::verifier::Verifier::from_config(&config).map_err(StartError::Config)?;
     let trusted_proxies =
-        http::listen::TrustedProxies::parse(&config.trusted_proxies).map_err(StartError::Config)?;
+        net::TrustedProxies::parse(&config.trusted_proxies).map_err(StartError::Config)?;
     http::check_allowed_origins(&config.allowed_origins).map_err(StartError::Config)?;
     if let Some(url) = &config.public_url {
         check_public_url(url).map_err(StartError::Config)?;
@@ -175,7 +176,7 @@ pub async fn run(
     let metrics = bind_metrics(&config).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx).await?;
-    realtime::bus::start(&state).await;
+    start_bus(&state).await;
     serve(state, listener, metrics, shutdown, stop_tx).await
 }
 
@@ -221,6 +222,20 @@ async fn serve(
     Ok(())
 }
 
+/// Wires the bus to this node's hub, live sessions and the domain's handler of what
+/// other nodes report, and starts it.
+async fn start_bus(state: &AppState) {
+    let wiring = realtime::bus::Wiring {
+        hub: state.hub.clone(),
+        live: state.live.clone(),
+        events: std::sync::Arc::new(domain::events::DomainEvents(std::sync::Arc::downgrade(
+            state,
+        ))),
+        shutdown: state.shutdown.clone(),
+    };
+    state.bus.start(wiring).await;
+}
+
 /// Ends typing that lapsed (no keystrokes for the typing timeout).
 async fn typing_sweeper(state: AppState) {
     let mut shutdown = state.shutdown.clone();
@@ -231,11 +246,15 @@ async fn typing_sweeper(state: AppState) {
             _ = tick.tick() => {}
         }
         for (thread, cid, uid) in state.typing.expired(Instant::now()) {
-            let Some(key) = domain::threads::ThreadKey::parse(&thread) else {
+            let Some(key) = chatkitty_protocol::thread::ThreadKey::parse(&thread) else {
                 continue;
             };
-            if let Ok(Some(user)) = state.store.user_by_id(uid).await {
-                stomp::actions::publish_typing_in(&state, key, cid, &user, false).await;
+            match state.store.user_by_id(uid).await {
+                Ok(Some(user)) => {
+                    domain::delivery::typing_or_log(&state, key, cid, &user, false).await
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "loading a user whose typing lapsed"),
             }
         }
     }
@@ -280,7 +299,7 @@ pub async fn spawn(config: Config) -> Result<Running, StartError> {
     let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = build_state(config, stop_rx).await?;
-    realtime::bus::start(&state).await;
+    start_bus(&state).await;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(
         state.clone(),

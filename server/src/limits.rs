@@ -4,7 +4,7 @@
 //! in the protocol's shape and nothing is stored.
 
 use chatkitty_protocol::error::names;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -19,22 +19,28 @@ pub const MAX_GROUP_TAG_CHARS: usize = 256;
 /// Longest thread name.
 pub const MAX_THREAD_NAME_CHARS: usize = 100;
 
-/// `properties`: an object (default `{}`), as JSON text of at most `max_bytes` bytes
-/// (README, "Limits": `--max-properties-bytes`): properties are copied into every
-/// resource that carries them, so their size multiplies into every page and event.
-pub fn properties(body: &Value, max_bytes: usize) -> ApiResult<String> {
+/// `properties` as JSON text of at most `max_bytes` bytes (default `{}`; README,
+/// "Limits": `--max-properties-bytes`): properties are copied into every resource that
+/// carries them, so their size multiplies into every page and event.
+pub fn properties(props: Option<&Map<String, Value>>, max_bytes: usize) -> ApiResult<String> {
+    let Some(props) = props else {
+        return Ok("{}".to_owned());
+    };
+    let text = serde_json::to_string(props).map_err(|_| ApiError::internal())?;
+    if text.len() > max_bytes {
+        return Err(too_large(format!(
+            "`properties` is at most {max_bytes} bytes of JSON ({} given).",
+            text.len()
+        )));
+    }
+    Ok(text)
+}
+
+/// [`properties`] of an untyped body's `properties` field (which must be an object).
+pub fn properties_in(body: &Value, max_bytes: usize) -> ApiResult<String> {
     match body.get("properties") {
         None | Some(Value::Null) => Ok("{}".to_owned()),
-        Some(v @ Value::Object(_)) => {
-            let text = v.to_string();
-            if text.len() > max_bytes {
-                return Err(too_large(format!(
-                    "`properties` is at most {max_bytes} bytes of JSON ({} given).",
-                    text.len()
-                )));
-            }
-            Ok(text)
-        }
+        Some(Value::Object(m)) => properties(Some(m), max_bytes),
         Some(_) => Err(ApiError::validation("`properties` must be an object.")),
     }
 }
@@ -66,12 +72,12 @@ mod tests {
     #[test]
     fn properties_over_the_limit_are_refused_with_their_size() {
         let body = json!({ "properties": { "a": "x".repeat(100) } });
-        let e = properties(&body, 50).unwrap_err();
+        let e = properties_in(&body, 50).unwrap_err();
         assert_eq!(e.name, names::PAYLOAD_TOO_LARGE);
         assert!(e.message.contains("at most 50 bytes"), "{}", e.message);
-        assert_eq!(properties(&json!({}), 2).unwrap(), "{}");
-        assert!(properties(&body, 200).is_ok());
-        assert!(properties(&json!({ "properties": [1] }), 200).is_err());
+        assert_eq!(properties(None, 2).unwrap(), "{}");
+        assert!(properties_in(&body, 200).is_ok());
+        assert!(properties_in(&json!({ "properties": [1] }), 200).is_err());
     }
 
     #[test]

@@ -17,6 +17,9 @@ use crate::realtime::hub::{Exclude, Hub};
 use crate::realtime::tracker::{Participants, Presence, Typing};
 use crate::store::Store;
 
+/// Where uploads are served from.
+const HOSTED_PATH: &str = "/files/v1/hosted/";
+
 /// Shared server state (cheap to clone: one `Arc`).
 pub type AppState = Arc<Shared>;
 
@@ -27,9 +30,9 @@ pub struct Shared {
     /// Database.
     pub store: Store,
     /// Local subscriptions.
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
     /// The other nodes, if any.
-    pub cluster: crate::realtime::bus::Cluster,
+    pub bus: Arc<crate::realtime::bus::Cluster>,
     /// Online users.
     pub presence: Presence,
     /// Active chat sessions.
@@ -47,11 +50,11 @@ pub struct Shared {
     /// Bytes queued for every connection of this node (slow-consumer protection).
     pub total_queued: Arc<crate::realtime::hub::TotalQueued>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: crate::http::listen::TrustedProxies,
+    pub trusted_proxies: crate::net::TrustedProxies,
     /// Failed logins per username and client address.
     pub logins: crate::auth::logins::LoginThrottle,
     /// This node's sessions per user (for revocation).
-    pub live: crate::realtime::live::LiveSessions,
+    pub live: Arc<crate::realtime::live::LiveSessions>,
     conn_seq: AtomicU64,
     open_connections: AtomicUsize,
     connections_closed: Notify,
@@ -83,10 +86,10 @@ impl Shared {
         verifier: crate::auth::verifier::Verifier,
         apps: HashMap<String, i64>,
         shutdown: watch::Receiver<bool>,
-        cluster: crate::realtime::bus::Cluster,
-        trusted_proxies: crate::http::listen::TrustedProxies,
+        bus: crate::realtime::bus::Cluster,
+        trusted_proxies: crate::net::TrustedProxies,
     ) -> Shared {
-        let node = cluster.node().to_owned();
+        let node = bus.node().to_owned();
         let total_queued = crate::realtime::hub::TotalQueued::new(config.outbound_total_bytes);
         let base_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
@@ -100,8 +103,8 @@ impl Shared {
             logins: crate::auth::logins::LoginThrottle::new(&config),
             config,
             store,
-            hub: Hub::new(node),
-            cluster,
+            hub: Arc::new(Hub::new(node)),
+            bus: Arc::new(bus),
             presence: Presence::default(),
             participants: Participants::default(),
             keys,
@@ -110,7 +113,7 @@ impl Shared {
             shutdown,
             total_queued,
             trusted_proxies,
-            live: crate::realtime::live::LiveSessions::default(),
+            live: Arc::default(),
             conn_seq: AtomicU64::new(1),
             open_connections: AtomicUsize::new(0),
             connections_closed: Notify::new(),
@@ -125,19 +128,32 @@ impl Shared {
         &self.base_url
     }
 
-    /// A link to one of this server's paths (`/files/…`, `/avatars/…`). `stored` may
-    /// be a path, or a full URL stored by an earlier version (whatever host it names,
-    /// only its path is kept); `None` if it is neither.
+    /// A link to one of this server's uploads: `stored` is its path (`/files/…`), or
+    /// the full URL an earlier version stored (whatever scheme and host it names, only
+    /// the upload's path is kept); `None` if it holds no upload path.
     pub fn link(&self, stored: &str) -> Option<String> {
         let path = if stored.starts_with('/') && !stored.starts_with("//") {
             stored
         } else {
-            let at = ["/files/v1/hosted/", "/avatars/"]
-                .iter()
-                .find_map(|p| stored.find(p))?;
-            &stored[at..]
+            &stored[stored.find(HOSTED_PATH)?..]
         };
         Some(format!("{}{path}", self.base_url))
+    }
+
+    /// The link of a stored display picture: an upload's path, or an earlier version's
+    /// URL whose path is an upload's, made from the base URL; a picture the user set by
+    /// URL as they gave it; `None` for anything else.
+    pub fn picture_link(&self, stored: &str) -> Option<String> {
+        if stored.starts_with('/') && !stored.starts_with("//") {
+            return Some(format!("{}{stored}", self.base_url));
+        }
+        let rest = stored
+            .strip_prefix("https://")
+            .or_else(|| stored.strip_prefix("http://"))?;
+        match rest.find('/').map(|at| &rest[at..]) {
+            Some(path) if path.starts_with(HOSTED_PATH) => Some(format!("{}{path}", self.base_url)),
+            _ => Some(stored.to_owned()),
+        }
     }
 
     /// A fresh connection id.
@@ -178,7 +194,7 @@ impl Shared {
 
     /// Publishes an event on a destination to every subscriber, on every node.
     pub fn publish(&self, dest: &str, body: &str, exclude: Exclude<'_>) -> usize {
-        self.cluster.forward(dest, body, exclude);
+        self.bus.forward(dest, body, exclude);
         self.hub.deliver(dest, body, exclude)
     }
 
@@ -186,18 +202,26 @@ impl Shared {
     /// holds through membership of `channel` (authorization holds at delivery time:
     /// docs/protocol.md, "Authorization").
     pub fn end_grants(&self, user: Option<i64>, channel: i64) {
-        self.cluster.end_grants(user, channel);
+        self.bus.end_grants(user, channel);
         self.hub.revoke(user, channel);
+    }
+
+    /// Ends `user`'s live sessions on this node and the others (their session ids were
+    /// revoked).
+    pub fn revoke_sessions(&self, user: i64) {
+        let here = self.live.end_user(user, crate::realtime::live::REVOKED);
+        self.bus.revoke(user);
+        tracing::info!(user, here, "sessions revoked");
     }
 
     /// Whether `user` is online on any node.
     pub fn user_online(&self, user: i64) -> bool {
-        self.presence.is_online(user) || self.cluster.online_elsewhere(user)
+        self.presence.is_online(user) || self.bus.online_elsewhere(user)
     }
 
     /// Whether `user` has a chat session in `channel` on any node.
     pub fn participant_active(&self, channel: i64, user: i64) -> bool {
-        self.participants.is_active(channel, user) || self.cluster.active_elsewhere(channel, user)
+        self.participants.is_active(channel, user) || self.bus.active_elsewhere(channel, user)
     }
 
     /// Publishes an event to one of a user's topics.

@@ -1068,3 +1068,35 @@ async fn sends_to_different_channels_arriving_together_each_get_their_own_answer
     };
     assert!(id(6) > id(0));
 }
+
+/// Outside URLs are the app's: an external file message and a display picture set by
+/// URL are sent as given (only this server's uploads get links from its base URL).
+#[tokio::test]
+async fn external_files_and_pictures_keep_their_urls() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let ch = jane.direct_with("john").await;
+    let (_, sent) = jane
+        .action(
+            ch["_actions"]["message"].as_str().unwrap(),
+            json!({"type": "FILE", "file": {"url": "https://cdn.example.com/files/v1/hosted/a/b.png",
+                "name": "b.png", "contentType": "image/png", "size": 3}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent["file"]["url"], "https://cdn.example.com/files/v1/hosted/a/b.png");
+    assert_eq!(sent["file"]["type"], "EXTERNAL");
+    let page = jane
+        .relay(ch["_relays"]["messages"].as_str().unwrap(), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        page["_embedded"]["messages"][0]["file"]["url"],
+        "https://cdn.example.com/files/v1/hosted/a/b.png"
+    );
+    let mut me = jane.user.clone();
+    me["displayPictureUrl"] = json!("https://pics.example.com/jane.png");
+    let update = jane.user["_actions"]["update"].as_str().unwrap().to_owned();
+    let (_, updated) = jane.action(&update, me).await.unwrap();
+    assert_eq!(updated["displayPictureUrl"], "https://pics.example.com/jane.png");
+}

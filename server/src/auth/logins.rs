@@ -24,7 +24,7 @@ use crate::config::Config;
 enum Key {
     /// A username of an application.
     User(i64, String),
-    /// A client address (see `listen::limit_key`).
+    /// A client address (see `crate::net::limit_key`).
     Address(IpAddr),
 }
 
@@ -66,7 +66,7 @@ impl Attempt<'_> {
             .map(|(app, name)| (Key::User(app, name.to_owned()), true));
         let address = self
             .address
-            .map(|a| (Key::Address(crate::http::listen::limit_key(a)), false));
+            .map(|a| (Key::Address(crate::net::limit_key(a)), false));
         user.into_iter().chain(address)
     }
 }

@@ -4,16 +4,19 @@
 //! where they have no active chat session. One notification per member and message,
 //! the most specific kind winning; muted channels still notify, flagged `muted`.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chatkitty_protocol::destination::UserTopic;
 use chatkitty_protocol::event::types;
 use chatkitty_protocol::resource::{ChannelType, Message};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
+use super::delivery::Audience;
+use super::mentions::Viewer;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::store::{now_ms, ChannelRow, MemberRow, MessageRow, UserRow};
+use crate::store::{ChannelRow, MemberRow, MessageRow, UserRow};
 
 /// Who a message mentions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,172 +31,70 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn next_id() -> u64 {
     // Unique per node and restart: time in ms, then a counter.
-    (now_ms() as u64) * 1000 + SEQ.fetch_add(1, Ordering::Relaxed) % 1000
+    (crate::clock::now_ms() as u64) * 1000 + SEQ.fetch_add(1, Ordering::Relaxed) % 1000
+}
+
+/// A message just stored, as notifications need it.
+pub struct NewMessage<'a> {
+    /// Application.
+    pub app_id: i64,
+    /// Its channel.
+    pub channel: &'a ChannelRow,
+    /// Its row.
+    pub row: &'a MessageRow,
+    /// As rendered for the channel's readers.
+    pub message: &'a Message,
+    /// Its sender (`None`: a system message).
+    pub sender: Option<&'a UserRow>,
+    /// The message it replies to.
+    pub parent: Option<&'a MessageRow>,
+    /// Who it mentions.
+    pub mentioned: &'a [Mentioned],
+    /// The channel's members and the sender's blockers.
+    pub audience: &'a Audience,
+}
+
+/// What one member is notified of: the notification's `data.type`, its title, and
+/// the extra `data` fields.
+struct Kind {
+    data_type: &'static str,
+    title: String,
+    extra: Map<String, Value>,
 }
 
 /// Notifies the members concerned by a new message.
-#[allow(clippy::too_many_arguments)]
-pub async fn message_created(
-    state: &AppState,
-    app_id: i64,
-    channel: &ChannelRow,
-    row: &MessageRow,
-    message: &Message,
-    sender: Option<&UserRow>,
-    parent: Option<&MessageRow>,
-    mentioned: &[Mentioned],
-    audience: &crate::domain::messages::Audience,
-) -> ApiResult<()> {
-    let blockers = &audience.blockers;
-    let sender_id = sender.map(|u| u.id);
-    let sender_name = sender.map_or("Someone".to_owned(), |u| u.display_name.clone());
-    let place = match channel.kind {
-        ChannelType::Direct => String::new(),
-        _ => format!(" in #{}", channel.display_name),
+pub async fn message_created(state: &AppState, n: NewMessage<'_>) -> ApiResult<()> {
+    let users = candidates(state, &n).await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    let parent_json = match n.parent {
+        Some(p) => Some(to_value(
+            &state
+                .render_one_message(n.app_id, p, Viewer::Audience)
+                .await?,
+        )),
+        None => None,
     };
-    let text = message
-        .body
-        .clone()
-        .or_else(|| message.file.as_ref().map(|f| f.name.clone()))
-        .unwrap_or_default();
+    let mentioned_channels = mentioned_channel_members(state, &n).await?;
     // Group channels render the same for every member: rendered once, when first needed
     // (often never: members in a chat session get no notification).
     let mut group_view: Option<Value> = None;
-    // Members who certainly get nothing (the sender, those who blocked them, those
-    // following the channel in a chat session and not singled out) are not loaded.
-    let channel_mention = mentioned.iter().any(|m| matches!(m, Mentioned::Channel(_)));
-    let candidates: Vec<i64> = audience
-        .members
-        .iter()
-        .map(|m| m.id)
-        .filter(|&id| {
-            Some(id) != sender_id
-                && !blockers.contains(&id)
-                && (channel_mention
-                    || mentioned.contains(&Mentioned::User(id))
-                    || parent.is_some_and(|p| p.user_id == Some(id))
-                    || !state.participant_active(channel.id, id))
-        })
-        .collect();
-    if candidates.is_empty() {
-        return Ok(());
-    }
-    let users = state.store.users_by_ids(app_id, &candidates).await?;
-    let muted_ids: std::collections::HashSet<i64> = audience
-        .members
-        .iter()
-        .filter(|m| m.muted)
-        .map(|m| m.id)
-        .collect();
-    let parent_json = match parent {
-        Some(p) => Some(
-            serde_json::to_value(
-                state
-                    .render_one_message(app_id, p, crate::domain::mentions::Viewer::Audience)
-                    .await?,
-            )
-            .unwrap_or_default(),
-        ),
-        None => None,
-    };
-    // The members of each mentioned channel, loaded once (not once per member).
-    let mut mentioned_channels = Vec::new();
-    for m in mentioned {
-        if let Mentioned::Channel(c) = *m {
-            if !mentioned_channels.iter().any(|(id, _)| *id == c) {
-                let members: std::collections::HashSet<i64> = if c == channel.id {
-                    Default::default()
-                } else {
-                    state.store.member_ids(c).await?.into_iter().collect()
-                };
-                mentioned_channels.push((c, members));
-            }
-        }
-    }
     for member in &users {
-        let muted = muted_ids.contains(&member.id);
-        if Some(member.id) == sender_id || blockers.contains(&member.id) {
-            continue;
-        }
-        let mut kind = None;
-        let mut extra = serde_json::Map::new();
-        if mentioned.contains(&Mentioned::User(member.id)) {
-            kind = Some((
-                "USER:MENTIONED:USER",
-                format!("{sender_name} mentioned you{place}"),
-            ));
-            extra.insert(
-                "mentionedUser".into(),
-                serde_json::to_value(state.render_user(member)).unwrap_or_default(),
-            );
-        } else if parent.is_some_and(|p| p.user_id == Some(member.id)) {
-            kind = Some((
-                "USER:REPLIED_TO:MESSAGE",
-                format!("{sender_name} replied to your message{place}"),
-            ));
-        } else {
-            for (c, members) in &mentioned_channels {
-                if *c != channel.id && !members.contains(&member.id) {
-                    continue;
-                }
-                if let Some(ch) = state.store.channel(app_id, *c).await? {
-                    kind = Some((
-                        "USER:MENTIONED:CHANNEL",
-                        format!("{sender_name} mentioned #{}", ch.display_name),
-                    ));
-                    extra.insert(
-                        "mentionedChannel".into(),
-                        serde_json::to_value(state.render_channel(&ch, member.id).await?)
-                            .unwrap_or_default(),
-                    );
-                    break;
-                }
-            }
-        }
-        if kind.is_none() && !state.participant_active(channel.id, member.id) {
-            kind = Some(match sender {
-                Some(_) => (
-                    "USER:SENT:MESSAGE",
-                    format!("{sender_name} sent a message{place}"),
-                ),
-                None => ("SYSTEM:SENT:MESSAGE", format!("New message{place}")),
-            });
-        }
-        let Some((data_type, title)) = kind else {
+        let Some(kind) = kind_for(state, &n, member, &mentioned_channels).await? else {
             continue;
         };
-        let channel_json = if channel.kind == ChannelType::Direct {
-            channel_view(state, channel, member.id, None, row, message).await?
+        let channel_json = if n.channel.kind == ChannelType::Direct {
+            channel_view(state, &n, member.id, None).await?
         } else {
             if group_view.is_none() {
-                let generic = MemberRow::generic(channel.id);
-                group_view =
-                    Some(channel_view(state, channel, 0, Some(&generic), row, message).await?);
+                let generic = MemberRow::generic(n.channel.id);
+                group_view = Some(channel_view(state, &n, 0, Some(&generic)).await?);
             }
             group_view.clone().unwrap_or_default()
         };
-        let mut data = json!({
-            "type": data_type,
-            "recipient": state.render_user(member),
-            "message": message,
-            "channelId": channel.id,
-        });
-        if let Some(p) = &parent_json {
-            data["parent"] = p.clone();
-        }
-        if let Value::Object(d) = &mut data {
-            d.extend(extra);
-        }
-        let notification = json!({
-            "id": next_id(),
-            "title": title,
-            "body": text,
-            "channel": channel_json,
-            "data": data,
-            "muted": muted,
-            "createdTime": crate::clock::time_iso(row.created_ms),
-            "readTime": null,
-        });
+        let notification =
+            notification(state, &n, member, kind, channel_json, parent_json.as_ref());
         state.publish_to_user(
             member.id,
             UserTopic::Notifications,
@@ -204,18 +105,171 @@ pub async fn message_created(
     Ok(())
 }
 
+/// The members who may get a notification, loaded: not the sender, not those who
+/// blocked them, and — unless singled out by a mention or a reply — not those
+/// following the channel in a chat session.
+async fn candidates(state: &AppState, n: &NewMessage<'_>) -> ApiResult<Vec<UserRow>> {
+    let sender_id = n.sender.map(|u| u.id);
+    let channel_mention = n
+        .mentioned
+        .iter()
+        .any(|m| matches!(m, Mentioned::Channel(_)));
+    let ids: Vec<i64> = n
+        .audience
+        .members
+        .iter()
+        .map(|m| m.id)
+        .filter(|&id| {
+            Some(id) != sender_id
+                && !n.audience.blockers.contains(&id)
+                && (channel_mention
+                    || n.mentioned.contains(&Mentioned::User(id))
+                    || n.parent.is_some_and(|p| p.user_id == Some(id))
+                    || !state.participant_active(n.channel.id, id))
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(state.store.users_by_ids(n.app_id, &ids).await?)
+}
+
+/// The members of each mentioned channel, loaded once (not once per member).
+async fn mentioned_channel_members(
+    state: &AppState,
+    n: &NewMessage<'_>,
+) -> ApiResult<Vec<(i64, HashSet<i64>)>> {
+    let mut out: Vec<(i64, HashSet<i64>)> = Vec::new();
+    for m in n.mentioned {
+        let Mentioned::Channel(c) = *m else { continue };
+        if out.iter().any(|(id, _)| *id == c) {
+            continue;
+        }
+        let members = if c == n.channel.id {
+            HashSet::new()
+        } else {
+            state.store.member_ids(c).await?.into_iter().collect()
+        };
+        out.push((c, members));
+    }
+    Ok(out)
+}
+
+/// What `member` is notified of, the most specific kind winning; `None` for nothing.
+async fn kind_for(
+    state: &AppState,
+    n: &NewMessage<'_>,
+    member: &UserRow,
+    mentioned_channels: &[(i64, HashSet<i64>)],
+) -> ApiResult<Option<Kind>> {
+    let sender_name = n
+        .sender
+        .map_or("Someone".to_owned(), |u| u.display_name.clone());
+    let place = match n.channel.kind {
+        ChannelType::Direct => String::new(),
+        _ => format!(" in #{}", n.channel.display_name),
+    };
+    let mut extra = Map::new();
+    if n.mentioned.contains(&Mentioned::User(member.id)) {
+        extra.insert("mentionedUser".into(), to_value(&state.render_user(member)));
+        return Ok(Some(Kind {
+            data_type: "USER:MENTIONED:USER",
+            title: format!("{sender_name} mentioned you{place}"),
+            extra,
+        }));
+    }
+    if n.parent.is_some_and(|p| p.user_id == Some(member.id)) {
+        return Ok(Some(Kind {
+            data_type: "USER:REPLIED_TO:MESSAGE",
+            title: format!("{sender_name} replied to your message{place}"),
+            extra,
+        }));
+    }
+    for (c, members) in mentioned_channels {
+        if *c != n.channel.id && !members.contains(&member.id) {
+            continue;
+        }
+        if let Some(ch) = state.store.channel(n.app_id, *c).await? {
+            let theirs = state.render_channel(&ch, member.id).await?;
+            extra.insert("mentionedChannel".into(), to_value(&theirs));
+            return Ok(Some(Kind {
+                data_type: "USER:MENTIONED:CHANNEL",
+                title: format!("{sender_name} mentioned #{}", ch.display_name),
+                extra,
+            }));
+        }
+    }
+    if state.participant_active(n.channel.id, member.id) {
+        return Ok(None);
+    }
+    Ok(Some(match n.sender {
+        Some(_) => Kind {
+            data_type: "USER:SENT:MESSAGE",
+            title: format!("{sender_name} sent a message{place}"),
+            extra,
+        },
+        None => Kind {
+            data_type: "SYSTEM:SENT:MESSAGE",
+            title: format!("New message{place}"),
+            extra,
+        },
+    }))
+}
+
+/// The `Notification` resource (docs/protocol.md §12.5).
+fn notification(
+    state: &AppState,
+    n: &NewMessage<'_>,
+    member: &UserRow,
+    kind: Kind,
+    channel_json: Value,
+    parent_json: Option<&Value>,
+) -> Value {
+    let text = n
+        .message
+        .body
+        .clone()
+        .or_else(|| n.message.file.as_ref().map(|f| f.name.clone()))
+        .unwrap_or_default();
+    let muted = n
+        .audience
+        .members
+        .iter()
+        .any(|m| m.id == member.id && m.muted);
+    let mut data = json!({
+        "type": kind.data_type,
+        "recipient": state.render_user(member),
+        "message": n.message,
+        "channelId": n.channel.id,
+    });
+    if let Some(p) = parent_json {
+        data["parent"] = p.clone();
+    }
+    if let Value::Object(d) = &mut data {
+        d.extend(kind.extra);
+    }
+    json!({
+        "id": next_id(),
+        "title": kind.title,
+        "body": text,
+        "channel": channel_json,
+        "data": data,
+        "muted": muted,
+        "createdTime": crate::clock::time_iso(n.row.created_ms),
+        "readTime": null,
+    })
+}
+
 /// The channel of a notification as `viewer` sees it, the new message (when on the
 /// main thread) as its last received message without loading it back.
 async fn channel_view(
     state: &AppState,
-    channel: &ChannelRow,
+    n: &NewMessage<'_>,
     viewer: i64,
     generic: Option<&MemberRow>,
-    row: &MessageRow,
-    message: &Message,
 ) -> ApiResult<Value> {
-    let main_thread = row.parent_id.is_none() && row.thread_id.is_none();
-    let mut c = channel.clone();
+    let main_thread = n.row.parent_id.is_none() && n.row.thread_id.is_none();
+    let mut c = n.channel.clone();
     if main_thread {
         c.last_message_id = None;
     }
@@ -224,7 +278,11 @@ async fn channel_view(
         None => state.render_channel(&c, viewer).await?,
     };
     if main_thread {
-        view.last_received_message = Some(Box::new(message.clone()));
+        view.last_received_message = Some(Box::new(n.message.clone()));
     }
-    Ok(serde_json::to_value(view).unwrap_or_default())
+    Ok(to_value(&view))
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
 }

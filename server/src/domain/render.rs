@@ -30,6 +30,21 @@ pub fn raw_json(text: &str) -> Box<RawValue> {
     RawValue::from_string(text.to_owned()).unwrap_or_else(|_| res::empty_object())
 }
 
+/// A thread with what rendering needs.
+#[derive(Debug, Clone)]
+pub struct ThreadView {
+    /// Which thread.
+    pub key: chatkitty_protocol::thread::ThreadKey,
+    /// Its channel.
+    pub channel_id: i64,
+    /// Name (standalone threads).
+    pub name: Option<String>,
+    /// JSON object text.
+    pub properties: String,
+    /// Creation time.
+    pub created_ms: i64,
+}
+
 impl Shared {
     /// A user as seen by others.
     pub fn render_user(&self, u: &UserRow) -> res::User {
@@ -79,7 +94,7 @@ impl Shared {
     pub fn avatar_url(&self, u: &UserRow) -> String {
         u.display_picture_url
             .as_deref()
-            .and_then(|stored| self.link(stored))
+            .and_then(|s| self.picture_link(s))
             .unwrap_or_else(|| {
                 format!(
                     "{}/avatars/{}/{}.svg",
@@ -90,11 +105,13 @@ impl Shared {
             })
     }
 
-    /// A stored file object with its link made from the base URL; `None` if the stored
-    /// JSON is unreadable or its link is not one of this server's.
+    /// A stored file object: an upload's link made from the base URL, an external
+    /// file's URL as the app gave it; `None` if the stored JSON is unreadable.
     fn file_json(&self, stored: &str) -> Option<res::File> {
         let mut file: res::File = serde_json::from_str(stored).ok()?;
-        file.url = self.link(&file.url)?;
+        if file.kind != "EXTERNAL" {
+            file.url = self.link(&file.url)?;
+        }
         Some(file)
     }
 
@@ -268,7 +285,7 @@ impl Shared {
     }
 
     /// A `Thread` (docs/protocol.md §12.4).
-    pub fn render_thread(&self, t: &crate::domain::threads::ThreadView) -> res::Thread {
+    pub fn render_thread(&self, t: &ThreadView) -> res::Thread {
         let id = t.key.to_id();
         let (relays, topics, actions, streams) = res::Thread::links(&id);
         res::Thread {

@@ -25,15 +25,16 @@ use axum::{Json, Router};
 use chatkitty_protocol::destination::{percent_encode, UserTopic};
 use chatkitty_protocol::error::names;
 use chatkitty_protocol::event::types;
-use chatkitty_protocol::resource::{ChannelType, MessageType};
+use chatkitty_protocol::resource::ChannelType;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use crate::auth::keys::{Claims, Scope};
-use crate::domain::threads::ThreadKey;
-use crate::error::ApiError;
+use crate::domain::post::{self, Announcement, Where};
+use crate::domain::{Call, NoAnswer};
+use crate::error::{ApiError, HttpError, HttpResult};
 use crate::state::AppState;
-use crate::store::{now_ms, ChannelRow, MessageRow, NewMessage, UserRow};
+use crate::store::{now_ms, UserRow};
 
 /// The file routes.
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -49,40 +50,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/files/v1/hosted/{token}/{name}", get(download))
         .layer(DefaultBodyLimit::max(limit))
 }
-
-/// An HTTP error with the `{error, message, timestamp}` body.
-struct HttpError(StatusCode, ApiError);
-
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
-        (self.0, Json(self.1.body())).into_response()
-    }
-}
-
-impl From<ApiError> for HttpError {
-    fn from(e: ApiError) -> Self {
-        let status = match e.name {
-            names::NOT_FOUND => StatusCode::NOT_FOUND,
-            names::VALIDATION => StatusCode::BAD_REQUEST,
-            names::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
-            names::ACCESS_DENIED => StatusCode::UNAUTHORIZED,
-            names::NOT_A_CHANNEL_MEMBER | names::FORBIDDEN | names::USER_BLOCKED => {
-                StatusCode::FORBIDDEN
-            }
-            names::INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        HttpError(status, e)
-    }
-}
-
-impl From<crate::store::StoreError> for HttpError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError::from(e).into()
-    }
-}
-
-type HttpResult<T> = Result<T, HttpError>;
 
 /// The uploader, from the write grant.
 async fn uploader(state: &AppState, headers: &HeaderMap) -> HttpResult<UserRow> {
@@ -104,18 +71,6 @@ async fn uploader(state: &AppState, headers: &HeaderMap) -> HttpResult<UserRow> 
         .user(claims.app_id, claims.user_id)
         .await?
         .ok_or_else(|| ApiError::new(names::ACCESS_DENIED, "The grant's user no longer exists."))?)
-}
-
-async fn member_channel(state: &AppState, user: &UserRow, cid: i64) -> HttpResult<ChannelRow> {
-    let channel = state
-        .store
-        .channel(user.app_id, cid)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("Channel {cid}")))?;
-    if state.store.membership(cid, user.id).await?.is_none() {
-        return Err(ApiError::not_a_member(&channel.name).into());
-    }
-    Ok(channel)
 }
 
 /// An uploaded file's bytes on disk, removed when dropped unless [`Stored::keep`] was
@@ -340,16 +295,18 @@ fn inline_type(content_type: &str) -> Option<&'static str> {
     INLINE_TYPES.iter().find(|t| **t == essence).copied()
 }
 
-/// Stores a FILE message for an upload and announces it like any new message.
+/// Stores a FILE message for an upload and announces it like any new message,
+/// through the one message pipeline (`crate::domain::post`): where it goes is
+/// authorised before the upload is read.
 async fn file_message(
     state: &AppState,
     user: &UserRow,
-    channel: &ChannelRow,
-    key: ThreadKey,
-    parent: Option<&MessageRow>,
+    to: Where<'_>,
     form: Multipart,
 ) -> HttpResult<Response> {
-    let audience = crate::domain::messages::audience(state, channel, Some(user.id)).await?;
+    let answer = NoAnswer;
+    let call = Call::new(state, user.app_id, user, &answer);
+    let dest = post::destination(&call, to).await?;
     let up = receive(state, form).await?;
     let Upload {
         stored,
@@ -365,7 +322,7 @@ async fn file_message(
         .insert_file(
             user.app_id,
             user.id,
-            Some(channel.id),
+            Some(dest.channel.id),
             &token,
             &name,
             &content_type,
@@ -381,45 +338,21 @@ async fn file_message(
         "size": size,
     })
     .to_string();
-    let (row, _) = state
-        .store
-        .insert_message(&NewMessage {
-            channel_id: channel.id,
-            user_id: Some(user.id),
-            kind: MessageType::File,
-            body: None,
-            file: Some(&file),
-            properties: &properties,
-            group_tag: group_tag.as_deref(),
-            parent_id: parent.map(|p| p.id),
-            thread_id: match key {
-                ThreadKey::Standalone(t) => Some(t),
-                _ => None,
-            },
-            mentions: None,
-            links: None,
-            created_ms: now_ms(),
-            idempotency_key: None,
-        })
-        .await?;
+    let content = post::hosted_file(file, properties, group_tag);
+    let (row, new) =
+        post::store_one(state, &content.new_message(Some(user.id), &dest, None)).await?;
     state.store.attach_file(&token, row.id).await?;
     stored.keep();
-    let sender = audience.sender.as_ref().unwrap_or(user);
-    let message = state.render_new_message(&row, Some(sender));
-    crate::domain::messages::deliver_new_message(
-        state,
-        user.app_id,
-        Some(user),
-        channel,
-        &row,
-        &message,
-        key,
-        parent,
-        &[],
-        &audience,
-        || {},
-    )
-    .await?;
+    let announcement = Announcement {
+        app_id: user.app_id,
+        sender: Some(user),
+        dest: &dest,
+        content,
+        row,
+        new,
+        idempotency_key: None,
+    };
+    let message = post::announce(state, announcement, |_| {}).await?;
     Ok(Json(message).into_response())
 }
 
@@ -430,8 +363,7 @@ async fn upload_to_channel(
     form: Multipart,
 ) -> HttpResult<Response> {
     let user = uploader(&state, &headers).await?;
-    let channel = member_channel(&state, &user, cid).await?;
-    file_message(&state, &user, &channel, ThreadKey::Main(cid), None, form).await
+    file_message(&state, &user, Where::Channel(cid), form).await
 }
 
 async fn upload_reply(
@@ -441,21 +373,7 @@ async fn upload_reply(
     form: Multipart,
 ) -> HttpResult<Response> {
     let user = uploader(&state, &headers).await?;
-    let parent = state
-        .store
-        .message(mid)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("Message {mid}")))?;
-    let channel = member_channel(&state, &user, parent.channel_id).await?;
-    file_message(
-        &state,
-        &user,
-        &channel,
-        ThreadKey::Message(mid),
-        Some(&parent),
-        form,
-    )
-    .await
+    file_message(&state, &user, Where::Reply(mid), form).await
 }
 
 async fn upload_to_thread(
@@ -465,31 +383,7 @@ async fn upload_to_thread(
     form: Multipart,
 ) -> HttpResult<Response> {
     let user = uploader(&state, &headers).await?;
-    let key = ThreadKey::parse(&tid).ok_or_else(|| ApiError::not_found(format!("Thread {tid}")))?;
-    match key {
-        ThreadKey::Main(cid) => {
-            let channel = member_channel(&state, &user, cid).await?;
-            file_message(&state, &user, &channel, key, None, form).await
-        }
-        ThreadKey::Standalone(t) => {
-            let thread = state
-                .store
-                .thread(t)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("Thread {tid}")))?;
-            let channel = member_channel(&state, &user, thread.channel_id).await?;
-            file_message(&state, &user, &channel, key, None, form).await
-        }
-        ThreadKey::Message(mid) => {
-            let parent = state
-                .store
-                .message(mid)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("Thread {tid}")))?;
-            let channel = member_channel(&state, &user, parent.channel_id).await?;
-            file_message(&state, &user, &channel, key, Some(&parent), form).await
-        }
-    }
+    file_message(&state, &user, Where::Thread(&tid), form).await
 }
 
 async fn upload_display_picture(

@@ -23,8 +23,9 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
-use crate::http::listen::{ClientAddr, ConnectionSlot, SESSION_CLIENT};
+use crate::http::listen::{ClientAddr, ConnectionSlot};
 use crate::state::AppState;
+use crate::stomp::connection::{Framing, Peer};
 
 pub mod files;
 pub mod listen;
@@ -194,12 +195,15 @@ async fn websocket(
         return origin_refused();
     }
     let app_id = app_of(&state, &query);
-    sized(&state, ws.protocols(["v12.stomp"])).on_upgrade(move |socket| {
+    let peer = Peer {
+        app_id,
+        client,
+        framing: Framing::Stomp,
+    };
+    sized(&state, ws.protocols(["v12.stomp"])).on_upgrade(move |socket| async move {
         // The connection keeps its place in its address's count while it lives.
-        SESSION_CLIENT.scope(client, async move {
-            let _slot = slot;
-            crate::stomp::session::run(state, socket, app_id).await;
-        })
+        let _slot = slot;
+        crate::stomp::connection::serve(state, socket, peer).await;
     })
 }
 
@@ -256,17 +260,14 @@ async fn sockjs_websocket(
         return origin_refused();
     }
     let app_id = app_of(&state, &query);
-    sized(&state, ws).on_upgrade(move |socket| {
-        SESSION_CLIENT.scope(client, async move {
-            let _slot = slot;
-            crate::stomp::session::run_with(
-                state,
-                socket,
-                app_id,
-                crate::stomp::session::Framing::SockJs,
-            )
-            .await;
-        })
+    let peer = Peer {
+        app_id,
+        client,
+        framing: Framing::SockJs,
+    };
+    sized(&state, ws).on_upgrade(move |socket| async move {
+        let _slot = slot;
+        crate::stomp::connection::serve(state, socket, peer).await;
     })
 }
 

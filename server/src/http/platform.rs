@@ -21,18 +21,17 @@ use base64::Engine;
 use chatkitty_protocol::destination::UserTopic;
 use chatkitty_protocol::error::names;
 use chatkitty_protocol::event::types;
-use chatkitty_protocol::resource::{ChannelType, MessageType};
+use chatkitty_protocol::resource::ChannelType;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::auth::keys::{Claims, Scope};
-use crate::domain::threads::ThreadKey;
-use crate::error::ApiError;
+use crate::domain::post;
+use crate::error::{ApiError, HttpError, HttpResult};
 use crate::http::listen::ClientAddr;
 use crate::state::AppState;
 use crate::store::{
-    now_ms, ChannelRow, MessageCursor, MessageQuery, MessageScope, NewMessage, StoreError,
-    UserFilter,
+    now_ms, ChannelRow, MessageCursor, MessageQuery, MessageScope, StoreError, UserFilter,
 };
 
 /// Bearer tokens last an hour.
@@ -71,38 +70,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/applications/{app}/messages/{id}", get(get_message))
 }
 
-struct PlatformError(StatusCode, ApiError);
-
-impl IntoResponse for PlatformError {
-    fn into_response(self) -> Response {
-        (self.0, Json(self.1.body())).into_response()
-    }
-}
-
-impl From<ApiError> for PlatformError {
-    fn from(e: ApiError) -> Self {
-        let status = match e.name {
-            names::NOT_FOUND => StatusCode::NOT_FOUND,
-            names::ACCESS_DENIED => StatusCode::UNAUTHORIZED,
-            names::FORBIDDEN => StatusCode::FORBIDDEN,
-            names::DUPLICATE_CHANNEL => StatusCode::CONFLICT,
-            names::INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        PlatformError(status, e)
-    }
-}
-
-impl From<StoreError> for PlatformError {
-    fn from(e: StoreError) -> Self {
-        ApiError::from(e).into()
-    }
-}
-
-type PResult<T> = Result<T, PlatformError>;
-
-fn unauthorized(message: &str) -> PlatformError {
-    PlatformError(
+fn unauthorized(message: &str) -> HttpError {
+    HttpError(
         StatusCode::UNAUTHORIZED,
         ApiError::new(names::ACCESS_DENIED, message),
     )
@@ -129,14 +98,14 @@ async fn token(
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     let attempt = crate::auth::logins::Attempt {
         user: None,
         address: client,
     };
     if let Err(wait) = state.logins.check(attempt, std::time::Instant::now()) {
         let secs = wait.as_secs().max(1);
-        let mut r = PlatformError(
+        let mut r = HttpError(
             StatusCode::TOO_MANY_REQUESTS,
             ApiError::new(
                 names::RATE_LIMITED,
@@ -148,7 +117,7 @@ async fn token(
         return Ok(r);
     }
     if form.grant_type.as_deref() != Some("client_credentials") {
-        return Err(PlatformError(
+        return Err(HttpError(
             StatusCode::BAD_REQUEST,
             ApiError::validation("grant_type must be client_credentials."),
         ));
@@ -206,7 +175,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks the bearer token against the application of the path.
-fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> PResult<()> {
+fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> HttpResult<()> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -217,7 +186,7 @@ fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> PResult<()> {
         .verify(Scope::Platform, token.trim(), now_ms())
         .ok_or_else(|| unauthorized("Invalid or expired token."))?;
     if claims.app_id != app {
-        return Err(PlatformError(
+        return Err(HttpError(
             StatusCode::FORBIDDEN,
             ApiError::forbidden("The token is for another application."),
         ));
@@ -270,7 +239,7 @@ impl PageQuery {
             // overflow.
             self.page
                 .unwrap_or(0)
-                .clamp(0, crate::stomp::relays::MAX_PAGE_NUMBER),
+                .clamp(0, crate::domain::pages::MAX_PAGE_NUMBER),
             self.size.unwrap_or(25).clamp(1, 100),
         )
     }
@@ -314,7 +283,7 @@ fn user_hal(state: &AppState, app: i64, u: &crate::store::UserRow) -> Value {
     )
 }
 
-async fn channel_hal(state: &AppState, app: i64, c: &ChannelRow) -> PResult<Value> {
+async fn channel_hal(state: &AppState, app: i64, c: &ChannelRow) -> HttpResult<Value> {
     let b = base(state, app);
     let generic = crate::store::MemberRow::generic(c.id);
     let rendered = state.render_channel_with(c, 0, Some(&generic)).await?;
@@ -347,7 +316,7 @@ async fn list_users(
     headers: HeaderMap,
     Path(app): Path<i64>,
     Query(q): Query<PageQuery>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let users = state
         .store
@@ -388,14 +357,14 @@ async fn create_user(
     headers: HeaderMap,
     Path(app): Path<i64>,
     Json(body): Json<NewUser>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 256 {
         return Err(ApiError::validation("`name` is 1 to 256 characters.").into());
     }
     if state.store.user_by_name(app, name).await?.is_some() {
-        return Err(PlatformError(
+        return Err(HttpError(
             StatusCode::CONFLICT,
             ApiError::validation(format!("A user named {name:?} exists.")),
         ));
@@ -430,7 +399,7 @@ async fn get_user(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let user = state
         .store
@@ -448,7 +417,7 @@ async fn revoke_sessions(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     state
         .store
@@ -456,7 +425,7 @@ async fn revoke_sessions(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("User {id}")))?;
     state.store.revoke_sessions(id).await?;
-    crate::realtime::live::end_everywhere(&state, id);
+    state.revoke_sessions(id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -465,7 +434,7 @@ async fn user_channels(
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
     Query(q): Query<PageQuery>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     state
         .store
@@ -506,7 +475,7 @@ async fn list_channels(
     headers: HeaderMap,
     Path(app): Path<i64>,
     Query(q): Query<PageQuery>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let (page, size) = q.get();
     let (rows, total) = state
@@ -530,7 +499,7 @@ async fn list_channels(
     ))
 }
 
-async fn resolve_user(state: &AppState, app: i64, r: &Value) -> PResult<crate::store::UserRow> {
+async fn resolve_user(state: &AppState, app: i64, r: &Value) -> HttpResult<crate::store::UserRow> {
     if let Some(id) = r.get("id").and_then(Value::as_i64) {
         return Ok(state
             .store
@@ -555,7 +524,7 @@ async fn create_channel(
     headers: HeaderMap,
     Path(app): Path<i64>,
     Json(body): Json<Value>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let kind = body
         .get("type")
@@ -587,7 +556,7 @@ async fn create_channel(
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .unwrap_or(name);
-    let props = crate::limits::properties(&body, state.config.max_properties_bytes)?;
+    let props = crate::limits::properties_in(&body, state.config.max_properties_bytes)?;
     // Every member is resolved before anything is stored.
     let mut users = Vec::new();
     if let Some(Value::Array(members)) = body.get("members") {
@@ -627,7 +596,7 @@ async fn create_channel(
     ))
 }
 
-async fn add_and_tell(state: &AppState, channel: &ChannelRow, user_id: i64) -> PResult<()> {
+async fn add_and_tell(state: &AppState, channel: &ChannelRow, user_id: i64) -> HttpResult<()> {
     if state
         .store
         .add_member(channel.id, user_id, "MEMBER")
@@ -644,7 +613,7 @@ async fn add_and_tell(state: &AppState, channel: &ChannelRow, user_id: i64) -> P
     Ok(())
 }
 
-async fn app_channel(state: &AppState, app: i64, id: i64) -> PResult<ChannelRow> {
+async fn app_channel(state: &AppState, app: i64, id: i64) -> HttpResult<ChannelRow> {
     Ok(state
         .store
         .channel(app, id)
@@ -656,7 +625,7 @@ async fn get_channel(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let c = app_channel(&state, app, id).await?;
     Ok(hal_json(
@@ -670,7 +639,7 @@ async fn list_members(
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
     Query(q): Query<PageQuery>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let c = app_channel(&state, app, id).await?;
     let members = state.store.members(c.id).await?;
@@ -700,7 +669,7 @@ async fn add_member(
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
     Json(body): Json<Value>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let c = app_channel(&state, app, id).await?;
     if c.kind == ChannelType::Direct {
@@ -719,7 +688,7 @@ async fn list_messages(
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
     Query(q): Query<PageQuery>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let c = app_channel(&state, app, id).await?;
     let query = MessageQuery {
@@ -762,63 +731,24 @@ async fn list_messages(
 }
 
 /// `POST …/channels/{id}/messages` `{type:"TEXT", body, properties}`: a system message
-/// (type `SYSTEM_TEXT`), delivered like any other and notifying members as
-/// `SYSTEM:SENT:MESSAGE`.
+/// (type `SYSTEM_TEXT`) through the one message pipeline (`crate::domain::post`),
+/// delivered like any other and notifying members as `SYSTEM:SENT:MESSAGE`.
 async fn send_message(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
     Json(body): Json<Value>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let c = app_channel(&state, app, id).await?;
-    if body.get("type").and_then(Value::as_str).unwrap_or("TEXT") != "TEXT" {
-        return Err(ApiError::validation("System messages are of type TEXT.").into());
-    }
-    let text = body.get("body").and_then(Value::as_str).unwrap_or("");
-    if text.trim().is_empty() || text.chars().count() > state.config.max_message_chars {
-        return Err(ApiError::validation(format!(
-            "`body` is 1 to {} characters.",
-            state.config.max_message_chars
-        ))
-        .into());
-    }
-    let props = crate::limits::properties(&body, state.config.max_properties_bytes)?;
-    let links = crate::domain::text::links_json(text);
-    let audience = crate::domain::messages::audience(&state, &c, None).await?;
-    let (row, _) = state
-        .store
-        .insert_message(&NewMessage {
-            channel_id: c.id,
-            user_id: None,
-            kind: MessageType::SystemText,
-            body: Some(text),
-            file: None,
-            properties: &props,
-            group_tag: body.get("groupTag").and_then(Value::as_str),
-            parent_id: None,
-            thread_id: None,
-            mentions: None,
-            links: Some(&links),
-            created_ms: now_ms(),
-            idempotency_key: None,
-        })
-        .await?;
-    let message = state.render_new_message(&row, None);
-    crate::domain::messages::deliver_new_message(
-        &state,
-        app,
-        None,
-        &c,
-        &row,
-        &message,
-        ThreadKey::Main(c.id),
-        None,
-        &[],
-        &audience,
-        || {},
-    )
-    .await?;
+    let content = post::system_text(&state, &body)?;
+    let audience = crate::domain::delivery::audience(&state, &c, None).await?;
+    let dest = post::Destination {
+        channel: c,
+        audience,
+        target: post::Target::Channel,
+    };
+    let (_, message) = post::post(&state, app, None, &dest, content, None, |_| {}).await?;
     Ok(hal_json(
         StatusCode::CREATED,
         message_hal(&state, app, message),
@@ -829,7 +759,7 @@ async fn get_message(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((app, id)): Path<(i64, i64)>,
-) -> PResult<Response> {
+) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
     let m = state
         .store
@@ -837,7 +767,7 @@ async fn get_message(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Message {id}")))?;
     app_channel(&state, app, m.channel_id).await.map_err(|_| {
-        PlatformError(
+        HttpError(
             StatusCode::NOT_FOUND,
             ApiError::not_found(format!("Message {id}")),
         )

@@ -27,8 +27,13 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::realtime::hub::Exclude;
-use crate::state::AppState;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::watch;
+
+use crate::realtime::hub::{Exclude, Hub};
+use crate::realtime::live::LiveSessions;
 
 // Redis names, each under the cluster's prefix (`--redis-prefix`, default `ck`), so
 // that several deployments can share one Redis without hearing each other.
@@ -509,81 +514,210 @@ fn parse_pair(p: &str) -> Option<(i64, i64)> {
     Some((c.parse().ok()?, u.parse().ok()?))
 }
 
-/// Starts the cluster tasks (no-op for a single node): the publisher draining the
-/// outbox in order, the subscriber delivering other nodes' events, the heartbeat and
-/// the reaper. Returns once this node hears the cluster channel (or after a few
-/// seconds of trying, logged), so no event published after start-up is missed.
-pub async fn start(state: &AppState) {
-    let Some(r) = &state.cluster.redis else {
-        return;
-    };
-    let Some(mut rx) = lock(&r.outbox_rx).take() else {
-        return;
-    };
-    let mut conn = r.conn.clone();
-    let events = state.cluster.key(EVENTS);
-    tokio::spawn(async move {
-        while let Some(out) = rx.recv().await {
-            let text = match out {
-                Out::Publish(text) => text,
-                Out::Flush(done) => {
-                    let _ = done.send(());
+/// What the domain does when the bus reports something that needs more than local
+/// delivery (the bus never calls the domain directly; the server wires an
+/// implementation in at start-up, as Centrifuge's broker event handler).
+pub trait BusEvents: Send + Sync + 'static {
+    /// `user` stopped typing in `thread` because they sent a message through another
+    /// node; `true` when this node had them typing (the typing-stopped events are then
+    /// this node's to publish).
+    fn typing_stopped(&self, thread: String, user: i64) -> BoxFuture<'static, ()>;
+    /// A node died: the `(channel, user)` chat sessions it held ended and `offline`
+    /// users went offline cluster-wide; their channels and contacts must hear it.
+    fn node_died(&self, left: Vec<(i64, i64)>, offline: Vec<i64>) -> BoxFuture<'static, ()>;
+}
+
+/// What the bus delivers into on this node.
+#[derive(Clone)]
+pub struct Wiring {
+    /// Local subscriptions.
+    pub hub: Arc<Hub>,
+    /// Local sessions by user.
+    pub live: Arc<LiveSessions>,
+    /// The domain's side.
+    pub events: Arc<dyn BusEvents>,
+    /// Flips to `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Cluster {
+    /// Starts the cluster tasks (no-op for a single node): the publisher draining the
+    /// outbox in order, the subscriber delivering other nodes' events, the heartbeat
+    /// and the reaper. Returns once this node hears the cluster channel (or after a few
+    /// seconds of trying, logged), so no event published after start-up is missed.
+    pub async fn start(self: &Arc<Self>, wiring: Wiring) {
+        let Some(r) = &self.redis else {
+            return;
+        };
+        let Some(rx) = lock(&r.outbox_rx).take() else {
+            return;
+        };
+        tokio::spawn(publish_loop(r.conn.clone(), self.key(EVENTS), rx));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(subscribe_loop(
+            self.clone(),
+            r.client.clone(),
+            wiring.clone(),
+            ready_tx,
+        ));
+        if tokio::time::timeout(Duration::from_secs(5), ready_rx)
+            .await
+            .is_err()
+        {
+            tracing::warn!("not yet subscribed to the cluster channel; still trying");
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut shutdown = wiring.shutdown.clone();
+            let mut tick = tokio::time::interval(me.ttl / 3);
+            loop {
+                tokio::select! {
+                    _ = shutdown.wait_for(|v| *v) => return,
+                    _ = tick.tick() => {}
+                }
+                if let Err(e) = me.heartbeat().await {
+                    tracing::warn!(error = %e, "cluster heartbeat failed");
+                }
+                me.reap(&wiring).await;
+            }
+        });
+    }
+
+    async fn receive(&self, w: &Wiring, m: BusMsg) {
+        let me = self.node.as_str();
+        match m {
+            BusMsg::Event { n, d, b, x } if n != me => {
+                w.hub.deliver(&d, &b, x.as_exclude());
+            }
+            BusMsg::Presence { n, u, on } if n != me => {
+                let mut set = lock(&self.remote_online);
+                if on {
+                    set.insert(u);
+                } else {
+                    set.remove(&u);
+                }
+            }
+            BusMsg::Participant { n, c, u, on } if n != me => {
+                let mut set = lock(&self.remote_active);
+                if on {
+                    set.insert((c, u));
+                } else {
+                    set.remove(&(c, u));
+                }
+            }
+            BusMsg::Revoke { n, u } if n != me => {
+                w.live.end_user(u, crate::realtime::live::REVOKED);
+            }
+            BusMsg::EndGrants { n, u, c } if n != me => {
+                w.hub.revoke(u, c);
+            }
+            BusMsg::StopTyping { n, th, u } if n != me => {
+                w.events.typing_stopped(th, u).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes dead nodes' counts and has the domain announce who went offline or left
+    /// a chat.
+    async fn reap(&self, w: &Wiring) {
+        let Some(r) = &self.redis else {
+            return;
+        };
+        let mut conn = r.conn.clone();
+        let nodes: Vec<String> = match redis::cmd("SMEMBERS")
+            .arg(self.key(NODES))
+            .query_async(&mut conn)
+            .await
+        {
+            Ok(n) => n,
+            Err(_) => return,
+        };
+        for node in nodes.into_iter().filter(|n| *n != self.node) {
+            let script = redis::Script::new(REAP_SCRIPT);
+            let (gone, left): (Vec<String>, Vec<String>) = match script
+                .arg(&node)
+                .arg(self.key(""))
+                .invoke_async(&mut conn)
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reaping a node failed");
                     continue;
                 }
             };
-            for attempt in 1..=PUBLISH_ATTEMPTS {
-                match redis::cmd("PUBLISH")
-                    .arg(&events)
-                    .arg(&text)
-                    .query_async::<i64>(&mut conn)
-                    .await
-                {
-                    Ok(_) => break,
-                    Err(e) if attempt == PUBLISH_ATTEMPTS => {
-                        tracing::error!(error = %e, "publishing to the cluster failed; event dropped")
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, attempt, "publishing to the cluster failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-                    }
+            if !gone.is_empty() || !left.is_empty() {
+                tracing::warn!(node = %node, users = gone.len(), chats = left.len(), "a node died: announcing its users");
+            }
+            let left: Vec<(i64, i64)> = left.iter().filter_map(|p| parse_pair(p)).collect();
+            let gone: Vec<i64> = gone.iter().filter_map(|u| u.parse().ok()).collect();
+            for &(c, u) in &left {
+                lock(&self.remote_active).remove(&(c, u));
+                self.send(&BusMsg::Participant {
+                    n: self.node.clone(),
+                    c,
+                    u,
+                    on: false,
+                });
+            }
+            for &u in &gone {
+                lock(&self.remote_online).remove(&u);
+                self.send(&BusMsg::Presence {
+                    n: self.node.clone(),
+                    u,
+                    on: false,
+                });
+            }
+            if !left.is_empty() || !gone.is_empty() {
+                w.events.node_died(left, gone).await;
+            }
+        }
+    }
+}
+
+/// Publishes the outbox in order, retrying a failed PUBLISH a few times.
+async fn publish_loop(
+    mut conn: redis::aio::ConnectionManager,
+    events: String,
+    mut rx: mpsc::Receiver<Out>,
+) {
+    while let Some(out) = rx.recv().await {
+        let text = match out {
+            Out::Publish(text) => text,
+            Out::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
+        for attempt in 1..=PUBLISH_ATTEMPTS {
+            match redis::cmd("PUBLISH")
+                .arg(&events)
+                .arg(&text)
+                .query_async::<i64>(&mut conn)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if attempt == PUBLISH_ATTEMPTS => {
+                    tracing::error!(error = %e, "publishing to the cluster failed; event dropped")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "publishing to the cluster failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
                 }
             }
         }
-    });
-    let s = state.clone();
-    let client = r.client.clone();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move { subscribe_loop(s, client, ready_tx).await });
-    if tokio::time::timeout(Duration::from_secs(5), ready_rx)
-        .await
-        .is_err()
-    {
-        tracing::warn!("not yet subscribed to the cluster channel; still trying");
     }
-    let s = state.clone();
-    tokio::spawn(async move {
-        let mut shutdown = s.shutdown.clone();
-        let mut tick = tokio::time::interval(s.cluster.ttl / 3);
-        loop {
-            tokio::select! {
-                _ = shutdown.wait_for(|v| *v) => return,
-                _ = tick.tick() => {}
-            }
-            if let Err(e) = s.cluster.heartbeat().await {
-                tracing::warn!(error = %e, "cluster heartbeat failed");
-            }
-            reap(&s).await;
-        }
-    });
 }
 
 async fn subscribe_loop(
-    state: AppState,
+    cluster: Arc<Cluster>,
     client: redis::Client,
+    wiring: Wiring,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
-    let mut shutdown = state.shutdown.clone();
-    let events = state.cluster.key(EVENTS);
+    let mut shutdown = wiring.shutdown.clone();
+    let events = cluster.key(EVENTS);
     let mut ready = Some(ready);
     loop {
         match client.get_async_pubsub().await {
@@ -603,7 +737,7 @@ async fn subscribe_loop(
                             continue;
                         };
                         if let Ok(m) = serde_json::from_str::<BusMsg>(&text) {
-                            receive(&state, m).await;
+                            cluster.receive(&wiring, m).await;
                         }
                     }
                 }
@@ -613,132 +747,6 @@ async fn subscribe_loop(
         tokio::select! {
             _ = shutdown.wait_for(|v| *v) => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
-}
-
-async fn receive(state: &AppState, m: BusMsg) {
-    let me = state.cluster.node.as_str();
-    match m {
-        BusMsg::Event { n, d, b, x } if n != me => {
-            state.hub.deliver(&d, &b, x.as_exclude());
-        }
-        BusMsg::Presence { n, u, on } if n != me => {
-            let mut set = lock(&state.cluster.remote_online);
-            if on {
-                set.insert(u);
-            } else {
-                set.remove(&u);
-            }
-        }
-        BusMsg::Participant { n, c, u, on } if n != me => {
-            let mut set = lock(&state.cluster.remote_active);
-            if on {
-                set.insert((c, u));
-            } else {
-                set.remove(&(c, u));
-            }
-        }
-        BusMsg::Revoke { n, u } if n != me => {
-            state.live.end_user(u, crate::realtime::live::REVOKED);
-        }
-        BusMsg::EndGrants { n, u, c } if n != me => {
-            state.hub.revoke(u, c);
-        }
-        BusMsg::StopTyping { n, th, u } if n != me => {
-            if state.typing.stop(&th, u) {
-                if let (Some(key), Ok(Some(user))) = (
-                    crate::domain::threads::ThreadKey::parse(&th),
-                    state.store.user_by_id(u).await,
-                ) {
-                    let cid = match key {
-                        crate::domain::threads::ThreadKey::Main(c) => Some(c),
-                        crate::domain::threads::ThreadKey::Standalone(t) => state
-                            .store
-                            .thread(t)
-                            .await
-                            .ok()
-                            .flatten()
-                            .map(|t| t.channel_id),
-                        crate::domain::threads::ThreadKey::Message(m) => state
-                            .store
-                            .message(m)
-                            .await
-                            .ok()
-                            .flatten()
-                            .map(|m| m.channel_id),
-                    };
-                    if let Some(cid) = cid {
-                        crate::stomp::actions::publish_typing_in(state, key, cid, &user, false)
-                            .await;
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Removes dead nodes' counts and announces who went offline or left a chat.
-async fn reap(state: &AppState) {
-    let Some(r) = &state.cluster.redis else {
-        return;
-    };
-    let mut conn = r.conn.clone();
-    let nodes: Vec<String> = match redis::cmd("SMEMBERS")
-        .arg(state.cluster.key(NODES))
-        .query_async(&mut conn)
-        .await
-    {
-        Ok(n) => n,
-        Err(_) => return,
-    };
-    for node in nodes.into_iter().filter(|n| *n != state.cluster.node) {
-        let script = redis::Script::new(REAP_SCRIPT);
-        let (gone, left): (Vec<String>, Vec<String>) = match script
-            .arg(&node)
-            .arg(state.cluster.key(""))
-            .invoke_async(&mut conn)
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(error = %e, "reaping a node failed");
-                continue;
-            }
-        };
-        if !gone.is_empty() || !left.is_empty() {
-            tracing::warn!(node = %node, users = gone.len(), chats = left.len(), "a node died: announcing its users");
-        }
-        for pair in left.iter().filter_map(|p| parse_pair(p)) {
-            lock(&state.cluster.remote_active).remove(&pair);
-            state.cluster.send(&BusMsg::Participant {
-                n: state.cluster.node.clone(),
-                c: pair.0,
-                u: pair.1,
-                on: false,
-            });
-            if let Ok(Some(user)) = state.store.user_by_id(pair.1).await {
-                let rendered = state.render_user(&user);
-                state.publish_to_channel(
-                    pair.0,
-                    chatkitty_protocol::destination::ChannelTopic::Participants,
-                    chatkitty_protocol::event::types::CHANNEL_PARTICIPANT_INACTIVE,
-                    &rendered,
-                    Exclude::User(user.id),
-                );
-            }
-        }
-        for user in gone.iter().filter_map(|u| u.parse::<i64>().ok()) {
-            lock(&state.cluster.remote_online).remove(&user);
-            state.cluster.send(&BusMsg::Presence {
-                n: state.cluster.node.clone(),
-                u: user,
-                on: false,
-            });
-            if let Ok(Some(u)) = state.store.user_by_id(user).await {
-                crate::stomp::session::announce_presence(state, &u).await;
-            }
         }
     }
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
+use chatkitty_protocol::error::ErrorBody;
 use chatkitty_protocol::frame::{encode_text, SharedMessage};
 use chatkitty_protocol::header;
 use chatkitty_protocol::Command;
@@ -564,6 +565,21 @@ impl Hub {
         self.stats.deliveries.fetch_add(n as u64, Ordering::Relaxed);
         n
     }
+}
+
+/// An ERROR frame with the JSON body the client parses (docs/protocol.md §2.6).
+pub fn error_frame(name: &str, message: &str) -> String {
+    let body = serde_json::to_string(&ErrorBody::new(name, message, crate::clock::now_iso()))
+        .unwrap_or_default();
+    let short: String = message.chars().take(120).collect();
+    encode_text(
+        Command::Error,
+        &[
+            (header::MESSAGE, &short),
+            (header::CONTENT_TYPE, header::JSON),
+        ],
+        &body,
+    )
 }
 
 /// A topic or relay MESSAGE frame (docs/protocol.md §3.1, 3.2). The `ack` header equals the

@@ -36,13 +36,6 @@ impl std::fmt::Debug for LiveSessions {
 /// What a connection whose sessions were revoked is told.
 pub const REVOKED: &str = "Your sessions were revoked; sign in again.";
 
-/// Ends `user`'s sessions on this node and the others.
-pub fn end_everywhere(state: &crate::state::AppState, user: i64) {
-    let here = state.live.end_user(user, REVOKED);
-    state.cluster.revoke(user);
-    tracing::info!(user, here, "sessions revoked");
-}
-
 /// How long an ended connection's writer gets to send its ERROR frame before the
 /// connection is cut.
 const FAREWELL: Duration = Duration::from_secs(1);
@@ -79,7 +72,7 @@ impl LiveSessions {
                 continue;
             };
             ended += 1;
-            let frame = crate::stomp::session::error_frame(names::ACCESS_DENIED, message);
+            let frame = crate::realtime::hub::error_frame(names::ACCESS_DENIED, message);
             let told = tx.try_send(Outbound::Close(Some(frame))).is_ok();
             let kill = live.kill;
             tokio::spawn(async move {

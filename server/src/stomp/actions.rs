@@ -1,185 +1,338 @@
-//! Actions: SEND with a JSON body (docs/protocol.md §3.3, 13.3). Dispatch and the helpers
-//! every handler shares. Each handler authorises, commits to the database, then
-//! answers the originating connection with the result event (carrying `receipt-id`)
-//! and fans events out to everyone else concerned; receipt-completed actions
-//! (`read*`, `triggerEvent`) answer with the RECEIPT alone.
+//! Actions over STOMP (docs/protocol.md §3.3, §13.3): a SEND to an action destination
+//! with a JSON body. The body is parsed into its typed request
+//! (`chatkitty_protocol::request`), the domain handles it, and its result event goes
+//! back to this connection with the SEND's `receipt-id` ([`StompAnswer`]); an error goes
+//! to the errors queue; the RECEIPT follows either.
 //!
-//! Handlers live by subject: [`crate::domain::channels`], [`crate::domain::users`],
-//! [`crate::domain::messages`], [`crate::domain::threads`].
+//! SENDs to one channel's `message` action that arrive together are handled together
+//! ([`Session::send_batch`]): one query for the channel, its members and blocks; one
+//! insert; each then answered in order, as if one after the other.
 
-use chatkitty_protocol::destination::{
-    Action, ChannelTopic, ChannelVerb, MessageVerb, ThreadVerb, Topic, UserTopic,
-};
-use chatkitty_protocol::event::types;
+use chatkitty_protocol::destination::{Action, ChannelVerb, Destination, MessageVerb, ThreadVerb};
+use chatkitty_protocol::request::UserAction;
+use chatkitty_protocol::thread::ThreadKey;
+use chatkitty_protocol::{header, Command, Frame};
 use serde_json::Value;
 
+use super::reply::{receipt_frame, Correlation, StompAnswer};
+use super::session::{Session, ANSWER_WAIT};
+use crate::domain::post::{self, Announcement, Where};
+use crate::domain::{channels, messages, parse, threads, users, Call};
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::hub::Exclude;
-use crate::state::{event_json, AppState};
-use crate::stomp::session::Session;
-use crate::store::{ChannelRow, UserRow};
 
-/// Per-request details of an action.
-#[derive(Debug, Clone, Copy)]
-pub struct ActionCtx<'a> {
-    /// The SEND's receipt (correlates the result event).
-    pub receipt: Option<&'a str>,
-    /// The SEND's idempotency key.
-    pub idempotency_key: Option<&'a str>,
+/// At most this many SENDs are handled together.
+pub const MAX_QUEUED_SENDS: usize = 64;
+
+/// A SEND to a channel's `message` action waiting to be handled with the ones after
+/// it.
+pub struct QueuedSend {
+    /// Its receipt.
+    pub receipt: Option<String>,
+    /// Its idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Its body, parsed.
+    pub body: ApiResult<Value>,
 }
 
-/// A string field, absent or null → `None`; another type is a validation error.
-pub fn str_field<'a>(body: &'a Value, key: &str) -> ApiResult<Option<&'a str>> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::validation(format!("`{key}` must be a string."))),
+/// The channel of a SEND to a channel's `message` action.
+pub fn channel_message_send(frame: &Frame) -> Option<i64> {
+    if frame.command != Command::Send {
+        return None;
     }
+    match Destination::parse(frame.header(header::DESTINATION)?)? {
+        Destination::Action(Action::Channel(cid, ChannelVerb::Message)) => Some(cid as i64),
+        _ => None,
+    }
+}
+
+/// A SEND's JSON body; blank is `{}`.
+fn json_body(frame: &Frame) -> ApiResult<Value> {
+    if frame.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(&frame.body)
+        .map_err(|e| ApiError::validation(format!("The body is not valid JSON: {e}.")))
 }
 
 impl Session {
-    /// Handles an action.
-    pub async fn action(
-        &mut self,
-        action: Action,
-        body: Value,
-        ctx: ActionCtx<'_>,
-    ) -> ApiResult<()> {
-        if !body.is_object() {
-            return Err(ApiError::validation("The body must be a JSON object."));
+    /// Handles a SEND; `true` when it was queued to be handled with the next ones (its
+    /// RECEIPT then follows its answer), `false` when it was handled (the caller sends
+    /// the RECEIPT).
+    pub(super) async fn on_send(&mut self, frame: &Frame, to_channel: Option<i64>) -> bool {
+        if let Some(cid) = to_channel {
+            self.queued.push(QueuedSend {
+                receipt: frame.header(header::RECEIPT).map(str::to_owned),
+                idempotency_key: frame.header(header::IDEMPOTENCY_KEY).map(str::to_owned),
+                body: json_body(frame),
+            });
+            self.queued_for = cid;
+            if self.queued.len() >= MAX_QUEUED_SENDS {
+                self.flush_sends().await;
+            }
+            return true;
         }
-        let r = ctx.receipt;
-        match action {
-            Action::CreateChannel => self.create_channel(&body, r).await,
-            Action::UpdateCurrentUser => self.update_current_user(&body, r).await,
-            Action::UpdateDisplayPicture => self.update_display_picture(&body, r).await,
-            Action::BlockUser(id) => self.block_user(id as i64, r).await,
-            Action::DeleteBlockListItem(id) => self.unblock_user(id as i64, r).await,
-            Action::Channel(cid, verb) => {
-                let cid = cid as i64;
-                match verb {
-                    ChannelVerb::Message => self.send_to_channel(cid, &body, ctx).await,
-                    ChannelVerb::Keystrokes => {
-                        self.keystrokes_in(crate::domain::threads::ThreadKey::Main(cid), &body)
-                            .await
+        let receipt = frame.header(header::RECEIPT);
+        let dest = frame.header(header::DESTINATION).unwrap_or("");
+        let result = match (Destination::parse(dest), json_body(frame)) {
+            (Some(Destination::Action(action)), Ok(body)) => {
+                let answer = StompAnswer {
+                    session: self,
+                    receipt,
+                };
+                let key = frame.header(header::IDEMPOTENCY_KEY);
+                let outcome = action_of(&self.call(&answer), action, &body, key).await;
+                match outcome {
+                    Ok(Some(user)) => {
+                        self.user = user;
+                        Ok(())
                     }
-                    ChannelVerb::Join => self.join_channel(cid, r).await,
-                    ChannelVerb::Leave => self.leave_channel(cid, r).await,
-                    ChannelVerb::AddModerator => self.add_moderator(cid, &body, r).await,
-                    ChannelVerb::Invite => self.invite(cid, &body, r).await,
-                    ChannelVerb::Read => self.read_messages(cid, None).await,
-                    ChannelVerb::Mute => self.mute(cid, &body, r).await,
-                    ChannelVerb::Call => Err(ApiError::unsupported("Calls")),
-                    ChannelVerb::TriggerEvent => self.trigger_event(cid, &body).await,
-                    ChannelVerb::Update => self.update_channel(cid, &body, r).await,
-                    ChannelVerb::Delete => self.delete_channel(cid, r).await,
-                    ChannelVerb::ClearHistory => self.clear_history(cid, r).await,
-                    ChannelVerb::Hide => self.hide_channel(cid, r).await,
-                    ChannelVerb::CreateThread => self.create_thread(cid, &body, r).await,
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
                 }
             }
-            Action::Message(mid, verb) => {
-                let mid = mid as i64;
-                match verb {
-                    MessageVerb::Read => self.read_message(mid).await,
-                    MessageVerb::Reply => self.reply(mid, &body, ctx).await,
-                    MessageVerb::DeleteForMe => self.delete_for_me(mid, r).await,
-                    MessageVerb::Delete => self.delete_message(mid, r).await,
-                    MessageVerb::React => self.react(mid, &body, r).await,
-                    MessageVerb::Edit => self.edit_message(mid, &body, r).await,
-                    MessageVerb::RemoveReaction => self.remove_reaction(mid, &body, r).await,
+            (Some(Destination::Action(_)), Err(e)) => Err(e),
+            _ => Err(ApiError::not_found(format!("The action {dest}"))),
+        };
+        if let Err(e) = result {
+            let c = Correlation {
+                receipt_id: receipt,
+                ..Default::default()
+            };
+            self.send_error(&e, c);
+        }
+        false
+    }
+
+    /// Handles the queued SENDs to a channel, if any.
+    pub async fn flush_sends(&mut self) {
+        if self.queued.is_empty() {
+            return;
+        }
+        let sends = std::mem::take(&mut self.queued);
+        self.send_batch(self.queued_for, sends).await;
+    }
+
+    /// Whether SENDs are queued, fewer than a batch holds.
+    pub fn wants_more_sends(&self) -> bool {
+        !self.queued.is_empty() && self.queued.len() < MAX_QUEUED_SENDS
+    }
+
+    /// Consecutive SENDs of this connection to one channel's `message` action, that
+    /// arrived together: handled as if one after the other (each answered in order,
+    /// with its result event or its error, then its RECEIPT), but with one context
+    /// query and one insert for all of them. Under load a connection's sends queue up
+    /// while the previous ones are stored; taking them together keeps the database's
+    /// per-statement cost from setting its pace.
+    pub async fn send_batch(&mut self, cid: i64, sends: Vec<QueuedSend>) {
+        let answer = crate::domain::NoAnswer;
+        let dest = post::channel_destination(&self.call(&answer), cid).await;
+        let dest = match dest {
+            Ok(d) => d,
+            Err(e) => {
+                for s in &sends {
+                    self.conn.room(2, ANSWER_WAIT).await;
+                    self.settle(Err(e.clone()), s);
                 }
+                return;
             }
-            Action::Thread(tid, verb) => match verb {
-                ThreadVerb::Message => self.send_to_thread(&tid, &body, ctx).await,
-                ThreadVerb::Keystrokes => {
-                    let (view, _) = self.readable_thread(&tid).await?;
-                    self.keystrokes_in(view.key, &body).await
-                }
-                ThreadVerb::Read => self.read_thread(&tid).await,
-            },
+        };
+        let mut contents = Vec::with_capacity(sends.len());
+        for s in &sends {
+            contents.push(match &s.body {
+                Ok(body) => match parse(body) {
+                    Ok(req) => post::user_content(&self.call(&answer), req).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e.clone()),
+            });
+        }
+        let news: Vec<_> = contents
+            .iter()
+            .zip(&sends)
+            .filter_map(|(c, s)| {
+                let c = c.as_ref().ok()?;
+                Some(c.new_message(Some(self.user.id), &dest, s.idempotency_key.as_deref()))
+            })
+            .collect();
+        let stored = post::store_many(&self.state, &news).await;
+        drop(news);
+        let mut stored = stored.map(Vec::into_iter);
+        for (content, s) in contents.into_iter().zip(&sends) {
+            // Its result event or error, its RECEIPT and its copy on a channel topic.
+            self.conn.room(3, ANSWER_WAIT).await;
+            let result = match (content, &mut stored) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(e.clone()),
+                (Ok(content), Ok(rows)) => match rows.next() {
+                    Some((row, new)) => {
+                        let a = Announcement {
+                            app_id: self.app_id,
+                            sender: Some(&self.user),
+                            dest: &dest,
+                            content,
+                            row,
+                            new,
+                            idempotency_key: s.idempotency_key.as_deref(),
+                        };
+                        let answer = StompAnswer {
+                            session: self,
+                            receipt: s.receipt.as_deref(),
+                        };
+                        let ack = |created: &str| {
+                            crate::domain::Answer::result(
+                                &answer,
+                                chatkitty_protocol::destination::UserTopic::Messages,
+                                created,
+                            )
+                        };
+                        post::announce(&self.state, a, ack).await.map(|_| ())
+                    }
+                    None => Err(ApiError::internal()),
+                },
+            };
+            self.settle(result, s);
         }
     }
 
-    /// A channel the user is a member of (else `NotAChannelMemberError`).
-    pub async fn member_channel(&self, cid: i64) -> ApiResult<ChannelRow> {
-        let (channel, member) = self.channel_and_membership(cid).await?;
-        if !member {
-            return Err(ApiError::not_a_member(&channel.name));
+    /// A queued send's error, if it failed, then its RECEIPT.
+    fn settle(&mut self, result: ApiResult<()>, s: &QueuedSend) {
+        if let Err(e) = result {
+            let c = Correlation {
+                receipt_id: s.receipt.as_deref(),
+                ..Default::default()
+            };
+            self.send_error(&e, c);
         }
-        Ok(channel)
-    }
-
-    /// Resolves a user reference: `{id}`, `{username}` or a User object (docs/protocol.md
-    /// 16.23: apps pass whatever object they have).
-    pub async fn user_reference(&self, r: &Value) -> ApiResult<UserRow> {
-        if let Some(id) = r.get("id").and_then(Value::as_i64) {
-            return self.app_user(id).await;
+        if let Some(r) = &s.receipt {
+            self.conn.send(receipt_frame(r));
         }
-        let name = r
-            .get("username")
-            .or_else(|| r.get("name"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ApiError::validation("A user is given as {id: number} or {username: string}.")
-            })?;
-        self.state
-            .store
-            .user_by_name(self.app_id, name)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("User {name:?}")))
     }
 }
 
-/// Publishes typing started/stopped for `user` in a thread (docs/protocol.md §13.5): on the
-/// thread's (for the main thread: the channel's) typing topic, and to the other
-/// members' `participants` user topics.
-pub async fn publish_typing_in(
-    state: &AppState,
-    key: crate::domain::threads::ThreadKey,
+/// Handles an action: its typed request to the domain. Returns the actor's user as
+/// stored now when the action changed it.
+async fn action_of(
+    call: &Call<'_>,
+    action: Action,
+    body: &Value,
+    idempotency_key: Option<&str>,
+) -> ApiResult<Option<crate::store::UserRow>> {
+    match action {
+        Action::CreateChannel => channels::create(call, parse(body)?).await.map(|_| None),
+        Action::UpdateCurrentUser => users::update_current_user(call, parse(body)?)
+            .await
+            .map(Some),
+        Action::UpdateDisplayPicture => users::update_display_picture(call, parse(body)?)
+            .await
+            .map(Some),
+        Action::BlockUser(id) => users::block(call, id as i64).await.map(|_| None),
+        Action::DeleteBlockListItem(id) => users::unblock(call, id as i64).await.map(|_| None),
+        Action::Channel(cid, verb) => channel_action(call, cid as i64, verb, body, idempotency_key)
+            .await
+            .map(|_| None),
+        Action::Message(mid, verb) => message_action(call, mid as i64, verb, body, idempotency_key)
+            .await
+            .map(|_| None),
+        Action::Thread(tid, verb) => thread_action(call, &tid, verb, body, idempotency_key)
+            .await
+            .map(|_| None),
+    }
+}
+
+async fn channel_action(
+    call: &Call<'_>,
     cid: i64,
-    user: &UserRow,
-    started: bool,
-) {
-    let rendered = state.render_user(user);
-    let (chan_type, user_type) = if started {
-        (
-            types::THREAD_TYPING_STARTED,
-            types::PARTICIPANT_TYPING_STARTED,
-        )
-    } else {
-        (
-            types::THREAD_TYPING_STOPPED,
-            types::PARTICIPANT_TYPING_STOPPED,
-        )
-    };
-    let blockers = state.store.blockers_of(user.id).await.unwrap_or_default();
-    let mut excluded = blockers.clone();
-    excluded.push(user.id);
-    let body = event_json(chan_type, &rendered);
-    let dest = match key {
-        crate::domain::threads::ThreadKey::Main(_) => {
-            Topic::Channel(cid as u64, ChannelTopic::Typing).to_destination()
+    verb: ChannelVerb,
+    body: &Value,
+    idempotency_key: Option<&str>,
+) -> ApiResult<()> {
+    match verb {
+        ChannelVerb::Message => send(call, Where::Channel(cid), body, idempotency_key).await,
+        ChannelVerb::Keystrokes => {
+            messages::keystrokes(call, ThreadKey::Main(cid), parse(body)?).await
         }
-        _ => key.topic(chatkitty_protocol::destination::ThreadTopic::Typing),
-    };
-    state.publish(&dest, &body, Exclude::Users(&excluded));
-    let members = state.store.member_ids(cid).await.unwrap_or_default();
-    let body = event_json(user_type, &rendered);
-    for m in members.into_iter().filter(|m| !excluded.contains(m)) {
-        let dest = Topic::User(m as u64, UserTopic::Participants).to_destination();
-        state.publish(&dest, &body, Exclude::Nobody);
+        ChannelVerb::Join => channels::join(call, cid).await,
+        ChannelVerb::Leave => channels::leave(call, cid).await,
+        ChannelVerb::AddModerator => {
+            let target: UserAction = parse(body)?;
+            channels::add_moderator(call, cid, target.user()).await
+        }
+        ChannelVerb::Invite => {
+            let invitee: UserAction = parse(body)?;
+            channels::invite(call, cid, invitee.user()).await
+        }
+        ChannelVerb::Read => channels::read_messages(call, cid, None).await,
+        ChannelVerb::Mute => channels::mute(call, cid, parse(body)?).await,
+        ChannelVerb::Call => Err(ApiError::unsupported("Calls")),
+        ChannelVerb::TriggerEvent => channels::trigger_event(call, cid, parse(body)?).await,
+        ChannelVerb::Update => channels::update(call, cid, parse(body)?).await,
+        ChannelVerb::Delete => channels::delete(call, cid).await,
+        ChannelVerb::ClearHistory => channels::clear_history(call, cid).await,
+        ChannelVerb::Hide => channels::hide(call, cid).await,
+        ChannelVerb::CreateThread => threads::create(call, cid, parse(body)?).await,
     }
 }
 
-/// [`publish_typing_in`] for a channel's main thread.
-pub async fn publish_typing(state: &AppState, cid: i64, user: &UserRow, started: bool) {
-    publish_typing_in(
-        state,
-        crate::domain::threads::ThreadKey::Main(cid),
-        cid,
-        user,
-        started,
+async fn message_action(
+    call: &Call<'_>,
+    mid: i64,
+    verb: MessageVerb,
+    body: &Value,
+    idempotency_key: Option<&str>,
+) -> ApiResult<()> {
+    match verb {
+        MessageVerb::Read => messages::read(call, mid).await,
+        MessageVerb::Reply => send(call, Where::Reply(mid), body, idempotency_key).await,
+        MessageVerb::DeleteForMe => messages::delete_for_me(call, mid).await,
+        MessageVerb::Delete => messages::delete(call, mid).await,
+        MessageVerb::React => messages::react(call, mid, parse(body)?).await,
+        MessageVerb::Edit => messages::edit(call, mid, parse(body)?).await,
+        MessageVerb::RemoveReaction => messages::remove_reaction(call, mid, parse(body)?).await,
+    }
+}
+
+async fn thread_action(
+    call: &Call<'_>,
+    tid: &str,
+    verb: ThreadVerb,
+    body: &Value,
+    idempotency_key: Option<&str>,
+) -> ApiResult<()> {
+    match verb {
+        ThreadVerb::Message => send(call, Where::Thread(tid), body, idempotency_key).await,
+        ThreadVerb::Keystrokes => {
+            let (view, _) = threads::readable(call, tid).await?;
+            messages::keystrokes(call, view.key, parse(body)?).await
+        }
+        ThreadVerb::Read => messages::read_thread(call, tid).await,
+    }
+}
+
+/// One message through the pipeline ([`post`]): a reply, a message to a thread (a
+/// channel's main-thread sends are batched, above).
+async fn send(
+    call: &Call<'_>,
+    to: Where<'_>,
+    body: &Value,
+    idempotency_key: Option<&str>,
+) -> ApiResult<()> {
+    let dest = post::destination(call, to).await?;
+    let content = post::user_content(call, parse(body)?).await?;
+    let ack = |created: &str| {
+        call.answer.result(
+            chatkitty_protocol::destination::UserTopic::Messages,
+            created,
+        )
+    };
+    post::post(
+        call.state,
+        call.app_id,
+        Some(call.user),
+        &dest,
+        content,
+        idempotency_key,
+        ack,
     )
-    .await;
+    .await?;
+    Ok(())
 }
