@@ -1084,7 +1084,10 @@ async fn external_files_and_pictures_keep_their_urls() {
         )
         .await
         .unwrap();
-    assert_eq!(sent["file"]["url"], "https://cdn.example.com/files/v1/hosted/a/b.png");
+    assert_eq!(
+        sent["file"]["url"],
+        "https://cdn.example.com/files/v1/hosted/a/b.png"
+    );
     assert_eq!(sent["file"]["type"], "EXTERNAL");
     let page = jane
         .relay(ch["_relays"]["messages"].as_str().unwrap(), &[])
@@ -1098,5 +1101,8 @@ async fn external_files_and_pictures_keep_their_urls() {
     me["displayPictureUrl"] = json!("https://pics.example.com/jane.png");
     let update = jane.user["_actions"]["update"].as_str().unwrap().to_owned();
     let (_, updated) = jane.action(&update, me).await.unwrap();
-    assert_eq!(updated["displayPictureUrl"], "https://pics.example.com/jane.png");
+    assert_eq!(
+        updated["displayPictureUrl"],
+        "https://pics.example.com/jane.png"
+    );
 }

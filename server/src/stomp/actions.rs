@@ -14,25 +14,14 @@ use chatkitty_protocol::thread::ThreadKey;
 use chatkitty_protocol::{header, Command, Frame};
 use serde_json::Value;
 
-use super::reply::{receipt_frame, Correlation, StompAnswer};
-use super::session::{Session, ANSWER_WAIT};
+use super::frames::{receipt_frame, Correlation};
+use super::session::{QueuedSend, Session, StompAnswer, ANSWER_WAIT};
 use crate::domain::post::{self, Announcement, Where};
 use crate::domain::{channels, messages, parse, threads, users, Call};
 use crate::error::{ApiError, ApiResult};
 
 /// At most this many SENDs are handled together.
 pub const MAX_QUEUED_SENDS: usize = 64;
-
-/// A SEND to a channel's `message` action waiting to be handled with the ones after
-/// it.
-pub struct QueuedSend {
-    /// Its receipt.
-    pub receipt: Option<String>,
-    /// Its idempotency key.
-    pub idempotency_key: Option<String>,
-    /// Its body, parsed.
-    pub body: ApiResult<Value>,
-}
 
 /// The channel of a SEND to a channel's `message` action.
 pub fn channel_message_send(frame: &Frame) -> Option<i64> {
@@ -54,158 +43,157 @@ fn json_body(frame: &Frame) -> ApiResult<Value> {
         .map_err(|e| ApiError::validation(format!("The body is not valid JSON: {e}.")))
 }
 
-impl Session {
-    /// Handles a SEND; `true` when it was queued to be handled with the next ones (its
-    /// RECEIPT then follows its answer), `false` when it was handled (the caller sends
-    /// the RECEIPT).
-    pub(super) async fn on_send(&mut self, frame: &Frame, to_channel: Option<i64>) -> bool {
-        if let Some(cid) = to_channel {
-            self.queued.push(QueuedSend {
-                receipt: frame.header(header::RECEIPT).map(str::to_owned),
-                idempotency_key: frame.header(header::IDEMPOTENCY_KEY).map(str::to_owned),
-                body: json_body(frame),
-            });
-            self.queued_for = cid;
-            if self.queued.len() >= MAX_QUEUED_SENDS {
-                self.flush_sends().await;
-            }
-            return true;
+/// Handles a SEND; `true` when it was queued to be handled with the next ones (its
+/// RECEIPT then follows its answer), `false` when it was handled (the caller sends
+/// the RECEIPT).
+pub async fn on_send(s: &mut Session, frame: &Frame, to_channel: Option<i64>) -> bool {
+    if let Some(cid) = to_channel {
+        s.queued.push(QueuedSend {
+            receipt: frame.header(header::RECEIPT).map(str::to_owned),
+            idempotency_key: frame.header(header::IDEMPOTENCY_KEY).map(str::to_owned),
+            body: json_body(frame),
+        });
+        s.queued_for = cid;
+        if s.queued.len() >= MAX_QUEUED_SENDS {
+            flush_sends(s).await;
         }
-        let receipt = frame.header(header::RECEIPT);
-        let dest = frame.header(header::DESTINATION).unwrap_or("");
-        let result = match (Destination::parse(dest), json_body(frame)) {
-            (Some(Destination::Action(action)), Ok(body)) => {
-                let answer = StompAnswer {
-                    session: self,
-                    receipt,
-                };
-                let key = frame.header(header::IDEMPOTENCY_KEY);
-                let outcome = action_of(&self.call(&answer), action, &body, key).await;
-                match outcome {
-                    Ok(Some(user)) => {
-                        self.user = user;
-                        Ok(())
-                    }
-                    Ok(None) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
-            (Some(Destination::Action(_)), Err(e)) => Err(e),
-            _ => Err(ApiError::not_found(format!("The action {dest}"))),
-        };
-        if let Err(e) = result {
-            let c = Correlation {
-                receipt_id: receipt,
-                ..Default::default()
-            };
-            self.send_error(&e, c);
-        }
-        false
+        return true;
     }
+    let receipt = frame.header(header::RECEIPT);
+    let dest = frame.header(header::DESTINATION).unwrap_or("");
+    let result = match (Destination::parse(dest), json_body(frame)) {
+        (Some(Destination::Action(action)), Ok(body)) => {
+            let answer = StompAnswer {
+                session: s,
+                receipt,
+            };
+            let key = frame.header(header::IDEMPOTENCY_KEY);
+            let outcome = action_of(&s.call(&answer), action, &body, key).await;
+            match outcome {
+                Ok(Some(user)) => {
+                    s.user = user;
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        (Some(Destination::Action(_)), Err(e)) => Err(e),
+        _ => Err(ApiError::not_found(format!("The action {dest}"))),
+    };
+    if let Err(e) = result {
+        let c = Correlation {
+            receipt_id: receipt,
+            ..Default::default()
+        };
+        s.send_error(&e, c);
+    }
+    false
+}
 
-    /// Handles the queued SENDs to a channel, if any.
-    pub async fn flush_sends(&mut self) {
-        if self.queued.is_empty() {
+/// Handles the queued SENDs to a channel, if any.
+pub async fn flush_sends(s: &mut Session) {
+    if s.queued.is_empty() {
+        return;
+    }
+    let sends = std::mem::take(&mut s.queued);
+    let cid = s.queued_for;
+    send_batch(s, cid, sends).await;
+}
+
+/// Whether SENDs are queued, fewer than a batch holds.
+pub fn wants_more_sends(s: &Session) -> bool {
+    !s.queued.is_empty() && s.queued.len() < MAX_QUEUED_SENDS
+}
+
+/// Consecutive SENDs of this connection to one channel's `message` action, that
+/// arrived together: handled as if one after the other (each answered in order,
+/// with its result event or its error, then its RECEIPT), but with one context
+/// query and one insert for all of them. Under load a connection's sends queue up
+/// while the previous ones are stored; taking them together keeps the database's
+/// per-statement cost from setting its pace.
+pub async fn send_batch(s: &mut Session, cid: i64, sends: Vec<QueuedSend>) {
+    let answer = crate::domain::NoAnswer;
+    let dest = post::channel_destination(&s.call(&answer), cid).await;
+    let dest = match dest {
+        Ok(d) => d,
+        Err(e) => {
+            for q in &sends {
+                s.conn.room(2, ANSWER_WAIT).await;
+                settle(s, Err(e.clone()), q);
+            }
             return;
         }
-        let sends = std::mem::take(&mut self.queued);
-        self.send_batch(self.queued_for, sends).await;
+    };
+    let mut contents = Vec::with_capacity(sends.len());
+    for q in &sends {
+        contents.push(match &q.body {
+            Ok(body) => match parse(body) {
+                Ok(req) => post::user_content(&s.call(&answer), req).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e.clone()),
+        });
     }
-
-    /// Whether SENDs are queued, fewer than a batch holds.
-    pub fn wants_more_sends(&self) -> bool {
-        !self.queued.is_empty() && self.queued.len() < MAX_QUEUED_SENDS
-    }
-
-    /// Consecutive SENDs of this connection to one channel's `message` action, that
-    /// arrived together: handled as if one after the other (each answered in order,
-    /// with its result event or its error, then its RECEIPT), but with one context
-    /// query and one insert for all of them. Under load a connection's sends queue up
-    /// while the previous ones are stored; taking them together keeps the database's
-    /// per-statement cost from setting its pace.
-    pub async fn send_batch(&mut self, cid: i64, sends: Vec<QueuedSend>) {
-        let answer = crate::domain::NoAnswer;
-        let dest = post::channel_destination(&self.call(&answer), cid).await;
-        let dest = match dest {
-            Ok(d) => d,
-            Err(e) => {
-                for s in &sends {
-                    self.conn.room(2, ANSWER_WAIT).await;
-                    self.settle(Err(e.clone()), s);
+    let news: Vec<_> = contents
+        .iter()
+        .zip(&sends)
+        .filter_map(|(c, q)| {
+            let c = c.as_ref().ok()?;
+            Some(c.new_message(Some(s.user.id), &dest, q.idempotency_key.as_deref()))
+        })
+        .collect();
+    let stored = post::store_many(&s.state, &news).await;
+    drop(news);
+    let mut stored = stored.map(Vec::into_iter);
+    for (content, q) in contents.into_iter().zip(&sends) {
+        // Its result event or error, its RECEIPT and its copy on a channel topic.
+        s.conn.room(3, ANSWER_WAIT).await;
+        let result = match (content, &mut stored) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e.clone()),
+            (Ok(content), Ok(rows)) => match rows.next() {
+                Some((row, new)) => {
+                    let a = Announcement {
+                        app_id: s.app_id,
+                        sender: Some(&s.user),
+                        dest: &dest,
+                        content,
+                        row,
+                        new,
+                        idempotency_key: q.idempotency_key.as_deref(),
+                    };
+                    let answer = StompAnswer {
+                        session: s,
+                        receipt: q.receipt.as_deref(),
+                    };
+                    let ack = |created: &str| {
+                        crate::domain::Answer::result(
+                            &answer,
+                            chatkitty_protocol::destination::UserTopic::Messages,
+                            created,
+                        )
+                    };
+                    post::announce(&s.state, a, ack).await.map(|_| ())
                 }
-                return;
-            }
+                None => Err(ApiError::internal()),
+            },
         };
-        let mut contents = Vec::with_capacity(sends.len());
-        for s in &sends {
-            contents.push(match &s.body {
-                Ok(body) => match parse(body) {
-                    Ok(req) => post::user_content(&self.call(&answer), req).await,
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e.clone()),
-            });
-        }
-        let news: Vec<_> = contents
-            .iter()
-            .zip(&sends)
-            .filter_map(|(c, s)| {
-                let c = c.as_ref().ok()?;
-                Some(c.new_message(Some(self.user.id), &dest, s.idempotency_key.as_deref()))
-            })
-            .collect();
-        let stored = post::store_many(&self.state, &news).await;
-        drop(news);
-        let mut stored = stored.map(Vec::into_iter);
-        for (content, s) in contents.into_iter().zip(&sends) {
-            // Its result event or error, its RECEIPT and its copy on a channel topic.
-            self.conn.room(3, ANSWER_WAIT).await;
-            let result = match (content, &mut stored) {
-                (Err(e), _) => Err(e),
-                (Ok(_), Err(e)) => Err(e.clone()),
-                (Ok(content), Ok(rows)) => match rows.next() {
-                    Some((row, new)) => {
-                        let a = Announcement {
-                            app_id: self.app_id,
-                            sender: Some(&self.user),
-                            dest: &dest,
-                            content,
-                            row,
-                            new,
-                            idempotency_key: s.idempotency_key.as_deref(),
-                        };
-                        let answer = StompAnswer {
-                            session: self,
-                            receipt: s.receipt.as_deref(),
-                        };
-                        let ack = |created: &str| {
-                            crate::domain::Answer::result(
-                                &answer,
-                                chatkitty_protocol::destination::UserTopic::Messages,
-                                created,
-                            )
-                        };
-                        post::announce(&self.state, a, ack).await.map(|_| ())
-                    }
-                    None => Err(ApiError::internal()),
-                },
-            };
-            self.settle(result, s);
-        }
+        settle(s, result, q);
     }
+}
 
-    /// A queued send's error, if it failed, then its RECEIPT.
-    fn settle(&mut self, result: ApiResult<()>, s: &QueuedSend) {
-        if let Err(e) = result {
-            let c = Correlation {
-                receipt_id: s.receipt.as_deref(),
-                ..Default::default()
-            };
-            self.send_error(&e, c);
-        }
-        if let Some(r) = &s.receipt {
-            self.conn.send(receipt_frame(r));
-        }
+/// A queued send's error, if it failed, then its RECEIPT.
+fn settle(s: &mut Session, result: ApiResult<()>, q: &QueuedSend) {
+    if let Err(e) = result {
+        let c = Correlation {
+            receipt_id: q.receipt.as_deref(),
+            ..Default::default()
+        };
+        s.send_error(&e, c);
+    }
+    if let Some(r) = &q.receipt {
+        s.conn.send(receipt_frame(r));
     }
 }
 

@@ -20,7 +20,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::reply::error_frame;
+use super::frames::error_frame;
 use super::session::{Flow, Session};
 use crate::realtime::hub::{ConnHandle, Outbound, QueueBudget};
 use crate::state::AppState;
@@ -92,7 +92,8 @@ pub async fn serve(state: AppState, socket: WebSocket, peer: Peer) {
     }
     if let Some(mut session) = reader.session.take() {
         // Sends received before the connection ended are still stored and delivered.
-        let flush = std::panic::AssertUnwindSafe(session.flush_sends()).catch_unwind();
+        let flush =
+            std::panic::AssertUnwindSafe(super::actions::flush_sends(&mut session)).catch_unwind();
         if flush.await.is_err() {
             tracing::error!(parent: &span, "storing queued sends panicked");
         }
@@ -306,14 +307,14 @@ impl Reader {
             // While SENDs are queued, WebSocket messages already received join them;
             // once nothing more is waiting, the queue is handled before waiting.
             if let Some(s) = &self.session {
-                if s.wants_more_sends() {
+                if super::actions::wants_more_sends(s) {
                     if let Some(ready) = stream.next().now_or_never() {
                         return Some(wake(ready));
                     }
                 }
             }
             if let Some(s) = self.session.as_mut() {
-                s.flush_sends().await;
+                super::actions::flush_sends(s).await;
             }
             let idle = match &self.session {
                 Some(s) => tokio::time::Instant::now() + s.idle_timeout(),
@@ -400,7 +401,7 @@ impl Reader {
                 Err(e) => {
                     // The frames before the malformed one are answered first.
                     if let Some(s) = self.session.as_mut() {
-                        s.flush_sends().await;
+                        super::actions::flush_sends(s).await;
                     }
                     self.protocol_error(&e).await;
                     return Flow::Close;
@@ -422,7 +423,7 @@ impl Reader {
 
     async fn on_frame(&mut self, frame: Frame) -> Flow {
         if let Some(session) = self.session.as_mut() {
-            return session.on_frame(frame).await;
+            return super::dispatch::on_frame(session, frame).await;
         }
         match frame.command {
             Command::Connect | Command::Stomp => self.connect(frame).await,

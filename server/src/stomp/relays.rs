@@ -20,26 +20,21 @@ const RESERVED: [&str; 5] = [
     header::CONTENT_LENGTH,
 ];
 
-impl Session {
-    /// Answers the relay SUBSCRIBE `id` to `dest`.
-    pub(super) async fn relay(
-        &mut self,
-        id: &str,
-        dest: &str,
-        relay: Relay,
-        query: Vec<(String, String)>,
-        frame: &Frame,
-    ) -> ApiResult<()> {
-        let params = params(frame, query);
-        let resource = {
-            let answer = NoAnswer;
-            reads::answer(&self.call(&answer), relay, &params).await?
-        };
-        let body = format!("{{\"resource\":{resource}}}");
-        let mid = self.state.hub.next_message_id();
-        self.conn.send(message_frame(dest, id, &mid, None, &body));
-        Ok(())
-    }
+/// Answers the relay SUBSCRIBE `id` to `dest`.
+pub async fn relay(
+    s: &Session,
+    id: &str,
+    dest: &str,
+    relay: Relay,
+    query: Vec<(String, String)>,
+    frame: &Frame,
+) -> ApiResult<()> {
+    let params = params(frame, query);
+    let resource = reads::answer(&s.call(&NoAnswer), relay, &params).await?;
+    let body = format!("{{\"resource\":{resource}}}");
+    let mid = s.state.hub.next_message_id();
+    s.conn.send(message_frame(dest, id, &mid, None, &body));
+    Ok(())
 }
 
 /// Relay parameters: the destination's `?query`, then the SUBSCRIBE's other headers

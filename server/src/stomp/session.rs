@@ -1,21 +1,20 @@
-//! An established STOMP session (docs/protocol.md §3, §4): its subscriptions, its rate
-//! limits, the errors queue, and the dispatch of each frame to relays
-//! ([`super::relays`]), topics (here) and actions ([`super::actions`]).
+//! An established STOMP session (docs/protocol.md §3, §4): its user, subscriptions,
+//! rate limits, the errors queue and the sends waiting to be handled together; and
+//! [`StompAnswer`], how the domain's result events reach the actor's connection.
+//! Frames are dispatched to it by [`super::dispatch`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatkitty_protocol::destination::{ChannelTopic, Destination, Topic};
+use chatkitty_protocol::destination::{ChannelTopic, Destination, Topic, UserTopic, ERRORS_QUEUE};
 use chatkitty_protocol::error::names;
 use chatkitty_protocol::resource::ChannelType;
-use chatkitty_protocol::{header, Command, Frame};
 
-use super::actions::QueuedSend;
-use super::reply::{error_frame, error_message, receipt_frame, Correlation};
-use crate::domain::{access, presence, threads, Call};
+use super::frames::{error_message, Correlation};
+use crate::domain::{access, presence, threads, Answer, Call};
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::hub::{ConnHandle, Outbound};
+use crate::realtime::hub::{message_frame, ConnHandle};
 use crate::realtime::tracker::RateLimit;
 use crate::state::AppState;
 use crate::store::{ChannelRow, UserRow};
@@ -32,6 +31,17 @@ pub enum Flow {
 /// before they are queued anyway (a full queue then closes the connection as a slow
 /// consumer).
 pub const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
+/// A SEND to a channel's `message` action waiting to be handled with the ones after
+/// it (see `super::actions`).
+pub struct QueuedSend {
+    /// Its receipt.
+    pub receipt: Option<String>,
+    /// Its idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Its body, parsed.
+    pub body: ApiResult<serde_json::Value>,
+}
 
 /// Errors raised before the errors queue is subscribed are kept, up to this many.
 const MAX_PENDING_ERRORS: usize = 16;
@@ -57,7 +67,7 @@ pub struct Session {
     pub(super) relay_limit: RateLimit,
     /// Paces topic SUBSCRIBE/UNSUBSCRIBE: each can announce a participant to a whole
     /// channel, so toggling them is amplification (README, "Limits").
-    subscribe_pace: RateLimit,
+    pub(super) subscribe_pace: RateLimit,
     /// When requests were refused for rate, within the last minute.
     violations: Vec<Instant>,
     /// SENDs to one channel's `message` action not handled yet (see
@@ -118,194 +128,8 @@ impl Session {
         self.violations.len() as u32 > self.state.config.abuse_limit
     }
 
-    async fn close_for_abuse(&self) -> Flow {
-        tracing::warn!(
-            user = self.user.id,
-            "closing a connection over its rate limits"
-        );
-        let frame = error_frame(
-            names::RATE_LIMITED,
-            "Too many requests: the connection is closed. Slow down and reconnect.",
-        );
-        self.conn.control(Outbound::Close(Some(frame))).await;
-        Flow::Close
-    }
-
-    /// Handles one frame.
-    pub async fn on_frame(&mut self, frame: Frame) -> Flow {
-        let to_channel = super::actions::channel_message_send(&frame);
-        if !self.queued.is_empty() && to_channel != Some(self.queued_for) {
-            self.flush_sends().await;
-        }
-        // Room for this frame's answers (a result, events on the user's own topics, a
-        // RECEIPT): a client that sends faster than it reads is paced, not dropped.
-        self.conn.room(4, ANSWER_WAIT).await;
-        self.pace_topic_changes(&frame).await;
-        if let Some(flow) = self.refuse_over_rate(&frame).await {
-            return flow;
-        }
-        let receipt = frame.header(header::RECEIPT).map(str::to_owned);
-        match frame.command {
-            Command::Subscribe => {
-                if !self.on_subscribe(&frame).await {
-                    // A refused subscription gets its error and no RECEIPT, so a chat
-                    // session waiting on it is never confirmed.
-                    return Flow::Continue;
-                }
-            }
-            Command::Unsubscribe => {
-                if let Some(id) = frame.header(header::ID) {
-                    self.unsubscribe(id).await;
-                }
-            }
-            Command::Send => {
-                if self.on_send(&frame, to_channel).await {
-                    // Queued: its RECEIPT follows its answer.
-                    return Flow::Continue;
-                }
-            }
-            Command::Ack | Command::Nack => {}
-            Command::Disconnect => {
-                if let Some(r) = &receipt {
-                    self.conn.control(Outbound::Frame(receipt_frame(r))).await;
-                }
-                self.conn.control(Outbound::Close(None)).await;
-                return Flow::Close;
-            }
-            Command::Begin | Command::Commit | Command::Abort => {
-                let c = Correlation {
-                    receipt_id: receipt.as_deref(),
-                    ..Default::default()
-                };
-                self.send_error(&ApiError::unsupported("STOMP transactions"), c);
-            }
-            Command::Connect | Command::Stomp => {
-                let c = Correlation {
-                    receipt_id: receipt.as_deref(),
-                    ..Default::default()
-                };
-                self.send_error(
-                    &ApiError::validation("The session is already connected."),
-                    c,
-                );
-            }
-            Command::Connected | Command::Message | Command::Receipt | Command::Error => {
-                let msg = format!("{} is a server command.", frame.command);
-                let frame = error_frame(names::MALFORMED_FRAME, &msg);
-                self.conn.control(Outbound::Close(Some(frame))).await;
-                return Flow::Close;
-            }
-        }
-        if let Some(r) = receipt {
-            self.conn.send(receipt_frame(&r));
-        }
-        Flow::Continue
-    }
-
-    /// Waits for a topic SUBSCRIBE/UNSUBSCRIBE's turn (`--subscribe-rate`).
-    async fn pace_topic_changes(&mut self, frame: &Frame) {
-        let topic_change = match frame.command {
-            Command::Unsubscribe => true,
-            Command::Subscribe => frame
-                .header(header::DESTINATION)
-                .is_some_and(|d| !d.contains(".relay")),
-            _ => false,
-        };
-        if topic_change {
-            let wait = self.subscribe_pace.pace(Instant::now());
-            if !wait.is_zero() {
-                self.flush_sends().await;
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
-
-    /// A SEND or relay over its connection's rate is refused (`RateLimitExceededError`);
-    /// a connection refused too often is closed. `None` when within the rate.
-    async fn refuse_over_rate(&mut self, frame: &Frame) -> Option<Flow> {
-        let limited = match frame.command {
-            Command::Send => !self.send_limit.take(Instant::now()),
-            Command::Subscribe
-                if frame
-                    .header(header::DESTINATION)
-                    .is_some_and(|d| d.contains(".relay")) =>
-            {
-                !self.relay_limit.take(Instant::now())
-            }
-            _ => false,
-        };
-        if !limited {
-            return None;
-        }
-        // Answered after the sends queued before it.
-        self.flush_sends().await;
-        if self.violation() {
-            return Some(self.close_for_abuse().await);
-        }
-        let e = ApiError::new(names::RATE_LIMITED, "Too many requests: slow down.");
-        let receipt = frame.header(header::RECEIPT);
-        let c = match frame.command {
-            Command::Send => Correlation {
-                receipt_id: receipt,
-                ..Default::default()
-            },
-            _ => Correlation {
-                subscription_id: frame.header(header::ID),
-                ..Default::default()
-            },
-        };
-        self.send_error(&e, c);
-        if let (Command::Send, Some(r)) = (frame.command, receipt) {
-            self.conn.send(receipt_frame(r));
-        }
-        Some(Flow::Continue)
-    }
-
-    /// Handles a SUBSCRIBE; `false` if it was refused.
-    async fn on_subscribe(&mut self, frame: &Frame) -> bool {
-        let Some(id) = frame.header(header::ID).map(str::to_owned) else {
-            let c = Correlation {
-                receipt_id: frame.header(header::RECEIPT),
-                ..Default::default()
-            };
-            self.send_error(&ApiError::validation("SUBSCRIBE needs an id header."), c);
-            return false;
-        };
-        let dest = frame.header(header::DESTINATION).unwrap_or("");
-        let fail = Correlation {
-            subscription_id: Some(&id),
-            receipt_id: frame.header(header::RECEIPT),
-        };
-        let refused = match Destination::parse(dest) {
-            Some(Destination::Relay(relay, query)) => {
-                self.relay(&id, dest, relay, query, frame).await.err()
-            }
-            Some(Destination::Topic(topic)) => self.subscribe_topic(&id, dest, &topic).await.err(),
-            Some(Destination::ErrorsQueue) => {
-                self.errors_subscribed(id.clone());
-                None
-            }
-            Some(Destination::Action(_)) => Some(ApiError::validation(format!(
-                "{dest} is an action: SEND to it."
-            ))),
-            None if dest.contains(".relay") => {
-                Some(ApiError::not_found(format!("The relay {dest}")))
-            }
-            // Unknown topics (including "undefined", docs/protocol.md §16.9) are accepted
-            // as no-ops: the RECEIPT is sent by the caller.
-            None => None,
-        };
-        match refused {
-            Some(e) => {
-                self.send_error(&e, fail);
-                false
-            }
-            None => true,
-        }
-    }
-
     /// The errors queue is subscribed: the errors kept until now are sent.
-    fn errors_subscribed(&mut self, id: String) {
+    pub(super) fn errors_subscribed(&mut self, id: String) {
         self.errors_sub = Some(id);
         for (e, sid, rid) in std::mem::take(&mut self.pending_errors) {
             let c = Correlation {
@@ -319,7 +143,12 @@ impl Session {
     /// Subscribes a topic the user may read (docs/protocol.md §18.2). What gives the
     /// right to a non-public channel's topics is membership: that grant is recorded
     /// with the subscription, and losing it ends the subscription (§18.3).
-    async fn subscribe_topic(&mut self, id: &str, dest: &str, topic: &Topic) -> ApiResult<()> {
+    pub(super) async fn subscribe_topic(
+        &mut self,
+        id: &str,
+        dest: &str,
+        topic: &Topic,
+    ) -> ApiResult<()> {
         let answer = crate::domain::NoAnswer;
         let call = self.call(&answer);
         let granted_by = |c: &ChannelRow| (c.kind != ChannelType::Public).then_some(c.id);
@@ -357,7 +186,7 @@ impl Session {
         Ok(())
     }
 
-    async fn unsubscribe(&mut self, id: &str) {
+    pub(super) async fn unsubscribe(&mut self, id: &str) {
         if let Some(dest) = self.subs.get(id).cloned() {
             self.unsubscribe_dest(id, &dest).await;
         }
@@ -446,34 +275,37 @@ fn chat_channel(dest: &str) -> Option<i64> {
     }
 }
 
-#[cfg(feature = "fuzzing")]
-impl Session {
-    /// A session of `user` over a connection whose frames go to `tx` (fuzzing only).
-    pub fn for_fuzzing(
-        state: AppState,
-        app_id: i64,
-        user: UserRow,
-        tx: tokio::sync::mpsc::Sender<Outbound>,
-    ) -> Session {
-        let conn = ConnHandle::new(
-            state.next_conn_id(),
-            user.id,
-            tx,
-            tokio_util::sync::CancellationToken::new(),
-            crate::realtime::hub::QueueBudget::unlimited(),
-        );
-        let mut s = Session::new(state, conn, app_id, user, None);
-        let now = Instant::now();
-        s.send_limit = RateLimit::new(u32::MAX, u32::MAX, now);
-        s.relay_limit = RateLimit::new(u32::MAX, u32::MAX, now);
-        s.subscribe_pace = RateLimit::new(u32::MAX, u32::MAX, now);
-        s
-    }
+/// The actor's result events, over their connection: on its subscription to the user
+/// topic (or, failing that, to any of their user topics, then the errors queue), with
+/// the request's `receipt-id` (docs/protocol.md §3.3).
+pub struct StompAnswer<'a> {
+    /// The connection's session.
+    pub session: &'a Session,
+    /// The request's receipt.
+    pub receipt: Option<&'a str>,
+}
 
-    /// Handles one frame; `true` if the session would close the connection.
-    pub async fn handle_for_fuzzing(&mut self, frame: Frame) -> bool {
-        let close = matches!(self.on_frame(frame).await, Flow::Close);
-        self.flush_sends().await;
-        close
+impl Answer for StompAnswer<'_> {
+    fn result(&self, topic: UserTopic, event: &str) {
+        let s = self.session;
+        let user = s.user.id as u64;
+        let dest = Topic::User(user, topic).to_destination();
+        let own = Topic::User(user, UserTopic::Self_).to_destination();
+        let found = s
+            .subscription_to(|d| d == dest)
+            .or_else(|| s.subscription_to(|d| d.starts_with(&own)));
+        let (sub_id, dest) = match found {
+            Some((id, d)) => (id, d),
+            None => match s.errors_subscription() {
+                Some(id) => (id, ERRORS_QUEUE),
+                None => {
+                    tracing::warn!("result event with no subscription to carry it");
+                    return;
+                }
+            },
+        };
+        let mid = s.state.hub.next_message_id();
+        s.conn
+            .send(message_frame(dest, sub_id, &mid, self.receipt, event));
     }
 }
