@@ -68,7 +68,17 @@ impl Harness {
             ] {
                 let c = state
                     .store
-                    .create_group_channel(app_id, kind, name, name, "{}", john.id, &[john.id])
+                    .create_group_channel(
+                        &crate::store::NewGroupChannel {
+                            app_id,
+                            kind,
+                            name,
+                            display_name: name,
+                            properties: "{}",
+                        },
+                        john.id,
+                        &[john.id],
+                    )
                     .await
                     .expect("group channel");
                 let m = NewMessage::text(c.id, Some(john.id), "<@jane> <#lobby> <#vault>");

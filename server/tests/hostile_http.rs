@@ -922,10 +922,15 @@ async fn a_deleted_file_message_is_no_longer_downloadable() {
     jane.action(m["_actions"]["delete"].as_str().unwrap(), json!({}))
         .await
         .unwrap();
+    // Its bytes go with the message, whether or not anyone asks for it again.
+    assert_eq!(
+        files_on_disk(&server),
+        0,
+        "its bytes are gone with the message"
+    );
     let gone = request(&host, "GET", &url, &[], b"").await;
     assert_eq!(gone.status, 410, "{}", String::from_utf8_lossy(&gone.body));
     assert_eq!(gone.json()["error"], "NotFoundError");
-    assert_eq!(files_on_disk(&server), 0, "its bytes are gone too");
     still_served(&host).await;
 }
 
@@ -1039,6 +1044,26 @@ async fn failed_or_extra_multipart_parts_leave_no_file_on_disk() {
     .await;
     assert_eq!(huge_properties.status, 413);
     assert_eq!(huge_properties.json()["error"], "PayloadTooLargeError");
+    // Under the 64 KiB part cap, but over what any message's properties may be.
+    let big = format!("{{\"x\":\"{}\"}}", "p".repeat(20 * 1024));
+    let long_tag = format!("\"{}\"", "t".repeat(300));
+    for part in [
+        ("properties", big.as_bytes()),
+        ("groupTag", long_tag.as_bytes()),
+    ] {
+        let r = upload(
+            &host,
+            &mut jane,
+            &ch,
+            &[
+                ("file", Some(("a.png", "image/png")), b"\x89PNG"),
+                (part.0, None, part.1),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 413, "{}", part.0);
+        assert_eq!(r.json()["error"], "PayloadTooLargeError");
+    }
     assert_eq!(files_on_disk(&server), 0, "nothing left behind");
     still_served(&host).await;
 }

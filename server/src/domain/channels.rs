@@ -12,7 +12,7 @@ use super::{access, Call};
 use crate::error::{ApiError, ApiResult};
 use crate::limits::properties;
 use crate::realtime::hub::Exclude;
-use crate::store::{ChannelRow, StoreError, UserRow};
+use crate::store::{ChannelRow, NewGroupChannel, StoreError, UserRow};
 
 /// Direct channels have at most this many members, creator included.
 pub const MAX_DIRECT_MEMBERS: usize = 10;
@@ -112,17 +112,16 @@ pub async fn create(call: &Call<'_>, req: CreateChannel) -> ApiResult<ChannelRow
                 .map(str::trim)
                 .filter(|d| !d.is_empty())
                 .unwrap_or(name);
+            let new = NewGroupChannel {
+                app_id: call.app_id,
+                kind,
+                name,
+                display_name: display,
+                properties: &props,
+            };
             let made = state
                 .store
-                .create_group_channel(
-                    call.app_id,
-                    kind,
-                    name,
-                    display,
-                    &props,
-                    call.user.id,
-                    &others,
-                )
+                .create_group_channel(&new, call.user.id, &others)
                 .await;
             match made {
                 Ok(c) => (c, true),

@@ -41,7 +41,16 @@ pub async fn edit(call: &Call<'_>, mid: i64, req: EditMessage) -> ApiResult<()> 
 /// `deleteMessage`: for everyone, by its sender or a moderator of a group channel.
 pub async fn delete(call: &Call<'_>, mid: i64) -> ApiResult<()> {
     let (_, channel) = access::own_message(call, mid, "delete").await?;
-    call.state.store.delete_message(mid).await?;
+    let state = call.state;
+    state.store.delete_message(mid).await?;
+    // An uploaded file goes with its message (its link answers 410 from now on).
+    for token in state.store.file_tokens_of_message(mid).await? {
+        if let Err(e) = tokio::fs::remove_file(state.config.files_dir.join(&token)).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(error = %e, "removing a deleted message's file");
+            }
+        }
+    }
     let rendered = changed(call, mid, &channel, types::USER_MESSAGE_DELETED).await?;
     call.state.publish_to_channel(
         channel.id,

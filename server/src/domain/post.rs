@@ -38,7 +38,7 @@ pub enum Target {
     /// The channel's main thread.
     Channel,
     /// A reply to this message.
-    Reply(MessageRow),
+    Reply(Box<MessageRow>),
     /// A standalone thread.
     Thread(i64),
 }
@@ -83,14 +83,16 @@ pub async fn destination(call: &Call<'_>, to: Where<'_>) -> ApiResult<Destinatio
         Where::Channel(cid) => return channel_destination(call, cid).await,
         Where::Reply(mid) => {
             let (parent, channel) = access::readable_message(call, mid).await?;
-            (channel, Target::Reply(parent))
+            (channel, Target::Reply(Box::new(parent)))
         }
         Where::Thread(tid) => {
             let (view, channel) = threads::readable(call, tid).await?;
             let target = match view.key {
                 ThreadKey::Main(_) => Target::Channel,
                 ThreadKey::Standalone(t) => Target::Thread(t),
-                ThreadKey::Message(m) => Target::Reply(access::readable_message(call, m).await?.0),
+                ThreadKey::Message(m) => {
+                    Target::Reply(Box::new(access::readable_message(call, m).await?.0))
+                }
             };
             (channel, target)
         }
@@ -521,7 +523,7 @@ async fn deliver(state: &AppState, f: Fanout<'_>, ack: impl FnOnce()) -> ApiResu
         );
     }
     let parent = match &f.dest.target {
-        Target::Reply(p) => Some(p),
+        Target::Reply(p) => Some(p.as_ref()),
         _ => None,
     };
     let n = super::notify::NewMessage {

@@ -144,9 +144,9 @@ async fn text_part(field: &mut axum::extract::multipart::Field<'_>) -> HttpResul
 }
 
 /// Reads the multipart body: streams part `file` to disk (counting bytes against the
-/// limit) and JSON-parses the other parts (docs/protocol.md §10.2: text parts are JSON).
+/// limit) and JSON-parses the other parts (docs/protocol.md §10.2: text parts are JSON),
+/// within the limits of any message's `groupTag` and `properties`.
 async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
-    let bad = |m: String| HttpError(StatusCode::BAD_REQUEST, ApiError::validation(m));
     let dir = &state.config.files_dir;
     tokio::fs::create_dir_all(dir)
         .await
@@ -154,7 +154,6 @@ async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
     let mut upload: Option<Upload> = None;
     let mut group_tag = None;
     let mut properties = "{}".to_owned();
-    let max = state.config.max_upload_bytes;
     while let Some(mut field) = form
         .next_field()
         .await
@@ -164,78 +163,24 @@ async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
             "file" if upload.is_some() => {
                 return Err(bad("An upload carries one `file` part.".into()));
             }
-            "file" => {
-                let token = new_token();
-                let name = field
-                    .file_name()
-                    .unwrap_or("file")
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(200)
-                    .collect::<String>();
-                let content_type = field
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(200)
-                    .collect::<String>();
-                let path = dir.join(&token);
-                let mut out = tokio::fs::File::create(&path)
-                    .await
-                    .map_err(|e| internal("creating a file", e))?;
-                let stored = Stored { path, keep: false };
-                let mut size: u64 = 0;
-                loop {
-                    let chunk = match field.chunk().await {
-                        Ok(Some(c)) => c,
-                        Ok(None) => break,
-                        Err(e) => {
-                            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                                return Err(too_large(max));
-                            }
-                            return Err(bad(format!("The upload was interrupted: {e}.")));
-                        }
-                    };
-                    size += chunk.len() as u64;
-                    if size > max {
-                        return Err(too_large(max));
-                    }
-                    out.write_all(&chunk)
-                        .await
-                        .map_err(|e| internal("writing a file", e))?;
-                }
-                out.flush()
-                    .await
-                    .map_err(|e| internal("writing a file", e))?;
-                let name = if name.trim().is_empty() {
-                    "file".to_owned()
-                } else {
-                    name
-                };
-                upload = Some(Upload {
-                    stored,
-                    token,
-                    name,
-                    content_type,
-                    size: size as i64,
-                    group_tag: None,
-                    properties: String::new(),
-                });
-            }
+            "file" => upload = Some(file_part(state, &mut field).await?),
             "groupTag" => {
                 let text = text_part(&mut field).await?;
-                group_tag = match serde_json::from_str::<Value>(&text) {
-                    Ok(Value::String(s)) => Some(s),
-                    _ => Some(text),
+                let tag = match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::String(s)) => s,
+                    _ => text,
                 };
+                crate::limits::bounded("groupTag", Some(&tag), crate::limits::MAX_GROUP_TAG_CHARS)?;
+                group_tag = Some(tag);
             }
             "properties" => {
                 let text = text_part(&mut field).await?;
-                match serde_json::from_str::<Value>(&text) {
-                    Ok(v @ Value::Object(_)) => properties = v.to_string(),
+                properties = match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Object(m)) => {
+                        crate::limits::properties(Some(&m), state.config.max_properties_bytes)?
+                    }
                     _ => return Err(bad("The `properties` part must be a JSON object.".into())),
-                }
+                };
             }
             _ => {}
         }
@@ -244,6 +189,67 @@ async fn receive(state: &AppState, mut form: Multipart) -> HttpResult<Upload> {
     upload.group_tag = group_tag;
     upload.properties = properties;
     Ok(upload)
+}
+
+/// A `ValidationError` answered 400.
+fn bad(message: String) -> HttpError {
+    HttpError(StatusCode::BAD_REQUEST, ApiError::validation(message))
+}
+
+/// A name or content type from a multipart header: no control characters, at most 200
+/// characters.
+fn clean(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// Streams the `file` part to a new file in the files directory, refusing it past
+/// `--max-upload-bytes`.
+async fn file_part(
+    state: &AppState,
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> HttpResult<Upload> {
+    let max = state.config.max_upload_bytes;
+    let token = new_token();
+    let name = clean(field.file_name().unwrap_or("file"));
+    let name = if name.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        name
+    };
+    let content_type = clean(field.content_type().unwrap_or("application/octet-stream"));
+    let path = state.config.files_dir.join(&token);
+    let mut out = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| internal("creating a file", e))?;
+    let stored = Stored { path, keep: false };
+    let mut size: u64 = 0;
+    loop {
+        let chunk = match field.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(max)),
+            Err(e) => return Err(bad(format!("The upload was interrupted: {e}."))),
+        };
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(too_large(max));
+        }
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| internal("writing a file", e))?;
+    }
+    out.flush()
+        .await
+        .map_err(|e| internal("writing a file", e))?;
+    Ok(Upload {
+        stored,
+        token,
+        name,
+        content_type,
+        size: size as i64,
+        group_tag: None,
+        properties: String::new(),
+    })
 }
 
 fn too_large(max: u64) -> HttpError {
@@ -449,28 +455,7 @@ async fn download(
         .await?
         .ok_or_else(|| ApiError::not_found("The file"))?;
     if !file.public {
-        let claims: Claims = q
-            .grant
-            .as_deref()
-            .and_then(|g| state.keys.verify(Scope::Read, g, now_ms()))
-            .filter(|c| c.app_id == file.app_id)
-            .ok_or_else(|| {
-                ApiError::new(
-                    names::ACCESS_DENIED,
-                    "A valid read grant is required (?grant=).",
-                )
-            })?;
-        let allowed = match file.channel_id {
-            Some(cid) => {
-                let channel = state.store.channel(file.app_id, cid).await?;
-                channel.is_some_and(|c| c.kind == ChannelType::Public)
-                    || state.store.membership(cid, claims.user_id).await?.is_some()
-            }
-            None => file.owner_id == Some(claims.user_id),
-        };
-        if !allowed {
-            return Err(ApiError::forbidden("You cannot see this file.").into());
-        }
+        may_download(&state, &file, q.grant.as_deref()).await?;
     }
     let on_disk = state.config.files_dir.join(&file.token);
     if let Some(mid) = file.message_id {
@@ -479,8 +464,8 @@ async fn download(
             Some(m) if m.deleted_ms.is_none()
         );
         if deleted {
-            // Its bytes go now (the first download after the delete); the row stays, so
-            // the answer stays 410.
+            // Removed with its message; should that have failed, its bytes go now. The
+            // row stays, so the answer stays 410.
             let _ = tokio::fs::remove_file(&on_disk).await;
             return Err(HttpError(
                 StatusCode::GONE,
@@ -491,6 +476,42 @@ async fn download(
     let f = tokio::fs::File::open(on_disk)
         .await
         .map_err(|_| ApiError::not_found("The file's content"))?;
+    Ok(file_response(&file, f))
+}
+
+/// A file that is not public needs a read grant of its application whose user may read
+/// its channel (or, a display picture, is its owner).
+async fn may_download(
+    state: &AppState,
+    file: &crate::store::FileRow,
+    grant: Option<&str>,
+) -> HttpResult<()> {
+    let claims: Claims = grant
+        .and_then(|g| state.keys.verify(Scope::Read, g, now_ms()))
+        .filter(|c| c.app_id == file.app_id)
+        .ok_or_else(|| {
+            ApiError::new(
+                names::ACCESS_DENIED,
+                "A valid read grant is required (?grant=).",
+            )
+        })?;
+    let allowed = match file.channel_id {
+        Some(cid) => {
+            let channel = state.store.channel(file.app_id, cid).await?;
+            channel.is_some_and(|c| c.kind == ChannelType::Public)
+                || state.store.membership(cid, claims.user_id).await?.is_some()
+        }
+        None => file.owner_id == Some(claims.user_id),
+    };
+    if !allowed {
+        return Err(ApiError::forbidden("You cannot see this file.").into());
+    }
+    Ok(())
+}
+
+/// A stored file's bytes: inline only for the allow-listed types, else an
+/// `application/octet-stream` attachment; never sniffed, never run.
+fn file_response(file: &crate::store::FileRow, f: tokio::fs::File) -> Response {
     let inline = inline_type(&file.content_type);
     let disposition = format!(
         "{}; filename*=UTF-8''{}",
@@ -502,7 +523,7 @@ async fn download(
         percent_encode(&file.name)
     );
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
-    Ok((
+    (
         [
             (
                 header::CONTENT_TYPE,
@@ -519,5 +540,5 @@ async fn download(
         ],
         body,
     )
-        .into_response())
+        .into_response()
 }

@@ -173,6 +173,42 @@ pub async fn serve(
                 }
             }
         };
+        let conn = Accepted {
+            tcp,
+            peer,
+            slot,
+            shutdown: shutdown.clone(),
+            done: done_rx.clone(),
+        };
+        tokio::spawn(conn.serve(http.clone(), router.clone()));
+    }
+    drop(listener);
+    drop(done_rx);
+    let _ = tokio::time::timeout(limits.grace, done_tx.closed()).await;
+    Ok(())
+}
+
+/// A connection taken in: its socket, peer and place in its address's count.
+struct Accepted {
+    tcp: TcpStream,
+    peer: SocketAddr,
+    slot: Option<ConnectionSlot>,
+    shutdown: watch::Receiver<bool>,
+    /// Dropped when the connection is done.
+    done: watch::Receiver<()>,
+}
+
+impl Accepted {
+    /// Serves the connection's requests (and its WebSocket, once upgraded) until it
+    /// closes or the server shuts down.
+    async fn serve(self, http: hyper::server::conn::http1::Builder, router: Router) {
+        let Accepted {
+            tcp,
+            peer,
+            slot,
+            mut shutdown,
+            done,
+        } = self;
         // No Nagle delay: a connection often gets several small frames in a row with
         // no client data in between (CONNECTED, then the answers to the frames
         // pipelined behind CONNECT), and the second would wait for the client's
@@ -181,44 +217,31 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
         let in_request = slot.clone();
-        let service = router
-            .clone()
-            .map_request(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                if let Some(slot) = &in_request {
-                    req.extensions_mut().insert(slot.clone());
-                }
-                req
-            });
+        let service = router.map_request(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(slot) = &in_request {
+                req.extensions_mut().insert(slot.clone());
+            }
+            req
+        });
         let conn = http
             .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
             .with_upgrades();
-        let mut shutdown = shutdown.clone();
-        let done = done_rx.clone();
-        tokio::spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            let stopping = async move {
-                let _ = shutdown.wait_for(|s| *s).await;
-            };
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(error = %e, "HTTP connection ended");
-                    }
-                }
-                _ = stopping => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+        let mut conn = std::pin::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "HTTP connection ended");
                 }
             }
-            drop(slot);
-            drop(done);
-        });
+            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+        drop(slot);
+        drop(done);
     }
-    drop(listener);
-    drop(done_rx);
-    let _ = tokio::time::timeout(limits.grace, done_tx.closed()).await;
-    Ok(())
 }
 
 /// Over the per-address limit: a 503 in docs/protocol.md's error shape, written without

@@ -71,6 +71,16 @@ impl Store {
         Ok(())
     }
 
+    /// The tokens of the files a message carries.
+    pub async fn file_tokens_of_message(&self, message_id: i64) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT token FROM files WHERE message_id = $1")
+                .bind(message_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// A file by its token.
     pub async fn file_by_token(&self, token: &str) -> StoreResult<Option<FileRow>> {
         let row = sqlx::query(

@@ -216,6 +216,21 @@ pub struct SendContext {
     pub blocked: Vec<i64>,
 }
 
+/// A new PUBLIC or PRIVATE channel.
+#[derive(Debug, Clone, Copy)]
+pub struct NewGroupChannel<'a> {
+    /// Application.
+    pub app_id: i64,
+    /// `Public` or `Private`.
+    pub kind: ChannelType,
+    /// Unique name.
+    pub name: &'a str,
+    /// Name shown.
+    pub display_name: &'a str,
+    /// Properties JSON.
+    pub properties: &'a str,
+}
+
 /// A new message to insert.
 #[derive(Debug, Clone)]
 pub struct NewMessage<'a> {
@@ -774,14 +789,17 @@ impl Store {
     /// members. [`StoreError::Conflict`] if the name is taken.
     pub async fn create_group_channel(
         &self,
-        app_id: i64,
-        kind: ChannelType,
-        name: &str,
-        display_name: &str,
-        properties: &str,
+        c: &NewGroupChannel<'_>,
         creator_id: i64,
         member_ids: &[i64],
     ) -> StoreResult<ChannelRow> {
+        let NewGroupChannel {
+            app_id,
+            kind,
+            name,
+            display_name,
+            properties,
+        } = *c;
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
@@ -1031,7 +1049,8 @@ impl Store {
     /// [`Store::insert_message`] for several messages of one sender in one channel, in
     /// two statements whatever their number: one looks up the idempotency keys already
     /// used, one inserts the rest (a key repeated within `ms` is inserted once). The
-    /// results are in the order of `ms`.
+    /// results are in the order of `ms`. (Long because the two statements, their
+    /// bindings and the mapping of rows back to `ms` only make sense read together.)
     pub async fn insert_messages(
         &self,
         ms: &[NewMessage<'_>],

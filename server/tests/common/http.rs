@@ -108,7 +108,10 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 }
 
 /// A multipart/form-data body: (content-type header, body).
-pub fn multipart(parts: &[(&str, Option<(&str, &str)>, &[u8])]) -> (String, Vec<u8>) {
+/// One multipart part: its name, its file name and content type (file parts), its bytes.
+pub type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
+pub fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
     let boundary = "----chatkitty-test-boundary-7d2f";
     let mut body = Vec::new();
     for (name, file, content) in parts {
