@@ -45,67 +45,50 @@ impl Default for Limits {
 }
 
 /// Why the input is not valid STOMP 1.2.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The frame is larger than [`Limits::max_frame_bytes`].
+    #[error("frame exceeds the maximum size of {limit} bytes")]
     FrameTooLarge {
         /// The limit that was exceeded.
         limit: usize,
     },
     /// More header entries than [`Limits::max_headers`].
+    #[error("frame has more than {limit} headers")]
     TooManyHeaders {
         /// The limit that was exceeded.
         limit: usize,
     },
     /// The command line is not a STOMP command.
+    #[error("unknown command {0:?}")]
     UnknownCommand(String),
     /// A header line without a `:` or with an empty name.
+    #[error("malformed header line {0:?}")]
     MalformedHeader(String),
     /// A header uses an undefined escape sequence (e.g. `\t`) or ends in a lone `\`.
+    #[error("invalid escape sequence in header {0:?}")]
     InvalidEscape(String),
     /// The command or a header is not valid UTF-8.
+    #[error("command or header is not valid UTF-8")]
     InvalidUtf8,
     /// `content-length` is not a non-negative decimal integer.
+    #[error("invalid content-length {0:?}")]
     InvalidContentLength(String),
     /// The byte after a `content-length`-sized body is not NUL: the length is wrong
     /// or the terminator is missing.
+    #[error("frame body is not terminated by NUL where content-length says it ends")]
     MissingNul,
     /// A carriage return not followed by a line feed where an end-of-line is expected.
+    #[error("carriage return without line feed")]
     StrayCarriageReturn,
     /// A NUL arrived before the blank line that ends the headers.
+    #[error("frame ended (NUL) before the blank line that ends its headers")]
     UnterminatedHeaders,
     /// The stream ended in the middle of a frame (see [`Decoder::finish`]).
+    #[error("stream ended inside a frame")]
     Truncated,
 }
-
-impl core::fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            DecodeError::FrameTooLarge { limit } => {
-                write!(f, "frame exceeds the maximum size of {limit} bytes")
-            }
-            DecodeError::TooManyHeaders { limit } => {
-                write!(f, "frame has more than {limit} headers")
-            }
-            DecodeError::UnknownCommand(c) => write!(f, "unknown command {c:?}"),
-            DecodeError::MalformedHeader(h) => write!(f, "malformed header line {h:?}"),
-            DecodeError::InvalidEscape(h) => write!(f, "invalid escape sequence in header {h:?}"),
-            DecodeError::InvalidUtf8 => f.write_str("command or header is not valid UTF-8"),
-            DecodeError::InvalidContentLength(v) => write!(f, "invalid content-length {v:?}"),
-            DecodeError::MissingNul => {
-                f.write_str("frame body is not terminated by NUL where content-length says it ends")
-            }
-            DecodeError::StrayCarriageReturn => f.write_str("carriage return without line feed"),
-            DecodeError::UnterminatedHeaders => {
-                f.write_str("frame ended (NUL) before the blank line that ends its headers")
-            }
-            DecodeError::Truncated => f.write_str("stream ended inside a frame"),
-        }
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 /// The head of a frame being read: the command and headers parsed so far, and how far
 /// the search for the end of the current line has looked. Offsets are relative to the

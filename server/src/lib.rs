@@ -4,21 +4,25 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: flags and environment.
-//! - [`listen`]: accepting connections (header timeout, per-address limit, client address).
-//! - [`http`]: routes (WebSocket endpoint, health, metrics, avatars, static files).
-//! - [`session`]: one connection's STOMP session: CONNECT, SUBSCRIBE, SEND, errors.
-//! - [`relays`] and [`actions`]: the request handlers, authorising before touching data.
-//! - [`hub`]: local subscriptions and fan-out with bounded per-connection queues.
-//! - [`tracker`]: presence, chat participants, typing (pure bookkeeping).
-//! - [`render`]: rows → wire resources per viewer.
-//! - [`store`]: SQLite / PostgreSQL.
-//! - [`keys`]: signed grants and session ids.
-//! - [`auth`] and [`logins`]: verifying authenticated sessions, throttling failed logins.
-//! - [`live`]: sessions per user, to end them when revoked.
-//! - [`text`]: links in message text.
+//! In layers, each using only the ones below it (ARCHITECTURE.md; the test command
+//! checks it with `scripts/check-layers.py`):
 //!
-//! Not here: TLS (put a reverse proxy in front), clustering (a later milestone).
+//! - this file, `fuzzing`: assembly (state, bus wiring, serving, shutdown).
+//! - [`http`]: routes, the WebSocket upgrade, files, the Platform API, accepting
+//!   connections (header timeout, per-address limit).
+//! - [`stomp`]: one connection's reader and writer, CONNECT, the session's
+//!   subscriptions and limits, relays and actions turned into domain calls.
+//! - [`domain`]: what every request does (access checks, the message pipeline,
+//!   notifications, resources per viewer), transport-free.
+//! - [`state`]: what every connection and request shares; event publishing.
+//! - [`realtime`] (hub, presence/typing bookkeeping, the bus between nodes, live
+//!   sessions) and [`auth`] (tokens, the verifier, failed-login throttling).
+//! - [`limits`], [`error`], [`net`]: named limits, the one error type, client
+//!   addresses.
+//! - [`store`]: SQLite / PostgreSQL.
+//! - [`config`], [`clock`].
+//!
+//! Not here: TLS (put a reverse proxy in front).
 
 pub mod auth;
 pub mod clock;
@@ -51,27 +55,18 @@ use state::{AppState, Shared};
 use store::Store;
 
 /// Startup failures.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The database could not be opened or migrated.
+    #[error("{0}")]
     Store(store::StoreError),
     /// Serving failed.
+    #[error("{0}")]
     Io(std::io::Error),
     /// The configuration is invalid.
+    #[error("{0}")]
     Config(String),
 }
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Store(e) => write!(f, "{e}"),
-            StartError::Io(e) => write!(f, "{e}"),
-            StartError::Config(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
 
 /// Opens the database and builds the shared state.
 pub async fn build_state(

@@ -34,7 +34,7 @@ pub enum Outbound {
     Close(Option<String>),
 }
 
-/// Bytes queued for connections, all together: past [`QueueBudget::total_limit`]
+/// Bytes queued for connections, all together: past its limit
 /// the connections that are behind are dropped first (README, "Limits":
 /// `--outbound-total-bytes`).
 #[derive(Debug, Default)]
@@ -501,7 +501,7 @@ impl Hub {
 
     /// Ends, at once, every subscription that `user` (all users, for `None`) holds on
     /// this node through membership of `channel`: they left it, were removed, or it was
-    /// deleted. Each connection concerned is told ([`ConnHandle::revoked`]) so that its
+    /// deleted. Each connection concerned is told ([`ConnHandle::take_revoked`]) so that its
     /// session forgets the subscriptions too. Returns how many ended.
     pub fn revoke(&self, user: Option<i64>, channel: i64) -> usize {
         let mut table = self.write();

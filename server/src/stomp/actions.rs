@@ -5,7 +5,7 @@
 //! to the errors queue; the RECEIPT follows either.
 //!
 //! SENDs to one channel's `message` action that arrive together are handled together
-//! ([`Session::send_batch`]): one query for the channel, its members and blocks; one
+//! ([`send_batch`]): one query for the channel, its members and blocks; one
 //! insert; each then answered in order, as if one after the other.
 
 use chatkitty_protocol::destination::{Action, ChannelVerb, Destination, MessageVerb, ThreadVerb};

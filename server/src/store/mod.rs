@@ -34,25 +34,16 @@ pub enum Backend {
     Postgres,
 }
 
-/// Store errors.
-#[derive(Debug)]
+/// Store errors: "not found" is an `Option`, not an error; these are the rest.
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken (e.g. a channel name is taken).
+    #[error("uniqueness conflict")]
     Conflict,
     /// The database failed.
+    #[error("database error: {0}")]
     Db(sqlx::Error),
 }
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Conflict => f.write_str("uniqueness conflict"),
-            StoreError::Db(e) => write!(f, "database error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
