@@ -694,6 +694,91 @@ async fn revoking_a_users_sessions_ends_their_connections_and_session_ids() {
     still_served_as(&host, "john", &[("StompX-Auth-Params", &john)]).await;
 }
 
+#[tokio::test]
+async fn a_connection_ends_when_the_credential_it_signed_in_with_expires() {
+    let server = TestServer::start_with(|c| c.jwt_hs256_secret = Some("backend".into())).await;
+    let host = server.host();
+    let token = hs256(&json!({"sub": "jane", "exp": now_secs() + 2}), "backend");
+    let (mut c, f) = Client::connect_raw(
+        &host,
+        KEY,
+        "jane",
+        &[(
+            "StompX-Auth-Params",
+            &auth_params(&json!({ "token": token })),
+        )],
+    )
+    .await;
+    assert_eq!(f.command, Command::Connected, "{f:?}");
+    c.relay("/application/v1/user.relay", &[]).await.unwrap();
+    let f = c
+        .wait_for(Duration::from_secs(15), |f| f.command == Command::Error)
+        .await
+        .expect("an ERROR once the token has expired");
+    let (name, message) = error_of(&f);
+    assert_eq!(name, "AccessDeniedError");
+    assert!(message.contains("expired"), "{message}");
+    assert!(c.wait_closed().await);
+    let john = hs256(&json!({"sub": "john", "exp": now_secs() + 300}), "backend");
+    still_served_as(
+        &host,
+        "john",
+        &[(
+            "StompX-Auth-Params",
+            &auth_params(&json!({ "token": john })),
+        )],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn revoking_a_users_sessions_ends_their_file_grants_too() {
+    let server =
+        TestServer::start_with(|c| c.platform_secrets = vec![format!("{KEY}=s3cret")]).await;
+    let host = server.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let ch = jane.direct_with("john").await;
+    let write = grant(&mut jane, "write").await;
+    let read = grant(&mut jane, "read").await;
+    let r = upload(
+        &host,
+        &mut jane,
+        &ch,
+        &[("file", Some(("a.png", "image/png")), b"\x89PNG")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let url = format!(
+        "{}?grant={read}",
+        path_of(r.json()["file"]["url"].as_str().unwrap())
+    );
+    assert_eq!(request(&host, "GET", &url, &[], b"").await.status, 200);
+
+    let t = platform_token(&host, "s3cret").await.json();
+    let app = t["application_id"].as_i64().unwrap();
+    let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
+    let path = format!("/v1/applications/{app}/users/{}/revoke-sessions", jane.id());
+    let r = request(&host, "POST", &path, &[("Authorization", &auth)], b"").await;
+    assert_eq!(r.status, 204);
+
+    assert_eq!(
+        request(&host, "GET", &url, &[], b"").await.status,
+        401,
+        "read grant"
+    );
+    let (ctype, body) = multipart(&[("file", Some(("b.png", "image/png")), b"\x89PNG")]);
+    let r = request(
+        &host,
+        "POST",
+        ch["_streams"]["messages"].as_str().unwrap(),
+        &[("Grant", &write), ("Content-Type", &ctype)],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 401, "write grant");
+    still_served(&host).await;
+}
+
 // --- Item 16: failed logins are throttled --------------------------------------------
 
 #[tokio::test]

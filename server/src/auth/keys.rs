@@ -146,6 +146,46 @@ impl Keys {
         })
     }
 
+    /// Issues a file grant (read or write) of `claims` for the user's session
+    /// `generation`: revoking the user's sessions also ends their grants.
+    pub fn issue_grant(
+        &self,
+        scope: Scope,
+        claims: Claims,
+        generation: i64,
+        now_ms: i64,
+    ) -> String {
+        let payload = format!(
+            "{}.{}.{}.{}.{generation}",
+            scope.tag(),
+            claims.app_id,
+            claims.user_id,
+            now_ms + TOKEN_LIFETIME_MS
+        );
+        let sig = self.sign(&payload);
+        format!("{payload}.{sig}")
+    }
+
+    /// Verifies a file grant of `scope`: its claims and the session generation it was
+    /// issued for (0 for grants issued before grants carried one).
+    pub fn verify_grant(&self, scope: Scope, token: &str, now_ms: i64) -> Option<(Claims, i64)> {
+        let payload = self.open(token)?;
+        let parts: Vec<&str> = payload.split('.').collect();
+        let (tag, app, user, exp, generation) = match parts[..] {
+            [tag, app, user, exp] => (tag, app, user, exp, "0"),
+            [tag, app, user, exp, generation] => (tag, app, user, exp, generation),
+            _ => return None,
+        };
+        if tag != scope.tag() || exp.parse::<i64>().ok()? < now_ms {
+            return None;
+        }
+        let claims = Claims {
+            app_id: app.parse().ok()?,
+            user_id: user.parse().ok()?,
+        };
+        Some((claims, generation.parse().ok()?))
+    }
+
     /// Issues a session id (`CONNECTED`'s `session` header).
     pub fn issue_session(&self, c: &SessionClaims) -> String {
         let payload = format!(
@@ -222,6 +262,22 @@ pub struct SessionClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_carry_the_session_generation_and_older_grants_read_as_generation_zero() {
+        let k = Keys::new("secret");
+        let c = Claims {
+            app_id: 1,
+            user_id: 42,
+        };
+        let g = k.issue_grant(Scope::Read, c, 3, 1000);
+        assert_eq!(k.verify_grant(Scope::Read, &g, 2000), Some((c, 3)));
+        assert_eq!(k.verify_grant(Scope::Write, &g, 2000), None);
+        let old = k.issue(Scope::Read, c, 1000);
+        assert_eq!(k.verify_grant(Scope::Read, &old, 2000), Some((c, 0)));
+        let forged = g.replacen(".3.", ".4.", 1);
+        assert_eq!(k.verify_grant(Scope::Read, &forged, 2000), None);
+    }
 
     #[test]
     fn tokens_verify_for_their_scope_only_and_not_when_tampered_or_expired() {

@@ -108,7 +108,11 @@ fn grant(call: &Call<'_>, scope: Scope) -> ApiResult<String> {
         app_id: call.app_id,
         user_id: call.user.id,
     };
-    let grant = call.state.keys.issue(scope, claims, crate::clock::now_ms());
+    let generation = call.user.session_generation;
+    let grant = call
+        .state
+        .keys
+        .issue_grant(scope, claims, generation, crate::clock::now_ms());
     json(&Grant { grant })
 }
 

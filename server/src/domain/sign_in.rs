@@ -39,6 +39,9 @@ pub struct SignedIn {
     pub user: UserRow,
     /// Its session id for the next connection.
     pub session_id: String,
+    /// When the credential it signed in with expires (authenticated sessions): the
+    /// connection ends then, and the client must sign in again.
+    pub credential_expires_ms: Option<i64>,
 }
 
 /// Decides who the client is, in this order: a valid session id of the same user
@@ -52,25 +55,25 @@ pub async fn sign_in(state: &AppState, req: Request<'_>) -> ApiResult<SignedIn> 
         ));
     }
     let now = now_ms();
-    let (user, guest, expires_ms, generation) = match resume(state, &req, now).await? {
+    let (user, guest, expires_ms) = match resume(state, &req, now).await? {
         Some(found) => found,
-        None => {
-            let (user, guest, expires) = match &req.auth_params {
-                Some(params) => authenticated(state, &req, params.as_ref().ok(), now).await?,
-                None => guest(state, &req, now).await?,
-            };
-            let generation = state.store.session_generation(user.id).await?;
-            (user, guest, expires, generation)
-        }
+        None => match &req.auth_params {
+            Some(params) => authenticated(state, &req, params.as_ref().ok(), now).await?,
+            None => guest(state, &req, now).await?,
+        },
     };
     let session_id = state.keys.issue_session(&SessionClaims {
         app_id: req.app_id,
         user_id: user.id,
         expires_ms,
-        generation,
+        generation: user.session_generation,
         guest,
     });
-    Ok(SignedIn { user, session_id })
+    Ok(SignedIn {
+        user,
+        session_id,
+        credential_expires_ms: (!guest).then_some(expires_ms),
+    })
 }
 
 fn denied(message: &str) -> ApiError {
@@ -79,13 +82,13 @@ fn denied(message: &str) -> ApiError {
 
 /// A session id that still resumes: signed, not expired, same application, the user
 /// it names still named so, their sessions not revoked since, and (for a guest's id)
-/// guest sessions still on. The user, whether the id was a guest's, until when the
-/// new id resumes, and the session generation.
+/// guest sessions still on. The user, whether the id was a guest's, and until when the
+/// new id resumes.
 async fn resume(
     state: &AppState,
     req: &Request<'_>,
     now: i64,
-) -> ApiResult<Option<(UserRow, bool, i64, i64)>> {
+) -> ApiResult<Option<(UserRow, bool, i64)>> {
     let guests = state.config.guests_on();
     let Some(claims) = req
         .session_id
@@ -100,9 +103,9 @@ async fn resume(
     if user.name != req.username {
         return Ok(None);
     }
-    let generation = state.store.session_generation(user.id).await?;
     let verifier = state.config.verifier_configured();
-    if generation != claims.generation || (claims.guest && verifier && !user.is_guest) {
+    if user.session_generation != claims.generation || (claims.guest && verifier && !user.is_guest)
+    {
         return Ok(None);
     }
     // A guest's id slides 30 days from now (as ever); an authenticated one never
@@ -112,7 +115,7 @@ async fn resume(
     } else {
         claims.expires_ms
     };
-    Ok(Some((user, claims.guest, expires, generation)))
+    Ok(Some((user, claims.guest, expires)))
 }
 
 /// An authenticated session: the throttle first, then the operator's verifier, then

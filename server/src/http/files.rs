@@ -57,20 +57,26 @@ async fn uploader(state: &AppState, headers: &HeaderMap) -> HttpResult<UserRow> 
         .get("grant")
         .and_then(|g| g.to_str().ok())
         .unwrap_or("");
-    let claims = state
+    let refused = || {
+        ApiError::new(
+            names::ACCESS_DENIED,
+            "A valid write grant is required in the Grant header.",
+        )
+    };
+    let (claims, generation) = state
         .keys
-        .verify(Scope::Write, grant.trim(), now_ms())
-        .ok_or_else(|| {
-            ApiError::new(
-                names::ACCESS_DENIED,
-                "A valid write grant is required in the Grant header.",
-            )
-        })?;
-    Ok(state
+        .verify_grant(Scope::Write, grant.trim(), now_ms())
+        .ok_or_else(refused)?;
+    let user = state
         .store
         .user(claims.app_id, claims.user_id)
         .await?
-        .ok_or_else(|| ApiError::new(names::ACCESS_DENIED, "The grant's user no longer exists."))?)
+        .ok_or_else(|| ApiError::new(names::ACCESS_DENIED, "The grant's user no longer exists."))?;
+    // Revoking the user's sessions ends their grants too.
+    if user.session_generation != generation {
+        return Err(refused().into());
+    }
+    Ok(user)
 }
 
 /// An uploaded file's bytes on disk, removed when dropped unless [`Stored::keep`] was
@@ -486,15 +492,21 @@ async fn may_download(
     file: &crate::store::FileRow,
     grant: Option<&str>,
 ) -> HttpResult<()> {
-    let claims: Claims = grant
-        .and_then(|g| state.keys.verify(Scope::Read, g, now_ms()))
-        .filter(|c| c.app_id == file.app_id)
-        .ok_or_else(|| {
-            ApiError::new(
-                names::ACCESS_DENIED,
-                "A valid read grant is required (?grant=).",
-            )
-        })?;
+    let refused = || {
+        ApiError::new(
+            names::ACCESS_DENIED,
+            "A valid read grant is required (?grant=).",
+        )
+    };
+    let (claims, generation): (Claims, i64) = grant
+        .and_then(|g| state.keys.verify_grant(Scope::Read, g, now_ms()))
+        .filter(|(c, _)| c.app_id == file.app_id)
+        .ok_or_else(refused)?;
+    // Revoking the user's sessions ends their grants too.
+    let current = state.store.user(claims.app_id, claims.user_id).await?;
+    if current.is_none_or(|u| u.session_generation != generation) {
+        return Err(refused().into());
+    }
     let allowed = match file.channel_id {
         Some(cid) => {
             let channel = state.store.channel(file.app_id, cid).await?;

@@ -40,7 +40,11 @@ impl Reader {
                 .map(|p| decode_auth_params(p).ok_or(())),
             address: self.peer.client,
         };
-        let SignedIn { user, session_id } = match sign_in::sign_in(&state, request).await {
+        let SignedIn {
+            user,
+            session_id,
+            credential_expires_ms,
+        } = match sign_in::sign_in(&state, request).await {
             Ok(s) => s,
             Err(e) => return self.refuse(e.name, &e.message).await,
         };
@@ -73,13 +77,14 @@ impl Reader {
             self.conn.control(Outbound::Heartbeat(out_ms)).await;
         }
         tracing::info!(parent: &self.span, user = %user.name, "session started");
-        let session = Session::new(
+        let mut session = Session::new(
             state.clone(),
             self.conn.for_user(user.id),
             app_id,
             user,
             in_ms,
         );
+        session.credential_expires_ms = credential_expires_ms;
         // Listed before its presence is announced: a revocation from now on ends it.
         state.live.register(session.user.id, &session.conn);
         crate::domain::presence::connected(&state, &session.user).await;

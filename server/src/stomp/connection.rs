@@ -322,6 +322,7 @@ impl Reader {
             };
             let mut shutdown = self.state.shutdown.clone();
             let conn = self.conn.clone();
+            let expires = self.credential_deadline();
             tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|s| *s).map(|_| ()) => {
@@ -330,6 +331,12 @@ impl Reader {
                     return None;
                 }
                 _ = conn.killed() => return None,
+                _ = tokio::time::sleep_until(expires.unwrap_or(idle)), if expires.is_some() => {
+                    // Not retried with the same credential: the app signs in again.
+                    let frame = error_frame(names::ACCESS_DENIED, "The sign-in expired; start the session again.");
+                    self.conn.control(Outbound::Close(Some(frame))).await;
+                    return None;
+                }
                 _ = conn.revocations(), if self.session.is_some() => {
                     if let Some(s) = self.session.as_mut() {
                         s.apply_revocations().await;
@@ -343,6 +350,13 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// When the session's credential expires, as a timer deadline.
+    fn credential_deadline(&self) -> Option<tokio::time::Instant> {
+        let at = self.session.as_ref()?.credential_expires_ms?;
+        let left = at.saturating_sub(crate::clock::now_ms()).max(0) as u64;
+        Some(tokio::time::Instant::now() + Duration::from_millis(left.min(u32::MAX as u64)))
     }
 
     /// No data for too long: before CONNECT, the deadline passed; after, the client's

@@ -58,6 +58,9 @@ pub struct Session {
     pub user: UserRow,
     /// How often the client sends heart-beats, if it does.
     client_heartbeat_ms: Option<u64>,
+    /// When the credential the session signed in with expires (authenticated
+    /// sessions): the connection ends then (docs/protocol.md §2.5).
+    pub credential_expires_ms: Option<i64>,
     errors_sub: Option<String>,
     /// Errors raised before the errors queue was subscribed (bounded).
     pending_errors: Vec<(ApiError, Option<String>, Option<String>)>,
@@ -97,6 +100,7 @@ impl Session {
             app_id,
             user,
             client_heartbeat_ms,
+            credential_expires_ms: None,
             errors_sub: None,
             pending_errors: Vec::new(),
             subs: HashMap::new(),

@@ -80,6 +80,9 @@ pub struct UserRow {
     pub presence_status: String,
     /// Creation time, ms since the epoch.
     pub created_ms: i64,
+    /// Moved on when the user's sessions are revoked: session ids and file grants of
+    /// an earlier generation no longer work.
+    pub session_generation: i64,
 }
 
 /// A channel row.
@@ -357,7 +360,9 @@ const SQLITE_PRAGMAS: [&str; 5] = [
 
 pub(crate) const USER_COLS: &str =
     "u.id, u.app_id, u.name, u.display_name, u.display_picture_url, \
-     u.is_guest, u.properties, u.presence_status, u.created_ms";
+     u.is_guest, u.properties, u.presence_status, u.created_ms, u.session_generation";
+/// How many columns [`USER_COLS`] selects (a query's columns after them start here).
+pub(crate) const USER_COLUMNS: usize = 10;
 pub(crate) const CHANNEL_COLS: &str =
     "c.id, c.app_id, c.kind, c.name, c.display_name, c.properties, \
      c.creator_id, c.created_ms, c.last_message_id, c.last_activity_ms";
@@ -1291,6 +1296,7 @@ fn user_row_at(r: &AnyRow, at: usize) -> StoreResult<UserRow> {
         properties: r.try_get(at + 6)?,
         presence_status: r.try_get(at + 7)?,
         created_ms: r.try_get(at + 8)?,
+        session_generation: r.try_get(at + 9)?,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Users: profile updates, listing, blocking.
 
-use super::{escape_like, now_ms, safe, user_row, Store, StoreResult, USER_COLS};
+use super::{escape_like, now_ms, safe, user_row, Store, StoreResult, USER_COLS, USER_COLUMNS};
 use crate::store::UserRow;
 
 /// A block-list entry.
@@ -152,7 +152,7 @@ impl Store {
             use sqlx::Row;
             out.push(BlockRow {
                 blocked: user_row(r)?,
-                created_ms: r.try_get(9)?,
+                created_ms: r.try_get(USER_COLUMNS)?,
             });
         }
         Ok((out, total))
