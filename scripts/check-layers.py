@@ -29,7 +29,7 @@ CRATES = {
         ["limits"],
         ["error", "net"],
         ["store"],
-        ["config", "clock"],
+        ["config", "clock", "blocklist"],
     ]),
     "sdk": ("src", [
         ["lib"],

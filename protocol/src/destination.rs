@@ -171,6 +171,16 @@ pub enum ChannelVerb {
     Hide,
     /// `createThread`.
     CreateThread,
+    /// Moderation (docs/protocol.md §22): ban a member from the channel.
+    Ban,
+    /// Moderation: lift a channel ban.
+    Unban,
+    /// Moderation: mute a member (they may read, not post).
+    MuteMember,
+    /// Moderation: lift a member's mute.
+    UnmuteMember,
+    /// Moderation: set the channel's slow mode.
+    SlowMode,
 }
 
 /// Verbs of message actions (docs/protocol.md §6.4).
@@ -190,6 +200,8 @@ pub enum MessageVerb {
     Edit,
     /// `removeReaction`.
     RemoveReaction,
+    /// Moderation (docs/protocol.md §22): report the message for review.
+    Flag,
 }
 
 /// Verbs of thread actions (docs/protocol.md §6.5).
@@ -225,10 +237,12 @@ verbs!(ChannelVerb {
     AddModerator => "add_moderator", Invite => "invite", Read => "read", Mute => "mute",
     Call => "call", TriggerEvent => "trigger_event", Update => "update", Delete => "delete",
     ClearHistory => "clear_history", Hide => "hide", CreateThread => "create_thread",
+    Ban => "ban", Unban => "unban", MuteMember => "mute_member",
+    UnmuteMember => "unmute_member", SlowMode => "slow_mode",
 });
 verbs!(MessageVerb {
     Read => "read", Reply => "reply", DeleteForMe => "delete_for_me", Delete => "delete",
-    React => "react", Edit => "edit", RemoveReaction => "remove_reaction",
+    React => "react", Edit => "edit", RemoveReaction => "remove_reaction", Flag => "flag",
 });
 verbs!(ThreadVerb { Message => "message", Keystrokes => "keystrokes", Read => "read" });
 

@@ -32,6 +32,14 @@ pub mod names {
     pub const MALFORMED_FRAME: &str = "MalformedFrameError";
     /// Something failed on the server.
     pub const INTERNAL: &str = "InternalError";
+    /// Moderation: the user is banned from the channel (docs/protocol.md §22).
+    pub const BANNED: &str = "BannedError";
+    /// Moderation: a moderator muted the user in the channel.
+    pub const MUTED: &str = "MutedError";
+    /// Moderation: slow mode; the message says when the user may post again.
+    pub const SLOW_MODE: &str = "SlowModeError";
+    /// Moderation: the application's blocklist refused the message.
+    pub const MESSAGE_BLOCKED: &str = "MessageBlockedError";
     /// Client-made: the connection could not be established (docs/protocol.md §2.6).
     pub const CONNECTION: &str = "ChatKittyConnectionError";
     /// Client-made: an ERROR frame with a non-JSON body.

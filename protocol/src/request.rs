@@ -201,6 +201,34 @@ pub struct Mute {
     pub state: Option<String>,
 }
 
+/// Moderation: ban or mute a member of a channel (docs/protocol.md §22).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MemberModeration {
+    /// The member.
+    pub user: Option<UserRef>,
+    /// Why (shown to them, for bans).
+    pub reason: Option<String>,
+    /// For how long, in seconds (absent: until lifted).
+    pub duration_seconds: Option<i64>,
+}
+
+/// Moderation: a channel's slow mode.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SlowMode {
+    /// Seconds between a member's messages (0: off).
+    pub seconds: Option<i64>,
+}
+
+/// Moderation: a report of a message.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Flag {
+    /// Why it is reported.
+    pub reason: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@
 //! Not here: TLS (put a reverse proxy in front).
 
 pub mod auth;
+pub mod blocklist;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -53,6 +53,8 @@ pub struct Shared {
     pub trusted_proxies: crate::net::TrustedProxies,
     /// Failed logins per username and client address.
     pub logins: crate::auth::logins::LoginThrottle,
+    /// Compiled blocklists by application (docs/protocol.md §22).
+    pub blocklists: crate::blocklist::Cache,
     /// This node's sessions per user (for revocation).
     pub live: Arc<crate::realtime::live::LiveSessions>,
     conn_seq: AtomicU64,
@@ -114,6 +116,7 @@ impl Shared {
             total_queued,
             trusted_proxies,
             live: Arc::default(),
+            blocklists: Default::default(),
             conn_seq: AtomicU64::new(1),
             open_connections: AtomicUsize::new(0),
             connections_closed: Notify::new(),

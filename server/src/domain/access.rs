@@ -11,19 +11,30 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{ChannelRow, MemberRow, MessageRow, UserRow};
 
 /// A channel the actor may read, and whether they are one of its members: a member
-/// of any channel, or anyone for a PUBLIC one. Another application's channel is not
-/// found.
+/// of any channel, or anyone for a PUBLIC one, unless banned from it
+/// (docs/protocol.md §22). Another application's channel is not found.
 pub async fn channel_and_membership(call: &Call<'_>, cid: i64) -> ApiResult<(ChannelRow, bool)> {
-    let (channel, member) = call
+    let (channel, member, banned) = call
         .state
         .store
         .channel_for(call.app_id, cid, call.user.id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Channel {cid}")))?;
+    if banned {
+        return Err(banned_from(&channel));
+    }
     if channel.kind != ChannelType::Public && !member {
         return Err(ApiError::not_a_member(&channel.name));
     }
     Ok((channel, member))
+}
+
+/// `BannedError` for `channel`.
+pub fn banned_from(channel: &ChannelRow) -> ApiError {
+    ApiError::new(
+        names::BANNED,
+        format!("You are banned from channel {}.", channel.name),
+    )
 }
 
 /// A channel the actor may read.

@@ -306,9 +306,13 @@ pub async fn leave(call: &Call<'_>, cid: i64) -> ApiResult<()> {
     if !state.store.remove_member(cid, call.user.id).await? {
         return Err(ApiError::not_a_member(&channel.name));
     }
-    // Published to the other nodes before the leave is acknowledged.
-    state.end_grants(Some(call.user.id), cid);
-    state.bus.flush().await;
+    // No longer a member of a non-public channel: what they subscribed to as one ends
+    // now, published to the other nodes before the leave is acknowledged. (Anyone may
+    // read a public channel.)
+    if channel.kind != ChannelType::Public {
+        state.end_grants(Some(call.user.id), cid);
+        state.bus.flush().await;
+    }
     reply_channel(call, &channel, types::USER_CHANNEL_LEFT).await?;
     let me = state.render_user(call.user);
     state.publish_to_channel(
@@ -333,6 +337,12 @@ pub async fn invite(call: &Call<'_>, cid: i64, invitee: UserRef) -> ApiResult<()
     }
     access::membership(call, &channel).await?;
     let invitee = access::user_reference(call, &invitee).await?;
+    if state.store.channel_ban(cid, invitee.id).await?.is_some() {
+        return Err(ApiError::new(
+            names::BANNED,
+            format!("{} is banned from channel {}.", invitee.name, channel.name),
+        ));
+    }
     let added = state.store.add_member(cid, invitee.id, "MEMBER").await?;
     let rendered = state.render_user(&invitee);
     call.reply(UserTopic::Users, types::CHANNEL_MEMBER_INVITED, &rendered);

@@ -23,13 +23,14 @@ pub async fn edit(call: &Call<'_>, mid: i64, req: EditMessage) -> ApiResult<()> 
         return Err(ApiError::validation("Only text messages can be edited."));
     }
     let text = post::valid_text(state, req.body.as_deref())?;
-    let mentions = post::mentions(call, text).await?;
-    let links = super::text::links_json(text);
+    let text = super::moderation::screen_text(state, call.app_id, text.to_owned()).await?;
+    let mentions = post::mentions(call, &text).await?;
+    let links = super::text::links_json(&text);
     state
         .store
         .edit_message(
             mid,
-            text,
+            &text,
             mentions.as_ref().map(|m| m.stored.as_str()),
             Some(&links),
         )

@@ -13,7 +13,8 @@
 //!   Platform API): check, store, deliver, notify.
 //! - [`delivery`]: a new message's audience, typing events.
 //! - [`presence`]: presence and chat participation announcements.
-//! - [`channels`], [`users`], [`threads`], [`messages`]: the other actions.
+//! - [`channels`], [`users`], [`threads`], [`messages`]: the other actions;
+//!   [`moderation`]: bans, mutes, slow mode, flags, the blocklist.
 //! - [`reads`] and [`pages`]: what relays answer, in byte-bounded pages.
 //! - [`sign_in`]: who a connecting client is.
 //! - [`notify`], [`render`], [`mentions`], [`text`], [`emoji`]: notifications,
@@ -27,6 +28,7 @@ pub mod emoji;
 pub mod events;
 pub mod mentions;
 pub mod messages;
+pub mod moderation;
 pub mod notify;
 pub mod pages;
 pub mod post;

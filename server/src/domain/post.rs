@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::delivery::{self, Audience};
 use super::mentions::{StoredMention, Viewer};
 use super::notify::Mentioned;
-use super::{access, threads, Call};
+use super::{access, moderation, threads, Call};
 use crate::error::{ApiError, ApiResult};
 use crate::limits;
 use crate::realtime::hub::Exclude;
@@ -65,7 +65,8 @@ pub enum Where<'a> {
     Thread(&'a str),
 }
 
-/// A message's destination, authorised: its channel, audience and place.
+/// A message's destination, authorised: its channel, audience and place, and what
+/// moderation says of the sender there.
 pub struct Destination {
     /// The channel.
     pub channel: ChannelRow,
@@ -73,6 +74,23 @@ pub struct Destination {
     pub audience: Audience,
     /// Where in the channel.
     pub target: Target,
+    /// A moderator muted the sender in the channel.
+    pub muted: bool,
+    /// The sender moderates the channel (exempt from slow mode).
+    pub moderator: bool,
+}
+
+impl Destination {
+    /// A destination of the app's backend (Platform API): no sender to moderate.
+    pub fn system(channel: ChannelRow, audience: Audience) -> Destination {
+        Destination {
+            channel,
+            audience,
+            target: Target::Channel,
+            muted: false,
+            moderator: true,
+        }
+    }
 }
 
 /// Resolves and authorises where the actor sends a message: they must be a member of
@@ -97,12 +115,20 @@ pub async fn destination(call: &Call<'_>, to: Where<'_>) -> ApiResult<Destinatio
             (channel, target)
         }
     };
-    access::member_channel(call, channel.id).await?;
+    let membership =
+        access::membership(call, &access::member_channel(call, channel.id).await?).await?;
+    let muted = state
+        .store
+        .channel_mute(channel.id, call.user.id)
+        .await?
+        .is_some();
     let audience = delivery::audience(state, &channel, Some(call.user.id)).await?;
     Ok(Destination {
         channel,
         audience,
         target,
+        muted,
+        moderator: membership.role == "MODERATOR",
     })
 }
 
@@ -130,6 +156,8 @@ pub async fn channel_destination(call: &Call<'_>, cid: i64) -> ApiResult<Destina
         channel: sc.channel,
         audience,
         target: Target::Channel,
+        muted: sc.muted,
+        moderator: sc.moderator,
     })
 }
 
@@ -225,9 +253,10 @@ pub async fn user_content(call: &Call<'_>, req: SendMessage) -> ApiResult<Conten
                 ));
             }
             let text = valid_text(call.state, req.body.as_deref())?;
-            content.mentions = mentions(call, text).await?;
-            content.links = Some(super::text::links_json(text));
-            content.text = Some(text.to_owned());
+            let text = moderation::screen_text(call.state, call.app_id, text.to_owned()).await?;
+            content.mentions = mentions(call, &text).await?;
+            content.links = Some(super::text::links_json(&text));
+            content.text = Some(text);
         }
         "FILE" => {
             if req.body.is_some() {
@@ -378,6 +407,13 @@ fn external_file(file: Option<ExternalFile>) -> ApiResult<String> {
             "An external file needs `url` (http or https), `name`, `contentType` and `size`.",
         )),
     }
+}
+
+/// Whether the sender may post there now (docs/protocol.md §22): not muted, and not
+/// too soon in slow mode (this takes their turn). Every user's message passes here
+/// before it is stored.
+pub async fn admit(state: &AppState, dest: &Destination, sender: i64) -> ApiResult<()> {
+    moderation::may_post(state, &dest.channel, sender, dest.muted, dest.moderator).await
 }
 
 /// Stores one message; `true` when it is new (a retried send with a known
@@ -549,6 +585,9 @@ pub async fn post(
     idempotency_key: Option<&str>,
     ack: impl FnOnce(&str),
 ) -> ApiResult<(MessageRow, Message)> {
+    if let Some(sender) = sender {
+        admit(state, dest, sender.id).await?;
+    }
     let (row, new) = store_one(
         state,
         &content.new_message(sender.map(|u| u.id), dest, idempotency_key),

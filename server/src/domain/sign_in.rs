@@ -62,6 +62,22 @@ pub async fn sign_in(state: &AppState, req: Request<'_>) -> ApiResult<SignedIn> 
             None => guest(state, &req, now).await?,
         },
     };
+    // Banned from the application (docs/protocol.md §22): AccessDeniedError, so clients
+    // stop retrying.
+    if let Some(ban) = state.store.app_ban(req.app_id, user.id).await? {
+        let until = ban
+            .expires_ms
+            .map(|e| format!(" until {}", crate::clock::time_iso(e)))
+            .unwrap_or_default();
+        let why = if ban.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", ban.reason)
+        };
+        return Err(denied(&format!(
+            "You are banned from this application{until}{why}."
+        )));
+    }
     let session_id = state.keys.issue_session(&SessionClaims {
         app_id: req.app_id,
         user_id: user.id,

@@ -319,6 +319,7 @@ async fn file_message(
     let answer = NoAnswer;
     let call = Call::new(state, user.app_id, user, &answer);
     let dest = post::destination(&call, to).await?;
+    post::admit(state, &dest, user.id).await?;
     let up = receive(state, form).await?;
     let Upload {
         stored,

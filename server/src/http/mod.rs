@@ -29,6 +29,7 @@ use crate::stomp::connection::{Framing, Peer};
 
 pub mod files;
 pub mod listen;
+pub mod moderation;
 pub mod platform;
 
 /// Largest WebSocket message accepted (a little above the largest STOMP frame).
@@ -45,7 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/avatars/{tag}/{file}", get(avatar))
         .merge(crate::http::files::routes(&state))
-        .merge(crate::http::platform::routes());
+        .merge(crate::http::platform::routes())
+        .merge(crate::http::moderation::routes());
     if state.config.metrics_bind.is_none() {
         router = router.route("/metrics", get(metrics));
     }

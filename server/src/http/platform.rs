@@ -175,7 +175,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks the bearer token against the application of the path.
-fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> HttpResult<()> {
+pub(super) fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> HttpResult<()> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -194,7 +194,7 @@ fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> HttpResult<()> 
     Ok(())
 }
 
-fn base(state: &AppState, app: i64) -> String {
+pub(super) fn base(state: &AppState, app: i64) -> String {
     format!("{}/v1/applications/{app}", state.base_url())
 }
 
@@ -217,7 +217,7 @@ fn hal(mut v: Value, links: Vec<(&str, String)>) -> Value {
     v
 }
 
-fn hal_json(status: StatusCode, v: Value) -> Response {
+pub(super) fn hal_json(status: StatusCode, v: Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/hal+json")],
@@ -227,13 +227,13 @@ fn hal_json(status: StatusCode, v: Value) -> Response {
 }
 
 #[derive(Deserialize, Default)]
-struct PageQuery {
-    page: Option<i64>,
-    size: Option<i64>,
+pub(super) struct PageQuery {
+    pub(super) page: Option<i64>,
+    pub(super) size: Option<i64>,
 }
 
 impl PageQuery {
-    fn get(&self) -> (i64, i64) {
+    pub(super) fn get(&self) -> (i64, i64) {
         (
             // Past the last page is empty anyway; bounded so page arithmetic cannot
             // overflow.
@@ -247,7 +247,14 @@ impl PageQuery {
 
 /// A HAL page (docs/protocol.md §15): `_embedded.<name>`, `_links` first/prev/self/next/last,
 /// `page` metadata.
-fn hal_page(name: &str, items: Vec<Value>, url: &str, page: i64, size: i64, total: i64) -> Value {
+pub(super) fn hal_page(
+    name: &str,
+    items: Vec<Value>,
+    url: &str,
+    page: i64,
+    size: i64,
+    total: i64,
+) -> Value {
     let pages = if total == 0 {
         0
     } else {
@@ -271,7 +278,7 @@ fn hal_page(name: &str, items: Vec<Value>, url: &str, page: i64, size: i64, tota
     })
 }
 
-fn user_hal(state: &AppState, app: i64, u: &crate::store::UserRow) -> Value {
+pub(super) fn user_hal(state: &AppState, app: i64, u: &crate::store::UserRow) -> Value {
     let b = base(state, app);
     hal(
         serde_json::to_value(state.render_user(u)).unwrap_or_default(),
@@ -298,7 +305,11 @@ async fn channel_hal(state: &AppState, app: i64, c: &ChannelRow) -> HttpResult<V
     ))
 }
 
-fn message_hal(state: &AppState, app: i64, m: chatkitty_protocol::resource::Message) -> Value {
+pub(super) fn message_hal(
+    state: &AppState,
+    app: i64,
+    m: chatkitty_protocol::resource::Message,
+) -> Value {
     let b = base(state, app);
     let (id, cid) = (m.id, m.channel_id);
     hal(
@@ -743,11 +754,7 @@ async fn send_message(
     let c = app_channel(&state, app, id).await?;
     let content = post::system_text(&state, &body)?;
     let audience = crate::domain::delivery::audience(&state, &c, None).await?;
-    let dest = post::Destination {
-        channel: c,
-        audience,
-        target: post::Target::Channel,
-    };
+    let dest = post::Destination::system(c, audience);
     let (_, message) = post::post(&state, app, None, &dest, content, None, |_| {}).await?;
     Ok(hal_json(
         StatusCode::CREATED,

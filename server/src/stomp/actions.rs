@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::frames::{receipt_frame, Correlation};
 use super::session::{QueuedSend, Session, StompAnswer, ANSWER_WAIT};
 use crate::domain::post::{self, Announcement, Where};
-use crate::domain::{channels, messages, parse, threads, users, Call};
+use crate::domain::{channels, messages, moderation, parse, threads, users, Call};
 use crate::error::{ApiError, ApiResult};
 
 /// At most this many SENDs are handled together.
@@ -129,7 +129,12 @@ pub async fn send_batch(s: &mut Session, cid: i64, sends: Vec<QueuedSend>) {
     for q in &sends {
         contents.push(match &q.body {
             Ok(body) => match parse(body) {
-                Ok(req) => post::user_content(&s.call(&answer), req).await,
+                Ok(req) => match post::user_content(&s.call(&answer), req).await {
+                    Ok(content) => post::admit(&s.state, &dest, s.user.id)
+                        .await
+                        .map(|_| content),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
             Err(e) => Err(e.clone()),
@@ -258,6 +263,11 @@ async fn channel_action(
         ChannelVerb::ClearHistory => channels::clear_history(call, cid).await,
         ChannelVerb::Hide => channels::hide(call, cid).await,
         ChannelVerb::CreateThread => threads::create(call, cid, parse(body)?).await,
+        ChannelVerb::Ban => moderation::ban(call, cid, parse(body)?).await,
+        ChannelVerb::Unban => moderation::unban(call, cid, parse(body)?).await,
+        ChannelVerb::MuteMember => moderation::mute(call, cid, parse(body)?).await,
+        ChannelVerb::UnmuteMember => moderation::unmute(call, cid, parse(body)?).await,
+        ChannelVerb::SlowMode => moderation::slow_mode(call, cid, parse(body)?).await,
     }
 }
 
@@ -276,6 +286,7 @@ async fn message_action(
         MessageVerb::React => messages::react(call, mid, parse(body)?).await,
         MessageVerb::Edit => messages::edit(call, mid, parse(body)?).await,
         MessageVerb::RemoveReaction => messages::remove_reaction(call, mid, parse(body)?).await,
+        MessageVerb::Flag => moderation::flag(call, mid, parse(body)?).await.map(|_| ()),
     }
 }
 

@@ -49,9 +49,14 @@ pub struct Peer {
     pub framing: Framing,
 }
 
-/// How long the writer may take over the final frames and the close of a connection
-/// that is ending (a peer that stopped reading cannot hold the connection open).
+/// How long the writer may take over the final frames of a connection that is ending
+/// (a peer that stopped reading cannot hold the connection open).
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// How long the WebSocket closing handshake may take once the last frame is written:
+/// the peer's answering close is waited for only this long (one that never answers
+/// otherwise holds the connection, and its buffers, for the whole [`CLOSE_WAIT`]).
+const CLOSE_HANDSHAKE_WAIT: Duration = Duration::from_secs(1);
 
 /// At most this many queued frames are written together.
 const MAX_BATCH: usize = 64;
@@ -238,7 +243,7 @@ async fn write_loop(
     while let Ok(out) = rx.try_recv() {
         taken(&out);
     }
-    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE_WAIT, async {
         let _ = sink.send(WsMessage::Close(None)).await;
         let _ = sink.close().await;
     })

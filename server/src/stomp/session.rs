@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use chatkitty_protocol::destination::{ChannelTopic, Destination, Topic, UserTopic, ERRORS_QUEUE};
 use chatkitty_protocol::error::names;
-use chatkitty_protocol::resource::ChannelType;
 
 use super::frames::{error_message, Correlation};
 use crate::domain::{access, presence, threads, Answer, Call};
@@ -17,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::realtime::hub::{message_frame, ConnHandle};
 use crate::realtime::tracker::RateLimit;
 use crate::state::AppState;
-use crate::store::{ChannelRow, UserRow};
+use crate::store::UserRow;
 
 /// What the reader does after a frame.
 pub enum Flow {
@@ -144,9 +143,9 @@ impl Session {
         }
     }
 
-    /// Subscribes a topic the user may read (docs/protocol.md §18.2). What gives the
-    /// right to a non-public channel's topics is membership: that grant is recorded
-    /// with the subscription, and losing it ends the subscription (§18.3).
+    /// Subscribes a topic the user may read (docs/protocol.md §18.2). A channel's or
+    /// thread's topics are recorded with their channel: leaving a non-public channel,
+    /// its deletion or a ban from it ends the subscription at once (§18.3, §22).
     pub(super) async fn subscribe_topic(
         &mut self,
         id: &str,
@@ -155,7 +154,6 @@ impl Session {
     ) -> ApiResult<()> {
         let answer = crate::domain::NoAnswer;
         let call = self.call(&answer);
-        let granted_by = |c: &ChannelRow| (c.kind != ChannelType::Public).then_some(c.id);
         let grant = match topic {
             Topic::User(uid, _) => {
                 if *uid as i64 != self.user.id {
@@ -165,10 +163,8 @@ impl Session {
                 }
                 None
             }
-            Topic::Channel(cid, _) => {
-                granted_by(&access::readable_channel(&call, *cid as i64).await?)
-            }
-            Topic::Thread(tid, _) => granted_by(&threads::readable(&call, tid).await?.1),
+            Topic::Channel(cid, _) => Some(access::readable_channel(&call, *cid as i64).await?.id),
+            Topic::Thread(tid, _) => Some(threads::readable(&call, tid).await?.1.id),
         };
         if let Some(old) = self.subs.get(id).cloned() {
             // Same id reused: replace the old subscription.

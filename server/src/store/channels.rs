@@ -1,7 +1,8 @@
 //! Channel management and unread state.
 
 use super::{
-    channel_row, id_list, insert_member, now_ms, safe, Store, StoreError, StoreResult, CHANNEL_COLS,
+    channel_row, id_list, insert_member, now_ms, safe, Store, StoreError, StoreResult,
+    CHANNEL_COLS, CHANNEL_COLUMNS,
 };
 use crate::store::ChannelRow;
 use sqlx::Row;
@@ -38,7 +39,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((channel_row(r)?, r.try_get::<i64, _>(10)? != 0)))
+            .map(|r| Ok((channel_row(r)?, r.try_get::<i64, _>(CHANNEL_COLUMNS)? != 0)))
             .collect()
     }
 

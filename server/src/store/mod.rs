@@ -9,10 +9,12 @@
 mod channels;
 mod files;
 mod messages;
+mod moderation;
 mod users;
 
 pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
+pub use moderation::{BlocklistRow, FlagRow, Restriction};
 pub use users::{BlockRow, UserFilter};
 
 use std::collections::{HashMap, HashSet};
@@ -108,6 +110,8 @@ pub struct ChannelRow {
     pub last_message_id: Option<i64>,
     /// Last activity (creation or newest message), for ordering.
     pub last_activity_ms: i64,
+    /// Slow mode: seconds between a member's messages (0: off).
+    pub slow_mode_secs: i64,
 }
 
 /// A membership row.
@@ -208,6 +212,10 @@ pub struct SendContext {
     pub blockers: Vec<i64>,
     /// Users the sender blocked.
     pub blocked: Vec<i64>,
+    /// A moderator muted the sender in the channel.
+    pub muted: bool,
+    /// The sender moderates the channel.
+    pub moderator: bool,
 }
 
 /// A new PUBLIC or PRIVATE channel.
@@ -365,7 +373,9 @@ pub(crate) const USER_COLS: &str =
 pub(crate) const USER_COLUMNS: usize = 10;
 pub(crate) const CHANNEL_COLS: &str =
     "c.id, c.app_id, c.kind, c.name, c.display_name, c.properties, \
-     c.creator_id, c.created_ms, c.last_message_id, c.last_activity_ms";
+     c.creator_id, c.created_ms, c.last_message_id, c.last_activity_ms, c.slow_mode_secs";
+/// How many columns [`CHANNEL_COLS`] selects (a query's columns after them start here).
+pub(crate) const CHANNEL_COLUMNS: usize = 11;
 pub(crate) const MEMBER_COLS: &str = "m.channel_id, m.user_id, m.role, m.last_read_message_id, \
      m.cleared_before_id, m.hidden, m.muted, m.last_read_ms";
 pub(crate) const MESSAGE_COLS: &str = "g.id, g.channel_id, g.user_id, g.kind, g.body, g.file, g.properties, \
@@ -410,6 +420,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sqlite: include_str!("../../migrations/sqlite/0005_sessions_files.sql"),
         postgres: include_str!("../../migrations/postgres/0005_sessions_files.sql"),
+    },
+    Migration {
+        version: 10,
+        sqlite: include_str!("../../migrations/sqlite/0010_moderation.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_moderation.sql"),
     },
 ];
 
@@ -691,26 +706,34 @@ impl Store {
         row.map(|r| channel_row(&r)).transpose()
     }
 
-    /// A channel of the application and whether `user_id` is one of its members, in one
-    /// query.
+    /// A channel of the application, whether `user_id` is one of its members and
+    /// whether they are banned from it (docs/protocol.md §22), in one query.
     pub async fn channel_for(
         &self,
         app_id: i64,
         id: i64,
         user_id: i64,
-    ) -> StoreResult<Option<(ChannelRow, bool)>> {
+    ) -> StoreResult<Option<(ChannelRow, bool, bool)>> {
         let sql = format!(
             "SELECT {CHANNEL_COLS}, (SELECT COUNT(*) FROM channel_members m \
-             WHERE m.channel_id = c.id AND m.user_id = $3) FROM channels c WHERE c.app_id = $1 AND c.id = $2"
+             WHERE m.channel_id = c.id AND m.user_id = $3), \
+             (SELECT COUNT(*) FROM channel_bans b WHERE b.channel_id = c.id AND b.user_id = $3 \
+              AND (b.expires_ms IS NULL OR b.expires_ms > $4)) \
+             FROM channels c WHERE c.app_id = $1 AND c.id = $2"
         );
         let row = sqlx::query(safe(&sql))
             .bind(app_id)
             .bind(id)
             .bind(user_id)
+            .bind(now_ms())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok((channel_row(&r)?, r.try_get::<i64, _>(10)? != 0)))
-            .transpose()
+        row.map(|r| {
+            let member = r.try_get::<i64, _>(CHANNEL_COLUMNS)? != 0;
+            let banned = r.try_get::<i64, _>(CHANNEL_COLUMNS + 1)? != 0;
+            Ok((channel_row(&r)?, member, banned))
+        })
+        .transpose()
     }
 
     /// Everything a new message in a channel needs before it is stored, in one query:
@@ -737,27 +760,38 @@ impl Store {
                  FROM user_blocks b WHERE b.blocked_id = $3 OR b.user_id = $3)",
             ),
         };
+        // Moderation (a mute of the sender, their role for slow mode) rides along.
         let sql = format!(
-            "SELECT {CHANNEL_COLS}, {members}, {blocks}, {USER_COLS} FROM channels c \
+            "SELECT {CHANNEL_COLS}, {members}, {blocks}, \
+             (SELECT COUNT(*) FROM channel_mutes x WHERE x.channel_id = c.id AND x.user_id = $3 \
+              AND (x.expires_ms IS NULL OR x.expires_ms > $4)), \
+             (SELECT m.role FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = $3), \
+             {USER_COLS} FROM channels c \
              LEFT JOIN users u ON u.id = $3 WHERE c.app_id = $1 AND c.id = $2"
         );
         let mut conn = self.send_path().await;
         let query = sqlx::query(safe(&sql))
             .bind(app_id)
             .bind(channel_id)
-            .bind(user_id);
+            .bind(user_id)
+            .bind(now_ms());
         let row = on_send_path!(conn, &self.pool, query, fetch_optional)?;
         drop(conn);
         let Some(r) = row else {
             return Ok(None);
         };
-        let members: Vec<(i64, i64, i64)> = json_column(&r, 10)?;
-        let blocks: Vec<(i64, i64)> = json_column(&r, 11)?;
-        let sender = match r.try_get::<Option<i64>, _>(12)? {
-            Some(_) => Some(user_row_at(&r, 12)?),
+        let at = CHANNEL_COLUMNS;
+        let members: Vec<(i64, i64, i64)> = json_column(&r, at)?;
+        let blocks: Vec<(i64, i64)> = json_column(&r, at + 1)?;
+        let muted = r.try_get::<i64, _>(at + 2)? != 0;
+        let role: Option<String> = r.try_get(at + 3)?;
+        let sender = match r.try_get::<Option<i64>, _>(at + 4)? {
+            Some(_) => Some(user_row_at(&r, at + 4)?),
             None => None,
         };
         Ok(Some(SendContext {
+            muted,
+            moderator: role.as_deref() == Some("MODERATOR"),
             channel: channel_row(&r)?,
             members: members
                 .into_iter()
@@ -1313,6 +1347,7 @@ pub(crate) fn channel_row(r: &AnyRow) -> StoreResult<ChannelRow> {
         created_ms: r.try_get(7)?,
         last_message_id: r.try_get(8)?,
         last_activity_ms: r.try_get(9)?,
+        slow_mode_secs: r.try_get(10)?,
     })
 }
 
