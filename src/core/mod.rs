@@ -565,6 +565,13 @@ impl<P: Payload> Client<P> {
         self.link == Link::Up
     }
 
+    /// Whether a session is wanted (from `startSession` until `endSession` or a failed
+    /// start) or a socket is still open or closing: while it is, socket and timer
+    /// events can still reach the app, so the driver must keep the client alive.
+    pub fn is_live(&self) -> bool {
+        self.phase != Phase::Idle || self.link != Link::Down
+    }
+
     /// The sizes of the core's tables — topics, relays, actions, chat sessions, queued
     /// chat events — for leak tests.
     pub fn table_sizes(&self) -> [usize; 5] {

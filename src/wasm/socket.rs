@@ -4,7 +4,7 @@
 
 use std::rc::Weak;
 
-use js_sys::{ArrayBuffer, Function, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Function, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
@@ -29,12 +29,20 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Opens `url` with the `v12.stomp` subprotocol.
+    /// Opens `url` with the `v12.stomp` subprotocol, through `constructor` (the
+    /// configuration's `WebSocket`, e.g. the `ws` package on Node 20) or, when it is
+    /// `undefined`, the global `WebSocket`.
     ///
     /// # Errors
-    /// The constructor's exception (e.g. a malformed URL).
-    pub fn open(url: &str, inner: Weak<Inner>) -> Result<Socket, JsValue> {
-        let ws = WebSocket::new_with_str(url, SUBPROTOCOL)?;
+    /// The constructor's exception (e.g. a malformed URL, no `WebSocket` at all).
+    pub fn open(url: &str, constructor: &JsValue, inner: Weak<Inner>) -> Result<Socket, JsValue> {
+        let ws: WebSocket = if constructor.is_undefined() {
+            WebSocket::new_with_str(url, SUBPROTOCOL)?
+        } else {
+            let args = Array::of2(&url.into(), &SUBPROTOCOL.into());
+            Reflect::construct::<fn() -> JsValue>(constructor.unchecked_ref(), &args)?
+                .unchecked_into()
+        };
         // arraybuffer, not blob: binary frames can then be read synchronously, in order
         // with text frames (the server may send either, PROTOCOL.md 2.2).
         ws.set_binary_type(BinaryType::Arraybuffer);
