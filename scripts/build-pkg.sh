@@ -73,11 +73,12 @@ else
 fi
 
 log "copying pkg-template/ and LICENSE"
-cp pkg-template/*.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md \
+cp pkg-template/*.js pkg-template/index.d.ts pkg-template/inline.d.ts pkg-template/package.json pkg-template/README.md \
   pkg-template/CHANGELOG.md "$OUT/"
 cp LICENSE "$OUT/"
 # CommonJS callers get the same declarations under the .d.cts name TypeScript expects.
 cp pkg-template/index.d.ts "$OUT/index.d.cts"
+sed "s#'./index.js'#'./index.cjs'#; s#^// chatkitty-wasm/inline:#// chatkitty-wasm/inline (CommonJS):#" pkg-template/inline.d.ts >"$OUT/inline.d.cts"
 # Files wasm-bindgen writes that the package does not ship.
 rm -f "$OUT/.gitignore" "$OUT/chatkitty_wasm.d.ts" "$OUT/chatkitty_wasm_bg.wasm.d.ts"
 

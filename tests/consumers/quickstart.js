@@ -6,24 +6,27 @@
 // `ChatKitty` is the class the app imported (`import ChatKitty from 'chatkitty-wasm'`);
 // `server` is `{apiKey, host, isSecure}`. With `gc` (a function forcing a garbage
 // collection), jane's client is made and started inside a function and kept in no
-// variable at all, collections are forced, and every handler must still fire.
+// variable at all, collections are forced, and every handler must still fire. With
+// `chat` (and without `gc`), jane and john then exchange a few messages, each
+// checking it received the other's in order.
 
 export const HANDLERS = [
   'onReceivedMessage', 'onReceivedKeystrokes', 'onTypingStarted', 'onTypingStopped',
   'onParticipantEnteredChat', 'onParticipantLeftChat', 'onParticipantPresenceChanged',
 ];
 
-export async function quickStart(ChatKitty, server, { gc } = {}) {
+export async function quickStart(ChatKitty, server, { gc, chat } = {}) {
   const tag = Math.random().toString(36).slice(2, 8);
   const names = { jane: `jane-${tag}`, john: `john-${tag}` };
   const config = { apiKey: server.apiKey, host: server.host, isSecure: server.isSecure ?? false };
   const seen = {};
   const waiting = [];
-  // Resolves when jane's `handler` has been called with a user (or message) of john's.
-  const janeSees = (handler) => new Promise((resolve) => {
+  // Resolves when jane's `handler` has been called about john (with his user, his
+  // message or his keystrokes) and, if given, `match(first argument)`.
+  const janeSees = (handler, match = () => true) => new Promise((resolve) => {
     const check = () => {
       const calls = seen[handler] ?? [];
-      const hit = calls.find((args) => about(args[0]) === names.john);
+      const hit = calls.find((args) => about(args[0]) === names.john && match(args[0]));
       if (hit) resolve(hit);
       return !!hit;
     };
@@ -67,9 +70,10 @@ export async function quickStart(ChatKitty, server, { gc } = {}) {
     await chat; // confirmed by the server: nothing sent after this is missed
     if (gc) collected = new WeakRef(kitty);
     else janeClient = kitty;
-    return created.channel.id;
+    return created.channel;
   };
-  const channelId = await startJane();
+  const janeChannel = await startJane();
+  const channelId = janeChannel.id;
   if (gc) {
     for (let i = 0; i < 5 && collected.deref(); i++) {
       gc();
@@ -79,7 +83,15 @@ export async function quickStart(ChatKitty, server, { gc } = {}) {
   }
 
   const channel = must(await john.getChannel(channelId), 'john getChannel').channel;
-  const johnChat = john.startChatSession({ channel, onReceivedMessage: () => {} });
+  const johnGot = [];
+  let johnWaiting;
+  const johnChat = john.startChatSession({
+    channel,
+    onReceivedMessage: (m) => {
+      johnGot.push(m.body);
+      johnWaiting?.();
+    },
+  });
   await johnChat;
   await janeSees('onParticipantEnteredChat');
   john.sendKeystrokes({ channel, keys: 'hel' });
@@ -88,6 +100,17 @@ export async function quickStart(ChatKitty, server, { gc } = {}) {
   must(await john.sendMessage({ channel, body: 'hi jane' }), 'sendMessage');
   await janeSees('onReceivedMessage');
   await janeSees('onTypingStopped');
+  const said = [];
+  if (chat && janeClient) {
+    for (let i = 1; i <= 3; i++) {
+      const heard = new Promise((resolve) => (johnWaiting = () => johnGot.includes(`jane ${i}`) && resolve()));
+      must(await janeClient.sendMessage({ channel: janeChannel, body: `jane ${i}` }), 'jane sendMessage');
+      await heard;
+      must(await john.sendMessage({ channel, body: `john ${i}` }), 'john sendMessage');
+      await janeSees('onReceivedMessage', (m) => m.body === `john ${i}`);
+      said.push(`jane ${i}`, `john ${i}`);
+    }
+  }
   johnChat.session.end();
   await janeSees('onParticipantLeftChat');
   await john.endSession();
@@ -96,9 +119,15 @@ export async function quickStart(ChatKitty, server, { gc } = {}) {
 
   const fired = {};
   for (const h of HANDLERS) fired[h] = (seen[h] ?? []).length;
+  const janeGot = seen.onReceivedMessage.map((args) => args[0].body);
+  // Each side receives the other's messages, each once and in the order sent.
+  const from = (list, who) => JSON.stringify(list.filter((b) => b.startsWith(who)));
+  if (from(janeGot, 'john') !== from(said, 'john') || from(johnGot, 'jane') !== from(said, 'jane')) {
+    throw new Error(`jane received ${JSON.stringify(janeGot)}, john ${JSON.stringify(johnGot)}`);
+  }
   return {
     fired,
-    message: seen.onReceivedMessage[0][0].body,
+    received: janeGot,
     instanceCollected: gc ? collected.deref() === undefined : null,
   };
 }
