@@ -35,8 +35,8 @@ extern "C" {
 #[wasm_bindgen(module = "/pkg-template/surface.js")]
 extern "C" {
     fn install(class: &JsValue) -> JsValue;
-    #[wasm_bindgen(thread_local_v2)]
-    static upload: JsValue;
+    #[wasm_bindgen(thread_local_v2, js_name = upload)]
+    static UPLOAD: JsValue;
 }
 
 thread_local! {
@@ -48,7 +48,7 @@ fn surfaced(value: JsValue) -> JsValue {
     if !INSTALLED.with(|i| i.replace(true)) {
         let proto = Object::get_prototype_of(&value);
         install(&Reflect::get(&proto, &"constructor".into()).unwrap());
-        ChatKitty::host(upload.with(|u| u.clone().unchecked_into()));
+        ChatKitty::host(UPLOAD.with(|u| u.clone().unchecked_into()));
     }
     value
 }

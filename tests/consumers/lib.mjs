@@ -8,15 +8,21 @@ import { extname, join, normalize } from 'node:path';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs a command; resolves with its output, rejects with its last lines. */
-export function sh(cmd, args, { cwd, env, quiet } = {}) {
+/** Runs a command; resolves with its output, rejects with its last lines. `limit`
+ * (ms): a guard against a hang, not a performance bound — the command is killed. */
+export function sh(cmd, args, { cwd, env, quiet, limit } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    const guard = limit && setTimeout(() => {
+      out += `\n[killed: still running after ${limit / 1000} s]`;
+      child.kill('SIGKILL');
+    }, limit);
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
+      clearTimeout(guard);
       if (code === 0) resolve(out);
       else {
         const tail = out.trim().split('\n').slice(-25).join('\n');

@@ -8,14 +8,15 @@
 // collection), jane's client is made and started inside a function and kept in no
 // variable at all, collections are forced, and every handler must still fire. With
 // `chat` (and without `gc`), jane and john then exchange a few messages, each
-// checking it received the other's in order.
+// checking it received the other's in order. `progress(step)` hears each step before
+// it is awaited (so a run that hangs can say where).
 
 export const HANDLERS = [
   'onReceivedMessage', 'onReceivedKeystrokes', 'onTypingStarted', 'onTypingStopped',
   'onParticipantEnteredChat', 'onParticipantLeftChat', 'onParticipantPresenceChanged',
 ];
 
-export async function quickStart(ChatKitty, server, { gc, chat } = {}) {
+export async function quickStart(ChatKitty, server, { gc, chat, progress = () => {} } = {}) {
   const tag = Math.random().toString(36).slice(2, 8);
   const names = { jane: `jane-${tag}`, john: `john-${tag}` };
   const config = { apiKey: server.apiKey, host: server.host, isSecure: server.isSecure ?? false };
@@ -24,6 +25,7 @@ export async function quickStart(ChatKitty, server, { gc, chat } = {}) {
   // Resolves when jane's `handler` has been called about john (with his user, his
   // message or his keystrokes) and, if given, `match(first argument)`.
   const janeSees = (handler, match = () => true) => new Promise((resolve) => {
+    progress(`jane waits for ${handler}`);
     const check = () => {
       const calls = seen[handler] ?? [];
       const hit = calls.find((args) => about(args[0]) === names.john && match(args[0]));

@@ -130,6 +130,11 @@ function fromOutput(out) {
   return JSON.parse(line.slice(line.indexOf('{')));
 }
 
+// A quick start takes seconds; this only stops a run that hangs (a handler that never
+// fires) from hanging the test command. Not a performance bound.
+const HANG = 180_000;
+const hung = (step) => new Error(`no report after ${HANG / 1000} s; the quick start was at: ${step ?? 'its start'}`);
+
 const query = (extra = '') => `/?host=${SERVER.host}&key=${SERVER.apiKey}${extra}`;
 
 let chromium;
@@ -148,7 +153,9 @@ async function inChromium(url) {
   page.on('pageerror', (e) => errors.push(String(e)));
   try {
     await page.goto(url);
-    const report = await (await page.waitForFunction(() => window.quickStartReport, null, { timeout: 0 })).jsonValue();
+    const done = await page.waitForFunction(() => window.quickStartReport, null, { timeout: HANG }).catch(() => null);
+    if (!done) throw hung(await page.evaluate(() => window.quickStartStep));
+    const report = await done.jsonValue();
     if (errors.length && !report.error) report.error = errors.join('\n');
     return checkReport(report, { gc: true });
   } finally {
@@ -162,7 +169,9 @@ async function inFirefox(url) {
   try {
     const page = await browser.newPage();
     await page.goto(url);
-    const report = await (await page.waitForFunction(() => window.quickStartReport, { timeout: 0 })).jsonValue();
+    const done = await page.waitForFunction(() => window.quickStartReport, { timeout: HANG }).catch(() => null);
+    if (!done) throw hung(await page.evaluate(() => window.quickStartStep));
+    const report = await done.jsonValue();
     return `${checkReport(report)} (${await browser.version()})`;
   } finally {
     await browser.close();
@@ -203,7 +212,8 @@ async function inWebKitOn(display, url) {
     const id = session.sessionId;
     try {
       await wd('POST', `/session/${id}/url`, { url });
-      for (;;) {
+      for (const until = Date.now() + HANG; ;) {
+        if (Date.now() > until) throw hung(await wd('POST', `/session/${id}/execute/sync`, { script: 'return window.quickStartStep', args: [] }));
         const report = await wd('POST', `/session/${id}/execute/sync`, { script: 'return window.quickStartReport ?? null', args: [] });
         if (report) return `${checkReport(report)} (WebKitGTK ${session.capabilities.browserVersion})`;
         await new Promise((r) => setTimeout(r, 200));
@@ -339,22 +349,22 @@ const ROWS = [
   ...['node', 'jsdom', 'happy-dom'].map((env) => [`Vitest 4: ${env} environment`, async () => {
     const dir = await prepare('vitest');
     const file = env === 'node' ? 'test/quickstart.test.js' : `test/quickstart.${env}.test.js`;
-    const out = await sh(bin(dir, 'vitest'), ['run', file], { cwd: dir, env: { CK_HOST: SERVER.host, CK_API_KEY: SERVER.apiKey } });
+    const out = await sh(bin(dir, 'vitest'), ['run', file], { cwd: dir, env: { CK_HOST: SERVER.host, CK_API_KEY: SERVER.apiKey }, limit: HANG });
     return checkReport(fromOutput(out));
   }]),
   ['Node 20: ES module bot, ws, garbage collected', async () => {
     const dir = await prepare('node');
-    const out = await sh('node', ['--expose-gc', 'bot.mjs'], { cwd: dir, env: { CK_HOST: SERVER.host, CK_API_KEY: SERVER.apiKey } });
+    const out = await sh('node', ['--expose-gc', 'bot.mjs'], { cwd: dir, env: { CK_HOST: SERVER.host, CK_API_KEY: SERVER.apiKey }, limit: HANG });
     return checkReport(fromOutput(out), { gc: true });
   }],
   ['Node 20: CommonJS bot (require), ws', async () => {
     const dir = await prepare('node');
-    const out = await sh('node', ['bot.cjs'], { cwd: dir, env: { CK_HOST: SERVER.host, CK_API_KEY: SERVER.apiKey } });
+    const out = await sh('node', ['bot.cjs'], { cwd: dir, env: { CK_HOST: SERVER.host, CK_API_KEY: SERVER.apiKey }, limit: HANG });
     return checkReport(fromOutput(out));
   }],
   ['Node 20 --experimental-websocket: the platform WebSocket (as Node 22)', async () => {
     const dir = await prepare('node');
-    const out = await sh('node', ['--experimental-websocket', 'bot.mjs'], { cwd: dir, env: { CK_HOST: SERVER.host, CK_API_KEY: SERVER.apiKey } });
+    const out = await sh('node', ['--experimental-websocket', 'bot.mjs'], { cwd: dir, env: { CK_HOST: SERVER.host, CK_API_KEY: SERVER.apiKey }, limit: HANG });
     return checkReport(fromOutput(out));
   }],
   ['Firefox: Vite 8 build, quick start and a short chat', async () => {

@@ -7,7 +7,7 @@ const out = document.body.appendChild(document.createElement('pre'));
 out.id = 'quick-start';
 out.textContent = 'running';
 const chat = new URLSearchParams(location.search).has('chat');
-quickStart(ChatKitty, serverFromLocation(), { gc: globalThis.gc, chat }).then(
+quickStart(ChatKitty, serverFromLocation(), { gc: globalThis.gc, chat, progress: (step) => (window.quickStartStep = step) }).then(
   (report) => {
     window.quickStartReport = report;
     out.textContent = JSON.stringify(report);

@@ -11,8 +11,8 @@ export default function QuickStart() {
   useEffect(() => {
     if (started) return; // React runs effects twice in development
     started = true;
-    const w = window as unknown as { quickStartReport?: unknown; gc?: () => void };
-    quickStart(ChatKitty, serverFromLocation(), { gc: w.gc }).then(
+    const w = window as unknown as { quickStartReport?: unknown; quickStartStep?: string; gc?: () => void };
+    quickStart(ChatKitty, serverFromLocation(), { gc: w.gc, progress: (step: string) => (w.quickStartStep = step) }).then(
       (report) => {
         w.quickStartReport = report;
         setStatus(JSON.stringify(report));

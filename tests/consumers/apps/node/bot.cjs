@@ -4,7 +4,7 @@ const ChatKitty = require('chatkitty-wasm').default;
 (async () => {
   const { quickStart } = await import('./quickstart.mjs');
   const server = { apiKey: process.env.CK_API_KEY, host: process.env.CK_HOST };
-  const report = await quickStart(ChatKitty, server, { chat: true });
+  const report = await quickStart(ChatKitty, server, { chat: true, progress: console.log });
   console.log(`QUICKSTART ${JSON.stringify(report)}`);
   // Both sessions ended: nothing keeps the process alive, it exits by itself.
 })();
