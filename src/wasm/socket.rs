@@ -1,10 +1,11 @@
 //! The WebSocket and the timer: the only code touching the browser's I/O. Each owns
-//! its closures and detaches them on drop (gloo's `WebSocket` and `Timeout` do the
-//! same), so a dropped socket never reports to the core again.
+//! its closures and detaches them on drop (the timer is gloo-timers' `Timeout`), so a
+//! dropped socket or timer never reports to the core again.
 
 use std::rc::Weak;
 
-use js_sys::{Array, ArrayBuffer, Function, Reflect, Uint8Array};
+use gloo_timers::callback::Timeout;
+use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
@@ -12,13 +13,6 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 use super::{input, Inner};
 use crate::core::SUBPROTOCOL;
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue);
-}
 
 /// An open (or opening) WebSocket and its event handlers.
 pub struct Socket {
@@ -87,27 +81,17 @@ impl Drop for Socket {
     }
 }
 
-/// One `setTimeout` at a time, re-armed to the core's next deadline.
+/// One `setTimeout` at a time, re-armed to the core's next deadline. gloo's `Timeout`
+/// clears itself when dropped, so replacing or dropping the timer cancels it.
 pub struct Timer {
-    callback: Closure<dyn FnMut()>,
-    armed: Option<(u64, JsValue)>,
+    inner: Weak<Inner>,
+    armed: Option<(u64, Timeout)>,
 }
 
 impl Timer {
     /// A timer that calls the core's `handle_timeout` when it fires.
     pub fn new(inner: Weak<Inner>) -> Timer {
-        let callback = Closure::<dyn FnMut()>::new(move || {
-            if let Some(i) = inner.upgrade() {
-                if let Some(t) = i.timer.borrow_mut().as_mut() {
-                    t.armed = None;
-                }
-            }
-            input(&inner, |c, now| c.handle_timeout(now));
-        });
-        Timer {
-            callback,
-            armed: None,
-        }
+        Timer { inner, armed: None }
     }
 
     /// Fires at `deadline` (ms since the epoch), or never.
@@ -115,21 +99,23 @@ impl Timer {
         if self.armed.as_ref().map(|(d, _)| *d) == deadline {
             return;
         }
-        if let Some((_, handle)) = self.armed.take() {
-            clear_timeout(&handle);
-        }
+        self.armed = None;
         if let Some(d) = deadline {
-            let delay = d.saturating_sub(super::now()) as f64;
-            let handle = set_timeout(self.callback.as_ref().unchecked_ref(), delay);
-            self.armed = Some((d, handle));
-        }
-    }
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        if let Some((_, handle)) = self.armed.take() {
-            clear_timeout(&handle);
+            // gloo passes the delay on as an i32.
+            let delay = d.saturating_sub(super::now()).min(i32::MAX as u64) as u32;
+            let inner = self.inner.clone();
+            let timeout = Timeout::new(delay, move || {
+                // Disarmed before the core runs, so the same deadline can be armed again
+                // (a timer may fire a millisecond early in Node). Dropping the Timeout
+                // inside its own callback is safe: wasm-bindgen frees the closure after
+                // the call returns.
+                if let Some(i) = inner.upgrade() {
+                    let fired = i.timer.borrow_mut().as_mut().and_then(|t| t.armed.take());
+                    drop(fired);
+                }
+                input(&inner, |c, now| c.handle_timeout(now));
+            });
+            self.armed = Some((d, timeout));
         }
     }
 }
