@@ -264,6 +264,17 @@ fn calls_without_a_session_throw_no_active_session_error() {
 }
 
 #[wasm_bindgen_test]
+fn a_wrong_argument_throws_a_type_error_naming_the_call_and_the_argument() {
+    let e = ChatKitty::new(obj(&[("apiKey", 5.into())])).err().unwrap();
+    assert!(e.is_instance_of::<js_sys::TypeError>());
+    assert_eq!(s(&e, "message"), "ChatKitty: apiKey must be a string");
+    let kitty = instance("k-args");
+    let e = call(&kitty, "startSession", &[obj(&[("username", 5.into())])]).unwrap_err();
+    assert!(e.is_instance_of::<js_sys::TypeError>());
+    assert_eq!(s(&e, "message"), "startSession: username must be a string");
+}
+
+#[wasm_bindgen_test]
 async fn current_user_observers_fire_at_once_and_unsubscribe() {
     let kitty = instance("k-obs");
     let rec = Recorder::new();

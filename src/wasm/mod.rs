@@ -131,7 +131,13 @@ impl ChatKitty {
         let api_key = Js(configuration.clone())
             .get("apiKey")
             .and_then(|k| k.as_string())
-            .ok_or_else(|| convert::misuse(Misuse::InvalidArgument("apiKey"), &JsValue::NULL))?;
+            .ok_or_else(|| {
+                convert::misuse(
+                    Misuse::Expected("apiKey must be a string"),
+                    &JsValue::NULL,
+                    "ChatKitty",
+                )
+            })?;
         let config = read_config(api_key, &configuration);
         let web_socket = Js(configuration)
             .get("WebSocket")
@@ -166,13 +172,19 @@ impl ChatKitty {
     /// Starts a user session: `{username, authParams?}`.
     #[wasm_bindgen(js_name = startSession, skip_typescript)]
     pub fn start_session(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.call(Settle::Session, |c, now| c.start_session(&Js(request), now))
+        self.call("startSession", Settle::Session, |c, now| {
+            c.start_session(&Js(request), now)
+        })
     }
 
     /// Ends the session: resolves once the connection is closed.
     #[wasm_bindgen(js_name = endSession, skip_typescript)]
     pub fn end_session(&self) -> Result<Promise, JsValue> {
-        self.call(Settle::Closed, |c, now| Ok(c.end_session(now)))
+        self.call(
+            "endSession",
+            Settle::Closed,
+            |c, now| Ok(c.end_session(now)),
+        )
     }
 
     /// Runs API call `op` of the core's table (`crate::core::OPS`) with `request`;
@@ -186,7 +198,7 @@ impl ChatKitty {
                 .core
                 .borrow_mut()
                 .call(op, &Js(request.clone()), now());
-            r.map_err(|m| convert::misuse(m, &request))?
+            r.map_err(|m| convert::misuse(m, &request, ""))?
         };
         let promise = self.promise(id, Settle::Resource(key));
         drive(&self.inner);
@@ -205,7 +217,7 @@ impl ChatKitty {
     ) -> Result<Function, JsValue> {
         if kind >= USER_EVENTS {
             let r = self.inner.core.borrow().require_session();
-            r.map_err(|m| convert::misuse(m, &observer))?;
+            r.map_err(|m| convert::misuse(m, &observer, ""))?;
         } else if kind == CURRENT_USER && replay != Some(true) {
             let mut user = self.current_user();
             if user.is_undefined() {
@@ -241,7 +253,7 @@ impl ChatKitty {
             .core
             .borrow_mut()
             .send_keystrokes(&Js(request), now());
-        r.map_err(|m| convert::misuse(m, &JsValue::NULL))?;
+        r.map_err(|m| convert::misuse(m, &JsValue::NULL, "sendKeystrokes"))?;
         drive(&self.inner);
         Ok(())
     }
@@ -257,7 +269,7 @@ impl ChatKitty {
                 .core
                 .borrow_mut()
                 .start_chat_session(&Js(request.clone()), now());
-            r.map_err(|m| convert::misuse(m, &request))?
+            r.map_err(|m| convert::misuse(m, &request, "startChatSession"))?
         };
         let session = Object::new();
         inner
@@ -290,7 +302,7 @@ impl ChatKitty {
                     .core
                     .borrow_mut()
                     .set_thread(id, &Js(thread.clone()), now());
-                r.map_err(|m| convert::misuse(m, &thread))?;
+                r.map_err(|m| convert::misuse(m, &thread, "setThread"))?;
                 if let Some(c) = inner.chats.borrow().iter().find(|c| c.0 == id) {
                     let _ = Reflect::set(&c.2, &"thread".into(), &thread);
                 }
@@ -314,12 +326,13 @@ impl ChatKitty {
     /// Runs an API call on the core and returns a Promise settled by its completion.
     fn call(
         &self,
+        call: &str,
         settle: Settle,
         f: impl FnOnce(&mut Client<Js>, u64) -> Result<Id, Misuse>,
     ) -> Result<Promise, JsValue> {
         let id = {
             let r = f(&mut self.inner.core.borrow_mut(), now());
-            r.map_err(|m| convert::misuse(m, &JsValue::NULL))?
+            r.map_err(|m| convert::misuse(m, &JsValue::NULL, call))?
         };
         let promise = self.promise(id, settle);
         drive(&self.inner);

@@ -13,7 +13,6 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 use super::{input, Inner};
 use crate::core::SUBPROTOCOL;
 
-
 /// An open (or opening) WebSocket and its event handlers.
 pub struct Socket {
     ws: WebSocket,

@@ -751,7 +751,7 @@ fn set_thread_follows_one_thread_at_a_time_until_the_session_ends() {
     assert!(h.take_sent().is_empty(), "an ended session follows nothing");
     assert_eq!(
         h.c.set_thread(chat, &json!({}), h.now),
-        Err(Misuse::InvalidArgument("thread"))
+        Err(Misuse::Expected("thread must be a thread the server sent"))
     );
 }
 
