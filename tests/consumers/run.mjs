@@ -138,7 +138,7 @@ const hung = (step) => new Error(`no report after ${HANG / 1000} s; the quick st
 const query = (extra = '') => `/?host=${SERVER.host}&key=${SERVER.apiKey}${extra}`;
 
 let chromium;
-async function inChromium(url) {
+async function inChromium(url, { expectError } = {}) {
   if (!chromium) {
     const { chromium: c } = await import('playwright-core');
     chromium = await c.launch({
@@ -157,6 +157,10 @@ async function inChromium(url) {
     if (!done) throw hung(await page.evaluate(() => window.quickStartStep));
     const report = await done.jsonValue();
     if (errors.length && !report.error) report.error = errors.join('\n');
+    if (expectError) {
+      if (!report.error) throw new Error('the quick start passed where it had to fail');
+      return report.error;
+    }
     return checkReport(report, { gc: true });
   } finally {
     await context.close();
@@ -244,6 +248,28 @@ async function staticRow(dir, f) {
   } finally {
     await s.close();
   }
+}
+
+/** The tarball's files served as they are, as a CDN does. `init`: the .wasm is not
+ * where the entry looks for it and the page passes its new URL to init(); `missing`:
+ * the same without init(), which must fail saying what to do (as a bundler that does
+ * not emit the asset would). */
+async function cdn(variant) {
+  const site = join(work, `cdn-${variant}`);
+  mkdirSync(site, { recursive: true });
+  await sh('tar', ['xzf', TARBALL, '-C', site]);
+  renameSync(join(site, 'package'), join(site, 'chatkitty-wasm'));
+  cpSync(join(here, 'apps/cdn/index.html'), join(site, 'index.html'));
+  cpSync(join(here, 'quickstart.js'), join(site, 'quickstart.js'));
+  if (!variant) return staticRow(site, (url) => inChromium(url + query()));
+  mkdirSync(join(site, 'elsewhere'));
+  renameSync(join(site, 'chatkitty-wasm/chatkitty_wasm_bg.wasm'), join(site, 'elsewhere/ck.wasm'));
+  if (variant === 'init') return staticRow(site, (url) => inChromium(url + query('&init=/elsewhere/ck.wasm')));
+  const error = await staticRow(site, (url) => inChromium(url + query(), { expectError: true }));
+  for (const hint of ['could not load its WebAssembly module', "import 'chatkitty-wasm/inline'", 'init(']) {
+    if (!error.includes(hint)) throw new Error(`the error does not say "${hint}": ${error}`);
+  }
+  return `startSession rejected: ${error.split('\n')[0].slice(0, 110)}…`;
 }
 
 /** Next.js: the page's HTML from the server must hold the component, rendered with
@@ -346,6 +372,9 @@ const ROWS = [
     cpSync(join(dir, 'index.html'), join(dir, 'dist/index.html'));
     return staticRow(join(dir, 'dist'), (url) => inChromium(url + query()));
   }],
+  ['CDN-style <script type=module>: the unbundled package files (Chromium)', () => cdn()],
+  ['CDN-style, init(url) with the .wasm moved elsewhere (Chromium)', () => cdn('init')],
+  ['CDN-style, the .wasm missing: the error says what to do (Chromium)', () => cdn('missing')],
   ...['node', 'jsdom', 'happy-dom'].map((env) => [`Vitest 4: ${env} environment`, async () => {
     const dir = await prepare('vitest');
     const file = env === 'node' ? 'test/quickstart.test.js' : `test/quickstart.${env}.test.js`;
