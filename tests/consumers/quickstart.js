@@ -16,6 +16,11 @@ export const HANDLERS = [
   'onParticipantEnteredChat', 'onParticipantLeftChat', 'onParticipantPresenceChanged',
 ];
 
+/**
+ * @param {any} ChatKitty the class the app imported
+ * @param {{apiKey: string | null, host: string | null, isSecure?: boolean}} server
+ * @param {{gc?: () => void, chat?: boolean, progress?: (step: string) => void}} [options]
+ */
 export async function quickStart(ChatKitty, server, { gc, chat, progress = () => {} } = {}) {
   const tag = Math.random().toString(36).slice(2, 8);
   const names = { jane: `jane-${tag}`, john: `john-${tag}` };
