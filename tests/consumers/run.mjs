@@ -84,12 +84,15 @@ async function app(name) {
     for (const old of readdirSync(CACHE).filter((d) => d.startsWith(`${name}-`))) rmSync(join(CACHE, old), { recursive: true, force: true });
     const tmp = mkdtempSync(join(CACHE, `.new-${name}-`));
     const target = join(tmp, 'app');
-    for (const [cmd, ...a] of spec.create(target)) {
-      const cwd = cmd === 'npm' && a[0] !== 'create' ? target : tmp;
-      await sh(cmd, a.map((x) => (x === target ? 'app' : x)), { cwd });
+    try {
+      for (const [cmd, ...a] of spec.create(target)) {
+        const cwd = cmd === 'npm' && a[0] !== 'create' ? target : tmp;
+        await sh(cmd, a.map((x) => (x === target ? 'app' : x)), { cwd });
+      }
+      renameSync(target, dir);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
-    renameSync(target, dir);
-    rmSync(tmp, { recursive: true, force: true });
     created.push(name);
   }
   return dir;
