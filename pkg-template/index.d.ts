@@ -917,15 +917,15 @@ export type InitInput =
  * @example
  * ```ts
  * import { init } from 'chatkitty-wasm';
- * import wasmUrl from 'chatkitty-wasm/chatkitty_wasm_bg.wasm?url'; // Vite
- * await init(wasmUrl);
+ * await init('/static/chatkitty_wasm_bg.wasm'); // a copy you serve yourself
  * ```
  */
 export declare function init(input?: InitInput): Promise<void>;
 /** Loads the WebAssembly module synchronously from its bytes or a compiled
  * `WebAssembly.Module` (Node, workers; browsers refuse to compile large modules
  * synchronously on the main thread). Without an argument, in Node only: from the
- * package's folder. */
+ * package's folder. It does not look for the `ws` package: on Node 20, pass
+ * `WebSocket` to the constructor. */
 export declare function initSync(input?: BufferSource | WebAssembly.Module): void;
 
 export declare function succeeded<T>(result: ChatKittyResult<T>): result is ChatKittySucceededResult<T>;
