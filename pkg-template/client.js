@@ -22,7 +22,7 @@ class ChatKitty {
   /** The instance for `apiKey` (and `{host, isSecure}`), the same object on every call. */
   static getInstance(apiKey) {
     const options = arguments[1];
-    const key = `${apiKey}\n${options?.host || ''}\n${!!(options?.isSecure ?? true)}`;
+    const key = `${apiKey}\n${options?.host || 'api.chatkitty.com'}\n${!!(options?.isSecure ?? true)}`;
     let kitty = instances.get(key);
     if (!kitty) instances.set(key, (kitty = new ChatKitty({ ...options, apiKey })));
     return kitty;
