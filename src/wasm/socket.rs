@@ -56,6 +56,10 @@ impl Socket {
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        // WebKitGTK fires only `error`, never `close`, when the connection is refused:
+        // either ends the connection (the core ignores the second), and once the core
+        // has dropped this socket neither reaches it.
+        ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
         Ok(Socket {
             ws,
             _on_open: on_open,
@@ -76,6 +80,7 @@ impl Drop for Socket {
         self.ws.set_onopen(None);
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
         let _ = self.ws.close();
     }
 }
