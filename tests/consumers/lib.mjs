@@ -63,11 +63,11 @@ export async function waitHttp(url, proc, what) {
   }
 }
 
-/** A free TCP port on 127.0.0.1. */
+/** A free TCP port, on every interface (`::`, dual-stack) as dev servers bind it. */
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, '::', () => {
       const { port } = s.address();
       s.close(() => resolve(port));
     });

@@ -233,14 +233,26 @@ async function inWebKitOn(display, url) {
   }
 }
 
-/** Runs `f(url)` against a long-running server command until `url` answers. */
-async function served(cmd, args, cwd, base, f, env) {
-  const proc = start(cmd, args, { cwd, env });
-  try {
-    await waitHttp(base, proc, cmd);
-    return await f(proc);
-  } finally {
-    await proc.stop();
+/** Starts `command(port)` (a dev or preview server) on a free port, waits until it
+ * answers, runs `f(base URL)`, stops it. A port taken between the probe and the
+ * server's own bind (other processes on the machine start servers too) is retried. */
+async function served(cwd, command, f) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const base = `http://localhost:${port}`;
+    const [cmd, args] = command(port);
+    const proc = start(cmd, args, { cwd });
+    try {
+      try {
+        await waitHttp(base, proc, cmd);
+      } catch (e) {
+        if (attempt < 3 && /EADDRINUSE|already in use/.test(proc.output)) continue;
+        throw e;
+      }
+      return await f(base);
+    } finally {
+      await proc.stop();
+    }
   }
 }
 
@@ -298,15 +310,11 @@ const viteBuild = (name) => {
 const viteRows = (name, label) => [
   [`${label}: vite build (Chromium)`, async () => {
     const dir = await viteBuild(name);
-    const port = await freePort();
-    const base = `http://localhost:${port}`;
-    return served(bin(dir, 'vite'), ['preview', '--port', String(port), '--strictPort'], dir, base, () => inChromium(base + query()));
+    return served(dir, (port) => [bin(dir, 'vite'), ['preview', '--port', String(port), '--strictPort']], (base) => inChromium(base + query()));
   }],
   [`${label}: vite dev server (Chromium)`, async () => {
     const dir = await prepare(name);
-    const port = await freePort();
-    const base = `http://localhost:${port}`;
-    return served(bin(dir, 'vite'), ['--port', String(port), '--strictPort'], dir, base, () => inChromium(base + query()));
+    return served(dir, (port) => [bin(dir, 'vite'), ['--port', String(port), '--strictPort']], (base) => inChromium(base + query()));
   }],
 ];
 
@@ -330,16 +338,12 @@ const ROWS = [
   }],
   ['webpack 5: webpack serve (Chromium)', async () => {
     const dir = await prepare('webpack');
-    const port = await freePort();
-    const base = `http://localhost:${port}`;
-    return served(bin(dir, 'webpack'), ['serve', '--port', String(port), '--no-open'], dir, base, () => inChromium(base + query()));
+    return served(dir, (port) => [bin(dir, 'webpack'), ['serve', '--port', String(port), '--no-open']], (base) => inChromium(base + query()));
   }],
   ['Next.js 16: next build + next start, SSR (Chromium)', async () => {
     const dir = await prepare('next');
     await sh(bin(dir, 'next'), ['build'], { cwd: dir });
-    const port = await freePort();
-    const base = `http://localhost:${port}`;
-    return served(bin(dir, 'next'), ['start', '-p', String(port)], dir, base, async () => {
+    return served(dir, (port) => [bin(dir, 'next'), ['start', '-p', String(port)]], async (base) => {
       serverRendered(await (await fetch(base + query())).text());
       return `SSR ok; ${await inChromium(base + query())}`;
     });
@@ -347,18 +351,14 @@ const ROWS = [
   ['Next.js 16: next build --webpack + next start, SSR (Chromium)', async () => {
     const dir = await prepare('next');
     await sh(bin(dir, 'next'), ['build', '--webpack'], { cwd: dir });
-    const port = await freePort();
-    const base = `http://localhost:${port}`;
-    return served(bin(dir, 'next'), ['start', '-p', String(port)], dir, base, async () => {
+    return served(dir, (port) => [bin(dir, 'next'), ['start', '-p', String(port)]], async (base) => {
       serverRendered(await (await fetch(base + query())).text());
       return `SSR ok; ${await inChromium(base + query())}`;
     });
   }],
   ['Next.js 16: next dev, SSR (Chromium)', async () => {
     const dir = await prepare('next');
-    const port = await freePort();
-    const base = `http://localhost:${port}`;
-    return served(bin(dir, 'next'), ['dev', '-p', String(port)], dir, base, async () => {
+    return served(dir, (port) => [bin(dir, 'next'), ['dev', '-p', String(port)]], async (base) => {
       serverRendered(await (await fetch(base + query())).text());
       return `SSR ok; ${await inChromium(base + query())}`;
     });
