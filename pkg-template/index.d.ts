@@ -494,6 +494,10 @@ export interface ChatKittyOptions {
 /** `new ChatKitty(configuration)`: the API key and the options. */
 export interface ChatKittyConfiguration extends ChatKittyOptions {
   apiKey: string;
+  /** The WebSocket constructor to connect with (default: the platform's). For Node 20,
+   * which has none: `import { WebSocket } from 'ws'` — or just install `ws`, which the
+   * package then finds by itself. */
+  WebSocket?: new (url: string, protocols?: string | string[]) => unknown;
 }
 
 export interface StartSessionRequest {
@@ -885,11 +889,44 @@ export declare class ChatKitty {
 
   /** Enters a channel's real-time chat (see `StartChatSessionResult`). */
   startChatSession(request: StartChatSessionRequest): StartChatSessionResult;
-  /** Releases the Rust side of an instance made with `new` (optional). */
+  /** Releases the Rust side of an instance made with `new` now instead of when it is
+   * garbage-collected (optional; a live session keeps it until `endSession`). The
+   * instance is unusable afterwards. */
   free(): void;
 }
 
 export default ChatKitty;
+
+/** Where the WebAssembly module is: a URL, a `Response` (or a Promise of one), its
+ * bytes, or a compiled `WebAssembly.Module`. */
+export type InitInput =
+  | string
+  | URL
+  | Request
+  | Response
+  | PromiseLike<Response>
+  | BufferSource
+  | WebAssembly.Module;
+
+/**
+ * Loads the WebAssembly module. Optional: the first call that needs it loads it (the
+ * entry knows where it is), and calls made before then wait for it. Call it to load
+ * the module early, or from where you serve `chatkitty-wasm/chatkitty_wasm_bg.wasm`
+ * yourself. Later calls return the first call's Promise.
+ *
+ * @example
+ * ```ts
+ * import { init } from 'chatkitty-wasm';
+ * await init('/static/chatkitty_wasm_bg.wasm'); // a copy you serve yourself
+ * ```
+ */
+export declare function init(input?: InitInput): Promise<void>;
+/** Loads the WebAssembly module synchronously from its bytes or a compiled
+ * `WebAssembly.Module` (Node, workers; browsers refuse to compile large modules
+ * synchronously on the main thread). Without an argument, in Node only: from the
+ * package's folder. It does not look for the `ws` package: on Node 20, pass
+ * `WebSocket` to the constructor. */
+export declare function initSync(input?: BufferSource | WebAssembly.Module): void;
 
 export declare function succeeded<T>(result: ChatKittyResult<T>): result is ChatKittySucceededResult<T>;
 export declare function failed(result: ChatKittyResult<any>): result is ChatKittyFailedResult;

@@ -1,9 +1,10 @@
 // chatkitty-wasm: the JavaScript names of the ChatKitty class (docs/api.md), installed on
-// the wasm-bindgen class. Each API call is a row of the core's table (src/core/ops.rs)
-// reached through one export, `_call(op, request)`; the order of OPS below is the
-// table's numbering (a native test holds the two equal). Each method keeps the
-// official arity (`Function.length`).
-const OPS = 'updateCurrentUser updateCurrentUserDisplayPicture updateChannel deleteChannel createChannel getChannels getChannel joinChannel leaveChannel addChannelModerator getUnreadChannelsCount getChannelUnread readChannel muteChannel unmuteChannel clearChannelHistory hideChannel sendMessage getMessages getUnreadMessagesCount triggerEvent readMessage getLastReadMessage editMessage getMessageRepliesCount getMessageChannel getMessageParent createThread getThreads getThreadChannel getThreadMessage readThread reactToMessage getReactions removeReaction deleteMessageForMe deleteMessage getChannelMembers getReadReceipts getUsers getUsersCount inviteUser getUser getUserIsChannelMember blockUser getUserBlockList deleteUserBlockListItem getCurrentUser';
+// a class with `_call(op, request)` and `_on(kind, observer)` (client.js's, or the
+// wasm-bindgen class in the Rust tests). Each API call is a row of the core's table
+// (src/core/ops.rs); the order of OPS below is the table's numbering and a leading `*`
+// marks the calls that need a session (NAS, docs/api.md §2.3): native tests hold both equal
+// to the core. Each method keeps the official arity (`Function.length`).
+const OPS = '*updateCurrentUser *updateCurrentUserDisplayPicture updateChannel deleteChannel *createChannel *getChannels getChannel *joinChannel *leaveChannel addChannelModerator *getUnreadChannelsCount *getChannelUnread *readChannel *muteChannel *unmuteChannel *clearChannelHistory hideChannel *sendMessage *getMessages *getUnreadMessagesCount *triggerEvent readMessage getLastReadMessage editMessage getMessageRepliesCount getMessageChannel getMessageParent createThread getThreads getThreadChannel getThreadMessage *readThread reactToMessage getReactions removeReaction deleteMessageForMe deleteMessage *getChannelMembers *getReadReceipts *getUsers *getUsersCount inviteUser getUser *getUserIsChannelMember blockUser *getUserBlockList deleteUserBlockListItem *getCurrentUser';
 // Observers, numbered as in src/wasm/mod.rs (`Observed`) and core::UserEvent::ALL.
 const OBSERVERS = 'onCurrentUserChanged onCurrentUserOnline onCurrentUserOffline onNotificationReceived onChannelJoined onChannelLeft onChannelUpdated onChannelHidden onChannelUnhidden onUserPresenceChanged onParticipantStartedTyping onParticipantStoppedTyping';
 // The 2.x names of docs/api.md §12.1, as [alias, name].
@@ -21,7 +22,7 @@ const toFile = (f) => {
 // Performs an upload the core asked for: multipart POST with the write grant, real
 // progress from XMLHttpRequest (docs/api.md §2.6). `done(status, text)` is the core's
 // verdict.
-const upload = (u, done) => {
+export const upload = (u, done) => {
   const l = u.listener, x = new XMLHttpRequest(), d = new FormData();
   d.append('file', u.file.uri ? toFile(u.file) : u.file);
   for (const k in u.fields) d.append(k, u.fields[k]);
@@ -41,12 +42,18 @@ const upload = (u, done) => {
   x.send(d);
 };
 
+/** Which ops need a session (by op number), filled by `install`. */
+export const NAS = [];
+
 export function install(C) {
   const p = C.prototype;
   const def = (name, value) =>
     Object.defineProperty(p, name, { value, writable: true, configurable: true });
-  OPS.split(' ').forEach((name, op) =>
-    def(name, op === 45 || op === 47 ? function () { return this._call(op); } : function (request) { return this._call(op, request); }));
+  OPS.split(' ').forEach((word, op) => {
+    const name = word.replace('*', '');
+    NAS[op] = name !== word;
+    def(name, op === 45 || op === 47 ? function () { return this._call(op); } : function (request) { return this._call(op, request); });
+  });
   // The update function gets the live current user; the whole result is sent.
   def('updateCurrentUser', function (update) {
     const user = this.currentUser;
@@ -55,9 +62,5 @@ export function install(C) {
   OBSERVERS.split(' ').forEach((name, kind) => def(name, function (observer) { return this._on(kind, observer); }));
   const a = ALIASES.split(' ');
   for (let i = 0; i < a.length; i += 2) def(a[i], p[a[i + 1]]);
-  // getInstance(apiKey) has arity 1; a second `{host, isSecure}` argument still works.
-  const getInstance = C.getInstance;
-  C.getInstance = function (apiKey) { return getInstance.call(this, apiKey, arguments[1]); };
-  C._host(upload);
   return C;
 }

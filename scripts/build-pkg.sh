@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the npm package in pkg/: the SDK compiled to wasm (profile `wasm`), the
 # wasm-bindgen `--target web` glue, wasm-opt -Oz (npm binaryen: Debian's wasm-opt 108
-# corrupts reference-types output), and the hand-written entry files of pkg-template/.
-# Idempotent; a no-op rebuild is quick (cargo and wasm-opt are skipped when their
-# inputs did not change). Prints the raw and gzip -9 sizes at the end.
+# corrupts reference-types output), the hand-written entry files of pkg-template/, the
+# base64 copy of the module for `chatkitty-wasm/inline`, and the CommonJS entries
+# (esbuild bundles of the ES ones). Idempotent; a no-op rebuild is quick (cargo and
+# wasm-opt are skipped when their inputs did not change). Prints the raw and gzip -9
+# sizes of what a page downloads through each entry at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +13,17 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 OUT=pkg
 TOOLS=target/tools
 BINARYEN_VERSION=132.0.0
+ESBUILD_VERSION=0.28.2
 WASM_OPT=$TOOLS/node_modules/.bin/wasm-opt
+ESBUILD=$TOOLS/node_modules/.bin/esbuild
 
 log() { printf '\033[1;34m[build-pkg]\033[0m %s\n' "$*"; }
+
+if [ ! -x "$ESBUILD" ] || [ "$("$ESBUILD" --version)" != "$ESBUILD_VERSION" ]; then
+  log "installing esbuild@$ESBUILD_VERSION (npm) into $TOOLS"
+  mkdir -p "$TOOLS"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" "esbuild@$ESBUILD_VERSION" >/dev/null
+fi
 
 log "cargo build (profile wasm)"
 # strip=false here (the profile strips): wasm-bindgen reads the `target_features`
@@ -43,24 +53,63 @@ if [ ! -f "$STAMP" ] || [ "$RAW_WASM" -nt "$STAMP" ] || [ ! -f "$OUT/chatkitty_w
     --enable-multivalue \
     "$OUT/chatkitty_wasm_bg.wasm" -o "$OUT/chatkitty_wasm_bg.wasm.opt"
   mv "$OUT/chatkitty_wasm_bg.wasm.opt" "$OUT/chatkitty_wasm_bg.wasm"
+
+  # The glue's default location (`new URL('chatkitty_wasm_bg.wasm', import.meta.url)`)
+  # goes: index.js passes that URL itself, and the inline, Node and CommonJS entries
+  # must hold no `import.meta` (esbuild warns about it in CommonJS and IIFE output).
+  GLUE=$OUT/chatkitty_wasm.js
+  sed -i "s|module_or_path = new URL('chatkitty_wasm_bg.wasm', import.meta.url);|throw new TypeError('no WebAssembly module given');|" "$GLUE"
+  if grep -q "import.meta" "$GLUE"; then
+    echo "build-pkg: the wasm-bindgen glue still mentions import.meta (new wasm-bindgen version?)" >&2
+    exit 1
+  fi
+  # The glue is generated, nobody's source: shipped minified (6.1 KB -> 3.9 KB gzip).
+  log "esbuild --minify the glue"
+  "$ESBUILD" "$GLUE" --minify --format=esm --target=es2021 --log-level=warning --outfile="$GLUE.min"
+  mv "$GLUE.min" "$GLUE"
   touch "$STAMP"
 else
   log "wasm unchanged: wasm-bindgen and wasm-opt skipped"
 fi
 
-log "copying pkg-template/"
-cp pkg-template/index.js pkg-template/surface.js pkg-template/index.d.ts pkg-template/package.json pkg-template/README.md "$OUT/"
-# wasm-bindgen writes its own package.json-less output; drop files the package does
-# not ship.
-rm -f "$OUT/.gitignore"
+log "copying pkg-template/ and LICENSE"
+cp pkg-template/*.js pkg-template/index.d.ts pkg-template/inline.d.ts pkg-template/package.json pkg-template/README.md \
+  pkg-template/CHANGELOG.md "$OUT/"
+cp LICENSE "$OUT/"
+# CommonJS callers get the same declarations under the .d.cts name TypeScript expects.
+cp pkg-template/index.d.ts "$OUT/index.d.cts"
+sed "s#'./index.js'#'./index.cjs'#; s#^// chatkitty-wasm/inline:#// chatkitty-wasm/inline (CommonJS):#" pkg-template/inline.d.ts >"$OUT/inline.d.cts"
+# Files wasm-bindgen writes that the package does not ship.
+rm -f "$OUT/.gitignore" "$OUT/chatkitty_wasm.d.ts" "$OUT/chatkitty_wasm_bg.wasm.d.ts"
+
+log "chatkitty-wasm/inline: the module in base64"
+{ printf 'export default "'; base64 -w0 "$OUT/chatkitty_wasm_bg.wasm"; printf '";\n'; } \
+  >"$OUT/chatkitty_wasm_bg.wasm.base64.js"
+
+log "CommonJS entries (esbuild)"
+# node.cjs reads the .wasm beside itself: import.meta.url becomes its file URL. `ws`
+# stays a require() (an optional peer dependency, loaded only on Node 20).
+"$ESBUILD" "$OUT/node.js" --bundle --format=cjs --platform=node --target=node20 \
+  --external:ws --define:import.meta.url=__chatkitty_wasm_url --log-level=warning \
+  --banner:js="const __chatkitty_wasm_url = require('node:url').pathToFileURL(__filename).href;" \
+  --outfile="$OUT/node.cjs"
+"$ESBUILD" "$OUT/inline.js" --bundle --format=cjs --platform=neutral --target=es2021 \
+  --log-level=warning --outfile="$OUT/inline.cjs"
 
 size() { wc -c <"$1" | tr -d ' '; }
 gz() { gzip -9 -c "$@" | wc -c | tr -d ' '; }
+# What a page downloads through each entry (each file gzipped on its own, as served).
+DEFAULT_JS="chatkitty_wasm.js loader.js client.js surface.js index.js"
+INLINE_JS="chatkitty_wasm.js loader.js client.js surface.js inline.js chatkitty_wasm_bg.wasm.base64.js"
+sum() { local t=0 f; for f in $2; do t=$((t + $($1 "$OUT/$f"))); done; echo $t; }
 wasm_raw=$(size "$OUT/chatkitty_wasm_bg.wasm")
 wasm_gz=$(gz "$OUT/chatkitty_wasm_bg.wasm")
-js_raw=$(cat "$OUT/chatkitty_wasm.js" "$OUT/index.js" "$OUT/surface.js" | wc -c | tr -d ' ')
-js_gz=$(( $(gz "$OUT/chatkitty_wasm.js") + $(gz "$OUT/index.js") + $(gz "$OUT/surface.js") ))
-printf '\n%-28s %9s %9s\n' "pkg/" "raw" "gzip -9"
-printf '%-28s %9s %9s\n' "chatkitty_wasm_bg.wasm" "$wasm_raw" "$wasm_gz"
-printf '%-28s %9s %9s\n' "JS (glue+index.js+surface.js)" "$js_raw" "$js_gz"
-printf '%-28s %9s %9s\n' "total" "$((wasm_raw + js_raw))" "$((wasm_gz + js_gz))"
+js_raw=$(sum size "$DEFAULT_JS")
+js_gz=$(sum gz "$DEFAULT_JS")
+inline_raw=$(sum size "$INLINE_JS")
+inline_gz=$(sum gz "$INLINE_JS")
+printf '\n%-34s %9s %9s\n' "pkg/" "raw" "gzip -9"
+printf '%-34s %9s %9s\n' "chatkitty_wasm_bg.wasm" "$wasm_raw" "$wasm_gz"
+printf '%-34s %9s %9s\n' "JS (glue, loader, client, surface)" "$js_raw" "$js_gz"
+printf '%-34s %9s %9s\n' "default entry (index.js): total" "$((wasm_raw + js_raw))" "$((wasm_gz + js_gz))"
+printf '%-34s %9s %9s\n' "inline entry (base64): total" "$inline_raw" "$inline_gz"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, idempotently (skips what is present).
 #   setup.sh demo   the wasm target and wasm-bindgen-cli (enough to build and run the demo)
-#   setup.sh test   also wasm-pack, Chromium and ChromeDriver (the browser tests)
+#   setup.sh test   also wasm-pack, Chromium and ChromeDriver, Firefox ESR and geckodriver,
+#                   WebKitGTK's WebKitWebDriver and Xvfb (the browser tests)
 # npm packages are installed by the scripts that use them (npm install is idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,11 +34,20 @@ if [ "$mode" = "test" ]; then
   need_apt=()
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+  # Firefox and WebKit: the SDK's browser tests and the consumer matrix. WebKitGTK has no
+  # headless mode, so its MiniBrowser runs on Xvfb.
+  command -v firefox-esr >/dev/null 2>&1 || need_apt+=(firefox-esr)
+  command -v WebKitWebDriver >/dev/null 2>&1 || need_apt+=(webkit2gtk-driver)
+  command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)
   if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing ${need_apt[*]} from Debian"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+  if ! command -v geckodriver >/dev/null 2>&1; then
+    log "installing geckodriver (wasm-pack test --firefox)"
+    cargo install --locked geckodriver || cargo install geckodriver
   fi
 fi
 

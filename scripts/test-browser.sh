@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the SDK's browser tests (tests/*.rs, wasm-bindgen-test in headless Chromium)
-# against a live chatkitty-server: builds the server, starts it on a free port with a
-# temporary database, bakes its address into the tests (CHATKITTY_TEST_HOST), runs
-# `wasm-pack test`, and stops the server. Exits with the tests' status.
+# Runs the SDK's browser tests (tests/*.rs, wasm-bindgen-test) in headless Chromium,
+# headless Firefox and WebKitGTK (on Xvfb) against a live chatkitty-server: builds the
+# server, starts it on a free port with a temporary database, bakes its address into the
+# tests (CHATKITTY_TEST_HOST), runs `wasm-pack test` once per browser, and stops the
+# server. BROWSERS="chrome" (or "firefox", "webkit", or a list) picks. Exits non-zero if
+# any browser failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +50,18 @@ export CHATKITTY_TEST_HOST="127.0.0.1:$PORT"
 export CHATKITTY_TEST_API_KEY="$API_KEY"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/sdk-dev}
 status=0
-wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver "$@" || status=$?
+for browser in ${BROWSERS:-chrome firefox webkit}; do
+  log "wasm-pack test --headless --$browser"
+  case $browser in
+    chrome) wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" "$@" || status=$? ;;
+    # webdriver.json names Debian's firefox-esr binary.
+    firefox) wasm-pack test --headless --firefox --geckodriver "$(command -v geckodriver)" "$@" || status=$? ;;
+    # WebKitGTK: WebKitWebDriver speaks the protocol the runner uses with safaridriver.
+    # WebKitGTK has no headless mode: its MiniBrowser gets an Xvfb display.
+    webkit) xvfb-run -a wasm-pack test --headless --safari --safaridriver "$(command -v WebKitWebDriver)" "$@" || status=$? ;;
+    *) log "unknown browser $browser"; status=2 ;;
+  esac
+done
 if [ "$status" -ne 0 ]; then
   log "server log (last 60 lines):"
   tail -60 "$TMP/server.log" || true

@@ -34,8 +34,11 @@ bash scripts/build-pkg.sh
 log "TypeScript declarations (tsc --noEmit against pkg/index.d.ts)"
 bash scripts/test-types.sh
 
-log "SDK browser tests (wasm-pack test, headless Chromium, live server)"
+log "SDK browser tests (wasm-pack test: Chromium, Firefox, WebKitGTK; live server)"
 bash scripts/test-browser.sh
+
+log "consumer matrix: the npm pack tarball in Vite, webpack, Next.js, esbuild, Rollup, Vitest, Node apps; Chromium, Firefox, WebKit"
+(cd tests/consumers && npm install --no-audit --no-fund --loglevel=error && node run.mjs)
 
 log "compatibility harness (official client and ours)"
 (cd tests/harness && npm install --no-audit --no-fund --loglevel=error && node run.mjs)

@@ -30,10 +30,13 @@ extern "C" {
     fn set_timeout(f: &Function, ms: i32);
 }
 
-// The JavaScript names of the class, as the package's index.js installs them.
+// The JavaScript names of the class, as the package's client.js installs them, and
+// the uploader it hands the class once the module has loaded.
 #[wasm_bindgen(module = "/pkg-template/surface.js")]
 extern "C" {
     fn install(class: &JsValue) -> JsValue;
+    #[wasm_bindgen(thread_local_v2, js_name = upload)]
+    static UPLOAD: JsValue;
 }
 
 thread_local! {
@@ -45,12 +48,15 @@ fn surfaced(value: JsValue) -> JsValue {
     if !INSTALLED.with(|i| i.replace(true)) {
         let proto = Object::get_prototype_of(&value);
         install(&Reflect::get(&proto, &"constructor".into()).unwrap());
+        ChatKitty::host(UPLOAD.with(|u| u.clone().unchecked_into()));
     }
     value
 }
 
+/// A client of the default host (nothing is connected in the tests that use it).
 fn instance(key: &str) -> JsValue {
-    surfaced(ChatKitty::get_instance(key.into(), JsValue::UNDEFINED))
+    let config = obj(&[("apiKey", key.into())]);
+    surfaced(JsValue::from(ChatKitty::new(config).expect("constructor")))
 }
 
 // ----- helpers ---------------------------------------------------------------------
@@ -224,16 +230,6 @@ fn expect_error(r: Result<JsValue, JsValue>, name: &str) {
 // ----- tests without a server --------------------------------------------------------
 
 #[wasm_bindgen_test]
-fn get_instance_returns_the_same_object_for_the_same_key() {
-    let a = ChatKitty::get_instance("k-1".into(), JsValue::UNDEFINED);
-    let b = ChatKitty::get_instance("k-1".into(), JsValue::UNDEFINED);
-    let c = ChatKitty::get_instance("k-2".into(), JsValue::UNDEFINED);
-    assert!(Object::is(&a, &b));
-    assert!(!Object::is(&a, &c));
-    assert!(get(&a, "currentUser").is_undefined());
-}
-
-#[wasm_bindgen_test]
 fn calls_without_a_session_throw_no_active_session_error() {
     let kitty = instance("k-nas");
     let channel = obj(&[("id", 1.into())]);
@@ -265,6 +261,17 @@ fn calls_without_a_session_throw_no_active_session_error() {
     );
     let e = call(&kitty, "getCurrentUser", &[]).unwrap_err();
     assert_eq!(s(&e, "message"), "You're not connected to ChatKitty.");
+}
+
+#[wasm_bindgen_test]
+fn a_wrong_argument_throws_a_type_error_naming_the_call_and_the_argument() {
+    let e = ChatKitty::new(obj(&[("apiKey", 5.into())])).err().unwrap();
+    assert!(e.is_instance_of::<js_sys::TypeError>());
+    assert_eq!(s(&e, "message"), "ChatKitty: apiKey must be a string");
+    let kitty = instance("k-args");
+    let e = call(&kitty, "startSession", &[obj(&[("username", 5.into())])]).unwrap_err();
+    assert!(e.is_instance_of::<js_sys::TypeError>());
+    assert_eq!(s(&e, "message"), "startSession: username must be a string");
 }
 
 #[wasm_bindgen_test]

@@ -1,8 +1,8 @@
 // The same app built with webpack 5, to show the package works there too:
 // `npx webpack --config webpack.config.cjs` builds into dist-webpack/.
 // Nothing special for the SDK: webpack 5 emits `new URL('…_bg.wasm', import.meta.url)`
-// as an asset and supports top-level await by default. CSS uses webpack's built-in
-// CSS support; a few lines below write index.html (no plugins, no loaders).
+// as an asset. CSS uses webpack's built-in CSS support; a few lines below write
+// index.html (no plugins, no loaders).
 const { readFileSync } = require('node:fs');
 const path = require('node:path');
 const webpack = require('webpack');

@@ -284,6 +284,9 @@ pub enum Event<P> {
     },
 }
 
+/// What `startChatSession` needs (its topics are read from it).
+const CHANNEL_FROM_SERVER: &str = "channel must be a channel the server sent (with _topics)";
+
 /// A call the API contract says throws synchronously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Misuse {
@@ -293,6 +296,9 @@ pub enum Misuse {
     SessionActive,
     /// An argument is missing or has the wrong type; the text names it.
     InvalidArgument(&'static str),
+    /// An argument of a call the bindings name is wrong; the text says what it must be
+    /// (`username must be a string`).
+    Expected(&'static str),
     /// `authParams` has characters outside Latin-1 (docs/protocol.md §2.4).
     AuthParamsNotLatin1,
     /// The request's channel lacks the action this call needs (docs/api.md §2.2); thrown
@@ -565,6 +571,13 @@ impl<P: Payload> Client<P> {
         self.link == Link::Up
     }
 
+    /// Whether a session is wanted (from `startSession` until `endSession` or a failed
+    /// start) or a socket is still open or closing: while it is, socket and timer
+    /// events can still reach the app, so the driver must keep the client alive.
+    pub fn is_live(&self) -> bool {
+        self.phase != Phase::Idle || self.link != Link::Down
+    }
+
     /// The sizes of the core's tables — topics, relays, actions, chat sessions, queued
     /// chat events — for leak tests.
     pub fn table_sizes(&self) -> [usize; 5] {
@@ -820,7 +833,7 @@ impl<P: Payload> Client<P> {
     ///
     /// # Errors
     /// [`Misuse::SessionActive`] when a session is started or starting,
-    /// [`Misuse::InvalidArgument`] without a string `username`,
+    /// [`Misuse::Expected`] without a string `username`,
     /// [`Misuse::AuthParamsNotLatin1`].
     pub fn start_session(&mut self, request: &P, now: u64) -> Result<Id, Misuse> {
         if self.phase != Phase::Idle {
@@ -829,10 +842,12 @@ impl<P: Payload> Client<P> {
         let username = request
             .get("username")
             .and_then(|u| u.as_string())
-            .ok_or(Misuse::InvalidArgument("username"))?;
+            .ok_or(Misuse::Expected("username must be a string"))?;
         let auth_params = match request.get("authParams").filter(Payload::truthy) {
             Some(a) => {
-                let json = a.to_json().ok_or(Misuse::InvalidArgument("authParams"))?;
+                let json = a
+                    .to_json()
+                    .ok_or(Misuse::Expected("authParams must serialise to JSON"))?;
                 Some(text::latin1_base64(&json).ok_or(Misuse::AuthParamsNotLatin1)?)
             }
             None => None,
@@ -895,12 +910,12 @@ impl<P: Payload> Client<P> {
         let target = request
             .get("thread")
             .or_else(|| request.get("channel"))
-            .ok_or(Misuse::InvalidArgument("channel"))?;
+            .ok_or(Misuse::Expected("channel (or thread) is required"))?;
         let dest = link(&target, "_actions", "keystrokes")?;
         let keys = request
             .get("keys")
             .and_then(|k| k.as_string())
-            .ok_or(Misuse::InvalidArgument("keys"))?;
+            .ok_or(Misuse::Expected("keys must be a string"))?;
         let mut body = String::from("{\"keys\":");
         push_json_string(&mut body, &keys);
         body.push('}');
@@ -939,18 +954,18 @@ impl<P: Payload> Client<P> {
     /// session is confirmed. Waits for a connection if there is none.
     ///
     /// # Errors
-    /// [`Misuse::InvalidArgument`] without a `channel` with `_topics.self`.
+    /// [`Misuse::Expected`] without a `channel` with `_topics.self`.
     pub fn start_chat_session(&mut self, request: &P, now: u64) -> Result<Id, Misuse> {
         let channel = request
             .get("channel")
-            .ok_or(Misuse::InvalidArgument("channel"))?;
+            .ok_or(Misuse::Expected(CHANNEL_FROM_SERVER))?;
         let topics: Vec<Option<String>> = ChannelTopic::ALL
             .iter()
             .map(|t| channel.get_str(&["_topics", t.link_name()]))
             .collect();
         let self_topic = topics[0]
             .clone()
-            .ok_or(Misuse::InvalidArgument("channel"))?;
+            .ok_or(Misuse::Expected(CHANNEL_FROM_SERVER))?;
         let mut mask = 0;
         for kind in ChatEvent::ALL {
             if request.get(kind.handler()).is_some()
@@ -1018,14 +1033,14 @@ impl<P: Payload> Client<P> {
     /// `end()` too. A no-op for an ended session.
     ///
     /// # Errors
-    /// [`Misuse::InvalidArgument`] when `thread` is not an object with `_topics`.
+    /// [`Misuse::Expected`] when `thread` is not an object with `_topics`.
     pub fn set_thread(&mut self, chat: Id, thread: &P, now: u64) -> Result<(), Misuse> {
         let topics: Vec<Option<String>> = THREAD_TOPICS
             .iter()
             .map(|t| thread.get_str(&["_topics", t.link_name()]))
             .collect();
         if topics.iter().all(Option::is_none) {
-            return Err(Misuse::InvalidArgument("thread"));
+            return Err(Misuse::Expected("thread must be a thread the server sent"));
         }
         let Some(i) = self.chats.iter().position(|c| c.id == chat) else {
             return Ok(());

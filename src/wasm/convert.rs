@@ -90,8 +90,10 @@ fn http_error(status: u16, body: Option<Js>) -> JsValue {
 }
 
 /// What a misused call throws: an `Error` carrying the `error` field of docs/api.md §2.2;
-/// `request` supplies the `channel` of the channel errors.
-pub fn misuse(m: Misuse, request: &JsValue) -> JsValue {
+/// `request` supplies the `channel` of the channel errors; a wrong argument of `call`
+/// (a JS method name, or "" when the caller is a table row) is a `TypeError` reading
+/// `startSession: username must be a string`.
+pub fn misuse(m: Misuse, request: &JsValue, call: &str) -> JsValue {
     match m {
         Misuse::Thrown(t) => {
             let (name, before, after) = t.text();
@@ -126,6 +128,12 @@ pub fn misuse(m: Misuse, request: &JsValue) -> JsValue {
         Misuse::InvalidArgument(name) => {
             let mut msg = String::from("Invalid or missing argument: ");
             msg.push_str(name);
+            js_sys::TypeError::new(&msg).into()
+        }
+        Misuse::Expected(what) => {
+            let mut msg = String::from(call);
+            msg.push_str(": ");
+            msg.push_str(what);
             js_sys::TypeError::new(&msg).into()
         }
     }

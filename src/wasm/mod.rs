@@ -82,6 +82,14 @@ struct Inner {
     next_observer: Cell<u32>,
     /// Chat sessions: id → the request holding the handlers, and the session object.
     chats: RefCell<Vec<(Id, JsValue, JsValue)>>,
+    /// The configuration's `WebSocket` constructor (Node without a global one, tests);
+    /// `undefined`: the global `WebSocket`.
+    web_socket: JsValue,
+    /// Itself while the core is live ([`Client::is_live`]): a session's client must
+    /// not be freed when the app keeps no reference to it (the glue's
+    /// FinalizationRegistry frees an unreferenced instance, and dropping it would close
+    /// the socket). Set and cleared at the end of [`drive`].
+    keep: RefCell<Option<Rc<Inner>>>,
     me: Weak<Inner>,
 }
 
@@ -93,8 +101,7 @@ pub struct ChatKitty {
 }
 
 thread_local! {
-    static INSTANCES: RefCell<Vec<(String, JsValue)>> = const { RefCell::new(Vec::new()) };
-    /// index.js's uploader: `(upload, done) => void` (XMLHttpRequest, docs/protocol.md §10.2).
+    /// surface.js's uploader: `(upload, done) => void` (XMLHttpRequest, docs/protocol.md §10.2).
     static UPLOADER: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
@@ -124,11 +131,17 @@ impl ChatKitty {
         let api_key = Js(configuration.clone())
             .get("apiKey")
             .and_then(|k| k.as_string())
-            .ok_or_else(|| convert::misuse(Misuse::InvalidArgument("apiKey"), &JsValue::NULL))?;
-        Ok(ChatKitty::with_config(read_config(api_key, &configuration)))
-    }
-
-    fn with_config(config: Config) -> ChatKitty {
+            .ok_or_else(|| {
+                convert::misuse(
+                    Misuse::Expected("apiKey must be a string"),
+                    &JsValue::NULL,
+                    "ChatKitty",
+                )
+            })?;
+        let config = read_config(api_key, &configuration);
+        let web_socket = Js(configuration)
+            .get("WebSocket")
+            .map_or(JsValue::UNDEFINED, |w| w.0);
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64 ^ now();
         let inner = Rc::new_cyclic(|me: &Weak<Inner>| Inner {
             core: RefCell::new(Client::new(config, seed)),
@@ -138,29 +151,12 @@ impl ChatKitty {
             observers: RefCell::new(Vec::new()),
             next_observer: Cell::new(1),
             chats: RefCell::new(Vec::new()),
+            web_socket,
+            keep: RefCell::new(None),
             me: me.clone(),
         });
         *inner.timer.borrow_mut() = Some(Timer::new(Rc::downgrade(&inner)));
-        ChatKitty { inner }
-    }
-
-    /// The instance for `apiKey`, created on first use and the same object afterwards.
-    /// `options` (`{host, isSecure}`) selects a self-hosted server.
-    #[wasm_bindgen(js_name = getInstance, skip_typescript)]
-    pub fn get_instance(api_key: String, options: JsValue) -> JsValue {
-        let config = read_config(api_key, &options);
-        let mut key = config.api_key.clone();
-        key.push('\n');
-        key.push_str(&config.host);
-        key.push(if config.secure { 's' } else { 'p' });
-        INSTANCES.with(|cache| {
-            if let Some((_, v)) = cache.borrow().iter().find(|(k, _)| *k == key) {
-                return v.clone();
-            }
-            let value = JsValue::from(ChatKitty::with_config(config));
-            cache.borrow_mut().push((key, value.clone()));
-            value
-        })
+        Ok(ChatKitty { inner })
     }
 
     /// The current user while a session is active, otherwise `undefined`.
@@ -176,13 +172,19 @@ impl ChatKitty {
     /// Starts a user session: `{username, authParams?}`.
     #[wasm_bindgen(js_name = startSession, skip_typescript)]
     pub fn start_session(&self, request: JsValue) -> Result<Promise, JsValue> {
-        self.call(Settle::Session, |c, now| c.start_session(&Js(request), now))
+        self.call("startSession", Settle::Session, |c, now| {
+            c.start_session(&Js(request), now)
+        })
     }
 
     /// Ends the session: resolves once the connection is closed.
     #[wasm_bindgen(js_name = endSession, skip_typescript)]
     pub fn end_session(&self) -> Result<Promise, JsValue> {
-        self.call(Settle::Closed, |c, now| Ok(c.end_session(now)))
+        self.call(
+            "endSession",
+            Settle::Closed,
+            |c, now| Ok(c.end_session(now)),
+        )
     }
 
     /// Runs API call `op` of the core's table (`crate::core::OPS`) with `request`;
@@ -196,7 +198,7 @@ impl ChatKitty {
                 .core
                 .borrow_mut()
                 .call(op, &Js(request.clone()), now());
-            r.map_err(|m| convert::misuse(m, &request))?
+            r.map_err(|m| convert::misuse(m, &request, ""))?
         };
         let promise = self.promise(id, Settle::Resource(key));
         drive(&self.inner);
@@ -204,13 +206,19 @@ impl ChatKitty {
     }
 
     /// Registers observer `kind` (see `Observed`): a function or `{onNext}`. Returns
-    /// a working unsubscribe, which itself returns a no-op (docs/api.md §13).
+    /// a working unsubscribe, which itself returns a no-op (docs/api.md §13). `replay`: an
+    /// `onCurrentUserChanged` registered before the module loaded, already called.
     #[wasm_bindgen(js_name = _on, skip_typescript)]
-    pub fn on(&self, kind: Observed, observer: JsValue) -> Result<Function, JsValue> {
+    pub fn on(
+        &self,
+        kind: Observed,
+        observer: JsValue,
+        replay: Option<bool>,
+    ) -> Result<Function, JsValue> {
         if kind >= USER_EVENTS {
             let r = self.inner.core.borrow().require_session();
-            r.map_err(|m| convert::misuse(m, &observer))?;
-        } else if kind == CURRENT_USER {
+            r.map_err(|m| convert::misuse(m, &observer, ""))?;
+        } else if kind == CURRENT_USER && replay != Some(true) {
             let mut user = self.current_user();
             if user.is_undefined() {
                 user = JsValue::NULL;
@@ -245,7 +253,7 @@ impl ChatKitty {
             .core
             .borrow_mut()
             .send_keystrokes(&Js(request), now());
-        r.map_err(|m| convert::misuse(m, &JsValue::NULL))?;
+        r.map_err(|m| convert::misuse(m, &JsValue::NULL, "sendKeystrokes"))?;
         drive(&self.inner);
         Ok(())
     }
@@ -261,7 +269,7 @@ impl ChatKitty {
                 .core
                 .borrow_mut()
                 .start_chat_session(&Js(request.clone()), now());
-            r.map_err(|m| convert::misuse(m, &request))?
+            r.map_err(|m| convert::misuse(m, &request, "startChatSession"))?
         };
         let session = Object::new();
         inner
@@ -294,7 +302,7 @@ impl ChatKitty {
                     .core
                     .borrow_mut()
                     .set_thread(id, &Js(thread.clone()), now());
-                r.map_err(|m| convert::misuse(m, &thread))?;
+                r.map_err(|m| convert::misuse(m, &thread, "setThread"))?;
                 if let Some(c) = inner.chats.borrow().iter().find(|c| c.0 == id) {
                     let _ = Reflect::set(&c.2, &"thread".into(), &thread);
                 }
@@ -318,12 +326,13 @@ impl ChatKitty {
     /// Runs an API call on the core and returns a Promise settled by its completion.
     fn call(
         &self,
+        call: &str,
         settle: Settle,
         f: impl FnOnce(&mut Client<Js>, u64) -> Result<Id, Misuse>,
     ) -> Result<Promise, JsValue> {
         let id = {
             let r = f(&mut self.inner.core.borrow_mut(), now());
-            r.map_err(|m| convert::misuse(m, &JsValue::NULL))?
+            r.map_err(|m| convert::misuse(m, &JsValue::NULL, call))?
         };
         let promise = self.promise(id, settle);
         drive(&self.inner);
@@ -415,6 +424,12 @@ fn drive(inner: &Rc<Inner>) {
             timer.arm(deadline);
         }
         if io.is_empty() && done.is_empty() && events.is_empty() && uploads.is_empty() {
+            let live = inner.core.borrow().is_live();
+            let mut keep = inner.keep.borrow_mut();
+            if live != keep.is_some() {
+                // Never the last reference: the caller holds `inner`.
+                *keep = live.then(|| inner.clone());
+            }
             return;
         }
         for x in io {
@@ -434,7 +449,7 @@ fn drive(inner: &Rc<Inner>) {
 
 fn perform(inner: &Rc<Inner>, io: Io) {
     match io {
-        Io::Open(url) => match Socket::open(&url, Rc::downgrade(inner)) {
+        Io::Open(url) => match Socket::open(&url, &inner.web_socket, Rc::downgrade(inner)) {
             Ok(s) => *inner.socket.borrow_mut() = Some(s),
             Err(_) => inner.core.borrow_mut().handle_closed(now()),
         },

@@ -1,24 +1,17 @@
 //! The WebSocket and the timer: the only code touching the browser's I/O. Each owns
-//! its closures and detaches them on drop (gloo's `WebSocket` and `Timeout` do the
-//! same), so a dropped socket never reports to the core again.
+//! its closures and detaches them on drop (the timer is gloo-timers' `Timeout`), so a
+//! dropped socket or timer never reports to the core again.
 
 use std::rc::Weak;
 
-use js_sys::{ArrayBuffer, Function, Uint8Array};
+use gloo_timers::callback::Timeout;
+use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use super::{input, Inner};
 use crate::core::SUBPROTOCOL;
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue);
-}
 
 /// An open (or opening) WebSocket and its event handlers.
 pub struct Socket {
@@ -29,12 +22,20 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Opens `url` with the `v12.stomp` subprotocol.
+    /// Opens `url` with the `v12.stomp` subprotocol, through `constructor` (the
+    /// configuration's `WebSocket`, e.g. the `ws` package on Node 20) or, when it is
+    /// `undefined`, the global `WebSocket`.
     ///
     /// # Errors
-    /// The constructor's exception (e.g. a malformed URL).
-    pub fn open(url: &str, inner: Weak<Inner>) -> Result<Socket, JsValue> {
-        let ws = WebSocket::new_with_str(url, SUBPROTOCOL)?;
+    /// The constructor's exception (e.g. a malformed URL, no `WebSocket` at all).
+    pub fn open(url: &str, constructor: &JsValue, inner: Weak<Inner>) -> Result<Socket, JsValue> {
+        let ws: WebSocket = if constructor.is_undefined() {
+            WebSocket::new_with_str(url, SUBPROTOCOL)?
+        } else {
+            let args = Array::of2(&url.into(), &SUBPROTOCOL.into());
+            Reflect::construct::<fn() -> JsValue>(constructor.unchecked_ref(), &args)?
+                .unchecked_into()
+        };
         // arraybuffer, not blob: binary frames can then be read synchronously, in order
         // with text frames (the server may send either, docs/protocol.md §2.2).
         ws.set_binary_type(BinaryType::Arraybuffer);
@@ -55,6 +56,10 @@ impl Socket {
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        // WebKitGTK fires only `error`, never `close`, when the connection is refused:
+        // either ends the connection (the core ignores the second), and once the core
+        // has dropped this socket neither reaches it.
+        ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
         Ok(Socket {
             ws,
             _on_open: on_open,
@@ -75,31 +80,22 @@ impl Drop for Socket {
         self.ws.set_onopen(None);
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
         let _ = self.ws.close();
     }
 }
 
-/// One `setTimeout` at a time, re-armed to the core's next deadline.
+/// One `setTimeout` at a time, re-armed to the core's next deadline. gloo's `Timeout`
+/// clears itself when dropped, so replacing or dropping the timer cancels it.
 pub struct Timer {
-    callback: Closure<dyn FnMut()>,
-    armed: Option<(u64, JsValue)>,
+    inner: Weak<Inner>,
+    armed: Option<(u64, Timeout)>,
 }
 
 impl Timer {
     /// A timer that calls the core's `handle_timeout` when it fires.
     pub fn new(inner: Weak<Inner>) -> Timer {
-        let callback = Closure::<dyn FnMut()>::new(move || {
-            if let Some(i) = inner.upgrade() {
-                if let Some(t) = i.timer.borrow_mut().as_mut() {
-                    t.armed = None;
-                }
-            }
-            input(&inner, |c, now| c.handle_timeout(now));
-        });
-        Timer {
-            callback,
-            armed: None,
-        }
+        Timer { inner, armed: None }
     }
 
     /// Fires at `deadline` (ms since the epoch), or never.
@@ -107,21 +103,23 @@ impl Timer {
         if self.armed.as_ref().map(|(d, _)| *d) == deadline {
             return;
         }
-        if let Some((_, handle)) = self.armed.take() {
-            clear_timeout(&handle);
-        }
+        self.armed = None;
         if let Some(d) = deadline {
-            let delay = d.saturating_sub(super::now()) as f64;
-            let handle = set_timeout(self.callback.as_ref().unchecked_ref(), delay);
-            self.armed = Some((d, handle));
-        }
-    }
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        if let Some((_, handle)) = self.armed.take() {
-            clear_timeout(&handle);
+            // gloo passes the delay on as an i32.
+            let delay = d.saturating_sub(super::now()).min(i32::MAX as u64) as u32;
+            let inner = self.inner.clone();
+            let timeout = Timeout::new(delay, move || {
+                // Disarmed before the core runs, so the same deadline can be armed again
+                // (a timer may fire a millisecond early in Node). Dropping the Timeout
+                // inside its own callback is safe: wasm-bindgen frees the closure after
+                // the call returns.
+                if let Some(i) = inner.upgrade() {
+                    let fired = i.timer.borrow_mut().as_mut().and_then(|t| t.armed.take());
+                    drop(fired);
+                }
+                input(&inner, |c, now| c.handle_timeout(now));
+            });
+            self.armed = Some((d, timeout));
         }
     }
 }

@@ -11,6 +11,8 @@ import ChatKitty, {
   type Notification,
   type ChatKittyUploadProgressListener,
 } from 'chatkitty-wasm';
+import { init, initSync } from 'chatkitty-wasm';
+import InlineChatKitty from 'chatkitty-wasm/inline';
 
 // The seed quick-start, verbatim in spirit.
 const kitty = ChatKitty.getInstance('YOUR_CHATKITTY_API_KEY');
@@ -90,5 +92,16 @@ async function more(channel: Channel, message: Message, file: File): Promise<voi
   await self.endSession();
 }
 
+// Loading the module yourself, and the inline entry.
+async function loading(): Promise<void> {
+  await init();
+  await init(new URL('/assets/chatkitty_wasm_bg.wasm', 'https://example.com'));
+  await init(fetch('/chatkitty_wasm_bg.wasm'));
+  initSync(new Uint8Array(0));
+  const inline = new InlineChatKitty({ apiKey: 'k', WebSocket });
+  await inline.startSession({ username: 'jane' });
+}
+
 void quickStart;
 void more;
+void loading;

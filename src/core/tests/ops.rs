@@ -207,7 +207,11 @@ fn headers(f: &Frame) -> Vec<(String, String)> {
 
 #[test]
 fn surface_js_names_the_rows_of_the_op_table_in_order() {
-    assert_eq!(surface_list("OPS"), NAMES);
+    let ops: Vec<String> = surface_list("OPS")
+        .iter()
+        .map(|w| w.trim_start_matches('*').to_owned())
+        .collect();
+    assert_eq!(ops, NAMES);
     assert_eq!(OPS.len(), NAMES.len());
     let observers = surface_list("OBSERVERS");
     assert_eq!(
@@ -227,6 +231,18 @@ fn surface_js_names_the_rows_of_the_op_table_in_order() {
     for (i, k) in UserEvent::ALL.iter().enumerate() {
         assert_eq!(*k as usize, i);
     }
+}
+
+/// client.js throws `NoActiveSessionError` itself for these before the WebAssembly
+/// module has loaded (no session can be active then), so its marks must be the core's.
+#[test]
+fn surface_js_marks_exactly_the_calls_that_need_a_session() {
+    let marked: Vec<String> = surface_list("OPS")
+        .iter()
+        .filter_map(|w| w.strip_prefix('*').map(str::to_owned))
+        .collect();
+    let nas: Vec<&str> = NAMES.iter().copied().filter(|n| NAS.contains(n)).collect();
+    assert_eq!(marked, nas);
 }
 
 #[test]
@@ -735,7 +751,7 @@ fn set_thread_follows_one_thread_at_a_time_until_the_session_ends() {
     assert!(h.take_sent().is_empty(), "an ended session follows nothing");
     assert_eq!(
         h.c.set_thread(chat, &json!({}), h.now),
-        Err(Misuse::InvalidArgument("thread"))
+        Err(Misuse::Expected("thread must be a thread the server sent"))
     );
 }
 

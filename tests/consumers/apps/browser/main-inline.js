@@ -1,0 +1,19 @@
+// The page of the esbuild and Rollup rows: the same as main.js through the inline
+// entry, for bundlers that emit no wasm asset. The runner reads `window.quickStartReport`.
+import ChatKitty from 'chatkitty-wasm/inline';
+import { quickStart, serverFromLocation } from './quickstart.js';
+
+const out = document.body.appendChild(document.createElement('pre'));
+out.id = 'quick-start';
+out.textContent = 'running';
+const chat = new URLSearchParams(location.search).has('chat');
+quickStart(ChatKitty, serverFromLocation(), { gc: globalThis.gc, chat, progress: (step) => (window.quickStartStep = step) }).then(
+  (report) => {
+    window.quickStartReport = report;
+    out.textContent = JSON.stringify(report);
+  },
+  (error) => {
+    window.quickStartReport = { error: String(error?.stack ?? error) };
+    out.textContent = String(error);
+  },
+);
