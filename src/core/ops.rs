@@ -9,10 +9,12 @@
 //! holds the two lists equal.
 
 use chatkitty_protocol::destination as dest;
-use chatkitty_protocol::error::names;
 
+use super::requests::{Mode, Shape};
 use super::text::{self, push_json_string};
-use super::{link, Client, Failure, Id, Misuse, Mode, PageKind, Payload, Shape};
+use super::types::{Failure, Id, Misuse, PageKind, Post, Thrown};
+use super::uploads::{file_kind, FileKind};
+use super::{Client, Payload};
 
 /// Op numbers the bindings and tests name.
 pub mod id {
@@ -97,47 +99,6 @@ enum Via {
     DisplayPicture,
 }
 
-/// What a call throws (or rejects with) when its link is absent (docs/api.md §2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Thrown {
-    /// `ChannelNotPubliclyJoinableError` (joinChannel).
-    NotPubliclyJoinable,
-    /// `NotAChannelMemberError` (leaveChannel).
-    NotAChannelMember,
-    /// `CannotAddModeratorToChannel` (addChannelModerator).
-    CannotAddModerator,
-    /// `ChannelNotInvitableError` (inviteUser).
-    NotInvitable,
-}
-
-impl Thrown {
-    /// The `error` name, the text around the channel's name in `message`.
-    pub const fn text(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Thrown::NotPubliclyJoinable => (
-                names::CHANNEL_NOT_PUBLICLY_JOINABLE,
-                "The channel ",
-                " can't be joined without an invite.",
-            ),
-            Thrown::NotAChannelMember => (
-                names::NOT_A_CHANNEL_MEMBER,
-                "You are not a member of channel ",
-                ".",
-            ),
-            Thrown::CannotAddModerator => (
-                "CannotAddModeratorToChannel",
-                "The channel ",
-                " is not a group channel and cannot have moderators.",
-            ),
-            Thrown::NotInvitable => (
-                names::CHANNEL_NOT_INVITABLE,
-                "The channel ",
-                " does not accept invites.",
-            ),
-        }
-    }
-}
-
 /// What a missing link does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Missing {
@@ -147,17 +108,6 @@ enum Missing {
     Throw(Thrown),
     /// The Promise rejects with `MessageNotAReplyError` (getMessageParent).
     NotAReply,
-}
-
-/// What is done with a successful result besides resolving the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Post {
-    /// Nothing.
-    None,
-    /// Messages: the read grant goes into `file.url` (docs/protocol.md §10.3).
-    MapFile,
-    /// The CurrentUser: `currentUser` is replaced and observers hear (docs/api.md §13).
-    SetUser,
 }
 
 /// One API call.
@@ -528,31 +478,6 @@ fn at<P: Payload>(v: &P, path: &[&str]) -> Option<P> {
     Some(v)
 }
 
-/// How `sendMessage` / `updateCurrentUserDisplayPicture` treat their `file`
-/// (docs/api.md §2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FileKind {
-    /// `{url, name, size, …}`: sent by reference in an action.
-    External,
-    /// A DOM `File`/`Blob`, or a `{uri: 'data:…', name}` object: uploaded.
-    Upload,
-    /// A `{uri}` that is not a `data:` URI.
-    BadUri,
-}
-
-pub(crate) fn file_kind<P: Payload>(file: &P) -> FileKind {
-    if file.get("url").is_some() && file.get("name").is_some() && file.get("size").is_some() {
-        FileKind::External
-    } else if let Some(uri) = file.get("uri") {
-        match uri.as_string() {
-            Some(u) if u.starts_with("data:") => FileKind::Upload,
-            _ => FileKind::BadUri,
-        }
-    } else {
-        FileKind::Upload
-    }
-}
-
 impl<P: Payload> Client<P> {
     /// Runs the API call `op` (a row of [`OPS`]) with `request` (for `getChannel` and
     /// `getUser` the id). Returns the call's id; its [`super::Completion`] carries the
@@ -631,7 +556,7 @@ impl<P: Payload> Client<P> {
                 } else {
                     "channels"
                 };
-                return Ok(Ok(link(user, "_relays", name)?));
+                return Ok(Ok(hyperlink(user, "_relays", name)?));
             }
             Target::Link(alts) => alts.iter().find_map(|&(field, name)| {
                 if field.is_empty() {
@@ -742,7 +667,7 @@ impl<P: Payload> Client<P> {
                             "messages",
                         )
                     };
-                    let stream = link(&target, "_streams", stream)?;
+                    let stream = hyperlink(&target, "_streams", stream)?;
                     let mut fields = Vec::new();
                     for key in ["groupTag", "properties"] {
                         if let Some(v) = request.get(key).filter(Payload::truthy) {
@@ -796,11 +721,23 @@ impl<P: Payload> Client<P> {
             }
             FileKind::Upload => {
                 let user = user.ok_or(Misuse::NoActiveSession)?;
-                let stream = link(&user, "_streams", "displayPicture")?;
+                let stream = hyperlink(&user, "_streams", "displayPicture")?;
                 Ok(self.upload(&stream, file, Vec::new(), request, Post::SetUser))
             }
         }
     }
+}
+
+/// The link `kind.name` of `resource` (`_actions.keystrokes`), or a `TypeError` naming
+/// it (a resource without hypermedia was passed).
+pub(crate) fn hyperlink<P: Payload>(
+    resource: &P,
+    kind: &str,
+    name: &'static str,
+) -> Result<String, Misuse> {
+    resource
+        .get_str(&[kind, name])
+        .ok_or(Misuse::InvalidArgument(name))
 }
 
 /// `{"a": <json of request.a>, …}` for the present fields.

@@ -1,6 +1,7 @@
 //! The core driven by a scripted fake server and a fake clock.
 
 use super::*;
+use chatkitty_protocol::destination as dest;
 use chatkitty_protocol::Decoder;
 use serde_json::{json, Value};
 
