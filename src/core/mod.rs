@@ -89,7 +89,7 @@ use types::{Ids, Post};
 use uploads::Uploads;
 
 pub use events::{ChatEvent, UserEvent};
-pub use ops::{id as op, Op, Spec, OPS};
+pub use ops::{Call, JsMethod, Op, Spec, JS, OPS};
 pub use payload::Payload;
 pub use types::{
     Completion, Config, Done, Event, Failure, Id, Io, Misuse, Page, PageKind, Thrown,
