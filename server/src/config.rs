@@ -88,6 +88,13 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
 
+    /// The `Content-Security-Policy` of the pages `--static-dir` serves, replacing the
+    /// default (docs/protocol.md §2.1): an app that loads scripts, fonts or APIs from
+    /// elsewhere, or nodes with public URLs of their own, states its own policy here;
+    /// `off` sends none.
+    #[arg(long, env = "CHATKITTY_PAGE_CSP")]
+    pub page_csp: Option<String>,
+
     /// Public base URL used in links to files and avatars (e.g. `https://chat.example.com`).
     /// Defaults to `http://<bind>:<port>`; never taken from a request.
     #[arg(long, env = "CHATKITTY_PUBLIC_URL")]
@@ -312,6 +319,7 @@ impl std::fmt::Debug for Config {
             .field("api_keys", &self.api_keys.len())
             .field("guest_sessions", &self.guest_sessions)
             .field("static_dir", &self.static_dir)
+            .field("page_csp", &self.page_csp)
             .field("public_url", &self.public_url)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field(

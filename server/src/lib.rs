@@ -96,6 +96,7 @@ pub async fn build_state(
     let trusted_proxies =
         net::TrustedProxies::parse(&config.trusted_proxies).map_err(StartError::Config)?;
     http::check_allowed_origins(&config.allowed_origins).map_err(StartError::Config)?;
+    http::check_page_csp(config.page_csp.as_deref()).map_err(StartError::Config)?;
     if let Some(url) = &config.public_url {
         check_public_url(url).map_err(StartError::Config)?;
     } else if config.bind.is_unspecified() {

@@ -1242,6 +1242,32 @@ async fn static_pages_carry_security_headers() {
     still_served(&host).await;
 }
 
+/// The operator states the pages' policy with `--page-csp` (an app calling other
+/// origins, nodes each with a public URL of their own), or sends none with `off`.
+#[tokio::test]
+async fn the_operator_replaces_or_turns_off_the_page_policy() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), "<!doctype html>").unwrap();
+    let own = "default-src 'self'; connect-src 'self' https://api.example";
+    for (setting, expected) in [(own, Some(own)), ("off", None)] {
+        let dir = site.path().to_owned();
+        let server = TestServer::start_with(move |c| {
+            c.static_dir = Some(dir);
+            c.page_csp = Some(setting.into());
+        })
+        .await;
+        let r = request(&server.host(), "GET", "/", &[], b"").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-security-policy"), expected, "{setting}");
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = chatkitty_server::Config::for_tests(common::test_database(&dir).await, KEY);
+    config.page_csp = Some("a\nb".into());
+    let refused = chatkitty_server::spawn(config).await.err().map(|e| e.to_string());
+    assert!(refused.is_some_and(|e| e.contains("--page-csp")));
+}
+
 #[tokio::test]
 async fn only_allowed_origins_may_open_websockets_or_make_cors_requests() {
     let server =
