@@ -85,7 +85,11 @@ pub struct Config {
 
     /// A token signed by a key not in the JWKS (a rotation) fetches it again, at most
     /// once per this many seconds.
-    #[arg(long, env = "CHATKITTY_JWT_JWKS_MIN_REFRESH_SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "CHATKITTY_JWT_JWKS_MIN_REFRESH_SECS",
+        default_value_t = 30
+    )]
     pub jwt_jwks_min_refresh_secs: u64,
 
     /// Certificate authorities (PEM) trusted for an https:// JWKS URL instead of the
@@ -325,6 +329,20 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: u64,
 
+    // Data rights (README "Data rights", docs/protocol.md §15).
+    /// Messages older than this many days are purged by a background task (0: kept
+    /// forever). An application's own period (Platform API `…/retention`) wins.
+    #[arg(long, env = "CHATKITTY_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+
+    /// How often the retention purge runs, in seconds.
+    #[arg(
+        long,
+        env = "CHATKITTY_RETENTION_INTERVAL_SECS",
+        default_value_t = 3600
+    )]
+    pub retention_interval_secs: u64,
+
     /// Seconds to wait for connections to close at shutdown.
     #[arg(long, env = "CHATKITTY_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
@@ -403,6 +421,8 @@ impl std::fmt::Debug for Config {
             .field("node_ttl_ms", &self.node_ttl_ms)
             .field("files_dir", &self.files_dir)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("retention_days", &self.retention_days)
+            .field("retention_interval_secs", &self.retention_interval_secs)
             .finish_non_exhaustive()
     }
 }

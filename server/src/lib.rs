@@ -186,6 +186,7 @@ async fn serve(
     if let Some(jwks) = state.verifier.jwks() {
         tokio::spawn(jwks.keep_fresh(state.shutdown.clone()));
     }
+    tokio::spawn(domain::retention::run(state.clone()));
     let app = http::router(state.clone());
     let limits = http::listen::Limits::of(&state);
     if let Some(metrics) = metrics {

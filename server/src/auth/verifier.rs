@@ -270,7 +270,7 @@ impl JwtVerifier {
         }
         v.set_required_spec_claims(&required);
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v)
-            .map_err(|e| Refused::Denied(refusal(e.kind(), alg).into()))?
+            .map_err(|e| Refused::Denied(refusal(e.kind(), alg)))?
             .claims;
         let subject = match &self.username_claim {
             Some(claim) => claims.get(claim),

@@ -9,10 +9,14 @@
 mod channels;
 mod files;
 mod messages;
+mod rights;
+mod search;
 mod users;
 
 pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
+pub use rights::{MessagesOfDeletedUser, UserData, USER_DATA_SECTIONS};
+pub use search::{SearchQuery, SearchResult};
 pub use users::{BlockRow, UserFilter};
 
 use std::collections::{HashMap, HashSet};
@@ -405,6 +409,17 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sqlite: include_str!("../../migrations/sqlite/0005_sessions_files.sql"),
         postgres: include_str!("../../migrations/postgres/0005_sessions_files.sql"),
+    },
+    // Message search; data rights (export, deletion, retention).
+    Migration {
+        version: 7,
+        sqlite: include_str!("../../migrations/sqlite/0007_search.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_search.sql"),
+    },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../../migrations/sqlite/0008_data_rights.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_data_rights.sql"),
     },
 ];
 
