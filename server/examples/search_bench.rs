@@ -191,7 +191,14 @@ async fn main() {
                 m
             })
             .collect();
-        store.insert_messages(&rows).await.unwrap();
+        // A bulk load far faster than any chat: SQLite's checkpoint of a long
+        // write-ahead log may outlast the busy timeout; try again.
+        let mut tries = 0;
+        while let Err(e) = store.insert_messages(&rows).await {
+            tries += 1;
+            assert!(tries < 100, "inserting: {e}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         done += n;
         if done % 100_000 == 0 {
             eprintln!(
