@@ -193,28 +193,40 @@ async fn search_pages_follow_their_next_links_and_stop_at_the_candidate_bound() 
     let want: Vec<String> = (0..23).rev().map(|i| format!("pizza number {i}")).collect();
     assert_eq!((all, pages), (want, 3));
 
-    // Far more matches in a channel jane cannot read, newer than hers: one page
-    // examines at most SEARCH_CANDIDATES index entries, so the first page holds none of
-    // hers and says where to go on; the next finds them.
+    // Far more matches in a channel jane cannot read, newer than hers: her search is
+    // narrowed to her channels in the index itself, so they cost her nothing.
     let candidates = chatkitty_server::domain::search::SEARCH_CANDIDATES as usize;
-    let mut needles = Vec::new();
-    let text = "a needle in the haystack";
-    jane.send_text(&mine, "my needle").await.unwrap();
     let store = &server.state().store;
-    let cid = theirs["id"].as_i64().unwrap();
-    for _ in 0..candidates + 100 {
-        needles.push(NewMessage::text(cid, Some(mallory.id()), text));
-    }
-    for chunk in needles.chunks(500) {
+    jane.send_text(&mine, "my needle").await.unwrap();
+    let haystack = |cid: i64, n: usize| -> Vec<NewMessage<'static>> {
+        (0..n)
+            .map(|_| NewMessage::text(cid, Some(mallory.id()), "a needle in the haystack"))
+            .collect()
+    };
+    for chunk in haystack(theirs["id"].as_i64().unwrap(), candidates + 100).chunks(500) {
         store.insert_messages(chunk).await.unwrap();
     }
+    assert_eq!(
+        search(&mut jane, &[("query", "needle")]).await,
+        (vec!["my needle".to_owned()], None)
+    );
+
+    // Far more matches that only her own filters leave out (a blocked sender in her
+    // channel), newer than hers: one page examines at most SEARCH_CANDIDATES index
+    // entries, so the first page holds none of hers and says where to go on.
+    let shared = group(&mut jane, "PRIVATE", "shared", &["mallory"]).await;
+    jane.send_text(&shared, "our needle").await.unwrap();
+    for chunk in haystack(shared["id"].as_i64().unwrap(), candidates + 100).chunks(500) {
+        store.insert_messages(chunk).await.unwrap();
+    }
+    let block = format!("/application/v1/users/{}.block", mallory.id());
+    jane.action(&block, json!({})).await.unwrap();
     let (first, next) = search(&mut jane, &[("query", "needle")]).await;
     assert!(first.is_empty(), "{first:?}");
     let next = next.expect("a page that ran out of candidates goes on");
     let (second, after) = follow(&mut jane, &next).await;
-    assert_eq!(second, ["my needle"]);
+    assert_eq!(second, ["our needle", "my needle"]);
     assert_eq!(after, None);
-    // Within her channel the index intersects words and channel: found at once.
     let (in_mine, _) = search(
         &mut jane,
         &[("query", "needle"), ("channelId", &mine["id"].to_string())],

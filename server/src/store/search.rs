@@ -7,6 +7,17 @@
 //! are applied, so what one page costs does not grow with the app's history. A page
 //! that ran out of candidates says where to resume. On PostgreSQL the query also has a
 //! statement timeout.
+//!
+//! The candidates are narrowed in the index itself to the channels searched: the one
+//! channel asked for, or the viewer's channels when they are at most
+//! [`MAX_CHANNELS_IN_INDEX_QUERY`] (on SQLite, an OR of their channel tokens; on
+//! PostgreSQL, an `IN` list the planner may use the channel index for), so that in a
+//! large application a user's search does not spend its candidates on other people's
+//! channels.
+
+/// Most channels a search names in its index query; a viewer in more channels is
+/// filtered after the candidates are drawn.
+pub const MAX_CHANNELS_IN_INDEX_QUERY: usize = 64;
 
 use sqlx::Row;
 
@@ -60,7 +71,32 @@ impl Store {
             });
         }
         let before = q.before.unwrap_or(i64::MAX);
-        let (candidates_sql, text) = self.candidates(q, "$4");
+        let channels: Vec<i64> = match (q.viewer, q.channel) {
+            (Some(viewer), None) => {
+                let mine: Vec<i64> = sqlx::query_scalar(safe(&format!(
+                    "SELECT channel_id FROM channel_members WHERE user_id = $1 ORDER BY channel_id LIMIT {}",
+                    MAX_CHANNELS_IN_INDEX_QUERY + 1
+                )))
+                .bind(viewer)
+                .fetch_all(&self.pool)
+                .await?;
+                if mine.is_empty() {
+                    return Ok(SearchResult::Found {
+                        rows: Vec::new(),
+                        resume: None,
+                    });
+                }
+                mine
+            }
+            (_, Some(c)) => vec![c],
+            (None, None) => Vec::new(),
+        };
+        let channels = if channels.len() > MAX_CHANNELS_IN_INDEX_QUERY {
+            &[][..]
+        } else {
+            &channels[..]
+        };
+        let (candidates_sql, text) = self.candidates(q, channels);
         let (join, cleared) = match (q.viewer, q.channel) {
             (Some(_), None) => (
                 "JOIN channel_members m ON m.channel_id = g.channel_id AND m.user_id = $3",
@@ -94,7 +130,7 @@ impl Store {
         );
         let boundary = format!(
             "SELECT COUNT(*), MIN(f.id) FROM ({}) f",
-            self.candidates(q, "$3").0
+            self.candidates(q, channels).0
         );
         let third = q.viewer.unwrap_or(q.app_id);
         let mut tx = self.pool.begin().await?;
@@ -122,12 +158,7 @@ impl Store {
         } else {
             // Fewer than asked: either everything was found, or the candidates ran
             // out first and the next page goes on below the last one examined.
-            let mut bq = sqlx::query(safe(&boundary)).bind(&text).bind(before);
-            if self.backend == Backend::Postgres {
-                if let Some(c) = q.channel {
-                    bq = bq.bind(c);
-                }
-            }
+            let bq = sqlx::query(safe(&boundary)).bind(&text).bind(before);
             let row = match bq.fetch_one(&mut *tx).await {
                 Ok(r) => r,
                 Err(e) if timed_out(&e) => return Ok(SearchResult::TooSlow),
@@ -140,23 +171,26 @@ impl Store {
         Ok(SearchResult::Found { rows: out, resume })
     }
 
-    /// The query of the newest `candidates` index entries below `$2` matching `$1`
-    /// (and, on PostgreSQL, in the channel bound as `channel_param`), and the text
-    /// bound as `$1`.
-    fn candidates(&self, q: &SearchQuery<'_>, channel_param: &str) -> (String, String) {
+    /// The query of the newest `candidates` index entries below `$2` matching `$1`, in
+    /// `channels` when not empty, and the text bound as `$1`.
+    fn candidates(&self, q: &SearchQuery<'_>, channels: &[i64]) -> (String, String) {
         let n = q.candidates.max(1);
         match self.backend {
             Backend::Sqlite => {
                 // Each word quoted (a phrase of one token: no FTS5 operator can be
-                // smuggled in), all required, in the body column; the channel as its
-                // token in the channel column.
+                // smuggled in), all required, in the body column; the channels as
+                // their tokens in the channel column.
                 let mut text: Vec<String> = q
                     .terms
                     .iter()
                     .map(|t| format!("body : \"{}\"", t.replace('"', "\"\"")))
                     .collect();
-                if let Some(c) = q.channel {
-                    text.push(format!("channel : \"c{c}\""));
+                if !channels.is_empty() {
+                    let any: Vec<String> = channels
+                        .iter()
+                        .map(|c| format!("channel : \"c{c}\""))
+                        .collect();
+                    text.push(format!("({})", any.join(" OR ")));
                 }
                 (
                     format!(
@@ -167,10 +201,10 @@ impl Store {
                 )
             }
             Backend::Postgres => {
-                let channel = if q.channel.is_some() {
-                    format!(" AND channel_id = {channel_param}")
-                } else {
+                let channel = if channels.is_empty() {
                     String::new()
+                } else {
+                    format!(" AND channel_id IN ({})", super::id_list(channels))
                 };
                 (
                     format!(
