@@ -71,6 +71,37 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
 
+    // Identity providers' keys (README "Authenticated sessions", docs/protocol.md §2.4).
+    /// Verify authenticated sessions with JWTs signed by the keys published at this
+    /// JWKS URL (http:// or https://; e.g. an identity provider's
+    /// `/.well-known/jwks.json`): RS256/384/512, PS256/384/512, ES256/384 and EdDSA,
+    /// the key chosen by the token's `kid`.
+    #[arg(long, env = "CHATKITTY_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+
+    /// The JWKS is fetched again this often (seconds), so removed keys stop verifying.
+    #[arg(long, env = "CHATKITTY_JWT_JWKS_REFRESH_SECS", default_value_t = 3600)]
+    pub jwt_jwks_refresh_secs: u64,
+
+    /// A token signed by a key not in the JWKS (a rotation) fetches it again, at most
+    /// once per this many seconds.
+    #[arg(
+        long,
+        env = "CHATKITTY_JWT_JWKS_MIN_REFRESH_SECS",
+        default_value_t = 30
+    )]
+    pub jwt_jwks_min_refresh_secs: u64,
+
+    /// Certificate authorities (PEM) trusted for an https:// JWKS URL instead of the
+    /// built-in Mozilla roots (a provider behind a private CA).
+    #[arg(long, env = "CHATKITTY_JWT_JWKS_CA_FILE")]
+    pub jwt_jwks_ca_file: Option<PathBuf>,
+
+    /// The JWT claim that must equal the username the client connects as (e.g. `sub`,
+    /// `email`, `preferred_username`). Default: `username`, else `sub`.
+    #[arg(long, env = "CHATKITTY_JWT_USERNAME_CLAIM")]
+    pub jwt_username_claim: Option<String>,
+
     /// Verify authenticated sessions by POSTing them to this http:// URL of the app's
     /// backend (instead of JWTs).
     #[arg(long, env = "CHATKITTY_AUTH_CALLBACK_URL")]
@@ -305,6 +336,20 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: u64,
 
+    // Data rights (README "Data rights", docs/protocol.md §15).
+    /// Messages older than this many days are purged by a background task (0: kept
+    /// forever). An application's own period (Platform API `…/retention`) wins.
+    #[arg(long, env = "CHATKITTY_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+
+    /// How often the retention purge runs, in seconds.
+    #[arg(
+        long,
+        env = "CHATKITTY_RETENTION_INTERVAL_SECS",
+        default_value_t = 3600
+    )]
+    pub retention_interval_secs: u64,
+
     /// Seconds to wait for connections to close at shutdown.
     #[arg(long, env = "CHATKITTY_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
@@ -328,6 +373,12 @@ impl std::fmt::Debug for Config {
             )
             .field("jwt_rs256_public_key", &self.jwt_rs256_public_key)
             .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_jwks_url", &self.jwt_jwks_url)
+            .field("jwt_jwks_refresh_secs", &self.jwt_jwks_refresh_secs)
+            .field("jwt_jwks_min_refresh_secs", &self.jwt_jwks_min_refresh_secs)
+            .field("jwt_jwks_ca_file", &self.jwt_jwks_ca_file)
+            .field("jwt_username_claim", &self.jwt_username_claim)
             .field("auth_callback_url", &self.auth_callback_url)
             .field("platform_secrets", &self.platform_secrets.len())
             .field("presence_grace_ms", &self.presence_grace_ms)
@@ -378,6 +429,8 @@ impl std::fmt::Debug for Config {
             .field("node_ttl_ms", &self.node_ttl_ms)
             .field("files_dir", &self.files_dir)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("retention_days", &self.retention_days)
+            .field("retention_interval_secs", &self.retention_interval_secs)
             .finish_non_exhaustive()
     }
 }
@@ -401,6 +454,7 @@ impl Config {
     pub fn verifier_configured(&self) -> bool {
         self.jwt_hs256_secret.is_some()
             || self.jwt_rs256_public_key.is_some()
+            || self.jwt_jwks_url.is_some()
             || self.auth_callback_url.is_some()
     }
 

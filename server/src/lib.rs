@@ -185,6 +185,10 @@ async fn serve(
     stop_tx: watch::Sender<bool>,
 ) -> Result<(), StartError> {
     tokio::spawn(typing_sweeper(state.clone()));
+    if let Some(jwks) = state.verifier.jwks() {
+        tokio::spawn(jwks.keep_fresh(state.shutdown.clone()));
+    }
+    tokio::spawn(domain::retention::run(state.clone()));
     let app = http::router(state.clone());
     let limits = http::listen::Limits::of(&state);
     if let Some(metrics) = metrics {

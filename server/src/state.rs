@@ -20,6 +20,10 @@ use crate::store::Store;
 /// Where uploads are served from.
 const HOSTED_PATH: &str = "/files/v1/hosted/";
 
+/// Message searches running at once on one node (`crate::domain::search`): further
+/// ones wait for a turn.
+pub const MAX_CONCURRENT_SEARCHES: usize = 4;
+
 /// Shared server state (cheap to clone: one `Arc`).
 pub type AppState = Arc<Shared>;
 
@@ -57,6 +61,8 @@ pub struct Shared {
     pub blocklists: crate::blocklist::Cache,
     /// This node's sessions per user (for revocation).
     pub live: Arc<crate::realtime::live::LiveSessions>,
+    /// Turns of message searches ([`MAX_CONCURRENT_SEARCHES`]).
+    pub searches: tokio::sync::Semaphore,
     conn_seq: AtomicU64,
     open_connections: AtomicUsize,
     connections_closed: Notify,
@@ -117,6 +123,7 @@ impl Shared {
             trusted_proxies,
             live: Arc::default(),
             blocklists: Default::default(),
+            searches: tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES),
             conn_seq: AtomicU64::new(1),
             open_connections: AtomicUsize::new(0),
             connections_closed: Notify::new(),

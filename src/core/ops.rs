@@ -50,6 +50,8 @@ enum Target {
     UserById,
     /// `blockUser({user})`: `/application/v1/users/{user.id}.block` (5).
     UserBlock,
+    /// A fixed destination (our extensions, e.g. `searchMessages`).
+    Fixed(&'static str),
 }
 
 /// One parameter header of a relay (docs/protocol.md §9.4).
@@ -238,7 +240,7 @@ const fn page_kind(content: &'static str, files: bool) -> PageKind {
 }
 
 /// Every call of the table, in [`Op`] order (= the names in index.js).
-pub static OPS: [Spec; 48] = [
+pub static OPS: [Spec; 49] = [
     // 0 updateCurrentUser(update): index.js passes update(currentUser) as the request.
     Spec {
         via: Via::Event(Post::SetUser),
@@ -495,6 +497,18 @@ pub static OPS: [Spec; 48] = [
     action(false, on!("item" => "delete"), Body::Empty, "user"),
     // 47 getCurrentUser()
     relay(true, on!("" => "self"), Shape::Plain, "user"),
+    // 48 searchMessages({query, channel?}): an extension beyond 1.58.2 (docs/api.md §8).
+    with_params(
+        page(
+            true,
+            Target::Fixed(dest::SEARCH_MESSAGES_RELAY),
+            PageKind::MESSAGES,
+        ),
+        &[
+            Param::From("query", &["query"]),
+            Param::From("channelId", &["channel", "id"]),
+        ],
+    ),
 ];
 
 /// The row of `op`, if it exists.
@@ -614,6 +628,7 @@ impl<P: Payload> Client<P> {
         let found = match spec.target {
             Target::ChannelById => return Ok(Ok(by_id("channels", id_of(request)?, ".relay"))),
             Target::UserById => return Ok(Ok(by_id("users", id_of(request)?, ".relay"))),
+            Target::Fixed(d) => return Ok(Ok(String::from(d))),
             Target::UserBlock => {
                 let u = request.get("user").ok_or(Misuse::InvalidArgument("user"))?;
                 let id = u.get("id").ok_or(Misuse::InvalidArgument("user"))?;

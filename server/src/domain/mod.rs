@@ -16,6 +16,8 @@
 //! - [`channels`], [`users`], [`threads`], [`messages`]: the other actions;
 //!   [`moderation`]: bans, mutes, slow mode, flags, the blocklist.
 //! - [`reads`] and [`pages`]: what relays answer, in byte-bounded pages.
+//! - [`search`]: message search; [`rights`] and [`retention`]: a user's data
+//!   exported or deleted, messages purged after an application's retention period.
 //! - [`sign_in`]: who a connecting client is.
 //! - [`notify`], [`render`], [`mentions`], [`text`], [`emoji`]: notifications,
 //!   resources per viewer, message text.
@@ -35,6 +37,9 @@ pub mod post;
 pub mod presence;
 pub mod reads;
 pub mod render;
+pub mod retention;
+pub mod rights;
+pub mod search;
 pub mod sign_in;
 pub mod text;
 pub mod threads;

@@ -10,11 +10,15 @@ mod channels;
 mod files;
 mod messages;
 mod moderation;
+mod rights;
+mod search;
 mod users;
 
 pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
 pub use moderation::{BlocklistRow, FlagRow, Restriction};
+pub use rights::{MessagesOfDeletedUser, UserData, USER_DATA_SECTIONS};
+pub use search::{SearchQuery, SearchResult};
 pub use users::{BlockRow, UserFilter};
 
 use std::collections::{HashMap, HashSet};
@@ -420,6 +424,17 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sqlite: include_str!("../../migrations/sqlite/0005_sessions_files.sql"),
         postgres: include_str!("../../migrations/postgres/0005_sessions_files.sql"),
+    },
+    // Message search; data rights (export, deletion, retention).
+    Migration {
+        version: 7,
+        sqlite: include_str!("../../migrations/sqlite/0007_search.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_search.sql"),
+    },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../../migrations/sqlite/0008_data_rights.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_data_rights.sql"),
     },
     Migration {
         version: 10,

@@ -4,8 +4,9 @@
 use super::*;
 use crate::core::ops::spec;
 
-/// The 1.58.2 names in `Op` order, as docs/api.md §11.3 lists the calls.
-const NAMES: [&str; 48] = [
+/// The 1.58.2 names in `Op` order, as docs/api.md §11.3 lists the calls, then our
+/// extensions.
+const NAMES: [&str; 49] = [
     "updateCurrentUser",
     "updateCurrentUserDisplayPicture",
     "updateChannel",
@@ -54,10 +55,11 @@ const NAMES: [&str; 48] = [
     "getUserBlockList",
     "deleteUserBlockListItem",
     "getCurrentUser",
+    "searchMessages",
 ];
 
 /// docs/api.md §2.3: the calls that throw `NoActiveSessionError` without a session.
-const NAS: [&str; 27] = [
+const NAS: [&str; 28] = [
     "getCurrentUser",
     "updateCurrentUser",
     "updateCurrentUserDisplayPicture",
@@ -85,6 +87,7 @@ const NAS: [&str; 27] = [
     "sendKeystrokes",
     "onNotificationReceived",
     "onUserPresenceChanged",
+    "searchMessages",
 ];
 
 fn op_of(name: &str) -> Op {
@@ -299,6 +302,8 @@ fn every_call_sends_the_frame_protocol_section_7_names() {
         ("getUserBlockList", Value::Null, Subscribe, "/u/block_list_items.relay", vec![], None),
         ("deleteUserBlockListItem", json!({"item": {"_actions": {"delete": "/application/v1/user/block_list_items/9.delete"}}}), Send, "/application/v1/user/block_list_items/9.delete", vec![], Some(json!({}))),
         ("getCurrentUser", Value::Null, Subscribe, "/application/v1/user.relay", vec![], None),
+        ("searchMessages", json!({"query": "café au lait", "channel": c}), Subscribe, "/application/v1/user/messages.search.relay", vec![("query", "café au lait"), ("channelId", "7")], None),
+        ("searchMessages", json!({"query": "lunch"}), Subscribe, "/application/v1/user/messages.search.relay", vec![("query", "lunch")], None),
         ("updateCurrentUser", json!({"id": 42, "displayName": "J"}), Send, "/application/v1/user.update", vec![], Some(json!({"id": 42, "displayName": "J"}))),
         ("updateCurrentUserDisplayPicture", json!({"file": {"url": "https://x/a.png", "name": "a.png", "contentType": "image/png", "size": 3}}), Send, "/application/v1/user.update_display_picture", vec![], Some(json!({"url": "https://x/a.png", "name": "a.png", "contentType": "image/png", "size": 3}))),
     ];
