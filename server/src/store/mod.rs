@@ -10,10 +10,15 @@ mod channels;
 mod files;
 mod messages;
 mod users;
+mod webhooks;
 
 pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
 pub use users::{BlockRow, UserFilter};
+pub use webhooks::{
+    outbox_state, AttemptRow, EndpointChange, EndpointRow, NewAttempt, NewEndpoint, OutboxCounts,
+    OutboxRow, Retention,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -405,6 +410,12 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sqlite: include_str!("../../migrations/sqlite/0005_sessions_files.sql"),
         postgres: include_str!("../../migrations/postgres/0005_sessions_files.sql"),
+    },
+    // Webhooks: endpoints, the outbox written by triggers, attempts (store/webhooks.rs).
+    Migration {
+        version: 6,
+        sqlite: include_str!("../../migrations/sqlite/0006_webhooks.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_webhooks.sql"),
     },
 ];
 
