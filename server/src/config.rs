@@ -327,7 +327,11 @@ pub struct Config {
     pub webhook_max_attempts: u32,
     /// The wait before an event's second attempt; each next one waits three times
     /// longer (at most six hours).
-    #[arg(long, env = "CHATKITTY_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "CHATKITTY_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 10_000
+    )]
     pub webhook_retry_base_ms: u64,
     /// Largest webhook payload sent whole, in bytes (larger: sent without its data,
     /// marked `"truncated": true`).

@@ -11,6 +11,8 @@
 //!
 //! `POST …/users/{id}/revoke-sessions` revokes every session id of a user and ends
 //! their open connections on every node (`204`).
+//!
+//! Webhook endpoints (`…/webhooks`) are in `http::webhooks`, with these helpers.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -175,7 +177,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks the bearer token against the application of the path.
-fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> HttpResult<()> {
+pub(super) fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> HttpResult<()> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -194,7 +196,7 @@ fn authorize(state: &AppState, headers: &HeaderMap, app: i64) -> HttpResult<()> 
     Ok(())
 }
 
-fn base(state: &AppState, app: i64) -> String {
+pub(super) fn base(state: &AppState, app: i64) -> String {
     format!("{}/v1/applications/{app}", state.base_url())
 }
 
@@ -217,7 +219,7 @@ fn hal(mut v: Value, links: Vec<(&str, String)>) -> Value {
     v
 }
 
-fn hal_json(status: StatusCode, v: Value) -> Response {
+pub(super) fn hal_json(status: StatusCode, v: Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/hal+json")],
@@ -227,13 +229,13 @@ fn hal_json(status: StatusCode, v: Value) -> Response {
 }
 
 #[derive(Deserialize, Default)]
-struct PageQuery {
-    page: Option<i64>,
-    size: Option<i64>,
+pub(super) struct PageQuery {
+    pub(super) page: Option<i64>,
+    pub(super) size: Option<i64>,
 }
 
 impl PageQuery {
-    fn get(&self) -> (i64, i64) {
+    pub(super) fn get(&self) -> (i64, i64) {
         (
             // Past the last page is empty anyway; bounded so page arithmetic cannot
             // overflow.
@@ -247,7 +249,14 @@ impl PageQuery {
 
 /// A HAL page (docs/protocol.md §15): `_embedded.<name>`, `_links` first/prev/self/next/last,
 /// `page` metadata.
-fn hal_page(name: &str, items: Vec<Value>, url: &str, page: i64, size: i64, total: i64) -> Value {
+pub(super) fn hal_page(
+    name: &str,
+    items: Vec<Value>,
+    url: &str,
+    page: i64,
+    size: i64,
+    total: i64,
+) -> Value {
     let pages = if total == 0 {
         0
     } else {
@@ -748,7 +757,7 @@ async fn send_message(
         audience,
         target: post::Target::Channel,
     };
-    let (_, message) = post::post(&state, app, None, &dest, content, None, |_| {}).await?;
+    let (_, message) = post::post(&state, app, None, &dest, content, None, None, |_| {}).await?;
     Ok(hal_json(
         StatusCode::CREATED,
         message_hal(&state, app, message),

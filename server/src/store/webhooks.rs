@@ -142,7 +142,8 @@ pub struct OutboxRow {
     pub state: i64,
 }
 
-const OUTBOX_COLS: &str = "id, endpoint_id, app_id, event_type, subject_id, data, created_ms, attempts, payload, state";
+const OUTBOX_COLS: &str =
+    "id, endpoint_id, app_id, event_type, subject_id, data, created_ms, attempts, payload, state";
 
 fn outbox_row(r: &AnyRow) -> StoreResult<OutboxRow> {
     Ok(OutboxRow {
@@ -241,9 +242,8 @@ impl Store {
 
     /// An application's endpoints, oldest first.
     pub async fn endpoints(&self, app_id: i64) -> StoreResult<Vec<EndpointRow>> {
-        let sql = format!(
-            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE app_id = $1 ORDER BY id"
-        );
+        let sql =
+            format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE app_id = $1 ORDER BY id");
         let rows = sqlx::query(safe(&sql))
             .bind(app_id)
             .fetch_all(&self.pool)
@@ -253,9 +253,8 @@ impl Store {
 
     /// An endpoint of an application.
     pub async fn endpoint(&self, app_id: i64, id: i64) -> StoreResult<Option<EndpointRow>> {
-        let sql = format!(
-            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE app_id = $1 AND id = $2"
-        );
+        let sql =
+            format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE app_id = $1 AND id = $2");
         let row = sqlx::query(safe(&sql))
             .bind(app_id)
             .bind(id)
@@ -501,7 +500,10 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        let mut out = rows.iter().map(outbox_row).collect::<StoreResult<Vec<_>>>()?;
+        let mut out = rows
+            .iter()
+            .map(outbox_row)
+            .collect::<StoreResult<Vec<_>>>()?;
         out.sort_by_key(|r| r.id);
         Ok(out)
     }
@@ -583,7 +585,12 @@ impl Store {
     /// no delivery to its endpoint succeeded since the event was queued (a whole retry
     /// schedule of failures) the endpoint is disabled with `reason`. Returns whether it
     /// was disabled.
-    pub async fn webhook_failed(&self, row: &OutboxRow, now: i64, reason: &str) -> StoreResult<bool> {
+    pub async fn webhook_failed(
+        &self,
+        row: &OutboxRow,
+        now: i64,
+        reason: &str,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE webhook_outbox SET state = 2, attempts = attempts + 1, finished_ms = $1, \
@@ -611,10 +618,23 @@ impl Store {
     /// Gives up a claim without an attempt (the node is stopping, or the payload could
     /// not be rendered yet).
     pub async fn release_webhook(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE webhook_outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE webhook_outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives up every claim (SQLite at start-up: one node, so a claim left in the
+    /// database is from a process that no longer runs).
+    pub async fn release_all_webhook_claims(&self) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE webhook_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -700,7 +720,10 @@ impl Store {
             .bind(endpoint_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok((rows.iter().map(outbox_row).collect::<StoreResult<_>>()?, total))
+        Ok((
+            rows.iter().map(outbox_row).collect::<StoreResult<_>>()?,
+            total,
+        ))
     }
 
     /// Queues finished rows of an endpoint again, from the first attempt: one event

@@ -50,7 +50,10 @@ impl Target {
         if authority.as_str().contains('@') {
             return Err(bad("user information is not accepted"));
         }
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if host.is_empty() {
             return Err(bad("it has no host"));
         }
@@ -266,7 +269,10 @@ mod tests {
             (true, "hooks.example.com", 443, "/in?x=1")
         );
         let t = Target::parse("http://[::1]:9000").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 9000, "/"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("::1", 9000, "/")
+        );
         assert_eq!(t.host_header(), "[::1]:9000");
         for bad in [
             "ftp://example.com/",
@@ -303,8 +309,14 @@ mod tests {
         for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
-        assert!(Target::parse("http://localhost:1/").unwrap().names_private_host());
-        assert!(Target::parse("http://127.0.0.1/").unwrap().names_private_host());
-        assert!(!Target::parse("https://example.com/").unwrap().names_private_host());
+        assert!(Target::parse("http://localhost:1/")
+            .unwrap()
+            .names_private_host());
+        assert!(Target::parse("http://127.0.0.1/")
+            .unwrap()
+            .names_private_host());
+        assert!(!Target::parse("https://example.com/")
+            .unwrap()
+            .names_private_host());
     }
 }

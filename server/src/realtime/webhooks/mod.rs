@@ -59,6 +59,8 @@ const ENDPOINTS_PER_ROUND: i64 = 100;
 const MIN_ROUND_GAP: Duration = Duration::from_millis(25);
 /// How often finished rows and attempts are pruned and backlogs checked.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How long [`Webhooks::wants`] remembers whether an application wants an event type.
+pub const WANTED_TTL: Duration = Duration::from_secs(1);
 
 /// Renders an event's `data` (the domain implements it, as it renders resources).
 pub trait Render: Send + Sync + 'static {
@@ -203,7 +205,11 @@ pub struct Webhooks {
     pub settings: Settings,
     store: Store,
     client: client::Client,
+    operator_client: client::Client,
     wake: Notify,
+    /// Whether an application's endpoints want an event type, and since when known
+    /// (at most one entry per application and event type).
+    wanted: std::sync::Mutex<std::collections::HashMap<(i64, String), (bool, Instant)>>,
     /// Its metrics (and the before-send hook's).
     pub metrics: Metrics,
 }
@@ -215,9 +221,43 @@ impl Webhooks {
             settings,
             store,
             client: client::Client::new(allow_private),
+            operator_client: client::Client::new(true),
             wake: Notify::new(),
+            wanted: Default::default(),
             metrics: Metrics::new(),
         }
+    }
+
+    /// Whether an enabled endpoint of `app` wants `event_type`, as known within
+    /// [`WANTED_TTL`]: the events that are no row change are only rendered and queued
+    /// when one does (so an endpoint starts getting them within that time of its
+    /// creation). A database error answers `true`.
+    pub async fn wants(&self, app: i64, event_type: &str) -> bool {
+        let key = (app, event_type.to_owned());
+        if let Some((wanted, at)) = self.wanted_cache().get(&key) {
+            if at.elapsed() < WANTED_TTL {
+                return *wanted;
+            }
+        }
+        let wanted = self
+            .store
+            .webhook_wanted(app, event_type)
+            .await
+            .unwrap_or(true);
+        self.wanted_cache().insert(key, (wanted, Instant::now()));
+        wanted
+    }
+
+    fn wanted_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(i64, String), (bool, Instant)>> {
+        self.wanted.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A client for the URLs the operator set in flags (the before-send hook): any
+    /// address, as the operator chose it.
+    pub fn operator_client(&self) -> &client::Client {
+        &self.operator_client
     }
 
     /// Tells the worker there may be new events (a change was just committed).
@@ -231,6 +271,11 @@ impl Webhooks {
         render: Arc<dyn Render>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        if self.store.backend() == crate::store::Backend::Sqlite {
+            if let Err(e) = self.store.release_all_webhook_claims().await {
+                tracing::warn!(error = %e, "releasing webhook claims");
+            }
+        }
         let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
         let mut pruned: Option<Instant> = None;
         loop {
@@ -310,10 +355,17 @@ impl Webhooks {
             attempts: ATTEMPTS_KEPT,
             finished: FINISHED_KEPT,
         };
-        match self.store.prune_webhooks(keep, self.settings.max_pending).await {
+        match self
+            .store
+            .prune_webhooks(keep, self.settings.max_pending)
+            .await
+        {
             Ok(disabled) => {
                 for id in disabled {
-                    tracing::warn!(endpoint = id, "webhook endpoint disabled: backlog over --webhook-max-pending");
+                    tracing::warn!(
+                        endpoint = id,
+                        "webhook endpoint disabled: backlog over --webhook-max-pending"
+                    );
                 }
             }
             Err(e) => tracing::warn!(error = %e, "pruning webhooks"),
@@ -327,8 +379,8 @@ impl Webhooks {
         }
         let data = render.render(row.clone()).await?;
         let timestamp = crate::clock::time_iso(row.created_ms);
-        let mut payload = json!({ "type": row.event_type, "timestamp": timestamp, "data": data })
-            .to_string();
+        let mut payload =
+            json!({ "type": row.event_type, "timestamp": timestamp, "data": data }).to_string();
         if payload.len() > self.settings.max_payload_bytes {
             payload = json!({
                 "type": row.event_type,
@@ -385,7 +437,10 @@ impl Webhooks {
         let now = crate::clock::now_ms();
         let done = match (&outcome, attempt >= self.settings.max_attempts) {
             (Ok(_), _) => {
-                self.metrics.attempts.with_label_values(&["delivered"]).inc();
+                self.metrics
+                    .attempts
+                    .with_label_values(&["delivered"])
+                    .inc();
                 self.metrics
                     .delay
                     .observe((now - row.created_ms).max(0) as f64 / 1000.0);
@@ -448,9 +503,7 @@ impl Webhooks {
                 sign::signature_header(&secrets, &id, timestamp, &body),
             ),
         ];
-        let request = self
-            .client
-            .post(&target, &headers, body, MAX_ANSWER_BYTES);
+        let request = self.client.post(&target, &headers, body, MAX_ANSWER_BYTES);
         match tokio::time::timeout(self.settings.timeout, request).await {
             Err(_) => Err((
                 None,
