@@ -31,6 +31,8 @@ CREATE TABLE webhook_endpoints (
     created_ms INTEGER NOT NULL
 );
 CREATE INDEX webhook_endpoints_app ON webhook_endpoints (app_id);
+-- One default endpoint per application, however many nodes start together.
+CREATE UNIQUE INDEX webhook_endpoints_default ON webhook_endpoints (app_id) WHERE is_default = 1;
 
 CREATE TABLE webhook_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -367,9 +367,11 @@ impl Store {
                 .await?;
             }
             (None, Some((url, secret, types))) => {
+                // Another node starting at the same time may insert it first: then
+                // theirs is kept (same flags).
                 sqlx::query(
                     "INSERT INTO webhook_endpoints (app_id, url, description, event_types, secret, is_default, created_ms) \
-                     VALUES ($1, $2, 'default (--webhook-url)', $3, $4, 1, $5)",
+                     VALUES ($1, $2, 'default (--webhook-url)', $3, $4, 1, $5) ON CONFLICT DO NOTHING",
                 )
                 .bind(app_id)
                 .bind(url)
