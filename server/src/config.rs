@@ -301,7 +301,7 @@ pub struct Config {
     /// Seconds to wait for connections to close at shutdown.
     #[arg(long, env = "CHATKITTY_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
-    // Webhooks and the before-send hook (README "Webhooks", docs/protocol.md §15.6, §17).
+    // Webhooks and the before-send hook (README "Webhooks", docs/protocol.md §15.1, §17).
     /// A webhook endpoint every application has (besides those registered through the
     /// Platform API): an http:// or https:// URL. Needs `--webhook-secret`.
     #[arg(long, env = "CHATKITTY_WEBHOOK_URL", requires = "webhook_secret")]

@@ -1,4 +1,4 @@
-//! The before-send hook (`--before-send-url`, docs/protocol.md §15.7) against a hook
+//! The before-send hook (`--before-send-url`, docs/protocol.md §15.2) against a hook
 //! server the test starts: allowing, rejecting (the sender gets `MessageRejectedError`,
 //! nothing is stored), replacing, timing out (fail closed and fail open), for every
 //! path a message takes: a STOMP send, each send of a batch, an upload, a Platform API

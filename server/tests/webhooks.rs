@@ -1,4 +1,4 @@
-//! Webhooks (docs/protocol.md §15.6) against a receiver the test starts, checking each
+//! Webhooks (docs/protocol.md §15.1) against a receiver the test starts, checking each
 //! request's signature the Standard Webhooks way: every event type arrives; failed
 //! attempts are retried on the backoff schedule; an endpoint that keeps failing is
 //! disabled, and its events replayed once it is enabled; secrets rotate with both

@@ -1,4 +1,4 @@
--- Webhooks (docs/protocol.md §15.6): the operator's endpoints, the outbox of events to
+-- Webhooks (docs/protocol.md §15.1): the operator's endpoints, the outbox of events to
 -- deliver to each, and the recent delivery attempts.
 --
 -- Events are written by the triggers below, inside the statement that makes the change,

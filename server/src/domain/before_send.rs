@@ -1,4 +1,4 @@
-//! The before-send hook (`--before-send-url`, docs/protocol.md §15.7): the app's backend
+//! The before-send hook (`--before-send-url`, docs/protocol.md §15.2): the app's backend
 //! is asked about every new message before it is stored, whichever way it came (a
 //! STOMP send, each one of a batch, an upload, a Platform API system message: see
 //! [`super::post`]).

@@ -1,4 +1,4 @@
-//! Webhooks (docs/protocol.md §15.6): which events there are, what each one's payload
+//! Webhooks (docs/protocol.md §15.1): which events there are, what each one's payload
 //! says (rendered for the delivery worker, [`DomainRender`]), the events that are no row
 //! change (queued here when the server decides them), and the rules of the endpoints
 //! an app's backend registers through the Platform API.

@@ -1,4 +1,4 @@
-//! The Platform API's webhook endpoints (docs/protocol.md §15.6), with the same bearer
+//! The Platform API's webhook endpoints (docs/protocol.md §15.1), with the same bearer
 //! tokens as the rest of it (`super::platform`):
 //!
 //! - `GET|POST …/webhooks`: list, register `{url, eventTypes?, description?, secret?}`

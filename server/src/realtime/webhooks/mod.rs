@@ -1,4 +1,4 @@
-//! Webhook delivery (docs/protocol.md §15.6): sends the outbox's events to the
+//! Webhook delivery (docs/protocol.md §15.1): sends the outbox's events to the
 //! operator's endpoints, signed the Standard Webhooks way ([`sign`]), over [`client`].
 //!
 //! - **At least once.** A row leaves the outbox's pending state only once its endpoint
