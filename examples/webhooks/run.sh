@@ -24,7 +24,7 @@ RX=$(listening "$DIR/receiver.out"); HOOK=$(listening "$DIR/hook.out")
 # Loopback endpoints only because this example runs on one machine.
 "$BIN" --port 0 --database "$DIR/chat.db" --files-dir "$DIR/files" --api-key demo \
   --platform-secret demo=s3cret --webhook-url "http://$RX/" --webhook-secret "$SECRET" \
-  --webhook-allow-private --before-send-url "http://$HOOK/" >"$DIR/server.out" 2>&1 & PIDS+=($!)
+  --webhook-allow-private --before-send-url "http://$HOOK/" --before-send-timeout-ms 10000 >"$DIR/server.out" 2>&1 & PIDS+=($!)
 HOST=$(listening "$DIR/server.out")
 
 TOKEN=$(curl -sf -u demo:s3cret -d grant_type=client_credentials "http://$HOST/oauth/token" \
@@ -32,7 +32,7 @@ TOKEN=$(curl -sf -u demo:s3cret -d grant_type=client_credentials "http://$HOST/o
 read -r BEARER APP <<<"$TOKEN"
 api() { curl -s -o "$DIR/last.json" -w '%{http_code}' -H "Authorization: Bearer $BEARER" \
   -H 'Content-Type: application/json' "http://$HOST/v1/applications/$APP$1" "${@:2}"; }
-expect() { [ "$1" = "$2" ] || { echo "expected $1, got $2: $(cat "$DIR/last.json")"; exit 1; }; }
+expect() { [ "$1" = "$2" ] || { echo "expected $1, got $2: $(cat "$DIR/last.json")"; tail -5 "$DIR/server.out"; exit 1; }; }
 
 expect 201 "$(api /channels -d '{"type":"PUBLIC","name":"lobby"}')"
 CID=$(node -e 'console.log(require(process.argv[1]).id)' "$DIR/last.json")

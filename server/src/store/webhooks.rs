@@ -463,51 +463,37 @@ impl Store {
         max_in_flight: i64,
         batch: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
-        let pg = self.backend == Backend::Postgres;
-        let mut tx = self.pool.begin().await?;
-        let lock = if pg { " FOR UPDATE" } else { "" };
-        let sql = format!("SELECT id FROM webhook_endpoints WHERE id = $1 AND enabled = 1{lock}");
-        let found: Option<i64> = sqlx::query_scalar(safe(&sql))
-            .bind(endpoint_id)
-            .fetch_optional(&mut *tx)
+        if self.backend == Backend::Postgres {
+            let mut tx = self.pool.begin().await?;
+            let rows = claim(
+                &mut tx,
+                endpoint_id,
+                node,
+                now,
+                until,
+                max_in_flight,
+                batch,
+                true,
+            )
             .await?;
-        if found.is_none() {
             tx.commit().await?;
-            return Ok(Vec::new());
+            return Ok(rows);
         }
-        let in_flight: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM webhook_outbox WHERE endpoint_id = $1 AND state = 0 AND claimed_until > $2",
+        // SQLite: one node, whose one worker claims, so no transaction is needed (and a
+        // read transaction upgraded to a write would fail whenever a message was
+        // inserted since it began).
+        let mut conn = self.pool.acquire().await?;
+        claim(
+            &mut conn,
+            endpoint_id,
+            node,
+            now,
+            until,
+            max_in_flight,
+            batch,
+            false,
         )
-        .bind(endpoint_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let take = (max_in_flight - in_flight).min(batch);
-        if take <= 0 {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let skip = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "UPDATE webhook_outbox SET claimed_by = $1, claimed_until = $2 WHERE id IN (\
-             SELECT id FROM webhook_outbox WHERE endpoint_id = $3 AND state = 0 AND next_attempt_ms <= $4 \
-             AND (claimed_until IS NULL OR claimed_until <= $4) ORDER BY id LIMIT {take}{skip}) \
-             RETURNING {OUTBOX_COLS}"
-        );
-        let rows = sqlx::query(safe(&sql))
-            .bind(node)
-            .bind(until)
-            .bind(endpoint_id)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let mut out = rows
-            .iter()
-            .map(outbox_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        out.sort_by_key(|r| r.id);
-        Ok(out)
+        .await
     }
 
     /// Keeps the payload rendered for an outbox row.
@@ -826,4 +812,58 @@ impl Store {
         }
         Ok(disabled)
     }
+}
+
+/// [`Store::claim_webhooks`] on one connection (in a transaction on PostgreSQL, `pg`).
+#[allow(clippy::too_many_arguments)]
+async fn claim(
+    conn: &mut sqlx::AnyConnection,
+    endpoint_id: i64,
+    node: &str,
+    now: i64,
+    until: i64,
+    max_in_flight: i64,
+    batch: i64,
+    pg: bool,
+) -> StoreResult<Vec<OutboxRow>> {
+    let lock = if pg { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT id FROM webhook_endpoints WHERE id = $1 AND enabled = 1{lock}");
+    let found: Option<i64> = sqlx::query_scalar(safe(&sql))
+        .bind(endpoint_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if found.is_none() {
+        return Ok(Vec::new());
+    }
+    let in_flight: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_outbox WHERE endpoint_id = $1 AND state = 0 AND claimed_until > $2",
+    )
+    .bind(endpoint_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let take = (max_in_flight - in_flight).min(batch);
+    if take <= 0 {
+        return Ok(Vec::new());
+    }
+    let skip = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let sql = format!(
+        "UPDATE webhook_outbox SET claimed_by = $1, claimed_until = $2 WHERE id IN (\
+         SELECT id FROM webhook_outbox WHERE endpoint_id = $3 AND state = 0 AND next_attempt_ms <= $4 \
+         AND (claimed_until IS NULL OR claimed_until <= $4) ORDER BY id LIMIT {take}{skip}) \
+         RETURNING {OUTBOX_COLS}"
+    );
+    let rows = sqlx::query(safe(&sql))
+        .bind(node)
+        .bind(until)
+        .bind(endpoint_id)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = rows
+        .iter()
+        .map(outbox_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    out.sort_by_key(|r| r.id);
+    Ok(out)
 }

@@ -561,6 +561,6 @@ mod tests {
             total += d;
         }
         // From the first attempt to the last: between 20 and 26 hours.
-        assert!((20 * 3600_000..26 * 3600_000).contains(&total), "{total}");
+        assert!((20 * 3_600_000..26 * 3_600_000).contains(&total), "{total}");
     }
 }
