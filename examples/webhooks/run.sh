@@ -21,10 +21,10 @@ SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
 node examples/webhooks/receiver.mjs 0 "$SECRET" >"$DIR/receiver.out" & PIDS+=($!)
 node examples/webhooks/before-send.mjs 0 >"$DIR/hook.out" & PIDS+=($!)
 RX=$(listening "$DIR/receiver.out"); HOOK=$(listening "$DIR/hook.out")
-# Loopback endpoints only because this example runs on one machine.
+# The default endpoint (--webhook-url) may be on loopback: it is the operator's own.
 "$BIN" --port 0 --database "$DIR/chat.db" --files-dir "$DIR/files" --api-key demo \
   --platform-secret demo=s3cret --webhook-url "http://$RX/" --webhook-secret "$SECRET" \
-  --webhook-allow-private --before-send-url "http://$HOOK/" --before-send-timeout-ms 10000 >"$DIR/server.out" 2>&1 & PIDS+=($!)
+  --before-send-url "http://$HOOK/" --before-send-timeout-ms 10000 >"$DIR/server.out" 2>&1 & PIDS+=($!)
 HOST=$(listening "$DIR/server.out")
 
 TOKEN=$(curl -sf -u demo:s3cret -d grant_type=client_credentials "http://$HOST/oauth/token" \

@@ -303,7 +303,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     // Webhooks and the before-send hook (README "Webhooks", docs/protocol.md §15.1, §17).
     /// A webhook endpoint every application has (besides those registered through the
-    /// Platform API): an http:// or https:// URL. Needs `--webhook-secret`.
+    /// Platform API): an http:// or https:// URL, at any address (it is the
+    /// operator's). Needs `--webhook-secret`.
     #[arg(long, env = "CHATKITTY_WEBHOOK_URL", requires = "webhook_secret")]
     pub webhook_url: Option<String>,
     /// The `whsec_…` secret the default endpoint's events are signed with.
@@ -312,8 +313,8 @@ pub struct Config {
     /// Event types sent to the default endpoint (comma-separated; default: all).
     #[arg(long, env = "CHATKITTY_WEBHOOK_EVENTS", value_delimiter = ',')]
     pub webhook_events: Vec<String>,
-    /// Let webhook endpoints resolve to loopback, private or link-local addresses
-    /// (refused by default: see SECURITY.md, "Webhooks").
+    /// Let webhook endpoints registered through the Platform API resolve to loopback,
+    /// private or link-local addresses (refused by default: SECURITY.md).
     #[arg(long, env = "CHATKITTY_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: bool,
     /// One webhook request's time limit (no answer by then: the attempt failed).

@@ -441,16 +441,6 @@ impl Store {
             .await?)
     }
 
-    /// The earliest time a pending row of an enabled endpoint falls due, if any.
-    pub async fn next_webhook_due(&self) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(o.next_attempt_ms) FROM webhook_outbox o \
-             JOIN webhook_endpoints e ON e.id = o.endpoint_id WHERE o.state = 0 AND e.enabled = 1",
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     /// Claims for `node`, until `until`, up to `batch` due rows of an enabled endpoint,
     /// so that no more than `max_in_flight` of its rows are claimed at once across every
     /// node (see the module's comment). Oldest first.

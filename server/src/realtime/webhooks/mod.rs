@@ -503,7 +503,14 @@ impl Webhooks {
                 sign::signature_header(&secrets, &id, timestamp, &body),
             ),
         ];
-        let request = self.client.post(&target, &headers, body, MAX_ANSWER_BYTES);
+        // The default endpoint's URL is the operator's own flag: any address, as for
+        // the before-send hook; the others' only public ones unless allowed.
+        let client = if endpoint.is_default {
+            &self.operator_client
+        } else {
+            &self.client
+        };
+        let request = client.post(&target, &headers, body, MAX_ANSWER_BYTES);
         match tokio::time::timeout(self.settings.timeout, request).await {
             Err(_) => Err((
                 None,
