@@ -38,6 +38,8 @@ pub struct Received {
     pub body: Value,
     pub raw: Vec<u8>,
     pub at: Instant,
+    /// When it arrived, Unix seconds (the signature's timestamp is checked against it).
+    pub at_unix: i64,
 }
 
 impl Received {
@@ -46,18 +48,30 @@ impl Received {
     }
 
     /// Whether one of the `v1,` signatures is `secret`'s over `id.timestamp.body`, and
-    /// the timestamp within five minutes of now (the specification's tolerance).
+    /// the timestamp within five minutes of the request's arrival (the specification's
+    /// tolerance).
     pub fn signed_with(&self, secret: &str) -> bool {
-        verify(secret, &self.id, self.timestamp, &self.raw, &self.signature)
+        verify(
+            secret,
+            &self.id,
+            self.timestamp,
+            &self.raw,
+            &self.signature,
+            self.at_unix,
+        )
     }
 }
 
-/// The Standard Webhooks verification.
-pub fn verify(secret: &str, id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
-    let now = std::time::SystemTime::now()
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64;
+        .as_secs() as i64
+}
+
+/// The Standard Webhooks verification, for a request that arrived at `now` (Unix
+/// seconds).
+pub fn verify(secret: &str, id: &str, timestamp: i64, body: &[u8], header: &str, now: i64) -> bool {
     if (now - timestamp).abs() > 300 {
         return false;
     }
@@ -140,9 +154,9 @@ impl Receiver {
     ) -> Vec<Received> {
         let until = Instant::now() + wait;
         loop {
-            let got = self.received();
-            if pred(&got) || Instant::now() > until {
-                return got;
+            let done = pred(&self.got.lock().unwrap()) || Instant::now() > until;
+            if done {
+                return self.received();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -216,6 +230,7 @@ async fn serve(
         body: body.clone(),
         raw,
         at: Instant::now(),
+        at_unix: unix_now(),
     });
     let (status, answer) = {
         let mut m = mode.lock().unwrap();
