@@ -16,8 +16,8 @@ pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
 pub use users::{BlockRow, UserFilter};
 pub use webhooks::{
-    outbox_state, AttemptRow, EndpointChange, EndpointRow, NewAttempt, NewEndpoint, OutboxCounts,
-    OutboxRow, Retention,
+    outbox_state, AttemptRow, EndpointChange, EndpointRow, Finish, NewAttempt, NewEndpoint,
+    OutboxCounts, OutboxRow, Retention,
 };
 
 use std::collections::{HashMap, HashSet};

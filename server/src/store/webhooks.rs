@@ -211,6 +211,23 @@ pub struct OutboxCounts {
     pub failed: i64,
 }
 
+/// What follows an attempt ([`Store::finish_webhook`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Finish<'a> {
+    /// A 2xx answer.
+    Delivered,
+    /// Failed; the next attempt at this time.
+    Retry {
+        /// Ms since the epoch.
+        next_ms: i64,
+    },
+    /// Failed, and it was the last attempt.
+    Failed {
+        /// Why the endpoint is disabled, if it is.
+        reason: &'a str,
+    },
+}
+
 /// What to keep of finished deliveries ([`Store::prune_webhooks`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -486,123 +503,94 @@ impl Store {
         .await
     }
 
-    /// Keeps the payload rendered for an outbox row.
-    pub async fn set_webhook_payload(&self, id: i64, payload: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE webhook_outbox SET payload = $1 WHERE id = $2")
-            .bind(payload)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Records an attempt.
-    pub async fn record_webhook_attempt(&self, a: &NewAttempt<'_>) -> StoreResult<()> {
+    /// Records an attempt at a claimed row and what follows from it, in one
+    /// transaction: the attempt kept; the row delivered, due again at `next_ms`, or
+    /// failed; the payload kept when it was rendered for this attempt; the claim given
+    /// up. A delivery ends the endpoint's failure streak (its last success is written
+    /// at most once a second). A failure of the last attempt disables the endpoint with
+    /// `reason` when nothing was delivered to it since the event was queued (a whole
+    /// retry schedule of failures). Returns whether it was disabled.
+    pub async fn finish_webhook(
+        &self,
+        row: &OutboxRow,
+        payload: Option<&str>,
+        attempt: &NewAttempt<'_>,
+        outcome: Finish<'_>,
+    ) -> StoreResult<bool> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO webhook_attempts (endpoint_id, outbox_id, event_type, attempt, at_ms, status, error, duration_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(a.endpoint_id)
-        .bind(a.outbox_id)
-        .bind(a.event_type)
-        .bind(a.attempt)
-        .bind(a.at_ms)
-        .bind(a.status)
-        .bind(a.error)
-        .bind(a.duration_ms)
-        .execute(&self.pool)
+        .bind(attempt.endpoint_id)
+        .bind(attempt.outbox_id)
+        .bind(attempt.event_type)
+        .bind(attempt.attempt)
+        .bind(attempt.at_ms)
+        .bind(attempt.status)
+        .bind(attempt.error)
+        .bind(attempt.duration_ms)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
-    }
-
-    /// A row was delivered: finished, and its endpoint's failure streak ends.
-    pub async fn webhook_delivered(&self, row: &OutboxRow, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let (state, next) = match outcome {
+            Finish::Delivered => (outbox_state::DELIVERED, None),
+            Finish::Retry { next_ms } => (outbox_state::PENDING, Some(next_ms)),
+            Finish::Failed { .. } => (outbox_state::FAILED, None),
+        };
         sqlx::query(
-            "UPDATE webhook_outbox SET state = 1, attempts = attempts + 1, finished_ms = $1, \
-             claimed_by = NULL, claimed_until = NULL WHERE id = $2",
+            "UPDATE webhook_outbox SET state = $1, attempts = attempts + 1, \
+             next_attempt_ms = COALESCE($2, next_attempt_ms), \
+             finished_ms = CASE WHEN $1 = 0 THEN NULL ELSE $3 END, \
+             payload = COALESCE($4, payload), claimed_by = NULL, claimed_until = NULL WHERE id = $5",
         )
+        .bind(state)
+        .bind(next)
         .bind(now)
+        .bind(payload)
         .bind(row.id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE webhook_endpoints SET failing_since_ms = NULL, last_success_ms = $1 WHERE id = $2",
-        )
-        .bind(now)
-        .bind(row.endpoint_id)
-        .execute(&mut *tx)
-        .await?;
+        let disabled = match outcome {
+            Finish::Delivered => {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET failing_since_ms = NULL, last_success_ms = $1 \
+                     WHERE id = $2 AND (failing_since_ms IS NOT NULL OR last_success_ms IS NULL \
+                     OR last_success_ms < $1 - 1000)",
+                )
+                .bind(now)
+                .bind(row.endpoint_id)
+                .execute(&mut *tx)
+                .await?;
+                false
+            }
+            Finish::Retry { .. } => {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET failing_since_ms = $1 WHERE id = $2 AND failing_since_ms IS NULL",
+                )
+                .bind(now)
+                .bind(row.endpoint_id)
+                .execute(&mut *tx)
+                .await?;
+                false
+            }
+            Finish::Failed { reason } => {
+                let r = sqlx::query(
+                    "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, \
+                     failing_since_ms = COALESCE(failing_since_ms, $2) \
+                     WHERE id = $3 AND enabled = 1 AND (last_success_ms IS NULL OR last_success_ms < $4)",
+                )
+                .bind(reason)
+                .bind(now)
+                .bind(row.endpoint_id)
+                .bind(row.created_ms)
+                .execute(&mut *tx)
+                .await?;
+                r.rows_affected() > 0
+            }
+        };
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// An attempt failed and another follows at `next_ms`.
-    pub async fn webhook_retry(&self, row: &OutboxRow, now: i64, next_ms: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_ms = $1, \
-             claimed_by = NULL, claimed_until = NULL WHERE id = $2",
-        )
-        .bind(next_ms)
-        .bind(row.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE webhook_endpoints SET failing_since_ms = COALESCE(failing_since_ms, $1) WHERE id = $2",
-        )
-        .bind(now)
-        .bind(row.endpoint_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The last attempt of a row's schedule failed: it is finished as failed, and when
-    /// no delivery to its endpoint succeeded since the event was queued (a whole retry
-    /// schedule of failures) the endpoint is disabled with `reason`. Returns whether it
-    /// was disabled.
-    pub async fn webhook_failed(
-        &self,
-        row: &OutboxRow,
-        now: i64,
-        reason: &str,
-    ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE webhook_outbox SET state = 2, attempts = attempts + 1, finished_ms = $1, \
-             claimed_by = NULL, claimed_until = NULL WHERE id = $2",
-        )
-        .bind(now)
-        .bind(row.id)
-        .execute(&mut *tx)
-        .await?;
-        let r = sqlx::query(
-            "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, \
-             failing_since_ms = COALESCE(failing_since_ms, $2) \
-             WHERE id = $3 AND enabled = 1 AND (last_success_ms IS NULL OR last_success_ms < $4)",
-        )
-        .bind(reason)
-        .bind(now)
-        .bind(row.endpoint_id)
-        .bind(row.created_ms)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    /// Gives up a claim without an attempt (the node is stopping, or the payload could
-    /// not be rendered yet).
-    pub async fn release_webhook(&self, id: i64) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE webhook_outbox SET claimed_by = NULL, claimed_until = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        Ok(disabled)
     }
 
     /// Gives up every claim (SQLite at start-up: one node, so a claim left in the

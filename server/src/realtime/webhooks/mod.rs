@@ -36,7 +36,7 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::config::Config;
-use crate::store::{NewAttempt, OutboxRow, Retention, Store};
+use crate::store::{EndpointRow, Finish, NewAttempt, OutboxRow, Retention, Store};
 
 /// Requests in flight from one node, all endpoints together.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -327,9 +327,20 @@ impl Webhooks {
                 )
                 .await;
             let rows = match claimed {
+                Ok(r) if r.is_empty() => continue,
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, endpoint, "claiming webhook events");
+                    continue;
+                }
+            };
+            // Loaded once for the rows claimed together (their claim lapses if this
+            // fails).
+            let endpoint = match self.store.endpoint_by_id(endpoint).await {
+                Ok(Some(e)) => Arc::new(e),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, endpoint, "loading a webhook endpoint");
                     continue;
                 }
             };
@@ -338,9 +349,9 @@ impl Webhooks {
                     return started;
                 };
                 started += 1;
-                let (me, render) = (self.clone(), render.clone());
+                let (me, render, endpoint) = (self.clone(), render.clone(), endpoint.clone());
                 tokio::spawn(async move {
-                    me.deliver(render.as_ref(), row).await;
+                    me.deliver(render.as_ref(), &endpoint, row).await;
                     drop(permit);
                     me.wake();
                 });
@@ -372,10 +383,15 @@ impl Webhooks {
         }
     }
 
-    /// The payload of a row: kept from its first attempt, or rendered now and kept.
-    async fn payload(&self, render: &dyn Render, row: &OutboxRow) -> Result<String, String> {
+    /// The payload of a row: kept from an earlier attempt, or rendered now (`true`:
+    /// to be kept with this attempt's outcome).
+    async fn payload(
+        &self,
+        render: &dyn Render,
+        row: &OutboxRow,
+    ) -> Result<(String, bool), String> {
         if let Some(p) = &row.payload {
-            return Ok(p.clone());
+            return Ok((p.clone(), false));
         }
         let data = render.render(row.clone()).await?;
         let timestamp = crate::clock::time_iso(row.created_ms);
@@ -390,29 +406,19 @@ impl Webhooks {
             })
             .to_string();
         }
-        self.store
-            .set_webhook_payload(row.id, &payload)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(payload)
+        Ok((payload, true))
     }
 
-    /// One attempt at a claimed row, and what follows from it.
-    async fn deliver(&self, render: &dyn Render, row: OutboxRow) {
-        let endpoint = match self.store.endpoint_by_id(row.endpoint_id).await {
-            Ok(Some(e)) if e.enabled => e,
-            Ok(_) => return, // deleted (its rows with it) or disabled: left waiting
-            Err(e) => {
-                tracing::warn!(error = %e, "loading a webhook endpoint");
-                let _ = self.store.release_webhook(row.id).await;
-                return;
-            }
-        };
+    /// One attempt at a claimed row of `endpoint`, and what follows from it.
+    async fn deliver(&self, render: &dyn Render, endpoint: &EndpointRow, row: OutboxRow) {
         let at_ms = crate::clock::now_ms();
         let started = Instant::now();
-        let outcome = match self.payload(render, &row).await {
-            Ok(payload) => self.send(&endpoint, &row, payload).await,
-            Err(e) => Err((None, format!("rendering the event: {e}"))),
+        let (outcome, rendered) = match self.payload(render, &row).await {
+            Ok((payload, new)) => {
+                let sent = self.send(endpoint, &row, payload.clone()).await;
+                (sent, new.then_some(payload))
+            }
+            Err(e) => (Err((None, format!("rendering the event: {e}"))), None),
         };
         let took = started.elapsed();
         self.metrics.request.observe(took.as_secs_f64());
@@ -431,11 +437,9 @@ impl Webhooks {
             error: error.as_deref(),
             duration_ms: took.as_millis() as i64,
         };
-        if let Err(e) = self.store.record_webhook_attempt(&record).await {
-            tracing::warn!(error = %e, "recording a webhook attempt");
-        }
         let now = crate::clock::now_ms();
-        let done = match (&outcome, attempt >= self.settings.max_attempts) {
+        let reason;
+        let finish = match (&outcome, attempt >= self.settings.max_attempts) {
             (Ok(_), _) => {
                 self.metrics
                     .attempts
@@ -444,34 +448,36 @@ impl Webhooks {
                 self.metrics
                     .delay
                     .observe((now - row.created_ms).max(0) as f64 / 1000.0);
-                self.store.webhook_delivered(&row, now).await.map(|_| ())
+                Finish::Delivered
             }
             (Err(_), false) => {
                 self.metrics.attempts.with_label_values(&["failed"]).inc();
-                let next = now + self.settings.retry_delay_ms(attempt, row.id) as i64;
-                self.store.webhook_retry(&row, now, next).await
+                Finish::Retry {
+                    next_ms: now + self.settings.retry_delay_ms(attempt, row.id) as i64,
+                }
             }
             (Err((_, e)), true) => {
                 self.metrics.attempts.with_label_values(&["gave_up"]).inc();
-                let reason = format!(
+                reason = format!(
                     "Every one of the {attempt} attempts to deliver msg_{} failed, and nothing was \
                      delivered to this endpoint since it was queued; the last: {}",
                     row.id,
                     truncate(e, MAX_ERROR_CHARS)
                 );
-                match self.store.webhook_failed(&row, now, &reason).await {
-                    Ok(true) => {
-                        tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhook endpoint disabled after persistent failure");
-                        Ok(())
-                    }
-                    Ok(false) => Ok(()),
-                    Err(e) => Err(e),
-                }
+                Finish::Failed { reason: &reason }
             }
         };
-        if let Err(e) = done {
+        match self
+            .store
+            .finish_webhook(&row, rendered.as_deref(), &record, finish)
+            .await
+        {
+            Ok(true) => {
+                tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhook endpoint disabled after persistent failure")
+            }
+            Ok(false) => {}
             // The claim lapses and the row is tried again.
-            tracing::warn!(error = %e, row = row.id, "recording a webhook outcome");
+            Err(e) => tracing::warn!(error = %e, row = row.id, "recording a webhook outcome"),
         }
     }
 
@@ -479,7 +485,7 @@ impl Webhooks {
     /// and what went wrong.
     async fn send(
         &self,
-        endpoint: &crate::store::EndpointRow,
+        endpoint: &EndpointRow,
         row: &OutboxRow,
         payload: String,
     ) -> Result<u16, (Option<u16>, String)> {
