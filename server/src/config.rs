@@ -353,6 +353,70 @@ pub struct Config {
     /// Seconds to wait for connections to close at shutdown.
     #[arg(long, env = "CHATKITTY_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
+    // Webhooks and the before-send hook (README "Webhooks", docs/protocol.md §15.1, §17).
+    /// A webhook endpoint every application has (besides those registered through the
+    /// Platform API): an http:// or https:// URL, at any address (it is the
+    /// operator's). Needs `--webhook-secret`.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_URL", requires = "webhook_secret")]
+    pub webhook_url: Option<String>,
+    /// The `whsec_…` secret the default endpoint's events are signed with.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Event types sent to the default endpoint (comma-separated; default: all).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_EVENTS", value_delimiter = ',')]
+    pub webhook_events: Vec<String>,
+    /// Let webhook endpoints registered through the Platform API resolve to loopback,
+    /// private or link-local addresses (refused by default: SECURITY.md).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// One webhook request's time limit (no answer by then: the attempt failed).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+    /// Webhook requests in flight per endpoint, across every node.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_CONCURRENCY", default_value_t = 8)]
+    pub webhook_concurrency: u32,
+    /// Attempts to deliver one event before it is given up.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_MAX_ATTEMPTS", default_value_t = 11)]
+    pub webhook_max_attempts: u32,
+    /// The wait before an event's second attempt; each next one waits three times
+    /// longer (at most six hours).
+    #[arg(
+        long,
+        env = "CHATKITTY_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 10_000
+    )]
+    pub webhook_retry_base_ms: u64,
+    /// Largest webhook payload sent whole, in bytes (larger: sent without its data,
+    /// marked `"truncated": true`).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024)]
+    pub webhook_max_payload_bytes: usize,
+    /// Webhook endpoints per application.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_MAX_ENDPOINTS", default_value_t = 10)]
+    pub webhook_max_endpoints: usize,
+    /// Events waiting for one endpoint before it is disabled (and no more are queued
+    /// for it until it is enabled again).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_MAX_PENDING", default_value_t = 100_000)]
+    pub webhook_max_pending: u64,
+    /// How often a node looks for webhook events when none of its own woke it.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_POLL_MS", default_value_t = 1000)]
+    pub webhook_poll_ms: u64,
+    /// Ask this URL of the app's backend about every message before it is stored:
+    /// `POST {message, sender, channel}`; the answer allows, rejects or replaces it.
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_URL")]
+    pub before_send_url: Option<String>,
+    /// A `whsec_…` secret to sign before-send requests with (Standard Webhooks headers).
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_SECRET", hide_env_values = true)]
+    pub before_send_secret: Option<String>,
+    /// How long to wait for the before-send hook.
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_TIMEOUT_MS", default_value_t = 2000)]
+    pub before_send_timeout_ms: u64,
+    /// When the before-send hook fails (no answer in time, an error, an answer that is
+    /// not one of the three), store the message anyway. Default: refuse it.
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_FAIL_OPEN")]
+    pub before_send_fail_open: bool,
+    /// Largest before-send answer read, in bytes (larger: the hook failed).
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_MAX_BYTES", default_value_t = 64 * 1024)]
+    pub before_send_max_bytes: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -431,6 +495,16 @@ impl std::fmt::Debug for Config {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("retention_days", &self.retention_days)
             .field("retention_interval_secs", &self.retention_interval_secs)
+            .field("webhook_url", &self.webhook_url)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("before_send_url", &self.before_send_url)
+            .field(
+                "before_send_secret",
+                &self.before_send_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }

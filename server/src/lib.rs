@@ -128,7 +128,7 @@ pub async fn build_state(
         .map_err(StartError::Config)?,
         None => realtime::bus::Cluster::local(&node),
     };
-    Ok(Arc::new(Shared::new(
+    let state = Arc::new(Shared::new(
         config,
         store,
         Keys::new(secret),
@@ -137,7 +137,11 @@ pub async fn build_state(
         shutdown,
         cluster,
         trusted_proxies,
-    )))
+    ));
+    domain::webhooks::sync_default_endpoints(&state)
+        .await
+        .map_err(StartError::Config)?;
+    Ok(state)
 }
 
 /// `--public-url` must be an `http(s)://` URL without query or fragment: every link the
@@ -189,6 +193,7 @@ async fn serve(
         tokio::spawn(jwks.keep_fresh(state.shutdown.clone()));
     }
     tokio::spawn(domain::retention::run(state.clone()));
+    start_webhooks(&state);
     let app = http::router(state.clone());
     let limits = http::listen::Limits::of(&state);
     if let Some(metrics) = metrics {
@@ -235,6 +240,12 @@ async fn start_bus(state: &AppState) {
         shutdown: state.shutdown.clone(),
     };
     state.bus.start(wiring).await;
+}
+
+/// Starts this node's webhook worker, rendering through the domain.
+fn start_webhooks(state: &AppState) {
+    let render = Arc::new(domain::webhooks::DomainRender(Arc::downgrade(state)));
+    tokio::spawn(state.webhooks.clone().run(render, state.shutdown.clone()));
 }
 
 /// Ends typing that lapsed (no keystrokes for the typing timeout).

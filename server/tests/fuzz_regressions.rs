@@ -71,8 +71,15 @@ async fn reported_fuzz_inputs_finish_promptly() {
         let mut c = Client::start(&server.host(), "mallory").await;
         c.send_binary(bytes).await;
         let started = std::time::Instant::now();
-        while c.next_frame(std::time::Duration::from_millis(500)).await.is_some() {
-            assert!(started.elapsed() < std::time::Duration::from_secs(30), "still answering");
+        while c
+            .next_frame(std::time::Duration::from_millis(500))
+            .await
+            .is_some()
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "still answering"
+            );
         }
         count += 1;
     }

@@ -1266,7 +1266,10 @@ async fn the_operator_replaces_or_turns_off_the_page_policy() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = chatkitty_server::Config::for_tests(common::test_database(&dir).await, KEY);
     config.page_csp = Some("a\nb".into());
-    let refused = chatkitty_server::spawn(config).await.err().map(|e| e.to_string());
+    let refused = chatkitty_server::spawn(config)
+        .await
+        .err()
+        .map(|e| e.to_string());
     assert!(refused.is_some_and(|e| e.contains("--page-csp")));
 }
 

@@ -22,8 +22,11 @@
 //! - [`notify`], [`render`], [`mentions`], [`text`], [`emoji`]: notifications,
 //!   resources per viewer, message text.
 //! - [`events`]: what the domain does when the bus reports something from another node.
+//! - [`webhooks`]: event payloads, the events that are no row change, endpoint rules;
+//!   [`before_send`]: the app's hook asked before a message is stored.
 
 pub mod access;
+pub mod before_send;
 pub mod channels;
 pub mod delivery;
 pub mod emoji;
@@ -44,6 +47,7 @@ pub mod sign_in;
 pub mod text;
 pub mod threads;
 pub mod users;
+pub mod webhooks;
 
 use chatkitty_protocol::destination::UserTopic;
 use serde::de::DeserializeOwned;

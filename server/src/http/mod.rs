@@ -31,6 +31,7 @@ pub mod files;
 pub mod listen;
 pub mod moderation;
 pub mod platform;
+pub mod webhooks;
 
 /// Largest WebSocket message accepted (a little above the largest STOMP frame).
 fn max_ws_message(state: &AppState) -> usize {
@@ -47,7 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/avatars/{tag}/{file}", get(avatar))
         .merge(crate::http::files::routes(&state))
         .merge(crate::http::platform::routes())
-        .merge(crate::http::moderation::routes());
+        .merge(crate::http::moderation::routes())
+        .merge(crate::http::webhooks::routes());
     if state.config.metrics_bind.is_none() {
         router = router.route("/metrics", get(metrics));
     }
@@ -384,6 +386,9 @@ fn metrics_text(state: &AppState) -> impl IntoResponse {
         "Connections dropped for falling behind.",
         s.slow_consumers.load(Ordering::Relaxed),
     );
+    // Histograms and labelled counters (webhooks, the before-send hook) come from the
+    // prometheus crate's registry, in the same text format.
+    out.push_str(&state.webhooks.metrics.encode());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 

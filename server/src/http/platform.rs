@@ -16,6 +16,8 @@
 //! one user sees it), `GET …/users/{id}/export` (everything stored about a user, one
 //! JSON document, streamed), `DELETE …/users/{id}?messages=delete|anonymize`, and
 //! `GET`/`PUT …/retention` (the application's retention period).
+//!
+//! Webhook endpoints (`…/webhooks`) are in `http::webhooks`, with these helpers.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -773,7 +775,7 @@ async fn send_message(
     let content = post::system_text(&state, &body)?;
     let audience = crate::domain::delivery::audience(&state, &c, None).await?;
     let dest = post::Destination::system(c, audience);
-    let (_, message) = post::post(&state, app, None, &dest, content, None, |_| {}).await?;
+    let (_, message) = post::post(&state, app, None, &dest, content, None, None, |_| {}).await?;
     Ok(hal_json(
         StatusCode::CREATED,
         message_hal(&state, app, message),
