@@ -11,6 +11,9 @@
 #                                 (LOAD_PARTS=idle,startup,ours,rabbitmq,nats,cpu picks parts)
 #   scripts/bench.sh storm        reconnect storm: 10,000 sessions, server SIGKILLed and
 #                                 restarted, SDK backoff + gap recovery (STORM_SESSIONS)
+#   scripts/bench.sh memory       where an idle session's memory goes: RSS per session under
+#                                 other allocators and settings, heaptrack's live heap by
+#                                 structure, allocations per session start
 #   scripts/bench.sh plots        SVG plots from the results
 #   scripts/bench.sh all          all of the above
 #
@@ -137,10 +140,12 @@ bench_page() {
 export CHATKITTY_SEND_RATE=1000000 CHATKITTY_SEND_BURST=1000000 \
   CHATKITTY_RELAY_RATE=1000000 CHATKITTY_RELAY_BURST=1000000 \
   CHATKITTY_MAX_CONNECTIONS_PER_USER=1000 CHATKITTY_MAX_CONNECTIONS_PER_ADDRESS=0
+# start_server NAME [PREFIX...]: PREFIX (e.g. `env MALLOC_ARENA_MAX=1`) goes before the
+# server's command, after the pinning.
 start_server() {
   local dir=$TMP/server-$1
   mkdir -p "$dir" "$DB_TMP/$1"
-  RUST_LOG=warn "${SRV[@]}" "$CHATKITTY_SERVER_BIN" --port 0 --database "$DB_TMP/$1/chat.db" \
+  RUST_LOG=warn "${SRV[@]}" "${@:2}" "$CHATKITTY_SERVER_BIN" --port 0 --database "$DB_TMP/$1/chat.db" \
     --api-key bench --presence-grace-ms 0 --files-dir "$dir/files" >"$dir/out" 2>"$dir/err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
@@ -382,6 +387,84 @@ run_storm() {
   done
 }
 
+# Idle memory: the idle benchmark at MEMORY_SESSIONS (10,000) under other settings, then
+# the release server built with line tables under heaptrack holding HEAP_SESSIONS (6,000)
+# idle sessions, killed (SIGKILL) with them open: what is still allocated then is the
+# sessions' live heap, by allocation stack.
+run_memory() {
+  build_server; build_loadgen
+  mkdir -p "$RESULTS"
+  local n=${MEMORY_SESSIONS:-10000} hn=${HEAP_SESSIONS:-6000} variants="" v jemalloc
+  local debs=()
+  command -v heaptrack >/dev/null || debs+=(heaptrack)
+  jemalloc=$(find /usr/lib -name 'libjemalloc.so.2' 2>/dev/null | head -1)
+  [ -n "$jemalloc" ] || debs+=(libjemalloc2)
+  if [ ${#debs[@]} -gt 0 ]; then
+    log "installing ${debs[*]} (Debian)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debs[@]}" >/dev/null
+    jemalloc=$(find /usr/lib -name 'libjemalloc.so.2' | head -1)
+  fi
+  set_pin unpinned
+  mem_idle() { # ID LABEL [PREFIX...]
+    log "idle sessions: $2"
+    start_server "mem-$1" "${@:3}"
+    "${GEN[@]}" "$CHATKITTY_BENCH_BIN" idle --server "$SERVER_ADDR" --key bench --server-pid "$SERVER_PID" \
+      --steps "1000,$n" --out "$TMP/mem-$1.json"
+    stop_server
+    variants+="$2=$TMP/mem-$1.json,"
+  }
+  mem_idle default "as shipped (glibc malloc)"
+  mem_idle arena1 "MALLOC_ARENA_MAX=1" env MALLOC_ARENA_MAX=1
+  mem_idle worker1 "TOKIO_WORKER_THREADS=1" env TOKIO_WORKER_THREADS=1
+  mem_idle jemalloc "jemalloc (LD_PRELOAD)" env LD_PRELOAD="$jemalloc"
+  set_pin pinned
+  mem_idle pinned "pinned to one CPU (one worker)"
+  set_pin unpinned
+
+  local bin=${CHATKITTY_SERVER_DEBUGINFO_BIN:-}
+  if [ -z "$bin" ]; then
+    log "cargo build --release -p chatkitty-server, with line tables (target/bench-debuginfo)"
+    CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR=$ROOT/target/bench-debuginfo \
+      cargo build --release -p chatkitty-server
+    bin=$ROOT/target/bench-debuginfo/release/chatkitty-server
+  fi
+  local d=$TMP/heap
+  mkdir -p "$d"
+  heap_run() { # NAME SESSIONS
+    mkdir -p "$DB_TMP/heap-$1"
+    RUST_LOG=warn heaptrack -o "$d/$1" "$bin" --port 0 --database "$DB_TMP/heap-$1/chat.db" --api-key bench \
+      --presence-grace-ms 0 --files-dir "$d/files-$1" >"$d/$1.out" 2>"$d/$1.err" &
+    local wrapper=$! pid="" addr=""
+    for _ in $(seq 1 300); do
+      addr=$(grep -o '127.0.0.1:[0-9]*' "$d/$1.out" 2>/dev/null || true)
+      pid=$(pgrep -f -n "^$bin --port 0 --database $DB_TMP/heap-$1/" || true)
+      [ -n "$addr" ] && [ -n "$pid" ] && break
+      sleep 0.1
+    done
+    [ -n "$addr" ] || { echo "the server under heaptrack did not start: $(cat "$d/$1.err")" >&2; exit 1; }
+    if [ "$2" -gt 0 ]; then
+      "$CHATKITTY_BENCH_BIN" idle --server "$addr" --key bench --server-pid "$pid" --steps "$2" >/dev/null
+    else
+      sleep 3
+    fi
+    # Killed with its sessions open: what it still holds is theirs.
+    kill -9 "$pid"
+    wait "$wrapper" 2>/dev/null || true
+    heaptrack_print -f "$d/$1.zst" -n 0 --print-leaks 0 --print-peaks 0 --print-allocators 0 \
+      --print-temporary 0 -F "$d/$1.live" --flamegraph-cost-type leaked >/dev/null
+    heaptrack_print -f "$d/$1.zst" -n 0 --print-leaks 0 --print-peaks 0 --print-allocators 0 \
+      --print-temporary 0 -F "$d/$1.calls" --flamegraph-cost-type allocations >/dev/null
+  }
+  log "heaptrack: $hn idle sessions"
+  heap_run sessions "$hn"
+  log "heaptrack: no session (the allocations of starting the server)"
+  heap_run baseline 0
+  "$CHATKITTY_BENCH_BIN" memory --variants "${variants%,}" --sessions "$hn" --live "$d/sessions.live" \
+    --live-baseline "$d/baseline.live" \
+    --allocations "$d/sessions.calls" --allocations-baseline "$d/baseline.calls" --out "$RESULTS/memory.json"
+}
+
 run_plots() {
   node "$BROWSER/plots.mjs"
 }
@@ -393,6 +476,7 @@ case "${1:-}" in
   latency) run_latency ;;
   load) run_load ;;
   storm) run_storm ;;
+  memory) run_memory ;;
   plots) run_plots ;;
   all)
     run_bundle
@@ -401,10 +485,11 @@ case "${1:-}" in
     SKIP_PKG=1 run_latency
     run_load
     run_storm
+    run_memory
     run_plots
     ;;
   *)
-    echo "usage: scripts/bench.sh bundle|session|throughput|latency|load|storm|plots|all" >&2
+    echo "usage: scripts/bench.sh bundle|session|throughput|latency|load|storm|memory|plots|all" >&2
     exit 2
     ;;
 esac

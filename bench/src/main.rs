@@ -22,6 +22,7 @@ mod active;
 mod burst;
 mod fanout;
 mod idle;
+mod memory;
 mod nats;
 mod report;
 mod stomp;
@@ -133,8 +134,9 @@ fn main() {
             "active" => active::run(&args).await,
             "burst" => burst::run(&args).await,
             "storm" => storm::run(&args).await,
+            "memory" => memory::run(&args),
             _ => Err(
-                "usage: chatkitty-bench idle|startup|fanout|storm|active|burst --server IP:PORT [flags] (see bench/README.md)"
+                "usage: chatkitty-bench idle|startup|fanout|storm|memory|active|burst --server IP:PORT [flags] (see bench/README.md)"
                     .into(),
             ),
         }
