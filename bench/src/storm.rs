@@ -16,12 +16,14 @@
 //! This process starts the server itself (`--server-cmd`, a program that execs the
 //! server on the port in `$STORM_PORT`), so it can kill it and start it again. Before
 //! the kill one message goes to every channel and every client must have it. After the
-//! restart a sender (its own session, a member of every channel, reconnecting at once)
-//! sends `--messages` (5) to each channel over `--send-secs` (2): clients still away
-//! fetch them through gap recovery, those back already receive them live. Figures:
-//! time from the kill until every client is back (CONNECTED) and caught up (recovery
-//! done), the distribution of both, the server's peak RSS (`VmHWM` of the restarted
-//! process) and CPU, and lost messages: confirmed sends a member never saw, summed over
+//! restart a sender (its own session, a member of every channel, reconnecting every
+//! 20 ms until it is in) sends `--messages` (5) to each channel, all pipelined: they are
+//! sent while the clients are away (their first attempt comes at least half the first
+//! backoff after the kill), and each client must fetch them through gap recovery.
+//! Figures: time from the kill until every client is back (CONNECTED) and caught up
+//! (recovery done), the distribution of both, the server's peak RSS (`VmHWM` of the
+//! restarted process), its CPU time and the events and deliveries it made (its
+//! `/metrics`), and lost messages: confirmed sends a member never saw, summed over
 //! members (must be 0).
 
 use std::collections::{HashSet, VecDeque};
@@ -52,7 +54,6 @@ pub async fn run(a: &Args) -> Res<()> {
     let n: usize = a.num("sessions", 10_000)?;
     let group: usize = a.num("channel-size", 100)?.max(2);
     let per_channel: usize = a.num("messages", 5)?;
-    let send_secs: f64 = a.num("send-secs", 2.0)?;
     let backoff = Backoff {
         min_ms: a.num("reconnect-min-ms", 1_000)?,
         max_ms: a.num("reconnect-max-ms", 30_000)?,
@@ -229,23 +230,21 @@ pub async fn run(a: &Args) -> Res<()> {
         let mut sender = loop {
             match reconnect_sender(addr, sender_ip, &path_of(&key), &sender_name).await {
                 Ok(c) => break c,
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         };
+        // A channel's messages one after the other (the server stores them together).
+        let all: Vec<String> = dests
+            .iter()
+            .flat_map(|d| std::iter::repeat_n(d.clone(), per_channel))
+            .collect();
+        let ids = send_round(&mut sender, &all).await?;
+        let sent_ms = t_kill.elapsed().as_secs_f64() * 1000.0;
         let mut sent: Vec<Vec<u64>> = vec![Vec::new(); dests.len()];
-        let gap = Duration::from_secs_f64(send_secs / per_channel.max(1) as f64);
-        let start = tokio::time::Instant::now();
-        for r in 0..per_channel {
-            tokio::time::sleep_until(start + gap * r as u32).await;
-            for (g, id) in send_round(&mut sender, &dests)
-                .await?
-                .into_iter()
-                .enumerate()
-            {
-                sent[g].push(id);
-            }
+        for (k, id) in ids.into_iter().enumerate() {
+            sent[k / per_channel.max(1)].push(id);
         }
-        Res::Ok(sent)
+        Res::Ok((sent, sent_ms))
     });
 
     // --- wait until every client is back and caught up ------------------------------
@@ -265,7 +264,8 @@ pub async fn run(a: &Args) -> Res<()> {
     }
     let all_back_secs = t_kill.elapsed().as_secs_f64();
     let cpu_at_caught_up = report::cpu_time(pid);
-    let sent = send_task.await??;
+    let (sent, sent_ms) = send_task.await??;
+    let metrics = server_metrics(addr).await.unwrap_or_default();
     // Live deliveries still on their way.
     let expected: u64 = (0..n).map(|i| 1 + sent[i / group].len() as u64).sum();
     let until = Instant::now() + Duration::from_secs(10);
@@ -330,7 +330,15 @@ pub async fn run(a: &Args) -> Res<()> {
         attempts.last()
     );
     println!(
-        "storm: {sent_total} messages sent during the storm; {recovered} fetched by gap recovery, {live} live, {dups} duplicates dropped; lost {lost} (clients missing any: {lost_clients})"
+        "storm: {sent_total} messages sent during the storm (all confirmed {sent_ms:.0} ms after the kill); {recovered} fetched by gap recovery, {live} live, {dups} duplicates dropped; lost {lost} (clients missing any: {lost_clients})"
+    );
+    println!(
+        "storm: the restarted server published {} events, {} deliveries (MESSAGE frames queued)",
+        metrics.get("chatkitty_events_total").copied().unwrap_or(0),
+        metrics
+            .get("chatkitty_deliveries_total")
+            .copied()
+            .unwrap_or(0)
     );
     println!(
         "storm: server peak RSS {} kB (sampled peak {} kB; {} kB before the kill, {} kB after), CPU {:.2} s from restart to all caught up = {:.3} ms per session",
@@ -346,7 +354,9 @@ pub async fn run(a: &Args) -> Res<()> {
         "channel_size": group,
         "channels": groups,
         "messages_per_channel_during_storm": per_channel,
-        "send_secs": send_secs,
+        "messages_confirmed_ms_after_kill": round(sent_ms, 0),
+        "server_events": metrics.get("chatkitty_events_total"),
+        "server_deliveries": metrics.get("chatkitty_deliveries_total"),
         "reconnect_min_ms": backoff.min_ms,
         "reconnect_max_ms": backoff.max_ms,
         "server_cpus": server_cpus,
@@ -711,6 +721,24 @@ async fn reconnect_sender(addr: SocketAddr, ip: IpAddr, path: &str, name: &str) 
     c.start_session(name).await?;
     c.clear_inbox();
     Ok(c)
+}
+
+/// The server's counters (`GET /metrics`, served to loopback clients).
+async fn server_metrics(addr: SocketAddr) -> Res<std::collections::HashMap<String, u64>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("chatkitty_"))
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect())
 }
 
 /// A loopback port nothing listens on now.
