@@ -290,8 +290,16 @@ async fn run_size(
                 sender(sink, target, dest, per, step, offset, pad, sent).await
             }));
         }
+        // A connection the server closed (a slow consumer, say) ends the ramp.
+        let mut failed = None;
         for t in tasks {
-            t.await??;
+            if let Err(e) = t
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+            {
+                failed.get_or_insert(e);
+            }
         }
         let send_wall = w0.elapsed();
         let t1 = now_us();
@@ -313,7 +321,9 @@ async fn run_size(
         // offered rate when the server keeps up, its throughput when it does not.
         let achieved = received as f64 / ((last - t0) as f64 / 1e6);
         let offered = rate * m as f64;
-        let kept_up = achieved >= 0.9 * offered && received as f64 >= 0.99 * expected as f64;
+        let kept_up = failed.is_none()
+            && achieved >= 0.9 * offered
+            && received as f64 >= 0.99 * expected as f64;
         let server_cores = report::cores(cpu_s0, cpu_s1, wall);
         let client_cores = report::cores(cpu_c0, cpu_c1, wall);
         let server_cpu = report::cpu_secs(cpu_s0, cpu_s1);
@@ -349,7 +359,13 @@ async fn run_size(
             "load_generator_cores": client_cores.map(|c| round(c, 3)),
             "load_generator_cpu_us_per_delivery": client_us.map(|c| round(c, 2)),
             "kept_up": kept_up,
+            "connection_failed": failed,
         }));
+        if let Some(e) = &failed {
+            println!("  {m:>5} members  a sender's connection failed: {e}");
+            stop_reason = Some(format!("a connection failed at {rate} messages/s: {e}"));
+            break;
+        }
         if !kept_up && !opts.all_steps {
             stop_reason = Some(format!("saturated at {rate} messages/s"));
             break;
@@ -402,7 +418,16 @@ async fn run_size(
         );
     }
     let frame_len = shared.frame_len.load(Ordering::Relaxed);
+    // Connections our server dropped for falling behind (its outbound queue limits).
+    let slow_consumers = match target {
+        Target::Ours => report::server_metrics(server)
+            .await
+            .ok()
+            .and_then(|m| m.get("chatkitty_slow_consumers_total").copied()),
+        _ => None,
+    };
     Ok(json!({
+        "server_slow_consumers_total": slow_consumers,
         "members": m,
         "senders": n_send,
         "setup_secs": round(setup_secs, 2),

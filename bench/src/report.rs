@@ -126,6 +126,26 @@ fn cpu_pressure() -> Option<f64> {
         .ok()
 }
 
+/// The server's counters (`GET /metrics`, served to loopback clients).
+pub async fn server_metrics(
+    addr: std::net::SocketAddr,
+) -> crate::stomp::Res<std::collections::HashMap<String, u64>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("chatkitty_"))
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect())
+}
+
 /// Rounds to `d` decimals for the record.
 pub fn round(x: f64, d: i32) -> f64 {
     let m = 10f64.powi(d);

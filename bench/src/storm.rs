@@ -265,7 +265,7 @@ pub async fn run(a: &Args) -> Res<()> {
     let all_back_secs = t_kill.elapsed().as_secs_f64();
     let cpu_at_caught_up = report::cpu_time(pid);
     let (sent, sent_ms) = send_task.await??;
-    let metrics = server_metrics(addr).await.unwrap_or_default();
+    let metrics = report::server_metrics(addr).await.unwrap_or_default();
     // Live deliveries still on their way.
     let expected: u64 = (0..n).map(|i| 1 + sent[i / group].len() as u64).sum();
     let until = Instant::now() + Duration::from_secs(10);
@@ -721,24 +721,6 @@ async fn reconnect_sender(addr: SocketAddr, ip: IpAddr, path: &str, name: &str) 
     c.start_session(name).await?;
     c.clear_inbox();
     Ok(c)
-}
-
-/// The server's counters (`GET /metrics`, served to loopback clients).
-async fn server_metrics(addr: SocketAddr) -> Res<std::collections::HashMap<String, u64>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).await?;
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with("chatkitty_"))
-        .filter_map(|l| {
-            let (k, v) = l.split_once(' ')?;
-            Some((k.to_owned(), v.trim().parse().ok()?))
-        })
-        .collect())
 }
 
 /// A loopback port nothing listens on now.
