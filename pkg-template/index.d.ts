@@ -371,6 +371,7 @@ export type DeleteChannelResult = ChatKittyResult<{}>;
 export type SentMessageResult = ChatKittySucceededResult<{ message: Message }>;
 export type SendMessageResult = ChatKittyResult<{ message: Message }>;
 export type GetMessagesResult = ChatKittyResult<Paged<Message>>;
+export type SearchMessagesResult = ChatKittyResult<Paged<Message>>;
 export type GetLastReadMessageResult = ChatKittyResult<{ message?: Message }>;
 export type ReadMessageResult = ChatKittyResult<{ message: Message }>;
 export type EditMessageResult = ChatKittyResult<{ message: Message }>;
@@ -549,6 +550,9 @@ export interface GetChannelMessagesFilter {
 export interface GetChannelMessagesRequest { channel: Channel; filter?: GetChannelMessagesFilter }
 export interface GetMessageRepliesRequest { message: Message }
 export type GetMessagesRequest = GetChannelMessagesRequest | GetMessageRepliesRequest;
+/** `searchMessages` (an extension beyond chatkitty 1.58.2): every word of `query` must
+ * occur; within `channel` when given, else in the user's channels. */
+export interface SearchMessagesRequest { query: string; channel?: Channel }
 
 export interface GetChannelsFilter {
   /** true: channels the user is a member of; false: channels the user can join. */
@@ -909,6 +913,13 @@ export declare class ChatKitty {
   getCurrentUser(): Promise<GetCurrentUserResult>;
   /** 2.x alias of `getCurrentUser`. */
   retrieveCurrentUser(): Promise<GetCurrentUserResult>;
+  /**
+   * Full-text search over the messages the user may read, newest first (an extension
+   * beyond chatkitty 1.58.2: docs/api.md §8). A page may hold fewer results than its
+   * size when the server stopped early; `paginator.hasNextPage` says whether to go on.
+   * Throws `NoActiveSessionError`.
+   */
+  searchMessages(request: SearchMessagesRequest): Promise<SearchMessagesResult>;
   // ----- end of generated code -----
 }
 

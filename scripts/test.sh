@@ -28,6 +28,9 @@ bash scripts/with-postgres.sh cargo test -p chatkitty-server
 log "the README's authentication example (JWT and HTTP callback, guest sessions off)"
 bash examples/auth/run.sh
 
+log "the README's webhook example (Node receiver verifying signatures, before-send hook)"
+bash examples/webhooks/run.sh
+
 log "building the npm package"
 bash scripts/build-pkg.sh
 

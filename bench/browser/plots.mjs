@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULTS } from './common.mjs';
 
-const COLORS = { ours: '#d9480f', official: '#1c7ed6', rabbitmq: '#5c940d', ours2: '#f59f00', rabbitmq2: '#94d82d' };
+const COLORS = { ours: '#d9480f', official: '#1c7ed6', rabbitmq: '#5c940d', ours2: '#f59f00', rabbitmq2: '#94d82d', nats: '#7048e8' };
 const W = 720;
 const H = 420;
 const M = { l: 80, r: 20, t: 50, b: 60 };
@@ -118,13 +118,15 @@ const save = (name, svg) => { writeFileSync(join(RESULTS, name), `${svg}\n`); wr
 
 const ours = read('load-fanout-ours');
 const rabbit = read('load-fanout-rabbitmq');
+const nats = read('load-fanout-nats');
 if (ours) {
   const sizes = ours.sizes.map((s) => s.members);
   const find = (doc, m) => doc?.sizes.find((s) => s.members === m);
   const groups = sizes.map((m) => `${m} members`);
   save('fanout-rate.svg', bars(`Fan-out: highest delivery rate kept up with (median of ${ours.runs} runs)`, 'deliveries per second', 'channel size',
-    groups, [['chatkitty-server', COLORS.ours], ['RabbitMQ Web-STOMP', COLORS.rabbitmq]],
-    sizes.map((m) => [find(ours, m)?.max_deliveries_per_s_kept_up ?? null, find(rabbit, m)?.max_deliveries_per_s_kept_up ?? null])));
+    groups, [['chatkitty-server', COLORS.ours], ['RabbitMQ Web-STOMP', COLORS.rabbitmq], ...(nats ? [['NATS (WebSocket)', COLORS.nats]] : [])],
+    sizes.map((m) => [find(ours, m)?.max_deliveries_per_s_kept_up ?? null, find(rabbit, m)?.max_deliveries_per_s_kept_up ?? null,
+      ...(nats ? [find(nats, m)?.max_deliveries_per_s_kept_up ?? null] : [])])));
   save('fanout-latency.svg', bars('Fan-out: send → receive latency at that rate (ms, median of runs)', 'milliseconds', 'channel size',
     groups, [['ours p50', COLORS.ours2], ['ours p99', COLORS.ours], ['RabbitMQ p50', COLORS.rabbitmq2], ['RabbitMQ p99', COLORS.rabbitmq]],
     sizes.map((m) => {

@@ -11,11 +11,23 @@
 //! senders SEND to the same destination. The body is padded so a delivered frame is
 //! as long as ours (`--frame-bytes`), and every member receives what is sent.
 //!
+//! `--target nats`: every member opens NATS's WebSocket listener, sends CONNECT and
+//! `SUB <channel> 1` (one subject per channel) and waits for the PONG of a PING behind
+//! them; senders PUB to the subject. The payload is padded so a delivered
+//! `MSG … \r\n<payload>\r\n` is `--frame-bytes` long. NATS may pack several MSGs
+//! into one WebSocket message or split one across two; the reader parses the byte
+//! stream, and answers the server's PINGs.
+//!
 //! Each message body starts with `@@fo<send time µs>@@`; the receiver subtracts. All
 //! clients live in this process (one clock). A step offers `rate` messages/s for
 //! `--step-secs`; the ramp stops after the first step the server could not keep up
 //! with (fewer than 90% of the offered deliveries per second, or fewer than 99% of the
-//! expected deliveries within 5 s of the step's end).
+//! expected deliveries within 5 s of the step's end). With `--all-steps` every rate is
+//! offered whatever happened before (the CPU-per-delivery mode).
+//!
+//! Per step, the server's CPU time (all its threads, `/proc/<pid>/stat`) from the
+//! step's start to its last delivery gives CPU seconds, deliveries per server CPU
+//! second and µs of server CPU per delivery; the same for this process.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -28,8 +40,9 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Mutex};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::nats;
 use crate::report::{self, percentile, round};
-use crate::stomp::{self, Conn, Res, Sink, Stream};
+use crate::stomp::{self, Conn, Res, Sink, Stream, Ws};
 use crate::{run_tag, Args};
 
 static BASE: OnceLock<Instant> = OnceLock::new();
@@ -49,6 +62,17 @@ struct Sample {
 enum Target {
     Ours,
     Rabbit,
+    Nats,
+}
+
+impl Target {
+    fn label(self) -> &'static str {
+        match self {
+            Target::Ours => "ours",
+            Target::Rabbit => "rabbitmq",
+            Target::Nats => "nats",
+        }
+    }
 }
 
 struct Shared {
@@ -63,7 +87,8 @@ pub async fn run(a: &Args) -> Res<()> {
     let target = match a.str("target", "ours").as_str() {
         "ours" => Target::Ours,
         "rabbitmq" => Target::Rabbit,
-        other => return Err(format!("--target ours|rabbitmq, not {other}").into()),
+        "nats" => Target::Nats,
+        other => return Err(format!("--target ours|rabbitmq|nats, not {other}").into()),
     };
     let server = a.server()?;
     let pid: u32 = a.num("server-pid", 0)?;
@@ -72,12 +97,17 @@ pub async fn run(a: &Args) -> Res<()> {
     let step = Duration::from_secs_f64(a.num("step-secs", 5.0)?);
     let body_chars: usize = a.num("body-chars", 100)?;
     let frame_bytes: usize = a.num("frame-bytes", 0)?;
+    let opts = Opts {
+        all_steps: a.num("all-steps", false)?,
+        idle: Duration::from_secs_f64(a.num("idle-secs", 0.0)?),
+    };
     let mut out = Vec::new();
     for &m in &sizes {
         let default_rates = match m {
-            0..=10 => "250,500,1000,2000,3000,4000,6000,8000,12000,16000,20000,24000",
-            11..=300 => "50,100,200,400,800,1600",
-            _ => "10,25,50,75,100,200,400",
+            // The highest rates are for the peers that get that far.
+            0..=10 => "250,500,1000,2000,3000,4000,6000,8000,12000,16000,20000,24000,32000,48000",
+            11..=300 => "50,100,200,400,800,1600,3200,6400",
+            _ => "10,25,50,75,100,200,400,800",
         };
         let rates: Vec<f64> = a.list(&format!("rates-{m}"), default_rates)?;
         let r = run_size(
@@ -91,12 +121,20 @@ pub async fn run(a: &Args) -> Res<()> {
             &rates,
             body_chars,
             frame_bytes,
+            &opts,
         )
         .await?;
         out.push(r);
     }
     let figures = json!({
-        "target": if target == Target::Ours { "chatkitty-server" } else { "rabbitmq-web-stomp" },
+        "target": match target {
+            Target::Ours => "chatkitty-server",
+            Target::Rabbit => "rabbitmq-web-stomp",
+            Target::Nats => "nats-server-websocket",
+        },
+        "mode": if opts.all_steps { "cpu" } else { "ramp" },
+        "server_cpus": report::cpus_allowed(pid),
+        "load_generator_cpus": report::cpus_allowed(std::process::id()),
         "senders": senders,
         "step_secs": step.as_secs_f64(),
         "body_chars": body_chars,
@@ -113,6 +151,13 @@ struct Member {
     stream: Stream,
 }
 
+struct Opts {
+    /// Offer every rate, also after one that was not kept up with.
+    all_steps: bool,
+    /// Measure the server's CPU with every member connected and nothing sent.
+    idle: Duration,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_size(
     a: &Args,
@@ -125,21 +170,19 @@ async fn run_size(
     rates: &[f64],
     body_chars: usize,
     frame_bytes: usize,
+    opts: &Opts,
 ) -> Res<Value> {
     let tag = format!("fo{}-{m}", run_tag());
     let t_setup = Instant::now();
     let (members, send_dest) = match target {
         Target::Ours => setup_ours(a, server, m, &tag).await?,
         Target::Rabbit => setup_rabbit(server, m, &tag).await?,
+        Target::Nats => setup_nats(server, m, &tag).await?,
     };
     let setup_secs = t_setup.elapsed().as_secs_f64();
     println!(
         "fanout {}: {m} members ready in {setup_secs:.1} s",
-        if target == Target::Ours {
-            "ours"
-        } else {
-            "rabbitmq"
-        }
+        target.label()
     );
     let shared = Arc::new(Shared {
         delivered: AtomicU64::new(0),
@@ -152,7 +195,9 @@ async fn run_size(
     for mem in members {
         sinks.push(mem.sink.clone());
         readers.push(tokio::spawn(reader(
+            target,
             mem.stream,
+            mem.sink,
             shared.clone(),
             stop_rx.clone(),
         )));
@@ -166,8 +211,10 @@ async fn run_size(
         );
         loop {
             iv.tick().await;
-            for s in &beat_sinks {
-                let _ = s.lock().await.send(Message::Text("\n".into())).await;
+            if target == Target::Ours {
+                for s in &beat_sinks {
+                    let _ = s.lock().await.send(Message::Text("\n".into())).await;
+                }
             }
         }
     });
@@ -177,6 +224,7 @@ async fn run_size(
         Target::Ours => body_chars,
         // Web-STOMP's MESSAGE headers take about 230 bytes.
         Target::Rabbit => frame_bytes.saturating_sub(230).max(body_chars),
+        Target::Nats => nats::payload_for_wire(&send_dest, nats::SID, frame_bytes, body_chars),
     };
     // Warm-up at the lowest rate (not recorded): connections, queues and caches of
     // both ends settle before the first measured step.
@@ -212,6 +260,17 @@ async fn run_size(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let idle_cores = if opts.idle.is_zero() {
+        None
+    } else {
+        let c0 = report::cpu_time(pid);
+        let w0 = Instant::now();
+        tokio::time::sleep(opts.idle).await;
+        report::cores(c0, report::cpu_time(pid), w0.elapsed())
+    };
+    if let Some(c) = idle_cores {
+        println!("  {m:>5} members  idle: server {c:.3} cores");
+    }
     let mut steps = Vec::new();
     let mut windows = Vec::new();
     let mut stop_reason = None;
@@ -231,8 +290,16 @@ async fn run_size(
                 sender(sink, target, dest, per, step, offset, pad, sent).await
             }));
         }
+        // A connection the server closed (a slow consumer, say) ends the ramp.
+        let mut failed = None;
         for t in tasks {
-            t.await??;
+            if let Err(e) = t
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+            {
+                failed.get_or_insert(e);
+            }
         }
         let send_wall = w0.elapsed();
         let t1 = now_us();
@@ -254,13 +321,25 @@ async fn run_size(
         // offered rate when the server keeps up, its throughput when it does not.
         let achieved = received as f64 / ((last - t0) as f64 / 1e6);
         let offered = rate * m as f64;
-        let kept_up = achieved >= 0.9 * offered && received as f64 >= 0.99 * expected as f64;
+        let kept_up = failed.is_none()
+            && achieved >= 0.9 * offered
+            && received as f64 >= 0.99 * expected as f64;
         let server_cores = report::cores(cpu_s0, cpu_s1, wall);
         let client_cores = report::cores(cpu_c0, cpu_c1, wall);
+        let server_cpu = report::cpu_secs(cpu_s0, cpu_s1);
+        let client_cpu = report::cpu_secs(cpu_c0, cpu_c1);
+        let per_delivery_us = |cpu: Option<f64>| {
+            cpu.filter(|_| received > 0)
+                .map(|c| c * 1e6 / received as f64)
+        };
+        let server_us = per_delivery_us(server_cpu);
+        let client_us = per_delivery_us(client_cpu);
         println!(
-            "  {m:>5} members  offered {rate:>6.0} msg/s = {offered:>8.0} deliveries/s   achieved {achieved:>8.0} deliveries/s  ({received}/{expected} delivered)  server {:.2} cores, load generator {:.2} cores",
+            "  {m:>5} members  offered {rate:>6.0} msg/s = {offered:>8.0} deliveries/s   achieved {achieved:>8.0} deliveries/s  ({received}/{expected} delivered)  server {:.2} cores, {:.2} µs/delivery; load generator {:.2} cores, {:.2} µs/delivery",
             server_cores.unwrap_or(f64::NAN),
+            server_us.unwrap_or(f64::NAN),
             client_cores.unwrap_or(f64::NAN),
+            client_us.unwrap_or(f64::NAN),
         );
         windows.push((t0, t1));
         steps.push(json!({
@@ -272,10 +351,22 @@ async fn run_size(
             "deliveries_received": received,
             "deliveries_per_s": round(achieved, 0),
             "server_cores": server_cores.map(|c| round(c, 3)),
+            "server_cpu_secs": server_cpu.map(|c| round(c, 2)),
+            "deliveries_per_server_cpu_sec": server_cpu
+                .filter(|c| *c > 0.0)
+                .map(|c| round(received as f64 / c, 0)),
+            "server_cpu_us_per_delivery": server_us.map(|c| round(c, 2)),
             "load_generator_cores": client_cores.map(|c| round(c, 3)),
+            "load_generator_cpu_us_per_delivery": client_us.map(|c| round(c, 2)),
             "kept_up": kept_up,
+            "connection_failed": failed,
         }));
-        if !kept_up {
+        if let Some(e) = &failed {
+            println!("  {m:>5} members  a sender's connection failed: {e}");
+            stop_reason = Some(format!("a connection failed at {rate} messages/s: {e}"));
+            break;
+        }
+        if !kept_up && !opts.all_steps {
             stop_reason = Some(format!("saturated at {rate} messages/s"));
             break;
         }
@@ -293,6 +384,7 @@ async fn run_size(
     // Latency per step, by send time.
     let mut best = 0f64;
     let mut best_ok = 0f64;
+    let mut best_ok_per_cpu = None;
     for (i, (t0, t1)) in windows.iter().enumerate() {
         let mut lats: Vec<f64> = samples
             .iter()
@@ -314,8 +406,9 @@ async fn run_size(
         st["latency_ms_max"] = json!(max.map(|v| round(v, 2)));
         let rate = st["deliveries_per_s"].as_f64().unwrap_or(0.0);
         best = best.max(rate);
-        if st["kept_up"] == json!(true) {
-            best_ok = best_ok.max(rate);
+        if st["kept_up"] == json!(true) && rate >= best_ok {
+            best_ok = rate;
+            best_ok_per_cpu = st["deliveries_per_server_cpu_sec"].as_f64();
         }
         println!(
             "  {m:>5} members  offered {:>6} msg/s  latency p50 {:?} ms  p99 {:?} ms",
@@ -325,7 +418,16 @@ async fn run_size(
         );
     }
     let frame_len = shared.frame_len.load(Ordering::Relaxed);
+    // Connections our server dropped for falling behind (its outbound queue limits).
+    let slow_consumers = match target {
+        Target::Ours => report::server_metrics(server)
+            .await
+            .ok()
+            .and_then(|m| m.get("chatkitty_slow_consumers_total").copied()),
+        _ => None,
+    };
     Ok(json!({
+        "server_slow_consumers_total": slow_consumers,
         "members": m,
         "senders": n_send,
         "setup_secs": round(setup_secs, 2),
@@ -333,16 +435,31 @@ async fn run_size(
         "steps": steps,
         "max_deliveries_per_s": best,
         "max_deliveries_per_s_kept_up": best_ok,
+        "deliveries_per_server_cpu_sec_at_max_kept_up": best_ok_per_cpu,
+        "server_cores_idle": idle_cores.map(|c| round(c, 4)),
         "stopped_because": stop_reason.unwrap_or_else(|| "all rates done".into()),
     }))
 }
 
 async fn reader(
+    target: Target,
     mut stream: Stream,
+    sink: Arc<Mutex<Sink>>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<Sample> {
     let mut out = Vec::new();
+    let mut record = |sent: u64, len: usize| {
+        let now = now_us();
+        shared.delivered.fetch_add(1, Ordering::Relaxed);
+        shared.frame_len.store(len, Ordering::Relaxed);
+        shared.last_us.fetch_max(now, Ordering::Relaxed);
+        out.push(Sample {
+            send: (sent / 100) as u32,
+            lat: now.saturating_sub(sent).min(u32::MAX as u64) as u32,
+        });
+    };
+    let mut parser = nats::Parser::default();
     loop {
         let msg = tokio::select! {
             m = stream.next() => m,
@@ -357,15 +474,34 @@ async fn reader(
             Message::Binary(b) => b,
             _ => continue,
         };
-        if let Some(sent) = delivery_time(bytes) {
-            let now = now_us();
-            shared.delivered.fetch_add(1, Ordering::Relaxed);
-            shared.frame_len.store(bytes.len(), Ordering::Relaxed);
-            shared.last_us.fetch_max(now, Ordering::Relaxed);
-            out.push(Sample {
-                send: (sent / 100) as u32,
-                lat: now.saturating_sub(sent).min(u32::MAX as u64) as u32,
-            });
+        if target != Target::Nats {
+            if let Some(sent) = delivery_time(bytes) {
+                record(sent, bytes.len());
+            }
+            continue;
+        }
+        parser.push(bytes);
+        let mut pings = 0;
+        loop {
+            match parser.next() {
+                Ok(Some(nats::Event::Msg { start, end, wire })) => {
+                    if let Some(sent) = stamp(parser.bytes(start, end)) {
+                        record(sent, wire);
+                    }
+                }
+                Ok(Some(nats::Event::Ping)) => pings += 1,
+                Ok(Some(nats::Event::Err(e))) => eprintln!("fanout nats: {e}"),
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("fanout nats: {e}");
+                    return out;
+                }
+            }
+        }
+        for _ in 0..pings {
+            let pong = Message::Binary(b"PONG\r\n".to_vec().into());
+            let _ = sink.lock().await.send(pong).await;
         }
     }
     out
@@ -381,7 +517,12 @@ fn delivery_time(bytes: &[u8]) -> Option<u64> {
     if find(&bytes[..head_end], b"destination:/topic/v1/users/").is_some() {
         return None;
     }
-    let at = find(&bytes[head_end..], b"@@fo")? + head_end + 4;
+    stamp(&bytes[head_end..])
+}
+
+/// The send time after the first `@@fo` in `bytes`.
+fn stamp(bytes: &[u8]) -> Option<u64> {
+    let at = find(bytes, b"@@fo")? + 4;
     let mut v = 0u64;
     for &b in &bytes[at..] {
         if !b.is_ascii_digit() {
@@ -435,14 +576,20 @@ async fn sender(
         }
         receipt += 1;
         let frame = match target {
-            Target::Ours => stomp::text_message(&dest, &format!("receipt-fo-{receipt}"), &text),
-            Target::Rabbit => Frame::new(Command::Send)
-                .with_header("destination", dest.as_str())
-                .with_header("content-type", "text/plain")
-                .with_body(text.into_bytes())
-                .encode_to_string(),
+            Target::Ours => Message::Text(
+                stomp::text_message(&dest, &format!("receipt-fo-{receipt}"), &text).into(),
+            ),
+            Target::Rabbit => Message::Text(
+                Frame::new(Command::Send)
+                    .with_header("destination", dest.as_str())
+                    .with_header("content-type", "text/plain")
+                    .with_body(text.into_bytes())
+                    .encode_to_string()
+                    .into(),
+            ),
+            Target::Nats => Message::Binary(nats::publish(&dest, text.as_bytes()).into()),
         };
-        sink.lock().await.send(Message::Text(frame.into())).await?;
+        sink.lock().await.send(frame).await?;
         sent.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
@@ -547,15 +694,31 @@ async fn setup_rabbit(
     Ok((into_members(out), dest))
 }
 
-fn into_members(conns: Vec<Conn>) -> Vec<Member> {
-    conns
-        .into_iter()
-        .map(|c| {
-            let (sink, stream) = c.split();
-            Member {
-                sink: Arc::new(Mutex::new(sink)),
-                stream,
-            }
-        })
+/// Members subscribed to the subject `<tag>` on NATS's WebSocket listener.
+async fn setup_nats(
+    server: std::net::SocketAddr,
+    m: usize,
+    tag: &str,
+) -> Res<(Vec<Member>, String)> {
+    let conns: Vec<Res<Ws>> = futures_util::stream::iter(0..m)
+        .map(|i| nats::subscriber(server, stomp::source_for(i), tag))
+        .buffer_unordered(32)
         .collect()
+        .await;
+    let mut out = Vec::new();
+    for c in conns {
+        out.push(member(c?.split()));
+    }
+    Ok((out, tag.to_owned()))
+}
+
+fn member((sink, stream): (Sink, Stream)) -> Member {
+    Member {
+        sink: Arc::new(Mutex::new(sink)),
+        stream,
+    }
+}
+
+fn into_members(conns: Vec<Conn>) -> Vec<Member> {
+    conns.into_iter().map(|c| member(c.split())).collect()
 }

@@ -161,3 +161,102 @@ async fn open_idle(
         }
     }))
 }
+
+/// Session start-up cost: `--rounds` rounds (3) of `--sessions` (2,000) sessions opened
+/// `--concurrency` (64) at a time, each through the complete start-up sequence; per
+/// round, start-ups per second and the server's CPU time per start-up (all its threads,
+/// `/proc/<pid>/stat`) over the round. The sessions of a round stay open until it ends,
+/// then close, and the server is left to settle before the next round.
+pub async fn startup(a: &Args) -> Res<()> {
+    let server = a.server()?;
+    let key = a.str("key", "bench");
+    let pid: u32 = a.num("server-pid", 0)?;
+    let n: usize = a.num("sessions", 2_000)?;
+    let rounds: usize = a.num("rounds", 3)?;
+    let concurrency: usize = a.num("concurrency", 64)?;
+    let settle = Duration::from_secs(a.num("settle-secs", 2)?);
+    let path = format!("/rtm/websocket?api-key={key}");
+    let tag = run_tag();
+    let mut rows = Vec::new();
+    for r in 0..rounds {
+        tokio::time::sleep(settle).await;
+        let t0 = Instant::now();
+        let cpu0 = report::cpu_time(pid);
+        let me0 = report::cpu_time(std::process::id());
+        let opened: Vec<Res<JoinHandle<()>>> = futures_util::stream::iter(0..n)
+            .map(|i| {
+                let path = path.clone();
+                let name = format!("su-{tag}-{r}-{i}");
+                // Each round from its own source addresses (TIME_WAIT of the last).
+                async move { open_idle(server, r * 20_000 + i, &path, &name).await }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let took = t0.elapsed();
+        let cpu = report::cpu_secs(cpu0, report::cpu_time(pid));
+        let me = report::cpu_secs(me0, report::cpu_time(std::process::id()));
+        let mut failed = 0usize;
+        let mut first_error = None;
+        let mut keep = Vec::new();
+        for o in opened {
+            match o {
+                Ok(h) => keep.push(h),
+                Err(e) => {
+                    failed += 1;
+                    first_error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        let ok = keep.len();
+        let rate = ok as f64 / took.as_secs_f64();
+        let ms = cpu.map(|c| c * 1000.0 / ok.max(1) as f64);
+        let cores = cpu.map(|c| c / took.as_secs_f64());
+        println!(
+            "startup round {}: {ok} sessions ({failed} failed) in {:.2} s = {rate:.0}/s; server {:.3} ms CPU per start-up ({:.2} cores), load generator {:.2} cores",
+            r + 1,
+            took.as_secs_f64(),
+            ms.unwrap_or(f64::NAN),
+            cores.unwrap_or(f64::NAN),
+            me.map(|c| c / took.as_secs_f64()).unwrap_or(f64::NAN),
+        );
+        rows.push(json!({
+            "sessions": ok,
+            "failed": failed,
+            "first_error": first_error,
+            "secs": round(took.as_secs_f64(), 3),
+            "startups_per_second": round(rate, 1),
+            "server_cpu_ms_per_startup": ms.map(|v| round(v, 3)),
+            "server_cores": cores.map(|v| round(v, 3)),
+            "load_generator_cores": me.map(|c| round(c / took.as_secs_f64(), 3)),
+        }));
+        for k in &keep {
+            k.abort();
+        }
+    }
+    let med = |key: &str| {
+        let mut v: Vec<f64> = rows.iter().filter_map(|r| r[key].as_f64()).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let (rate, ms) = (med("startups_per_second"), med("server_cpu_ms_per_startup"));
+    println!(
+        "startup: median {:.0} start-ups/s, {:.3} ms of server CPU each (server CPUs {})",
+        rate.unwrap_or(f64::NAN),
+        ms.unwrap_or(f64::NAN),
+        report::cpus_allowed(pid).unwrap_or_default()
+    );
+    let figures = json!({
+        "sessions_per_round": n,
+        "concurrency": concurrency,
+        "server_cpus": report::cpus_allowed(pid),
+        "load_generator_cpus": report::cpus_allowed(std::process::id()),
+        "rounds": rows,
+        "startups_per_second": rate,
+        "server_cpu_ms_per_startup": ms,
+    });
+    if let Some(out) = a.map_get("out") {
+        report::write(&out, "load-startup", figures)?;
+    }
+    Ok(())
+}

@@ -22,8 +22,11 @@ mod active;
 mod burst;
 mod fanout;
 mod idle;
+mod memory;
+mod nats;
 mod report;
 mod stomp;
+mod storm;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -126,11 +129,14 @@ fn main() {
     let result = rt.block_on(async {
         match cmd.as_str() {
             "idle" => idle::run(&args).await,
+            "startup" => idle::startup(&args).await,
             "fanout" => fanout::run(&args).await,
             "active" => active::run(&args).await,
             "burst" => burst::run(&args).await,
+            "storm" => storm::run(&args).await,
+            "memory" => memory::run(&args),
             _ => Err(
-                "usage: chatkitty-bench idle|fanout|active|burst --server IP:PORT [flags] (see bench/README.md)"
+                "usage: chatkitty-bench idle|startup|fanout|storm|memory|active|burst --server IP:PORT [flags] (see bench/README.md)"
                     .into(),
             ),
         }

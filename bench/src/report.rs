@@ -36,6 +36,20 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// CPU seconds between two readings of [`cpu_time`].
+pub fn cpu_secs(before: Option<Duration>, after: Option<Duration>) -> Option<f64> {
+    Some(after?.saturating_sub(before?).as_secs_f64())
+}
+
+/// The CPUs a process may run on (`Cpus_allowed_list` of `/proc/<pid>/status`, e.g.
+/// `0` when pinned with `taskset -c 0`, `0-1` when not).
+pub fn cpus_allowed(pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_owned())
+}
+
 /// Process-wide CPU seconds between two readings, as cores busy over `wall`.
 pub fn cores(before: Option<Duration>, after: Option<Duration>, wall: Duration) -> Option<f64> {
     Some((after?.saturating_sub(before?)).as_secs_f64() / wall.as_secs_f64())
@@ -78,6 +92,9 @@ pub fn write(path: &str, name: &str, figures: Value) -> std::io::Result<()> {
         "date": chatkitty_protocol::time::iso8601_millis(now.as_millis() as i64),
         "machine": machine(),
         "commit": std::env::var("BENCH_COMMIT").unwrap_or_else(|_| "unknown".into()),
+        // The file system of the server's database (`tmpfs`, `ext2/ext3`, …), when
+        // scripts/bench.sh says.
+        "database": std::env::var("BENCH_DATABASE").ok(),
         // The machine is shared: its load (1, 5, 15 min) when the benchmark ended.
         "load_average": std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
@@ -85,6 +102,9 @@ pub fn write(path: &str, name: &str, figures: Value) -> std::io::Result<()> {
             .take(3)
             .filter_map(|v| v.parse::<f64>().ok())
             .collect::<Vec<_>>(),
+        // Share of the last 60 s in which some task waited for a CPU (Linux PSI):
+        // how much else the machine was running.
+        "cpu_pressure_some_avg60": cpu_pressure(),
     });
     if let (Value::Object(d), Value::Object(f)) = (&mut doc, figures) {
         d.extend(f);
@@ -93,6 +113,37 @@ pub fn write(path: &str, name: &str, figures: Value) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+}
+
+/// `avg60` of the `some` line of /proc/pressure/cpu, if the kernel has PSI.
+fn cpu_pressure() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    text.lines()
+        .find(|l| l.starts_with("some"))?
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("avg60="))?
+        .parse()
+        .ok()
+}
+
+/// The server's counters (`GET /metrics`, served to loopback clients).
+pub async fn server_metrics(
+    addr: std::net::SocketAddr,
+) -> crate::stomp::Res<std::collections::HashMap<String, u64>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("chatkitty_"))
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect())
 }
 
 /// Rounds to `d` decimals for the record.

@@ -37,6 +37,17 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// Opens `ws://{server}{path}` with subprotocol `v12.stomp`, from `source` when given.
 /// Small tungstenite buffers: thousands of idle connections live in this process too.
 pub async fn open(server: SocketAddr, source: Option<IpAddr>, path: &str) -> Res<Ws> {
+    open_ws(server, source, path, Some("v12.stomp")).await
+}
+
+/// Opens `ws://{server}{path}` asking for `protocol` (none: no subprotocol header),
+/// from `source` when given.
+pub async fn open_ws(
+    server: SocketAddr,
+    source: Option<IpAddr>,
+    path: &str,
+    protocol: Option<&'static str>,
+) -> Res<Ws> {
     let sock = TcpSocket::new_v4()?;
     if let Some(ip) = source {
         sock.bind(SocketAddr::new(ip, 0))?;
@@ -44,10 +55,10 @@ pub async fn open(server: SocketAddr, source: Option<IpAddr>, path: &str) -> Res
     let stream = sock.connect(server).await?;
     stream.set_nodelay(true)?;
     let mut req = format!("ws://{server}{path}").into_client_request()?;
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("v12.stomp"),
-    );
+    if let Some(p) = protocol {
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(p));
+    }
     let cfg = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0);
@@ -62,6 +73,14 @@ pub struct Conn {
     dec: Decoder,
     inbox: VecDeque<Frame>,
     seq: u64,
+    /// The session id of the CONNECTED frame (docs/protocol.md §2.5), once there was one.
+    pub session: Option<String>,
+    /// The user named in CONNECT.
+    pub user: Option<String>,
+    /// The errors queue's subscription id.
+    pub errors_id: Option<String>,
+    /// (id, destination) of each topic SUBSCRIBE sent, in order.
+    pub topics: Vec<(String, String)>,
 }
 
 impl Conn {
@@ -72,6 +91,32 @@ impl Conn {
             dec: Decoder::default(),
             inbox: VecDeque::new(),
             seq: 0,
+            session: None,
+            user: None,
+            errors_id: None,
+            topics: Vec::new(),
+        }
+    }
+
+    /// The next frame, those kept by [`Conn::wait_for`] first; `None` once the
+    /// connection is closed or broken. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Frame> {
+        if let Some(f) = self.inbox.pop_front() {
+            return Some(f);
+        }
+        loop {
+            match self.dec.decode() {
+                Ok(Some(Item::Frame(f))) => return Some(f),
+                Ok(Some(Item::Heartbeat)) => continue,
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+            match self.ws.next().await {
+                Some(Ok(Message::Text(t))) => self.dec.push(t.as_bytes()),
+                Some(Ok(Message::Binary(b))) => self.dec.push(&b),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => {}
+            }
         }
     }
 
@@ -168,6 +213,7 @@ impl Conn {
     pub async fn subscribe_topic(&mut self, dest: &str) -> Res<String> {
         let id = self.next_id("subscription-id");
         let receipt = self.next_id("receipt");
+        self.topics.push((id.clone(), dest.to_owned()));
         self.send(
             &Frame::new(Command::Subscribe)
                 .with_header("id", id)
@@ -212,9 +258,12 @@ impl Conn {
                 .with_header("heart-beat", "60000,10000"),
         )
         .await?;
-        self.wait_for(|f| f.command == Command::Connected).await?;
+        let connected = self.wait_for(|f| f.command == Command::Connected).await?;
+        self.session = connected.header("session").map(str::to_owned);
+        self.user = Some(username.to_owned());
         let user = self.relay(destination::CURRENT_USER_RELAY).await?;
         let errors = self.next_id("subscription-id");
+        self.errors_id = Some(errors.clone());
         self.send(
             &Frame::new(Command::Subscribe)
                 .with_header("id", errors)

@@ -23,6 +23,9 @@ pub const CURRENT_USER_RELAY: &str = "/application/v1/user.relay";
 pub const WRITE_GRANT_RELAY: &str = "/application/v1/user.write_file_access_grant.relay";
 /// The read file access grant relay.
 pub const READ_GRANT_RELAY: &str = "/application/v1/user.read_file_access_grant.relay";
+/// Message search (our extension, docs/protocol.md §9.6): parameters `query`,
+/// `channelId`, `before`, `size`.
+pub const SEARCH_MESSAGES_RELAY: &str = "/application/v1/user/messages.search.relay";
 
 /// `/application/v1/channels/{id}.relay` (`getChannel`).
 pub fn channel_relay(id: u64) -> String {
@@ -75,6 +78,8 @@ pub enum Relay {
     MyContactsCount,
     /// `user/block_list_items.relay`.
     MyBlockListItems,
+    /// `user/messages.search.relay` (an extension: docs/protocol.md §9.6).
+    MySearchMessages,
     /// `users/{id}.relay`.
     User(u64),
     /// `users/{id}/channel_member.relay`.
@@ -422,6 +427,7 @@ fn parse_relay(path: &str) -> Option<Relay> {
         ["user", "contacts"] => Relay::MyContacts,
         ["user", "contacts.count"] => Relay::MyContactsCount,
         ["user", "block_list_items"] => Relay::MyBlockListItems,
+        ["user", "messages.search"] => Relay::MySearchMessages,
         ["users", u] => Relay::User(id(u)?),
         ["users", u, "channel_member"] => Relay::UserChannelMember(id(u)?),
         ["channels", c] => Relay::Channel(id(c)?),
@@ -572,6 +578,7 @@ impl Relay {
             Relay::MyContacts => format!("{p}user/contacts.relay"),
             Relay::MyContactsCount => format!("{p}user/contacts.count.relay"),
             Relay::MyBlockListItems => format!("{p}user/block_list_items.relay"),
+            Relay::MySearchMessages => SEARCH_MESSAGES_RELAY.to_owned(),
             Relay::User(u) => format!("{p}users/{u}.relay"),
             Relay::UserChannelMember(u) => format!("{p}users/{u}/channel_member.relay"),
             Relay::Channel(c) => format!("{p}channels/{c}.relay"),

@@ -30,6 +30,9 @@ pub mod names {
     pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLargeError";
     /// A STOMP frame could not be decoded.
     pub const MALFORMED_FRAME: &str = "MalformedFrameError";
+    /// The app's before-send hook refused the message (its reason is the message), or
+    /// could not be asked and the server fails closed (docs/protocol.md §3.6).
+    pub const MESSAGE_REJECTED: &str = "MessageRejectedError";
     /// Something failed on the server.
     pub const INTERNAL: &str = "InternalError";
     /// Moderation: the user is banned from the channel (docs/protocol.md §22).

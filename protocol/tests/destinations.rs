@@ -17,6 +17,7 @@ fn all_relays() -> Vec<Relay> {
         Relay::MyContacts,
         Relay::MyContactsCount,
         Relay::MyBlockListItems,
+        Relay::MySearchMessages,
         Relay::User(1),
         Relay::UserChannelMember(2),
         Relay::Channel(3),

@@ -71,6 +71,37 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
 
+    // Identity providers' keys (README "Authenticated sessions", docs/protocol.md §2.4).
+    /// Verify authenticated sessions with JWTs signed by the keys published at this
+    /// JWKS URL (http:// or https://; e.g. an identity provider's
+    /// `/.well-known/jwks.json`): RS256/384/512, PS256/384/512, ES256/384 and EdDSA,
+    /// the key chosen by the token's `kid`.
+    #[arg(long, env = "CHATKITTY_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+
+    /// The JWKS is fetched again this often (seconds), so removed keys stop verifying.
+    #[arg(long, env = "CHATKITTY_JWT_JWKS_REFRESH_SECS", default_value_t = 3600)]
+    pub jwt_jwks_refresh_secs: u64,
+
+    /// A token signed by a key not in the JWKS (a rotation) fetches it again, at most
+    /// once per this many seconds.
+    #[arg(
+        long,
+        env = "CHATKITTY_JWT_JWKS_MIN_REFRESH_SECS",
+        default_value_t = 30
+    )]
+    pub jwt_jwks_min_refresh_secs: u64,
+
+    /// Certificate authorities (PEM) trusted for an https:// JWKS URL instead of the
+    /// built-in Mozilla roots (a provider behind a private CA).
+    #[arg(long, env = "CHATKITTY_JWT_JWKS_CA_FILE")]
+    pub jwt_jwks_ca_file: Option<PathBuf>,
+
+    /// The JWT claim that must equal the username the client connects as (e.g. `sub`,
+    /// `email`, `preferred_username`). Default: `username`, else `sub`.
+    #[arg(long, env = "CHATKITTY_JWT_USERNAME_CLAIM")]
+    pub jwt_username_claim: Option<String>,
+
     /// Verify authenticated sessions by POSTing them to this http:// URL of the app's
     /// backend (instead of JWTs).
     #[arg(long, env = "CHATKITTY_AUTH_CALLBACK_URL")]
@@ -87,6 +118,13 @@ pub struct Config {
     /// Serve this folder at `/` (the demo app).
     #[arg(long, env = "CHATKITTY_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
+
+    /// The `Content-Security-Policy` of the pages `--static-dir` serves, replacing the
+    /// default (docs/protocol.md §2.1): an app that loads scripts, fonts or APIs from
+    /// elsewhere, or nodes with public URLs of their own, states its own policy here;
+    /// `off` sends none.
+    #[arg(long, env = "CHATKITTY_PAGE_CSP")]
+    pub page_csp: Option<String>,
 
     /// Public base URL used in links to files and avatars (e.g. `https://chat.example.com`).
     /// Defaults to `http://<bind>:<port>`; never taken from a request.
@@ -298,9 +336,87 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: u64,
 
+    // Data rights (README "Data rights", docs/protocol.md §15).
+    /// Messages older than this many days are purged by a background task (0: kept
+    /// forever). An application's own period (Platform API `…/retention`) wins.
+    #[arg(long, env = "CHATKITTY_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+
+    /// How often the retention purge runs, in seconds.
+    #[arg(
+        long,
+        env = "CHATKITTY_RETENTION_INTERVAL_SECS",
+        default_value_t = 3600
+    )]
+    pub retention_interval_secs: u64,
+
     /// Seconds to wait for connections to close at shutdown.
     #[arg(long, env = "CHATKITTY_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
+    // Webhooks and the before-send hook (README "Webhooks", docs/protocol.md §15.1, §17).
+    /// A webhook endpoint every application has (besides those registered through the
+    /// Platform API): an http:// or https:// URL, at any address (it is the
+    /// operator's). Needs `--webhook-secret`.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_URL", requires = "webhook_secret")]
+    pub webhook_url: Option<String>,
+    /// The `whsec_…` secret the default endpoint's events are signed with.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Event types sent to the default endpoint (comma-separated; default: all).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_EVENTS", value_delimiter = ',')]
+    pub webhook_events: Vec<String>,
+    /// Let webhook endpoints registered through the Platform API resolve to loopback,
+    /// private or link-local addresses (refused by default: SECURITY.md).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// One webhook request's time limit (no answer by then: the attempt failed).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+    /// Webhook requests in flight per endpoint, across every node.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_CONCURRENCY", default_value_t = 8)]
+    pub webhook_concurrency: u32,
+    /// Attempts to deliver one event before it is given up.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_MAX_ATTEMPTS", default_value_t = 11)]
+    pub webhook_max_attempts: u32,
+    /// The wait before an event's second attempt; each next one waits three times
+    /// longer (at most six hours).
+    #[arg(
+        long,
+        env = "CHATKITTY_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 10_000
+    )]
+    pub webhook_retry_base_ms: u64,
+    /// Largest webhook payload sent whole, in bytes (larger: sent without its data,
+    /// marked `"truncated": true`).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_MAX_PAYLOAD_BYTES", default_value_t = 256 * 1024)]
+    pub webhook_max_payload_bytes: usize,
+    /// Webhook endpoints per application.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_MAX_ENDPOINTS", default_value_t = 10)]
+    pub webhook_max_endpoints: usize,
+    /// Events waiting for one endpoint before it is disabled (and no more are queued
+    /// for it until it is enabled again).
+    #[arg(long, env = "CHATKITTY_WEBHOOK_MAX_PENDING", default_value_t = 100_000)]
+    pub webhook_max_pending: u64,
+    /// How often a node looks for webhook events when none of its own woke it.
+    #[arg(long, env = "CHATKITTY_WEBHOOK_POLL_MS", default_value_t = 1000)]
+    pub webhook_poll_ms: u64,
+    /// Ask this URL of the app's backend about every message before it is stored:
+    /// `POST {message, sender, channel}`; the answer allows, rejects or replaces it.
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_URL")]
+    pub before_send_url: Option<String>,
+    /// A `whsec_…` secret to sign before-send requests with (Standard Webhooks headers).
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_SECRET", hide_env_values = true)]
+    pub before_send_secret: Option<String>,
+    /// How long to wait for the before-send hook.
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_TIMEOUT_MS", default_value_t = 2000)]
+    pub before_send_timeout_ms: u64,
+    /// When the before-send hook fails (no answer in time, an error, an answer that is
+    /// not one of the three), store the message anyway. Default: refuse it.
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_FAIL_OPEN")]
+    pub before_send_fail_open: bool,
+    /// Largest before-send answer read, in bytes (larger: the hook failed).
+    #[arg(long, env = "CHATKITTY_BEFORE_SEND_MAX_BYTES", default_value_t = 64 * 1024)]
+    pub before_send_max_bytes: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -312,6 +428,7 @@ impl std::fmt::Debug for Config {
             .field("api_keys", &self.api_keys.len())
             .field("guest_sessions", &self.guest_sessions)
             .field("static_dir", &self.static_dir)
+            .field("page_csp", &self.page_csp)
             .field("public_url", &self.public_url)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field(
@@ -320,6 +437,12 @@ impl std::fmt::Debug for Config {
             )
             .field("jwt_rs256_public_key", &self.jwt_rs256_public_key)
             .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_jwks_url", &self.jwt_jwks_url)
+            .field("jwt_jwks_refresh_secs", &self.jwt_jwks_refresh_secs)
+            .field("jwt_jwks_min_refresh_secs", &self.jwt_jwks_min_refresh_secs)
+            .field("jwt_jwks_ca_file", &self.jwt_jwks_ca_file)
+            .field("jwt_username_claim", &self.jwt_username_claim)
             .field("auth_callback_url", &self.auth_callback_url)
             .field("platform_secrets", &self.platform_secrets.len())
             .field("presence_grace_ms", &self.presence_grace_ms)
@@ -370,6 +493,18 @@ impl std::fmt::Debug for Config {
             .field("node_ttl_ms", &self.node_ttl_ms)
             .field("files_dir", &self.files_dir)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("retention_days", &self.retention_days)
+            .field("retention_interval_secs", &self.retention_interval_secs)
+            .field("webhook_url", &self.webhook_url)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("before_send_url", &self.before_send_url)
+            .field(
+                "before_send_secret",
+                &self.before_send_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -393,6 +528,7 @@ impl Config {
     pub fn verifier_configured(&self) -> bool {
         self.jwt_hs256_secret.is_some()
             || self.jwt_rs256_public_key.is_some()
+            || self.jwt_jwks_url.is_some()
             || self.auth_callback_url.is_some()
     }
 

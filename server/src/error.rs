@@ -95,6 +95,7 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             names::DUPLICATE_CHANNEL => StatusCode::CONFLICT,
+            names::MESSAGE_REJECTED => StatusCode::UNPROCESSABLE_ENTITY,
             names::RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
             names::INTERNAL => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,

@@ -96,6 +96,7 @@ pub async fn build_state(
     let trusted_proxies =
         net::TrustedProxies::parse(&config.trusted_proxies).map_err(StartError::Config)?;
     http::check_allowed_origins(&config.allowed_origins).map_err(StartError::Config)?;
+    http::check_page_csp(config.page_csp.as_deref()).map_err(StartError::Config)?;
     if let Some(url) = &config.public_url {
         check_public_url(url).map_err(StartError::Config)?;
     } else if config.bind.is_unspecified() {
@@ -127,7 +128,7 @@ pub async fn build_state(
         .map_err(StartError::Config)?,
         None => realtime::bus::Cluster::local(&node),
     };
-    Ok(Arc::new(Shared::new(
+    let state = Arc::new(Shared::new(
         config,
         store,
         Keys::new(secret),
@@ -136,7 +137,11 @@ pub async fn build_state(
         shutdown,
         cluster,
         trusted_proxies,
-    )))
+    ));
+    domain::webhooks::sync_default_endpoints(&state)
+        .await
+        .map_err(StartError::Config)?;
+    Ok(state)
 }
 
 /// `--public-url` must be an `http(s)://` URL without query or fragment: every link the
@@ -184,6 +189,11 @@ async fn serve(
     stop_tx: watch::Sender<bool>,
 ) -> Result<(), StartError> {
     tokio::spawn(typing_sweeper(state.clone()));
+    if let Some(jwks) = state.verifier.jwks() {
+        tokio::spawn(jwks.keep_fresh(state.shutdown.clone()));
+    }
+    tokio::spawn(domain::retention::run(state.clone()));
+    start_webhooks(&state);
     let app = http::router(state.clone());
     let limits = http::listen::Limits::of(&state);
     if let Some(metrics) = metrics {
@@ -230,6 +240,12 @@ async fn start_bus(state: &AppState) {
         shutdown: state.shutdown.clone(),
     };
     state.bus.start(wiring).await;
+}
+
+/// Starts this node's webhook worker, rendering through the domain.
+fn start_webhooks(state: &AppState) {
+    let render = Arc::new(domain::webhooks::DomainRender(Arc::downgrade(state)));
+    tokio::spawn(state.webhooks.clone().run(render, state.shutdown.clone()));
 }
 
 /// Ends typing that lapsed (no keystrokes for the typing timeout).

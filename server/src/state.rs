@@ -20,6 +20,10 @@ use crate::store::Store;
 /// Where uploads are served from.
 const HOSTED_PATH: &str = "/files/v1/hosted/";
 
+/// Message searches running at once on one node (`crate::domain::search`): further
+/// ones wait for a turn.
+pub const MAX_CONCURRENT_SEARCHES: usize = 4;
+
 /// Shared server state (cheap to clone: one `Arc`).
 pub type AppState = Arc<Shared>;
 
@@ -57,6 +61,10 @@ pub struct Shared {
     pub blocklists: crate::blocklist::Cache,
     /// This node's sessions per user (for revocation).
     pub live: Arc<crate::realtime::live::LiveSessions>,
+    /// Turns of message searches ([`MAX_CONCURRENT_SEARCHES`]).
+    pub searches: tokio::sync::Semaphore,
+    /// This node's webhook deliverer (and the before-send hook's metrics).
+    pub webhooks: Arc<crate::realtime::webhooks::Webhooks>,
     conn_seq: AtomicU64,
     open_connections: AtomicUsize,
     connections_closed: Notify,
@@ -100,7 +108,13 @@ impl Shared {
                 std::net::SocketAddr::new(config.bind, config.port)
             ),
         };
+        let webhooks = crate::realtime::webhooks::Webhooks::new(
+            crate::realtime::webhooks::Settings::from_config(&config, &node),
+            store.clone(),
+            config.webhook_allow_private,
+        );
         Shared {
+            webhooks: Arc::new(webhooks),
             typing: Typing::new(Duration::from_millis(config.typing_timeout_ms)),
             logins: crate::auth::logins::LoginThrottle::new(&config),
             config,
@@ -117,6 +131,7 @@ impl Shared {
             trusted_proxies,
             live: Arc::default(),
             blocklists: Default::default(),
+            searches: tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES),
             conn_seq: AtomicU64::new(1),
             open_connections: AtomicUsize::new(0),
             connections_closed: Notify::new(),
@@ -195,8 +210,11 @@ impl Shared {
         let _ = tokio::time::timeout(deadline, wait).await;
     }
 
-    /// Publishes an event on a destination to every subscriber, on every node.
+    /// Publishes an event on a destination to every subscriber, on every node. (Every
+    /// change is published once committed: the webhook worker is woken for the events
+    /// it may have queued.)
     pub fn publish(&self, dest: &str, body: &str, exclude: Exclude<'_>) -> usize {
+        self.webhooks.wake();
         self.bus.forward(dest, body, exclude);
         self.hub.deliver(dest, body, exclude)
     }

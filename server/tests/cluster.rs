@@ -384,3 +384,62 @@ async fn revoking_a_users_sessions_on_one_node_closes_their_connections_on_every
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
+async fn each_webhook_event_is_delivered_by_one_node() {
+    use common::receiver::{Mode, Receiver};
+    use std::collections::HashMap;
+
+    let rx = Receiver::start(Mode::Ok).await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let hooks = |c: &mut Config| {
+        c.webhook_url = Some(rx.url());
+        c.webhook_secret = Some(secret.into());
+        c.webhook_events = vec!["message.created".into()];
+        c.webhook_allow_private = true;
+        c.webhook_poll_ms = 50;
+    };
+    let a = node(&db, &dir, hooks).await;
+    let b = node(&db, &dir, hooks).await;
+    let mut jane = Client::start(&a.host(), "jane").await;
+    let mut john = Client::start(&b.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    const EACH: usize = 40;
+    for i in 0..EACH {
+        jane.send_text(&ch, &format!("a{i}")).await.unwrap();
+        john.send_text(&ch, &format!("b{i}")).await.unwrap();
+    }
+    // Until nothing is waiting any more (every event delivered and recorded).
+    let app = a.state.apps[KEY];
+    let endpoint = a.state.store.endpoints(app).await.unwrap()[0].id;
+    for _ in 0..400 {
+        let c = a.state.store.outbox_counts(endpoint).await.unwrap();
+        if c.pending == 0 && c.delivered as usize >= 2 * EACH {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = rx.received();
+    let mut per_id: HashMap<&str, usize> = HashMap::new();
+    for r in &got {
+        assert!(r.signed_with(secret));
+        *per_id.entry(r.id.as_str()).or_default() += 1;
+    }
+    let twice: Vec<_> = per_id.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    assert_eq!(per_id.len(), 2 * EACH, "every event delivered");
+    let delivered = |r: &chatkitty_server::Running| {
+        r.state
+            .webhooks
+            .metrics
+            .attempts
+            .with_label_values(&["delivered"])
+            .get()
+    };
+    let (by_a, by_b) = (delivered(&a), delivered(&b));
+    println!("delivered by node A: {by_a}, by node B: {by_b}");
+    assert_eq!(by_a + by_b, 2 * EACH as u64);
+}

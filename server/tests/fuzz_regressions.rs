@@ -1,7 +1,8 @@
 //! Inputs worth keeping from fuzzing the frame -> handler path (`scripts/fuzz.sh`),
 //! replayed over a real WebSocket: the connection gets an answer or is closed with an
-//! ERROR, and the server keeps serving. (Fuzzing so far found no crash; these are the
-//! shapes its corpus grew around.)
+//! ERROR, and the server keeps serving. The string inputs are shapes the corpus grew
+//! around; the files in `tests/fixtures/fuzz/` are inputs fuzzing reported (a timeout:
+//! a session's handler once waited on its own full outbound queue).
 
 mod common;
 
@@ -56,4 +57,34 @@ async fn fuzz_shaped_inputs_are_answered_and_the_server_keeps_serving() {
     jane.send_text(&dm, "still alive").await.unwrap();
     let (_, f) = Client::connect_raw(&server.host(), KEY, "late", &[]).await;
     assert_eq!(f.command, Command::Connected);
+}
+
+/// Each input fuzzing reported, sent as one binary WebSocket message: answered or closed
+/// within seconds, and the server keeps serving others.
+#[tokio::test]
+async fn reported_fuzz_inputs_finish_promptly() {
+    let server = TestServer::start().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        let mut c = Client::start(&server.host(), "mallory").await;
+        c.send_binary(bytes).await;
+        let started = std::time::Instant::now();
+        while c
+            .next_frame(std::time::Duration::from_millis(500))
+            .await
+            .is_some()
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "still answering"
+            );
+        }
+        count += 1;
+    }
+    assert!(count > 0, "no fixtures in {dir:?}");
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let dm = jane.direct_with("john").await;
+    jane.send_text(&dm, "still alive").await.unwrap();
 }

@@ -1054,6 +1054,8 @@ async fn files_sent_before_the_upgrade_go_with_their_messages_and_keep_working_l
     };
     let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
     for q in [
+        // (A later migration indexes the column.)
+        "DROP INDEX IF EXISTS files_message",
         "ALTER TABLE files DROP COLUMN message_id",
         "ALTER TABLE users DROP COLUMN session_generation",
         "DELETE FROM schema_migrations WHERE version = 5",
@@ -1240,6 +1242,35 @@ async fn static_pages_carry_security_headers() {
         }
     }
     still_served(&host).await;
+}
+
+/// The operator states the pages' policy with `--page-csp` (an app calling other
+/// origins, nodes each with a public URL of their own), or sends none with `off`.
+#[tokio::test]
+async fn the_operator_replaces_or_turns_off_the_page_policy() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), "<!doctype html>").unwrap();
+    let own = "default-src 'self'; connect-src 'self' https://api.example";
+    for (setting, expected) in [(own, Some(own)), ("off", None)] {
+        let dir = site.path().to_owned();
+        let server = TestServer::start_with(move |c| {
+            c.static_dir = Some(dir);
+            c.page_csp = Some(setting.into());
+        })
+        .await;
+        let r = request(&server.host(), "GET", "/", &[], b"").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-security-policy"), expected, "{setting}");
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = chatkitty_server::Config::for_tests(common::test_database(&dir).await, KEY);
+    config.page_csp = Some("a\nb".into());
+    let refused = chatkitty_server::spawn(config)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(refused.is_some_and(|e| e.contains("--page-csp")));
 }
 
 #[tokio::test]

@@ -94,9 +94,10 @@ async fn probe(host: &str) -> Duration {
     took
 }
 
-/// Waits for resident memory to settle back within `limit` KiB (at most 20 s).
+/// Waits for resident memory to settle back within `limit` KiB (at most a minute: how
+/// fast it comes back depends on how busy the machine is; that it does, does not).
 async fn settles_within(server: &Server, limit: u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let rss = server.rss_kib();
         if std::env::var("HOSTILE_TRACE").is_ok() {
@@ -146,7 +147,14 @@ fn ws_header(len: u64) -> Vec<u8> {
 
 #[tokio::test]
 async fn attacks_leave_bystanders_served_and_memory_where_it_was() {
-    let mut server = Server::start(&["--send-rate", "10000", "--send-burst", "10000"]);
+    let mut server = Server::start(&[
+        "--send-rate",
+        "10000",
+        "--send-burst",
+        "10000",
+        "--connect-timeout-ms",
+        "3000",
+    ]);
     let host = server.host.clone();
     // Warm up what a running server keeps anyway (database connections, caches).
     for _ in 0..3 {
@@ -242,8 +250,8 @@ async fn attacks_leave_bystanders_served_and_memory_where_it_was() {
     }
     let during = probe(&host).await;
     let peak = server.rss_kib();
-    // The CONNECT deadline (10 s by default) closes them; the server frees what they
-    // held even though the attacker's sockets stay open on its side.
+    // The CONNECT deadline (3 s here, 10 s by default) closes them; the server frees
+    // what they held even though the attacker's sockets stay open on its side.
     let after = settles_within(&server, limit).await;
     println!(
         "partial frames before CONNECT: bystander answered in {during:?}; RSS peak {peak} KiB, after {after} KiB"

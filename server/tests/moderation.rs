@@ -249,6 +249,39 @@ async fn slow_mode_spaces_a_members_messages_but_not_a_moderators() {
     john.send_text(&channel, "two, now").await.unwrap();
 }
 
+/// A flagged message does not keep its channel (or its author's data) from being
+/// deleted: its flags go with it.
+#[tokio::test]
+async fn a_channel_with_flagged_messages_can_be_deleted() {
+    let server = moderated_server().await;
+    let host = server.host();
+    let (mut jane, mut john, channel) = arena(&host).await;
+    let bad = john.send_text(&channel, "flag me").await.unwrap();
+    jane.action(
+        &format!("/application/v1/messages/{}.flag", bad["id"]),
+        json!({"reason": "abusive"}),
+    )
+    .await
+    .unwrap();
+    jane.action(channel["_actions"]["delete"].as_str().unwrap(), json!({}))
+        .await
+        .unwrap();
+    let (auth, app) = platform(&host).await;
+    let queue = api(
+        &host,
+        &auth,
+        "GET",
+        &format!("/v1/applications/{app}/flags"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(queue.status, 200);
+    let flags = queue.json()["_embedded"]["flags"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(flags, 0, "{:?}", queue.json());
+}
+
 #[tokio::test]
 async fn flags_reach_the_review_queue_and_a_removal_deletes_the_message() {
     let server = moderated_server().await;

@@ -38,6 +38,8 @@ enum Target {
     UserById,
     /// `blockUser({user})`: `/application/v1/users/{user.id}.block` (5).
     UserBlock,
+    /// A fixed destination (our extensions, e.g. `searchMessages`).
+    Fixed(&'static str),
 }
 
 /// One parameter header of a relay (docs/protocol.md §9.4).
@@ -569,6 +571,22 @@ calls! {
     /// A fresh copy of the current user. Throws `NoActiveSessionError`.
     GetCurrentUser ["retrieveCurrentUser"]: "getCurrentUser(): Promise<GetCurrentUserResult>"
         => relay(true, on!("" => "self"), Shape::Plain, "user"),
+    /// Full-text search over the messages the user may read, newest first (an extension
+    /// beyond chatkitty 1.58.2: docs/api.md §8). A page may hold fewer results than its
+    /// size when the server stopped early; `paginator.hasNextPage` says whether to go on.
+    /// Throws `NoActiveSessionError`.
+    SearchMessages extension: "searchMessages(request: SearchMessagesRequest): Promise<SearchMessagesResult>"
+        => with_params(
+            page(
+                true,
+                Target::Fixed(dest::SEARCH_MESSAGES_RELAY),
+                PageKind::MESSAGES,
+            ),
+            &[
+                Param::From("query", &["query"]),
+                Param::From("channelId", &["channel", "id"]),
+            ],
+        ),
 }
 
 impl Spec {
@@ -679,6 +697,7 @@ impl<P: Payload> Client<P> {
         let found = match spec.target {
             Target::ChannelById => return Ok(Ok(by_id("channels", id_of(request)?, ".relay"))),
             Target::UserById => return Ok(Ok(by_id("users", id_of(request)?, ".relay"))),
+            Target::Fixed(d) => return Ok(Ok(String::from(d))),
             Target::UserBlock => {
                 let id = id_in(request, "user")?;
                 return Ok(Ok(by_id("users", id, ".block")));

@@ -29,7 +29,10 @@ if (cluster) {
   const database = process.env.CHATKITTY_TEST_POSTGRES;
   const redis = process.env.CHATKITTY_TEST_REDIS;
   if (!database || !redis) throw new Error('--cluster needs CHATKITTY_TEST_POSTGRES and CHATKITTY_TEST_REDIS');
-  const clusterArgs = ['--redis-url', redis, '--node-ttl-ms', '3000'];
+  // Each node has its own public URL (and files folder), as behind no load balancer: a
+  // page from one may fetch a file the other stored, so the pages' policy says so.
+  const clusterArgs = ['--redis-url', redis, '--node-ttl-ms', '3000',
+    '--page-csp', "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data: http://127.0.0.1:*; media-src 'self' blob: http://127.0.0.1:*; connect-src 'self' http://127.0.0.1:* ws://127.0.0.1:*"];
   servers = [
     await startServer({ staticDir: join(here, 'out/page'), database, args: clusterArgs }),
     await startServer({ staticDir: join(here, 'out/page'), database, args: clusterArgs }),

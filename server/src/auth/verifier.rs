@@ -1,9 +1,13 @@
 //! Authenticated sessions (docs/protocol.md §2.4): `authParams` are verified by the
 //! operator's choice of
 //!
-//! - a **JWT** signed by the app's backend — HS256 with a shared secret or RS256 with
-//!   the backend's public key; `exp` is required, `aud` (and `iss`) checked when
-//!   configured, `sub` (or `username`) must be the username the client connects as;
+//! - a **JWT**, checked by the `jsonwebtoken` library: signed by the app's backend
+//!   (HS256 with a shared secret, RS256 with its public key) or by an identity
+//!   provider whose keys are published at a JWKS URL ([`super::jwks`]: RS256, PS256,
+//!   ES256, EdDSA…, the key chosen by `kid`); `exp` is required, `nbf` honoured, `aud`
+//!   and `iss` required and checked when configured, and the username claim
+//!   (`--jwt-username-claim`, else `username` or `sub`) must be the username the client
+//!   connects as;
 //! - an **HTTP callback** to the app's backend: `POST <url>` with JSON
 //!   `{username, authParams, applicationId}`; a 2xx answer `{"allow": true}` (optionally
 //!   `displayName`, and `expiresIn`: seconds the session may be resumed without asking
@@ -17,26 +21,23 @@
 //! `authParams` is either the token itself (a string) or an object carrying it as
 //! `token`, `jwt`, `accessToken` or `idToken`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, Request, Uri};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use axum::http::Method;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rsa::pkcs8::DecodePublicKey;
-use rsa::signature::Verifier as _;
-use rsa::RsaPublicKey;
-use serde_json::Value;
-use sha2::Sha256;
+use rsa::traits::PublicKeyParts;
+use serde_json::{Map, Value};
 
+use super::client::{self, Target};
+use super::jwks::{Jwks, Missing};
 use crate::config::Config;
 
 /// Clock skew tolerated on `exp` and `nbf`.
-pub const LEEWAY_SECS: i64 = 30;
+pub const LEEWAY_SECS: u64 = 30;
 
 /// How `authParams` are checked.
 #[derive(Clone)]
@@ -52,10 +53,7 @@ pub enum Verifier {
 /// Where and how the auth callback is asked.
 #[derive(Clone, Debug)]
 pub struct Callback {
-    /// `host:port` to connect to (and the `Host` header).
-    authority: String,
-    /// Path and query to POST to.
-    path: String,
+    target: Target,
     /// How long to wait for the answer.
     timeout: Duration,
     /// Largest answer read.
@@ -65,10 +63,12 @@ pub struct Callback {
 /// JWT keys and expected claims.
 #[derive(Clone)]
 pub struct JwtVerifier {
-    hs256: Option<Vec<u8>>,
-    rs256: Option<RsaPublicKey>,
+    hs256: Option<DecodingKey>,
+    rs256: Option<DecodingKey>,
+    jwks: Option<Arc<Jwks>>,
     audience: Option<String>,
     issuer: Option<String>,
+    username_claim: Option<String>,
 }
 
 /// A successful verification.
@@ -87,7 +87,8 @@ pub struct Verified {
 pub enum Refused {
     /// The credential was checked and is wrong: the message to send.
     Denied(String),
-    /// It could not be checked (the callback did not answer properly).
+    /// It could not be checked (the callback did not answer properly, the identity
+    /// provider's keys could not be fetched).
     Unavailable(String),
 }
 
@@ -100,21 +101,16 @@ impl Refused {
     }
 }
 
+fn denied(m: &str) -> Refused {
+    Refused::Denied(m.to_owned())
+}
+
 impl Verifier {
     /// The verifier the configuration asks for.
     pub fn from_config(c: &Config) -> Result<Verifier, String> {
         if let Some(url) = &c.auth_callback_url {
-            let bad = || format!("--auth-callback-url {url:?} is not an http:// URL");
-            let uri: Uri = url.parse().map_err(|_| bad())?;
-            if uri.scheme_str() != Some("http") {
-                return Err(bad());
-            }
-            let host = uri.host().ok_or_else(bad)?;
-            let authority = format!("{host}:{}", uri.port_u16().unwrap_or(80));
-            let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
             return Ok(Verifier::Callback(Callback {
-                authority,
-                path,
+                target: Target::parse(url, None, "--auth-callback-url")?,
                 timeout: Duration::from_millis(c.auth_callback_timeout_ms),
                 max_bytes: c.auth_callback_max_bytes,
             }));
@@ -123,23 +119,46 @@ impl Verifier {
             Some(path) => {
                 let pem = std::fs::read_to_string(path)
                     .map_err(|e| format!("reading {}: {e}", path.display()))?;
-                Some(
-                    RsaPublicKey::from_public_key_pem(&pem)
-                        .map_err(|e| format!("parsing the RS256 public key: {e}"))?,
-                )
+                Some(rsa_public_key(&pem).map_err(|e| format!("the RS256 public key: {e}"))?)
             }
             None => None,
         };
-        let hs256 = c.jwt_hs256_secret.as_ref().map(|s| s.as_bytes().to_vec());
-        if hs256.is_none() && rs256.is_none() {
+        let hs256 = c
+            .jwt_hs256_secret
+            .as_ref()
+            .map(|s| DecodingKey::from_secret(s.as_bytes()))
+            .transpose()
+            .map_err(|e| format!("the HS256 secret: {e}"))?;
+        let jwks = match &c.jwt_jwks_url {
+            Some(url) => {
+                let tls = client::tls_connector(c.jwt_jwks_ca_file.as_deref())?;
+                Some(Arc::new(Jwks::new(
+                    Target::parse(url, Some(&tls), "--jwt-jwks-url")?,
+                    Duration::from_secs(c.jwt_jwks_refresh_secs.max(1)),
+                    Duration::from_secs(c.jwt_jwks_min_refresh_secs),
+                )))
+            }
+            None => None,
+        };
+        if hs256.is_none() && rs256.is_none() && jwks.is_none() {
             return Ok(Verifier::None);
         }
         Ok(Verifier::Jwt(JwtVerifier {
             hs256,
             rs256,
+            jwks,
             audience: c.jwt_audience.clone(),
             issuer: c.jwt_issuer.clone(),
+            username_claim: c.jwt_username_claim.clone(),
         }))
+    }
+
+    /// The JWKS to keep fresh in the background, if one is configured.
+    pub fn jwks(&self) -> Option<Arc<Jwks>> {
+        match self {
+            Verifier::Jwt(j) => j.jwks.clone(),
+            _ => None,
+        }
     }
 
     /// Checks `auth_params` for `username`.
@@ -151,20 +170,22 @@ impl Verifier {
         now_secs: i64,
     ) -> Result<Verified, Refused> {
         match self {
-            Verifier::None => Err(Refused::Denied("Authenticated sessions are not enabled on this server; start a guest session (without authParams).".into())),
+            Verifier::None => Err(denied("Authenticated sessions are not enabled on this server; start a guest session (without authParams).")),
             Verifier::Jwt(j) => {
-                let token = token_of(auth_params).ok_or_else(|| Refused::Denied("authParams must carry a JWT (as token, jwt, accessToken or idToken).".into()))?;
-                j.verify(token, username, now_secs).map_err(Refused::Denied)
+                let token = token_of(auth_params).ok_or_else(|| denied("authParams must carry a JWT (as token, jwt, accessToken or idToken)."))?;
+                j.verify(token, username).await
             }
             Verifier::Callback(cb) => {
                 let body = serde_json::json!({ "username": username, "authParams": auth_params, "applicationId": app_id });
-                match tokio::time::timeout(cb.timeout, post_json(cb, &body)).await {
+                let asked = client::request(&cb.target, Method::POST, Some(body.to_string()), cb.max_bytes);
+                match tokio::time::timeout(cb.timeout, asked).await {
                     Err(_) => Err(Refused::Unavailable("The authentication service did not answer in time.".into())),
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "auth callback failed");
                         Err(Refused::Unavailable("The authentication service could not be reached.".into()))
                     }
-                    Ok(Ok((status, answer))) => {
+                    Ok(Ok((status, bytes))) => {
+                        let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                         let allow = (200..300).contains(&status) && answer.get("allow").and_then(Value::as_bool) == Some(true);
                         if allow {
                             let display_name = answer.get("displayName").and_then(Value::as_str).map(str::to_owned);
@@ -197,156 +218,151 @@ fn token_of(p: &Value) -> Option<&str> {
     }
 }
 
+/// An RSA public key in PEM: SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`) or PKCS#1
+/// (`BEGIN RSA PUBLIC KEY`).
+fn rsa_public_key(pem: &str) -> Result<DecodingKey, String> {
+    let label = |l: &str| pem.contains(&format!("-----BEGIN {l}-----"));
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| "not PEM".to_owned())?;
+    if label("RSA PUBLIC KEY") {
+        return Ok(DecodingKey::from_rsa_der(&der));
+    }
+    if !label("PUBLIC KEY") {
+        return Err("expected a PEM public key (BEGIN PUBLIC KEY)".into());
+    }
+    let key = rsa::PublicKey::from_public_key_der(&der).map_err(|e| e.to_string())?;
+    Ok(DecodingKey::from_rsa_raw_components(
+        &key.n_bytes(),
+        &key.e_bytes(),
+    ))
+}
+
 impl JwtVerifier {
-    /// Verifies a compact JWS: signature with the configured key for its `alg`, then
-    /// `exp`, `nbf`, `aud`, `iss` and the subject.
-    pub fn verify(&self, token: &str, username: &str, now: i64) -> Result<Verified, String> {
-        let mut parts = token.trim().split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err("The JWT is malformed.".into());
-        };
-        let decode = |x: &str| {
-            URL_SAFE_NO_PAD
-                .decode(x.trim_end_matches('='))
-                .map_err(|_| "The JWT is malformed.".to_owned())
-        };
-        let header: Value =
-            serde_json::from_slice(&decode(h)?).map_err(|_| "The JWT header is not JSON.")?;
-        let claims: Value =
-            serde_json::from_slice(&decode(p)?).map_err(|_| "The JWT claims are not JSON.")?;
-        let sig = decode(s)?;
-        let signed = &token.trim()[..h.len() + 1 + p.len()];
-        match header.get("alg").and_then(Value::as_str) {
-            Some("HS256") => {
-                let key = self
-                    .hs256
-                    .as_ref()
-                    .ok_or("HS256 tokens are not accepted by this server.")?;
-                let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| "bad key")?;
-                mac.update(signed.as_bytes());
-                mac.verify_slice(&sig)
-                    .map_err(|_| "The JWT signature is invalid.")?;
+    /// Verifies a compact JWS with the `jsonwebtoken` library: the key for its `alg`
+    /// (and `kid`), the signature, `exp`, `nbf`, `aud`, `iss`; then the subject.
+    pub async fn verify(&self, token: &str, username: &str) -> Result<Verified, Refused> {
+        let token = token.trim();
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| denied("The JWT is malformed."))?;
+        let alg = header.alg;
+        let key = self.key_for(alg, header.kid.as_deref()).await?;
+        let mut v = Validation::new(alg);
+        v.leeway = LEEWAY_SECS;
+        v.validate_nbf = true;
+        let mut required = vec!["exp"];
+        match &self.audience {
+            Some(aud) => {
+                v.set_audience(&[aud]);
+                required.push("aud");
             }
-            Some("RS256") => {
-                let key = self
-                    .rs256
-                    .as_ref()
-                    .ok_or("RS256 tokens are not accepted by this server.")?;
-                let signature = Signature::try_from(sig.as_slice())
-                    .map_err(|_| "The JWT signature is invalid.")?;
-                VerifyingKey::<Sha256>::new(key.clone())
-                    .verify(signed.as_bytes(), &signature)
-                    .map_err(|_| "The JWT signature is invalid.")?;
-            }
-            Some(other) => {
-                return Err(format!(
-                    "JWT algorithm {other} is not accepted (use HS256 or RS256)."
-                ))
-            }
-            None => return Err("The JWT has no algorithm.".into()),
-        }
-        let exp = claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .ok_or("The JWT must have an expiry (exp).")?;
-        if now > exp + LEEWAY_SECS {
-            return Err("The JWT has expired.".into());
-        }
-        if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64) {
-            if now + LEEWAY_SECS < nbf {
-                return Err("The JWT is not valid yet.".into());
-            }
-        }
-        if let Some(aud) = &self.audience {
-            let ok = match claims.get("aud") {
-                Some(Value::String(a)) => a == aud,
-                Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(aud)),
-                _ => false,
-            };
-            if !ok {
-                return Err("The JWT is for another audience.".into());
-            }
+            // Without a configured audience any `aud` is accepted, as before.
+            None => v.validate_aud = false,
         }
         if let Some(iss) = &self.issuer {
-            if claims.get("iss").and_then(Value::as_str) != Some(iss) {
-                return Err("The JWT is from another issuer.".into());
-            }
+            v.set_issuer(&[iss]);
+            required.push("iss");
         }
-        let subject = claims
-            .get("username")
-            .or_else(|| claims.get("sub"))
-            .and_then(Value::as_str);
+        v.set_required_spec_claims(&required);
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v)
+            .map_err(|e| Refused::Denied(refusal(e.kind(), alg)))?
+            .claims;
+        let subject = match &self.username_claim {
+            Some(claim) => claims.get(claim),
+            None => claims.get("username").or_else(|| claims.get("sub")),
+        }
+        .and_then(Value::as_str);
         if subject != Some(username) {
-            return Err("The JWT is for another user.".into());
+            return Err(denied("The JWT is for another user."));
         }
         let display_name = claims
             .get("name")
             .or_else(|| claims.get("displayName"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0);
         Ok(Verified {
             display_name,
-            expires_ms: Some(exp.saturating_mul(1000)),
+            expires_ms: Some((exp as i64).saturating_mul(1000)),
         })
+    }
+
+    /// The key a token with `alg` (and `kid`) is checked with: the HS256 secret, the
+    /// RS256 key (for a token without `kid`, or when no JWKS is configured), else the
+    /// JWKS key.
+    async fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<DecodingKey, Refused> {
+        match (alg, &self.hs256, &self.rs256, &self.jwks) {
+            (Algorithm::HS256, Some(k), _, _) => return Ok(k.clone()),
+            (Algorithm::RS256, _, Some(k), None) => return Ok(k.clone()),
+            (Algorithm::RS256, _, Some(k), Some(_)) if kid.is_none() => return Ok(k.clone()),
+            (Algorithm::HS256, None, _, _) => {
+                return Err(denied("HS256 tokens are not accepted by this server."))
+            }
+            _ => {}
+        }
+        let Some(jwks) = &self.jwks else {
+            return Err(Refused::Denied(format!(
+                "JWT algorithm {alg:?} is not accepted by this server (it accepts {}).",
+                self.accepted()
+            )));
+        };
+        match jwks.key_for(kid, alg).await {
+            Ok(k) => Ok(k.key),
+            Err(Missing::Unknown) => Err(denied(
+                "The JWT is signed with a key the identity provider does not publish (unknown kid or algorithm).",
+            )),
+            Err(Missing::Unavailable) => Err(Refused::Unavailable(
+                "The identity provider's keys could not be fetched.".into(),
+            )),
+        }
+    }
+
+    fn accepted(&self) -> &'static str {
+        match (self.hs256.is_some(), self.rs256.is_some()) {
+            (true, true) => "HS256 and RS256",
+            (true, false) => "HS256",
+            (false, true) => "RS256",
+            (false, false) => "no algorithm",
+        }
     }
 }
 
-/// POSTs JSON over plain HTTP/1.1 and reads the status and JSON answer, at most
-/// `max_bytes` of it.
-///
-/// hyper's own client connection (already built for the server side): it reads the
-/// answer by its `Content-Length` or chunking, so a backend that keeps the connection
-/// open answers as fast as one that closes it. Its `client` feature adds about 2 s to
-/// hyper's release build and no crate; `reqwest` (or hyper-util's pooling client) would
-/// add several crates for what is one request per login to one host.
-async fn post_json(cb: &Callback, body: &Value) -> Result<(u16, Value), String> {
-    let stream = tokio::net::TcpStream::connect(&cb.authority)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    // The connection is driven beside the request and dropped with it.
-    let driver = AbortOnDrop(tokio::spawn(async move {
-        let _ = conn.await;
-    }));
-    let request = Request::post(cb.path.as_str())
-        .header(header::HOST, cb.authority.as_str())
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCEPT, "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| e.to_string())?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let bytes = Limited::new(response.into_body(), cb.max_bytes)
-        .collect()
-        .await
-        .map_err(|e| format!("reading the answer: {e}"))?
-        .to_bytes();
-    drop(driver);
-    Ok((
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    ))
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+/// The client's message for a token the library refused.
+fn refusal(kind: &ErrorKind, alg: Algorithm) -> String {
+    match kind {
+        ErrorKind::InvalidSignature => "The JWT signature is invalid.".into(),
+        ErrorKind::ExpiredSignature => "The JWT has expired.".into(),
+        ErrorKind::ImmatureSignature => "The JWT is not valid yet.".into(),
+        ErrorKind::InvalidAudience => "The JWT is for another audience.".into(),
+        ErrorKind::InvalidIssuer => "The JWT is from another issuer.".into(),
+        ErrorKind::MissingRequiredClaim(c) | ErrorKind::InvalidClaimFormat(c) => match c.as_str() {
+            "exp" => "The JWT must have an expiry (exp).".into(),
+            "aud" => "The JWT is for another audience.".into(),
+            "iss" => "The JWT is from another issuer.".into(),
+            other => format!("The JWT's {other} claim is malformed."),
+        },
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidKeyFormat => {
+            format!("The JWT's algorithm {alg:?} does not fit its key.")
+        }
+        _ => "The JWT is malformed.".into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    fn now() -> i64 {
+        crate::clock::now_ms() / 1000
+    }
 
     fn hs(claims: Value, secret: &str) -> String {
         let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
@@ -359,68 +375,104 @@ mod tests {
         )
     }
 
-    fn verifier(aud: Option<&str>) -> JwtVerifier {
+    fn verifier(aud: Option<&str>, iss: Option<&str>) -> JwtVerifier {
         JwtVerifier {
-            hs256: Some(b"shh".to_vec()),
+            hs256: Some(DecodingKey::from_secret(b"shh").unwrap()),
             rs256: None,
+            jwks: None,
             audience: aud.map(Into::into),
-            issuer: None,
+            issuer: iss.map(Into::into),
+            username_claim: None,
         }
     }
 
-    #[test]
-    fn hs256_tokens_are_checked_for_signature_expiry_audience_and_subject() {
-        let v = verifier(Some("chat"));
-        let now = 1_000_000;
-        let good =
-            serde_json::json!({"sub": "jane", "exp": now + 60, "aud": "chat", "name": "Jane D"});
-        assert_eq!(
-            v.verify(&hs(good.clone(), "shh"), "jane", now)
-                .unwrap()
-                .display_name
-                .as_deref(),
-            Some("Jane D")
-        );
-        assert!(v
-            .verify(&hs(good.clone(), "wrong"), "jane", now)
-            .unwrap_err()
-            .contains("signature"));
-        assert!(v
-            .verify(&hs(good.clone(), "shh"), "john", now)
-            .unwrap_err()
-            .contains("another user"));
-        assert!(v
-            .verify(&hs(good, "shh"), "jane", now + 60 + LEEWAY_SECS + 1)
-            .unwrap_err()
-            .contains("expired"));
-        let wrong_aud = serde_json::json!({"sub": "jane", "exp": now + 60, "aud": ["other"]});
-        assert!(v
-            .verify(&hs(wrong_aud, "shh"), "jane", now)
-            .unwrap_err()
-            .contains("audience"));
-        let no_exp = serde_json::json!({"sub": "jane", "aud": "chat"});
-        assert!(v
-            .verify(&hs(no_exp, "shh"), "jane", now)
-            .unwrap_err()
-            .contains("expiry"));
+    fn refused(r: Result<Verified, Refused>) -> String {
+        match r {
+            Err(Refused::Denied(m)) => m,
+            other => panic!("{other:?}"),
+        }
     }
 
-    #[test]
-    fn unsigned_and_unknown_algorithm_tokens_are_refused() {
-        let v = verifier(None);
+    #[tokio::test]
+    async fn hs256_tokens_are_checked_for_signature_expiry_audience_issuer_and_subject() {
+        let v = verifier(Some("chat"), Some("https://id.example/"));
+        let now = now();
+        let good = serde_json::json!({"sub": "jane", "exp": now + 60, "aud": "chat",
+            "iss": "https://id.example/", "name": "Jane D"});
+        let ok = v.verify(&hs(good.clone(), "shh"), "jane").await.unwrap();
+        assert_eq!(ok.display_name.as_deref(), Some("Jane D"));
+        assert_eq!(ok.expires_ms, Some((now + 60) * 1000));
+        let with = |k: &str, val: Value| {
+            let mut c = good.clone();
+            c[k] = val;
+            hs(c, "shh")
+        };
+        let without = |k: &str| {
+            let mut c = good.clone();
+            c.as_object_mut().unwrap().remove(k);
+            hs(c, "shh")
+        };
+        for (token, user, want) in [
+            (hs(good.clone(), "wrong"), "jane", "signature"),
+            (hs(good.clone(), "shh"), "john", "another user"),
+            (
+                with("exp", (now - LEEWAY_SECS as i64 - 5).into()),
+                "jane",
+                "expired",
+            ),
+            (
+                with("nbf", (now + LEEWAY_SECS as i64 + 60).into()),
+                "jane",
+                "not valid yet",
+            ),
+            (
+                with("aud", serde_json::json!(["other"])),
+                "jane",
+                "audience",
+            ),
+            (without("aud"), "jane", "audience"),
+            (
+                with("iss", "https://evil.example/".into()),
+                "jane",
+                "issuer",
+            ),
+            (without("iss"), "jane", "issuer"),
+            (without("exp"), "jane", "expiry"),
+        ] {
+            let message = refused(v.verify(&token, user).await);
+            assert!(message.contains(want), "{want}: {message}");
+        }
+        // Within the leeway an expired token still passes (clock skew).
+        let skewed = with("exp", (now - 5).into());
+        assert!(v.verify(&skewed, "jane").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_username_claim_can_be_chosen() {
+        let mut v = verifier(None, None);
+        v.username_claim = Some("preferred_username".into());
+        let t = hs(
+            serde_json::json!({"sub": "f81d4fae", "preferred_username": "jane", "exp": now() + 60}),
+            "shh",
+        );
+        assert!(v.verify(&t, "jane").await.is_ok());
+        assert!(refused(v.verify(&t, "f81d4fae").await).contains("another user"));
+    }
+
+    #[tokio::test]
+    async fn unsigned_and_unknown_algorithm_tokens_are_refused() {
+        let v = verifier(None, None);
         let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"jane","exp":9999999999}"#);
         let none = format!("{}.{claims}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#));
-        assert!(v.verify(&none, "jane", 0).is_err());
+        assert!(v.verify(&none, "jane").await.is_err());
         let rs = format!(
             "{}.{claims}.AAAA",
             URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#)
         );
         assert!(
-            v.verify(&rs, "jane", 0)
-                .unwrap_err()
-                .contains("not accepted"),
+            refused(v.verify(&rs, "jane").await).contains("not accepted"),
             "no RS256 key configured"
         );
-        assert!(v.verify("not-a-jwt", "jane", 0).is_err());
+        assert!(v.verify("not-a-jwt", "jane").await.is_err());
     }
 }

@@ -16,12 +16,17 @@
 //! - [`channels`], [`users`], [`threads`], [`messages`]: the other actions;
 //!   [`moderation`]: bans, mutes, slow mode, flags, the blocklist.
 //! - [`reads`] and [`pages`]: what relays answer, in byte-bounded pages.
+//! - [`search`]: message search; [`rights`] and [`retention`]: a user's data
+//!   exported or deleted, messages purged after an application's retention period.
 //! - [`sign_in`]: who a connecting client is.
 //! - [`notify`], [`render`], [`mentions`], [`text`], [`emoji`]: notifications,
 //!   resources per viewer, message text.
 //! - [`events`]: what the domain does when the bus reports something from another node.
+//! - [`webhooks`]: event payloads, the events that are no row change, endpoint rules;
+//!   [`before_send`]: the app's hook asked before a message is stored.
 
 pub mod access;
+pub mod before_send;
 pub mod channels;
 pub mod delivery;
 pub mod emoji;
@@ -35,10 +40,14 @@ pub mod post;
 pub mod presence;
 pub mod reads;
 pub mod render;
+pub mod retention;
+pub mod rights;
+pub mod search;
 pub mod sign_in;
 pub mod text;
 pub mod threads;
 pub mod users;
+pub mod webhooks;
 
 use chatkitty_protocol::destination::UserTopic;
 use serde::de::DeserializeOwned;

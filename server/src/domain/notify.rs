@@ -2,7 +2,9 @@
 //! `notifications` topic when a message concerns them: they are mentioned, someone
 //! replied to them, a channel of theirs is mentioned, or a message arrived in a channel
 //! where they have no active chat session. One notification per member and message,
-//! the most specific kind winning; muted channels still notify, flagged `muted`.
+//! the most specific kind winning; muted channels still notify, flagged `muted`. A
+//! member who is not online also gets a `notification.offline` webhook (for push or
+//! email), when an endpoint of the app wants it.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,6 +82,7 @@ pub async fn message_created(state: &AppState, n: NewMessage<'_>) -> ApiResult<(
     // Group channels render the same for every member: rendered once, when first needed
     // (often never: members in a chat session get no notification).
     let mut group_view: Option<Value> = None;
+    let offline_hooks = super::webhooks::offline_wanted(state, n.app_id).await;
     for member in &users {
         let Some(kind) = kind_for(state, &n, member, &mentioned_channels).await? else {
             continue;
@@ -95,6 +98,9 @@ pub async fn message_created(state: &AppState, n: NewMessage<'_>) -> ApiResult<(
         };
         let notification =
             notification(state, &n, member, kind, channel_json, parent_json.as_ref());
+        if offline_hooks && !state.user_online(member.id) {
+            super::webhooks::notified_offline(state, member, &notification).await;
+        }
         state.publish_to_user(
             member.id,
             UserTopic::Notifications,

@@ -7,12 +7,16 @@
 //! 2. [`Content`]: what it is, checked ([`user_content`], [`hosted_file`],
 //!    [`system_text`]): text within `--max-message-chars`, mentions resolved and
 //!    bounded, links found, properties within their limit.
-//! 3. Stored ([`store_one`], or [`store_many`] for a batch), idempotently by key.
-//! 4. [`announce`]: the sender's result once the other nodes have the message, then
+//! 3. Admitted by moderation ([`admit`]: not muted, not too soon in slow mode; a
+//!    user's message only), then screened by the app's before-send hook, if any
+//!    ([`screen`], [`screen_all`] for a batch: `super::before_send`): allowed, rejected
+//!    with `MessageRejectedError`, or replaced. Every path calls both between 2 and 4.
+//! 4. Stored ([`store_one`], or [`store_many`] for a batch), idempotently by key.
+//! 5. [`announce`]: the sender's result once the other nodes have the message, then
 //!    the channel's and thread's topics, hidden direct channels shown again, members
 //!    notified.
 //!
-//! [`post`] runs 3 and 4 for one message.
+//! [`post`] runs 3 to 5 for one message.
 
 use chatkitty_protocol::destination::{ChannelTopic, ThreadTopic, Topic, UserTopic};
 use chatkitty_protocol::error::names;
@@ -20,8 +24,9 @@ use chatkitty_protocol::event::types;
 use chatkitty_protocol::request::{ExternalFile, SendMessage};
 use chatkitty_protocol::resource::{Message, MessageType};
 use chatkitty_protocol::thread::ThreadKey;
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use super::before_send::Decision;
 use super::delivery::{self, Audience};
 use super::mentions::{StoredMention, Viewer};
 use super::notify::Mentioned;
@@ -416,6 +421,124 @@ pub async fn admit(state: &AppState, dest: &Destination, sender: i64) -> ApiResu
     moderation::may_post(state, &dest.channel, sender, dest.muted, dest.moderator).await
 }
 
+/// Step 3 for one message: [`super::before_send::screen`]. `call` is the sender's
+/// request (`None`: the app's backend).
+pub async fn screen(
+    state: &AppState,
+    app_id: i64,
+    sender: Option<&UserRow>,
+    dest: &Destination,
+    content: Content,
+    call: Option<&Call<'_>>,
+) -> ApiResult<Content> {
+    if state.config.before_send_url.is_none() {
+        return Ok(content);
+    }
+    let request = hook_request(app_id, sender, dest, &content);
+    match super::before_send::ask(state, request).await? {
+        Decision::Keep => Ok(content),
+        Decision::Replace { body, properties } => {
+            replaced(state, content, body, properties, call).await
+        }
+    }
+}
+
+/// The before-send hook's request: `{applicationId, message, sender, channel}`,
+/// bounded as it is made of bounded parts (a message within its limits; a sender and
+/// a channel with their properties, not their members).
+fn hook_request(app_id: i64, sender: Option<&UserRow>, dest: &Destination, c: &Content) -> Value {
+    let (parent_id, thread_id) = match &dest.target {
+        Target::Channel => (None, None),
+        Target::Reply(p) => (Some(p.id), None),
+        Target::Thread(t) => (None, Some(*t)),
+    };
+    let object = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
+    let ch = &dest.channel;
+    json!({
+        "applicationId": app_id,
+        "message": {
+            "type": c.kind.as_str(),
+            "body": c.text,
+            "file": c.file.as_deref().map(object),
+            "properties": object(&c.props),
+            "groupTag": c.group_tag,
+            "parentId": parent_id,
+            "threadId": thread_id,
+        },
+        "sender": sender.map(|u| json!({
+            "id": u.id,
+            "name": u.name,
+            "displayName": u.display_name,
+            "isGuest": u.is_guest,
+            "properties": object(&u.properties),
+        })),
+        "channel": {
+            "id": ch.id,
+            "type": ch.kind.as_str(),
+            "name": ch.name,
+            "displayName": ch.display_name,
+            "properties": object(&ch.properties),
+        },
+        "timestamp": crate::clock::time_iso(c.created_ms),
+    })
+}
+
+/// `content` with the hook's replacement, checked like a message sent so (mentions
+/// and links found again in a new body; a user's mentions resolved as theirs).
+async fn replaced(
+    state: &AppState,
+    mut content: Content,
+    body: Option<String>,
+    properties: Option<serde_json::Map<String, Value>>,
+    call: Option<&Call<'_>>,
+) -> ApiResult<Content> {
+    use super::before_send::invalid_replacement;
+    if let Some(body) = body {
+        if !matches!(content.kind, MessageType::Text | MessageType::SystemText) {
+            return Err(invalid_replacement(ApiError::validation(
+                "a file message has no body.",
+            )));
+        }
+        let text = valid_text(state, Some(&body)).map_err(invalid_replacement)?;
+        content.links = Some(super::text::links_json(text));
+        content.mentions = match call {
+            Some(call) if content.kind == MessageType::Text => mentions(call, text).await?,
+            _ => None,
+        };
+        content.text = Some(text.to_owned());
+    }
+    if let Some(p) = properties {
+        content.props = limits::properties(Some(&p), state.config.max_properties_bytes)
+            .map_err(invalid_replacement)?;
+    }
+    Ok(content)
+}
+
+/// Step 3 for a batch of one sender's messages to one destination, asked together
+/// (at most a batch, `stomp::actions::MAX_QUEUED_SENDS`, at once); a content that
+/// already failed stays failed.
+pub async fn screen_all(
+    call: &Call<'_>,
+    dest: &Destination,
+    contents: Vec<ApiResult<Content>>,
+) -> Vec<ApiResult<Content>> {
+    if call.state.config.before_send_url.is_none() {
+        return contents;
+    }
+    let asks = contents.into_iter().map(|c| async move {
+        screen(
+            call.state,
+            call.app_id,
+            Some(call.user),
+            dest,
+            c?,
+            Some(call),
+        )
+        .await
+    });
+    futures_util::future::join_all(asks).await
+}
+
 /// Stores one message; `true` when it is new (a retried send with a known
 /// idempotency key returns the first one).
 pub async fn store_one(state: &AppState, m: &NewMessage<'_>) -> ApiResult<(MessageRow, bool)> {
@@ -575,7 +698,9 @@ async fn deliver(state: &AppState, f: Fanout<'_>, ack: impl FnOnce()) -> ApiResu
     super::notify::message_created(state, n).await
 }
 
-/// Stores and announces one message (steps 3 and 4).
+/// Screens, stores and announces one message (steps 3 to 5). `call` is the sender's
+/// request (`None`: the app's backend).
+#[allow(clippy::too_many_arguments)]
 pub async fn post(
     state: &AppState,
     app_id: i64,
@@ -583,11 +708,13 @@ pub async fn post(
     dest: &Destination,
     content: Content,
     idempotency_key: Option<&str>,
+    call: Option<&Call<'_>>,
     ack: impl FnOnce(&str),
 ) -> ApiResult<(MessageRow, Message)> {
     if let Some(sender) = sender {
         admit(state, dest, sender.id).await?;
     }
+    let content = screen(state, app_id, sender, dest, content, call).await?;
     let (row, new) = store_one(
         state,
         &content.new_message(sender.map(|u| u.id), dest, idempotency_key),

@@ -11,9 +11,10 @@ use crate::realtime::hub::Exclude;
 use crate::state::{event_json, AppState};
 use crate::store::UserRow;
 
-/// Tells `user`'s contacts and the participants of their channels about their
-/// presence, rendered as it is now.
+/// Tells `user`'s contacts and the participants of their channels (and the app's
+/// webhooks: `user.presence.changed`) about their presence, rendered as it is now.
 pub async fn announce(state: &AppState, user: &UserRow) -> ApiResult<()> {
+    super::webhooks::presence_changed(state, user).await;
     let rendered = state.render_user(user);
     let contacts = state.store.contact_ids(user.id).await?;
     let body = event_json(types::CONTACT_PRESENCE_CHANGED, &rendered);

@@ -29,6 +29,7 @@ pub async fn answer(call: &Call<'_>, relay: Relay, params: &Params) -> ApiResult
         Relay::UserChannelMember(id) => channel_member(call, id as i64, params).await,
         Relay::MyContacts | Relay::MyContactsCount => contacts(call, &relay, params).await,
         Relay::MyBlockListItems => block_list(call, &relay, params).await,
+        Relay::MySearchMessages => super::search::relay_page(call, &relay, params).await,
         Relay::MyChannelsCount | Relay::MyUnreadChannelsCount => {
             channels_count(call, &relay, params).await
         }

@@ -330,6 +330,17 @@ async fn file_message(
         group_tag,
         properties,
     } = up;
+    let file = serde_json::json!({
+        "type": "HOSTED",
+        "url": file_path(&token, &name),
+        "name": name,
+        "contentType": content_type,
+        "size": size,
+    })
+    .to_string();
+    let content = post::hosted_file(file, properties, group_tag);
+    // Refused by the before-send hook: nothing stored (`stored` removes the file).
+    let content = post::screen(state, user.app_id, Some(user), &dest, content, Some(&call)).await?;
     state
         .store
         .insert_file(
@@ -343,15 +354,6 @@ async fn file_message(
             false,
         )
         .await?;
-    let file = serde_json::json!({
-        "type": "HOSTED",
-        "url": file_path(&token, &name),
-        "name": name,
-        "contentType": content_type,
-        "size": size,
-    })
-    .to_string();
-    let content = post::hosted_file(file, properties, group_tag);
     let (row, new) =
         post::store_one(state, &content.new_message(Some(user.id), &dest, None)).await?;
     state.store.attach_file(&token, row.id).await?;

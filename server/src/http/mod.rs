@@ -31,6 +31,7 @@ pub mod files;
 pub mod listen;
 pub mod moderation;
 pub mod platform;
+pub mod webhooks;
 
 /// Largest WebSocket message accepted (a little above the largest STOMP frame).
 fn max_ws_message(state: &AppState) -> usize {
@@ -47,18 +48,25 @@ pub fn router(state: AppState) -> Router {
         .route("/avatars/{tag}/{file}", get(avatar))
         .merge(crate::http::files::routes(&state))
         .merge(crate::http::platform::routes())
-        .merge(crate::http::moderation::routes());
+        .merge(crate::http::moderation::routes())
+        .merge(crate::http::webhooks::routes());
     if state.config.metrics_bind.is_none() {
         router = router.route("/metrics", get(metrics));
     }
     let mut router = router.layer(cors(&state));
     if let Some(dir) = &state.config.static_dir {
         let index = dir.join("index.html");
+        let policy = match state.config.page_csp.as_deref().map(str::trim) {
+            Some("off") => None,
+            Some(own) => Some(HeaderValue::from_str(own).map_err(|_| ())),
+            None => Some(Ok(page_policy(state.base_url()))),
+        };
+        // Checked at start-up (`check_page_csp`), so the error arm is never taken.
+        let policy = policy.and_then(Result::ok);
         let pages = tower::ServiceBuilder::new()
-            .layer(SetResponseHeaderLayer::overriding(
-                header::CONTENT_SECURITY_POLICY,
-                page_policy(state.base_url()),
-            ))
+            .layer(tower::util::option_layer(policy.map(|p| {
+                SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, p)
+            })))
             .service(ServeDir::new(dir).fallback(ServeFile::new(index)));
         router = router.fallback_service(pages);
     }
@@ -103,6 +111,17 @@ fn page_policy(base: &str) -> HeaderValue {
     );
     HeaderValue::from_str(&policy)
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"))
+}
+
+/// Checks `--page-csp` at startup: a header value (no control characters), not empty.
+pub fn check_page_csp(policy: Option<&str>) -> Result<(), String> {
+    match policy.map(str::trim) {
+        Some("") => Err("--page-csp: empty (use `off` to send no policy)".into()),
+        Some(p) if HeaderValue::from_str(p).is_err() => {
+            Err("--page-csp: not a valid header value".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// An origin as browsers send it: `scheme://host[:port]`, lower-cased.
@@ -367,6 +386,9 @@ fn metrics_text(state: &AppState) -> impl IntoResponse {
         "Connections dropped for falling behind.",
         s.slow_consumers.load(Ordering::Relaxed),
     );
+    // Histograms and labelled counters (webhooks, the before-send hook) come from the
+    // prometheus crate's registry, in the same text format.
+    out.push_str(&state.webhooks.metrics.encode());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 

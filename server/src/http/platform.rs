@@ -11,6 +11,13 @@
 //!
 //! `POST …/users/{id}/revoke-sessions` revokes every session id of a user and ends
 //! their open connections on every node (`204`).
+//!
+//! Search and data rights: `GET …/messages/search` (full text, as the operator or as
+//! one user sees it), `GET …/users/{id}/export` (everything stored about a user, one
+//! JSON document, streamed), `DELETE …/users/{id}?messages=delete|anonymize`, and
+//! `GET`/`PUT …/retention` (the application's retention period).
+//!
+//! Webhook endpoints (`…/webhooks`) are in `http::webhooks`, with these helpers.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -45,7 +52,10 @@ pub fn routes() -> Router<AppState> {
             "/v1/applications/{app}/users",
             get(list_users).post(create_user),
         )
-        .route("/v1/applications/{app}/users/{id}", get(get_user))
+        .route(
+            "/v1/applications/{app}/users/{id}",
+            get(get_user).delete(delete_user),
+        )
         .route(
             "/v1/applications/{app}/users/{id}/revoke-sessions",
             post(revoke_sessions),
@@ -68,6 +78,16 @@ pub fn routes() -> Router<AppState> {
             get(list_messages).post(send_message),
         )
         .route("/v1/applications/{app}/messages/{id}", get(get_message))
+        // Search and data rights.
+        .route(
+            "/v1/applications/{app}/messages/search",
+            get(search_messages),
+        )
+        .route("/v1/applications/{app}/users/{id}/export", get(export_user))
+        .route(
+            "/v1/applications/{app}/retention",
+            get(get_retention).put(put_retention),
+        )
 }
 
 fn unauthorized(message: &str) -> HttpError {
@@ -755,7 +775,7 @@ async fn send_message(
     let content = post::system_text(&state, &body)?;
     let audience = crate::domain::delivery::audience(&state, &c, None).await?;
     let dest = post::Destination::system(c, audience);
-    let (_, message) = post::post(&state, app, None, &dest, content, None, |_| {}).await?;
+    let (_, message) = post::post(&state, app, None, &dest, content, None, None, |_| {}).await?;
     Ok(hal_json(
         StatusCode::CREATED,
         message_hal(&state, app, message),
@@ -783,4 +803,220 @@ async fn get_message(
         .render_one_message(app, &m, crate::domain::mentions::Viewer::Operator)
         .await?;
     Ok(hal_json(StatusCode::OK, message_hal(&state, app, rendered)))
+}
+
+// ----- search and data rights -----
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchParams {
+    query: Option<String>,
+    channel_id: Option<i64>,
+    user_id: Option<i64>,
+    before: Option<i64>,
+    size: Option<i64>,
+}
+
+/// `GET …/messages/search?query=…[&channelId=…][&userId=…][&before=…][&size=…]`:
+/// a page of `messages` matching every word, newest first, as the operator sees them
+/// (every channel of the application), or with `userId` as that user would (their
+/// channels, cleared history, hidden messages and blocks). `next` goes on.
+async fn search_messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<i64>,
+    Query(q): Query<SearchParams>,
+) -> HttpResult<Response> {
+    use crate::domain::search;
+    authorize(&state, &headers, app)?;
+    let query = q
+        .query
+        .as_deref()
+        .ok_or_else(|| ApiError::validation("The query parameter is required."))?;
+    if let Some(uid) = q.user_id {
+        state
+            .store
+            .user(app, uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("User {uid}")))?;
+    }
+    if let Some(cid) = q.channel_id {
+        let c = app_channel(&state, app, cid).await?;
+        if let Some(uid) = q.user_id {
+            let member = state.store.membership(c.id, uid).await?.is_some();
+            if !member && c.kind != ChannelType::Public {
+                return Err(ApiError::not_a_member(&c.name).into());
+            }
+        }
+    }
+    let size = q
+        .size
+        .unwrap_or(crate::domain::pages::DEFAULT_PAGE_SIZE)
+        .clamp(1, search::MAX_SEARCH_PAGE_SIZE);
+    let req = search::Request {
+        query,
+        channel: q.channel_id,
+        before: q.before,
+        size,
+    };
+    let (items, next) = search::operator_page(&state, app, q.user_id, &req).await?;
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|m| {
+            let (id, cid) = (m["id"].clone(), m["channelId"].clone());
+            let b = base(&state, app);
+            hal(
+                m,
+                vec![
+                    ("self", format!("{b}/messages/{id}")),
+                    ("channel", format!("{b}/channels/{cid}")),
+                    ("application", b.clone()),
+                ],
+            )
+        })
+        .collect();
+    let url = |before: Option<i64>| {
+        let mut pairs = vec![("query".to_owned(), query.to_owned())];
+        if let Some(c) = q.channel_id {
+            pairs.push(("channelId".into(), c.to_string()));
+        }
+        if let Some(u) = q.user_id {
+            pairs.push(("userId".into(), u.to_string()));
+        }
+        if let Some(b) = before {
+            pairs.push(("before".into(), b.to_string()));
+        }
+        pairs.push(("size".into(), size.to_string()));
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        format!(
+            "{}/messages/search?{}",
+            base(&state, app),
+            chatkitty_protocol::destination::format_query(&pairs)
+        )
+    };
+    let mut links = Map::new();
+    links.insert("first".into(), link(url(None)));
+    links.insert("self".into(), link(url(q.before)));
+    if let Some(b) = next {
+        links.insert("next".into(), link(url(Some(b))));
+    }
+    let count = items.len();
+    Ok(hal_json(
+        StatusCode::OK,
+        json!({
+            "_embedded": { "messages": items },
+            "_links": links,
+            "page": { "size": count, "totalElements": count, "totalPages": 1, "number": 0 },
+        }),
+    ))
+}
+
+/// `GET …/users/{id}/export`: everything stored about the user, one JSON document
+/// (`crate::domain::rights`), streamed as it is read.
+async fn export_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+) -> HttpResult<Response> {
+    authorize(&state, &headers, app)?;
+    let chunks = crate::domain::rights::export(state.clone(), app, id).await?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"user-{id}.json\""),
+            ),
+        ],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteParams {
+    messages: Option<String>,
+}
+
+/// `DELETE …/users/{id}[?messages=delete|anonymize]` (default `delete`): the user is
+/// deleted (`crate::domain::rights`); answers what was removed.
+async fn delete_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app, id)): Path<(i64, i64)>,
+    Query(q): Query<DeleteParams>,
+) -> HttpResult<Response> {
+    use crate::store::MessagesOfDeletedUser as Mode;
+    authorize(&state, &headers, app)?;
+    let mode = match q.messages.as_deref() {
+        None | Some("delete") => Mode::Delete,
+        Some("anonymize" | "anonymise") => Mode::Anonymize,
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "messages is delete or anonymize, got {other:?}."
+            ))
+            .into())
+        }
+    };
+    let done = crate::domain::rights::delete_user(&state, app, id, mode).await?;
+    Ok(Json(json!({
+        "id": id,
+        "messages": if mode == Mode::Delete { "deleted" } else { "anonymized" },
+        "messagesDeleted": done.messages_deleted,
+        "filesRemoved": done.files_removed,
+    }))
+    .into_response())
+}
+
+async fn retention_json(state: &AppState, app: i64) -> HttpResult<Value> {
+    let own = state.store.retention_days(app).await?;
+    Ok(json!({
+        "days": own,
+        "serverDays": state.config.retention_days,
+        "effectiveDays": crate::domain::retention::effective_days(own, state.config.retention_days),
+    }))
+}
+
+/// `GET …/retention`: the application's own retention period in days (`null`: the
+/// server's `--retention-days`), the server's, and the one in force (`null`: forever).
+async fn get_retention(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<i64>,
+) -> HttpResult<Response> {
+    authorize(&state, &headers, app)?;
+    Ok(Json(retention_json(&state, app).await?).into_response())
+}
+
+/// Longest retention period an application may set, in days (a hundred years).
+pub const MAX_RETENTION_DAYS: i64 = 36_500;
+
+/// `PUT …/retention` `{"days": N | null}`: the application's own period (`0`: keep
+/// forever; `null`: the server's).
+async fn put_retention(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(app): Path<i64>,
+    Json(body): Json<Value>,
+) -> HttpResult<Response> {
+    authorize(&state, &headers, app)?;
+    let days = match body.get("days") {
+        Some(Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(d) if (0..=MAX_RETENTION_DAYS).contains(&d) => Some(d),
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "`days` is null or a whole number from 0 to {MAX_RETENTION_DAYS}."
+                ))
+                .into())
+            }
+        },
+        None => return Err(ApiError::validation("The body is {\"days\": N | null}.").into()),
+    };
+    state.store.set_retention_days(app, days).await?;
+    Ok(Json(retention_json(&state, app).await?).into_response())
 }

@@ -140,6 +140,7 @@ pub async fn send_batch(s: &mut Session, cid: i64, sends: Vec<QueuedSend>) {
             Err(e) => Err(e.clone()),
         });
     }
+    let contents = post::screen_all(&s.call(&answer), &dest, contents).await;
     let news: Vec<_> = contents
         .iter()
         .zip(&sends)
@@ -330,6 +331,7 @@ async fn send(
         &dest,
         content,
         idempotency_key,
+        Some(call),
         ack,
     )
     .await?;

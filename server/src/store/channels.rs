@@ -65,17 +65,20 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a channel with its memberships and messages.
+    /// Deletes a channel with its memberships and messages. The channel row goes
+    /// first (its memberships, messages and their reactions follow it by cascade), so
+    /// the webhook triggers of migration 6 see one `channel.deleted`, not a removal of
+    /// every member and reaction.
     pub async fn delete_channel(&self, id: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         for sql in [
+            "DELETE FROM channels WHERE id = $1",
             "DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE channel_id = $1)",
             "DELETE FROM hidden_messages WHERE message_id IN (SELECT id FROM messages WHERE channel_id = $1)",
             "DELETE FROM messages WHERE channel_id = $1",
             "DELETE FROM threads WHERE channel_id = $1",
             "DELETE FROM channel_members WHERE channel_id = $1",
             "UPDATE files SET channel_id = NULL WHERE channel_id = $1",
-            "DELETE FROM channels WHERE id = $1",
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }

@@ -10,12 +10,21 @@ mod channels;
 mod files;
 mod messages;
 mod moderation;
+mod rights;
+mod search;
 mod users;
+mod webhooks;
 
 pub use files::FileRow;
 pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
 pub use moderation::{BlocklistRow, FlagRow, Restriction};
+pub use rights::{MessagesOfDeletedUser, UserData, USER_DATA_SECTIONS};
+pub use search::{SearchQuery, SearchResult};
 pub use users::{BlockRow, UserFilter};
+pub use webhooks::{
+    outbox_state, AttemptRow, EndpointChange, EndpointRow, Finish, NewAttempt, NewEndpoint,
+    OutboxCounts, OutboxRow, Retention,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -421,10 +430,33 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_sessions_files.sql"),
         postgres: include_str!("../../migrations/postgres/0005_sessions_files.sql"),
     },
+    // Webhooks: endpoints, the outbox written by triggers, attempts (store/webhooks.rs).
+    Migration {
+        version: 6,
+        sqlite: include_str!("../../migrations/sqlite/0006_webhooks.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_webhooks.sql"),
+    },
+    // Message search; data rights (export, deletion, retention).
+    Migration {
+        version: 7,
+        sqlite: include_str!("../../migrations/sqlite/0007_search.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_search.sql"),
+    },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../../migrations/sqlite/0008_data_rights.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_data_rights.sql"),
+    },
     Migration {
         version: 10,
         sqlite: include_str!("../../migrations/sqlite/0010_moderation.sql"),
         postgres: include_str!("../../migrations/postgres/0010_moderation.sql"),
+    },
+    // Flags go with their messages; `message.flagged` queued by a trigger.
+    Migration {
+        version: 11,
+        sqlite: include_str!("../../migrations/sqlite/0011_flag_webhook.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_flag_webhook.sql"),
     },
 ];
 

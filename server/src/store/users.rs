@@ -83,7 +83,10 @@ impl Store {
         exclude: Option<i64>,
         f: &UserFilter<'_>,
     ) -> StoreResult<Vec<UserRow>> {
-        let mut sql = format!("SELECT {USER_COLS} FROM users u WHERE u.app_id = $1 AND u.id <> $2");
+        // Deleted users (data rights) stay only as the authors of what was anonymised.
+        let mut sql = format!(
+            "SELECT {USER_COLS} FROM users u WHERE u.app_id = $1 AND u.id <> $2 AND u.deleted_ms IS NULL"
+        );
         if f.name.is_some() {
             sql.push_str(" AND LOWER(u.name) LIKE $3 ESCAPE '\\'");
         }

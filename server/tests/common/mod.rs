@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod receiver;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};

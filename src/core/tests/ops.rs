@@ -5,7 +5,7 @@ use super::*;
 use crate::core::ops::spec;
 
 /// docs/api.md §2.3: the calls that throw `NoActiveSessionError` without a session.
-const NAS: [&str; 27] = [
+const NAS: [&str; 28] = [
     "getCurrentUser",
     "updateCurrentUser",
     "updateCurrentUserDisplayPicture",
@@ -33,6 +33,7 @@ const NAS: [&str; 27] = [
     "sendKeystrokes",
     "onNotificationReceived",
     "onUserPresenceChanged",
+    "searchMessages",
 ];
 
 /// The JavaScript names of the calls, in `Op` order.
@@ -225,6 +226,8 @@ fn every_call_sends_the_frame_protocol_section_7_names() {
         ("getUserBlockList", Value::Null, Subscribe, "/u/block_list_items.relay", vec![], None),
         ("deleteUserBlockListItem", json!({"item": {"_actions": {"delete": "/application/v1/user/block_list_items/9.delete"}}}), Send, "/application/v1/user/block_list_items/9.delete", vec![], Some(json!({}))),
         ("getCurrentUser", Value::Null, Subscribe, "/application/v1/user.relay", vec![], None),
+        ("searchMessages", json!({"query": "café au lait", "channel": c}), Subscribe, "/application/v1/user/messages.search.relay", vec![("query", "café au lait"), ("channelId", "7")], None),
+        ("searchMessages", json!({"query": "lunch"}), Subscribe, "/application/v1/user/messages.search.relay", vec![("query", "lunch")], None),
         ("updateCurrentUser", json!({"id": 42, "displayName": "J"}), Send, "/application/v1/user.update", vec![], Some(json!({"id": 42, "displayName": "J"}))),
         ("updateCurrentUserDisplayPicture", json!({"file": {"url": "https://x/a.png", "name": "a.png", "contentType": "image/png", "size": 3}}), Send, "/application/v1/user.update_display_picture", vec![], Some(json!({"url": "https://x/a.png", "name": "a.png", "contentType": "image/png", "size": 3}))),
     ];
