@@ -696,10 +696,6 @@ export declare class ChatKitty {
   startSession(request: StartSessionRequest): Promise<StartSessionResult>;
   /** Disconnects; resolves once the connection is closed. */
   endSession(): Promise<void>;
-  /** A fresh copy of the current user. Throws `NoActiveSessionError`. */
-  getCurrentUser(): Promise<GetCurrentUserResult>;
-  /** 2.x alias of `getCurrentUser`. */
-  retrieveCurrentUser(): Promise<GetCurrentUserResult>;
   /** Called now with the current user (or null), then on every change. */
   onCurrentUserChanged(observer: ChatKittyObserver<CurrentUser | null>): ChatKittyUnsubscribe;
   /** Called each time a connection is established, reconnects included (the session
@@ -709,17 +705,6 @@ export declare class ChatKitty {
   /** Called when the session starts connecting and once per loss of the connection
    * (reconnect attempts follow, see `ChatKittyOptions`). */
   onCurrentUserOffline(observer: ChatKittyObserver<CurrentUser>): ChatKittyUnsubscribe;
-  /** Saves the user `update` returns from the live current user (the whole object is
-   * sent); `currentUser` and `onCurrentUserChanged` follow. Throws `NoActiveSessionError`.
-   * @example
-   * ```ts
-   * await kitty.updateCurrentUser((user) => { user.properties = { color: 'teal' }; return user; });
-   * ```
-   */
-  updateCurrentUser(update: (user: CurrentUser) => CurrentUser): Promise<UpdateCurrentUserResult>;
-  /** Sets the display picture: a File/Blob or `{uri: 'data:…'}` is uploaded, external
-   * file properties are saved by reference. Throws `NoActiveSessionError`. */
-  updateCurrentUserDisplayPicture(request: UpdateCurrentUserDisplayPictureRequest): Promise<UpdateCurrentUserDisplayPictureResult>;
   /** Observes notifications (messages, replies, mentions outside chat sessions).
    * Throws `NoActiveSessionError`. */
   onNotificationReceived(observer: ChatKittyObserver<Notification>): ChatKittyUnsubscribe;
@@ -740,11 +725,45 @@ export declare class ChatKitty {
   /** Observes members of the user's channels stopping typing. Throws `NoActiveSessionError`. */
   onParticipantStoppedTyping(observer: ChatKittyObserver<User>): ChatKittyUnsubscribe;
 
-  /** Creates a channel (or returns the existing direct channel). Throws
-   * `NoActiveSessionError`. */
+  /** Sends the draft text, debounced 150 ms per channel. Throws `NoActiveSessionError`. */
+  sendKeystrokes(request: SendKeystrokesRequest): void;
+
+  /** Enters a channel's real-time chat (see `StartChatSessionResult`). */
+  startChatSession(request: StartChatSessionRequest): StartChatSessionResult;
+  /** Releases the Rust side of an instance made with `new` now instead of when it is
+   * garbage-collected (optional; a live session keeps it until `endSession`). The
+   * instance is unusable afterwards. */
+  free(): void;
+
+  // The API calls, each followed by its 2.x aliases (docs/api.md §12.1).
+  // ----- generated from src/core/ops.rs by `UPDATE_SURFACE=1 cargo test -p chatkitty-wasm --lib surface` -----
+  /**
+   * Saves the user `update` returns from the live current user (the whole object is
+   * sent); `currentUser` and `onCurrentUserChanged` follow. Throws `NoActiveSessionError`.
+   * @example
+   * ```ts
+   * await kitty.updateCurrentUser((user) => { user.properties = { color: 'teal' }; return user; });
+   * ```
+   */
+  updateCurrentUser(update: (user: CurrentUser) => CurrentUser): Promise<UpdateCurrentUserResult>;
+  /**
+   * Sets the display picture: a File/Blob or `{uri: 'data:…'}` is uploaded, external
+   * file properties are saved by reference. Throws `NoActiveSessionError`.
+   */
+  updateCurrentUserDisplayPicture(request: UpdateCurrentUserDisplayPictureRequest): Promise<UpdateCurrentUserDisplayPictureResult>;
+  /** Saves the channel as edited (name, displayName, properties). */
+  updateChannel(request: UpdateChannelRequest): Promise<UpdateChannelResult>;
+  /** Deletes a channel. */
+  deleteChannel(request: DeleteChannelRequest): Promise<DeleteChannelResult>;
+  /**
+   * Creates a channel (or returns the existing direct channel). Throws
+   * `NoActiveSessionError`.
+   */
   createChannel(request: CreateChannelRequest): Promise<CreateChannelResult>;
-  /** Channels: all visible, `joined: true` the user's, `joined: false` joinable,
-   * `unread: true` with unread messages. Throws `NoActiveSessionError`. */
+  /**
+   * Channels: all visible, `joined: true` the user's, `joined: false` joinable,
+   * `unread: true` with unread messages. Throws `NoActiveSessionError`.
+   */
   getChannels(request?: GetChannelsRequest): Promise<GetChannelsResult>;
   /** 2.x alias of `getChannels`. */
   listChannels(request?: GetChannelsRequest): Promise<GetChannelsResult>;
@@ -752,25 +771,21 @@ export declare class ChatKitty {
   getChannel(id: number): Promise<GetChannelResult>;
   /** 2.x alias of `getChannel`. */
   retrieveChannel(id: number): Promise<GetChannelResult>;
-  /** Joins a public channel. Throws `NoActiveSessionError`, and
-   * `ChannelNotPubliclyJoinableError` when the channel has no join action. */
+  /**
+   * Joins a public channel. Throws `NoActiveSessionError`, and
+   * `ChannelNotPubliclyJoinableError` when the channel has no join action.
+   */
   joinChannel(request: JoinChannelRequest): Promise<JoinChannelResult>;
-  /** Leaves a channel. Throws `NoActiveSessionError`, and `NotAChannelMemberError`
-   * when the channel has no leave action. */
+  /**
+   * Leaves a channel. Throws `NoActiveSessionError`, and `NotAChannelMemberError`
+   * when the channel has no leave action.
+   */
   leaveChannel(request: LeaveChannelRequest): Promise<LeaveChannelResult>;
-  /** Makes a user a moderator. Throws `CannotAddModeratorToChannelError` when the
-   * channel has no add-moderator action. */
+  /**
+   * Makes a user a moderator. Throws `CannotAddModeratorToChannelError` when the
+   * channel has no add-moderator action.
+   */
   addChannelModerator(request: AddChannelModeratorRequest): Promise<AddChannelModeratorResult>;
-  /** Saves the channel as edited (name, displayName, properties). */
-  updateChannel(request: UpdateChannelRequest): Promise<UpdateChannelResult>;
-  /** Deletes a channel. */
-  deleteChannel(request: DeleteChannelRequest): Promise<DeleteChannelResult>;
-  /** Invites a user. Throws `ChannelNotInvitableError` when the channel has no invite action. */
-  inviteUser(request: InviteUserRequest): Promise<InviteUserResult>;
-  /** The channel's members. Throws `NoActiveSessionError`. */
-  getChannelMembers(request: GetChannelMembersRequest): Promise<GetUsersResult>;
-  /** 2.x alias of `getChannelMembers`. */
-  listChannelMembers(request: GetChannelMembersRequest): Promise<GetUsersResult>;
   /** How many of the user's channels have unread messages. Throws `NoActiveSessionError`. */
   getUnreadChannelsCount(request?: GetUnreadChannelsRequest): Promise<GetCountResult>;
   /** 2.x alias of `getUnreadChannelsCount`. */
@@ -789,31 +804,27 @@ export declare class ChatKitty {
   clearChannelHistory(request: ClearChannelHistoryRequest): Promise<ClearChannelHistoryResult>;
   /** Hides a direct channel until a new message arrives. */
   hideChannel(request: HideChannelRequest): Promise<HideChannelResult>;
-  /** Sends a custom event to the channel's participants; resolves with the channel
-   * passed in. Throws `NoActiveSessionError`. */
-  triggerEvent(request: TriggerEventRequest): Promise<TriggerEventResult>;
-
-  /** Sends a text message, an external file, or uploads a File/Blob/`{uri}` with
+  /**
+   * Sends a text message, an external file, or uploads a File/Blob/`{uri}` with
    * real progress. Throws `NoActiveSessionError`. Offline, a text or external-file
    * message waits for the connection (up to `sendTimeout`, then it fails with
    * `ChatKittyTimeoutError`); it carries an `idempotency-key`, so one cut off by a
-   * drop is sent again and stored once. */
+   * drop is sent again and stored once.
+   */
   sendMessage(request: SendMessageRequest): Promise<SendMessageResult>;
-  /** Sends the draft text, debounced 150 ms per channel. Throws `NoActiveSessionError`. */
-  sendKeystrokes(request: SendKeystrokesRequest): void;
   /** Messages (newest first) or replies. Throws `NoActiveSessionError`. */
   getMessages(request: GetMessagesRequest): Promise<GetMessagesResult>;
   /** 2.x alias of `getMessages`. */
   listMessages(request: GetMessagesRequest): Promise<GetMessagesResult>;
-  /** Full-text search over the messages the user may read, newest first (an extension
-   * beyond chatkitty 1.58.2: docs/api.md §8). A page may hold fewer results than its
-   * size when the server stopped early; `paginator.hasNextPage` says whether to go on.
-   * Throws `NoActiveSessionError`. */
-  searchMessages(request: SearchMessagesRequest): Promise<SearchMessagesResult>;
   /** Unread messages in all the user's channels, or in one. Throws `NoActiveSessionError`. */
   getUnreadMessagesCount(request?: GetUnreadMessagesCountRequest): Promise<GetCountResult>;
   /** 2.x alias of `getUnreadMessagesCount`. */
   countUnreadMessages(request?: GetUnreadMessagesCountRequest): Promise<GetCountResult>;
+  /**
+   * Sends a custom event to the channel's participants; resolves with the channel
+   * passed in. Throws `NoActiveSessionError`.
+   */
+  triggerEvent(request: TriggerEventRequest): Promise<TriggerEventResult>;
   /** Marks a message read; resolves with the message passed in. */
   readMessage(request: ReadMessageRequest): Promise<ReadMessageResult>;
   /** A user's last read message in a channel (`message` undefined when none). */
@@ -834,11 +845,6 @@ export declare class ChatKitty {
   getMessageParent(request: GetMessageParentRequest): Promise<GetMessageParentResult>;
   /** 2.x alias of `getMessageParent`. */
   retrieveMessageParent(request: GetMessageParentRequest): Promise<GetMessageParentResult>;
-  /** Deletes a message for the user only. */
-  deleteMessageForMe(request: DeleteMessageForMeRequest): Promise<DeleteMessageForMeResult>;
-  /** Deletes a message for everyone. */
-  deleteMessage(request: DeleteMessageRequest): Promise<DeleteMessageResult>;
-
   /** Creates a stand-alone thread in a channel. */
   createThread(request: CreateThreadRequest): Promise<CreateThreadResult>;
   /** A channel's threads. */
@@ -855,7 +861,6 @@ export declare class ChatKitty {
   listThreadMessage(request: GetThreadMessageRequest): Promise<GetThreadMessageResult>;
   /** Marks a thread read; resolves with the thread passed in. Throws `NoActiveSessionError`. */
   readThread(request: ReadThreadRequest): Promise<ReadThreadResult>;
-
   /** Reacts to a message with an emoji alias or character. */
   reactToMessage(request: ReactToMessageRequest): Promise<ReactToMessageResult>;
   /** A message's reactions. */
@@ -864,11 +869,18 @@ export declare class ChatKitty {
   listReactions(request: GetReactionsRequest): Promise<GetReactionsResult>;
   /** Removes the user's reaction. */
   removeReaction(request: RemoveReactionRequest): Promise<RemoveReactionResult>;
+  /** Deletes a message for the user only. */
+  deleteMessageForMe(request: DeleteMessageForMeRequest): Promise<DeleteMessageForMeResult>;
+  /** Deletes a message for everyone. */
+  deleteMessage(request: DeleteMessageRequest): Promise<DeleteMessageResult>;
+  /** The channel's members. Throws `NoActiveSessionError`. */
+  getChannelMembers(request: GetChannelMembersRequest): Promise<GetUsersResult>;
+  /** 2.x alias of `getChannelMembers`. */
+  listChannelMembers(request: GetChannelMembersRequest): Promise<GetUsersResult>;
   /** A message's read receipts. Throws `NoActiveSessionError`. */
   getReadReceipts(request: GetReadReceiptsRequest): Promise<GetReadReceiptsResult>;
   /** 2.x alias of `getReadReceipts`. */
   listReadReceipts(request: GetReadReceiptsRequest): Promise<GetReadReceiptsResult>;
-
   /** The user's contacts. Throws `NoActiveSessionError`. */
   getUsers(request?: GetUsersRequest): Promise<GetUsersResult>;
   /** 2.x alias of `getUsers`. */
@@ -877,6 +889,8 @@ export declare class ChatKitty {
   getUsersCount(request?: GetUsersRequest): Promise<GetCountResult>;
   /** 2.x alias of `getUsersCount`. */
   listUsersCount(request?: GetUsersRequest): Promise<GetCountResult>;
+  /** Invites a user. Throws `ChannelNotInvitableError` when the channel has no invite action. */
+  inviteUser(request: InviteUserRequest): Promise<InviteUserResult>;
   /** A user by id (resolves failed on a server error). */
   getUser(id: number): Promise<GetUserResult>;
   /** 2.x alias of `getUser`. */
@@ -895,13 +909,18 @@ export declare class ChatKitty {
   deleteUserBlockListItem(request: DeleteUserBlockListItemRequest): Promise<DeleteUserBlockListItemResult>;
   /** 2.x alias of `deleteUserBlockListItem`. */
   deleteUserBlockedRecord(request: DeleteUserBlockListItemRequest): Promise<DeleteUserBlockListItemResult>;
-
-  /** Enters a channel's real-time chat (see `StartChatSessionResult`). */
-  startChatSession(request: StartChatSessionRequest): StartChatSessionResult;
-  /** Releases the Rust side of an instance made with `new` now instead of when it is
-   * garbage-collected (optional; a live session keeps it until `endSession`). The
-   * instance is unusable afterwards. */
-  free(): void;
+  /** A fresh copy of the current user. Throws `NoActiveSessionError`. */
+  getCurrentUser(): Promise<GetCurrentUserResult>;
+  /** 2.x alias of `getCurrentUser`. */
+  retrieveCurrentUser(): Promise<GetCurrentUserResult>;
+  /**
+   * Full-text search over the messages the user may read, newest first (an extension
+   * beyond chatkitty 1.58.2: docs/api.md §8). A page may hold fewer results than its
+   * size when the server stopped early; `paginator.hasNextPage` says whether to go on.
+   * Throws `NoActiveSessionError`.
+   */
+  searchMessages(request: SearchMessagesRequest): Promise<SearchMessagesResult>;
+  // ----- end of generated code -----
 }
 
 export default ChatKitty;

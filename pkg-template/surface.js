@@ -1,14 +1,17 @@
 // chatkitty-wasm: the JavaScript names of the ChatKitty class (docs/api.md), installed on
 // a class with `_call(op, request)` and `_on(kind, observer)` (client.js's, or the
 // wasm-bindgen class in the Rust tests). Each API call is a row of the core's table
-// (src/core/ops.rs); the order of OPS below is the table's numbering and a leading `*`
-// marks the calls that need a session (NAS, docs/api.md §2.3): native tests hold both equal
-// to the core. Each method keeps the official arity (`Function.length`).
-const OPS = '*updateCurrentUser *updateCurrentUserDisplayPicture updateChannel deleteChannel *createChannel *getChannels getChannel *joinChannel *leaveChannel addChannelModerator *getUnreadChannelsCount *getChannelUnread *readChannel *muteChannel *unmuteChannel *clearChannelHistory hideChannel *sendMessage *getMessages *getUnreadMessagesCount *triggerEvent readMessage getLastReadMessage editMessage getMessageRepliesCount getMessageChannel getMessageParent createThread getThreads getThreadChannel getThreadMessage *readThread reactToMessage getReactions removeReaction deleteMessageForMe deleteMessage *getChannelMembers *getReadReceipts *getUsers *getUsersCount inviteUser getUser *getUserIsChannelMember blockUser *getUserBlockList deleteUserBlockListItem *getCurrentUser *searchMessages';
+// (src/core/ops.rs), which writes the tables below; install() gives each call and alias
+// a method keeping the official arity (`Function.length`).
+// ----- generated from src/core/ops.rs by `UPDATE_SURFACE=1 cargo test -p chatkitty-wasm --lib surface` -----
+// The API calls, each at its op number; `*`: it needs a session (NAS, docs/api.md
+// §2.3); `()`: it takes no argument.
+const OPS = '*updateCurrentUser *updateCurrentUserDisplayPicture updateChannel deleteChannel *createChannel *getChannels getChannel *joinChannel *leaveChannel addChannelModerator *getUnreadChannelsCount *getChannelUnread *readChannel *muteChannel *unmuteChannel *clearChannelHistory hideChannel *sendMessage *getMessages *getUnreadMessagesCount *triggerEvent readMessage getLastReadMessage editMessage getMessageRepliesCount getMessageChannel getMessageParent createThread getThreads getThreadChannel getThreadMessage *readThread reactToMessage getReactions removeReaction deleteMessageForMe deleteMessage *getChannelMembers *getReadReceipts *getUsers *getUsersCount inviteUser getUser *getUserIsChannelMember blockUser *getUserBlockList() deleteUserBlockListItem *getCurrentUser() *searchMessages';
 // Observers, numbered as in src/wasm/mod.rs (`Observed`) and core::UserEvent::ALL.
 const OBSERVERS = 'onCurrentUserChanged onCurrentUserOnline onCurrentUserOffline onNotificationReceived onChannelJoined onChannelLeft onChannelUpdated onChannelHidden onChannelUnhidden onUserPresenceChanged onParticipantStartedTyping onParticipantStoppedTyping';
 // The 2.x names of docs/api.md §12.1, as [alias, name].
-const ALIASES = 'retrieveCurrentUser getCurrentUser listChannels getChannels retrieveChannel getChannel countUnreadChannels getUnreadChannelsCount checkChannelUnread getChannelUnread listChannelMembers getChannelMembers listMessages getMessages countUnreadMessages getUnreadMessagesCount retrieveLastReadMessage getLastReadMessage countMessageReplies getMessageRepliesCount retrieveMessageChannel getMessageChannel retrieveMessageParent getMessageParent listThreads getThreads listThreadChannel getThreadChannel listThreadMessage getThreadMessage listReactions getReactions listReadReceipts getReadReceipts listUsers getUsers listUsersCount getUsersCount retrieveUser getUser checkUserIsChannelMember getUserIsChannelMember listUserBlockedRecords getUserBlockList deleteUserBlockedRecord deleteUserBlockListItem';
+const ALIASES = 'listChannels getChannels retrieveChannel getChannel countUnreadChannels getUnreadChannelsCount checkChannelUnread getChannelUnread listMessages getMessages countUnreadMessages getUnreadMessagesCount retrieveLastReadMessage getLastReadMessage countMessageReplies getMessageRepliesCount retrieveMessageChannel getMessageChannel retrieveMessageParent getMessageParent listThreads getThreads listThreadChannel getThreadChannel listThreadMessage getThreadMessage listReactions getReactions listChannelMembers getChannelMembers listReadReceipts getReadReceipts listUsers getUsers listUsersCount getUsersCount retrieveUser getUser checkUserIsChannelMember getUserIsChannelMember listUserBlockedRecords getUserBlockList deleteUserBlockedRecord deleteUserBlockListItem retrieveCurrentUser getCurrentUser';
+// ----- end of generated code -----
 
 // `{uri: 'data:…', name}` → File (docs/protocol.md §10.2).
 const toFile = (f) => {
@@ -42,6 +45,8 @@ export const upload = (u, done) => {
   x.send(d);
 };
 
+/** Each call's op number, by name, filled by `install`. */
+export const OP = {};
 /** Which ops need a session (by op number), filled by `install`. */
 export const NAS = [];
 
@@ -50,14 +55,15 @@ export function install(C) {
   const def = (name, value) =>
     Object.defineProperty(p, name, { value, writable: true, configurable: true });
   OPS.split(' ').forEach((word, op) => {
-    const name = word.replace('*', '');
-    NAS[op] = name !== word;
-    def(name, op === 45 || op === 47 ? function () { return this._call(op); } : function (request) { return this._call(op, request); });
+    const name = word.replace(/\W/g, '');
+    OP[name] = op;
+    NAS[op] = word[0] === '*';
+    def(name, word.endsWith(')') ? function () { return this._call(op); } : function (request) { return this._call(op, request); });
   });
   // The update function gets the live current user; the whole result is sent.
   def('updateCurrentUser', function (update) {
     const user = this.currentUser;
-    return this._call(0, user && update(user));
+    return this._call(OP.updateCurrentUser, user && update(user));
   });
   OBSERVERS.split(' ').forEach((name, kind) => def(name, function (observer) { return this._on(kind, observer); }));
   const a = ALIASES.split(' ');

@@ -4,36 +4,24 @@
 //! a missing link throws, whether a session is required (NAS, docs/api.md §2.3), and which
 //! field of the result object carries the payload (docs/api.md §11.3).
 //!
-//! The JavaScript class gets one method per row (and per 2.x alias) from a table of
-//! names in `pkg-template/index.js` whose order is the [`Op`] numbering; a native test
-//! holds the two lists equal.
+//! The table is also the one source of the JavaScript surface: each row names its
+//! [`Call`], its TypeScript signature, its 2.x aliases (docs/api.md §12.1), whether it is
+//! an extension beyond 1.58.2, and its JSDoc ([`JS`]). A call's [`Op`] is its place in
+//! the table. `pkg-template/surface.js`'s tables and the call block of
+//! `pkg-template/index.d.ts` are written from it by the surface check
+//! (`src/core/tests/surface.rs`: `UPDATE_SURFACE=1 cargo test -p chatkitty-wasm --lib
+//! surface`), which fails when they, or the compatibility harness's list of the 1.58.2
+//! surface, disagree with it. To add a call, add a row and run that command.
 
 use chatkitty_protocol::destination as dest;
-use chatkitty_protocol::error::names;
 
+use super::requests::{Mode, Shape};
 use super::text::{self, push_json_string};
-use super::{link, Client, Failure, Id, Misuse, Mode, PageKind, Payload, Shape};
+use super::types::{Failure, Id, Misuse, PageKind, Post, Thrown};
+use super::uploads::{file_kind, FileKind};
+use super::{Client, Payload};
 
-/// Op numbers the bindings and tests name.
-pub mod id {
-    use super::Op;
-    /// `updateCurrentUser`.
-    pub const UPDATE_CURRENT_USER: Op = 0;
-    /// `createChannel`.
-    pub const CREATE_CHANNEL: Op = 4;
-    /// `getChannels`.
-    pub const GET_CHANNELS: Op = 5;
-    /// `getChannel`.
-    pub const GET_CHANNEL: Op = 6;
-    /// `sendMessage`.
-    pub const SEND_MESSAGE: Op = 17;
-    /// `getMessages`.
-    pub const GET_MESSAGES: Op = 18;
-    /// `getCurrentUser`.
-    pub const GET_CURRENT_USER: Op = 47;
-}
-
-/// A call's number: its row in [`OPS`] and its place in index.js's name table.
+/// A call's number: its row in [`OPS`] and its place in surface.js's name table.
 pub type Op = u8;
 
 /// Where a call's destination comes from.
@@ -99,47 +87,6 @@ enum Via {
     DisplayPicture,
 }
 
-/// What a call throws (or rejects with) when its link is absent (docs/api.md §2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Thrown {
-    /// `ChannelNotPubliclyJoinableError` (joinChannel).
-    NotPubliclyJoinable,
-    /// `NotAChannelMemberError` (leaveChannel).
-    NotAChannelMember,
-    /// `CannotAddModeratorToChannel` (addChannelModerator).
-    CannotAddModerator,
-    /// `ChannelNotInvitableError` (inviteUser).
-    NotInvitable,
-}
-
-impl Thrown {
-    /// The `error` name, the text around the channel's name in `message`.
-    pub const fn text(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Thrown::NotPubliclyJoinable => (
-                names::CHANNEL_NOT_PUBLICLY_JOINABLE,
-                "The channel ",
-                " can't be joined without an invite.",
-            ),
-            Thrown::NotAChannelMember => (
-                names::NOT_A_CHANNEL_MEMBER,
-                "You are not a member of channel ",
-                ".",
-            ),
-            Thrown::CannotAddModerator => (
-                "CannotAddModeratorToChannel",
-                "The channel ",
-                " is not a group channel and cannot have moderators.",
-            ),
-            Thrown::NotInvitable => (
-                names::CHANNEL_NOT_INVITABLE,
-                "The channel ",
-                " does not accept invites.",
-            ),
-        }
-    }
-}
-
 /// What a missing link does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Missing {
@@ -149,17 +96,6 @@ enum Missing {
     Throw(Thrown),
     /// The Promise rejects with `MessageNotAReplyError` (getMessageParent).
     NotAReply,
-}
-
-/// What is done with a successful result besides resolving the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Post {
-    /// Nothing.
-    None,
-    /// Messages: the read grant goes into `file.url` (docs/protocol.md §10.3).
-    MapFile,
-    /// The CurrentUser: `currentUser` is replaced and observers hear (docs/api.md §13).
-    SetUser,
 }
 
 /// One API call.
@@ -239,277 +175,426 @@ const fn page_kind(content: &'static str, files: bool) -> PageKind {
     PageKind { content, files }
 }
 
-/// Every call of the table, in [`Op`] order (= the names in index.js).
-pub static OPS: [Spec; 49] = [
-    // 0 updateCurrentUser(update): index.js passes update(currentUser) as the request.
-    Spec {
-        via: Via::Event(Post::SetUser),
-        ..action(true, on!("" => "update"), Body::Request, "user")
-    },
-    // 1 updateCurrentUserDisplayPicture({file, progressListener?})
-    Spec {
-        via: Via::DisplayPicture,
-        ..action(true, on!("" => "updateDisplayPicture"), Body::Empty, "user")
-    },
-    // 2 updateChannel({channel}): the whole channel is the body.
-    action(
-        false,
-        on!("channel" => "update"),
-        Body::Field("channel"),
-        "channel",
-    ),
-    // 3 deleteChannel({channel})
-    Spec {
-        key: None,
-        ..action(false, on!("channel" => "delete"), Body::Empty, "channel")
-    },
-    // 4 createChannel(request)
-    Spec {
-        via: Via::CreateChannel,
-        ..action(true, on!("" => "createChannel"), Body::Request, "channel")
-    },
-    // 5 getChannels(request?)
-    page(true, Target::Channels, page_kind("channels", false)),
-    // 6 getChannel(id)
-    relay(false, Target::ChannelById, Shape::Plain, "channel"),
-    // 7 joinChannel({channel})
-    throws(
-        action(true, on!("channel" => "join"), Body::Request, "channel"),
-        Thrown::NotPubliclyJoinable,
-    ),
-    // 8 leaveChannel({channel})
-    throws(
-        action(true, on!("channel" => "leave"), Body::Empty, "channel"),
-        Thrown::NotAChannelMember,
-    ),
-    // 9 addChannelModerator({channel, user}): the user reference is the body.
-    throws(
-        action(
+/// How a call appears in JavaScript. Only the surface check reads it (the wasm build
+/// links none of it).
+#[derive(Debug, Clone, Copy)]
+pub struct JsMethod {
+    /// The TypeScript signature: the name, the parameters (`()`: the call takes no
+    /// argument, its `Function.length` is 0) and the result.
+    pub signature: &'static str,
+    /// Its 2.x names (docs/api.md §12.1).
+    pub aliases: &'static [&'static str],
+    /// Whether it is ours, beyond the 1.58.2 surface (docs/api.md §16).
+    pub extension: bool,
+    /// Its JSDoc, a line per entry (the row's doc comment).
+    pub doc: &'static [&'static str],
+}
+
+impl JsMethod {
+    /// The method's name.
+    pub fn name(&self) -> &'static str {
+        self.signature.split('(').next().unwrap_or_default()
+    }
+}
+
+macro_rules! extension {
+    () => {
+        false
+    };
+    (extension) => {
+        true
+    };
+}
+
+/// Defines [`Call`], [`OPS`] and [`JS`] from the rows of one table: `Name [aliases]
+/// extension?: "signature" => spec,`, each with its JSDoc as doc comment.
+macro_rules! calls {
+    ($(
+        $(#[doc = $doc:literal])*
+        $call:ident $([$($alias:literal),+])? $($ext:ident)?: $sig:literal => $spec:expr,
+    )*) => {
+        /// Every API call, in [`Op`] order; each one's doc is its JSDoc.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Call {
+            $($(#[doc = $doc])* $call,)*
+        }
+
+        const COUNT: usize = [$(Call::$call),*].len();
+
+        impl Call {
+            /// Every call, in [`Op`] order.
+            pub const ALL: [Call; COUNT] = [$(Call::$call),*];
+        }
+
+        /// Every call's row, in [`Op`] order.
+        pub static OPS: [Spec; COUNT] = [$($spec),*];
+
+        /// Every call's JavaScript, in [`Op`] order.
+        pub const JS: [JsMethod; COUNT] = [$(JsMethod {
+            signature: $sig,
+            aliases: &[$($($alias),+)?],
+            extension: extension!($($ext)?),
+            doc: &[$($doc),*],
+        }),*];
+    };
+}
+
+impl Call {
+    /// The call's number.
+    pub const fn op(self) -> Op {
+        self as Op
+    }
+}
+
+calls! {
+    /// Saves the user `update` returns from the live current user (the whole object is
+    /// sent); `currentUser` and `onCurrentUserChanged` follow. Throws `NoActiveSessionError`.
+    /// @example
+    /// ```ts
+    /// await kitty.updateCurrentUser((user) => { user.properties = { color: 'teal' }; return user; });
+    /// ```
+    UpdateCurrentUser: "updateCurrentUser(update: (user: CurrentUser) => CurrentUser): Promise<UpdateCurrentUserResult>"
+        // surface.js passes `update(currentUser)` as the request.
+        => Spec {
+            via: Via::Event(Post::SetUser),
+            ..action(true, on!("" => "update"), Body::Request, "user")
+        },
+    /// Sets the display picture: a File/Blob or `{uri: 'data:…'}` is uploaded, external
+    /// file properties are saved by reference. Throws `NoActiveSessionError`.
+    UpdateCurrentUserDisplayPicture: "updateCurrentUserDisplayPicture(request: UpdateCurrentUserDisplayPictureRequest): Promise<UpdateCurrentUserDisplayPictureResult>"
+        => Spec {
+            via: Via::DisplayPicture,
+            ..action(true, on!("" => "updateDisplayPicture"), Body::Empty, "user")
+        },
+    /// Saves the channel as edited (name, displayName, properties).
+    UpdateChannel: "updateChannel(request: UpdateChannelRequest): Promise<UpdateChannelResult>"
+        // the whole channel is the body.
+        => action(
             false,
-            on!("channel" => "addModerator"),
-            Body::Field("user"),
+            on!("channel" => "update"),
+            Body::Field("channel"),
             "channel",
         ),
-        Thrown::CannotAddModerator,
-    ),
-    // 10 getUnreadChannelsCount(request?)
-    count(
-        true,
-        on!("" => "channelsCount"),
-        &[
-            Param::Const("unread", "true"),
-            Param::From("type", &["filter", "type"]),
-        ],
-    ),
-    // 11 getChannelUnread({channel})
-    relay(
-        true,
-        on!("channel" => "unread"),
-        Shape::Field("exists"),
-        "unread",
-    ),
-    // 12 readChannel({channel})
-    receipt(true, on!("channel" => "read"), "channel"),
-    // 13 muteChannel({channel})
-    action(
-        true,
-        on!("channel" => "mute"),
-        Body::Const("{\"state\":\"ON\"}"),
-        "channel",
-    ),
-    // 14 unmuteChannel({channel})
-    action(
-        true,
-        on!("channel" => "mute"),
-        Body::Const("{\"state\":\"OFF\"}"),
-        "channel",
-    ),
-    // 15 clearChannelHistory({channel})
-    action(
-        true,
-        on!("channel" => "clearHistory"),
-        Body::Empty,
-        "channel",
-    ),
-    // 16 hideChannel({channel})
-    action(false, on!("channel" => "hide"), Body::Empty, "channel"),
-    // 17 sendMessage(request)
-    Spec {
-        via: Via::SendMessage,
-        ..action(
+    /// Deletes a channel.
+    DeleteChannel: "deleteChannel(request: DeleteChannelRequest): Promise<DeleteChannelResult>"
+        => Spec {
+            key: None,
+            ..action(false, on!("channel" => "delete"), Body::Empty, "channel")
+        },
+    /// Creates a channel (or returns the existing direct channel). Throws
+    /// `NoActiveSessionError`.
+    CreateChannel: "createChannel(request: CreateChannelRequest): Promise<CreateChannelResult>"
+        => Spec {
+            via: Via::CreateChannel,
+            ..action(true, on!("" => "createChannel"), Body::Request, "channel")
+        },
+    /// Channels: all visible, `joined: true` the user's, `joined: false` joinable,
+    /// `unread: true` with unread messages. Throws `NoActiveSessionError`.
+    GetChannels ["listChannels"]: "getChannels(request?: GetChannelsRequest): Promise<GetChannelsResult>"
+        => page(true, Target::Channels, page_kind("channels", false)),
+    /// A channel by id; waits for a connection.
+    GetChannel ["retrieveChannel"]: "getChannel(id: number): Promise<GetChannelResult>"
+        => relay(false, Target::ChannelById, Shape::Plain, "channel"),
+    /// Joins a public channel. Throws `NoActiveSessionError`, and
+    /// `ChannelNotPubliclyJoinableError` when the channel has no join action.
+    JoinChannel: "joinChannel(request: JoinChannelRequest): Promise<JoinChannelResult>"
+        => throws(
+            action(true, on!("channel" => "join"), Body::Request, "channel"),
+            Thrown::NotPubliclyJoinable,
+        ),
+    /// Leaves a channel. Throws `NoActiveSessionError`, and `NotAChannelMemberError`
+    /// when the channel has no leave action.
+    LeaveChannel: "leaveChannel(request: LeaveChannelRequest): Promise<LeaveChannelResult>"
+        => throws(
+            action(true, on!("channel" => "leave"), Body::Empty, "channel"),
+            Thrown::NotAChannelMember,
+        ),
+    /// Makes a user a moderator. Throws `CannotAddModeratorToChannelError` when the
+    /// channel has no add-moderator action.
+    AddChannelModerator: "addChannelModerator(request: AddChannelModeratorRequest): Promise<AddChannelModeratorResult>"
+        // the user reference is the body.
+        => throws(
+            action(
+                false,
+                on!("channel" => "addModerator"),
+                Body::Field("user"),
+                "channel",
+            ),
+            Thrown::CannotAddModerator,
+        ),
+    /// How many of the user's channels have unread messages. Throws `NoActiveSessionError`.
+    GetUnreadChannelsCount ["countUnreadChannels"]: "getUnreadChannelsCount(request?: GetUnreadChannelsRequest): Promise<GetCountResult>"
+        => count(
             true,
-            on!("thread" => "message", "message" => "reply", "channel" => "message"),
+            on!("" => "channelsCount"),
+            &[
+                Param::Const("unread", "true"),
+                Param::From("type", &["filter", "type"]),
+            ],
+        ),
+    /// Whether the channel has unread messages. Throws `NoActiveSessionError`.
+    GetChannelUnread ["checkChannelUnread"]: "getChannelUnread(request: GetChannelUnreadRequest): Promise<GetChannelUnreadResult>"
+        => relay(
+            true,
+            on!("channel" => "unread"),
+            Shape::Field("exists"),
+            "unread",
+        ),
+    /// Marks the channel read; resolves with the channel passed in. Throws `NoActiveSessionError`.
+    ReadChannel: "readChannel(request: ReadChannelRequest): Promise<ReadChannelResult>"
+        => receipt(true, on!("channel" => "read"), "channel"),
+    /// Mutes a channel's notifications. Throws `NoActiveSessionError`.
+    MuteChannel: "muteChannel(request: MuteChannelRequest): Promise<MuteChannelResult>"
+        => action(
+            true,
+            on!("channel" => "mute"),
+            Body::Const("{\"state\":\"ON\"}"),
+            "channel",
+        ),
+    /// Unmutes a channel. Throws `NoActiveSessionError`.
+    UnmuteChannel: "unmuteChannel(request: UnmuteChannelRequest): Promise<UnmuteChannelResult>"
+        => action(
+            true,
+            on!("channel" => "mute"),
+            Body::Const("{\"state\":\"OFF\"}"),
+            "channel",
+        ),
+    /// Clears the channel's history for the user. Throws `NoActiveSessionError`.
+    ClearChannelHistory: "clearChannelHistory(request: ClearChannelHistoryRequest): Promise<ClearChannelHistoryResult>"
+        => action(
+            true,
+            on!("channel" => "clearHistory"),
+            Body::Empty,
+            "channel",
+        ),
+    /// Hides a direct channel until a new message arrives.
+    HideChannel: "hideChannel(request: HideChannelRequest): Promise<HideChannelResult>"
+        => action(false, on!("channel" => "hide"), Body::Empty, "channel"),
+    /// Sends a text message, an external file, or uploads a File/Blob/`{uri}` with
+    /// real progress. Throws `NoActiveSessionError`. Offline, a text or external-file
+    /// message waits for the connection (up to `sendTimeout`, then it fails with
+    /// `ChatKittyTimeoutError`); it carries an `idempotency-key`, so one cut off by a
+    /// drop is sent again and stored once.
+    SendMessage: "sendMessage(request: SendMessageRequest): Promise<SendMessageResult>"
+        => Spec {
+            via: Via::SendMessage,
+            ..action(
+                true,
+                on!("thread" => "message", "message" => "reply", "channel" => "message"),
+                Body::Empty,
+                "message",
+            )
+        },
+    /// Messages (newest first) or replies. Throws `NoActiveSessionError`.
+    GetMessages ["listMessages"]: "getMessages(request: GetMessagesRequest): Promise<GetMessagesResult>"
+        => with_params(
+            page(
+                true,
+                on!("channel" => "messages", "message" => "replies"),
+                PageKind::MESSAGES,
+            ),
+            &[Param::Filter],
+        ),
+    /// Unread messages in all the user's channels, or in one. Throws `NoActiveSessionError`.
+    GetUnreadMessagesCount ["countUnreadMessages"]: "getUnreadMessagesCount(request?: GetUnreadMessagesCountRequest): Promise<GetCountResult>"
+        => count(
+            true,
+            on!("channel" => "messagesCount", "" => "unreadMessagesCount"),
+            &[Param::Const("unread", "true")],
+        ),
+    /// Sends a custom event to the channel's participants; resolves with the channel
+    /// passed in. Throws `NoActiveSessionError`.
+    TriggerEvent: "triggerEvent(request: TriggerEventRequest): Promise<TriggerEventResult>"
+        => Spec {
+            body: Body::Pick(&["type", "properties"]),
+            ..receipt(true, on!("channel" => "triggerEvent"), "channel")
+        },
+    /// Marks a message read; resolves with the message passed in.
+    ReadMessage: "readMessage(request: ReadMessageRequest): Promise<ReadMessageResult>"
+        => receipt(false, on!("message" => "read"), "message"),
+    /// A user's last read message in a channel (`message` undefined when none).
+    GetLastReadMessage ["retrieveLastReadMessage"]: "getLastReadMessage(request: GetLastReadMessageRequest): Promise<GetLastReadMessageResult>"
+        => with_params(
+            relay(
+                false,
+                on!("channel" => "lastReadMessage"),
+                Shape::Plain,
+                "message",
+            ),
+            &[Param::From("username", &["username"])],
+        ),
+    /// Edits a message's text.
+    EditMessage: "editMessage(request: EditMessageRequest): Promise<EditMessageResult>"
+        => action(
+            false,
+            on!("message" => "edit"),
+            Body::Pick(&["body"]),
+            "message",
+        ),
+    /// How many replies a message has.
+    GetMessageRepliesCount ["countMessageReplies"]: "getMessageRepliesCount(request: GetMessageRepliesCountRequest): Promise<GetCountResult>"
+        => count(false, on!("message" => "repliesCount"), &[]),
+    /// The channel of a message.
+    GetMessageChannel ["retrieveMessageChannel"]: "getMessageChannel(request: GetMessageChannelRequest): Promise<GetMessageChannelResult>"
+        => relay(false, on!("message" => "channel"), Shape::Plain, "channel"),
+    /// The message a reply answers; rejects with `MessageNotAReplyError` otherwise.
+    GetMessageParent ["retrieveMessageParent"]: "getMessageParent(request: GetMessageParentRequest): Promise<GetMessageParentResult>"
+        => Spec {
+            missing: Missing::NotAReply,
+            ..relay(false, on!("message" => "parent"), Shape::Plain, "message")
+        },
+    /// Creates a stand-alone thread in a channel.
+    CreateThread: "createThread(request: CreateThreadRequest): Promise<CreateThreadResult>"
+        => action(
+            false,
+            on!("channel" => "createThread"),
+            Body::Pick(&["name", "properties"]),
+            "thread",
+        ),
+    /// A channel's threads.
+    GetThreads ["listThreads"]: "getThreads(request: GetThreadsRequest): Promise<GetThreadsResult>"
+        => with_params(
+            page(
+                false,
+                on!("channel" => "threads"),
+                page_kind("threads", false),
+            ),
+            &[
+                Param::IfBool("includeMainThread", &["filter", "includeMainThread"], false),
+                Param::IfBool("standalone", &["filter", "standalone"], true),
+            ],
+        ),
+    /// The channel of a thread.
+    GetThreadChannel ["listThreadChannel"]: "getThreadChannel(request: GetThreadChannelRequest): Promise<GetThreadChannelResult>"
+        => relay(false, on!("thread" => "channel"), Shape::Plain, "channel"),
+    /// The message a thread hangs from.
+    GetThreadMessage ["listThreadMessage"]: "getThreadMessage(request: GetThreadMessageRequest): Promise<GetThreadMessageResult>"
+        => relay(false, on!("thread" => "message"), Shape::Plain, "message"),
+    /// Marks a thread read; resolves with the thread passed in. Throws `NoActiveSessionError`.
+    ReadThread: "readThread(request: ReadThreadRequest): Promise<ReadThreadResult>"
+        => receipt(true, on!("thread" => "read"), "thread"),
+    /// Reacts to a message with an emoji alias or character.
+    ReactToMessage: "reactToMessage(request: ReactToMessageRequest): Promise<ReactToMessageResult>"
+        => action(
+            false,
+            on!("message" => "react"),
+            Body::Pick(&["emoji"]),
+            "reaction",
+        ),
+    /// A message's reactions.
+    GetReactions ["listReactions"]: "getReactions(request: GetReactionsRequest): Promise<GetReactionsResult>"
+        => page(
+            false,
+            on!("message" => "reactions"),
+            page_kind("reactions", false),
+        ),
+    /// Removes the user's reaction.
+    RemoveReaction: "removeReaction(request: RemoveReactionRequest): Promise<RemoveReactionResult>"
+        => action(
+            false,
+            on!("message" => "removeReaction"),
+            Body::Pick(&["emoji"]),
+            "reaction",
+        ),
+    /// Deletes a message for the user only.
+    DeleteMessageForMe: "deleteMessageForMe(request: DeleteMessageForMeRequest): Promise<DeleteMessageForMeResult>"
+        => action(
+            false,
+            on!("message" => "deleteForMe"),
             Body::Empty,
             "message",
-        )
-    },
-    // 18 getMessages({channel, filter?} | {message})
-    with_params(
-        page(
+        ),
+    /// Deletes a message for everyone.
+    DeleteMessage: "deleteMessage(request: DeleteMessageRequest): Promise<DeleteMessageResult>"
+        => action(false, on!("message" => "delete"), Body::Empty, "message"),
+    /// The channel's members. Throws `NoActiveSessionError`.
+    GetChannelMembers ["listChannelMembers"]: "getChannelMembers(request: GetChannelMembersRequest): Promise<GetUsersResult>"
+        => with_params(
+            page(true, on!("channel" => "members"), page_kind("users", false)),
+            &[Param::Filter],
+        ),
+    /// A message's read receipts. Throws `NoActiveSessionError`.
+    GetReadReceipts ["listReadReceipts"]: "getReadReceipts(request: GetReadReceiptsRequest): Promise<GetReadReceiptsResult>"
+        => page(
             true,
-            on!("channel" => "messages", "message" => "replies"),
-            PageKind::MESSAGES,
+            on!("message" => "readReceipts"),
+            page_kind("receipts", false),
         ),
-        &[Param::Filter],
-    ),
-    // 19 getUnreadMessagesCount(request?)
-    count(
-        true,
-        on!("channel" => "messagesCount", "" => "unreadMessagesCount"),
-        &[Param::Const("unread", "true")],
-    ),
-    // 20 triggerEvent({channel, type, properties})
-    Spec {
-        body: Body::Pick(&["type", "properties"]),
-        ..receipt(true, on!("channel" => "triggerEvent"), "channel")
-    },
-    // 21 readMessage({message})
-    receipt(false, on!("message" => "read"), "message"),
-    // 22 getLastReadMessage({channel, username})
-    with_params(
-        relay(
-            false,
-            on!("channel" => "lastReadMessage"),
-            Shape::Plain,
-            "message",
+    /// The user's contacts. Throws `NoActiveSessionError`.
+    GetUsers ["listUsers"]: "getUsers(request?: GetUsersRequest): Promise<GetUsersResult>"
+        => with_params(
+            page(true, on!("" => "contacts"), page_kind("users", false)),
+            &[Param::Filter],
         ),
-        &[Param::From("username", &["username"])],
-    ),
-    // 23 editMessage({message, body})
-    action(
-        false,
-        on!("message" => "edit"),
-        Body::Pick(&["body"]),
-        "message",
-    ),
-    // 24 getMessageRepliesCount({message})
-    count(false, on!("message" => "repliesCount"), &[]),
-    // 25 getMessageChannel({message})
-    relay(false, on!("message" => "channel"), Shape::Plain, "channel"),
-    // 26 getMessageParent({message})
-    Spec {
-        missing: Missing::NotAReply,
-        ..relay(false, on!("message" => "parent"), Shape::Plain, "message")
-    },
-    // 27 createThread({channel, name, properties?})
-    action(
-        false,
-        on!("channel" => "createThread"),
-        Body::Pick(&["name", "properties"]),
-        "thread",
-    ),
-    // 28 getThreads({channel, filter?})
-    with_params(
-        page(
-            false,
-            on!("channel" => "threads"),
-            page_kind("threads", false),
+    /// How many contacts match. Throws `NoActiveSessionError`.
+    GetUsersCount ["listUsersCount"]: "getUsersCount(request?: GetUsersRequest): Promise<GetCountResult>"
+        => count(true, on!("" => "contactsCount"), &[Param::Filter]),
+    /// Invites a user. Throws `ChannelNotInvitableError` when the channel has no invite action.
+    InviteUser: "inviteUser(request: InviteUserRequest): Promise<InviteUserResult>"
+        => throws(
+            action(
+                false,
+                on!("channel" => "invite"),
+                Body::Pick(&["user"]),
+                "user",
+            ),
+            Thrown::NotInvitable,
         ),
-        &[
-            Param::IfBool("includeMainThread", &["filter", "includeMainThread"], false),
-            Param::IfBool("standalone", &["filter", "standalone"], true),
-        ],
-    ),
-    // 29 getThreadChannel({thread})
-    relay(false, on!("thread" => "channel"), Shape::Plain, "channel"),
-    // 30 getThreadMessage({thread})
-    relay(false, on!("thread" => "message"), Shape::Plain, "message"),
-    // 31 readThread({thread})
-    receipt(true, on!("thread" => "read"), "thread"),
-    // 32 reactToMessage({message, emoji})
-    action(
-        false,
-        on!("message" => "react"),
-        Body::Pick(&["emoji"]),
-        "reaction",
-    ),
-    // 33 getReactions({message})
-    page(
-        false,
-        on!("message" => "reactions"),
-        page_kind("reactions", false),
-    ),
-    // 34 removeReaction({message, emoji})
-    action(
-        false,
-        on!("message" => "removeReaction"),
-        Body::Pick(&["emoji"]),
-        "reaction",
-    ),
-    // 35 deleteMessageForMe({message})
-    action(
-        false,
-        on!("message" => "deleteForMe"),
-        Body::Empty,
-        "message",
-    ),
-    // 36 deleteMessage({message})
-    action(false, on!("message" => "delete"), Body::Empty, "message"),
-    // 37 getChannelMembers({channel, filter?})
-    with_params(
-        page(true, on!("channel" => "members"), page_kind("users", false)),
-        &[Param::Filter],
-    ),
-    // 38 getReadReceipts({message})
-    page(
-        true,
-        on!("message" => "readReceipts"),
-        page_kind("receipts", false),
-    ),
-    // 39 getUsers(request?)
-    with_params(
-        page(true, on!("" => "contacts"), page_kind("users", false)),
-        &[Param::Filter],
-    ),
-    // 40 getUsersCount(request?)
-    count(true, on!("" => "contactsCount"), &[Param::Filter]),
-    // 41 inviteUser({channel, user})
-    throws(
-        action(
-            false,
-            on!("channel" => "invite"),
-            Body::Pick(&["user"]),
-            "user",
+    /// A user by id (resolves failed on a server error).
+    GetUser ["retrieveUser"]: "getUser(id: number): Promise<GetUserResult>"
+        => relay(false, Target::UserById, Shape::Plain, "user"),
+    /// Whether a user is a member of a channel. Throws `NoActiveSessionError`.
+    GetUserIsChannelMember ["checkUserIsChannelMember"]: "getUserIsChannelMember(request: GetUserIsChannelMemberRequest): Promise<GetUserIsChannelMemberResult>"
+        => with_params(
+            relay(
+                true,
+                on!("user" => "channelMember"),
+                Shape::Field("exists"),
+                "isMember",
+            ),
+            &[Param::From("channelId", &["channel", "id"])],
         ),
-        Thrown::NotInvitable,
-    ),
-    // 42 getUser(id)
-    relay(false, Target::UserById, Shape::Plain, "user"),
-    // 43 getUserIsChannelMember({user, channel})
-    with_params(
-        relay(
+    /// Blocks a user.
+    BlockUser: "blockUser(request: BlockUserRequest): Promise<BlockUserResult>"
+        => action(false, Target::UserBlock, Body::Empty, "user"),
+    /// The users the current user blocked. Throws `NoActiveSessionError`.
+    GetUserBlockList ["listUserBlockedRecords"]: "getUserBlockList(): Promise<GetUserBlockListResult>"
+        => page(
             true,
-            on!("user" => "channelMember"),
-            Shape::Field("exists"),
-            "isMember",
+            on!("" => "userBlockListItems"),
+            page_kind("items", false),
         ),
-        &[Param::From("channelId", &["channel", "id"])],
-    ),
-    // 44 blockUser({user})
-    action(false, Target::UserBlock, Body::Empty, "user"),
-    // 45 getUserBlockList()
-    page(
-        true,
-        on!("" => "userBlockListItems"),
-        page_kind("items", false),
-    ),
-    // 46 deleteUserBlockListItem({item})
-    action(false, on!("item" => "delete"), Body::Empty, "user"),
-    // 47 getCurrentUser()
-    relay(true, on!("" => "self"), Shape::Plain, "user"),
-    // 48 searchMessages({query, channel?}): an extension beyond 1.58.2 (docs/api.md §8).
-    with_params(
-        page(
-            true,
-            Target::Fixed(dest::SEARCH_MESSAGES_RELAY),
-            PageKind::MESSAGES,
+    /// Unblocks; resolves with the unblocked user.
+    DeleteUserBlockListItem ["deleteUserBlockedRecord"]: "deleteUserBlockListItem(request: DeleteUserBlockListItemRequest): Promise<DeleteUserBlockListItemResult>"
+        => action(false, on!("item" => "delete"), Body::Empty, "user"),
+    /// A fresh copy of the current user. Throws `NoActiveSessionError`.
+    GetCurrentUser ["retrieveCurrentUser"]: "getCurrentUser(): Promise<GetCurrentUserResult>"
+        => relay(true, on!("" => "self"), Shape::Plain, "user"),
+    /// Full-text search over the messages the user may read, newest first (an extension
+    /// beyond chatkitty 1.58.2: docs/api.md §8). A page may hold fewer results than its
+    /// size when the server stopped early; `paginator.hasNextPage` says whether to go on.
+    /// Throws `NoActiveSessionError`.
+    SearchMessages extension: "searchMessages(request: SearchMessagesRequest): Promise<SearchMessagesResult>"
+        => with_params(
+            page(
+                true,
+                Target::Fixed(dest::SEARCH_MESSAGES_RELAY),
+                PageKind::MESSAGES,
+            ),
+            &[
+                Param::From("query", &["query"]),
+                Param::From("channelId", &["channel", "id"]),
+            ],
         ),
-        &[
-            Param::From("query", &["query"]),
-            Param::From("channelId", &["channel", "id"]),
-        ],
-    ),
-];
+}
+
+impl Spec {
+    /// Whether the call needs a session (NAS, docs/api.md §2.3).
+    pub fn needs_session(&self) -> bool {
+        self.nas
+    }
+}
 
 /// The row of `op`, if it exists.
 pub fn spec(op: Op) -> Option<&'static Spec> {
@@ -534,37 +619,21 @@ fn id_of<P: Payload>(v: &P) -> Result<u64, Misuse> {
         .ok_or(Misuse::InvalidArgument("id"))
 }
 
+/// `request[field].id`.
+fn id_in<P: Payload>(request: &P, field: &'static str) -> Result<u64, Misuse> {
+    let id = request
+        .get(field)
+        .and_then(|r| r.get("id"))
+        .ok_or(Misuse::InvalidArgument(field))?;
+    id_of(&id)
+}
+
 fn at<P: Payload>(v: &P, path: &[&str]) -> Option<P> {
     let mut v = v.clone();
     for k in path {
         v = v.get(k)?;
     }
     Some(v)
-}
-
-/// How `sendMessage` / `updateCurrentUserDisplayPicture` treat their `file`
-/// (docs/api.md §2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FileKind {
-    /// `{url, name, size, …}`: sent by reference in an action.
-    External,
-    /// A DOM `File`/`Blob`, or a `{uri: 'data:…', name}` object: uploaded.
-    Upload,
-    /// A `{uri}` that is not a `data:` URI.
-    BadUri,
-}
-
-pub(crate) fn file_kind<P: Payload>(file: &P) -> FileKind {
-    if file.get("url").is_some() && file.get("name").is_some() && file.get("size").is_some() {
-        FileKind::External
-    } else if let Some(uri) = file.get("uri") {
-        match uri.as_string() {
-            Some(u) if u.starts_with("data:") => FileKind::Upload,
-            _ => FileKind::BadUri,
-        }
-    } else {
-        FileKind::Upload
-    }
 }
 
 impl<P: Payload> Client<P> {
@@ -630,9 +699,8 @@ impl<P: Payload> Client<P> {
             Target::UserById => return Ok(Ok(by_id("users", id_of(request)?, ".relay"))),
             Target::Fixed(d) => return Ok(Ok(String::from(d))),
             Target::UserBlock => {
-                let u = request.get("user").ok_or(Misuse::InvalidArgument("user"))?;
-                let id = u.get("id").ok_or(Misuse::InvalidArgument("user"))?;
-                return Ok(Ok(by_id("users", id_of(&id)?, ".block")));
+                let id = id_in(request, "user")?;
+                return Ok(Ok(by_id("users", id, ".block")));
             }
             Target::Channels => {
                 let user = user.ok_or(Misuse::NoActiveSession)?;
@@ -646,7 +714,7 @@ impl<P: Payload> Client<P> {
                 } else {
                     "channels"
                 };
-                return Ok(Ok(link(user, "_relays", name)?));
+                return Ok(Ok(hyperlink(user, "_relays", name)?));
             }
             Target::Link(alts) => alts.iter().find_map(|&(field, name)| {
                 if field.is_empty() {
@@ -757,7 +825,7 @@ impl<P: Payload> Client<P> {
                             "messages",
                         )
                     };
-                    let stream = link(&target, "_streams", stream)?;
+                    let stream = hyperlink(&target, "_streams", stream)?;
                     let mut fields = Vec::new();
                     for key in ["groupTag", "properties"] {
                         if let Some(v) = request.get(key).filter(Payload::truthy) {
@@ -811,11 +879,23 @@ impl<P: Payload> Client<P> {
             }
             FileKind::Upload => {
                 let user = user.ok_or(Misuse::NoActiveSession)?;
-                let stream = link(&user, "_streams", "displayPicture")?;
+                let stream = hyperlink(&user, "_streams", "displayPicture")?;
                 Ok(self.upload(&stream, file, Vec::new(), request, Post::SetUser))
             }
         }
     }
+}
+
+/// The link `kind.name` of `resource` (`_actions.keystrokes`), or a `TypeError` naming
+/// it (a resource without hypermedia was passed).
+pub(crate) fn hyperlink<P: Payload>(
+    resource: &P,
+    kind: &str,
+    name: &'static str,
+) -> Result<String, Misuse> {
+    resource
+        .get_str(&[kind, name])
+        .ok_or(Misuse::InvalidArgument(name))
 }
 
 /// `{"a": <json of request.a>, …}` for the present fields.

@@ -1,6 +1,7 @@
 //! The core driven by a scripted fake server and a fake clock.
 
 use super::*;
+use chatkitty_protocol::destination as dest;
 use chatkitty_protocol::Decoder;
 use serde_json::{json, Value};
 
@@ -63,6 +64,7 @@ fn channel(id: u64) -> Value {
 
 mod ops;
 mod reliability;
+mod surface;
 
 const CHANNEL_TOPIC_SEGMENTS: [&str; 8] = [
     "",
@@ -78,19 +80,19 @@ const CHANNEL_TOPIC_SEGMENTS: [&str; 8] = [
 /// The calls the older tests were written against, through the op table.
 impl Client<Value> {
     fn get_current_user(&mut self, now: u64) -> Result<Id, Misuse> {
-        self.call(op::GET_CURRENT_USER, &Value::Null, now)
+        self.call(Call::GetCurrentUser.op(), &Value::Null, now)
     }
     fn create_channel(&mut self, request: &Value, now: u64) -> Result<Id, Misuse> {
-        self.call(op::CREATE_CHANNEL, request, now)
+        self.call(Call::CreateChannel.op(), request, now)
     }
     fn get_channel(&mut self, id: u64, now: u64) -> Id {
-        self.call(op::GET_CHANNEL, &json!(id), now).unwrap()
+        self.call(Call::GetChannel.op(), &json!(id), now).unwrap()
     }
     fn send_message(&mut self, request: &Value, now: u64) -> Result<Id, Misuse> {
-        self.call(op::SEND_MESSAGE, request, now)
+        self.call(Call::SendMessage.op(), request, now)
     }
     fn get_messages(&mut self, request: &Value, now: u64) -> Result<Id, Misuse> {
-        self.call(op::GET_MESSAGES, request, now)
+        self.call(Call::GetMessages.op(), request, now)
     }
 }
 

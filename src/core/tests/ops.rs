@@ -4,60 +4,6 @@
 use super::*;
 use crate::core::ops::spec;
 
-/// The 1.58.2 names in `Op` order, as docs/api.md §11.3 lists the calls, then our
-/// extensions.
-const NAMES: [&str; 49] = [
-    "updateCurrentUser",
-    "updateCurrentUserDisplayPicture",
-    "updateChannel",
-    "deleteChannel",
-    "createChannel",
-    "getChannels",
-    "getChannel",
-    "joinChannel",
-    "leaveChannel",
-    "addChannelModerator",
-    "getUnreadChannelsCount",
-    "getChannelUnread",
-    "readChannel",
-    "muteChannel",
-    "unmuteChannel",
-    "clearChannelHistory",
-    "hideChannel",
-    "sendMessage",
-    "getMessages",
-    "getUnreadMessagesCount",
-    "triggerEvent",
-    "readMessage",
-    "getLastReadMessage",
-    "editMessage",
-    "getMessageRepliesCount",
-    "getMessageChannel",
-    "getMessageParent",
-    "createThread",
-    "getThreads",
-    "getThreadChannel",
-    "getThreadMessage",
-    "readThread",
-    "reactToMessage",
-    "getReactions",
-    "removeReaction",
-    "deleteMessageForMe",
-    "deleteMessage",
-    "getChannelMembers",
-    "getReadReceipts",
-    "getUsers",
-    "getUsersCount",
-    "inviteUser",
-    "getUser",
-    "getUserIsChannelMember",
-    "blockUser",
-    "getUserBlockList",
-    "deleteUserBlockListItem",
-    "getCurrentUser",
-    "searchMessages",
-];
-
 /// docs/api.md §2.3: the calls that throw `NoActiveSessionError` without a session.
 const NAS: [&str; 28] = [
     "getCurrentUser",
@@ -90,8 +36,13 @@ const NAS: [&str; 28] = [
     "searchMessages",
 ];
 
+/// The JavaScript names of the calls, in `Op` order.
+fn names() -> Vec<&'static str> {
+    JS.iter().map(|js| js.name()).collect()
+}
+
 fn op_of(name: &str) -> Op {
-    NAMES.iter().position(|n| *n == name).unwrap() as Op
+    names().iter().position(|n| *n == name).unwrap() as Op
 }
 
 /// The string constant `name` of pkg-template/surface.js, split on spaces.
@@ -208,43 +159,16 @@ fn headers(f: &Frame) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn surface_js_names_the_rows_of_the_op_table_in_order() {
-    let ops: Vec<String> = surface_list("OPS")
-        .iter()
-        .map(|w| w.trim_start_matches('*').to_owned())
-        .collect();
-    assert_eq!(ops, NAMES);
-    assert_eq!(OPS.len(), NAMES.len());
-    let observers = surface_list("OBSERVERS");
-    assert_eq!(
-        &observers[..3],
-        [
-            "onCurrentUserChanged",
-            "onCurrentUserOnline",
-            "onCurrentUserOffline"
-        ]
-    );
-    let expected: Vec<String> = UserEvent::ALL.iter().map(|k| format!("{k:?}")).collect();
-    let named: Vec<String> = observers[3..]
-        .iter()
-        .map(|n| n.trim_start_matches("on").to_owned())
-        .collect();
-    assert_eq!(named, expected, "observer numbers follow UserEvent::ALL");
-    for (i, k) in UserEvent::ALL.iter().enumerate() {
-        assert_eq!(*k as usize, i);
-    }
-}
-
 /// client.js throws `NoActiveSessionError` itself for these before the WebAssembly
 /// module has loaded (no session can be active then), so its marks must be the core's.
 #[test]
 fn surface_js_marks_exactly_the_calls_that_need_a_session() {
     let marked: Vec<String> = surface_list("OPS")
         .iter()
-        .filter_map(|w| w.strip_prefix('*').map(str::to_owned))
+        .filter_map(|w| w.strip_prefix('*'))
+        .map(|w| w.trim_end_matches("()").to_owned())
         .collect();
-    let nas: Vec<&str> = NAMES.iter().copied().filter(|n| NAS.contains(n)).collect();
+    let nas: Vec<&str> = names().into_iter().filter(|n| NAS.contains(n)).collect();
     assert_eq!(marked, nas);
 }
 
@@ -342,7 +266,7 @@ fn nas_calls_throw_without_a_session_and_the_others_wait_for_a_connection() {
     let request = json!({"channel": c, "message": msg(5), "thread": thread(),
                          "user": other_user(), "item": {"_actions": {"delete": "/d"}},
                          "body": "x", "emoji": "+1", "name": "n", "username": "u"});
-    for (op, name) in NAMES.iter().enumerate() {
+    for (op, name) in names().iter().enumerate() {
         let mut h = Harness::new();
         let req = if matches!(*name, "getChannel" | "getUser") {
             json!(7)
@@ -570,7 +494,7 @@ fn file_messages_are_uploaded_to_their_targets_stream_with_the_write_grant() {
         request["groupTag"] = json!("g");
         request["properties"] = json!({"k": 1});
         request["progressListener"] = json!({"onStarted": true});
-        let id = h.c.call(op::SEND_MESSAGE, &request, h.now).unwrap();
+        let id = h.c.call(Call::SendMessage.op(), &request, h.now).unwrap();
         assert!(h.take_sent().is_empty(), "uploads go over HTTP, not STOMP");
         let u = h.c.poll_upload().expect("an upload");
         assert_eq!((u.id, u.url.as_str(), u.grant.as_str()), (id, stream, "w1"));
@@ -592,7 +516,7 @@ fn an_upload_answer_is_the_resource_itself_and_failures_carry_the_status() {
     let mut h = Harness::new();
     h.session();
     let request = json!({"channel": chan(7), "file": {"uri": "data:text/plain;base64,aGk=", "name": "hi.txt"}});
-    let id = h.c.call(op::SEND_MESSAGE, &request, h.now).unwrap();
+    let id = h.c.call(Call::SendMessage.op(), &request, h.now).unwrap();
     let u = h.c.poll_upload().unwrap();
     let answer = json!({"id": 1, "type": "FILE", "file": {"url": "http://h/f/1"}});
     assert!(h.c.handle_upload(u.id, 201, &answer.to_string()));
@@ -603,7 +527,7 @@ fn an_upload_answer_is_the_resource_itself_and_failures_carry_the_status() {
     );
     assert!(!h.c.handle_upload(u.id, 201, "{}"), "answered once");
 
-    h.c.call(op::SEND_MESSAGE, &request, h.now).unwrap();
+    h.c.call(Call::SendMessage.op(), &request, h.now).unwrap();
     let u = h.c.poll_upload().unwrap();
     assert!(!h.c.handle_upload(
         u.id,
@@ -614,7 +538,7 @@ fn an_upload_answer_is_the_resource_itself_and_failures_carry_the_status() {
     assert!(matches!(&completion(&done, u.id).result,
         Err(Failure::Http { status: 413, body: Some(b) }) if b["error"] == "PayloadTooLargeError"));
 
-    h.c.call(op::SEND_MESSAGE, &request, h.now).unwrap();
+    h.c.call(Call::SendMessage.op(), &request, h.now).unwrap();
     let u = h.c.poll_upload().unwrap();
     assert!(!h.c.handle_upload(u.id, 0, ""), "network error");
     let done = h.take_done();
@@ -633,7 +557,7 @@ fn files_that_are_neither_uploadable_nor_external_fail_validation() {
     h.session();
     let id =
         h.c.call(
-            op::SEND_MESSAGE,
+            Call::SendMessage.op(),
             &json!({"channel": chan(7), "file": {"uri": "file:///a", "name": "a"}}),
             h.now,
         )

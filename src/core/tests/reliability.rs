@@ -430,7 +430,7 @@ fn an_ended_chat_session_is_not_recovered() {
     let sent = reconnect(&mut h);
     h.answer_relay(find(&sent, dest::CURRENT_USER_RELAY), user());
     let rec = confirm_messages_topic(&mut h, &sent);
-    let chat = h.c.chats[0].id;
+    let chat = h.c.chats.list[0].id;
     h.c.end_chat_session(chat, h.now);
     h.take_sent();
     h.answer_relay(&rec, page_of(&[7], None));

@@ -1,5 +1,5 @@
 // API-surface check: every method, static and property of docs/api.md exists on our class
-// with the official name and arity. Prints present/expected. Fails when something
+// with the official name and arity, and so does each of our extensions (docs/api.md §16). Prints present/expected. Fails when something
 // that is not on the expected-missing list is absent (or has another arity), and when
 // something on that list has landed (so the list only shrinks).
 // Usage: node api-surface/check.mjs [--self-test]   (--self-test checks the official class)
@@ -57,13 +57,15 @@ for (const [n, a] of Object.entries(expected.statics)) check('static', n, a, sur
 if (!selfTest) for (const n of expected.properties) check('property', n, 'property', surface.proto[n]);
 for (const [n, a] of Object.entries(expected.methods)) check('method', n, a, surface.proto[n]);
 if (!selfTest) for (const [n, a] of Object.entries(expected.aliases)) check('alias', n, a, surface.proto[n]);
+// Our extensions beyond 1.58.2 (docs/api.md §16): on our class only.
+if (!selfTest) for (const [n, a] of Object.entries(expected.extensions)) check('extension', n, a, surface.proto[n]);
 
 const present = rows.filter((r) => r.status === 'ok');
 const unexpected = rows.filter((r) => r.status !== 'ok' && !(r.status === 'missing' && expectedMissing.has(r.name)));
 const landed = rows.filter((r) => r.status === 'ok' && expectedMissing.has(r.name));
 const label = selfTest ? 'official client (self-test)' : 'our SDK';
 console.log(`API surface of ${label}: ${present.length}/${rows.length} present`);
-for (const kind of ['static', 'property', 'method', 'alias']) {
+for (const kind of ['static', 'property', 'method', 'alias', 'extension']) {
   const of = rows.filter((r) => r.kind === kind);
   if (of.length) console.log(`  ${({ property: 'properties', alias: 'aliases' })[kind] ?? kind + 's'}: ${of.filter((r) => r.status === 'ok').length}/${of.length}`);
 }
