@@ -62,7 +62,8 @@ class ChatKitty {
       if (!(this._config.WebSocket ?? state.WebSocket)) {
         throw new TypeError("ChatKitty: no WebSocket in this runtime: install the 'ws' package (Node 20) or pass { WebSocket } to new ChatKitty()");
       }
-      return k.startSession(request);
+      const s = k.startSession(request);
+      return this._config.offline ? s.then((r) => this._x().then((o) => o.signedIn(k.currentUser?.name ?? null)).then(() => r)) : s;
     });
   }
 
@@ -82,7 +83,31 @@ class ChatKitty {
 
   _call(op, request) {
     if (!state.ready && NAS[op]) throw noSession();
+    if (this._ob?.takes(op, request)) return this._ob.add(request);
     return this._later((k) => k._call(op, request));
+  }
+
+  // `offline: true`: the outbox, offline.js (docs/api.md §16).
+  _x() {
+    if (!this._config.offline) return Promise.reject(new TypeError('ChatKitty: offline is off'));
+    return (this._o ??= Promise.resolve(this._later(() => import('./offline.js'))).then((m) => (this._ob = m.attach(this, this._k))));
+  }
+
+  onOutboxChanged(f) {
+    let off, gone;
+    this._x().then((o) => gone || ((off = o.on(f)), o.get().then(f)));
+    return () => {
+      gone = 1;
+      off?.();
+    };
+  }
+
+  getOutbox() {
+    return this._x().then((o) => o.get());
+  }
+
+  discardOutboxEntry(key) {
+    return this._x().then((o) => o.discard(key));
   }
 
   _on(kind, observer) {

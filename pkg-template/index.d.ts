@@ -490,6 +490,27 @@ export interface ChatKittyOptions {
    * (it may or may not have been stored if it had gone out). 0: wait forever.
    * Default 30000. */
   sendTimeout?: number;
+  /** Extension (docs/api.md §16): the durable outbox. Text and external-file messages
+   * are written to IndexedDB before they are sent and sent again — with the same
+   * idempotency key, so the server stores them once — when the connection returns, in
+   * this page or the next page of the same app, host and user. Their Promise then
+   * resolves once the server has the message (or refused it), not after `sendTimeout`.
+   * Loads `offline.js` (about 3.5 KB gzip) when set. Default false. */
+  offline?: boolean;
+}
+
+/** Extension (docs/api.md §16): a message in the outbox. */
+export interface OutboxEntry {
+  /** Its idempotency key. */
+  key: string;
+  /** `pending`: waiting for a connection; `sending`: handed to the connection, not
+   * answered yet; `failed`: the server refused it (`error`); it stays until discarded. */
+  state: 'pending' | 'sending' | 'failed';
+  /** When `sendMessage` was called (ISO 8601). */
+  createdTime: string;
+  /** What was sent: `channel`/`thread`/`message`, `body` or `file`, `groupTag`, `properties`. */
+  request: SendMessageRequest;
+  error?: { error: string; message: string };
 }
 
 /** `new ChatKitty(configuration)`: the API key and the options. */
@@ -734,6 +755,15 @@ export declare class ChatKitty {
    * garbage-collected (optional; a live session keeps it until `endSession`). The
    * instance is unusable afterwards. */
   free(): void;
+
+  /** Extension (docs/api.md §16), with `offline: true`: called with the current user's
+   * outbox at once and whenever it changes. */
+  onOutboxChanged(observer: (entries: OutboxEntry[]) => void): ChatKittyUnsubscribe;
+  /** Extension (docs/api.md §16), with `offline: true`: the current user's outbox. */
+  getOutbox(): Promise<OutboxEntry[]>;
+  /** Extension (docs/api.md §16), with `offline: true`: removes an entry (a failed one
+   * the user gave up on); its `sendMessage` Promise resolves cancelled. */
+  discardOutboxEntry(key: string): Promise<boolean>;
 
   // The API calls, each followed by its 2.x aliases (docs/api.md §12.1).
   // ----- generated from src/core/ops.rs by `UPDATE_SURFACE=1 cargo test -p chatkitty-wasm --lib surface` -----

@@ -102,6 +102,22 @@ async function loading(): Promise<void> {
   await inline.startSession({ username: 'jane' });
 }
 
+// The offline outbox (docs/api.md §16).
+async function offline(): Promise<void> {
+  const kitty = new ChatKitty({ apiKey: 'k', offline: true });
+  const off = kitty.onOutboxChanged((entries) => {
+    for (const e of entries) {
+      const label: string = e.state === 'failed' ? `failed: ${e.error?.message}` : e.state;
+      void label;
+      void e.request;
+    }
+  });
+  off();
+  const entries = await kitty.getOutbox();
+  if (entries[0]) await kitty.discardOutboxEntry(entries[0].key);
+}
+
+void offline;
 void quickStart;
 void more;
 void loading;

@@ -1,0 +1,187 @@
+// The durable outbox (docs/api.md §16) in real browsers against a live server: headless
+// Chromium and Firefox (puppeteer-core; BROWSERS="chrome firefox" picks), IndexedDB as
+// the browser has it. Each scenario checks with another user, in a browser context of
+// its own, that the server holds the message exactly once.
+//
+//   node run.mjs   (needs pkg/ built by scripts/build-pkg.sh and the server built;
+//                   CHATKITTY_SERVER_BIN overrides where the server binary is)
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import puppeteer from 'puppeteer-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(here, '../..');
+const KEY = 'offline-test';
+const log = (s) => console.log(`\x1b[1;34m[offline]\x1b[0m ${s}`);
+
+function serverBin() {
+  if (process.env.CHATKITTY_SERVER_BIN) return process.env.CHATKITTY_SERVER_BIN;
+  return join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'debug/chatkitty-server');
+}
+
+async function startServer(staticDir, dir) {
+  const child = spawn(serverBin(), [
+    '--port', '0', '--database', join(dir, 'chat.db'), '--api-key', KEY, '--static-dir', staticDir,
+    '--presence-grace-ms', '0', '--files-dir', join(dir, 'files'),
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const host = await new Promise((ok, fail) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on http:\/\/(\S+)/);
+      if (m) ok(m[1]);
+    });
+    child.once('exit', (c) => fail(new Error(`server exited (${c}): ${err}`)));
+  });
+  return { host, stop: () => child.kill('SIGTERM') };
+}
+
+function launch(browser) {
+  if (browser === 'firefox') {
+    return puppeteer.launch({ browser: 'firefox', executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr', headless: true, timeout: 180000 });
+  }
+  return puppeteer.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 180000,
+  });
+}
+
+function assert(cond, what) {
+  if (!cond) throw new Error(what);
+}
+const count = (bodies, b) => bodies.filter((x) => x === b).length;
+
+async function open(context, url) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => window.ready);
+  return page;
+}
+
+async function reload(page) {
+  await page.reload();
+  await page.waitForFunction(() => window.ready);
+}
+
+async function run(browserName, base) {
+  const browser = await launch(browserName);
+  const version = await browser.version();
+  const results = [];
+  const scenario = async (name, f) => {
+    const t0 = Date.now();
+    try {
+      await f();
+      results.push(`ok   ${name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      results.push(`FAIL ${name}: ${e.message}`);
+    }
+  };
+  try {
+    const run = `${browserName}-${Date.now()}`;
+    const jane = `jane-${run}`, john = `john-${run}`, room = `room-${run}`;
+    const url = `${base}/?key=${KEY}`;
+    // jane's tab (the default context: one browser profile); john checks from another.
+    const page = await open(browser.defaultBrowserContext(), url);
+    const other = await open(await browser.createBrowserContext(), url);
+    await page.evaluate((u) => t.start(u), jane);
+    const channel = await page.evaluate((n) => t.channel(n), room);
+    await other.evaluate((u) => t.start(u, false), john);
+    const seen = () => other.evaluate((c) => t.bodies(c), channel);
+    await other.evaluate((n) => t.join(n), room);
+
+    await scenario('online: a send through the outbox resolves with the stored message, outbox empty after', async () => {
+      await page.evaluate((c) => t.send(c, 'hello'), channel);
+      const r = await page.evaluate(() => t.result());
+      assert(r.succeeded && r.body === 'hello', `result ${JSON.stringify(r)}`);
+      assert((await page.evaluate(() => t.drained())).length === 0, 'outbox not empty');
+      assert(count(await seen(), 'hello') === 1, 'not stored once');
+    });
+
+    await scenario('offline in this page: "pending" reported, the promise resolves once the connection is back, stored once', async () => {
+      await page.evaluate(() => t.offline());
+      await page.evaluate((c) => t.send(c, 'while offline'), channel);
+      assert((await page.evaluate(() => t.outbox())).includes('while offline:sending') ||
+        (await page.evaluate(() => t.outbox())).includes('while offline:pending'), 'not in the outbox');
+      await new Promise((r) => setTimeout(r, 500));
+      assert(count(await seen(), 'while offline') === 0, 'sent while offline?');
+      await page.evaluate(() => t.online());
+      const r = await page.evaluate(() => t.result());
+      assert(r.succeeded, `result ${JSON.stringify(r)}`);
+      assert(count(await seen(), 'while offline') === 1, 'not stored once');
+    });
+
+    await scenario('sent offline, page reloaded: another user of the profile neither sees nor sends it; its user\'s next page sends it once', async () => {
+      await page.evaluate(() => t.offline());
+      await page.evaluate((c) => t.send(c, 'survivor'), channel);
+      await reload(page);
+      // Another user signs in in this profile first: the entry is not theirs.
+      await page.evaluate((u) => t.start(u), `mallory-${run}`);
+      assert((await page.evaluate(() => t.outbox())).length === 0, "another user's outbox shows jane's entry");
+      await new Promise((r) => setTimeout(r, 800));
+      assert(count(await seen(), 'survivor') === 0, "sent in another user's session");
+      await page.evaluate(() => t.end());
+      await page.evaluate((u) => t.start(u), jane);
+      const left = await page.evaluate(() => t.drained());
+      assert(left.length === 0, `outbox holds ${left}`);
+      assert(count(await seen(), 'survivor') === 1, 'not stored exactly once');
+    });
+
+    await scenario('page killed between the write and the send: the next page sends it, stored once', async () => {
+      await page.evaluate(() => { t.net.dropSends = true; });
+      await page.evaluate((c) => t.send(c, 'cut before send'), channel);
+      await reload(page);
+      await page.evaluate((u) => t.start(u), jane);
+      assert((await page.evaluate(() => t.drained())).length === 0, 'outbox not drained');
+      assert(count(await seen(), 'cut before send') === 1, 'not stored exactly once');
+    });
+
+    await scenario('page killed after the send, before the answer: sent again with the same key, stored once', async () => {
+      await page.evaluate(() => { t.net.deafAfterSend = true; });
+      await page.evaluate((c) => t.send(c, 'answer lost'), channel);
+      // The server has it; the page never heard back.
+      for (let i = 0; i < 50 && count(await seen(), 'answer lost') === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      assert(count(await seen(), 'answer lost') === 1, 'the first send did not arrive');
+      assert((await page.evaluate(() => t.outbox())).length === 1, 'the entry is gone without an answer');
+      await reload(page);
+      await page.evaluate((u) => t.start(u), jane);
+      assert((await page.evaluate(() => t.drained())).length === 0, 'outbox not drained');
+      assert(count(await seen(), 'answer lost') === 1, 'stored twice');
+    });
+
+    await scenario('the default (offline off) client has no outbox', async () => {
+      const e = await other.evaluate(() => window.kitty.getOutbox().then(() => 'resolved', (e) => e.name));
+      assert(e === 'TypeError', `getOutbox without offline: ${e}`);
+    });
+  } finally {
+    await browser.close();
+  }
+  return { version, results };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'kitty-offline-'));
+const site = join(dir, 'site');
+assert(existsSync(join(ROOT, 'pkg/offline.js')), 'pkg/ is not built (scripts/build-pkg.sh)');
+cpSync(join(here, 'page'), site, { recursive: true });
+cpSync(join(ROOT, 'pkg'), join(site, 'pkg'), { recursive: true });
+const server = await startServer(site, dir);
+let failed = false;
+try {
+  for (const b of (process.env.BROWSERS || 'chrome firefox').split(/\s+/).filter(Boolean)) {
+    const { version, results } = await run(b, `http://${server.host}`);
+    log(`${b} (${version})`);
+    for (const r of results) {
+      console.log(`  ${r}`);
+      if (r.startsWith('FAIL')) failed = true;
+    }
+  }
+} finally {
+  server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
