@@ -73,7 +73,7 @@ class ChatKitty {
 
   startChatSession(request) {
     if (!state.ready) throw new TypeError('ChatKitty: startChatSession before the module has loaded: await startSession() or init() first');
-    return this._core().startChatSession(request);
+    return this._core().startChatSession(this._ob ? this._ob.chat(request) : request);
   }
 
   sendKeystrokes(request) {
@@ -83,13 +83,14 @@ class ChatKitty {
 
   _call(op, request) {
     if (!state.ready && NAS[op]) throw noSession();
-    if (this._ob?.takes(op, request)) return this._ob.add(request);
-    return this._later((k) => k._call(op, request));
+    const f = () => this._later((k) => k._call(op, request));
+    return this._ob ? this._ob.call(op, request, f) : f();
   }
 
   // `offline: true`: the outbox, offline.js (docs/api.md §16).
-  _x() {
+  _x(bare) {
     if (!this._config.offline) return Promise.reject(new TypeError('ChatKitty: offline is off'));
+    if (bare) return import('./offline.js');
     return (this._o ??= Promise.resolve(this._later(() => import('./offline.js'))).then((m) => (this._ob = m.attach(this, this._k))));
   }
 
@@ -108,6 +109,14 @@ class ChatKitty {
 
   discardOutboxEntry(key) {
     return this._x().then((o) => o.discard(key));
+  }
+
+  readCache(request) {
+    return this._ob ? this._ob.readCache(request) : this._x(1).then((m) => m.readCache(this._config, request));
+  }
+
+  clearCache() {
+    return this._x().then((o) => o.clearCache());
   }
 
   _on(kind, observer) {

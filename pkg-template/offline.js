@@ -11,6 +11,11 @@
 // a page closed or killed at any point either never returned from `sendMessage` or left
 // the entry behind for the next page of the same app and user, which sends it with the
 // same key; the server stores a message once per key (docs/protocol.md).
+//
+// The local cache (`Cache`, docs/api.md §16.4) is built the same way: it decides what to
+// keep (the current user, the first page of the channel list, the newest messages of
+// the channels read most recently, live messages of chat sessions) within its bounds,
+// and when a read can be answered from it (no connection); the store keeps it per user.
 
 import { OP } from './surface.js';
 
@@ -197,22 +202,26 @@ const storeError = (e) => {
 /** The outbox in IndexedDB: one database per app and host, entries keyed by their
  * idempotency key and listed by user. `put` resolves once its transaction committed. */
 export function idbStore(name) {
+  const range = (user) => IDBKeyRange.bound([user, ''], [user, '\uffff']);
   const req = (r) => new Promise((ok, no) => {
     r.onsuccess = () => ok(r.result);
     r.onerror = () => no(r.error);
   });
   const opening = new Promise((ok, no) => {
-    const r = indexedDB.open(name, 1);
-    r.onupgradeneeded = () => r.result.createObjectStore('outbox', { keyPath: 'key' }).createIndex('user', 'user');
+    const r = indexedDB.open(name, 2);
+    r.onupgradeneeded = (e) => {
+      if (e.oldVersion < 1) r.result.createObjectStore('outbox', { keyPath: 'key' }).createIndex('user', 'user');
+      r.result.createObjectStore('cache', { keyPath: ['user', 'name'] });
+    };
     r.onsuccess = () => ok(r.result);
     r.onerror = () => no(r.error);
   });
   let db;
   opening.then((d) => (db = d), () => {});
-  const write = (f) => {
+  const write = (f, table = 'outbox', durability = 'strict') => {
     const run = (d) => new Promise((ok, no) => {
-      const t = d.transaction('outbox', 'readwrite', { durability: 'strict' });
-      f(t.objectStore('outbox'));
+      const t = d.transaction(table, 'readwrite', { durability });
+      f(t.objectStore(table));
       t.oncomplete = () => ok();
       t.onerror = t.onabort = () => no(t.error);
     });
@@ -224,16 +233,189 @@ export function idbStore(name) {
     put: (entry) => write((s) => s.put(entry)),
     delete: (key) => write((s) => s.delete(key)),
     list: (user) => opening.then((d) => req(d.transaction('outbox').objectStore('outbox').index('user').getAll(user))),
+    // The cache: records {user, name, value}; a user's records are one key range.
+    cacheRead: (user) => opening.then((d) => req(d.transaction('cache').objectStore('cache').getAll(range(user)))),
+    cachePut: (user, name, value) => write((s) => s.put({ user, name, value }), 'cache', 'relaxed'),
+    cacheDelete: (user, name) =>
+      write((s) => (user == null ? s.clear() : s.delete(name == null ? range(user) : [user, name])), 'cache', 'relaxed'),
   };
 }
 
-/** Attaches an outbox to a client.js ChatKitty (`kitty`) and its core (`core`). */
-export function attach(kitty, core, store) {
-  const c = kitty._config;
-  store ??= idbStore(`chatkitty-wasm:${c.apiKey}@${c.isSecure === false ? 'ws' : 'wss'}://${c.host || 'api.chatkitty.com'}`);
+/** The store of an app and host (one per page). */
+const stores = new Map();
+const storeOf = (c) => {
+  const name = `chatkitty-wasm:${c.apiKey}@${c.isSecure === false ? 'ws' : 'wss'}://${c.host || 'api.chatkitty.com'}`;
+  if (!stores.has(name)) stores.set(name, idbStore(name));
+  return stores.get(name);
+};
+
+/** `readCache` before the WebAssembly module has loaded: straight from the store. */
+export const readCache = (config, request) =>
+  typeof request?.username === 'string'
+    ? new Cache(storeOf(config)).read(request.username)
+    : Promise.reject(new TypeError('readCache: username must be a string'));
+
+/** The cache's bounds: the newest messages kept per channel, the channels kept. */
+export const MESSAGES = 50;
+export const CHANNELS = 20;
+
+const only = (request, keys) => Object.keys(request ?? {}).every((k) => keys.includes(k) || request[k] == null);
+const byIdDesc = (a, b) => b.id - a.id;
+const noPage = () => {
+  const e = new Error("You've requested a page that doesn't exists.");
+  e.name = e.error = 'PageOutOfBoundsError';
+  return Promise.reject(e);
+};
+
+/** The local cache's decisions. `store`: `cacheRead(user)` (its records `{name, value}`),
+ * `cachePut(user, name, value)`, `cacheDelete(user, name?)` (no name: all of the user's;
+ * no user: everyone's), each a Promise. Records: `user`, `channels` (the first page of
+ * `getChannels`), `m:<channel id>` (the newest messages of a channel, newest first). */
+export class Cache {
+  constructor(store, now = Date.now) {
+    this.store = store;
+    this.now = now;
+    this.user = null;
+    /** name → {value, time}: the current user's records. */
+    this.records = new Map();
+    /** Whether the connection is up (reads go to the server) or not (from the cache). */
+    this.online = false;
+    this.ready = Promise.resolve();
+  }
+
+  signedIn(user) {
+    if (user === this.user) return this.ready;
+    const was = this.user;
+    this.user = user;
+    this.records = new Map();
+    // A session ended: its user's cache goes (docs/api.md §16.4).
+    if (user == null) return (this.ready = was == null ? Promise.resolve() : this.store.cacheDelete(was).catch(() => {}));
+    this.online = true;
+    return (this.ready = this.store.cacheRead(user).then(
+      (rs) => {
+        if (this.user === user) for (const r of rs) if (!this.records.has(r.name)) this.records.set(r.name, r.value);
+      },
+      () => {},
+    ));
+  }
+
+  put(name, data) {
+    const value = { data, time: this.now() };
+    this.records.set(name, value);
+    this.store.cachePut(this.user, name, value).catch(() => {});
+  }
+
+  /** A call's answer from the server: kept if it is one the cache holds. */
+  seen(op, request, r) {
+    if (!r?.succeeded || this.user == null) return;
+    if (op === OP.getChannels && only(request, [])) this.put('channels', r.paginator.items);
+    else if (op === OP.getMessages && request?.channel?.id != null && only(request, ['channel'])) {
+      this.put(`m:${request.channel.id}`, r.paginator.items.slice(0, MESSAGES));
+      this.evict();
+    } else if (op === OP.getCurrentUser) this.put('user', r.user);
+    else if (op === OP.sendMessage && request?.channel && r.message) this.message(request.channel, r.message);
+  }
+
+  /** A message of `channel` that arrived live (or was sent): added to its cached page,
+   * and as its channel's last message in the cached list. */
+  message(channel, m) {
+    const name = `m:${channel.id}`, list = this.records.get(name);
+    if (list && !list.data.some((x) => x.id === m.id)) this.put(name, [m, ...list.data].sort(byIdDesc).slice(0, MESSAGES));
+    const channels = this.records.get('channels');
+    const c = channels?.data.find((x) => x.id === channel.id);
+    if (c && !(c.lastReceivedMessage?.id >= m.id)) {
+      this.put('channels', channels.data.map((x) => (x === c ? { ...x, lastReceivedMessage: m } : x)));
+    }
+  }
+
+  /** Keeps the `CHANNELS` channels read most recently. */
+  evict() {
+    const lists = [...this.records].filter(([n]) => n.startsWith('m:')).sort((a, b) => b[1].time - a[1].time);
+    for (const [name] of lists.slice(CHANNELS)) {
+      this.records.delete(name);
+      this.store.cacheDelete(this.user, name).catch(() => {});
+    }
+  }
+
+  /** A read answered from the cache while the connection is down, or undefined. */
+  answer(op, request) {
+    if (this.online || this.user == null) return;
+    let name;
+    if (op === OP.getChannels && only(request, [])) name = 'channels';
+    else if (op === OP.getMessages && request?.channel?.id != null && only(request, ['channel'])) name = `m:${request.channel.id}`;
+    else if (op === OP.getCurrentUser) name = 'user';
+    const r = name && this.records.get(name);
+    if (!r) return;
+    const result = { succeeded: true, failed: false, cancelled: false, cached: true, cachedTime: new Date(r.time).toISOString() };
+    if (name === 'user') result.user = r.data;
+    else result.paginator = { items: r.data, hasNextPage: false, hasPrevPage: false, nextPage: noPage, prevPage: noPage };
+    return result;
+  }
+
+  /** What the cache holds for `user`, read from the store (before a session too). */
+  async read(user) {
+    const rs = user === this.user ? [...this.records].map(([name, value]) => ({ name, value })) : await this.store.cacheRead(user);
+    const out = { user: null, channels: [], messages: {}, cachedTime: null };
+    let time = 0;
+    for (const { name, value } of rs) {
+      time = Math.max(time, value.time);
+      if (name === 'user') out.user = value.data;
+      else if (name === 'channels') out.channels = value.data;
+      else out.messages[name.slice(2)] = value.data;
+    }
+    if (time) out.cachedTime = new Date(time).toISOString();
+    return out;
+  }
+
+  /** Clears the current user's cache (no session: every user's of this app and host). */
+  clear() {
+    this.records = new Map();
+    return this.store.cacheDelete(this.user);
+  }
+}
+
+/** Attaches the outbox and the cache to a client.js ChatKitty (`kitty`) and its core
+ * (`core`). What client.js calls: `call`, `chat`, `signedIn`, and the extension calls. */
+export function attach(kitty, core, store = storeOf(kitty._config)) {
   const o = new Outbox(store, (request) => core._call(OP.sendMessage, request));
-  core._on(0, (user) => o.signedIn(user?.name ?? null), true);
-  o.signedIn(core.currentUser?.name ?? null);
-  core._on(1, () => o.online(), true);
-  return o;
+  const cache = new Cache(store);
+  const signedIn = (user) => Promise.all([o.signedIn(user), cache.signedIn(user)]);
+  core._on(0, (user) => signedIn(user?.name ?? null), true);
+  core._on(1, () => {
+    cache.online = true;
+    o.online();
+  }, true);
+  core._on(2, () => (cache.online = false), true);
+  signedIn(core.currentUser?.name ?? null);
+  return {
+    signedIn,
+    /** An API call: a message send into the outbox, a read from the cache while the
+     * connection is down, else `f()` (the core), its answer kept by the cache. */
+    call(op, request, f) {
+      if (o.takes(op, request)) return o.add(request).then((r) => (cache.seen(op, request, r), r));
+      const cached = cache.answer(op, request);
+      if (cached) return Promise.resolve(cached);
+      const p = f();
+      p?.then?.((r) => cache.seen(op, request, r), () => {});
+      return p;
+    },
+    /** `startChatSession`'s request, its live messages also going to the cache. */
+    chat(request) {
+      const f = request?.onReceivedMessage ?? request?.onMessageReceived;
+      if (typeof f !== 'function' || request.channel?.id == null) return request;
+      const on = (m) => {
+        cache.message(request.channel, m);
+        return f(m);
+      };
+      return { ...request, onReceivedMessage: on, onMessageReceived: undefined };
+    },
+    get: () => o.get(),
+    on: (f) => o.on(f),
+    discard: (key) => o.discard(key),
+    readCache: (request) => {
+      if (typeof request?.username !== 'string') return Promise.reject(new TypeError('readCache: username must be a string'));
+      return cache.ready.then(() => cache.read(request.username));
+    },
+    clearCache: () => cache.clear(),
+  };
 }

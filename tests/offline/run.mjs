@@ -55,6 +55,7 @@ function assert(cond, what) {
   if (!cond) throw new Error(what);
 }
 const count = (bodies, b) => bodies.filter((x) => x === b).length;
+const bench = [];
 
 async function open(context, url) {
   const page = await context.newPage();
@@ -154,6 +155,60 @@ async function run(browserName, base) {
       assert(count(await seen(), 'answer lost') === 1, 'stored twice');
     });
 
+    await scenario('cache: live messages kept, a reload reads it before any session (its user only), history readable offline, gap recovery adds the missed message once', async () => {
+      await page.evaluate((c) => t.openRoom(c), channel);
+      await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'live one' }), channel);
+      assert((await page.evaluate(() => t.waitLive('live one'))) === 1, 'live message not received');
+      await new Promise((r) => setTimeout(r, 200));
+      await reload(page);
+      const cached = await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id);
+      assert(cached.user === null || cached.user === jane, `user ${cached.user}`);
+      assert(cached.channels.includes(room), `channels ${cached.channels}`);
+      assert(cached.bodies && cached.bodies[0] === 'live one' && cached.bodies.includes('hello'), `bodies ${cached.bodies}`);
+      assert(cached.last[cached.channels.indexOf(room)] === 'live one', `last ${cached.last}`);
+      const mallorys = await page.evaluate((u, id) => t.readCache(u, id), `mallory-${run}`, channel.id);
+      assert(mallorys.channels.length === 0 && mallorys.bodies === null, "another user reads jane's cache");
+      await page.evaluate((u) => t.start(u), jane);
+      await page.evaluate((c) => t.openRoom(c), channel);
+      await page.evaluate(() => t.offline());
+      const offline = await page.evaluate((c) => t.reads(c), channel);
+      assert(offline.cached && offline.channelsCached, 'offline reads not from the cache');
+      assert(offline.bodies[0] === 'live one' && count(offline.bodies, 'live one') === 1, `offline bodies ${offline.bodies}`);
+      await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'during the gap' }), channel);
+      await page.evaluate(() => t.online());
+      const n = await page.evaluate(() => t.waitLive('during the gap'));
+      assert(n === 1, `gap recovery delivered it ${n} times (${await page.evaluate(() => t.live)})`);
+      await new Promise((r) => setTimeout(r, 200));
+      const after = await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id);
+      assert(after.bodies[0] === 'during the gap' && count(after.bodies, 'during the gap') === 1, `after ${after.bodies}`);
+      const fresh = await page.evaluate((c) => t.reads(c), channel);
+      assert(!fresh.cached && !fresh.channelsCached, 'online reads answered from the cache');
+    });
+
+    await scenario('cache: reload to first render, cache against network', async () => {
+      const times = [];
+      for (let i = 0; i < 5; i++) {
+        await reload(page);
+        const r = await page.evaluate((u, c) => t.firstRender(u, c), jane, channel);
+        assert(r.ok && r.fresh, `first render ${JSON.stringify(r)}`);
+        times.push(r);
+      }
+      const med = (k) => times.map((x) => x[k]).sort((a, b) => a - b)[2].toFixed(0);
+      bench.push(`${browserName}: reload to first render, median of 5: cache ${med('fromCache')} ms, network ${med('fromNetwork')} ms (from navigation start)`);
+    });
+
+    await scenario('cache: clearCache and endSession clear it', async () => {
+      await page.evaluate(() => t.clearCache());
+      assert((await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id)).channels.length === 0, 'clearCache left it');
+      await page.evaluate((c) => t.openRoom(c), channel);
+      await new Promise((r) => setTimeout(r, 200));
+      assert((await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id)).channels.length > 0, 'not cached again');
+      await page.evaluate(() => t.end());
+      await new Promise((r) => setTimeout(r, 200));
+      const c = await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id);
+      assert(c.channels.length === 0 && c.bodies === null, 'endSession left it');
+    });
+
     await scenario('the default (offline off) client has no outbox', async () => {
       const e = await other.evaluate(() => window.kitty.getOutbox().then(() => 'resolved', (e) => e.name));
       assert(e === 'TypeError', `getOutbox without offline: ${e}`);
@@ -180,6 +235,7 @@ try {
       if (r.startsWith('FAIL')) failed = true;
     }
   }
+  for (const b of bench) log(b);
 } finally {
   server.stop();
   rmSync(dir, { recursive: true, force: true });

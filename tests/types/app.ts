@@ -115,6 +115,13 @@ async function offline(): Promise<void> {
   off();
   const entries = await kitty.getOutbox();
   if (entries[0]) await kitty.discardOutboxEntry(entries[0].key);
+  const cached = await kitty.readCache({ username: 'jane' });
+  const names: string[] = cached.channels.map((c) => c.name ?? '');
+  const first = cached.channels[0];
+  const recent = first ? cached.messages[String(first.id)] ?? [] : [];
+  void names;
+  void recent.length;
+  if (cached.cachedTime) await kitty.clearCache();
 }
 
 void offline;

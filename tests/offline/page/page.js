@@ -25,6 +25,17 @@ function Net(url, protocols) {
 }
 Object.assign(Net, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
 
+const make = (offline = true) => {
+  if (!window.kitty) {
+    window.kitty = new ChatKitty({
+      apiKey: params.get('key'), host: location.host, isSecure: false, offline,
+      WebSocket: Net, minReconnectDelay: 100, maxReconnectDelay: 500,
+    });
+    window.kitty.onCurrentUserOffline(() => (net.down = true));
+    window.kitty.onCurrentUserOnline(() => (net.down = false));
+  }
+  return window.kitty;
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const params = new URLSearchParams(location.search);
 
@@ -33,10 +44,7 @@ window.t = {
   outboxLog: [],
   /** A client of `username`; `offline`: the durable outbox on. */
   async start(username, offline = true) {
-    const kitty = (window.kitty ??= new ChatKitty({
-      apiKey: params.get('key'), host: location.host, isSecure: false, offline,
-      WebSocket: Net, minReconnectDelay: 100, maxReconnectDelay: 500,
-    }));
+    const kitty = make(offline);
     if (offline && !window.outboxWatched) {
       window.outboxWatched = true;
       kitty.onOutboxChanged((list) => window.t.outboxLog.push(list.map((e) => `${e.request.body}:${e.state}`)));
@@ -66,9 +74,12 @@ window.t = {
     if (!r.succeeded) throw new Error(`getMessages: ${r.error?.message}`);
     return r.paginator.items.map((m) => m.body);
   },
-  offline() {
+  /** Takes the page offline; resolves once the SDK has noticed. */
+  async offline() {
     net.offline = true;
     for (const ws of sockets) ws.close();
+    for (let i = 0; i < 200 && !net.down; i++) await sleep(20);
+    if (!net.down) throw new Error('the SDK did not notice');
   },
   online() {
     net.offline = false;
@@ -95,6 +106,56 @@ window.t = {
       await sleep(50);
     }
     return (await window.kitty.getOutbox()).map((e) => `${e.request.body}:${e.state}`);
+  },
+  /** Opens a channel as an app does: the list, the newest messages, a chat session
+   * whose live messages go to `t.live`. */
+  async openRoom(channel) {
+    window.t.live = [];
+    await window.kitty.getChannels();
+    await window.kitty.getMessages({ channel });
+    const cs = window.kitty.startChatSession({ channel, onReceivedMessage: (m) => window.t.live.push(m.body) });
+    const r = await cs;
+    if (!r.succeeded) throw new Error(`startChatSession: ${r.error?.message}`);
+    // The chat session's gap cursor is read once it is confirmed (docs/api.md §14.3).
+    await sleep(300);
+    return true;
+  },
+  async waitLive(body, ms = 10000) {
+    for (let i = 0; i < ms / 50; i++) {
+      if (window.t.live.includes(body)) return window.t.live.filter((b) => b === body).length;
+      await sleep(50);
+    }
+    return 0;
+  },
+  async readCache(username, channelId) {
+    const c = await make().readCache({ username });
+    return {
+      user: c.user?.name ?? null,
+      channels: c.channels.map((x) => x.name),
+      last: c.channels.map((x) => x.lastReceivedMessage?.body ?? null),
+      bodies: c.messages[channelId] ? c.messages[channelId].map((m) => m.body) : null,
+      cachedTime: c.cachedTime,
+    };
+  },
+  async reads(channel) {
+    const m = await window.kitty.getMessages({ channel });
+    const c = await window.kitty.getChannels();
+    return { cached: !!m.cached, bodies: m.paginator?.items.map((x) => x.body), channelsCached: !!c.cached, channels: c.paginator?.items.map((x) => x.name) };
+  },
+  async clearCache() {
+    await window.kitty.clearCache();
+  },
+  /** Reload to first render, from navigation start: the cache (readCache), and the
+   * network (startSession, the channel list and the channel's messages). */
+  async firstRender(username, channel) {
+    const c = await make().readCache({ username });
+    const fromCache = performance.now();
+    const ok = c.channels.length > 0 && (c.messages[channel.id]?.length ?? 0) > 0;
+    await window.t.start(username);
+    await window.kitty.getChannels();
+    const m = await window.kitty.getMessages({ channel });
+    const fromNetwork = performance.now();
+    return { ok, fresh: !m.cached, fromCache, fromNetwork };
   },
   async outbox() {
     return (await window.kitty.getOutbox()).map((e) => `${e.request.body}:${e.state}`);
