@@ -506,12 +506,15 @@ export interface ChatKittyOptions {
 export interface CachedState {
   /** The user as `getCurrentUser` last answered, if it was called. */
   user: CurrentUser | null;
-  /** The first page of `getChannels()` (no filter), each with its last message as live
+  /** The first page of `getChannels()` (no filter, or `{joined: true}`), each with its last message as live
    * messages updated it. */
   channels: Channel[];
   /** By channel id: the newest messages (newest first, at most 50) of the channels read
    * with `getMessages({channel})` most recently (at most 20), with live messages added. */
   messages: Record<string, Message[]>;
+  /** By channel id: the newest messages of `getMessages({channel, filter: {mainThread:
+   * true}})`, as last read (live messages are not added: they may be in a thread). */
+  mainThreadMessages: Record<string, Message[]>;
   /** When it was last written; null: nothing cached. */
   cachedTime: string | null;
 }

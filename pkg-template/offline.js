@@ -66,6 +66,8 @@ export class Outbox {
   add(request) {
     const entry = { key: uuid(), user: this.user, state: 'pending', createdTime: this.now(), request: {} };
     for (const k of KEEP) if (request[k] !== undefined) entry.request[k] = request[k];
+    // As JSON (what goes on the wire anyway): an app's extra non-cloneable fields go.
+    entry.request = JSON.parse(JSON.stringify(entry.request));
     this.entries.set(entry.key, entry);
     const result = new Promise((resolve) => this.waiting.set(entry.key, resolve));
     this.store.put(entry).then(
@@ -260,6 +262,20 @@ export const MESSAGES = 50;
 export const CHANNELS = 20;
 
 const only = (request, keys) => Object.keys(request ?? {}).every((k) => keys.includes(k) || request[k] == null);
+const filter = (request, key) => {
+  const f = request?.filter;
+  return f != null && Object.keys(f).length === 1 && f[key] === true;
+};
+/** The record a read is kept in: the channel list (no filter, or only `joined: true`),
+ * a channel's messages (no filter: `m:<id>`; only `mainThread: true`: `mt:<id>`), the
+ * user; undefined for every other read. */
+const recordOf = (op, request) => {
+  if (op === OP.getChannels) return only(request, []) || (only(request, ['filter']) && filter(request, 'joined')) ? 'channels' : undefined;
+  if (op === OP.getCurrentUser) return 'user';
+  if (op !== OP.getMessages || request?.channel?.id == null) return;
+  if (only(request, ['channel'])) return `m:${request.channel.id}`;
+  if (only(request, ['channel', 'filter']) && filter(request, 'mainThread')) return `mt:${request.channel.id}`;
+};
 const byIdDesc = (a, b) => b.id - a.id;
 const noPage = () => {
   const e = new Error("You've requested a page that doesn't exists.");
@@ -308,16 +324,18 @@ export class Cache {
   /** A call's answer from the server: kept if it is one the cache holds. */
   seen(op, request, r) {
     if (!r?.succeeded || this.user == null) return;
-    if (op === OP.getChannels && only(request, [])) this.put('channels', r.paginator.items);
-    else if (op === OP.getMessages && request?.channel?.id != null && only(request, ['channel'])) {
-      this.put(`m:${request.channel.id}`, r.paginator.items.slice(0, MESSAGES));
+    const name = recordOf(op, request);
+    if (name === 'user') this.put(name, r.user);
+    else if (name === 'channels') this.put(name, r.paginator.items);
+    else if (name) {
+      this.put(name, r.paginator.items.slice(0, MESSAGES));
       this.evict();
-    } else if (op === OP.getCurrentUser) this.put('user', r.user);
-    else if (op === OP.sendMessage && request?.channel && r.message) this.message(request.channel, r.message);
+    } else if (op === OP.sendMessage && request?.channel && r.message) this.message(request.channel, r.message);
   }
 
-  /** A message of `channel` that arrived live (or was sent): added to its cached page,
-   * and as its channel's last message in the cached list. */
+  /** A message of `channel` that arrived live (or was sent): added to its cached page
+   * (the unfiltered one: a live message may be in a thread), and as its channel's last
+   * message in the cached list. */
   message(channel, m) {
     const name = `m:${channel.id}`, list = this.records.get(name);
     if (list && !list.data.some((x) => x.id === m.id)) this.put(name, [m, ...list.data].sort(byIdDesc).slice(0, MESSAGES));
@@ -328,9 +346,9 @@ export class Cache {
     }
   }
 
-  /** Keeps the `CHANNELS` channels read most recently. */
+  /** Keeps the `CHANNELS` message lists read most recently. */
   evict() {
-    const lists = [...this.records].filter(([n]) => n.startsWith('m:')).sort((a, b) => b[1].time - a[1].time);
+    const lists = [...this.records].filter(([n]) => n[0] === 'm').sort((a, b) => b[1].time - a[1].time);
     for (const [name] of lists.slice(CHANNELS)) {
       this.records.delete(name);
       this.store.cacheDelete(this.user, name).catch(() => {});
@@ -340,10 +358,7 @@ export class Cache {
   /** A read answered from the cache while the connection is down, or undefined. */
   answer(op, request) {
     if (this.online || this.user == null) return;
-    let name;
-    if (op === OP.getChannels && only(request, [])) name = 'channels';
-    else if (op === OP.getMessages && request?.channel?.id != null && only(request, ['channel'])) name = `m:${request.channel.id}`;
-    else if (op === OP.getCurrentUser) name = 'user';
+    const name = recordOf(op, request);
     const r = name && this.records.get(name);
     if (!r) return;
     const result = { succeeded: true, failed: false, cancelled: false, cached: true, cachedTime: new Date(r.time).toISOString() };
@@ -355,12 +370,13 @@ export class Cache {
   /** What the cache holds for `user`, read from the store (before a session too). */
   async read(user) {
     const rs = user === this.user ? [...this.records].map(([name, value]) => ({ name, value })) : await this.store.cacheRead(user);
-    const out = { user: null, channels: [], messages: {}, cachedTime: null };
+    const out = { user: null, channels: [], messages: {}, mainThreadMessages: {}, cachedTime: null };
     let time = 0;
     for (const { name, value } of rs) {
       time = Math.max(time, value.time);
       if (name === 'user') out.user = value.data;
       else if (name === 'channels') out.channels = value.data;
+      else if (name.startsWith('mt:')) out.mainThreadMessages[name.slice(3)] = value.data;
       else out.messages[name.slice(2)] = value.data;
     }
     if (time) out.cachedTime = new Date(time).toISOString();

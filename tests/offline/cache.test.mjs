@@ -86,7 +86,7 @@ test('per user: another user neither reads nor is answered from it; ending the s
   const later = new Cache(memoryStore(map), now);
   assert.deepEqual((await later.read('jane')).channels.map((x) => x.id), [1]);
   assert.equal((await later.read('jane')).user.name, 'jane');
-  assert.deepEqual(await later.read('john'), { user: null, channels: [], messages: {}, cachedTime: null });
+  assert.deepEqual(await later.read('john'), { user: null, channels: [], messages: {}, mainThreadMessages: {}, cachedTime: null });
   await later.signedIn('john');
   later.online = false;
   assert.equal(later.answer(OP.getChannels), undefined);
@@ -100,4 +100,19 @@ test('per user: another user neither reads nor is answered from it; ending the s
   c.seen(OP.getChannels, undefined, page([channel(1)]));
   await c.clear();
   assert.deepEqual((await c.read('ann')).channels, []);
+});
+
+test('the joined-channels filter is the channel list; a main-thread page is kept apart and not given live messages', async () => {
+  const c = new Cache(memoryStore(), now);
+  await c.signedIn('jane');
+  c.seen(OP.getChannels, { filter: { joined: true } }, page([channel(1)]));
+  c.seen(OP.getMessages, { channel: channel(1), filter: { mainThread: true } }, page([msg(2), msg(1)]));
+  c.message(channel(1), msg(3));
+  c.online = false;
+  assert.deepEqual(c.answer(OP.getChannels).paginator.items.map((x) => x.id), [1]);
+  assert.deepEqual(c.answer(OP.getChannels, { filter: { joined: true } }).paginator.items.map((x) => x.id), [1]);
+  assert.deepEqual(c.answer(OP.getMessages, { channel: channel(1), filter: { mainThread: true } }).paginator.items.map((m) => m.id), [2, 1]);
+  assert.equal(c.answer(OP.getMessages, { channel: channel(1), filter: { mainThread: true, x: 1 } }), undefined);
+  assert.equal(c.answer(OP.getMessages, { channel: channel(1) }), undefined);
+  assert.deepEqual(Object.keys((await c.read('jane')).mainThreadMessages), ['1']);
 });

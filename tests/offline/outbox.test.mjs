@@ -155,3 +155,14 @@ test('ending the session resolves this page\'s promises and keeps the entries fo
   assert.equal((await p).error.error, 'ChatKittyConnectionError');
   assert.equal(map.size, 1);
 });
+
+test("an app's non-cloneable fields on the channel do not stop the write", async () => {
+  const store = memoryStore();
+  const s = scriptedSend();
+  const o = new Outbox(store, s.send);
+  await o.signedIn('jane');
+  o.add({ channel: { ...channel, render: () => {} }, body: 'x' });
+  await flush();
+  assert.equal(s.calls.length, 1);
+  assert.deepEqual(store.map.get(s.calls[0].request.idempotencyKey).request.channel, channel);
+});
