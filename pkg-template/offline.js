@@ -419,9 +419,10 @@ export function attach(kitty, core, store = storeOf(kitty._config)) {
     chat(request) {
       const f = request?.onReceivedMessage ?? request?.onMessageReceived;
       if (typeof f !== 'function' || request.channel?.id == null) return request;
-      const on = (m) => {
-        cache.message(request.channel, m);
-        return f(m);
+      // Every argument passes through (a reply's parent comes second).
+      const on = (...args) => {
+        cache.message(request.channel, args[0]);
+        return f(...args);
       };
       return { ...request, onReceivedMessage: on, onMessageReceived: undefined };
     },

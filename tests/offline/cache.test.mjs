@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { install, OP } from '../../pkg-template/surface.js';
-import { Cache, MESSAGES, CHANNELS } from '../../pkg-template/offline.js';
+import { Cache, MESSAGES, CHANNELS, attach } from '../../pkg-template/offline.js';
 
 install(class {});
 
@@ -115,4 +115,17 @@ test('the joined-channels filter is the channel list; a main-thread page is kept
   assert.equal(c.answer(OP.getMessages, { channel: channel(1), filter: { mainThread: true, x: 1 } }), undefined);
   assert.equal(c.answer(OP.getMessages, { channel: channel(1) }), undefined);
   assert.deepEqual(Object.keys((await c.read('jane')).mainThreadMessages), ['1']);
+});
+
+test("a chat session's handler gets every argument (a reply's parent) and the cache the message", async () => {
+  const core = { currentUser: null, _on: () => () => {}, _call: () => Promise.resolve({ succeeded: true }) };
+  const x = attach({ _config: { apiKey: 'k' } }, core, { ...memoryStore(), list: async () => [] });
+  await x.signedIn('jane');
+  const got = [];
+  const r = x.chat({ channel: channel(1), onMessageReceived: (...a) => got.push(a) });
+  r.onReceivedMessage(msg(2), msg(1));
+  assert.deepEqual(got, [[msg(2), msg(1)]]);
+  assert.equal(r.onMessageReceived, undefined);
+  const plain = { channel: channel(1) };
+  assert.equal(x.chat(plain), plain, 'no handler: the request as it was');
 });
