@@ -219,7 +219,11 @@ export function idbStore(name) {
     r.onerror = () => no(r.error);
   });
   let db;
-  opening.then((d) => (db = d), () => {});
+  opening.then((d) => {
+    db = d;
+    // A newer version of the package upgrading the database in another tab: let it.
+    d.onversionchange = () => d.close();
+  }, () => {});
   const write = (f, table = 'outbox', durability = 'strict') => {
     const run = (d) => new Promise((ok, no) => {
       const t = d.transaction(table, 'readwrite', { durability });
