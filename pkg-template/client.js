@@ -35,7 +35,9 @@ class ChatKitty {
     // before then wait in `_queue`.
     this._k = undefined;
     this._queue = [];
-    if (state.ready) this._core();
+    // `shareConnection`: the tabs' one connection, in a SharedWorker (docs/api.md §17).
+    if (configuration.shareConnection && globalThis.SharedWorker) this._w = import('./shared.js').then((m) => m.remote(this));
+    else if (state.ready) this._core();
   }
 
   _core() {
@@ -50,7 +52,7 @@ class ChatKitty {
 
   /** `f(core)` now, or once the module has loaded (a Promise then). */
   _later(f) {
-    return state.ready ? f(this._core()) : init().then(() => f(this._core()));
+    return this._k || (state.ready && !this._w) ? f(this._core()) : (this._w ?? init()).then(() => f(this._core()));
   }
 
   get currentUser() {
@@ -59,7 +61,7 @@ class ChatKitty {
 
   startSession(request) {
     return this._later((k) => {
-      if (!(this._config.WebSocket ?? state.WebSocket)) {
+      if (!this._w && !(this._config.WebSocket ?? state.WebSocket)) {
         throw new TypeError("ChatKitty: no WebSocket in this runtime: install the 'ws' package (Node 20) or pass { WebSocket } to new ChatKitty()");
       }
       const s = k.startSession(request);
@@ -72,17 +74,17 @@ class ChatKitty {
   }
 
   startChatSession(request) {
-    if (!state.ready) throw new TypeError('ChatKitty: startChatSession before the module has loaded: await startSession() or init() first');
+    if (!state.ready && !this._k) throw new TypeError('ChatKitty: startChatSession before the module has loaded: await startSession() or init() first');
     return this._core().startChatSession(this._ob ? this._ob.chat(request) : request);
   }
 
   sendKeystrokes(request) {
-    if (!state.ready) throw noSession();
+    if (!state.ready && !this._k) throw noSession();
     return this._core().sendKeystrokes(request);
   }
 
   _call(op, request) {
-    if (!state.ready && NAS[op]) throw noSession();
+    if (!state.ready && !this._k && NAS[op]) throw noSession();
     const f = () => this._later((k) => k._call(op, request));
     return this._ob ? this._ob.call(op, request, f) : f();
   }
@@ -120,7 +122,7 @@ class ChatKitty {
   }
 
   _on(kind, observer) {
-    if (state.ready) return this._core()._on(kind, observer);
+    if (this._k || (state.ready && !this._w)) return this._core()._on(kind, observer);
     // Instance observers need a session; the current-user ones wait for the module.
     if (kind > 2) throw noSession();
     if (kind === 0) typeof observer === 'function' ? observer(null) : observer?.onNext?.(null);

@@ -57,6 +57,12 @@ function assert(cond, what) {
 const count = (bodies, b) => bodies.filter((x) => x === b).length;
 const bench = [];
 
+/** The server's open WebSocket connections (its /metrics). */
+async function connections(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(text.match(/^chatkitty_connections (\d+)/m)?.[1]);
+}
+
 async function open(context, url) {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
@@ -207,6 +213,40 @@ async function run(browserName, base) {
       await new Promise((r) => setTimeout(r, 200));
       const c = await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id);
       assert(c.channels.length === 0 && c.bodies === null, 'endSession left it');
+    });
+
+    await scenario('shareConnection: 5 tabs of one user hold 1 connection; each tab gets each message once; closing the first tab (mid-send) loses nothing', async () => {
+      const ctx = await browser.createBrowserContext();
+      const before = await connections(base);
+      const tabs = [];
+      for (let i = 0; i < 5; i++) tabs.push(await open(ctx, `${url}&tab=${i}`));
+      const ann = `ann-${run}`;
+      for (const tab of tabs) {
+        const r = await tab.evaluate((u) => t.startShared(u), ann);
+        assert(r.user === ann && r.current === ann, `session ${JSON.stringify(r)}`);
+      }
+      const shared = await tabs[0].evaluate((n) => t.channel(n), `shared-${run}`);
+      await other.evaluate((n) => t.join(n), `shared-${run}`);
+      for (const tab of tabs) await tab.evaluate((c) => t.openRoom(c), shared);
+      await new Promise((r) => setTimeout(r, 500));
+      const held = await connections(base);
+      assert(held === before + 1, `${held - before} connections for 5 tabs`);
+      await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'to every tab' }), shared);
+      for (const tab of tabs) assert((await tab.evaluate(() => t.waitLive('to every tab'))) === 1, 'a tab did not get it once');
+      // The first tab sends and is closed at once, before any answer.
+      await tabs[0].evaluate((c) => { window.kitty.sendMessage({ channel: c, body: 'sent as the tab closed' }); }, shared);
+      await tabs[0].close();
+      await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'after the first tab went' }), shared);
+      for (const tab of tabs.slice(1)) {
+        assert((await tab.evaluate(() => t.waitLive('after the first tab went'))) === 1, 'a tab missed a message after the close');
+        assert((await tab.evaluate(() => t.waitLive('sent as the tab closed'))) === 1, 'the closing tab\'s send did not reach the others once');
+      }
+      const seenShared = await other.evaluate((c) => t.bodies(c), shared);
+      assert(count(seenShared, 'sent as the tab closed') === 1, 'the closing tab\'s send is not stored once');
+      assert((await connections(base)) === before + 1, 'the connection did not stay');
+      const u = await tabs[1].evaluate(() => window.kitty.getCurrentUser().then((r) => r.user?.name));
+      assert(u === ann, `getCurrentUser in a remaining tab: ${u}`);
+      await ctx.close();
     });
 
     await scenario('the default (offline off) client has no outbox', async () => {

@@ -53,6 +53,13 @@ window.t = {
     if (!r.succeeded) throw new Error(`startSession: ${r.error?.message}`);
     return r.session.user.name;
   },
+  /** A client sharing the app's one connection (shareConnection), as `username`. */
+  async startShared(username) {
+    window.kitty ??= new ChatKitty({ apiKey: params.get('key'), host: location.host, isSecure: false, shareConnection: true });
+    const r = await window.kitty.startSession({ username });
+    if (!r.succeeded) throw new Error(`startSession: ${r.error?.message}`);
+    return { user: r.session.user.name, current: window.kitty.currentUser?.name };
+  },
   async end() {
     await window.kitty.endSession();
   },

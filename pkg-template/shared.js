@@ -1,0 +1,156 @@
+// chatkitty-wasm: a tab's side of `shareConnection: true` (docs/api.md §17). The tab's
+// ChatKitty gets a `Remote` in place of the wasm-bindgen client: the same methods
+// (`_call`, `_on`, `startSession`, `startChatSession`, …), carried out by the SharedWorker
+// (shared-worker.js) that owns the one connection of all the app's tabs. Answers and
+// events come back over the tab's MessagePort; `encode` makes them cloneable (errors as
+// their fields, paginators as their items and a reference for the next page).
+
+const uuid = () => globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
+
+/** A value as it can cross a MessagePort: functions dropped, errors as their fields,
+ * paginators (kept in `pages`) as their items and a reference. */
+export function encode(v, pages) {
+  if (v == null || typeof v !== 'object') return typeof v === 'function' ? undefined : v;
+  if (v instanceof Error) return { __e: { ...v, name: v.name, message: v.message } };
+  if (typeof Blob !== 'undefined' && v instanceof Blob) return v;
+  if (Array.isArray(v)) return v.map((x) => encode(x, pages));
+  const out = {};
+  if (pages && typeof v.nextPage === 'function') {
+    const ref = uuid();
+    pages.set(ref, v);
+    if (pages.size > 100) pages.delete(pages.keys().next().value);
+    out.__p = ref;
+  }
+  for (const k of Object.keys(v)) if (typeof v[k] !== 'function') out[k] = encode(v[k], pages);
+  return out;
+}
+
+function decode(v, remote) {
+  if (v == null || typeof v !== 'object' || (typeof Blob !== 'undefined' && v instanceof Blob)) return v;
+  if (Array.isArray(v)) return v.map((x) => decode(x, remote));
+  if (v.__e) return Object.assign(new Error(v.__e.message), v.__e);
+  const out = {};
+  for (const k of Object.keys(v)) if (k !== '__p') out[k] = decode(v[k], remote);
+  if (v.__p) {
+    out.nextPage = () => remote.rpc({ t: 'page', ref: v.__p, dir: 'nextPage' });
+    out.prevPage = () => remote.rpc({ t: 'page', ref: v.__p, dir: 'prevPage' });
+  }
+  return out;
+}
+
+const notify = (o, v) => {
+  try {
+    typeof o === 'function' ? o(v) : o?.onNext?.(v);
+  } catch (e) {
+    console.error(e);
+  }
+};
+
+class Remote {
+  constructor(port) {
+    this.port = port;
+    this.n = 0;
+    this.waiting = new Map();
+    this.handlers = new Map();
+    this.user = undefined;
+    port.onmessage = ({ data: m }) => {
+      if (m.t === 'user') this.user = decode(m.u, this) ?? undefined;
+      else if (m.t === 'ok' || m.t === 'err') {
+        const w = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        w?.[m.t === 'ok' ? 0 : 1](decode(m.r, this));
+      } else if (m.t === 'ev') this.handlers.get(m.id)?.(decode(m.v, this));
+      else if (m.t === 'chat') this.handlers.get(m.id)?.[m.h]?.(...decode(m.args, this));
+      else if (m.t === 'chat-ready') this.handlers.get(m.id)?.ready(decode(m.r, this));
+    };
+  }
+
+  rpc(m) {
+    const id = ++this.n;
+    return new Promise((ok, no) => {
+      this.waiting.set(id, [ok, no]);
+      this.port.postMessage({ ...m, id });
+    });
+  }
+
+  get currentUser() {
+    return this.user;
+  }
+
+  startSession(request) {
+    return this.rpc({ t: 'start', request: encode(request) });
+  }
+
+  endSession() {
+    return this.rpc({ t: 'end' });
+  }
+
+  _call(op, request) {
+    return this.rpc({ t: 'call', op, request: encode(request) });
+  }
+
+  _on(kind, observer, replay) {
+    const id = ++this.n;
+    this.handlers.set(id, (v) => notify(observer, v));
+    this.port.postMessage({ t: 'on', id, kind });
+    if (kind === 0 && !replay) notify(observer, this.user ?? null);
+    return () => {
+      this.handlers.delete(id);
+      this.port.postMessage({ t: 'off', id });
+      return () => {};
+    };
+  }
+
+  startChatSession(request) {
+    if (!request?.channel?._topics?.self) throw new TypeError('Invalid or missing argument: channel._topics.self');
+    const id = ++this.n;
+    const handlers = Object.keys(request).filter((k) => typeof request[k] === 'function');
+    let ready;
+    const done = new Promise((r) => (ready = r));
+    const own = {};
+    for (const h of handlers) own[h] = (...a) => request[h](...a);
+    const session = {
+      channel: request.channel,
+      thread: null,
+      end: () => {
+        this.handlers.delete(id);
+        this.port.postMessage({ t: 'chat-end', id });
+      },
+    };
+    this.handlers.set(id, { ...own, ready: (r) => ready({ ...r, session }) });
+    this.port.postMessage({ t: 'chat', id, request: encode(request), handlers });
+    const result = { succeeded: true, failed: false, cancelled: false, session };
+    Object.defineProperty(result, 'then', { value: (a, b) => done.then(a, b) });
+    return result;
+  }
+
+  sendKeystrokes(request) {
+    this.port.postMessage({ t: 'keys', request: encode(request) });
+  }
+
+  _tables() {
+    return this.waiting.size + this.handlers.size;
+  }
+
+  free() {}
+}
+
+/** Connects `kitty` (client.js) to the app's SharedWorker; its `_k` becomes the Remote. */
+export async function remote(kitty) {
+  const lock = `chatkitty-wasm-tab-${uuid()}`;
+  // Held until this tab goes: the worker then cleans up after it.
+  if (navigator.locks) {
+    await new Promise((held) => navigator.locks.request(lock, () => (held(), new Promise(() => {}))));
+  }
+  const w = new SharedWorker(new URL('./shared-worker.js', import.meta.url), { type: 'module', name: 'chatkitty-wasm' });
+  const r = new Remote(w.port);
+  const c = kitty._config;
+  w.port.postMessage({
+    t: 'hello', lock,
+    config: { apiKey: c.apiKey, host: c.host, isSecure: c.isSecure, minReconnectDelay: c.minReconnectDelay, maxReconnectDelay: c.maxReconnectDelay, sendTimeout: c.sendTimeout },
+  });
+  kitty._k = r;
+  for (const register of kitty._queue) register(r);
+  kitty._queue = undefined;
+  return r;
+}
