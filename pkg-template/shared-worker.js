@@ -1,27 +1,31 @@
-// chatkitty-wasm: the SharedWorker that owns the connection of every tab of an app with
+// chatkitty-wasm: the SharedWorker that owns the connections of every tab of an app with
 // `shareConnection: true` (docs/api.md §17): one ChatKitty (socket and core) per API key,
-// host and user, whatever the number of tabs. Each tab talks to it through a MessagePort
-// (shared.js); the worker runs the calls, and forwards answers, observer and chat-session
-// events to the tab that asked. It decides nothing of the API itself: it is a driver
-// between the tabs and one client.
+// host and user, whatever the number of tabs; two people signed in in two tabs of one
+// browser profile have one each. Each tab talks to it through a MessagePort (shared.js);
+// the worker runs the calls and forwards answers, observer and chat-session events to
+// the tab that asked. It decides nothing of the API itself: it is a driver between the
+// tabs and their clients.
 import ChatKitty from './index.js';
 import { encode } from './shared.js';
 
-/** key (apiKey, host, secure) → {kitty, users: count of tabs with a session} */
+/** apiKey, host, secure, username → {kitty, tabs: the ports with a session on it} */
 const clients = new Map();
 
-function clientOf(config) {
-  const key = `${config.apiKey}\n${config.host}\n${config.isSecure}`;
+function clientOf(config, user) {
+  const key = `${config.apiKey}\n${config.host}\n${config.isSecure}\n${user}`;
   let c = clients.get(key);
-  if (!c) clients.set(key, (c = { kitty: new ChatKitty({ ...config, shareConnection: false }), tabs: new Set() }));
+  if (!c) clients.set(key, (c = { kitty: new ChatKitty({ ...config, shareConnection: false }), tabs: new Set(), key }));
   return c;
 }
 
 function tab(port) {
+  let config;
+  /** The client of this tab's session (none before startSession and after endSession). */
   let c;
-  let started = false;
-  /** id → unsubscribe / chat session, this tab's. */
+  /** id → unsubscribe: this tab's observers and chat sessions on `c`. */
   const subs = new Map();
+  /** id → kind: this tab's observers, registered again on each session's client. */
+  const observers = new Map();
   const pages = new Map();
   const post = (m) => port.postMessage(m);
   const answer = (id, p) =>
@@ -29,66 +33,77 @@ function tab(port) {
       (r) => post({ t: 'ok', id, r: encode(r, pages) }),
       (e) => post({ t: 'err', id, r: encode(e, pages) }),
     );
+  // Calls without a session (getChannel, getUser…) go to a client of no user.
+  const kitty = () => (c ?? clientOf(config, '')).kitty;
+  const observe = (id, kind) => subs.set(id, c.kitty._on(kind, (v) => post({ t: 'ev', id, v: encode(v) }), true));
+  const bind = (client) => {
+    c = client;
+    c.tabs.add(port);
+    subs.set('user', c.kitty._on(0, (u) => post({ t: 'user', u: encode(u) }), true));
+    post({ t: 'user', u: encode(c.kitty.currentUser) });
+    for (const [id, kind] of observers) observe(id, kind);
+  };
   const end = () => {
     for (const s of subs.values()) s();
     subs.clear();
     pages.clear();
-    if (c && started) {
-      started = false;
-      c.tabs.delete(port);
-      // The last tab with a session ends it.
-      if (!c.tabs.size) return c.kitty.endSession();
+    if (!c) return;
+    const client = c;
+    c = undefined;
+    post({ t: 'user', u: null });
+    client.tabs.delete(port);
+    // The last tab with a session on it ends it.
+    if (!client.tabs.size) {
+      clients.delete(client.key);
+      return client.kitty.endSession();
     }
   };
   port.onmessage = ({ data: m }) => {
     try {
       switch (m.t) {
-        case 'hello': {
-          c = clientOf(m.config);
+        case 'hello':
+          config = m.config;
           // The tab holds a lock until it goes: granted to us then (closed, crashed).
           navigator.locks?.request(m.lock, () => end());
-          const off = c.kitty.onCurrentUserChanged((u) => post({ t: 'user', u: encode(u) }));
-          subs.set('user', off);
           return;
-        }
         case 'start': {
-          const k = c.kitty;
-          const mark = (r) => {
-            if (r.succeeded && !started) {
-              started = true;
-              c.tabs.add(port);
-            }
-            return r;
-          };
+          if (c) return answer(m.id, kitty().startSession(m.request)); // SessionActiveError, as without sharing
+          const client = clientOf(config, String(m.request?.username));
+          const k = client.kitty;
           // A session of this user is live: this tab shares it.
-          if (k.currentUser && k.currentUser.name === m.request?.username) {
-            return answer(m.id, mark({ succeeded: true, failed: false, cancelled: false, session: { user: k.currentUser } }));
+          if (k.currentUser) {
+            bind(client);
+            return answer(m.id, { succeeded: true, failed: false, cancelled: false, session: { user: k.currentUser } });
           }
-          return answer(m.id, Promise.resolve(k.startSession(m.request)).then(mark));
+          return answer(m.id, Promise.resolve(k.startSession(m.request)).then((r) => {
+            if (r.succeeded) bind(client);
+            else if (!client.tabs.size) clients.delete(client.key);
+            return r;
+          }));
         }
         case 'end':
           return answer(m.id, end());
         case 'call':
-          return answer(m.id, c.kitty._call(m.op, m.request));
+          return answer(m.id, kitty()._call(m.op, m.request));
         case 'page': {
           const p = pages.get(m.ref);
-          return answer(m.id, p ? p[m.dir]() : Promise.reject(new Error('page gone')));
+          return answer(m.id, p ? p[m.dir]() : Promise.reject(new Error('This page is no longer available.')));
         }
-        case 'on': {
-          const off = c.kitty._on(m.kind, (v) => post({ t: 'ev', id: m.id, v: encode(v) }), m.kind === 0);
-          subs.set(m.id, off);
+        case 'on':
+          // Kept for each session this tab has (the tab checked it may register it).
+          observers.set(m.id, m.kind);
+          if (c) observe(m.id, m.kind);
           return;
-        }
         case 'off':
+          observers.delete(m.id);
           subs.get(m.id)?.();
           subs.delete(m.id);
           return;
         case 'chat': {
           const request = { ...m.request };
           for (const h of m.handlers) request[h] = (...args) => post({ t: 'chat', id: m.id, h, args: encode(args) });
-          const r = c.kitty.startChatSession(request);
+          const r = kitty().startChatSession(request);
           subs.set(m.id, () => r.session?.end());
-          post({ t: 'ok', id: m.id, r: encode({ ...r, session: { ...r.session, end: undefined, setThread: undefined } }) });
           Promise.resolve(r).then((done) => post({ t: 'chat-ready', id: m.id, r: encode({ ...done, session: undefined }) }));
           return;
         }
@@ -97,7 +112,7 @@ function tab(port) {
           subs.delete(m.id);
           return;
         case 'keys':
-          c.kitty.sendKeystrokes(m.request);
+          kitty().sendKeystrokes(m.request);
           return;
       }
     } catch (e) {

@@ -90,6 +90,12 @@ class Remote {
   }
 
   _on(kind, observer, replay) {
+    // Observers of the user's channels and presence need a session, as without sharing.
+    if (kind > 2 && !this.user) {
+      const e = new Error("You're not connected to ChatKitty.");
+      e.name = e.error = 'NoActiveSessionError';
+      throw e;
+    }
     const id = ++this.n;
     this.handlers.set(id, (v) => notify(observer, v));
     this.port.postMessage({ t: 'on', id, kind });

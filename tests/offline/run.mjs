@@ -215,7 +215,7 @@ async function run(browserName, base) {
       assert(c.channels.length === 0 && c.bodies === null, 'endSession left it');
     });
 
-    await scenario('shareConnection: 5 tabs of one user hold 1 connection; each tab gets each message once; closing the first tab (mid-send) loses nothing', async () => {
+    await scenario('shareConnection: 5 tabs of one user hold 1 connection; each tab gets each message once; closing the first tab (mid-send) loses nothing; a second person has their own; one tab ending its session leaves the others; all gone, no connection', async () => {
       const ctx = await browser.createBrowserContext();
       const before = await connections(base);
       const tabs = [];
@@ -246,7 +246,21 @@ async function run(browserName, base) {
       assert((await connections(base)) === before + 1, 'the connection did not stay');
       const u = await tabs[1].evaluate(() => window.kitty.getCurrentUser().then((r) => r.user?.name));
       assert(u === ann, `getCurrentUser in a remaining tab: ${u}`);
+      // A second person in the same profile: a connection of their own, their own user.
+      const bob = await open(ctx, `${url}&tab=bob`);
+      const b = await bob.evaluate((u) => t.startShared(u), `bob-${run}`);
+      assert(b.user === `bob-${run}` && b.current === `bob-${run}`, `bob's session ${JSON.stringify(b)}`);
+      assert((await connections(base)) === before + 2, 'two people in one profile need two connections');
+      // One tab ends its session: the others keep theirs.
+      await tabs[1].evaluate(() => t.end());
+      assert((await tabs[1].evaluate(() => window.kitty.currentUser ?? null)) === null, 'currentUser after endSession');
+      await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'after one tab ended' }), shared);
+      for (const tab of tabs.slice(2)) assert((await tab.evaluate(() => t.waitLive('after one tab ended'))) === 1, 'a tab missed a message after another ended');
+      assert((await tabs[1].evaluate(() => t.live.includes('after one tab ended'))) === false, 'the ended tab still hears its chat session');
+      // Every tab goes: the connections close.
       await ctx.close();
+      for (let i = 0; i < 50 && (await connections(base)) !== before; i++) await new Promise((r) => setTimeout(r, 100));
+      assert((await connections(base)) === before, 'connections left after every tab closed');
     });
 
     await scenario('the default (offline off) client has no outbox', async () => {
