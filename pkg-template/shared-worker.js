@@ -5,8 +5,14 @@
 // the worker runs the calls and forwards answers, observer and chat-session events to
 // the tab that asked. It decides nothing of the API itself: it is a driver between the
 // tabs and their clients.
-import ChatKitty from './index.js';
-import { encode } from './shared.js';
+// It uses the wasm-bindgen client directly (no client.js): a worker bundled by Vite as
+// one classic script may hold no dynamic import.
+import { state, init } from './loader.js';
+import { ChatKitty as Core } from './chatkitty_wasm.js';
+import { encode } from './wire.js';
+
+state.wasm = () => new URL('./chatkitty_wasm_bg.wasm', import.meta.url);
+const loading = init();
 
 /** apiKey, host, secure, username → {kitty, tabs: the ports with a session on it} */
 const clients = new Map();
@@ -14,7 +20,7 @@ const clients = new Map();
 function clientOf(config, user) {
   const key = `${config.apiKey}\n${config.host}\n${config.isSecure}\n${user}`;
   let c = clients.get(key);
-  if (!c) clients.set(key, (c = { kitty: new ChatKitty({ ...config, shareConnection: false }), tabs: new Set(), key }));
+  if (!c) clients.set(key, (c = { kitty: new Core({ ...config, WebSocket: state.WebSocket }), tabs: new Set(), key }));
   return c;
 }
 
@@ -58,7 +64,12 @@ function tab(port) {
       return client.kitty.endSession();
     }
   };
+  // Messages wait for the module; their order is kept.
+  let queue = loading;
   port.onmessage = ({ data: m }) => {
+    queue = queue.then(() => void handle(m));
+  };
+  const handle = (m) => {
     try {
       switch (m.t) {
         case 'hello':

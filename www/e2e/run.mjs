@@ -136,7 +136,9 @@ const browser = await launchBrowser();
 console.log(`demo e2e against ${server.url}`);
 
 const jane = await open(browser, server.url, 'jane', DESKTOP);
-const john = await open(browser, server.url, 'john', PHONE, { cuttable: true });
+// john's tab has a connection of its own (?share=0), so the test can cut it; jane's
+// goes through the shared worker (docs/api.md §17).
+const john = await open(browser, `${server.url}?share=0`, 'john', PHONE, { cuttable: true });
 
 await step('sign in with a username and a display name (desktop and 375 px)', async () => {
   await shot(jane.page, 'desktop-signin');

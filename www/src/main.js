@@ -13,8 +13,17 @@ const API_KEY = import.meta.env.VITE_CHATKITTY_API_KEY || 'demo';
 const HOST = import.meta.env.VITE_CHATKITTY_HOST || location.host;
 
 // offline: messages sent without a connection are kept on this device (IndexedDB) and sent
-// when it returns, even after a reload (docs/api.md §16).
-const kitty = new ChatKitty({ apiKey: API_KEY, host: HOST, isSecure: location.protocol === 'https:', offline: true });
+// when it returns, even after a reload; the channel list and recent messages are cached
+// (docs/api.md §16). shareConnection: the tabs of one person share one connection
+// (docs/api.md §17); `?share=0` gives a tab its own (the end-to-end test cuts one
+// person's network that way).
+const kitty = new ChatKitty({
+  apiKey: API_KEY,
+  host: HOST,
+  isSecure: location.protocol === 'https:',
+  offline: true,
+  shareConnection: new URLSearchParams(location.search).get('share') !== '0',
+});
 // Per tab, so two tabs of one browser can be two people (a reload stays signed in).
 const SAVED = 'kitty-chat:user';
 
