@@ -500,6 +500,10 @@ export interface ChatKittyOptions {
    * from it while disconnected carry `cached: true`).
    * Loads `offline.js` (about 6 KB gzip) when set. Default false. */
   offline?: boolean;
+  /** Extension (docs/api.md §17): the tabs of the app share one connection per user,
+   * owned by a SharedWorker (where the browser has one; otherwise ignored). Loads
+   * `shared.js` and the worker when set. Default false. */
+  shareConnection?: boolean;
 }
 
 /** Extension (docs/api.md §16.4): what the cache holds for a user. */
