@@ -36,9 +36,18 @@ class Remote {
   rpc(m) {
     const id = ++this.n;
     return new Promise((ok, no) => {
+      if (this.broken) return no(this.broken);
       this.waiting.set(id, [ok, no]);
       this.port.postMessage({ ...m, id });
     });
+  }
+
+  /** The worker could not load (not emitted by the bundler, refused by a policy): every
+   * call waiting, and every later one, rejects with `e`. */
+  fail(e) {
+    this.broken = e;
+    for (const [, no] of this.waiting.values()) no(e);
+    this.waiting.clear();
   }
 
   get currentUser() {
@@ -118,6 +127,8 @@ export async function remote(kitty) {
   }
   const w = new SharedWorker(new URL('./shared-worker.js', import.meta.url), { type: 'module', name: 'chatkitty-wasm' });
   const r = new Remote(w.port);
+  w.onerror = () =>
+    r.fail(new Error('chatkitty-wasm: its shared worker (shared-worker.js) could not load; serve it beside shared.js, or leave shareConnection off.'));
   const c = kitty._config;
   w.port.postMessage({
     t: 'hello', lock,
