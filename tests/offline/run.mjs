@@ -55,6 +55,15 @@ function assert(cond, what) {
   if (!cond) throw new Error(what);
 }
 const count = (bodies, b) => bodies.filter((x) => x === b).length;
+/** Polls `f` until `ok(value)` (5 s at most); returns the last value. */
+async function until(f, ok) {
+  let v;
+  for (let i = 0; i < 50; i++) {
+    if (ok((v = await f()))) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return v;
+}
 const bench = [];
 
 /** The server's open WebSocket connections (its /metrics). */
@@ -165,7 +174,8 @@ async function run(browserName, base) {
       await page.evaluate((c) => t.openRoom(c), channel);
       await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'live one' }), channel);
       assert((await page.evaluate(() => t.waitLive('live one'))) === 1, 'live message not received');
-      await new Promise((r) => setTimeout(r, 200));
+      // Written (the cache's writes are not waited for by the calls).
+      await until(() => page.evaluate((u, id) => t.readCache(u, id), jane, channel.id), (c) => c.bodies?.[0] === 'live one');
       await reload(page);
       const cached = await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id);
       assert(cached.user === null || cached.user === jane, `user ${cached.user}`);
@@ -184,8 +194,7 @@ async function run(browserName, base) {
       await page.evaluate(() => t.online());
       const n = await page.evaluate(() => t.waitLive('during the gap'));
       assert(n === 1, `gap recovery delivered it ${n} times (${await page.evaluate(() => t.live)})`);
-      await new Promise((r) => setTimeout(r, 200));
-      const after = await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id);
+      const after = await until(() => page.evaluate((u, id) => t.readCache(u, id), jane, channel.id), (c) => c.bodies?.[0] === 'during the gap');
       assert(after.bodies[0] === 'during the gap' && count(after.bodies, 'during the gap') === 1, `after ${after.bodies}`);
       const fresh = await page.evaluate((c) => t.reads(c), channel);
       assert(!fresh.cached && !fresh.channelsCached, 'online reads answered from the cache');
@@ -207,11 +216,10 @@ async function run(browserName, base) {
       await page.evaluate(() => t.clearCache());
       assert((await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id)).channels.length === 0, 'clearCache left it');
       await page.evaluate((c) => t.openRoom(c), channel);
-      await new Promise((r) => setTimeout(r, 200));
-      assert((await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id)).channels.length > 0, 'not cached again');
+      const again = await until(() => page.evaluate((u, id) => t.readCache(u, id), jane, channel.id), (c) => c.channels.length > 0);
+      assert(again.channels.length > 0, 'not cached again');
       await page.evaluate(() => t.end());
-      await new Promise((r) => setTimeout(r, 200));
-      const c = await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id);
+      const c = await until(() => page.evaluate((u, id) => t.readCache(u, id), jane, channel.id), (x) => x.channels.length === 0);
       assert(c.channels.length === 0 && c.bodies === null, 'endSession left it');
     });
 
