@@ -1,6 +1,7 @@
 // The open conversation: its chat session, the message history (older pages load as
 // you scroll up), live messages, typing, presence, read receipts, reactions, replies in
-// a thread panel, editing and deleting, and uploads with progress.
+// a thread panel, editing and deleting, uploads with progress, reporting others'
+// messages, and, for the channel's moderators, its moderation (moderation.js).
 import { h, avatar, nameOf, clock, dayKey, dayLabel, bytes, bodyNodes, safeUrl, icon } from './dom.js';
 import { createComposer } from './composer.js';
 import { titleOf, otherMembers } from './channels.js';
