@@ -396,6 +396,14 @@ export type GetUserBlockListResult = ChatKittyResult<Paged<UserBlockListItem>>;
 export type DeleteUserBlockListItemResult = ChatKittyResult<{ user: User }>;
 export type GetCountResult = ChatKittyResult<{ count: number }>;
 export type TriggerEventResult = ChatKittyResult<{ channel: Channel }>;
+/** Moderation (an extension beyond chatkitty 1.58.2, docs/api.md §16.1): resolved when
+ * the server confirmed it, with the message or channel passed in. */
+export type FlagMessageResult = ChatKittyResult<{ message: Message }>;
+export type BanChannelMemberResult = ChatKittyResult<{ channel: Channel }>;
+export type UnbanChannelMemberResult = ChatKittyResult<{ channel: Channel }>;
+export type MuteChannelMemberResult = ChatKittyResult<{ channel: Channel }>;
+export type UnmuteChannelMemberResult = ChatKittyResult<{ channel: Channel }>;
+export type SetChannelSlowModeResult = ChatKittyResult<{ channel: Channel }>;
 
 /** Thrown synchronously by calls that need a session when there is none. */
 export interface NoActiveSessionError extends ChatKittyError {
@@ -431,6 +439,14 @@ export interface ChannelNotInvitableError extends ChatKittyError {
 export interface MessageNotAReplyError extends ChatKittyError {
   error: 'MessageNotAReplyError';
   messageModel: Message;
+}
+
+/** The `error` of a moderation refusal (docs/api.md §16.1): a `sendMessage` by a
+ * member banned from the channel (`BannedError`), muted in it (`MutedError`), posting
+ * again too soon in slow mode (`SlowModeError`, its message says when they may), or a
+ * message the application's blocklist refuses (`MessageBlockedError`). */
+export interface ChatKittyModerationError extends ChatKittyError {
+  error: 'BannedError' | 'MutedError' | 'SlowModeError' | 'MessageBlockedError';
 }
 
 /** The `error` of a call that failed because of the connection:
@@ -616,6 +632,27 @@ export interface GetUserIsChannelMemberRequest { user: User; channel: Channel }
 export interface BlockUserRequest { user: User }
 export interface DeleteUserBlockListItemRequest { item: UserBlockListItem }
 export interface TriggerEventRequest { channel: Channel; type: string; properties?: unknown }
+/** `flagMessage` (docs/api.md §16.1): why the message is reported (at most 500 characters). */
+export interface FlagMessageRequest { message: Message; reason?: string }
+/** `banChannelMember`: a member of a group channel you moderate; `reason` (at most 500
+ * characters) is kept with the ban; `durationSeconds` (1 to 31,622,400): until lifted when
+ * absent. */
+export interface BanChannelMemberRequest {
+  channel: Channel;
+  user: ChatKittyUserReference | User;
+  reason?: string;
+  durationSeconds?: number;
+}
+export interface UnbanChannelMemberRequest { channel: Channel; user: ChatKittyUserReference | User }
+/** `muteChannelMember`: `durationSeconds` (1 to 31,622,400): until lifted when absent. */
+export interface MuteChannelMemberRequest {
+  channel: Channel;
+  user: ChatKittyUserReference | User;
+  durationSeconds?: number;
+}
+export interface UnmuteChannelMemberRequest { channel: Channel; user: ChatKittyUserReference | User }
+/** `setChannelSlowMode`: the seconds between a member's messages, 0 (off) to 21,600. */
+export interface SetChannelSlowModeRequest { channel: Channel; seconds: number }
 /** Internal to the official client; declared for completeness. */
 export interface CreatePaginatorRequest { relay: string; contentName: string; parameters?: Record<string, unknown> }
 
@@ -920,6 +957,41 @@ export declare class ChatKitty {
    * Throws `NoActiveSessionError`.
    */
   searchMessages(request: SearchMessagesRequest): Promise<SearchMessagesResult>;
+  /**
+   * Reports a message to the application's moderators (an extension beyond
+   * chatkitty 1.58.2: docs/api.md §16.1); reporting it again changes nothing. Resolves
+   * with the message passed in. Throws `NoActiveSessionError`.
+   */
+  flagMessage(request: FlagMessageRequest): Promise<FlagMessageResult>;
+  /**
+   * Bans a member from a channel you moderate, for `durationSeconds` or until unbanned
+   * (an extension: docs/api.md §16.1): they leave it and can neither read, join nor be
+   * invited back. Resolves with the channel passed in. Throws `NoActiveSessionError`.
+   */
+  banChannelMember(request: BanChannelMemberRequest): Promise<BanChannelMemberResult>;
+  /**
+   * Lifts a member's ban from a channel you moderate (an extension: docs/api.md
+   * §16.1). Resolves with the channel passed in. Throws `NoActiveSessionError`.
+   */
+  unbanChannelMember(request: UnbanChannelMemberRequest): Promise<UnbanChannelMemberResult>;
+  /**
+   * Mutes a member of a channel you moderate, for `durationSeconds` or until unmuted
+   * (an extension: docs/api.md §16.1): they still read, and their messages fail with
+   * `MutedError`. Resolves with the channel passed in. Throws `NoActiveSessionError`.
+   */
+  muteChannelMember(request: MuteChannelMemberRequest): Promise<MuteChannelMemberResult>;
+  /**
+   * Lifts a member's mute in a channel you moderate (an extension: docs/api.md
+   * §16.1). Resolves with the channel passed in. Throws `NoActiveSessionError`.
+   */
+  unmuteChannelMember(request: UnmuteChannelMemberRequest): Promise<UnmuteChannelMemberResult>;
+  /**
+   * Sets the seconds a member of a channel you moderate must wait between messages (0:
+   * off; moderators are exempt; an extension: docs/api.md §16.1). Messages sent sooner
+   * fail with `SlowModeError`. Resolves with the channel passed in. Throws
+   * `NoActiveSessionError`.
+   */
+  setChannelSlowMode(request: SetChannelSlowModeRequest): Promise<SetChannelSlowModeResult>;
   // ----- end of generated code -----
 }
 

@@ -5,6 +5,7 @@ import ChatKitty from 'chatkitty-wasm';
 import { h, avatar, nameOf } from './dom.js';
 import { ChannelList } from './channels.js';
 import { Conversation } from './conversation.js';
+import { searchBox } from './search.js';
 import './style.css';
 
 const API_KEY = import.meta.env.VITE_CHATKITTY_API_KEY || 'demo';
@@ -143,6 +144,7 @@ function renderShell() {
     { class: 'sidebar', 'aria-label': 'Conversations' },
     h('header', { class: 'sidebar-head' }, els.me, h('button', { type: 'button', class: 'ghost small', onclick: signOut }, 'Sign out')),
     app.channels.toolbar,
+    searchBox(app),
     app.channels.el,
   );
   els.main = h('main', { class: 'main', id: 'main' });
