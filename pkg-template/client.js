@@ -35,7 +35,6 @@ class ChatKitty {
     // before then wait in `_queue`.
     this._k = undefined;
     this._queue = [];
-    // `shareConnection`: the tabs' one connection, in a SharedWorker (docs/api.md §17).
     if (configuration.shareConnection && globalThis.SharedWorker) this._w = import('./shared.js').then((m) => m.remote(this));
     else if (state.ready) this._core();
   }
@@ -52,7 +51,7 @@ class ChatKitty {
 
   /** `f(core)` now, or once the module has loaded (a Promise then). */
   _later(f) {
-    return this._k || (state.ready && !this._w) ? f(this._core()) : (this._w ?? init()).then(() => f(this._core()));
+    return state.ready && !this._w ? f(this._core()) : (this._w ?? init()).then(() => f(this._core()));
   }
 
   get currentUser() {
@@ -65,7 +64,7 @@ class ChatKitty {
         throw new TypeError("ChatKitty: no WebSocket in this runtime: install the 'ws' package (Node 20) or pass { WebSocket } to new ChatKitty()");
       }
       const s = k.startSession(request);
-      return this._config.offline ? s.then((r) => this._x().then((o) => o.signedIn(k.currentUser?.name ?? null)).then(() => r)) : s;
+      return this._config.offline ? s.then((r) => this._x().then((o) => o.signedIn()).then(() => r)) : s;
     });
   }
 
@@ -74,55 +73,27 @@ class ChatKitty {
   }
 
   startChatSession(request) {
-    if (!state.ready && !this._k) throw new TypeError('ChatKitty: startChatSession before the module has loaded: await startSession() or init() first');
-    return this._core().startChatSession(this._ob ? this._ob.chat(request) : request);
+    if (!state.ready) throw new TypeError('ChatKitty: startChatSession before the module has loaded: await startSession() or init() first');
+    return this._core().startChatSession(this._ob?.chat(request) ?? request);
   }
 
   sendKeystrokes(request) {
-    if (!state.ready && !this._k) throw noSession();
+    if (!state.ready) throw noSession();
     return this._core().sendKeystrokes(request);
   }
 
   _call(op, request) {
-    if (!state.ready && !this._k && NAS[op]) throw noSession();
-    const f = () => this._later((k) => k._call(op, request));
-    return this._ob ? this._ob.call(op, request, f) : f();
+    if (!state.ready && NAS[op]) throw noSession();
+    return this._ob ? this._ob.call(op, request) : this._later((k) => k._call(op, request));
   }
 
-  // `offline: true`: the outbox, offline.js (docs/api.md §16).
-  _x(bare) {
+  _x(n) {
     if (!this._config.offline) return Promise.reject(new TypeError('ChatKitty: offline is off'));
-    if (bare) return import('./offline.js');
-    return (this._o ??= Promise.resolve(this._later(() => import('./offline.js'))).then((m) => (this._ob = m.attach(this, this._k))));
-  }
-
-  onOutboxChanged(f) {
-    let off, gone;
-    this._x().then((o) => gone || ((off = o.on(f)), o.get().then(f)));
-    return () => {
-      gone = 1;
-      off?.();
-    };
-  }
-
-  getOutbox() {
-    return this._x().then((o) => o.get());
-  }
-
-  discardOutboxEntry(key) {
-    return this._x().then((o) => o.discard(key));
-  }
-
-  readCache(request) {
-    return this._ob ? this._ob.readCache(request) : this._x(1).then((m) => m.readCache(this._config, request));
-  }
-
-  clearCache() {
-    return this._x().then((o) => o.clearCache());
+    return n == 'readCache' && !this._ob ? import('./offline.js') : (this._o ??= this._later(() => import('./offline.js')).then((m) => (this._ob = m.attach(this, this._k))));
   }
 
   _on(kind, observer) {
-    if (this._k || (state.ready && !this._w)) return this._core()._on(kind, observer);
+    if (state.ready) return this._core()._on(kind, observer);
     // Instance observers need a session; the current-user ones wait for the module.
     if (kind > 2) throw noSession();
     if (kind === 0) typeof observer === 'function' ? observer(null) : observer?.onNext?.(null);
@@ -147,6 +118,12 @@ class ChatKitty {
 }
 
 install(ChatKitty);
+for (const n of ['onOutboxChanged', 'getOutbox', 'discardOutboxEntry', 'readCache', 'clearCache']) {
+  ChatKitty.prototype[n] = function (a) {
+    const p = this._x(n).then((o) => o[n](a, this._config));
+    return n[0] == 'o' ? () => p.then((f) => f()) : p;
+  };
+}
 
 export default ChatKitty;
 export { ChatKitty };

@@ -396,6 +396,14 @@ export type GetUserBlockListResult = ChatKittyResult<Paged<UserBlockListItem>>;
 export type DeleteUserBlockListItemResult = ChatKittyResult<{ user: User }>;
 export type GetCountResult = ChatKittyResult<{ count: number }>;
 export type TriggerEventResult = ChatKittyResult<{ channel: Channel }>;
+/** Moderation (an extension beyond chatkitty 1.58.2, docs/api.md §16.1): resolved when
+ * the server confirmed it, with the message or channel passed in. */
+export type FlagMessageResult = ChatKittyResult<{ message: Message }>;
+export type BanChannelMemberResult = ChatKittyResult<{ channel: Channel }>;
+export type UnbanChannelMemberResult = ChatKittyResult<{ channel: Channel }>;
+export type MuteChannelMemberResult = ChatKittyResult<{ channel: Channel }>;
+export type UnmuteChannelMemberResult = ChatKittyResult<{ channel: Channel }>;
+export type SetChannelSlowModeResult = ChatKittyResult<{ channel: Channel }>;
 
 /** Thrown synchronously by calls that need a session when there is none. */
 export interface NoActiveSessionError extends ChatKittyError {
@@ -431,6 +439,14 @@ export interface ChannelNotInvitableError extends ChatKittyError {
 export interface MessageNotAReplyError extends ChatKittyError {
   error: 'MessageNotAReplyError';
   messageModel: Message;
+}
+
+/** The `error` of a moderation refusal (docs/api.md §16.1): a `sendMessage` by a
+ * member banned from the channel (`BannedError`), muted in it (`MutedError`), posting
+ * again too soon in slow mode (`SlowModeError`, its message says when they may), or a
+ * message the application's blocklist refuses (`MessageBlockedError`). */
+export interface ChatKittyModerationError extends ChatKittyError {
+  error: 'BannedError' | 'MutedError' | 'SlowModeError' | 'MessageBlockedError';
 }
 
 /** The `error` of a call that failed because of the connection:
@@ -490,7 +506,7 @@ export interface ChatKittyOptions {
    * (it may or may not have been stored if it had gone out). 0: wait forever.
    * Default 30000. */
   sendTimeout?: number;
-  /** Extension (docs/api.md §16): the durable outbox and the local cache. Text and external-file messages
+  /** Extension (docs/api.md §17): the durable outbox and the local cache. Text and external-file messages
    * are written to IndexedDB before they are sent and sent again — with the same
    * idempotency key, so the server stores them once — when the connection returns, in
    * this page or the next page of the same app, host and user. Their Promise then
@@ -498,15 +514,15 @@ export interface ChatKittyOptions {
    * The current user, the channel list and the newest messages of recently read
    * channels are kept in IndexedDB per app, host and user (`readCache`; reads answered
    * from it while disconnected carry `cached: true`).
-   * Loads `offline.js` (about 6 KB gzip) when set. Default false. */
+   * Loads `offline.js` (about 6.4 KB gzip) when set. Default false. */
   offline?: boolean;
-  /** Extension (docs/api.md §17): the tabs of the app share one connection per user,
+  /** Extension (docs/api.md §18): the tabs of the app share one connection per user,
    * owned by a SharedWorker (where the browser has one; otherwise ignored). Loads
    * `shared.js` and the worker when set. Default false. */
   shareConnection?: boolean;
 }
 
-/** Extension (docs/api.md §16.4): what the cache holds for a user. */
+/** Extension (docs/api.md §17.4): what the cache holds for a user. */
 export interface CachedState {
   /** The user as `getCurrentUser` last answered, if it was called. */
   user: CurrentUser | null;
@@ -523,7 +539,7 @@ export interface CachedState {
   cachedTime: string | null;
 }
 
-/** Extension (docs/api.md §16): a message in the outbox. */
+/** Extension (docs/api.md §17): a message in the outbox. */
 export interface OutboxEntry {
   /** Its idempotency key. */
   key: string;
@@ -661,6 +677,27 @@ export interface GetUserIsChannelMemberRequest { user: User; channel: Channel }
 export interface BlockUserRequest { user: User }
 export interface DeleteUserBlockListItemRequest { item: UserBlockListItem }
 export interface TriggerEventRequest { channel: Channel; type: string; properties?: unknown }
+/** `flagMessage` (docs/api.md §16.1): why the message is reported (at most 500 characters). */
+export interface FlagMessageRequest { message: Message; reason?: string }
+/** `banChannelMember`: a member of a group channel you moderate; `reason` (at most 500
+ * characters) is kept with the ban; `durationSeconds` (1 to 31,622,400): until lifted when
+ * absent. */
+export interface BanChannelMemberRequest {
+  channel: Channel;
+  user: ChatKittyUserReference | User;
+  reason?: string;
+  durationSeconds?: number;
+}
+export interface UnbanChannelMemberRequest { channel: Channel; user: ChatKittyUserReference | User }
+/** `muteChannelMember`: `durationSeconds` (1 to 31,622,400): until lifted when absent. */
+export interface MuteChannelMemberRequest {
+  channel: Channel;
+  user: ChatKittyUserReference | User;
+  durationSeconds?: number;
+}
+export interface UnmuteChannelMemberRequest { channel: Channel; user: ChatKittyUserReference | User }
+/** `setChannelSlowMode`: the seconds between a member's messages, 0 (off) to 21,600. */
+export interface SetChannelSlowModeRequest { channel: Channel; seconds: number }
 /** Internal to the official client; declared for completeness. */
 export interface CreatePaginatorRequest { relay: string; contentName: string; parameters?: Record<string, unknown> }
 
@@ -780,18 +817,18 @@ export declare class ChatKitty {
    * instance is unusable afterwards. */
   free(): void;
 
-  /** Extension (docs/api.md §16), with `offline: true`: called with the current user's
+  /** Extension (docs/api.md §17), with `offline: true`: called with the current user's
    * outbox at once and whenever it changes. */
   onOutboxChanged(observer: (entries: OutboxEntry[]) => void): ChatKittyUnsubscribe;
-  /** Extension (docs/api.md §16), with `offline: true`: the current user's outbox. */
+  /** Extension (docs/api.md §17), with `offline: true`: the current user's outbox. */
   getOutbox(): Promise<OutboxEntry[]>;
-  /** Extension (docs/api.md §16), with `offline: true`: removes an entry (a failed one
+  /** Extension (docs/api.md §17), with `offline: true`: removes an entry (a failed one
    * the user gave up on); its `sendMessage` Promise resolves cancelled. */
   discardOutboxEntry(key: string): Promise<boolean>;
-  /** Extension (docs/api.md §16.4), with `offline: true`: what the cache holds for
+  /** Extension (docs/api.md §17.4), with `offline: true`: what the cache holds for
    * `username` — readable at once after a reload, before `startSession`. */
   readCache(request: { username: string }): Promise<CachedState>;
-  /** Extension (docs/api.md §16.4), with `offline: true`: clears the current user's cache
+  /** Extension (docs/api.md §17.4), with `offline: true`: clears the current user's cache
    * (without a session: every user's of this app and host). `endSession` clears it too. */
   clearCache(): Promise<void>;
 
@@ -980,6 +1017,41 @@ export declare class ChatKitty {
    * Throws `NoActiveSessionError`.
    */
   searchMessages(request: SearchMessagesRequest): Promise<SearchMessagesResult>;
+  /**
+   * Reports a message to the application's moderators (an extension beyond
+   * chatkitty 1.58.2: docs/api.md §16.1); reporting it again changes nothing. Resolves
+   * with the message passed in. Throws `NoActiveSessionError`.
+   */
+  flagMessage(request: FlagMessageRequest): Promise<FlagMessageResult>;
+  /**
+   * Bans a member from a channel you moderate, for `durationSeconds` or until unbanned
+   * (an extension: docs/api.md §16.1): they leave it and can neither read, join nor be
+   * invited back. Resolves with the channel passed in. Throws `NoActiveSessionError`.
+   */
+  banChannelMember(request: BanChannelMemberRequest): Promise<BanChannelMemberResult>;
+  /**
+   * Lifts a member's ban from a channel you moderate (an extension: docs/api.md
+   * §16.1). Resolves with the channel passed in. Throws `NoActiveSessionError`.
+   */
+  unbanChannelMember(request: UnbanChannelMemberRequest): Promise<UnbanChannelMemberResult>;
+  /**
+   * Mutes a member of a channel you moderate, for `durationSeconds` or until unmuted
+   * (an extension: docs/api.md §16.1): they still read, and their messages fail with
+   * `MutedError`. Resolves with the channel passed in. Throws `NoActiveSessionError`.
+   */
+  muteChannelMember(request: MuteChannelMemberRequest): Promise<MuteChannelMemberResult>;
+  /**
+   * Lifts a member's mute in a channel you moderate (an extension: docs/api.md
+   * §16.1). Resolves with the channel passed in. Throws `NoActiveSessionError`.
+   */
+  unmuteChannelMember(request: UnmuteChannelMemberRequest): Promise<UnmuteChannelMemberResult>;
+  /**
+   * Sets the seconds a member of a channel you moderate must wait between messages (0:
+   * off; moderators are exempt; an extension: docs/api.md §16.1). Messages sent sooner
+   * fail with `SlowModeError`. Resolves with the channel passed in. Throws
+   * `NoActiveSessionError`.
+   */
+  setChannelSlowMode(request: SetChannelSlowModeRequest): Promise<SetChannelSlowModeResult>;
   // ----- end of generated code -----
 }
 

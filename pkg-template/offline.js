@@ -1,4 +1,4 @@
-// chatkitty-wasm: the durable outbox (docs/api.md §16), loaded only by
+// chatkitty-wasm: the durable outbox (docs/api.md §17), loaded only by
 // `new ChatKitty({ offline: true })` (a separate module: the default bundle does not
 // carry it).
 //
@@ -12,7 +12,7 @@
 // the entry behind for the next page of the same app and user, which sends it with the
 // same key; the server stores a message once per key (docs/protocol.md).
 //
-// The local cache (`Cache`, docs/api.md §16.4) is built the same way: it decides what to
+// The local cache (`Cache`, docs/api.md §17.4) is built the same way: it decides what to
 // keep (the current user, the first page of the channel list, the newest messages of
 // the channels read most recently, live messages of chat sessions) within its bounds,
 // and when a read can be answered from it (no connection); the store keeps it per user.
@@ -256,7 +256,7 @@ const storeOf = (c) => {
 };
 
 /** `readCache` before the WebAssembly module has loaded: straight from the store. */
-export const readCache = (config, request) =>
+export const readCache = (request, config) =>
   typeof request?.username === 'string'
     ? new Cache(storeOf(config)).read(request.username)
     : Promise.reject(new TypeError('readCache: username must be a string'));
@@ -308,7 +308,7 @@ export class Cache {
     const was = this.user;
     this.user = user;
     this.records = new Map();
-    // A session ended: its user's cache goes (docs/api.md §16.4).
+    // A session ended: its user's cache goes (docs/api.md §17.4).
     if (user == null) return (this.ready = was == null ? Promise.resolve() : this.store.cacheDelete(was).catch(() => {}));
     this.online = true;
     return (this.ready = this.store.cacheRead(user).then(
@@ -399,7 +399,8 @@ export class Cache {
 export function attach(kitty, core, store = storeOf(kitty._config)) {
   const o = new Outbox(store, (request) => core._call(OP.sendMessage, request));
   const cache = new Cache(store);
-  const signedIn = (user) => Promise.all([o.signedIn(user), cache.signedIn(user)]);
+  // No argument: the client's current user.
+  const signedIn = (user = core.currentUser?.name ?? null) => Promise.all([o.signedIn(user), cache.signedIn(user)]);
   core._on(0, (user) => signedIn(user?.name ?? null), true);
   core._on(1, () => {
     cache.online = true;
@@ -410,8 +411,8 @@ export function attach(kitty, core, store = storeOf(kitty._config)) {
   return {
     signedIn,
     /** An API call: a message send into the outbox, a read from the cache while the
-     * connection is down, else `f()` (the core), its answer kept by the cache. */
-    call(op, request, f) {
+     * connection is down, else `f()` (the client), its answer kept by the cache. */
+    call(op, request, f = () => kitty._later((k) => k._call(op, request))) {
       if (o.takes(op, request)) return o.add(request).then((r) => (cache.seen(op, request, r), r));
       const cached = cache.answer(op, request);
       if (cached) return Promise.resolve(cached);
@@ -430,9 +431,14 @@ export function attach(kitty, core, store = storeOf(kitty._config)) {
       };
       return { ...request, onReceivedMessage: on, onMessageReceived: undefined };
     },
-    get: () => o.get(),
-    on: (f) => o.on(f),
-    discard: (key) => o.discard(key),
+    getOutbox: () => o.get(),
+    /** `f` now (once loaded) and on each change; its unsubscribe. */
+    onOutboxChanged: (f) => {
+      const off = o.on(f);
+      o.get().then((list) => o.listeners.has(f) && f(list));
+      return off;
+    },
+    discardOutboxEntry: (key) => o.discard(key),
     readCache: (request) => {
       if (typeof request?.username !== 'string') return Promise.reject(new TypeError('readCache: username must be a string'));
       return cache.ready.then(() => cache.read(request.username));

@@ -1,5 +1,5 @@
 // chatkitty-wasm: the SharedWorker that owns the connections of every tab of an app with
-// `shareConnection: true` (docs/api.md §17): one ChatKitty (socket and core) per API key,
+// `shareConnection: true` (docs/api.md §18): one ChatKitty (socket and core) per API key,
 // host and user, whatever the number of tabs; two people signed in in two tabs of one
 // browser profile have one each. Each tab talks to it through a MessagePort (shared.js);
 // the worker runs the calls and forwards answers, observer and chat-session events to

@@ -1,10 +1,17 @@
-// chatkitty-wasm: a tab's side of `shareConnection: true` (docs/api.md §17). The tab's
+// chatkitty-wasm: a tab's side of `shareConnection: true` (docs/api.md §18). The tab's
 // ChatKitty gets a `Remote` in place of the wasm-bindgen client: the same methods
 // (`_call`, `_on`, `startSession`, `startChatSession`, …), carried out by the SharedWorker
 // (shared-worker.js) that owns the one connection of all the app's tabs. Answers and
 // events come back over the tab's MessagePort, made cloneable by wire.js.
 
 import { encode, decode, uuid } from './wire.js';
+import { NAS } from './surface.js';
+
+const noSession = () => {
+  const e = new Error("You're not connected to ChatKitty.");
+  e.name = e.error = 'NoActiveSessionError';
+  return e;
+};
 
 const notify = (o, v) => {
   try {
@@ -68,11 +75,7 @@ class Remote {
 
   _on(kind, observer, replay) {
     // Observers of the user's channels and presence need a session, as without sharing.
-    if (kind > 2 && !this.user) {
-      const e = new Error("You're not connected to ChatKitty.");
-      e.name = e.error = 'NoActiveSessionError';
-      throw e;
-    }
+    if (kind > 2 && !this.user) throw noSession();
     const id = ++this.n;
     this.handlers.set(id, (v) => notify(observer, v));
     this.port.postMessage({ t: 'on', id, kind });
@@ -137,5 +140,18 @@ export async function remote(kitty) {
   kitty._k = r;
   for (const register of kitty._queue) register(r);
   kitty._queue = undefined;
+  // client.js's methods wait for the WebAssembly module, which this tab never loads:
+  // these go to the worker instead (with the offline extension's hooks, §17).
+  kitty._call = (op, request) => {
+    if (NAS[op] && !r.user) throw noSession();
+    const f = () => r._call(op, request);
+    return kitty._ob ? kitty._ob.call(op, request, f) : f();
+  };
+  kitty._on = (kind, observer) => r._on(kind, observer);
+  kitty.startChatSession = (request) => r.startChatSession(kitty._ob?.chat(request) ?? request);
+  kitty.sendKeystrokes = (request) => {
+    if (!r.user) throw noSession();
+    r.sendKeystrokes(request);
+  };
   return r;
 }

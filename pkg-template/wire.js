@@ -1,5 +1,5 @@
 // chatkitty-wasm: values between a tab and the SharedWorker of `shareConnection`
-// (docs/api.md §17), shared by shared.js and shared-worker.js.
+// (docs/api.md §18), shared by shared.js and shared-worker.js.
 
 export const uuid = () => globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
 

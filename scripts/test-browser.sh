@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Runs the SDK's browser tests (tests/*.rs, wasm-bindgen-test) in headless Chromium,
 # headless Firefox and WebKitGTK (on Xvfb) against a live chatkitty-server: builds the
-# server, starts it on a free port with a temporary database, bakes its address into the
-# tests (CHATKITTY_TEST_HOST), runs `wasm-pack test` once per browser, and stops the
-# server. BROWSERS="chrome" (or "firefox", "webkit", or a list) picks. Exits non-zero if
-# any browser failed.
+# server, starts it on a free port with a temporary database, bakes its address and its
+# Platform API secret into the tests (CHATKITTY_TEST_HOST, CHATKITTY_TEST_PLATFORM_SECRET),
+# runs `wasm-pack test` once per browser, and stops the server. BROWSERS="chrome" (or
+# "firefox", "webkit", or a list) picks. Exits non-zero if any browser failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\033[1;34m[test-browser]\033[0m %s\n' "$*"; }
 
 API_KEY=${CHATKITTY_TEST_API_KEY:-test-key}
+# The Platform API's secret for that key: the moderation tests read the review queue.
+PLATFORM_SECRET=${CHATKITTY_TEST_PLATFORM_SECRET:-test-platform-secret}
 # CHATKITTY_SERVER_BIN=path skips the build and uses that binary instead.
 if [ -n "${CHATKITTY_SERVER_BIN:-}" ]; then
   SERVER_BIN=$CHATKITTY_SERVER_BIN
@@ -34,7 +36,7 @@ trap cleanup EXIT INT TERM
 log "starting the server"
 # Uploads go to the temporary directory too (an env var, which older binaries ignore).
 CHATKITTY_FILES_DIR="$TMP/files" "$SERVER_BIN" --bind 127.0.0.1 --port 0 --database "$TMP/chat.db" --api-key "$API_KEY" \
-  --presence-grace-ms 0 --typing-timeout-ms 2000 >"$TMP/server.log" 2>&1 &
+  --platform-secret "$API_KEY=$PLATFORM_SECRET" --presence-grace-ms 0 --typing-timeout-ms 2000 >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 PORT=
 for _ in $(seq 1 100); do
@@ -48,6 +50,7 @@ log "server on 127.0.0.1:$PORT"
 
 export CHATKITTY_TEST_HOST="127.0.0.1:$PORT"
 export CHATKITTY_TEST_API_KEY="$API_KEY"
+export CHATKITTY_TEST_PLATFORM_SECRET="$PLATFORM_SECRET"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/sdk-dev}
 status=0
 for browser in ${BROWSERS:-chrome firefox webkit}; do

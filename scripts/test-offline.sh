@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The offline features (docs/api.md §16): the outbox's decisions in Node against a store
+# The offline features (docs/api.md §17): the outbox's decisions in Node against a store
 # in a Map, then the package (pkg/, from scripts/build-pkg.sh) in headless Chromium and
 # Firefox against a live server, IndexedDB as the browsers have it
 # (tests/offline/run.mjs; BROWSERS="chrome" or "firefox" picks).

@@ -1051,6 +1051,341 @@ async fn a_large_file_upload_reports_progress_and_john_downloads_the_same_bytes(
     resolved(call(&john, "endSession", &[]).unwrap()).await;
 }
 
+// ----- moderation: extensions beyond 1.58.2 (docs/api.md §16.1) --------------------
+
+/// The secret of the Platform API (docs/protocol.md §15) the server was started with
+/// (`--platform-secret API_KEY=SECRET`), for reading the review queue.
+const PLATFORM_SECRET: Option<&str> = option_env!("CHATKITTY_TEST_PLATFORM_SECRET");
+
+/// `kitty.name(request)`, resolved (succeeded or failed).
+async fn settled(kitty: &JsValue, name: &str, request: JsValue) -> JsValue {
+    resolved(call(kitty, name, &[request]).unwrap_or_else(|e| panic!("{name} threw {e:?}"))).await
+}
+
+/// `r` is a failed result whose error is the server's `name` (docs/protocol.md §3.5:
+/// `{error, message, timestamp}`) with a message containing `says`.
+fn failed_with(r: &JsValue, name: &str, says: &str) {
+    assert_eq!(get(r, "failed"), true, "expected {name}, got {r:?}");
+    assert_eq!(get(r, "succeeded"), false);
+    assert_eq!(s(r, "error.error"), name, "{:?}", get(r, "error"));
+    let message = s(r, "error.message");
+    assert!(
+        message.contains(says),
+        "{name}'s message {message:?} should say {says:?}"
+    );
+}
+
+async fn end(kitties: &[&JsValue]) {
+    for kitty in kitties {
+        resolved(call(kitty, "endSession", &[]).unwrap()).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_member_cannot_moderate_and_is_told_so() {
+    if HOST.is_none() {
+        return;
+    }
+    // jane created the channel: she moderates it; john only joined.
+    let (jane, john, _, his_channel, id) = pair().await;
+    let her = || obj(&[("username", format!("jane-{id}").into())]);
+    let on = |pairs: &[(&str, JsValue)]| {
+        let o = obj(&[("channel", his_channel.clone())]);
+        for (k, v) in pairs {
+            Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+        }
+        o
+    };
+    let forbidden = "Only moderators of";
+    for (name, request) in [
+        ("banChannelMember", on(&[("user", her())])),
+        ("unbanChannelMember", on(&[("user", her())])),
+        ("muteChannelMember", on(&[("user", her())])),
+        ("unmuteChannelMember", on(&[("user", her())])),
+        ("setChannelSlowMode", on(&[("seconds", 30.into())])),
+    ] {
+        let r = settled(&john, name, request).await;
+        failed_with(&r, "ForbiddenError", forbidden);
+        assert!(
+            s(&r, "error.message").contains(&format!("room-{id}")),
+            "{name}: the message names the channel"
+        );
+    }
+    // Nothing happened: john still posts as often as he likes.
+    for text in ["one", "two"] {
+        let send = on(&[("body", text.into())]);
+        ok(call(&john, "sendMessage", &[send]), "sendMessage").await;
+    }
+    end(&[&jane, &john]).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_muted_member_still_reads_but_his_messages_fail_with_muted_error_until_unmuted() {
+    if HOST.is_none() {
+        return;
+    }
+    let (jane, john, channel, his_channel, id) = pair().await;
+    let him = || obj(&[("username", format!("john-{id}").into())]);
+    let send = |text: &str| obj(&[("channel", his_channel.clone()), ("body", text.into())]);
+
+    let mute = obj(&[("channel", channel.clone()), ("user", him())]);
+    let muted = ok(
+        call(&jane, "muteChannelMember", &[mute]),
+        "muteChannelMember",
+    )
+    .await;
+    assert_eq!(
+        get(&muted, "channel.id"),
+        get(&channel, "id"),
+        "the channel passed in"
+    );
+    let sent = settled(&john, "sendMessage", send("may I?")).await;
+    failed_with(
+        &sent,
+        "MutedError",
+        &format!("A moderator muted you in channel room-{id}"),
+    );
+    // He still reads, and what he tried to send was not stored.
+    ok(
+        call(
+            &jane,
+            "sendMessage",
+            &[obj(&[
+                ("channel", channel.clone()),
+                ("body", "hush".into()),
+            ])],
+        ),
+        "her message",
+    )
+    .await;
+    let page = ok(
+        call(
+            &john,
+            "getMessages",
+            &[obj(&[("channel", his_channel.clone())])],
+        ),
+        "getMessages",
+    )
+    .await;
+    let items = Array::from(&get(&page, "paginator.items"));
+    assert_eq!(items.length(), 1, "only her message");
+    assert_eq!(s(&items.get(0), "body"), "hush");
+
+    let unmute = obj(&[("channel", channel.clone()), ("user", him())]);
+    ok(
+        call(&jane, "unmuteChannelMember", std::slice::from_ref(&unmute)),
+        "unmuteChannelMember",
+    )
+    .await;
+    ok(
+        call(&john, "sendMessage", &[send("thanks")]),
+        "sendMessage once unmuted",
+    )
+    .await;
+    // Unmuting someone who is not muted is "not found".
+    failed_with(
+        &settled(&jane, "unmuteChannelMember", unmute).await,
+        "NotFoundError",
+        &format!("john-{id}"),
+    );
+    end(&[&jane, &john]).await;
+}
+
+#[wasm_bindgen_test]
+async fn in_slow_mode_a_second_message_too_soon_fails_with_slow_mode_error() {
+    if HOST.is_none() {
+        return;
+    }
+    let (jane, john, channel, his_channel, id) = pair().await;
+    let slow = |seconds: i32| obj(&[("channel", channel.clone()), ("seconds", seconds.into())]);
+    let slowed = ok(
+        call(&jane, "setChannelSlowMode", &[slow(60)]),
+        "setChannelSlowMode",
+    )
+    .await;
+    assert_eq!(get(&slowed, "channel.id"), get(&channel, "id"));
+    let his = |text: &str| obj(&[("channel", his_channel.clone()), ("body", text.into())]);
+    ok(
+        call(&john, "sendMessage", &[his("one")]),
+        "his first message",
+    )
+    .await;
+    let r = settled(&john, "sendMessage", his("two")).await;
+    failed_with(
+        &r,
+        "SlowModeError",
+        &format!("you may post in channel room-{id} again in "),
+    );
+    let wait: u32 = s(&r, "error.message")
+        .rsplit("again in ")
+        .next()
+        .and_then(|t| t.trim_end_matches(" s.").parse().ok())
+        .expect("the wait in seconds");
+    assert!((1..=60).contains(&wait), "waits {wait} s");
+    // The moderator is exempt.
+    let hers = |text: &str| obj(&[("channel", channel.clone()), ("body", text.into())]);
+    ok(call(&jane, "sendMessage", &[hers("a")]), "her first").await;
+    ok(call(&jane, "sendMessage", &[hers("b")]), "her second").await;
+    // Out of range is refused.
+    failed_with(
+        &settled(&jane, "setChannelSlowMode", slow(21_601)).await,
+        "ValidationError",
+        "`seconds`",
+    );
+
+    ok(
+        call(&jane, "setChannelSlowMode", &[slow(0)]),
+        "slow mode off",
+    )
+    .await;
+    ok(
+        call(&john, "sendMessage", &[his("two, now")]),
+        "his message with slow mode off",
+    )
+    .await;
+    end(&[&jane, &john]).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_banned_member_can_neither_send_nor_read_until_unbanned_and_may_then_rejoin() {
+    if HOST.is_none() {
+        return;
+    }
+    let (jane, john, channel, his_channel, id) = pair().await;
+    let him = || obj(&[("username", format!("john-{id}").into())]);
+    let ban = obj(&[
+        ("channel", channel.clone()),
+        ("user", him()),
+        ("reason", "spam".into()),
+        ("durationSeconds", 3600.into()),
+    ]);
+    let banned = ok(call(&jane, "banChannelMember", &[ban]), "banChannelMember").await;
+    assert_eq!(get(&banned, "channel.id"), get(&channel, "id"));
+
+    let says = format!("You are banned from channel room-{id}");
+    let his = obj(&[("channel", his_channel.clone()), ("body", "hello?".into())]);
+    failed_with(
+        &settled(&john, "sendMessage", his).await,
+        "BannedError",
+        &says,
+    );
+    let read = obj(&[("channel", his_channel.clone())]);
+    failed_with(
+        &settled(&john, "getMessages", read).await,
+        "BannedError",
+        &says,
+    );
+    // Nor look the channel up (to join it again).
+    let id_of = get(&channel, "id");
+    let lookup = resolved(call(&john, "getChannel", std::slice::from_ref(&id_of)).unwrap()).await;
+    failed_with(&lookup, "BannedError", &says);
+
+    let unban = obj(&[("channel", channel.clone()), ("user", him())]);
+    ok(
+        call(&jane, "unbanChannelMember", &[unban]),
+        "unbanChannelMember",
+    )
+    .await;
+    let found = ok(
+        call(&john, "getChannel", &[id_of]),
+        "getChannel once unbanned",
+    )
+    .await;
+    let join = obj(&[("channel", get(&found, "channel"))]);
+    ok(
+        call(&john, "joinChannel", &[join]),
+        "joinChannel once unbanned",
+    )
+    .await;
+    let his = obj(&[("channel", his_channel), ("body", "back".into())]);
+    ok(
+        call(&john, "sendMessage", &[his]),
+        "sendMessage once unbanned",
+    )
+    .await;
+    end(&[&jane, &john]).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_flagged_message_reaches_the_review_queue_once() {
+    if HOST.is_none() {
+        return;
+    }
+    let secret = PLATFORM_SECRET.expect("CHATKITTY_TEST_PLATFORM_SECRET (scripts/test-browser.sh)");
+    let (jane, john, channel, _, id) = pair().await;
+    let hers = obj(&[("channel", channel.clone()), ("body", "read this".into())]);
+    let message = get(
+        &ok(call(&jane, "sendMessage", &[hers]), "sendMessage").await,
+        "message",
+    );
+    let reason = format!("spam {id}");
+    let flag = obj(&[
+        ("message", message.clone()),
+        ("reason", reason.clone().into()),
+    ]);
+    let flagged = ok(
+        call(&john, "flagMessage", std::slice::from_ref(&flag)),
+        "flagMessage",
+    )
+    .await;
+    assert_eq!(
+        get(&flagged, "message.id"),
+        get(&message, "id"),
+        "the message passed in"
+    );
+    ok(call(&john, "flagMessage", &[flag]), "flagMessage again").await;
+    let nowhere = obj(&[("message", obj(&[("id", 999_999_999.into())]))]);
+    failed_with(
+        &settled(&john, "flagMessage", nowhere).await,
+        "NotFoundError",
+        "999999999",
+    );
+
+    // The application's backend sees one open flag for it, by john, with the reason.
+    let queue = JsFuture::from(open_flags(HOST.unwrap(), API_KEY, secret))
+        .await
+        .expect("the review queue (Platform API)");
+    let mine: Vec<JsValue> = Array::from(&queue)
+        .iter()
+        .filter(|f| get(f, "message.id") == get(&message, "id"))
+        .collect();
+    assert_eq!(
+        mine.len(),
+        1,
+        "one flag per message and reporter: {queue:?}"
+    );
+    assert_eq!(s(&mine[0], "reason"), reason);
+    assert_eq!(s(&mine[0], "status"), "OPEN");
+    assert_eq!(s(&mine[0], "reporter.name"), format!("john-{id}"));
+    assert_eq!(s(&mine[0], "message.body"), "read this");
+    end(&[&jane, &john]).await;
+}
+
+#[wasm_bindgen(inline_js = "
+export async function open_flags(host, key, secret) {
+  const base = 'http://' + host;
+  const t = await fetch(base + '/oauth/token', {
+    method: 'POST',
+    headers: { authorization: 'Basic ' + btoa(key + ':' + secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  });
+  if (!t.ok) throw new Error('POST /oauth/token ' + t.status + ' ' + await t.text());
+  const token = await t.json();
+  const auth = { authorization: 'Bearer ' + token.access_token };
+  const flags = [];
+  for (let page = 0; ; page++) {
+    const r = await fetch(`${base}/v1/applications/${token.application_id}/flags?status=OPEN&size=100&page=${page}`, { headers: auth });
+    if (!r.ok) throw new Error('GET flags ' + r.status + ' ' + await r.text());
+    const body = await r.json();
+    flags.push(...((body._embedded && body._embedded.flags) || []));
+    if (!(body._links && body._links.next)) return flags;
+  }
+}
+")]
+extern "C" {
+    fn open_flags(host: &str, key: &str, secret: &str) -> Promise;
+}
+
 #[wasm_bindgen(inline_js = "
 export function js_file(bytes, name) { return new File([bytes], name, { type: 'application/octet-stream' }); }
 export async function fetch_bytes(url) { const r = await fetch(url); if (!r.ok) throw new Error('GET ' + r.status); return new Uint8Array(await r.arrayBuffer()); }

@@ -419,6 +419,7 @@ pub struct Config {
     pub before_send_max_bytes: usize,
 }
 
+/// Every setting, secrets redacted (one line per setting, hence its length).
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")

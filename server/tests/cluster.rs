@@ -443,3 +443,103 @@ async fn each_webhook_event_is_delivered_by_one_node() {
     println!("delivered by node A: {by_a}, by node B: {by_b}");
     assert_eq!(by_a + by_b, 2 * EACH as u64);
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
+async fn bans_and_mutes_made_on_one_node_hold_on_every_node() {
+    use base64::Engine;
+    use common::http::request;
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let secret = |c: &mut Config| c.platform_secrets = vec![format!("{KEY}=s3cret")];
+    let a = node(&db, &dir, secret).await;
+    let b = node(&db, &dir, secret).await;
+    // jane moderates a public channel from node A; john is in it on node B.
+    let mut jane = Client::start(&a.host(), "jane").await;
+    let mut john = Client::start(&b.host(), "john").await;
+    let (_, ch) = jane
+        .create_channel(json!({"type": "PUBLIC", "name": unique("arena")}))
+        .await
+        .unwrap();
+    let verb = |v: &str| format!("/application/v1/channels/{}.{v}", ch["id"]);
+    john.action(&verb("join"), json!({})).await.unwrap();
+    john.start_chat(&ch).await;
+    let messages = ch["_topics"]["messages"].as_str().unwrap().to_owned();
+
+    // A mute on node A refuses john's sends on node B.
+    jane.action(&verb("mute_member"), json!({"user": {"username": "john"}}))
+        .await
+        .unwrap();
+    let e = john.send_text(&ch, "still here").await.unwrap_err();
+    assert_eq!(e["error"], "MutedError", "{e}");
+    jane.action(
+        &verb("unmute_member"),
+        json!({"user": {"username": "john"}}),
+    )
+    .await
+    .unwrap();
+    john.send_text(&ch, "back").await.unwrap();
+    john.expect_event(&messages, "channel.message.created")
+        .await;
+
+    // A ban on node A ends john's subscriptions on node B at once.
+    jane.action(&verb("ban"), json!({"user": {"username": "john"}}))
+        .await
+        .unwrap();
+    john.expect_event(&john.topic("channels"), "user.channel.left")
+        .await;
+    jane.send_text(&ch, "after the ban").await.unwrap();
+    john.expect_no_event(
+        &messages,
+        "channel.message.created",
+        Duration::from_millis(500),
+    )
+    .await;
+    let e = john.action(&verb("join"), json!({})).await.unwrap_err();
+    assert_eq!(e["error"], "BannedError", "{e}");
+
+    // An application ban through node A's Platform API ends his session on node B.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:s3cret"));
+    let t = request(
+        &a.host(),
+        "POST",
+        "/oauth/token",
+        &[
+            ("Authorization", &format!("Basic {basic}")),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"grant_type=client_credentials",
+    )
+    .await
+    .json();
+    let app = t["application_id"].as_i64().unwrap();
+    let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
+    let path = format!("/v1/applications/{app}/users/{}/ban", john.id());
+    let body = json!({"reason": "spam"}).to_string();
+    let r = request(
+        &a.host(),
+        "POST",
+        &path,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let f = john
+        .wait_for(WAIT, |f| f.command == chatkitty_protocol::Command::Error)
+        .await
+        .expect("john, on node B, is told");
+    assert_eq!(body_json(&f)["error"], "AccessDeniedError");
+    assert!(john.wait_closed().await);
+    let (_, f) = Client::connect_raw(&b.host(), KEY, "john", &[]).await;
+    assert_eq!(
+        f.command,
+        chatkitty_protocol::Command::Error,
+        "kept out on B"
+    );
+    a.stop().await;
+    b.stop().await;
+}

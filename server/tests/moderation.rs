@@ -119,7 +119,9 @@ async fn a_banned_member_is_removed_cut_off_at_once_and_kept_out_until_unbanned(
         Duration::from_millis(300),
     )
     .await;
-    // Out: no reading, no joining, no subscribing, even in a public channel.
+    // Out: no sending, reading, joining or subscribing, even in a public channel.
+    let e = john.send_text(&channel, "still here?").await.unwrap_err();
+    assert_eq!(e["error"], "BannedError", "{e}");
     let e = john
         .relay(channel["_relays"]["messages"].as_str().unwrap(), &[])
         .await

@@ -13,7 +13,7 @@
 //! surface`), which fails when they, or the compatibility harness's list of the 1.58.2
 //! surface, disagree with it. To add a call, add a row and run that command.
 
-use chatkitty_protocol::destination as dest;
+use chatkitty_protocol::destination::{self as dest, ChannelVerb, MessageVerb};
 
 use super::requests::{Mode, Shape};
 use super::text::{self, push_json_string};
@@ -40,6 +40,11 @@ enum Target {
     UserBlock,
     /// A fixed destination (our extensions, e.g. `searchMessages`).
     Fixed(&'static str),
+    /// Action `verb` of `request.channel` (docs/protocol.md §22: moderation), built from
+    /// the channel's id, since its hypermedia does not carry the moderation actions.
+    ChannelAction(&'static str),
+    /// Action `verb` of `request.message`, built from its id.
+    MessageAction(&'static str),
 }
 
 /// One parameter header of a relay (docs/protocol.md §9.4).
@@ -157,6 +162,24 @@ const fn count(nas: bool, target: Target, params: &'static [Param]) -> Spec {
 
 const fn with_params(mut s: Spec, params: &'static [Param]) -> Spec {
     s.params = params;
+    s
+}
+
+/// `request.channel`'s action `verb`, named as the protocol crate names it.
+const fn on_channel(verb: ChannelVerb) -> Target {
+    Target::ChannelAction(verb.as_str())
+}
+
+/// `request.message`'s action `verb`.
+const fn on_message(verb: MessageVerb) -> Target {
+    Target::MessageAction(verb.as_str())
+}
+
+/// A moderation action (docs/protocol.md §22): NAS, the request's `fields` as body,
+/// completed by its RECEIPT with the request's `key` (the channel or message).
+const fn moderation(target: Target, fields: &'static [&'static str], key: &'static str) -> Spec {
+    let mut s = receipt(true, target, key);
+    s.body = Body::Pick(fields);
     s
 }
 
@@ -587,6 +610,43 @@ calls! {
                 Param::From("channelId", &["channel", "id"]),
             ],
         ),
+    /// Reports a message to the application's moderators (an extension beyond
+    /// chatkitty 1.58.2: docs/api.md §16.1); reporting it again changes nothing. Resolves
+    /// with the message passed in. Throws `NoActiveSessionError`.
+    FlagMessage extension: "flagMessage(request: FlagMessageRequest): Promise<FlagMessageResult>"
+        => moderation(on_message(MessageVerb::Flag), &["reason"], "message"),
+    /// Bans a member from a channel you moderate, for `durationSeconds` or until unbanned
+    /// (an extension: docs/api.md §16.1): they leave it and can neither read, join nor be
+    /// invited back. Resolves with the channel passed in. Throws `NoActiveSessionError`.
+    BanChannelMember extension: "banChannelMember(request: BanChannelMemberRequest): Promise<BanChannelMemberResult>"
+        => moderation(
+            on_channel(ChannelVerb::Ban),
+            &["user", "reason", "durationSeconds"],
+            "channel",
+        ),
+    /// Lifts a member's ban from a channel you moderate (an extension: docs/api.md
+    /// §16.1). Resolves with the channel passed in. Throws `NoActiveSessionError`.
+    UnbanChannelMember extension: "unbanChannelMember(request: UnbanChannelMemberRequest): Promise<UnbanChannelMemberResult>"
+        => moderation(on_channel(ChannelVerb::Unban), &["user"], "channel"),
+    /// Mutes a member of a channel you moderate, for `durationSeconds` or until unmuted
+    /// (an extension: docs/api.md §16.1): they still read, and their messages fail with
+    /// `MutedError`. Resolves with the channel passed in. Throws `NoActiveSessionError`.
+    MuteChannelMember extension: "muteChannelMember(request: MuteChannelMemberRequest): Promise<MuteChannelMemberResult>"
+        => moderation(
+            on_channel(ChannelVerb::MuteMember),
+            &["user", "durationSeconds"],
+            "channel",
+        ),
+    /// Lifts a member's mute in a channel you moderate (an extension: docs/api.md
+    /// §16.1). Resolves with the channel passed in. Throws `NoActiveSessionError`.
+    UnmuteChannelMember extension: "unmuteChannelMember(request: UnmuteChannelMemberRequest): Promise<UnmuteChannelMemberResult>"
+        => moderation(on_channel(ChannelVerb::UnmuteMember), &["user"], "channel"),
+    /// Sets the seconds a member of a channel you moderate must wait between messages (0:
+    /// off; moderators are exempt; an extension: docs/api.md §16.1). Messages sent sooner
+    /// fail with `SlowModeError`. Resolves with the channel passed in. Throws
+    /// `NoActiveSessionError`.
+    SetChannelSlowMode extension: "setChannelSlowMode(request: SetChannelSlowModeRequest): Promise<SetChannelSlowModeResult>"
+        => moderation(on_channel(ChannelVerb::SlowMode), &["seconds"], "channel"),
 }
 
 impl Spec {
@@ -617,6 +677,21 @@ fn id_of<P: Payload>(v: &P) -> Result<u64, Misuse> {
         .filter(|n| *n >= 0.0 && n.fract() == 0.0)
         .map(|n| n as u64)
         .ok_or(Misuse::InvalidArgument("id"))
+}
+
+/// `/application/v1/{kind}/{request[field].id}.{verb}`, which tests hold equal to the
+/// protocol crate's `Action::to_destination` (built here without its `format!`, which
+/// costs the package 0.9 KB gzip).
+#[allow(clippy::type_complexity)]
+fn verb_of<P: Payload>(
+    request: &P,
+    field: &'static str,
+    kind: &str,
+    verb: &str,
+) -> Result<Result<String, Failure<P>>, Misuse> {
+    let mut d = by_id(kind, id_in(request, field)?, ".");
+    d.push_str(verb);
+    Ok(Ok(d))
 }
 
 /// `request[field].id`.
@@ -702,6 +777,8 @@ impl<P: Payload> Client<P> {
                 let id = id_in(request, "user")?;
                 return Ok(Ok(by_id("users", id, ".block")));
             }
+            Target::ChannelAction(verb) => return verb_of(request, "channel", "channels", verb),
+            Target::MessageAction(verb) => return verb_of(request, "message", "messages", verb),
             Target::Channels => {
                 let user = user.ok_or(Misuse::NoActiveSession)?;
                 let filter = request.get("filter");
@@ -856,7 +933,7 @@ impl<P: Payload> Client<P> {
         }
         body.push('}');
         // The key of a send the app keeps across pages (the offline outbox, docs/api.md
-        // §16), else a new one.
+        // §17), else a new one.
         let key = request.get("idempotencyKey").and_then(|k| k.as_string());
         let key = key.unwrap_or_else(|| self.ids.uuid());
         Ok(self.call_action(dest, body, Mode::Event(Post::MapFile), Some(key), now))

@@ -1,4 +1,4 @@
-// The durable outbox (docs/api.md §16) in real browsers against a live server: headless
+// The durable outbox (docs/api.md §17) in real browsers against a live server: headless
 // Chromium and Firefox (puppeteer-core; BROWSERS="chrome firefox" picks), IndexedDB as
 // the browser has it. Each scenario checks with another user, in a browser context of
 // its own, that the server holds the message exactly once.

@@ -10,6 +10,7 @@ import ChatKitty, {
   type CurrentUser,
   type Notification,
   type ChatKittyUploadProgressListener,
+  type ChatKittyModerationError,
 } from 'chatkitty-wasm';
 import { init, initSync } from 'chatkitty-wasm';
 import InlineChatKitty from 'chatkitty-wasm/inline';
@@ -102,7 +103,7 @@ async function loading(): Promise<void> {
   await inline.startSession({ username: 'jane' });
 }
 
-// The offline outbox (docs/api.md §16).
+// The offline outbox (docs/api.md §17).
 async function offline(): Promise<void> {
   const kitty = new ChatKitty({ apiKey: 'k', offline: true });
   const off = kitty.onOutboxChanged((entries) => {
@@ -125,6 +126,33 @@ async function offline(): Promise<void> {
 }
 
 void offline;
+
+// Our extensions beyond 1.58.2: search (docs/api.md §8) and moderation (§16.1).
+async function extensions(channel: Channel, message: Message): Promise<void> {
+  const found = await kitty.searchMessages({ query: 'quarterly report', channel });
+  if (found.succeeded) {
+    const p: ChatKittyPaginator<Message> = found.paginator;
+    p.items.forEach((m) => console.log(m.channelId, m.body));
+    if (p.hasNextPage) await p.nextPage();
+  }
+  const flagged = await kitty.flagMessage({ message, reason: 'spam' });
+  if (flagged.succeeded) console.log(flagged.message.id);
+  const user = { username: 'john' };
+  const banned = await kitty.banChannelMember({ channel, user, reason: 'spam', durationSeconds: 3600 });
+  if (banned.succeeded) console.log(banned.channel.id);
+  await kitty.unbanChannelMember({ channel, user });
+  await kitty.muteChannelMember({ channel, user: message.user!, durationSeconds: 600 });
+  await kitty.unmuteChannelMember({ channel, user });
+  const slow = await kitty.setChannelSlowMode({ channel, seconds: 30 });
+  if (slow.failed) console.log(slow.error.error, slow.error.message);
+  const sent = await kitty.sendMessage({ channel, body: 'hello' });
+  if (sent.failed) {
+    const e = sent.error as ChatKittyModerationError;
+    if (e.error === 'MutedError' || e.error === 'SlowModeError') console.log(e.message);
+  }
+}
+
 void quickStart;
 void more;
+void extensions;
 void loading;

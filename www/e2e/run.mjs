@@ -116,6 +116,18 @@ async function picture(page) {
   return Buffer.from(data.split(',')[1], 'base64');
 }
 
+/** The open flags of the review queue, as the application's backend sees them. */
+async function openFlags() {
+  const token = await fetch(new URL('/oauth/token', server.url), {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`demo:${PLATFORM_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  }).then((r) => r.json());
+  const r = await fetch(new URL(`/v1/applications/${token.application_id}/flags?status=OPEN&size=100`, server.url), { headers: { authorization: `Bearer ${token.access_token}` } });
+  check(r.ok, `GET flags: ${r.status}`);
+  return (await r.json())._embedded?.flags || [];
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`) });
 }
@@ -131,13 +143,16 @@ if (!process.env.SKIP_WEBPACK) {
   } else results.push({ title: 'webpack build', ok: true });
 }
 
-const server = await startServer({ staticDir: join(www, 'dist') });
+// The Platform API (its secret for the demo's API key) lets the test read the review
+// queue a reported message lands in (docs/protocol.md §22.4).
+const PLATFORM_SECRET = 'e2e-platform-secret';
+const server = await startServer({ staticDir: join(www, 'dist'), args: ['--platform-secret', `demo=${PLATFORM_SECRET}`] });
 const browser = await launchBrowser();
 console.log(`demo e2e against ${server.url}`);
 
 const jane = await open(browser, server.url, 'jane', DESKTOP);
 // john's tab has a connection of its own (?share=0), so the test can cut it; jane's
-// goes through the shared worker (docs/api.md §17).
+// goes through the shared worker (docs/api.md §18).
 const john = await open(browser, `${server.url}?share=0`, 'john', PHONE, { cuttable: true });
 
 await step('sign in with a username and a display name (desktop and 375 px)', async () => {
@@ -414,6 +429,94 @@ await step('a channel in use: unread badge elsewhere, mention, image, reactions,
   await shot(jane.page, 'desktop-demo');
   await shot(page, 'phone-demo');
   await composer(page).fill('');
+});
+
+await step('report: john reports jane\'s message with a reason; it reaches the review queue', async () => {
+  const { page } = john;
+  const m = message(page, 'shall we take the lake trail');
+  await m.hover();
+  await m.getByRole('button', { name: 'Report message' }).click();
+  const d = page.getByRole('dialog', { name: 'Report message' });
+  await d.getByRole('radio', { name: 'Spam' }).check();
+  await d.getByLabel(/^Details/).fill('testing the report button');
+  await shot(page, 'phone-report');
+  await d.getByRole('button', { name: 'Report', exact: true }).click();
+  await page.locator('.toast', { hasText: 'Reported. The moderators will review it.' }).waitFor({ timeout: T });
+  await d.waitFor({ state: 'detached', timeout: T });
+  const flags = (await openFlags()).filter((f) => f.message?.body?.includes('shall we take the lake trail'));
+  check(flags.length === 1, `expected one open flag for the message, got ${JSON.stringify(flags)}`);
+  check(flags[0].reason === 'Spam: testing the report button', `reason ${flags[0].reason}`);
+  check(flags[0].reporter?.name === 'john', `reporter ${flags[0].reporter?.name}`);
+  // Nobody reports their own message.
+  const own = message(jane.page, 'shall we take the lake trail');
+  await own.hover();
+  check((await own.getByRole('button', { name: 'Report message' }).count()) === 0, 'jane may report her own message');
+});
+
+await step('moderation: jane mutes john, whose message then fails with the mute shown; slow mode too', async () => {
+  // Only the channel's moderator gets the controls.
+  await conv(john.page).getByRole('heading', { name: '# weekend-trip' }).waitFor({ timeout: T });
+  check((await conv(john.page).getByRole('button', { name: 'Moderate this channel' }).count()) === 0, 'john, not a moderator, sees the moderator controls');
+  await conv(jane.page).getByRole('button', { name: 'Moderate this channel' }).click();
+  const d = jane.page.getByRole('dialog', { name: 'Moderate #weekend-trip' });
+  await d.getByLabel('Member', { exact: true }).selectOption('john');
+  await d.getByLabel('For', { exact: true }).selectOption('600');
+  await d.getByRole('button', { name: 'Mute', exact: true }).click();
+  await d.getByRole('status').filter({ hasText: 'John Smith is muted for 10 minutes' }).waitFor({ timeout: T });
+  await shot(jane.page, 'desktop-moderate');
+
+  await send(john.page, 'Can I still talk?');
+  const refused = conv(john.page).locator('.pending.failed', { hasText: 'Can I still talk?' });
+  await refused.getByRole('alert').filter({ hasText: 'Not sent: A moderator muted you in channel weekend-trip.' }).waitFor({ timeout: T });
+  await shot(john.page, 'phone-muted');
+  check((await message(jane.page, 'Can I still talk?').count()) === 0, 'the muted message reached jane');
+  check(!/null/.test(await refused.innerText()), `the failed message shows "null": ${await refused.innerText()}`);
+
+  await d.getByRole('button', { name: 'Unmute', exact: true }).click();
+  await d.getByRole('status').filter({ hasText: 'John Smith can post again.' }).waitFor({ timeout: T });
+  await refused.getByRole('button', { name: 'Retry' }).click();
+  await message(jane.page, 'Can I still talk?').waitFor({ timeout: T });
+
+  await d.getByLabel('Slow mode').selectOption('30');
+  await d.getByRole('button', { name: 'Set slow mode' }).click();
+  await d.getByRole('status').filter({ hasText: 'Slow mode on: members wait 30 seconds between messages.' }).waitFor({ timeout: T });
+  await send(john.page, 'First in slow mode');
+  await message(jane.page, 'First in slow mode').waitFor({ timeout: T });
+  await send(john.page, 'Second, too soon');
+  const slow = conv(john.page).locator('.pending.failed', { hasText: 'Second, too soon' });
+  await slow.getByRole('alert').filter({ hasText: /Slow mode: you may post in channel weekend-trip again in \d+ s\./ }).waitFor({ timeout: T });
+  await d.getByLabel('Slow mode').selectOption('0');
+  await d.getByRole('button', { name: 'Set slow mode' }).click();
+  await d.getByRole('status').filter({ hasText: 'Slow mode is off.' }).waitFor({ timeout: T });
+  await slow.getByRole('button', { name: 'Retry' }).click();
+  await message(jane.page, 'Second, too soon').waitFor({ timeout: T });
+  await d.getByRole('button', { name: 'Close' }).click();
+});
+
+await step('search: jane finds john\'s message and opens its channel from the results', async () => {
+  const { page } = jane;
+  await channelItem(page, 'John Smith').click();
+  await conv(page).getByRole('heading', { name: 'John Smith' }).waitFor({ timeout: T });
+  const box = page.getByRole('searchbox', { name: 'Search messages' });
+  await box.fill('hike SATURDAY');
+  await box.press('Enter');
+  const results = page.getByRole('dialog', { name: /Messages with/ });
+  const hit = results.locator('.search-result', { hasText: 'Who is up for a hike on Saturday?' });
+  await hit.waitFor({ timeout: T });
+  check((await hit.innerText()).includes('#weekend-trip'), `the result does not name its channel: ${await hit.innerText()}`);
+  await shot(page, 'desktop-search');
+  await hit.click();
+  await conv(page).getByRole('heading', { name: '# weekend-trip' }).waitFor({ timeout: T });
+  await message(page, 'Who is up for a hike on Saturday?').waitFor({ timeout: T });
+  // No match, and a refused query, are said so.
+  await box.fill('zebra');
+  await box.press('Enter');
+  await page.getByRole('dialog', { name: /Messages with/ }).getByText('No message has every word of “zebra”').waitFor({ timeout: T });
+  await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+  await box.fill('one two three four five six seven eight nine');
+  await box.press('Enter');
+  await page.getByRole('dialog', { name: /Messages with/ }).getByRole('alert').waitFor({ timeout: T });
+  await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
 });
 
 await step('john loses his network: banner, then catch-up without duplicates when it returns', async () => {

@@ -365,7 +365,7 @@ export class ChannelList {
 }
 
 /** A modal dialog with a form; `submit(form)` resolves to an error text or null. */
-function dialog(title, body, submitLabel, submit) {
+export function dialog(title, body, submitLabel, submit) {
   const id = `dlg-${Math.random().toString(36).slice(2, 8)}`;
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
   const submitButton = submitLabel ? h('button', { type: 'submit', class: 'primary' }, submitLabel) : null;

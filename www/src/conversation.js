@@ -1,9 +1,11 @@
 // The open conversation: its chat session, the message history (older pages load as
 // you scroll up), live messages, typing, presence, read receipts, reactions, replies in
-// a thread panel, editing and deleting, and uploads with progress.
+// a thread panel, editing and deleting, uploads with progress, reporting others'
+// messages, and, for the channel's moderators, its moderation (moderation.js).
 import { h, avatar, nameOf, clock, dayKey, dayLabel, bytes, bodyNodes, safeUrl, icon } from './dom.js';
 import { createComposer } from './composer.js';
 import { titleOf, otherMembers } from './channels.js';
+import { moderates, moderateChannel, reportMessage } from './moderation.js';
 
 const REACTIONS = [
   ['+1', '👍'], ['heart', '❤️'], ['joy', '😂'], ['tada', '🎉'], ['open_mouth', '😮'], ['cry', '😢'], ['eyes', '👀'], ['pray', '🙏'],
@@ -27,6 +29,8 @@ export class Conversation {
     this.title = h('h2', { id: 'conversation-title', class: 'conversation-title' });
     this.subtitle = h('div', { class: 'conversation-subtitle muted small' });
     this.memberList = h('ul', { class: 'members', 'aria-label': 'Members' });
+    // Shown to the channel's moderators (docs/api.md §16.1).
+    this.moderate = h('button', { type: 'button', class: 'ghost small moderate', hidden: true, 'aria-label': 'Moderate this channel', title: 'Mute or ban members, slow mode', onclick: () => moderateChannel(this) }, icon('shield'), h('span', { class: 'moderate-label', 'aria-hidden': 'true' }, 'Moderate'));
     this.typingLine = h('p', { class: 'typing muted small', 'aria-live': 'polite' });
     this.newBelow = h('button', { type: 'button', class: 'new-below', hidden: true, onclick: () => this.list.scrollToBottom() }, 'New messages ↓');
     this.list = new MessageList(this, { kind: 'main', label: `Messages in ${titleOf(channel, app.me)}` });
@@ -47,6 +51,7 @@ export class Conversation {
         h('a', { class: 'back', href: '#', 'aria-label': 'Back to conversations', onclick: (e) => { e.preventDefault(); app.close(); } }, icon('back')),
         h('div', { class: 'conversation-names' }, this.title, this.subtitle),
         this.memberList,
+        this.moderate,
       ),
       h('div', { class: 'timeline-wrap' }, this.list.scroller, this.newBelow),
       this.typingLine,
@@ -429,6 +434,7 @@ export class Conversation {
 
   renderHead() {
     const me = this.me;
+    this.moderate.hidden = !moderates(this.channel);
     this.title.textContent = this.channel.type === 'DIRECT' ? titleOf(this.channel, me) : `# ${titleOf(this.channel, me)}`;
     const members = [...this.members.values()];
     const others = members.length ? members.filter((u) => u.id !== me.id) : otherMembers(this.channel, me);
@@ -829,6 +835,7 @@ class MessageList {
     bar.append(react);
     if (this.kind === 'main') bar.append(h('button', { type: 'button', class: 'icon', 'aria-label': 'Reply in thread', title: 'Reply in thread', onclick: () => c.openThread(current()) }, icon('reply')));
     if (mine && m.body !== undefined) bar.append(h('button', { type: 'button', class: 'icon', 'aria-label': 'Edit message', title: 'Edit', onclick: () => { this.editing = m.id; this.render(); this.ol.querySelector(`[data-id="${m.id}"] textarea`)?.focus(); } }, icon('edit')));
+    if (!mine) bar.append(h('button', { type: 'button', class: 'icon', 'aria-label': 'Report message', title: 'Report to the moderators', onclick: () => reportMessage(this.conversation.app, current()) }, icon('flag')));
     if (mine) bar.append(h('button', { type: 'button', class: 'icon', 'aria-label': 'Delete message', title: 'Delete', onclick: () => { this.confirming = m.id; this.render(); this.ol.querySelector(`[data-id="${m.id}"] .confirm .danger`)?.focus(); } }, icon('trash')));
     if (state.picking) {
       bar.append(
@@ -877,12 +884,12 @@ class MessageList {
         ),
       );
     }
-    bubble.append(
-      p.error
-        ? h('div', { class: 'error small', role: 'alert' }, `Not sent: ${p.error} `, h('button', { type: 'button', class: 'link small', onclick: () => p.retry?.() }, 'Retry'), ' ', h('button', { type: 'button', class: 'link small', onclick: () => this.dropPending(p) }, 'Discard'))
-        : null,
-    );
-    li.append(avatar(me), bubble, p.error ? null : h('span', { class: 'receipt sending' }, p.file ? 'Uploading…' : 'Sending…'));
+    // (Node.append would show a null as the text "null".)
+    if (p.error) {
+      bubble.append(h('div', { class: 'error small', role: 'alert' }, `Not sent: ${p.error} `, h('button', { type: 'button', class: 'link small', onclick: () => p.retry?.() }, 'Retry'), ' ', h('button', { type: 'button', class: 'link small', onclick: () => this.dropPending(p) }, 'Discard')));
+    }
+    li.append(avatar(me), bubble);
+    if (!p.error) li.append(h('span', { class: 'receipt sending' }, p.file ? 'Uploading…' : 'Sending…'));
     return li;
   }
 }

@@ -164,6 +164,9 @@ const ICONS = {
   plus: 'M12 5v14M5 12h14',
   check: 'M5 12.5l4.5 4.5L19 7.5',
   checks: 'M2 12.5l4.5 4.5L16 7.5M10 16l1 1 9.5-9.5',
+  flag: 'M5 21V4M5 4h12l-2.5 4.5L17 13H5',
+  shield: 'M12 3l8 3v6c0 4.5-3.4 8-8 9-4.6-1-8-4.5-8-9V6l8-3z',
+  search: 'M10.5 18a7.5 7.5 0 1 0 0-15 7.5 7.5 0 0 0 0 15zM16 16l5 5',
 };
 export function icon(name, label) {
   const ns = 'http://www.w3.org/2000/svg';

@@ -5,6 +5,7 @@ import ChatKitty from 'chatkitty-wasm';
 import { h, avatar, nameOf } from './dom.js';
 import { ChannelList } from './channels.js';
 import { Conversation } from './conversation.js';
+import { searchBox } from './search.js';
 import './style.css';
 
 const API_KEY = import.meta.env.VITE_CHATKITTY_API_KEY || 'demo';
@@ -14,8 +15,8 @@ const HOST = import.meta.env.VITE_CHATKITTY_HOST || location.host;
 
 // offline: messages sent without a connection are kept on this device (IndexedDB) and sent
 // when it returns, even after a reload; the channel list and recent messages are cached
-// (docs/api.md §16). shareConnection: the tabs of one person share one connection
-// (docs/api.md §17); `?share=0` gives a tab its own (the end-to-end test cuts one
+// (docs/api.md §17). shareConnection: the tabs of one person share one connection
+// (docs/api.md §18); `?share=0` gives a tab its own (the end-to-end test cuts one
 // person's network that way).
 const kitty = new ChatKitty({
   apiKey: API_KEY,
@@ -154,6 +155,7 @@ function renderShell() {
     { class: 'sidebar', 'aria-label': 'Conversations' },
     h('header', { class: 'sidebar-head' }, els.me, h('button', { type: 'button', class: 'ghost small', onclick: signOut }, 'Sign out')),
     app.channels.toolbar,
+    searchBox(app),
     app.channels.el,
   );
   els.main = h('main', { class: 'main', id: 'main' });

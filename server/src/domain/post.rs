@@ -147,6 +147,9 @@ pub async fn channel_destination(call: &Call<'_>, cid: i64) -> ApiResult<Destina
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Channel {cid}")))?;
     if !sc.members.iter().any(|m| m.id == call.user.id) {
+        // Not a member: a ban from the channel says so (`BannedError`, docs/protocol.md
+        // §22.1), looked up here, off the path of members' sends.
+        access::member_channel(call, cid).await?;
         return Err(ApiError::not_a_member(&sc.channel.name));
     }
     let audience = Audience::new(

@@ -833,22 +833,7 @@ async fn search_messages(
         .query
         .as_deref()
         .ok_or_else(|| ApiError::validation("The query parameter is required."))?;
-    if let Some(uid) = q.user_id {
-        state
-            .store
-            .user(app, uid)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("User {uid}")))?;
-    }
-    if let Some(cid) = q.channel_id {
-        let c = app_channel(&state, app, cid).await?;
-        if let Some(uid) = q.user_id {
-            let member = state.store.membership(c.id, uid).await?.is_some();
-            if !member && c.kind != ChannelType::Public {
-                return Err(ApiError::not_a_member(&c.name).into());
-            }
-        }
-    }
+    search_scope(&state, app, &q).await?;
     let size = q
         .size
         .unwrap_or(crate::domain::pages::DEFAULT_PAGE_SIZE)
@@ -875,28 +860,7 @@ async fn search_messages(
             )
         })
         .collect();
-    let url = |before: Option<i64>| {
-        let mut pairs = vec![("query".to_owned(), query.to_owned())];
-        if let Some(c) = q.channel_id {
-            pairs.push(("channelId".into(), c.to_string()));
-        }
-        if let Some(u) = q.user_id {
-            pairs.push(("userId".into(), u.to_string()));
-        }
-        if let Some(b) = before {
-            pairs.push(("before".into(), b.to_string()));
-        }
-        pairs.push(("size".into(), size.to_string()));
-        let pairs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        format!(
-            "{}/messages/search?{}",
-            base(&state, app),
-            chatkitty_protocol::destination::format_query(&pairs)
-        )
-    };
+    let url = |before| search_url(&state, app, &q, query, size, before);
     let mut links = Map::new();
     links.insert("first".into(), link(url(None)));
     links.insert("self".into(), link(url(q.before)));
@@ -912,6 +876,59 @@ async fn search_messages(
             "page": { "size": count, "totalElements": count, "totalPages": 1, "number": 0 },
         }),
     ))
+}
+
+/// Checks a search's scope: the user it searches as exists in the application, and
+/// the channel exists there and (searching as a user) is theirs or public.
+async fn search_scope(state: &AppState, app: i64, q: &SearchParams) -> HttpResult<()> {
+    if let Some(uid) = q.user_id {
+        state
+            .store
+            .user(app, uid)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("User {uid}")))?;
+    }
+    if let Some(cid) = q.channel_id {
+        let c = app_channel(state, app, cid).await?;
+        if let Some(uid) = q.user_id {
+            let member = state.store.membership(c.id, uid).await?.is_some();
+            if !member && c.kind != ChannelType::Public {
+                return Err(ApiError::not_a_member(&c.name).into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The URL of a search's page below `before` (the first page for `None`).
+fn search_url(
+    state: &AppState,
+    app: i64,
+    q: &SearchParams,
+    query: &str,
+    size: i64,
+    before: Option<i64>,
+) -> String {
+    let mut pairs = vec![("query".to_owned(), query.to_owned())];
+    if let Some(c) = q.channel_id {
+        pairs.push(("channelId".into(), c.to_string()));
+    }
+    if let Some(u) = q.user_id {
+        pairs.push(("userId".into(), u.to_string()));
+    }
+    if let Some(b) = before {
+        pairs.push(("before".into(), b.to_string()));
+    }
+    pairs.push(("size".into(), size.to_string()));
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    format!(
+        "{}/messages/search?{}",
+        base(state, app),
+        chatkitty_protocol::destination::format_query(&pairs)
+    )
 }
 
 /// `GET …/users/{id}/export`: everything stored about the user, one JSON document

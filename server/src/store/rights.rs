@@ -41,6 +41,101 @@ pub enum UserData {
     ChannelCreated(i64, String),
 }
 
+impl UserData {
+    /// The key that resumes its section after it.
+    fn key(&self) -> String {
+        match self {
+            UserData::Membership(m, ..) => m.channel_id.to_string(),
+            UserData::Message(m) => m.id.to_string(),
+            UserData::Reaction(r) => r.message_id.to_string(),
+            UserData::ThreadRead(k, _) => k.clone(),
+            UserData::Hidden(id)
+            | UserData::Block(id, ..)
+            | UserData::File(id, ..)
+            | UserData::ChannelCreated(id, _) => id.to_string(),
+        }
+    }
+}
+
+/// The query of section `section` (`$1` the user, `$2` the key to resume after) with
+/// at most `n` rows (for reactions: the reactions of at most `n` messages), and
+/// whether its key is text (else a number).
+fn section_query(section: usize, n: i64) -> (String, bool) {
+    let sql = match section {
+        0 => format!(
+            "SELECT m.channel_id, m.user_id, m.role, m.last_read_message_id, m.cleared_before_id, \
+             m.hidden, m.muted, m.last_read_ms, c.kind, c.name, c.display_name, m.joined_ms \
+             FROM channel_members m JOIN channels c ON c.id = m.channel_id \
+             WHERE m.user_id = $1 AND m.channel_id > $2 ORDER BY m.channel_id LIMIT {n}"
+        ),
+        1 => format!(
+            "SELECT {MESSAGE_COLS} FROM messages g WHERE g.user_id = $1 AND g.id > $2 \
+             ORDER BY g.id LIMIT {n}"
+        ),
+        // Whole messages per batch, so that a batch never splits one message's
+        // reactions (a user's reactions to one message are a few emoji).
+        2 => format!(
+            "SELECT message_id, user_id, emoji, created_ms FROM reactions WHERE user_id = $1 \
+             AND message_id IN (SELECT DISTINCT message_id FROM reactions WHERE user_id = $1 \
+             AND message_id > $2 ORDER BY message_id LIMIT {n}) ORDER BY message_id, emoji"
+        ),
+        3 => format!(
+            "SELECT thread_key, last_read_message_id FROM thread_reads WHERE user_id = $1 \
+             AND thread_key > $2 ORDER BY thread_key LIMIT {n}"
+        ),
+        4 => format!(
+            "SELECT message_id FROM hidden_messages WHERE user_id = $1 AND message_id > $2 \
+             ORDER BY message_id LIMIT {n}"
+        ),
+        5 => format!(
+            "SELECT b.blocked_id, u.name, b.created_ms FROM user_blocks b JOIN users u ON u.id = b.blocked_id \
+             WHERE b.user_id = $1 AND b.blocked_id > $2 ORDER BY b.blocked_id LIMIT {n}"
+        ),
+        6 => format!(
+            "SELECT id, name, content_type, size, channel_id, message_id, public, created_ms \
+             FROM files WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT {n}"
+        ),
+        _ => format!(
+            "SELECT id, name FROM channels WHERE creator_id = $1 AND id > $2 ORDER BY id LIMIT {n}"
+        ),
+    };
+    (sql, section == 3)
+}
+
+/// One row of [`section_query`]'s answer.
+fn section_row(section: usize, r: &sqlx::any::AnyRow) -> StoreResult<UserData> {
+    Ok(match section {
+        0 => UserData::Membership(
+            member_row(r)?,
+            r.try_get(8)?,
+            r.try_get(9)?,
+            r.try_get(10)?,
+            r.try_get(11)?,
+        ),
+        1 => UserData::Message(message_row(r)?),
+        2 => UserData::Reaction(ReactionRow {
+            message_id: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            emoji: r.try_get(2)?,
+            created_ms: r.try_get(3)?,
+        }),
+        3 => UserData::ThreadRead(r.try_get(0)?, r.try_get(1)?),
+        4 => UserData::Hidden(r.try_get(0)?),
+        5 => UserData::Block(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?),
+        6 => UserData::File(
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            r.try_get(4)?,
+            r.try_get(5)?,
+            r.try_get::<i64, _>(6)? != 0,
+            r.try_get(7)?,
+        ),
+        _ => UserData::ChannelCreated(r.try_get(0)?, r.try_get(1)?),
+    })
+}
+
 /// What happens to a deleted user's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessagesOfDeletedUser {
@@ -84,170 +179,20 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> StoreResult<(Vec<UserData>, Option<String>)> {
-        let n = limit.max(1);
-        let int_after = after.parse::<i64>().unwrap_or(i64::MIN);
-        let q = |sql: String| sqlx::query(safe(&sql)).bind(user_id);
-        let (rows, key): (Vec<UserData>, Option<String>) = match section {
-            0 => {
-                let sql = format!(
-                    "SELECT m.channel_id, m.user_id, m.role, m.last_read_message_id, m.cleared_before_id, \
-                     m.hidden, m.muted, m.last_read_ms, c.kind, c.name, c.display_name, m.joined_ms \
-                     FROM channel_members m JOIN channels c ON c.id = m.channel_id \
-                     WHERE m.user_id = $1 AND m.channel_id > $2 ORDER BY m.channel_id LIMIT {n}"
-                );
-                let rows = q(sql).bind(int_after).fetch_all(&self.pool).await?;
-                let out = rows
-                    .iter()
-                    .map(|r| {
-                        Ok(UserData::Membership(
-                            member_row(r)?,
-                            r.try_get(8)?,
-                            r.try_get(9)?,
-                            r.try_get(10)?,
-                            r.try_get(11)?,
-                        ))
-                    })
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let key = out.last().and_then(|d| match d {
-                    UserData::Membership(m, ..) => Some(m.channel_id.to_string()),
-                    _ => None,
-                });
-                (out, key)
-            }
-            1 => {
-                let sql = format!(
-                    "SELECT {MESSAGE_COLS} FROM messages g WHERE g.user_id = $1 AND g.id > $2 \
-                     ORDER BY g.id LIMIT {n}"
-                );
-                let rows = q(sql).bind(int_after).fetch_all(&self.pool).await?;
-                let out = rows
-                    .iter()
-                    .map(|r| Ok(UserData::Message(message_row(r)?)))
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let key = out.last().and_then(|d| match d {
-                    UserData::Message(m) => Some(m.id.to_string()),
-                    _ => None,
-                });
-                (out, key)
-            }
-            2 => {
-                // Whole messages per batch, so that a batch never splits one message's
-                // reactions (a user's reactions to one message are a few emoji).
-                let sql = format!(
-                    "SELECT message_id, user_id, emoji, created_ms FROM reactions WHERE user_id = $1 \
-                     AND message_id IN (SELECT DISTINCT message_id FROM reactions WHERE user_id = $1 \
-                     AND message_id > $2 ORDER BY message_id LIMIT {n}) ORDER BY message_id, emoji"
-                );
-                let rows = q(sql).bind(int_after).fetch_all(&self.pool).await?;
-                let out = rows
-                    .iter()
-                    .map(|r| {
-                        Ok(UserData::Reaction(ReactionRow {
-                            message_id: r.try_get(0)?,
-                            user_id: r.try_get(1)?,
-                            emoji: r.try_get(2)?,
-                            created_ms: r.try_get(3)?,
-                        }))
-                    })
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let key = out.last().and_then(|d| match d {
-                    UserData::Reaction(r) => Some(r.message_id.to_string()),
-                    _ => None,
-                });
-                (out, key)
-            }
-            3 => {
-                let sql = format!(
-                    "SELECT thread_key, last_read_message_id FROM thread_reads WHERE user_id = $1 \
-                     AND thread_key > $2 ORDER BY thread_key LIMIT {n}"
-                );
-                let rows = q(sql).bind(after).fetch_all(&self.pool).await?;
-                let out = rows
-                    .iter()
-                    .map(|r| Ok(UserData::ThreadRead(r.try_get(0)?, r.try_get(1)?)))
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let key = out.last().and_then(|d| match d {
-                    UserData::ThreadRead(k, _) => Some(k.clone()),
-                    _ => None,
-                });
-                (out, key)
-            }
-            4 => {
-                let sql = format!(
-                    "SELECT message_id FROM hidden_messages WHERE user_id = $1 AND message_id > $2 \
-                     ORDER BY message_id LIMIT {n}"
-                );
-                let rows = q(sql).bind(int_after).fetch_all(&self.pool).await?;
-                let out = rows
-                    .iter()
-                    .map(|r| Ok(UserData::Hidden(r.try_get(0)?)))
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let key = out.last().and_then(|d| match d {
-                    UserData::Hidden(id) => Some(id.to_string()),
-                    _ => None,
-                });
-                (out, key)
-            }
-            5 => {
-                let sql = format!(
-                    "SELECT b.blocked_id, u.name, b.created_ms FROM user_blocks b JOIN users u ON u.id = b.blocked_id \
-                     WHERE b.user_id = $1 AND b.blocked_id > $2 ORDER BY b.blocked_id LIMIT {n}"
-                );
-                let rows = q(sql).bind(int_after).fetch_all(&self.pool).await?;
-                let out = rows
-                    .iter()
-                    .map(|r| Ok(UserData::Block(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let key = out.last().and_then(|d| match d {
-                    UserData::Block(id, ..) => Some(id.to_string()),
-                    _ => None,
-                });
-                (out, key)
-            }
-            6 => {
-                let sql = format!(
-                    "SELECT id, name, content_type, size, channel_id, message_id, public, created_ms \
-                     FROM files WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT {n}"
-                );
-                let rows = q(sql).bind(int_after).fetch_all(&self.pool).await?;
-                let out = rows
-                    .iter()
-                    .map(|r| {
-                        Ok(UserData::File(
-                            r.try_get(0)?,
-                            r.try_get(1)?,
-                            r.try_get(2)?,
-                            r.try_get(3)?,
-                            r.try_get(4)?,
-                            r.try_get(5)?,
-                            r.try_get::<i64, _>(6)? != 0,
-                            r.try_get(7)?,
-                        ))
-                    })
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let key = out.last().and_then(|d| match d {
-                    UserData::File(id, ..) => Some(id.to_string()),
-                    _ => None,
-                });
-                (out, key)
-            }
-            _ => {
-                let sql = format!(
-                    "SELECT id, name FROM channels WHERE creator_id = $1 AND id > $2 ORDER BY id LIMIT {n}"
-                );
-                let rows = q(sql).bind(int_after).fetch_all(&self.pool).await?;
-                let out = rows
-                    .iter()
-                    .map(|r| Ok(UserData::ChannelCreated(r.try_get(0)?, r.try_get(1)?)))
-                    .collect::<StoreResult<Vec<_>>>()?;
-                let key = out.last().and_then(|d| match d {
-                    UserData::ChannelCreated(id, _) => Some(id.to_string()),
-                    _ => None,
-                });
-                (out, key)
-            }
+        let (sql, text_key) = section_query(section, limit.max(1));
+        let query = sqlx::query(safe(&sql)).bind(user_id);
+        let query = if text_key {
+            query.bind(after.to_owned())
+        } else {
+            query.bind(after.parse::<i64>().unwrap_or(i64::MIN))
         };
-        Ok((rows, key))
+        let rows = query.fetch_all(&self.pool).await?;
+        let out = rows
+            .iter()
+            .map(|r| section_row(section, r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let key = out.last().map(UserData::key);
+        Ok((out, key))
     }
 
     /// Empties a user's row (a random username, "Deleted user", no picture or

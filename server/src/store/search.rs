@@ -71,25 +71,11 @@ impl Store {
             });
         }
         let before = q.before.unwrap_or(i64::MAX);
-        let channels: Vec<i64> = match (q.viewer, q.channel) {
-            (Some(viewer), None) => {
-                let mine: Vec<i64> = sqlx::query_scalar(safe(&format!(
-                    "SELECT channel_id FROM channel_members WHERE user_id = $1 ORDER BY channel_id LIMIT {}",
-                    MAX_CHANNELS_IN_INDEX_QUERY + 1
-                )))
-                .bind(viewer)
-                .fetch_all(&self.pool)
-                .await?;
-                if mine.is_empty() {
-                    return Ok(SearchResult::Found {
-                        rows: Vec::new(),
-                        resume: None,
-                    });
-                }
-                mine
-            }
-            (_, Some(c)) => vec![c],
-            (None, None) => Vec::new(),
+        let Some(channels) = self.searched_channels(q).await? else {
+            return Ok(SearchResult::Found {
+                rows: Vec::new(),
+                resume: None,
+            });
         };
         let channels = if channels.len() > MAX_CHANNELS_IN_INDEX_QUERY {
             &[][..]
@@ -97,37 +83,7 @@ impl Store {
             &channels[..]
         };
         let (candidates_sql, text) = self.candidates(q, channels);
-        let (join, cleared) = match (q.viewer, q.channel) {
-            (Some(_), None) => (
-                "JOIN channel_members m ON m.channel_id = g.channel_id AND m.user_id = $3",
-                "m.cleared_before_id",
-            ),
-            (Some(_), Some(_)) => (
-                "LEFT JOIN channel_members m ON m.channel_id = g.channel_id AND m.user_id = $3",
-                "COALESCE(m.cleared_before_id, 0)",
-            ),
-            (None, _) => (
-                "JOIN channels c ON c.id = g.channel_id AND c.app_id = $3",
-                "0",
-            ),
-        };
-        let viewer_filters = if q.viewer.is_some() {
-            " AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = g.id AND h.user_id = $3) \
-             AND (g.user_id IS NULL OR NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.user_id = $3 AND b.blocked_id = g.user_id))"
-        } else {
-            ""
-        };
-        let channel_filter = if q.channel.is_some() {
-            " AND g.channel_id = $4"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT {MESSAGE_COLS} FROM ({candidates_sql}) f JOIN messages g ON g.id = f.id {join} \
-             WHERE g.deleted_ms IS NULL AND g.id > {cleared}{channel_filter}{viewer_filters} \
-             ORDER BY g.id DESC LIMIT {}",
-            q.limit + 1
-        );
+        let sql = visible_sql(q, &candidates_sql);
         let boundary = format!(
             "SELECT COUNT(*), MIN(f.id) FROM ({}) f",
             self.candidates(q, channels).0
@@ -169,6 +125,26 @@ impl Store {
         };
         tx.commit().await?;
         Ok(SearchResult::Found { rows: out, resume })
+    }
+
+    /// The channels a search draws its candidates from: one channel when asked, the
+    /// viewer's channels (at most [`MAX_CHANNELS_IN_INDEX_QUERY`] + 1 of them), or
+    /// every channel (empty) for the operator; `None` when the viewer has none.
+    async fn searched_channels(&self, q: &SearchQuery<'_>) -> StoreResult<Option<Vec<i64>>> {
+        Ok(match (q.viewer, q.channel) {
+            (Some(viewer), None) => {
+                let mine: Vec<i64> = sqlx::query_scalar(safe(&format!(
+                    "SELECT channel_id FROM channel_members WHERE user_id = $1 ORDER BY channel_id LIMIT {}",
+                    MAX_CHANNELS_IN_INDEX_QUERY + 1
+                )))
+                .bind(viewer)
+                .fetch_all(&self.pool)
+                .await?;
+                Some(mine).filter(|m| !m.is_empty())
+            }
+            (_, Some(c)) => Some(vec![c]),
+            (None, None) => Some(Vec::new()),
+        })
     }
 
     /// The query of the newest `candidates` index entries below `$2` matching `$1`, in
@@ -221,4 +197,42 @@ impl Store {
 /// Whether PostgreSQL cancelled the statement at its timeout (`query_canceled`).
 fn timed_out(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("57014"))
+}
+
+/// The messages among the candidates (`candidates_sql`) that the search's viewer may
+/// see, newest first, one more than a page: not deleted, after their cleared history,
+/// not hidden by them, not from users they blocked; in the asked channel. Binds `$3`
+/// (the viewer, or the application for the operator) and `$4` (the channel).
+fn visible_sql(q: &SearchQuery<'_>, candidates_sql: &str) -> String {
+    let (join, cleared) = match (q.viewer, q.channel) {
+        (Some(_), None) => (
+            "JOIN channel_members m ON m.channel_id = g.channel_id AND m.user_id = $3",
+            "m.cleared_before_id",
+        ),
+        (Some(_), Some(_)) => (
+            "LEFT JOIN channel_members m ON m.channel_id = g.channel_id AND m.user_id = $3",
+            "COALESCE(m.cleared_before_id, 0)",
+        ),
+        (None, _) => (
+            "JOIN channels c ON c.id = g.channel_id AND c.app_id = $3",
+            "0",
+        ),
+    };
+    let viewer_filters = if q.viewer.is_some() {
+        " AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = g.id AND h.user_id = $3) \
+         AND (g.user_id IS NULL OR NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.user_id = $3 AND b.blocked_id = g.user_id))"
+    } else {
+        ""
+    };
+    let channel_filter = if q.channel.is_some() {
+        " AND g.channel_id = $4"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {MESSAGE_COLS} FROM ({candidates_sql}) f JOIN messages g ON g.id = f.id {join} \
+         WHERE g.deleted_ms IS NULL AND g.id > {cleared}{channel_filter}{viewer_filters} \
+         ORDER BY g.id DESC LIMIT {}",
+        q.limit + 1
+    )
 }

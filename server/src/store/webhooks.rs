@@ -509,7 +509,8 @@ impl Store {
     /// up. A delivery ends the endpoint's failure streak (its last success is written
     /// at most once a second). A failure of the last attempt disables the endpoint with
     /// `reason` when nothing was delivered to it since the event was queued (a whole
-    /// retry schedule of failures). Returns whether it was disabled.
+    /// retry schedule of failures). Returns whether it was disabled. (Long because its
+    /// statements share one transaction and are read best together.)
     pub async fn finish_webhook(
         &self,
         row: &OutboxRow,

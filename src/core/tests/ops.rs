@@ -4,8 +4,9 @@
 use super::*;
 use crate::core::ops::spec;
 
-/// docs/api.md §2.3: the calls that throw `NoActiveSessionError` without a session.
-const NAS: [&str; 28] = [
+/// docs/api.md §2.3: the calls that throw `NoActiveSessionError` without a session,
+/// then our extensions that do (§8, §16).
+const NAS: [&str; 34] = [
     "getCurrentUser",
     "updateCurrentUser",
     "updateCurrentUserDisplayPicture",
@@ -34,6 +35,12 @@ const NAS: [&str; 28] = [
     "onNotificationReceived",
     "onUserPresenceChanged",
     "searchMessages",
+    "flagMessage",
+    "banChannelMember",
+    "unbanChannelMember",
+    "muteChannelMember",
+    "unmuteChannelMember",
+    "setChannelSlowMode",
 ];
 
 /// The JavaScript names of the calls, in `Op` order.
@@ -45,9 +52,14 @@ fn op_of(name: &str) -> Op {
     names().iter().position(|n| *n == name).unwrap() as Op
 }
 
-/// The string constant `name` of pkg-template/surface.js, split on spaces.
+/// The string constant `name` of pkg-template/surface.js, split on spaces (read when
+/// the test runs, so it sees what the surface check just wrote).
 fn surface_list(name: &str) -> Vec<String> {
-    let js = include_str!("../../../pkg-template/surface.js");
+    let js = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/pkg-template/surface.js"
+    ))
+    .unwrap();
     let start = js.find(&format!("const {name} = '")).unwrap() + name.len() + 10;
     let end = start + js[start..].find('\'').unwrap();
     js[start..end].split(' ').map(str::to_owned).collect()
@@ -723,4 +735,156 @@ fn reactions_and_read_receipts_reach_their_handlers_after_the_message_relay() {
     assert!(events
         .iter()
         .all(|e| e.0 == chat && e.2["id"] == 5 && e.3 == Some(reaction.clone())));
+}
+
+// ----- moderation (docs/api.md §16.1, docs/protocol.md §22) ---------------------------
+
+#[test]
+fn moderation_calls_send_their_verb_to_the_id_of_the_channel_or_message() {
+    let c = chan(7);
+    let m = msg(5);
+    let john = json!({"username": "john"});
+    let whole = other_user();
+    #[rustfmt::skip]
+    let cases = [
+        ("flagMessage", json!({"message": m, "reason": "spam"}), "/application/v1/messages/5.flag", json!({"reason": "spam"})),
+        ("flagMessage", json!({"message": m}), "/application/v1/messages/5.flag", json!({})),
+        ("banChannelMember", json!({"channel": c, "user": john, "reason": "abuse", "durationSeconds": 3600}), "/application/v1/channels/7.ban", json!({"user": john, "reason": "abuse", "durationSeconds": 3600})),
+        ("banChannelMember", json!({"channel": c, "user": whole}), "/application/v1/channels/7.ban", json!({"user": whole})),
+        ("unbanChannelMember", json!({"channel": c, "user": john}), "/application/v1/channels/7.unban", json!({"user": john})),
+        ("muteChannelMember", json!({"channel": c, "user": john, "durationSeconds": 600}), "/application/v1/channels/7.mute_member", json!({"user": john, "durationSeconds": 600})),
+        ("unmuteChannelMember", json!({"channel": c, "user": john}), "/application/v1/channels/7.unmute_member", json!({"user": john})),
+        ("setChannelSlowMode", json!({"channel": c, "seconds": 30}), "/application/v1/channels/7.slow_mode", json!({"seconds": 30})),
+        ("setChannelSlowMode", json!({"channel": c, "seconds": 0}), "/application/v1/channels/7.slow_mode", json!({"seconds": 0})),
+    ];
+    let mut h = Harness::new();
+    h.session();
+    for (name, request, destination, body) in cases {
+        let (_, f) = sent_by(&mut h, name, request);
+        assert_eq!(f.command, Command::Send, "{name}");
+        assert_eq!(dest_of(&f), destination, "{name}");
+        assert_eq!(
+            f.header("content-type"),
+            Some("application/json;charset=UTF-8")
+        );
+        assert!(
+            f.header("receipt").is_some(),
+            "{name}: a receipt to resolve on"
+        );
+        assert_eq!(
+            f.header("idempotency-key"),
+            None,
+            "{name}: not a message send"
+        );
+        let got: Value = serde_json::from_slice(&f.body).unwrap();
+        assert_eq!(got, body, "{name} body");
+    }
+}
+
+#[test]
+fn a_moderation_call_resolves_on_its_receipt_or_fails_with_the_servers_error() {
+    let mut h = Harness::new();
+    let s = h.session();
+    let c = chan(7);
+    let john = json!({"username": "john"});
+    let (ok, f) = sent_by(
+        &mut h,
+        "muteChannelMember",
+        json!({"channel": c, "user": john}),
+    );
+    assert!(
+        h.take_done().is_empty(),
+        "nothing before the server answers"
+    );
+    h.receipt(f.header("receipt").unwrap());
+    assert_eq!(resource_of(completion(&h.take_done(), ok)), c);
+
+    let (refused, f) = sent_by(
+        &mut h,
+        "banChannelMember",
+        json!({"channel": c, "user": john}),
+    );
+    let receipt = f.header("receipt").unwrap().to_owned();
+    h.queue_error(&s.errors, Some(("receipt-id", &receipt)), "ForbiddenError");
+    match &completion(&h.take_done(), refused).result {
+        Err(Failure::Server(e)) => assert_eq!(e["error"], "ForbiddenError"),
+        other => panic!("expected the server's error, got {other:?}"),
+    }
+    // The RECEIPT that follows the error (docs/protocol.md §3.3) changes nothing.
+    h.receipt(&receipt);
+    assert!(h.take_done().is_empty());
+    assert_eq!(h.c.table_sizes()[2], 0, "no action left waiting");
+
+    let (flagged, f) = sent_by(&mut h, "flagMessage", json!({"message": msg(5)}));
+    h.receipt(f.header("receipt").unwrap());
+    assert_eq!(resource_of(completion(&h.take_done(), flagged))["id"], 5);
+}
+
+#[test]
+fn moderation_calls_throw_without_a_channel_or_message_id() {
+    let mut h = Harness::new();
+    h.session();
+    let user = json!({"username": "john"});
+    for (name, request, thrown) in [
+        (
+            "banChannelMember",
+            json!({"user": user}),
+            Misuse::InvalidArgument("channel"),
+        ),
+        (
+            "muteChannelMember",
+            json!({"channel": {"name": "c"}, "user": user}),
+            Misuse::InvalidArgument("channel"),
+        ),
+        (
+            "setChannelSlowMode",
+            json!({"channel": {"id": "7"}, "seconds": 5}),
+            Misuse::InvalidArgument("id"),
+        ),
+        (
+            "flagMessage",
+            json!({"message": {"id": -1}}),
+            Misuse::InvalidArgument("id"),
+        ),
+        ("flagMessage", json!({}), Misuse::InvalidArgument("message")),
+    ] {
+        assert_eq!(
+            h.c.call(op_of(name), &request, h.now),
+            Err(thrown),
+            "{name}"
+        );
+    }
+    assert!(h.take_sent().is_empty());
+}
+
+/// The moderation destinations are built without the protocol crate's `format!`-based
+/// builder; they must be what it builds.
+#[test]
+fn moderation_destinations_are_the_protocol_crates() {
+    use chatkitty_protocol::destination::{Action, ChannelVerb, MessageVerb};
+    let mut h = Harness::new();
+    h.session();
+    for id in [0, 7, 1_234_567_890_123] {
+        let c = json!({"id": id});
+        let user = json!({"id": 9});
+        for (name, verb) in [
+            ("banChannelMember", ChannelVerb::Ban),
+            ("unbanChannelMember", ChannelVerb::Unban),
+            ("muteChannelMember", ChannelVerb::MuteMember),
+            ("unmuteChannelMember", ChannelVerb::UnmuteMember),
+            ("setChannelSlowMode", ChannelVerb::SlowMode),
+        ] {
+            let (_, f) = sent_by(
+                &mut h,
+                name,
+                json!({"channel": c, "user": user, "seconds": 1}),
+            );
+            assert_eq!(dest_of(&f), Action::Channel(id, verb).to_destination());
+        }
+        let (_, f) = sent_by(&mut h, "flagMessage", json!({"message": {"id": id}}));
+        assert_eq!(
+            dest_of(&f),
+            Action::Message(id, MessageVerb::Flag).to_destination()
+        );
+    }
 }
