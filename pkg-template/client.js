@@ -35,7 +35,8 @@ class ChatKitty {
     // before then wait in `_queue`.
     this._k = undefined;
     this._queue = [];
-    if (state.ready) this._core();
+    if (configuration.shareConnection && globalThis.SharedWorker) this._w = import('./shared.js').then((m) => m.remote(this));
+    else if (state.ready) this._core();
   }
 
   _core() {
@@ -50,7 +51,7 @@ class ChatKitty {
 
   /** `f(core)` now, or once the module has loaded (a Promise then). */
   _later(f) {
-    return state.ready ? f(this._core()) : init().then(() => f(this._core()));
+    return state.ready && !this._w ? f(this._core()) : (this._w ?? init()).then(() => f(this._core()));
   }
 
   get currentUser() {
@@ -59,10 +60,11 @@ class ChatKitty {
 
   startSession(request) {
     return this._later((k) => {
-      if (!(this._config.WebSocket ?? state.WebSocket)) {
+      if (!this._w && !(this._config.WebSocket ?? state.WebSocket)) {
         throw new TypeError("ChatKitty: no WebSocket in this runtime: install the 'ws' package (Node 20) or pass { WebSocket } to new ChatKitty()");
       }
-      return k.startSession(request);
+      const s = k.startSession(request);
+      return this._config.offline ? s.then((r) => this._x().then((o) => o.signedIn()).then(() => r)) : s;
     });
   }
 
@@ -72,7 +74,7 @@ class ChatKitty {
 
   startChatSession(request) {
     if (!state.ready) throw new TypeError('ChatKitty: startChatSession before the module has loaded: await startSession() or init() first');
-    return this._core().startChatSession(request);
+    return this._core().startChatSession(this._ob?.chat(request) ?? request);
   }
 
   sendKeystrokes(request) {
@@ -82,7 +84,12 @@ class ChatKitty {
 
   _call(op, request) {
     if (!state.ready && NAS[op]) throw noSession();
-    return this._later((k) => k._call(op, request));
+    return this._ob ? this._ob.call(op, request) : this._later((k) => k._call(op, request));
+  }
+
+  _x(n) {
+    if (!this._config.offline) return Promise.reject(new TypeError('ChatKitty: offline is off'));
+    return n == 'readCache' && !this._ob ? import('./offline.js') : (this._o ??= this._later(() => import('./offline.js')).then((m) => (this._ob = m.attach(this, this._k))));
   }
 
   _on(kind, observer) {
@@ -111,6 +118,12 @@ class ChatKitty {
 }
 
 install(ChatKitty);
+for (const n of ['onOutboxChanged', 'getOutbox', 'discardOutboxEntry', 'readCache', 'clearCache']) {
+  ChatKitty.prototype[n] = function (a) {
+    const p = this._x(n).then((o) => o[n](a, this._config));
+    return n[0] == 'o' ? () => p.then((f) => f()) : p;
+  };
+}
 
 export default ChatKitty;
 export { ChatKitty };

@@ -506,6 +506,51 @@ export interface ChatKittyOptions {
    * (it may or may not have been stored if it had gone out). 0: wait forever.
    * Default 30000. */
   sendTimeout?: number;
+  /** Extension (docs/api.md §17): the durable outbox and the local cache. Text and external-file messages
+   * are written to IndexedDB before they are sent and sent again — with the same
+   * idempotency key, so the server stores them once — when the connection returns, in
+   * this page or the next page of the same app, host and user. Their Promise then
+   * resolves once the server has the message (or refused it), not after `sendTimeout`.
+   * The current user, the channel list and the newest messages of recently read
+   * channels are kept in IndexedDB per app, host and user (`readCache`; reads answered
+   * from it while disconnected carry `cached: true`).
+   * Loads `offline.js` (about 6.4 KB gzip) when set. Default false. */
+  offline?: boolean;
+  /** Extension (docs/api.md §18): the tabs of the app share one connection per user,
+   * owned by a SharedWorker (where the browser has one; otherwise ignored). Loads
+   * `shared.js` and the worker when set. Default false. */
+  shareConnection?: boolean;
+}
+
+/** Extension (docs/api.md §17.4): what the cache holds for a user. */
+export interface CachedState {
+  /** The user as `getCurrentUser` last answered, if it was called. */
+  user: CurrentUser | null;
+  /** The first page of `getChannels()` (no filter, or `{joined: true}`), each with its last message as live
+   * messages updated it. */
+  channels: Channel[];
+  /** By channel id: the newest messages (newest first, at most 50) of the channels read
+   * with `getMessages({channel})` most recently (at most 20), with live messages added. */
+  messages: Record<string, Message[]>;
+  /** By channel id: the newest messages of `getMessages({channel, filter: {mainThread:
+   * true}})`, as last read (live messages are not added: they may be in a thread). */
+  mainThreadMessages: Record<string, Message[]>;
+  /** When it was last written; null: nothing cached. */
+  cachedTime: string | null;
+}
+
+/** Extension (docs/api.md §17): a message in the outbox. */
+export interface OutboxEntry {
+  /** Its idempotency key. */
+  key: string;
+  /** `pending`: waiting for a connection; `sending`: handed to the connection, not
+   * answered yet; `failed`: the server refused it (`error`); it stays until discarded. */
+  state: 'pending' | 'sending' | 'failed';
+  /** When `sendMessage` was called (ISO 8601). */
+  createdTime: string;
+  /** What was sent: `channel`/`thread`/`message`, `body` or `file`, `groupTag`, `properties`. */
+  request: SendMessageRequest;
+  error?: { error: string; message: string };
 }
 
 /** `new ChatKitty(configuration)`: the API key and the options. */
@@ -771,6 +816,21 @@ export declare class ChatKitty {
    * garbage-collected (optional; a live session keeps it until `endSession`). The
    * instance is unusable afterwards. */
   free(): void;
+
+  /** Extension (docs/api.md §17), with `offline: true`: called with the current user's
+   * outbox at once and whenever it changes. */
+  onOutboxChanged(observer: (entries: OutboxEntry[]) => void): ChatKittyUnsubscribe;
+  /** Extension (docs/api.md §17), with `offline: true`: the current user's outbox. */
+  getOutbox(): Promise<OutboxEntry[]>;
+  /** Extension (docs/api.md §17), with `offline: true`: removes an entry (a failed one
+   * the user gave up on); its `sendMessage` Promise resolves cancelled. */
+  discardOutboxEntry(key: string): Promise<boolean>;
+  /** Extension (docs/api.md §17.4), with `offline: true`: what the cache holds for
+   * `username` — readable at once after a reload, before `startSession`. */
+  readCache(request: { username: string }): Promise<CachedState>;
+  /** Extension (docs/api.md §17.4), with `offline: true`: clears the current user's cache
+   * (without a session: every user's of this app and host). `endSession` clears it too. */
+  clearCache(): Promise<void>;
 
   // The API calls, each followed by its 2.x aliases (docs/api.md §12.1).
   // ----- generated from src/core/ops.rs by `UPDATE_SURFACE=1 cargo test -p chatkitty-wasm --lib surface` -----

@@ -113,3 +113,8 @@ printf '%-34s %9s %9s\n' "chatkitty_wasm_bg.wasm" "$wasm_raw" "$wasm_gz"
 printf '%-34s %9s %9s\n' "JS (glue, loader, client, surface)" "$js_raw" "$js_gz"
 printf '%-34s %9s %9s\n' "default entry (index.js): total" "$((wasm_raw + js_raw))" "$((wasm_gz + js_gz))"
 printf '%-34s %9s %9s\n' "inline entry (base64): total" "$inline_raw" "$inline_gz"
+# `new ChatKitty({ offline: true })` loads offline.js too (docs/api.md §17).
+printf '%-34s %9s %9s\n' "offline: true adds offline.js" "$(size "$OUT/offline.js")" "$(gz "$OUT/offline.js")"
+printf '%-34s %9s %9s\n' "shareConnection: tab adds" "$(sum size "shared.js wire.js")" "$(sum gz "shared.js wire.js")"
+printf '%-34s %9s %9s\n' "shareConnection: worker script" "$(size "$OUT/shared-worker.js")" "$(gz "$OUT/shared-worker.js")"
+printf '%-34s %9s %9s\n' "default entry, offline: true" "$((wasm_raw + js_raw + $(size "$OUT/offline.js")))" "$((wasm_gz + js_gz + $(gz "$OUT/offline.js")))"

@@ -776,19 +776,19 @@ impl<P: Payload> Client<P> {
         id
     }
 
-    /// Queues an action; `idempotent` (message sends) gives it an `idempotency-key`.
+    /// Queues an action; `key` (message sends) is its `idempotency-key`.
     fn call_action(
         &mut self,
         dest: String,
         body: String,
         mode: Mode<P>,
-        idempotent: bool,
+        key: Option<String>,
         now: u64,
     ) -> Id {
         let id = self.ids.call();
         let t = self.config.send_timeout_ms;
         let deadline = (t > 0).then(|| now + t);
-        let action = Action::new(id, &mut self.ids, dest, body, mode, idempotent, deadline);
+        let action = Action::new(id, &mut self.ids, dest, body, mode, key, deadline);
         self.requests.add_action(action, &mut self.out.timers);
         self.flush_unsent(now);
         id

@@ -756,7 +756,7 @@ impl<P: Payload> Client<P> {
                     Via::Event(post) => Mode::Event(post),
                     _ => Mode::Event(Post::None),
                 };
-                Ok(self.call_action(dest, body, mode, false, now))
+                Ok(self.call_action(dest, body, mode, None, now))
             }
         }
     }
@@ -932,7 +932,11 @@ impl<P: Payload> Client<P> {
             }
         }
         body.push('}');
-        Ok(self.call_action(dest, body, Mode::Event(Post::MapFile), true, now))
+        // The key of a send the app keeps across pages (the offline outbox, docs/api.md
+        // §17), else a new one.
+        let key = request.get("idempotencyKey").and_then(|k| k.as_string());
+        let key = key.unwrap_or_else(|| self.ids.uuid());
+        Ok(self.call_action(dest, body, Mode::Event(Post::MapFile), Some(key), now))
     }
 
     /// `updateCurrentUserDisplayPicture({file})`: external files through the
@@ -949,7 +953,7 @@ impl<P: Payload> Client<P> {
         match file_kind(&file) {
             FileKind::External => {
                 let body = file.to_json().ok_or(Misuse::InvalidArgument("file"))?;
-                Ok(self.call_action(dest, body, Mode::Event(Post::SetUser), false, now))
+                Ok(self.call_action(dest, body, Mode::Event(Post::SetUser), None, now))
             }
             FileKind::BadUri => {
                 Ok(self.fail_now(Failure::Validation("A file's uri must be a data: URI.")))

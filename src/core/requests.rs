@@ -98,7 +98,7 @@ pub(crate) struct Action<P> {
 }
 
 impl<P> Action<P> {
-    /// Action `id`: a SEND of `body` to `dest`. `idempotent` (message sends) gives it an
+    /// Action `id`: a SEND of `body` to `dest`. `key` (message sends) is its
     /// `idempotency-key`, one per logical send, kept when it is sent again after a drop.
     pub(crate) fn new(
         id: Id,
@@ -106,11 +106,10 @@ impl<P> Action<P> {
         dest: String,
         body: String,
         mode: Mode<P>,
-        idempotent: bool,
+        key: Option<String>,
         deadline: Option<u64>,
     ) -> Action<P> {
         let receipt = ids.receipt();
-        let key = idempotent.then(|| ids.uuid());
         Action {
             receipt,
             id,

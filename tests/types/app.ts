@@ -103,6 +103,30 @@ async function loading(): Promise<void> {
   await inline.startSession({ username: 'jane' });
 }
 
+// The offline outbox (docs/api.md §17).
+async function offline(): Promise<void> {
+  const kitty = new ChatKitty({ apiKey: 'k', offline: true });
+  const off = kitty.onOutboxChanged((entries) => {
+    for (const e of entries) {
+      const label: string = e.state === 'failed' ? `failed: ${e.error?.message}` : e.state;
+      void label;
+      void e.request;
+    }
+  });
+  off();
+  const entries = await kitty.getOutbox();
+  if (entries[0]) await kitty.discardOutboxEntry(entries[0].key);
+  const cached = await kitty.readCache({ username: 'jane' });
+  const names: string[] = cached.channels.map((c) => c.name ?? '');
+  const first = cached.channels[0];
+  const recent = first ? cached.messages[String(first.id)] ?? [] : [];
+  void names;
+  void recent.length;
+  if (cached.cachedTime) await kitty.clearCache();
+}
+
+void offline;
+
 // Our extensions beyond 1.58.2: search (docs/api.md §8) and moderation (§16.1).
 async function extensions(channel: Channel, message: Message): Promise<void> {
   const found = await kitty.searchMessages({ query: 'quarterly report', channel });

@@ -151,7 +151,9 @@ const browser = await launchBrowser();
 console.log(`demo e2e against ${server.url}`);
 
 const jane = await open(browser, server.url, 'jane', DESKTOP);
-const john = await open(browser, server.url, 'john', PHONE, { cuttable: true });
+// john's tab has a connection of its own (?share=0), so the test can cut it; jane's
+// goes through the shared worker (docs/api.md §18).
+const john = await open(browser, `${server.url}?share=0`, 'john', PHONE, { cuttable: true });
 
 await step('sign in with a username and a display name (desktop and 375 px)', async () => {
   await shot(jane.page, 'desktop-signin');
@@ -543,6 +545,32 @@ await step('john loses his network: banner, then catch-up without duplicates whe
   check(new Set(ids).size === ids.length, 'a message is shown twice after catching up');
   await send(john.page, 'Back on the network');
   await message(jane.page, 'Back on the network').waitFor({ timeout: T });
+});
+
+await step('offline outbox: john sends while his network is cut and reloads; it arrives once', async () => {
+  john.cut = true;
+  for (const { ws, server: s } of john.sockets) {
+    await ws.close({ code: 1006, reason: 'network down' }).catch(() => {});
+    await s.close().catch(() => {});
+  }
+  john.sockets.clear();
+  await john.page.locator('.banner', { hasText: 'offline' }).waitFor({ state: 'visible', timeout: T });
+  await send(john.page, 'Kept on the device');
+  await conv(john.page).locator('.pending .body', { hasText: 'Kept on the device' }).waitFor({ timeout: T });
+  // Written to IndexedDB before it is sent; let the reconnect backoff grow so the old
+  // page does not send it in the moment before it goes.
+  await sleep(3000);
+  john.cut = false;
+  await john.page.reload();
+  // The reloaded page signs in again (back in the same conversation) and its outbox
+  // sends what the last page left.
+  await message(jane.page, 'Kept on the device').waitFor({ timeout: T });
+  await message(john.page, 'Kept on the device').waitFor({ timeout: T });
+  await sleep(1000);
+  check((await message(jane.page, 'Kept on the device').count()) === 1, 'the kept message is shown twice for jane');
+  check((await message(john.page, 'Kept on the device').count()) === 1, 'the kept message is shown twice for john');
+  // The strip telling of messages an earlier page left is gone once they are sent.
+  await john.page.locator('.banner.outbox').waitFor({ state: 'hidden', timeout: T });
 });
 
 await server.stop();

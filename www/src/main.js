@@ -13,7 +13,18 @@ const API_KEY = import.meta.env.VITE_CHATKITTY_API_KEY || 'demo';
 // `vite` dev server at another one (e.g. localhost:8080).
 const HOST = import.meta.env.VITE_CHATKITTY_HOST || location.host;
 
-const kitty = new ChatKitty({ apiKey: API_KEY, host: HOST, isSecure: location.protocol === 'https:' });
+// offline: messages sent without a connection are kept on this device (IndexedDB) and sent
+// when it returns, even after a reload; the channel list and recent messages are cached
+// (docs/api.md §17). shareConnection: the tabs of one person share one connection
+// (docs/api.md §18); `?share=0` gives a tab its own (the end-to-end test cuts one
+// person's network that way).
+const kitty = new ChatKitty({
+  apiKey: API_KEY,
+  host: HOST,
+  isSecure: location.protocol === 'https:',
+  offline: true,
+  shareConnection: new URLSearchParams(location.search).get('share') !== '0',
+});
 // Per tab, so two tabs of one browser can be two people (a reload stays signed in).
 const SAVED = 'kitty-chat:user';
 
@@ -149,7 +160,9 @@ function renderShell() {
   );
   els.main = h('main', { class: 'main', id: 'main' });
   els.shell = h('div', { class: 'shell' }, els.sidebar, els.main);
-  root.replaceChildren(h('a', { class: 'skip', href: '#main' }, 'Skip to conversation'), els.banner, els.shell, els.toasts);
+  els.outbox = h('div', { class: 'banner outbox', role: 'status', hidden: true });
+  root.replaceChildren(h('a', { class: 'skip', href: '#main' }, 'Skip to conversation'), els.banner, els.outbox, els.shell, els.toasts);
+  watchOutbox();
 }
 
 function renderMe() {
@@ -251,6 +264,38 @@ function welcome() {
 }
 
 window.addEventListener('hashchange', route);
+
+// ---------- the outbox: messages kept on this device until the server has them ----------
+
+// This page's own sends show in their conversation ("Sending…", or Retry/Discard when
+// refused); the strip tells of those an earlier page (closed, reloaded, crashed) left.
+const PAGE_START = Date.now();
+let outboxOff;
+function watchOutbox() {
+  outboxOff?.();
+  outboxOff = kitty.onOutboxChanged((entries) => {
+    if (!els.outbox) return;
+    const earlier = [];
+    for (const e of entries) {
+      if (Date.parse(e.createdTime) >= PAGE_START) {
+        // Refused: the conversation offers Retry (a new send), so this one goes.
+        if (e.state === 'failed') kitty.discardOutboxEntry(e.key);
+      } else earlier.push(e);
+    }
+    const failed = earlier.filter((e) => e.state === 'failed');
+    const waiting = earlier.length - failed.length;
+    const parts = [];
+    if (waiting) parts.push(`Sending ${waiting} message${waiting > 1 ? 's' : ''} saved on this device…`);
+    if (failed.length) {
+      parts.push(
+        ` ${failed.length} not sent (${failed[0].error?.message || 'refused'}). `,
+        h('button', { type: 'button', class: 'link small', onclick: () => failed.forEach((e) => kitty.discardOutboxEntry(e.key)) }, 'Discard'),
+      );
+    }
+    els.outbox.replaceChildren(...parts);
+    els.outbox.hidden = !parts.length;
+  });
+}
 
 // ---------- connection state ----------
 

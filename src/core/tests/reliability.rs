@@ -622,3 +622,22 @@ fn a_thousand_chat_sessions_started_and_ended_leave_every_table_as_it_was() {
     );
     assert_eq!(h.c.table_sizes(), start);
 }
+
+#[test]
+fn a_send_with_the_apps_idempotency_key_carries_it_across_a_drop() {
+    let mut h = Harness::new();
+    h.session();
+    let key = "0b8f6c1e-1d2a-4c3b-9e4f-5a6b7c8d9e0f";
+    h.c.send_message(
+        &json!({"channel": channel(7), "body": "kept", "idempotencyKey": key}),
+        h.now,
+    )
+    .unwrap();
+    let sent = h.take_sent();
+    assert_eq!(sends(&sent)[0].header("idempotency-key"), Some(key));
+    assert!(!String::from_utf8_lossy(&sends(&sent)[0].body).contains("idempotencyKey"));
+    // Sent again after a drop with the same key.
+    h.c.handle_closed(h.now);
+    let again = reconnect(&mut h);
+    assert_eq!(sends(&again)[0].header("idempotency-key"), Some(key));
+}
