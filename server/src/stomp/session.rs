@@ -76,6 +76,10 @@ pub struct Session {
     /// [`super::actions`]).
     pub(super) queued: Vec<QueuedSend>,
     pub(super) queued_for: i64,
+    /// No frame has been handled since CONNECT read the user: the current-user relay
+    /// the client pipelines behind CONNECT answers from that read (one statement
+    /// less per session start) instead of reading the user again.
+    pub(super) user_just_read: bool,
 }
 
 impl Session {
@@ -105,6 +109,7 @@ impl Session {
             subs: HashMap::new(),
             queued: Vec::new(),
             queued_for: 0,
+            user_just_read: true,
         }
     }
 
