@@ -1056,16 +1056,6 @@ impl Store {
         Ok((channels, contacts))
     }
 
-    /// Ids of the channels `user_id` is a member of.
-    pub async fn channel_ids_of(&self, user_id: i64) -> StoreResult<Vec<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT channel_id FROM channel_members WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await?,
-        )
-    }
-
     /// A page of channels for `user_id`, most recent activity first, and the total.
     pub async fn channels_page(
         &self,
