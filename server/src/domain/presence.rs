@@ -14,15 +14,23 @@ use crate::store::UserRow;
 /// Tells `user`'s contacts and the participants of their channels (and the app's
 /// webhooks: `user.presence.changed`) about their presence, rendered as it is now.
 pub async fn announce(state: &AppState, user: &UserRow) -> ApiResult<()> {
+    announce_to(state, user, true).await
+}
+
+/// [`announce`]; `with_audience: false` for a user known to have no channels yet (so
+/// no contacts either): nobody to look up.
+async fn announce_to(state: &AppState, user: &UserRow, with_audience: bool) -> ApiResult<()> {
     super::webhooks::presence_changed(state, user).await;
+    if !with_audience {
+        return Ok(());
+    }
     let rendered = state.render_user(user);
-    let contacts = state.store.contact_ids(user.id).await?;
+    let (channels, contacts) = state.store.presence_audience(user.id).await?;
     let body = event_json(types::CONTACT_PRESENCE_CHANGED, &rendered);
     for c in contacts {
         let dest = Topic::User(c as u64, UserTopic::Contacts).to_destination();
         state.publish(&dest, &body, Exclude::Nobody);
     }
-    let channels = state.store.channel_ids_of(user.id).await?;
     let body = event_json(types::PARTICIPANT_PRESENCE_CHANGED, &rendered);
     for cid in channels {
         let dest = Topic::Channel(cid as u64, ChannelTopic::Participants).to_destination();
@@ -33,15 +41,21 @@ pub async fn announce(state: &AppState, user: &UserRow) -> ApiResult<()> {
 
 /// [`announce`], where nobody waits for the outcome: a failure is logged.
 pub async fn announce_or_log(state: &AppState, user: &UserRow) {
-    if let Err(e) = announce(state, user).await {
+    log_failure(user, announce(state, user).await);
+}
+
+fn log_failure(user: &UserRow, r: ApiResult<()>) {
+    if let Err(e) = r {
         tracing::error!(user = user.id, error = ?e, "announcing presence");
     }
 }
 
 /// A connection of `user` opened; announced when the user came online cluster-wide.
-pub async fn connected(state: &AppState, user: &UserRow) {
+/// `created`: the sign-in of this connection created the user, who is in no channel
+/// yet and has no one to be announced to (the webhook still hears of it).
+pub async fn connected(state: &AppState, user: &UserRow, created: bool) {
     if state.presence.connect(user.id) && state.bus.user_online(user.id).await {
-        announce_or_log(state, user).await;
+        log_failure(user, announce_to(state, user, !created).await);
     }
 }
 

@@ -42,6 +42,8 @@ pub struct SignedIn {
     /// When the credential it signed in with expires (authenticated sessions): the
     /// connection ends then, and the client must sign in again.
     pub credential_expires_ms: Option<i64>,
+    /// This sign-in created the user.
+    pub created: bool,
 }
 
 /// Decides who the client is, in this order: a valid session id of the same user
@@ -55,16 +57,22 @@ pub async fn sign_in(state: &AppState, req: Request<'_>) -> ApiResult<SignedIn> 
         ));
     }
     let now = now_ms();
-    let (user, guest, expires_ms) = match resume(state, &req, now).await? {
-        Some(found) => found,
+    let (user, guest, expires_ms, created) = match resume(state, &req, now).await? {
+        Some((user, guest, expires)) => (user, guest, expires, false),
         None => match &req.auth_params {
             Some(params) => authenticated(state, &req, params.as_ref().ok(), now).await?,
             None => guest(state, &req, now).await?,
         },
     };
     // Banned from the application (docs/protocol.md §22): AccessDeniedError, so clients
-    // stop retrying.
-    if let Some(ban) = state.store.app_ban(req.app_id, user.id).await? {
+    // stop retrying. A user this sign-in created has no ban (a ban names an existing
+    // user, and users are never deleted): not looked up.
+    let ban = if created {
+        None
+    } else {
+        state.store.app_ban(req.app_id, user.id).await?
+    };
+    if let Some(ban) = ban {
         let until = ban
             .expires_ms
             .map(|e| format!(" until {}", crate::clock::time_iso(e)))
@@ -89,6 +97,7 @@ pub async fn sign_in(state: &AppState, req: Request<'_>) -> ApiResult<SignedIn> 
         user,
         session_id,
         credential_expires_ms: (!guest).then_some(expires_ms),
+        created,
     })
 }
 
@@ -142,7 +151,7 @@ async fn authenticated(
     req: &Request<'_>,
     params: Option<&Value>,
     now: i64,
-) -> ApiResult<(UserRow, bool, i64)> {
+) -> ApiResult<(UserRow, bool, i64, bool)> {
     let params = params.ok_or_else(|| denied("StompX-Auth-Params is not Base64 JSON."))?;
     let attempt = Attempt {
         user: Some((req.app_id, req.username)),
@@ -176,8 +185,8 @@ async fn authenticated(
         }
     };
     let store = &state.store;
-    let user = store
-        .user_or_create(req.app_id, req.username, false)
+    let (user, created) = store
+        .user_or_create_new(req.app_id, req.username, false)
         .await?;
     if user.is_guest {
         store.mark_authenticated(user.id).await?;
@@ -199,25 +208,29 @@ async fn authenticated(
     let longest =
         now.saturating_add((state.config.auth_session_max_secs as i64).saturating_mul(1000));
     let expires = verified.expires_ms.map_or(longest, |e| e.min(longest));
-    Ok((user, false, expires))
+    Ok((user, false, expires, created))
 }
 
 /// A guest session, when guest sessions are on; never as a user who has authenticated
 /// while a verifier is configured.
-async fn guest(state: &AppState, req: &Request<'_>, now: i64) -> ApiResult<(UserRow, bool, i64)> {
+async fn guest(
+    state: &AppState,
+    req: &Request<'_>,
+    now: i64,
+) -> ApiResult<(UserRow, bool, i64, bool)> {
     if !state.config.guests_on() {
         return Err(denied(
             "Guest sessions are disabled on this server; authenticate with authParams.",
         ));
     }
-    let user = state
+    let (user, created) = state
         .store
-        .user_or_create(req.app_id, req.username, true)
+        .user_or_create_new(req.app_id, req.username, true)
         .await?;
     if state.config.verifier_configured() && !user.is_guest {
         return Err(denied(
             "This username signs in with authParams, not as a guest.",
         ));
     }
-    Ok((user, true, now + TOKEN_LIFETIME_MS))
+    Ok((user, true, now + TOKEN_LIFETIME_MS, created))
 }

@@ -239,11 +239,14 @@ fn app_of(state: &AppState, query: &HashMap<String, String>) -> Option<i64> {
 
 /// Buffer and message limits of a WebSocket: tungstenite's defaults (128 KiB read
 /// buffer, large write buffers) dominate the memory of an idle connection; frames are
-/// small, so buffers are too. Frames queued together are written together (the
-/// connection's writer flushes after each batch), up to 16 KiB before a write.
+/// small, so buffers are too. The read buffer is kept (and zeroed, so resident) for
+/// the connection's life: 1 KiB holds what clients send most (SUBSCRIBE, ACK, a chat
+/// message); a longer frame is read in more calls, into a buffer grown for it. Frames
+/// queued together are written together (the connection's writer flushes after each
+/// batch), up to 16 KiB before a write.
 fn sized(state: &AppState, ws: WebSocketUpgrade) -> WebSocketUpgrade {
     let max = max_ws_message(state);
-    ws.read_buffer_size(4 * 1024)
+    ws.read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(max * 4)
         .max_message_size(max)

@@ -309,7 +309,9 @@ impl ConnHandle {
 }
 
 struct TopicSub {
-    conn: ConnHandle,
+    /// Shared with the connection's session: one pointer here, not a copy of the
+    /// handle's six fields in each of its subscriptions.
+    conn: Arc<ConnHandle>,
     /// The non-public channel whose membership let the connection subscribe: leaving
     /// it (or its deletion) ends the subscription ([`Hub::revoke`]).
     grant: Option<i64>,
@@ -424,17 +426,22 @@ impl Hub {
     /// `grant` is the non-public channel whose membership allowed it, if any.
     pub fn subscribe(
         &self,
-        dest: &str,
-        conn: &ConnHandle,
-        sub_id: &str,
+        dest: &Arc<str>,
+        conn: &Arc<ConnHandle>,
+        sub_id: &Arc<str>,
         grant: Option<i64>,
     ) -> bool {
         let mut table = self.write();
-        let dest: Arc<str> = match table.topics.get_key_value(dest) {
+        let dest: Arc<str> = match table.topics.get_key_value(dest.as_ref()) {
             Some((k, _)) => k.clone(),
-            None => Arc::from(dest),
+            None => dest.clone(),
         };
-        let subs = table.topics.entry(dest.clone()).or_default();
+        // Most destinations (a user's own topics) have one subscriber: room for one,
+        // not the four a first push makes room for (ten user topics per session).
+        let subs = table
+            .topics
+            .entry(dest.clone())
+            .or_insert_with(|| Vec::with_capacity(1));
         if let Some(s) = subs.iter_mut().find(|s| s.conn.id == conn.id) {
             s.refs += 1;
             return false;
@@ -442,7 +449,7 @@ impl Hub {
         subs.push(TopicSub {
             conn: conn.clone(),
             grant,
-            sub_id: Arc::from(sub_id),
+            sub_id: sub_id.clone(),
             refs: 1,
         });
         if let Some(channel) = grant {
@@ -617,11 +624,17 @@ mod tests {
         id: ConnId,
         user: i64,
         cap: usize,
-    ) -> (ConnHandle, mpsc::Receiver<Outbound>, CancellationToken) {
+    ) -> (Arc<ConnHandle>, mpsc::Receiver<Outbound>, CancellationToken) {
         let (tx, rx) = mpsc::channel(cap);
         let kill = CancellationToken::new();
         (
-            ConnHandle::new(id, user, tx, kill.clone(), QueueBudget::unlimited()),
+            Arc::new(ConnHandle::new(
+                id,
+                user,
+                tx,
+                kill.clone(),
+                QueueBudget::unlimited(),
+            )),
             rx,
             kill,
         )
@@ -639,8 +652,8 @@ mod tests {
     fn an_event_reaches_a_connection_once_even_with_two_subscriptions() {
         let hub = Hub::new("n");
         let (a, mut rx, _) = conn(1, 10, 8);
-        assert!(hub.subscribe("/topic/v1/channels/1", &a, "s-1", None));
-        assert!(!hub.subscribe("/topic/v1/channels/1", &a, "s-2", None));
+        assert!(hub.subscribe(&"/topic/v1/channels/1".into(), &a, &"s-1".into(), None));
+        assert!(!hub.subscribe(&"/topic/v1/channels/1".into(), &a, &"s-2".into(), None));
         assert_eq!(
             hub.deliver("/topic/v1/channels/1", "{}", Exclude::Nobody),
             1
@@ -669,7 +682,7 @@ mod tests {
         let (b, mut rb, _) = conn(2, 20, 8);
         let (c, mut rc, _) = conn(3, 20, 8);
         for h in [&a, &b, &c] {
-            hub.subscribe("/t", h, "s", None);
+            hub.subscribe(&"/t".into(), h, &"s".into(), None);
         }
         assert_eq!(hub.deliver("/t", "{}", Exclude::User(20)), 1);
         assert_eq!(hub.deliver("/t", "{}", Exclude::Conn(2)), 2);
@@ -684,7 +697,7 @@ mod tests {
     async fn a_full_queue_disconnects_the_slow_consumer() {
         let hub = Hub::new("n");
         let (a, _rx, kill) = conn(1, 10, 2);
-        hub.subscribe("/t", &a, "s", None);
+        hub.subscribe(&"/t".into(), &a, &"s".into(), None);
         assert_eq!(hub.deliver("/t", "{}", Exclude::Nobody), 1);
         assert_eq!(hub.deliver("/t", "{}", Exclude::Nobody), 1);
         assert_eq!(hub.deliver("/t", "{}", Exclude::Nobody), 0);
@@ -700,8 +713,8 @@ mod tests {
         let kill = CancellationToken::new();
         let total = TotalQueued::new(1 << 30);
         let budget = QueueBudget::new(100_000, total.clone());
-        let a = ConnHandle::new(1, 10, tx, kill.clone(), budget.clone());
-        hub.subscribe("/t", &a, "s", None);
+        let a = Arc::new(ConnHandle::new(1, 10, tx, kill.clone(), budget.clone()));
+        hub.subscribe(&"/t".into(), &a, &"s".into(), None);
         let big = "x".repeat(40_000);
         // Two 40 KB events fit in 100 KB; the third does not, with room for 1,021
         // more frames: it is bytes that count.
@@ -756,10 +769,30 @@ mod tests {
         let hub = Hub::new("n");
         let (a, mut ra, _) = conn(1, 10, 8);
         let (b, mut rb, _) = conn(2, 20, 8);
-        hub.subscribe("/topic/v1/channels/5/messages", &a, "s1", Some(5));
-        hub.subscribe("/topic/v1/channels/5/messages", &b, "s2", Some(5));
-        hub.subscribe("/topic/v1/threads/t-9/messages", &a, "s3", Some(5));
-        hub.subscribe("/topic/v1/users/10/channels", &a, "s4", None);
+        hub.subscribe(
+            &"/topic/v1/channels/5/messages".into(),
+            &a,
+            &"s1".into(),
+            Some(5),
+        );
+        hub.subscribe(
+            &"/topic/v1/channels/5/messages".into(),
+            &b,
+            &"s2".into(),
+            Some(5),
+        );
+        hub.subscribe(
+            &"/topic/v1/threads/t-9/messages".into(),
+            &a,
+            &"s3".into(),
+            Some(5),
+        );
+        hub.subscribe(
+            &"/topic/v1/users/10/channels".into(),
+            &a,
+            &"s4".into(),
+            None,
+        );
         assert_eq!(hub.revoke(Some(10), 5), 2);
         assert_eq!(
             hub.deliver("/topic/v1/channels/5/messages", "{}", Exclude::Nobody),

@@ -98,7 +98,9 @@ pub async fn flush_sends(s: &mut Session) {
     }
     let sends = std::mem::take(&mut s.queued);
     let cid = s.queued_for;
-    send_batch(s, cid, sends).await;
+    // Boxed: flushing is awaited where a connection waits for its next message, and
+    // inline its (large) future would be part of every idle connection's task.
+    Box::pin(send_batch(s, cid, sends)).await;
 }
 
 /// Whether SENDs are queued, fewer than a batch holds.

@@ -44,6 +44,7 @@ impl Reader {
             user,
             session_id,
             credential_expires_ms,
+            created,
         } = match sign_in::sign_in(&state, request).await {
             Ok(s) => s,
             Err(e) => return self.refuse(e.name, &e.message).await,
@@ -87,7 +88,7 @@ impl Reader {
         session.credential_expires_ms = credential_expires_ms;
         // Listed before its presence is announced: a revocation from now on ends it.
         state.live.register(session.user.id, &session.conn);
-        crate::domain::presence::connected(&state, &session.user).await;
+        crate::domain::presence::connected(&state, &session.user, created).await;
         self.session = Some(session);
         Flow::Continue
     }

@@ -102,7 +102,7 @@ pub async fn serve(state: AppState, socket: WebSocket, peer: Peer) {
         if flush.await.is_err() {
             tracing::error!(parent: &span, "storing queued sends panicked");
         }
-        session.close().await;
+        Box::pin(session.close()).await;
     }
     drop(reader);
     // The writer ends once every queue sender is gone (it drains what is queued
@@ -344,7 +344,7 @@ impl Reader {
                 }
                 _ = conn.revocations(), if self.session.is_some() => {
                     if let Some(s) = self.session.as_mut() {
-                        s.apply_revocations().await;
+                        Box::pin(s.apply_revocations()).await;
                     }
                 }
                 next = tokio::time::timeout_at(idle, stream.next()) => {
@@ -413,7 +413,11 @@ impl Reader {
                 Ok(None) => return Flow::Continue,
                 Ok(Some(Item::Heartbeat)) => continue,
                 Ok(Some(Item::Frame(frame))) => {
-                    if let Flow::Close = self.on_frame(frame).await {
+                    // Boxed: the handlers' futures (sign-in, queries, relays) are
+                    // large, and inline they would be part of the connection's task
+                    // for its whole life, idle or not. Here they exist while a frame
+                    // is handled and are freed after.
+                    if let Flow::Close = Box::pin(self.on_frame(frame)).await {
                         return Flow::Close;
                     }
                 }

@@ -16,6 +16,12 @@ use crate::realtime::hub::Outbound;
 
 /// Handles one frame.
 pub async fn on_frame(s: &mut Session, frame: Frame) -> Flow {
+    let flow = handle(s, frame).await;
+    s.user_just_read = false;
+    flow
+}
+
+async fn handle(s: &mut Session, frame: Frame) -> Flow {
     let to_channel = actions::channel_message_send(&frame);
     if !s.queued.is_empty() && to_channel != Some(s.queued_for) {
         actions::flush_sends(s).await;

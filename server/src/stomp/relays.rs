@@ -29,8 +29,13 @@ pub async fn relay(
     query: Vec<(String, String)>,
     frame: &Frame,
 ) -> ApiResult<()> {
-    let params = params(frame, query);
-    let resource = reads::answer(&s.call(&NoAnswer), relay, &params).await?;
+    let resource = if relay == Relay::CurrentUser && s.user_just_read {
+        // The CONNECT this relay is pipelined behind read the user a moment ago.
+        crate::domain::pages::json(&s.state.render_current_user(&s.user))?
+    } else {
+        let params = params(frame, query);
+        reads::answer(&s.call(&NoAnswer), relay, &params).await?
+    };
     let body = format!("{{\"resource\":{resource}}}");
     let mid = s.state.hub.next_message_id();
     s.conn.send(message_frame(dest, id, &mid, None, &body));

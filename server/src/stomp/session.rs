@@ -49,8 +49,8 @@ const MAX_PENDING_ERRORS: usize = 16;
 pub struct Session {
     /// Shared state.
     pub state: AppState,
-    /// This connection's sending side.
-    pub conn: ConnHandle,
+    /// This connection's sending side (shared with the hub's subscriber lists).
+    pub conn: Arc<ConnHandle>,
     /// Application.
     pub app_id: i64,
     /// The user (as of their last change through this session).
@@ -63,8 +63,8 @@ pub struct Session {
     errors_sub: Option<String>,
     /// Errors raised before the errors queue was subscribed (bounded).
     pending_errors: Vec<(ApiError, Option<String>, Option<String>)>,
-    /// Topic subscriptions: id → destination.
-    subs: HashMap<String, Arc<str>>,
+    /// Topic subscriptions: id → destination (both shared with the hub).
+    subs: HashMap<Arc<str>, Arc<str>>,
     pub(super) send_limit: RateLimit,
     pub(super) relay_limit: RateLimit,
     /// Paces topic SUBSCRIBE/UNSUBSCRIBE: each can announce a participant to a whole
@@ -76,6 +76,10 @@ pub struct Session {
     /// [`super::actions`]).
     pub(super) queued: Vec<QueuedSend>,
     pub(super) queued_for: i64,
+    /// No frame has been handled since CONNECT read the user: the current-user relay
+    /// the client pipelines behind CONNECT answers from that read (one statement
+    /// less per session start) instead of reading the user again.
+    pub(super) user_just_read: bool,
 }
 
 impl Session {
@@ -95,7 +99,7 @@ impl Session {
             subscribe_pace: RateLimit::new(c.subscribe_rate.max(1), c.subscribe_burst, now),
             violations: Vec::new(),
             state,
-            conn,
+            conn: Arc::new(conn),
             app_id,
             user,
             client_heartbeat_ms,
@@ -105,6 +109,7 @@ impl Session {
             subs: HashMap::new(),
             queued: Vec::new(),
             queued_for: 0,
+            user_just_read: true,
         }
     }
 
@@ -178,8 +183,9 @@ impl Session {
             ));
         }
         let dest: Arc<str> = Arc::from(dest);
-        self.subs.insert(id.to_owned(), dest.clone());
-        let first = self.state.hub.subscribe(&dest, &self.conn, id, grant);
+        let id: Arc<str> = Arc::from(id);
+        self.subs.insert(id.clone(), dest.clone());
+        let first = self.state.hub.subscribe(&dest, &self.conn, &id, grant);
         if let (true, Topic::Channel(cid, ChannelTopic::Self_)) = (first, topic) {
             presence::entered_chat(&self.state, *cid as i64, &self.user).await;
         }
@@ -240,7 +246,7 @@ impl Session {
         self.subs
             .iter()
             .find(|(_, d)| pred(d))
-            .map(|(id, d)| (id.as_str(), d.as_ref()))
+            .map(|(id, d)| (id.as_ref(), d.as_ref()))
     }
 
     /// The errors queue's subscription id.
@@ -251,7 +257,7 @@ impl Session {
     /// The connection ends: its subscriptions go, its chat sessions end, and the user
     /// goes offline when it was their last connection.
     pub async fn close(mut self) {
-        let dests: Vec<(String, Arc<str>)> = self.subs.drain().collect();
+        let dests: Vec<(Arc<str>, Arc<str>)> = self.subs.drain().collect();
         let mut seen = std::collections::HashSet::new();
         for (_, dest) in &dests {
             if !seen.insert(dest.clone()) {

@@ -696,18 +696,35 @@ impl Store {
         name: &str,
         guest: bool,
     ) -> StoreResult<UserRow> {
-        sqlx::query(
+        Ok(self.user_or_create_new(app_id, name, guest).await?.0)
+    }
+
+    /// [`Store::user_or_create`], and whether this call created the user.
+    pub async fn user_or_create_new(
+        &self,
+        app_id: i64,
+        name: &str,
+        guest: bool,
+    ) -> StoreResult<(UserRow, bool)> {
+        // A new user comes back from the INSERT itself (one statement per sign-in of
+        // a new name); only an existing one is read after.
+        let created = sqlx::query(
             "INSERT INTO users (app_id, name, display_name, is_guest, properties, presence_status, created_ms) \
-             VALUES ($1, $2, $2, $3, '{}', 'AVAILABLE', $4) ON CONFLICT (app_id, name) DO NOTHING",
+             VALUES ($1, $2, $2, $3, '{}', 'AVAILABLE', $4) ON CONFLICT (app_id, name) DO NOTHING \
+             RETURNING id, app_id, name, display_name, display_picture_url, \
+             is_guest, properties, presence_status, created_ms, session_generation",
         )
         .bind(app_id)
         .bind(name)
         .bind(i64::from(guest))
         .bind(now_ms())
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
+        if let Some(r) = created.first() {
+            return Ok((user_row(r)?, true));
+        }
         match self.user_by_name(app_id, name).await? {
-            Some(u) => Ok(u),
+            Some(u) => Ok((u, false)),
             None => Err(StoreError::Db(sqlx::Error::RowNotFound)),
         }
     }
@@ -1015,14 +1032,28 @@ impl Store {
         Ok((members, user))
     }
 
-    /// Ids of the channels `user_id` is a member of.
-    pub async fn channel_ids_of(&self, user_id: i64) -> StoreResult<Vec<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT channel_id FROM channel_members WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await?,
+    /// What a presence change of `user_id` is announced to, in one statement: the ids
+    /// of their channels and of their contacts ([`Store::contact_ids`]).
+    pub async fn presence_audience(&self, user_id: i64) -> StoreResult<(Vec<i64>, Vec<i64>)> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT 0, channel_id FROM channel_members WHERE user_id = $1 \
+             UNION ALL \
+             SELECT DISTINCT 1, o.user_id FROM channel_members m \
+             JOIN channel_members o ON o.channel_id = m.channel_id \
+             WHERE m.user_id = $1 AND o.user_id <> $1",
         )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let (mut channels, mut contacts) = (Vec::new(), Vec::new());
+        for (kind, id) in rows {
+            if kind == 0 {
+                channels.push(id);
+            } else {
+                contacts.push(id);
+            }
+        }
+        Ok((channels, contacts))
     }
 
     /// A page of channels for `user_id`, most recent activity first, and the total.
