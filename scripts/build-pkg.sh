@@ -97,11 +97,15 @@ log "chatkitty-wasm/inline: the module in base64"
 log "CommonJS entries (esbuild)"
 # node.cjs reads the .wasm beside itself: import.meta.url becomes its file URL. `ws`
 # stays a require() (an optional peer dependency, loaded only on Node 20).
-"$ESBUILD" "$OUT/node.js" --bundle --format=cjs --platform=node --target=node20 \
+# The opt-in modules stay separate ES modules, loaded by import() when enabled: bundled
+# in, their lazy wrappers made TypeScript read node.cjs as `module.exports =` (a false
+# default export for arethetypeswrong, in the consumer matrix).
+LAZY="--external:./offline.js --external:./shared.js"
+"$ESBUILD" "$OUT/node.js" --bundle --format=cjs --platform=node --target=node20 $LAZY \
   --external:ws --define:import.meta.url=__chatkitty_wasm_url --log-level=warning \
   --banner:js="const __chatkitty_wasm_url = require('node:url').pathToFileURL(__filename).href;" \
   --outfile="$OUT/node.cjs"
-"$ESBUILD" "$OUT/inline.js" --bundle --format=cjs --platform=neutral --target=es2021 \
+"$ESBUILD" "$OUT/inline.js" --bundle --format=cjs --platform=neutral --target=es2021 $LAZY \
   --log-level=warning --outfile="$OUT/inline.cjs"
 
 size() { wc -c <"$1" | tr -d ' '; }
