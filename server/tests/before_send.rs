@@ -8,7 +8,6 @@ mod common;
 
 use std::sync::Arc;
 
-use base64::Engine;
 use chatkitty_protocol::{Command, Frame};
 use chatkitty_server::Config;
 use common::http::{multipart, request};
@@ -197,19 +196,7 @@ async fn uploads_and_system_messages_are_asked_too() {
     }
 
     // A system message of the app's backend.
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:s3cret"));
-    let t = request(
-        &host,
-        "POST",
-        "/oauth/token",
-        &[
-            ("Authorization", &format!("Basic {basic}")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"grant_type=client_credentials",
-    )
-    .await
-    .json();
+    let t = common::http::platform_token(&host, "s3cret").await;
     let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
     let app = t["application_id"].as_i64().unwrap();
     for (text, status) in [("maintenance", 201), ("forbidden maintenance", 422)] {

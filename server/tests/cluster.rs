@@ -342,7 +342,6 @@ async fn leaving_on_one_node_ends_subscriptions_on_every_node() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
 async fn revoking_a_users_sessions_on_one_node_closes_their_connections_on_every_node() {
-    use base64::Engine;
     use common::http::request;
     let dir = tempfile::tempdir().unwrap();
     let db = test_database(&dir).await;
@@ -352,19 +351,7 @@ async fn revoking_a_users_sessions_on_one_node_closes_their_connections_on_every
     let mut john = Client::start(&b.host(), "john").await;
     let mut jane = Client::start(&b.host(), "jane").await;
 
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:s3cret"));
-    let t = request(
-        &a.host(),
-        "POST",
-        "/oauth/token",
-        &[
-            ("Authorization", &format!("Basic {basic}")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"grant_type=client_credentials",
-    )
-    .await
-    .json();
+    let t = common::http::platform_token(&a.host(), "s3cret").await;
     let app = t["application_id"].as_i64().unwrap();
     let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
     let path = format!("/v1/applications/{app}/users/{}/revoke-sessions", john.id());
@@ -447,7 +434,6 @@ async fn each_webhook_event_is_delivered_by_one_node() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: scripts/with-postgres.sh scripts/with-redis.sh"]
 async fn bans_and_mutes_made_on_one_node_hold_on_every_node() {
-    use base64::Engine;
     use common::http::request;
     let dir = tempfile::tempdir().unwrap();
     let db = test_database(&dir).await;
@@ -499,19 +485,7 @@ async fn bans_and_mutes_made_on_one_node_hold_on_every_node() {
     assert_eq!(e["error"], "BannedError", "{e}");
 
     // An application ban through node A's Platform API ends his session on node B.
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:s3cret"));
-    let t = request(
-        &a.host(),
-        "POST",
-        "/oauth/token",
-        &[
-            ("Authorization", &format!("Basic {basic}")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"grant_type=client_credentials",
-    )
-    .await
-    .json();
+    let t = common::http::platform_token(&a.host(), "s3cret").await;
     let app = t["application_id"].as_i64().unwrap();
     let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
     let path = format!("/v1/applications/{app}/users/{}/ban", john.id());

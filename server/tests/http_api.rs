@@ -2,7 +2,6 @@
 
 mod common;
 
-use base64::Engine;
 use common::http::{multipart, request};
 use common::*;
 use serde_json::{json, Value};
@@ -210,18 +209,7 @@ async fn a_display_picture_upload_updates_the_user_and_is_public() {
 }
 
 async fn platform_token(host: &str, id: &str, secret: &str) -> common::http::Response {
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-    request(
-        host,
-        "POST",
-        "/oauth/token",
-        &[
-            ("Authorization", &format!("Basic {basic}")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"grant_type=client_credentials",
-    )
-    .await
+    common::http::token_request(host, id, secret).await
 }
 
 #[tokio::test]

@@ -20,20 +20,7 @@ async fn moderated_server() -> TestServer {
 
 /// A Platform API bearer token and the application id.
 async fn platform(host: &str) -> (String, i64) {
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:{SECRET}"));
-    let r = request(
-        host,
-        "POST",
-        "/oauth/token",
-        &[
-            ("Authorization", &format!("Basic {basic}")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"grant_type=client_credentials",
-    )
-    .await;
-    let t = r.json();
+    let t = common::http::platform_token(host, SECRET).await;
     (
         format!("Bearer {}", t["access_token"].as_str().unwrap()),
         t["application_id"].as_i64().unwrap(),

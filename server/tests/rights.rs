@@ -19,20 +19,7 @@ async fn platform(f: impl FnOnce(&mut chatkitty_server::Config)) -> (TestServer,
         f(c);
     })
     .await;
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:s3cret"));
-    let t = request(
-        &server.host(),
-        "POST",
-        "/oauth/token",
-        &[
-            ("Authorization", &format!("Basic {basic}")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"grant_type=client_credentials",
-    )
-    .await
-    .json();
+    let t = common::http::platform_token(&server.host(), "s3cret").await;
     let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
     let app = t["application_id"].as_i64().unwrap();
     (server, auth, app)

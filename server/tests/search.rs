@@ -332,20 +332,7 @@ async fn the_platform_api_searches_as_the_operator_or_as_one_user() {
 
 /// A Platform API bearer token: (`Authorization` value, application id).
 pub async fn platform_auth(host: &str) -> (String, i64) {
-    use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:s3cret"));
-    let t = request(
-        host,
-        "POST",
-        "/oauth/token",
-        &[
-            ("Authorization", &format!("Basic {basic}")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        b"grant_type=client_credentials",
-    )
-    .await
-    .json();
+    let t = common::http::platform_token(host, "s3cret").await;
     (
         format!("Bearer {}", t["access_token"].as_str().unwrap()),
         t["application_id"].as_i64().unwrap(),

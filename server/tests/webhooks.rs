@@ -13,7 +13,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command as Process, Stdio};
 use std::time::Duration;
 
-use base64::Engine;
 use chatkitty_server::Config;
 use common::http::request;
 use common::receiver::{Mode, Receiver};
@@ -32,19 +31,7 @@ struct Platform {
 
 impl Platform {
     async fn new(host: &str) -> Platform {
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:s3cret"));
-        let t = request(
-            host,
-            "POST",
-            "/oauth/token",
-            &[
-                ("Authorization", &format!("Basic {basic}")),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            b"grant_type=client_credentials",
-        )
-        .await
-        .json();
+        let t = common::http::platform_token(host, "s3cret").await;
         Platform {
             host: host.to_owned(),
             app: t["application_id"].as_i64().unwrap(),

@@ -128,3 +128,27 @@ pub fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
+
+/// `POST /oauth/token` (docs/protocol.md §15) with application key `id`'s `secret`:
+/// the server's answer.
+pub async fn token_request(host: &str, id: &str, secret: &str) -> Response {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    request(
+        host,
+        "POST",
+        "/oauth/token",
+        &[
+            ("Authorization", &format!("Basic {basic}")),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"grant_type=client_credentials",
+    )
+    .await
+}
+
+/// A Platform API token of the test application (`KEY`) with `secret`: the token's
+/// JSON (`access_token`, `application_id`, …).
+pub async fn platform_token(host: &str, secret: &str) -> serde_json::Value {
+    token_request(host, super::KEY, secret).await.json()
+}
