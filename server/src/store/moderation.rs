@@ -68,26 +68,12 @@ impl Store {
 
     /// Lifts `user`'s ban from `app`; `false` if there was none.
     pub async fn unban_from_app(&self, app: i64, user: i64) -> StoreResult<bool> {
-        let r = sqlx::query("DELETE FROM app_bans WHERE app_id = $1 AND user_id = $2")
-            .bind(app)
-            .bind(user)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() > 0)
+        self.lift(&APP_BANS, app, user).await
     }
 
     /// `user`'s ban from `app`, if in force.
     pub async fn app_ban(&self, app: i64, user: i64) -> StoreResult<Option<Restriction>> {
-        let sql = format!(
-            "SELECT reason, expires_ms FROM app_bans WHERE app_id = $1 AND user_id = $2 AND {IN_FORCE}"
-        );
-        let row = sqlx::query(safe(&sql))
-            .bind(app)
-            .bind(user)
-            .bind(now_ms())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| restriction(&r, true)).transpose()
+        self.in_force(&APP_BANS, app, user).await
     }
 
     /// Bans `user` from `channel` and removes them from its members, in one transaction.
@@ -124,26 +110,12 @@ impl Store {
 
     /// Lifts `user`'s ban from `channel`; `false` if there was none.
     pub async fn unban_from_channel(&self, channel: i64, user: i64) -> StoreResult<bool> {
-        let r = sqlx::query("DELETE FROM channel_bans WHERE channel_id = $1 AND user_id = $2")
-            .bind(channel)
-            .bind(user)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() > 0)
+        self.lift(&CHANNEL_BANS, channel, user).await
     }
 
     /// `user`'s ban from `channel`, if in force.
     pub async fn channel_ban(&self, channel: i64, user: i64) -> StoreResult<Option<Restriction>> {
-        let sql = format!(
-            "SELECT reason, expires_ms FROM channel_bans WHERE channel_id = $1 AND user_id = $2 AND {IN_FORCE}"
-        );
-        let row = sqlx::query(safe(&sql))
-            .bind(channel)
-            .bind(user)
-            .bind(now_ms())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| restriction(&r, true)).transpose()
+        self.in_force(&CHANNEL_BANS, channel, user).await
     }
 
     /// Mutes `user` in `channel` (replacing an earlier mute).
@@ -171,26 +143,46 @@ impl Store {
 
     /// Lifts `user`'s mute in `channel`; `false` if there was none.
     pub async fn unmute_in_channel(&self, channel: i64, user: i64) -> StoreResult<bool> {
-        let r = sqlx::query("DELETE FROM channel_mutes WHERE channel_id = $1 AND user_id = $2")
-            .bind(channel)
+        self.lift(&CHANNEL_MUTES, channel, user).await
+    }
+
+    /// `user`'s mute in `channel`, if in force.
+    pub async fn channel_mute(&self, channel: i64, user: i64) -> StoreResult<Option<Restriction>> {
+        self.in_force(&CHANNEL_MUTES, channel, user).await
+    }
+
+    /// Deletes `user`'s restriction of `kind` within `scope`; `false` if there was none.
+    async fn lift(&self, kind: &Kind, scope: i64, user: i64) -> StoreResult<bool> {
+        let sql = format!(
+            "DELETE FROM {} WHERE {} = $1 AND user_id = $2",
+            kind.table, kind.scope
+        );
+        let r = sqlx::query(safe(&sql))
+            .bind(scope)
             .bind(user)
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() > 0)
     }
 
-    /// `user`'s mute in `channel`, if in force.
-    pub async fn channel_mute(&self, channel: i64, user: i64) -> StoreResult<Option<Restriction>> {
+    /// `user`'s restriction of `kind` within `scope`, if in force.
+    async fn in_force(
+        &self,
+        kind: &Kind,
+        scope: i64,
+        user: i64,
+    ) -> StoreResult<Option<Restriction>> {
         let sql = format!(
-            "SELECT '', expires_ms FROM channel_mutes WHERE channel_id = $1 AND user_id = $2 AND {IN_FORCE}"
+            "SELECT {}, expires_ms FROM {} WHERE {} = $1 AND user_id = $2 AND {IN_FORCE}",
+            kind.reason, kind.table, kind.scope
         );
         let row = sqlx::query(safe(&sql))
-            .bind(channel)
+            .bind(scope)
             .bind(user)
             .bind(now_ms())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| restriction(&r, false)).transpose()
+        row.map(|r| restriction(&r)).transpose()
     }
 
     /// Sets a channel's slow mode (0: off).
@@ -377,13 +369,33 @@ impl Store {
     }
 }
 
-fn restriction(r: &sqlx::any::AnyRow, with_reason: bool) -> StoreResult<Restriction> {
+/// A kind of restriction: its table, the column of its scope (application or channel)
+/// and what it reads as its reason (mutes have none). Fixed names, never input.
+struct Kind {
+    table: &'static str,
+    scope: &'static str,
+    reason: &'static str,
+}
+
+const APP_BANS: Kind = Kind {
+    table: "app_bans",
+    scope: "app_id",
+    reason: "reason",
+};
+const CHANNEL_BANS: Kind = Kind {
+    table: "channel_bans",
+    scope: "channel_id",
+    reason: "reason",
+};
+const CHANNEL_MUTES: Kind = Kind {
+    table: "channel_mutes",
+    scope: "channel_id",
+    reason: "CAST('' AS TEXT)",
+};
+
+fn restriction(r: &sqlx::any::AnyRow) -> StoreResult<Restriction> {
     Ok(Restriction {
-        reason: if with_reason {
-            r.try_get(0)?
-        } else {
-            String::new()
-        },
+        reason: r.try_get(0)?,
         expires_ms: r.try_get(1)?,
     })
 }
