@@ -18,6 +18,11 @@ const noSession = () => {
   return e;
 };
 
+/** A page that can share one connection with its app's other tabs (docs/api.md §18):
+ * through a SharedWorker, else through a tab elected with a Web Lock. */
+const sharable = () =>
+  !!(globalThis.SharedWorker || (globalThis.document && globalThis.navigator?.locks && globalThis.BroadcastChannel));
+
 class ChatKitty {
   /** The instance for `apiKey` (and `{host, isSecure}`), the same object on every call. */
   static getInstance(apiKey) {
@@ -35,7 +40,7 @@ class ChatKitty {
     // before then wait in `_queue`.
     this._k = undefined;
     this._queue = [];
-    if (configuration.shareConnection && globalThis.SharedWorker) this._w = import('./shared.js').then((m) => m.remote(this));
+    if (configuration.shareConnection && sharable()) this._w = import('./shared.js').then((m) => m.remote(this));
     else if (state.ready) this._core();
   }
 

@@ -1,11 +1,14 @@
 // chatkitty-wasm: a tab's side of `shareConnection: true` (docs/api.md §18). The tab's
 // ChatKitty gets a `Remote` in place of the wasm-bindgen client: the same methods
-// (`_call`, `_on`, `startSession`, `startChatSession`, …), carried out by the SharedWorker
-// (shared-worker.js) that owns the one connection of all the app's tabs. Answers and
-// events come back over the tab's MessagePort, made cloneable by wire.js.
+// (`_call`, `_on`, `startSession`, `startChatSession`, …), carried out by the hub
+// (hub.js) that owns the one connection of all the app's tabs. The hub runs in a
+// SharedWorker (shared-worker.js) where the browser has one; elsewhere in one tab,
+// elected through a Web Lock, that the others reach over a BroadcastChannel, and that
+// hands the role over when it goes (§18.1). Answers and events come back over the tab's
+// port, made cloneable by wire.js.
 
 import { encode, decode, uuid } from './wire.js';
-import { NAS } from './surface.js';
+import { NAS, OP } from './surface.js';
 
 const noSession = () => {
   const e = new Error("You're not connected to ChatKitty.");
@@ -21,31 +24,109 @@ const notify = (o, v) => {
   }
 };
 
+/** Message ids a chat session remembers to drop the ones a new hub delivers again. */
+const SEEN = 64;
+/** A new hub recovers a chat session's messages after the oldest of its last this many
+ * (as the core does after a drop: one published out of id order is not lost). */
+const RECHECK = 16;
+
+/** Calls a new hub may run again (§18.1): reads, and text sends, which carry an
+ * idempotency key (the server stores them once). Others in flight when the hub's tab
+ * went reject with `HandoverError`: they may or may not have been carried out. */
+const replayable = (m) =>
+  m.t !== 'call' || (reads ??= new Set(Object.keys(OP).filter((n) => /^(get|search)/.test(n)).map((n) => OP[n]))).has(m.op) ||
+  (m.op === OP.sendMessage && m.request?.body !== undefined);
+let reads;
+
+const handoverError = () => {
+  const e = new Error('The tab holding the shared connection closed while this call was in flight; it may or may not have been carried out.');
+  e.name = e.error = 'HandoverError';
+  return e;
+};
+
 class Remote {
-  constructor(port) {
-    this.port = port;
+  constructor() {
+    this.port = undefined;
     this.n = 0;
+    /** id → [ok, no, message, sent]: calls waiting for an answer, sent again to a new hub. */
     this.waiting = new Map();
     this.handlers = new Map();
     this.user = undefined;
-    port.onmessage = ({ data: m }) => {
-      if (m.t === 'user') this.user = decode(m.u, this) ?? undefined;
-      else if (m.t === 'ok' || m.t === 'err') {
-        const w = this.waiting.get(m.id);
-        this.waiting.delete(m.id);
-        w?.[m.t === 'ok' ? 0 : 1](decode(m.r, this));
-      } else if (m.t === 'ev') this.handlers.get(m.id)?.(decode(m.v, this));
-      else if (m.t === 'chat') this.handlers.get(m.id)?.[m.h]?.(...decode(m.args, this));
-      else if (m.t === 'chat-ready') this.handlers.get(m.id)?.ready(decode(m.r, this));
-    };
+    /** What a new hub is told to carry on with this tab: its hello, the request of its
+     * live session, its observers (id → kind) and chat sessions (id → their message). */
+    this.hello = undefined;
+    this.session = undefined;
+    this.observers = new Map();
+    this.chats = new Map();
+  }
+
+  /** Talks to the hub at the other end of `port` from now on: a first one, or the next
+   * one after the tab holding the hub went (§18.1), which is told everything this tab had
+   * going. */
+  attach(port) {
+    this.port = port;
+    port.onmessage = ({ data: m }) => this.receive(m);
+    if (!this.hello) return;
+    port.postMessage(this.hello);
+    // The session first: the hub runs chat sessions on the client of the tab's user.
+    const again = [];
+    if (this.session) {
+      const id = ++this.n;
+      port.postMessage({ t: 'start', id, request: this.session });
+      again.push([id, [(r) => r?.succeeded || this.lost(), () => this.lost()]]);
+    }
+    for (const [id, kind] of this.observers) port.postMessage({ t: 'on', id, kind });
+    for (const [id, c] of this.chats) {
+      const ids = c.seen.slice(-RECHECK);
+      port.postMessage({ ...c.m, request: ids.length ? { ...c.m.request, _after: Math.min(...ids) } : c.m.request });
+    }
+    for (const [id, w] of [...this.waiting]) {
+      // Never sent (no hub yet), or safe to run again.
+      if (!w[3] || replayable(w[2])) (w[3] = true), port.postMessage({ ...w[2], id });
+      else {
+        this.waiting.delete(id);
+        w[1](handoverError());
+      }
+    }
+    for (const [id, w] of again) this.waiting.set(id, w);
+  }
+
+  /** The new hub could not start this tab's session again (its credentials expired). */
+  lost() {
+    this.session = undefined;
+    this.user = undefined;
+  }
+
+  receive(m) {
+    if (m.t === 'user') this.user = decode(m.u, this) ?? undefined;
+    else if (m.t === 'ok' || m.t === 'err') {
+      const w = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      w?.[m.t === 'ok' ? 0 : 1](decode(m.r, this));
+    } else if (m.t === 'ev') this.handlers.get(m.id)?.(decode(m.v, this));
+    else if (m.t === 'chat') {
+      const args = decode(m.args, this);
+      const c = this.chats.get(m.id);
+      if (c && m.h === 'onReceivedMessage' && typeof args[0]?.id === 'number') {
+        // A new hub relays what came after this tab's last messages: once each.
+        if (c.seen.includes(args[0].id)) return;
+        c.seen.push(args[0].id);
+        if (c.seen.length > SEEN) c.seen.shift();
+      }
+      this.handlers.get(m.id)?.[m.h]?.(...args);
+    } else if (m.t === 'chat-ready') this.handlers.get(m.id)?.ready(decode(m.r, this));
+  }
+
+  post(m) {
+    this.port?.postMessage(m);
   }
 
   rpc(m) {
     const id = ++this.n;
     return new Promise((ok, no) => {
       if (this.broken) return no(this.broken);
-      this.waiting.set(id, [ok, no]);
-      this.port.postMessage({ ...m, id });
+      this.waiting.set(id, [ok, no, m, !!this.port]);
+      this.post({ ...m, id });
     });
   }
 
@@ -62,14 +143,23 @@ class Remote {
   }
 
   startSession(request) {
-    return this.rpc({ t: 'start', request: encode(request) });
+    const r = encode(request);
+    return this.rpc({ t: 'start', request: r }).then((result) => {
+      if (result?.succeeded) this.session = r;
+      return result;
+    });
   }
 
   endSession() {
+    this.session = undefined;
     return this.rpc({ t: 'end' });
   }
 
   _call(op, request) {
+    // Text sends get their idempotency key here, so a new hub may send them again.
+    if (op === OP.sendMessage && request && typeof request === 'object' && request.body !== undefined && !request.idempotencyKey) {
+      request = { ...request, idempotencyKey: uuid() };
+    }
     return this.rpc({ t: 'call', op, request: encode(request) });
   }
 
@@ -78,11 +168,13 @@ class Remote {
     if (kind > 2 && !this.user) throw noSession();
     const id = ++this.n;
     this.handlers.set(id, (v) => notify(observer, v));
-    this.port.postMessage({ t: 'on', id, kind });
+    this.observers.set(id, kind);
+    this.post({ t: 'on', id, kind });
     if (kind === 0 && !replay) notify(observer, this.user ?? null);
     return () => {
       this.handlers.delete(id);
-      this.port.postMessage({ t: 'off', id });
+      this.observers.delete(id);
+      this.post({ t: 'off', id });
       return () => {};
     };
   }
@@ -100,18 +192,21 @@ class Remote {
       thread: null,
       end: () => {
         this.handlers.delete(id);
-        this.port.postMessage({ t: 'chat-end', id });
+        this.chats.delete(id);
+        this.post({ t: 'chat-end', id });
       },
     };
     this.handlers.set(id, { ...own, ready: (r) => ready({ ...r, session }) });
-    this.port.postMessage({ t: 'chat', id, request: encode(request), handlers });
+    const m = { t: 'chat', id, request: encode(request), handlers };
+    this.chats.set(id, { m, seen: [] });
+    this.post(m);
     const result = { succeeded: true, failed: false, cancelled: false, session };
     Object.defineProperty(result, 'then', { value: (a, b) => done.then(a, b) });
     return result;
   }
 
   sendKeystrokes(request) {
-    this.port.postMessage({ t: 'keys', request: encode(request) });
+    this.post({ t: 'keys', request: encode(request) });
   }
 
   _tables() {
@@ -121,22 +216,68 @@ class Remote {
   free() {}
 }
 
-/** Connects `kitty` (client.js) to the app's SharedWorker; its `_k` becomes the Remote. */
+/** The hub in the app's SharedWorker. */
+function worker(r) {
+  const w = new SharedWorker(new URL('./shared-worker.js', import.meta.url), { type: 'module', name: 'chatkitty-wasm' });
+  w.onerror = () =>
+    r.fail(new Error('chatkitty-wasm: its shared worker (shared-worker.js) could not load; serve it beside shared.js, or leave shareConnection off.'));
+  r.attach(w.port);
+}
+
+/** No SharedWorker (Chrome on Android, some webviews): the tab holding the Web Lock
+ * `chatkitty-wasm-hub` runs the hub; the others reach it over the BroadcastChannel
+ * `chatkitty-wasm`, in envelopes `{to, from, m}` addressed by tab id. When that tab
+ * goes, its lock goes to a waiting tab, which runs a hub and says so (`{t: 'hub', id}`);
+ * every tab then attaches to it and tells it what it had going (§18.1). */
+function elected(r) {
+  const me = uuid();
+  const bc = new BroadcastChannel('chatkitty-wasm');
+  /** The tab whose hub this tab uses; `ports` (tab id → port) while this tab is it. */
+  let hub, ports;
+  const port = { onmessage: null, postMessage: (m) => hub && bc.postMessage({ to: hub, from: me, m }) };
+  bc.onmessage = ({ data: d }) => {
+    if (d.t === 'hub') {
+      if (d.id !== hub && !ports) (hub = d.id), r.attach(port);
+    } else if (d.t === 'who') {
+      if (ports) bc.postMessage({ t: 'hub', id: me });
+    } else if (d.to === me) {
+      if (!ports) return port.onmessage?.({ data: d.m });
+      let p = ports.get(d.from);
+      if (!p) ports.set(d.from, (p = { onmessage: null, postMessage: (m) => bc.postMessage({ to: d.from, m }) }));
+      if (!p.served) (p.served = true), serve(p);
+      p.onmessage?.({ data: d.m });
+    }
+  };
+  let serve;
+  navigator.locks.request('chatkitty-wasm-hub', async () => {
+    ({ serve } = await import('./hub.js'));
+    ports = new Map();
+    const own = new MessageChannel();
+    serve(own.port1);
+    hub = me;
+    r.attach(own.port2);
+    bc.postMessage({ t: 'hub', id: me });
+    // Held until this tab goes.
+    return new Promise(() => {});
+  });
+  bc.postMessage({ t: 'who' });
+}
+
+/** Connects `kitty` (client.js) to the hub of its origin; its `_k` becomes the Remote. */
 export async function remote(kitty) {
   const lock = `chatkitty-wasm-tab-${uuid()}`;
-  // Held until this tab goes: the worker then cleans up after it.
+  // Held until this tab goes: the hub then cleans up after it.
   if (navigator.locks) {
     await new Promise((held) => navigator.locks.request(lock, () => (held(), new Promise(() => {}))));
   }
-  const w = new SharedWorker(new URL('./shared-worker.js', import.meta.url), { type: 'module', name: 'chatkitty-wasm' });
-  const r = new Remote(w.port);
-  w.onerror = () =>
-    r.fail(new Error('chatkitty-wasm: its shared worker (shared-worker.js) could not load; serve it beside shared.js, or leave shareConnection off.'));
+  const r = new Remote();
   const c = kitty._config;
-  w.port.postMessage({
+  r.hello = {
     t: 'hello', lock,
     config: { apiKey: c.apiKey, host: c.host, isSecure: c.isSecure, minReconnectDelay: c.minReconnectDelay, maxReconnectDelay: c.maxReconnectDelay, sendTimeout: c.sendTimeout },
-  });
+  };
+  if (globalThis.SharedWorker) worker(r);
+  else elected(r);
   kitty._k = r;
   for (const register of kitty._queue) register(r);
   kitty._queue = undefined;

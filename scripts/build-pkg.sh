@@ -128,5 +128,8 @@ printf '%-34s %9s %9s\n' "inline entry (base64): total" "$inline_raw" "$inline_g
 # `new ChatKitty({ offline: true })` loads offline.js too (docs/api.md §17).
 printf '%-34s %9s %9s\n' "offline: true adds offline.js" "$(size "$OUT/offline.js")" "$(gz "$OUT/offline.js")"
 printf '%-34s %9s %9s\n' "shareConnection: tab adds" "$(sum size "shared.js wire.js")" "$(sum gz "shared.js wire.js")"
-printf '%-34s %9s %9s\n' "shareConnection: worker script" "$(size "$OUT/shared-worker.js")" "$(gz "$OUT/shared-worker.js")"
+# The worker loads the hub, the glue and the module; without SharedWorker the elected tab
+# loads hub.js beside what it already has (docs/api.md §18.1).
+printf '%-34s %9s %9s\n' "shareConnection: worker scripts" "$(sum size "shared-worker.js hub.js")" "$(sum gz "shared-worker.js hub.js")"
+printf '%-34s %9s %9s\n' "shareConnection: elected tab adds" "$(size "$OUT/hub.js")" "$(gz "$OUT/hub.js")"
 printf '%-34s %9s %9s\n' "default entry, offline: true" "$((wasm_raw + js_raw + $(size "$OUT/offline.js")))" "$((wasm_gz + js_gz + $(gz "$OUT/offline.js")))"

@@ -35,6 +35,8 @@ const SEEN: usize = 64;
 /// after the newest: a server may publish a channel's messages slightly out of id
 /// order, and one published after a newer one when the connection dropped is caught.
 const RECHECK: usize = 16;
+/// The largest message id a JavaScript number holds exactly (2^53 - 1).
+const MAX_SAFE_ID: f64 = 9_007_199_254_740_991.0;
 /// The `seq` of the queue entry holding live events back during gap recovery.
 const HOLD: u64 = u64::MAX;
 /// What `startChatSession` needs (its topics are read from it).
@@ -171,6 +173,14 @@ impl<P: Payload> Chats<P> {
                 mask |= kind.bit();
             }
         }
+        // `_after`: a message id the app already has (shareConnection's handover,
+        // docs/api.md §18.1): the session starts as after a drop, relaying what came
+        // after it, instead of seeding its cursor with the newest message.
+        let after = request
+            .get("_after")
+            .and_then(|v| v.as_number())
+            .filter(|n| n.fract() == 0.0 && (0.0..=MAX_SAFE_ID).contains(n))
+            .map(|n| n as u64);
         let id = cx.ids.call();
         let relay = channel
             .get_str(&["_relays", "messages"])
@@ -189,7 +199,7 @@ impl<P: Payload> Chats<P> {
                 Recovery::Idle
             },
             relay,
-            after: None,
+            after,
             seen: [0; SEEN],
             delivered: 0,
         });

@@ -223,14 +223,15 @@ async function run(browserName, base) {
       assert(c.channels.length === 0 && c.bodies === null, 'endSession left it');
     });
 
-    await scenario('shareConnection: 5 tabs of one user hold 1 connection; each tab gets each message once; closing the first tab (mid-send) loses nothing; a second person has their own; one tab ending its session leaves the others; all gone, no connection', async () => {
+    await scenario('shareConnection: 5 tabs of one user starting at once hold 1 connection; each tab gets each message once; closing the first tab (mid-send) loses nothing; a second person has their own; one tab ending its session leaves the others; all gone, no connection', async () => {
       const ctx = await browser.createBrowserContext();
       const before = await connections(base);
       const tabs = [];
       for (let i = 0; i < 5; i++) tabs.push(await open(ctx, `${url}&tab=${i}`));
       const ann = `ann-${run}`;
-      for (const tab of tabs) {
-        const r = await tab.evaluate((u) => t.startShared(u), ann);
+      // All at once, as a restored browser window does: one of them starts the session,
+      // the others wait for it and share it.
+      for (const r of await Promise.all(tabs.map((tab) => tab.evaluate((u) => t.startShared(u), ann)))) {
         assert(r.user === ann && r.current === ann, `session ${JSON.stringify(r)}`);
       }
       const shared = await tabs[0].evaluate((n) => t.channel(n), `shared-${run}`);
@@ -266,6 +267,52 @@ async function run(browserName, base) {
       for (const tab of tabs.slice(2)) assert((await tab.evaluate(() => t.waitLive('after one tab ended'))) === 1, 'a tab missed a message after another ended');
       assert((await tabs[1].evaluate(() => t.live.includes('after one tab ended'))) === false, 'the ended tab still hears its chat session');
       // Every tab goes: the connections close.
+      await ctx.close();
+      for (let i = 0; i < 50 && (await connections(base)) !== before; i++) await new Promise((r) => setTimeout(r, 100));
+      assert((await connections(base)) === before, 'connections left after every tab closed');
+    });
+
+    await scenario('shareConnection without SharedWorker: 5 tabs hold 1 connection through the tab holding the Web Lock; closing that tab twice hands it over: a follower\'s send in flight stored once and answered, messages sent during the handover reach every tab once, calls work after', async () => {
+      const ctx = await browser.createBrowserContext();
+      const before = await connections(base);
+      const tabs = [];
+      for (let i = 0; i < 5; i++) tabs.push(await open(ctx, `${url}&noshared=1&tab=${i}`));
+      const cy = `cy-${run}`;
+      for (const tab of tabs) {
+        const r = await tab.evaluate((u) => t.startShared(u), cy);
+        assert(r.user === cy && r.current === cy && !r.worker, `session ${JSON.stringify(r)}`);
+      }
+      const room = await tabs[0].evaluate((n) => t.channel(n), `elected-${run}`);
+      await other.evaluate((n) => t.join(n), `elected-${run}`);
+      for (const tab of tabs) await tab.evaluate((c) => t.openRoom(c), room);
+      await new Promise((r) => setTimeout(r, 500));
+      assert((await connections(base)) === before + 1, `${(await connections(base)) - before} connections for 5 tabs`);
+      await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'to every elected tab' }), room);
+      for (const tab of tabs) assert((await tab.evaluate(() => t.waitLive('to every elected tab'))) === 1, 'a tab did not get it once');
+      // The first tab holds the hub. A follower sends, and the hub's tab closes at once;
+      // a message is sent while no tab holds the connection.
+      for (const [k, hub] of [[1, tabs[0]], [2, tabs[1]]]) {
+        const sender = tabs[k + 1];
+        await sender.evaluate((c, b) => { window.inFlight = window.kitty.sendMessage({ channel: c, body: b }); }, room, `in flight ${k}`);
+        await hub.close();
+        await other.evaluate((c, b) => window.kitty.sendMessage({ channel: c, body: b }), room, `during handover ${k}`);
+        const r = await sender.evaluate(() => window.inFlight.then((r) => ({ ok: r.succeeded, body: r.message?.body }), (e) => ({ error: e.name })));
+        assert(r.ok && r.body === `in flight ${k}`, `the follower's send: ${JSON.stringify(r)}`);
+        for (const tab of tabs.slice(k)) {
+          for (const b of [`in flight ${k}`, `during handover ${k}`]) {
+            const n = await tab.evaluate((b) => t.waitLive(b), b);
+            assert(n === 1, `"${b}" reached a tab ${n} times after handover ${k}`);
+          }
+        }
+        const stored = await other.evaluate((c) => t.bodies(c), room);
+        assert(count(stored, `in flight ${k}`) === 1, `"in flight ${k}" stored ${count(stored, `in flight ${k}`)} times`);
+        for (let i = 0; i < 50 && (await connections(base)) !== before + 1; i++) await new Promise((r) => setTimeout(r, 100));
+        assert((await connections(base)) === before + 1, `${(await connections(base)) - before} connections after handover ${k}`);
+      }
+      const u = await tabs[4].evaluate(() => window.kitty.getCurrentUser().then((r) => r.user?.name));
+      assert(u === cy, `getCurrentUser after the handovers: ${u}`);
+      await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'after the handovers' }), room);
+      for (const tab of tabs.slice(2)) assert((await tab.evaluate(() => t.waitLive('after the handovers'))) === 1, 'a tab missed a message after the handovers');
       await ctx.close();
       for (let i = 0; i < 50 && (await connections(base)) !== before; i++) await new Promise((r) => setTimeout(r, 100));
       assert((await connections(base)) === before, 'connections left after every tab closed');

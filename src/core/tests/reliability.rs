@@ -259,6 +259,49 @@ fn a_chat_session_with_on_received_message_learns_the_newest_message_id_once_con
     assert_eq!(relay_params(&rec), params(Some("4"), "100"));
 }
 
+/// Starts a chat session on channel 7 and confirms its subscriptions; returns them and
+/// what it sent then (its recovery relay).
+fn confirmed_unseeded(h: &mut Harness, request: Value) -> (Vec<Frame>, Vec<Frame>) {
+    h.c.start_chat_session(&request, h.now).unwrap();
+    let mut subs = h.take_sent();
+    h.receipt(subs[0].header("receipt").unwrap());
+    let rest = h.take_sent();
+    for f in &rest {
+        h.receipt(f.header("receipt").unwrap());
+    }
+    subs.extend(rest);
+    (subs, h.take_sent())
+}
+
+#[test]
+fn a_chat_session_started_after_a_known_message_relays_what_came_after_it_first() {
+    // shareConnection's handover (docs/api.md §18.1): a new hub's session carries on
+    // from the tab's messages instead of seeding from the newest.
+    let mut h = Harness::new();
+    h.session();
+    let req = json!({"channel": channel(7), "onReceivedMessage": true, "_after": 4});
+    let (subs, mut sent) = confirmed_unseeded(&mut h, req);
+    let topic = find(&subs, MESSAGES_TOPIC).clone();
+    let rec = sent.remove(0);
+    assert!(is_recovery(&rec));
+    assert_eq!(relay_params(&rec), params(Some("4"), "100"));
+    live(&mut h, &topic, 7);
+    assert!(received(&h.take_events()).is_empty(), "held behind the relay");
+    h.answer_relay(&rec, page_of(&[5, 6, 7], None));
+    assert_eq!(received(&h.take_events()), [5, 6, 7]);
+}
+
+#[test]
+fn a_chat_session_ignores_an_after_that_is_no_message_id() {
+    for bad in [json!(-1), json!(1.5), json!("4"), json!(1e300)] {
+        let mut h = Harness::new();
+        h.session();
+        let req = json!({"channel": channel(7), "onReceivedMessage": true, "_after": bad});
+        let seed = confirmed_unseeded(&mut h, req).1.remove(0);
+        assert_eq!(relay_params(&seed), params(None, "1"), "{bad}");
+    }
+}
+
 #[test]
 fn a_chat_session_without_on_received_message_neither_seeds_nor_recovers() {
     let mut h = Harness::new();

@@ -38,6 +38,9 @@ const make = (offline = true) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const params = new URLSearchParams(location.search);
+// `noshared`: a browser without SharedWorker (Chrome on Android): shareConnection elects a
+// tab through a Web Lock instead (docs/api.md §18.1).
+if (params.get('noshared')) delete globalThis.SharedWorker;
 
 window.t = {
   net,
@@ -58,7 +61,7 @@ window.t = {
     window.kitty ??= new ChatKitty({ apiKey: params.get('key'), host: location.host, isSecure: false, shareConnection: true });
     const r = await window.kitty.startSession({ username });
     if (!r.succeeded) throw new Error(`startSession: ${r.error?.message}`);
-    return { user: r.session.user.name, current: window.kitty.currentUser?.name };
+    return { user: r.session.user.name, current: window.kitty.currentUser?.name, worker: !!globalThis.SharedWorker };
   },
   async end() {
     await window.kitty.endSession();
