@@ -286,7 +286,10 @@ fn a_chat_session_started_after_a_known_message_relays_what_came_after_it_first(
     assert!(is_recovery(&rec));
     assert_eq!(relay_params(&rec), params(Some("4"), "100"));
     live(&mut h, &topic, 7);
-    assert!(received(&h.take_events()).is_empty(), "held behind the relay");
+    assert!(
+        received(&h.take_events()).is_empty(),
+        "held behind the relay"
+    );
     h.answer_relay(&rec, page_of(&[5, 6, 7], None));
     assert_eq!(received(&h.take_events()), [5, 6, 7]);
 }
