@@ -241,6 +241,12 @@ export function idbStore(name) {
     list: (user) => opening.then((d) => req(d.transaction('outbox').objectStore('outbox').index('user').getAll(user))),
     // The cache: records {user, name, value}; a user's records are one key range.
     cacheRead: (user) => opening.then((d) => req(d.transaction('cache').objectStore('cache').getAll(range(user)))),
+    // Each user with a cache and when they last signed in (their `@` record; 0 without).
+    cacheUsers: () => opening.then(async (d) => {
+      const store = d.transaction('cache').objectStore('cache');
+      const users = [...new Set((await req(store.getAllKeys())).map((k) => k[0]))];
+      return Promise.all(users.map((user) => req(store.get([user, '@'])).then((r) => ({ user, time: r?.value.time ?? 0 }))));
+    }),
     cachePut: (user, name, value) => write((s) => s.put({ user, name, value }), 'cache', 'relaxed'),
     cacheDelete: (user, name) =>
       write((s) => (user == null ? s.clear() : s.delete(name == null ? range(user) : [user, name])), 'cache', 'relaxed'),
@@ -261,9 +267,12 @@ export const readCache = (request, config) =>
     ? new Cache(storeOf(config)).read(request.username)
     : Promise.reject(new TypeError('readCache: username must be a string'));
 
-/** The cache's bounds: the newest messages kept per channel, the channels kept. */
+/** The cache's bounds: the newest messages kept per channel, the channels kept, and the
+ * users of an app and host whose caches a browser profile keeps (the ones signed in most
+ * recently; docs/api.md §17.4). */
 export const MESSAGES = 50;
 export const CHANNELS = 20;
+export const USERS = 5;
 
 const only = (request, keys) => Object.keys(request ?? {}).every((k) => keys.includes(k) || request[k] == null);
 const filter = (request, key) => {
@@ -289,7 +298,8 @@ const noPage = () => {
 
 /** The local cache's decisions. `store`: `cacheRead(user)` (its records `{name, value}`),
  * `cachePut(user, name, value)`, `cacheDelete(user, name?)` (no name: all of the user's;
- * no user: everyone's), each a Promise. Records: `user`, `channels` (the first page of
+ * no user: everyone's), `cacheUsers()` (`[{user, time}]`: who has a cache, signed in
+ * when), each a Promise. Records: `user`, `channels` (the first page of
  * `getChannels`), `m:<channel id>` (the newest messages of a channel, newest first). */
 export class Cache {
   constructor(store, now = Date.now) {
@@ -313,10 +323,20 @@ export class Cache {
     this.online = true;
     return (this.ready = this.store.cacheRead(user).then(
       (rs) => {
-        if (this.user === user) for (const r of rs) if (!this.records.has(r.name)) this.records.set(r.name, r.value);
+        if (this.user === user) for (const r of rs) if (!this.records.has(r.name) && r.name !== '@') this.records.set(r.name, r.value);
+        return this.trim(user).catch(() => {});
       },
       () => {},
     ));
+  }
+
+  /** Marks `user` signed in now (record `@`) and drops the caches of the users beyond
+   * the `USERS` signed in most recently. */
+  async trim(user) {
+    await this.store.cachePut(user, '@', { time: this.now() });
+    const users = await this.store.cacheUsers();
+    users.sort((a, b) => b.time - a.time);
+    for (const u of users.slice(USERS)) if (u.user !== this.user) await this.store.cacheDelete(u.user);
   }
 
   put(name, data) {
@@ -377,6 +397,7 @@ export class Cache {
     const out = { user: null, channels: [], messages: {}, mainThreadMessages: {}, cachedTime: null };
     let time = 0;
     for (const { name, value } of rs) {
+      if (name === '@') continue;
       time = Math.max(time, value.time);
       if (name === 'user') out.user = value.data;
       else if (name === 'channels') out.channels = value.data;

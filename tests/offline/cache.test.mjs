@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { install, OP } from '../../pkg-template/surface.js';
-import { Cache, MESSAGES, CHANNELS, attach } from '../../pkg-template/offline.js';
+import { Cache, MESSAGES, CHANNELS, USERS, attach } from '../../pkg-template/offline.js';
 
 install(class {});
 
@@ -14,6 +14,10 @@ function memoryStore(map = new Map()) {
     map,
     cacheRead: async (user) => [...map].filter(([key]) => key.startsWith(`${user}\n`)).map(([key, value]) => ({ name: key.split('\n')[1], value: structuredClone(value) })),
     cachePut: async (user, name, value) => void map.set(k(user, name), structuredClone(value)),
+    cacheUsers: async () => {
+      const users = [...new Set([...map.keys()].map((key) => key.split('\n')[0]))];
+      return users.map((user) => ({ user, time: map.get(k(user, '@'))?.time ?? 0 }));
+    },
     cacheDelete: async (user, name) => {
       for (const key of [...map.keys()]) if (user == null || (name == null ? key.startsWith(`${user}\n`) : key === k(user, name))) map.delete(key);
     },
@@ -100,6 +104,28 @@ test('per user: another user neither reads nor is answered from it; ending the s
   c.seen(OP.getChannels, undefined, page([channel(1)]));
   await c.clear();
   assert.deepEqual((await c.read('ann')).channels, []);
+});
+
+test('a profile keeps the caches of the USERS users signed in most recently; the current one always', async () => {
+  const map = new Map();
+  const c = new Cache(memoryStore(map), now);
+  const users = Array.from({ length: USERS + 2 }, (_, i) => `u${i}`);
+  for (const u of users) {
+    await c.signedIn(u);
+    c.seen(OP.getChannels, undefined, page([channel(1)]));
+  }
+  await new Promise((r) => setTimeout(r, 5));
+  const kept = [];
+  for (const u of users) if ((await c.read(u)).channels.length) kept.push(u);
+  assert.deepEqual(kept, users.slice(2), 'the two signed in longest ago are gone');
+  // Signing in again makes a user the most recent.
+  await c.signedIn('u2');
+  await c.signedIn('n1');
+  c.seen(OP.getChannels, undefined, page([channel(1)]));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal((await c.read('u2')).channels.length, 1, 'u2 signed in again: kept');
+  assert.equal((await c.read('u3')).channels.length, 0, 'u3 now the oldest: gone');
+  assert.equal((await c.read('n1')).user, null, 'the marker is no record an app sees');
 });
 
 test('the joined-channels filter is the channel list; a main-thread page is kept apart and not given live messages', async () => {

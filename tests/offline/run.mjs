@@ -212,6 +212,21 @@ async function run(browserName, base) {
       bench.push(`${browserName}: reload to first render, median of 5: cache ${med('fromCache')} ms, network ${med('fromNetwork')} ms (from navigation start)`);
     });
 
+    await scenario('cache: a profile keeps the caches of the 5 users signed in most recently (pages closed without endSession)', async () => {
+      const users = Array.from({ length: 7 }, (_, i) => `many-${i}-${run}`);
+      for (const u of users) {
+        await reload(page);
+        await page.evaluate((u) => t.start(u), u);
+        await page.evaluate(() => window.kitty.getCurrentUser());
+        await until(() => page.evaluate((u) => t.readCache(u, 0), u), (c) => c.user === u);
+      }
+      await reload(page);
+      const kept = [];
+      for (const u of users) if ((await page.evaluate((u) => t.readCache(u, 0), u)).user) kept.push(u);
+      assert(kept.join() === users.slice(2).join(), `kept ${kept}`);
+      await page.evaluate((u) => t.start(u), jane);
+    });
+
     await scenario('cache: clearCache and endSession clear it', async () => {
       await page.evaluate(() => t.clearCache());
       assert((await page.evaluate((u, id) => t.readCache(u, id), jane, channel.id)).channels.length === 0, 'clearCache left it');
