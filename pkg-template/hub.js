@@ -36,6 +36,8 @@ export function serve(port) {
   /** id → kind: this tab's observers, registered again on each session's client. */
   const observers = new Map();
   const pages = new Map();
+  /** id → this tab's chat sessions (their `setThread`). */
+  const chats = new Map();
   const post = (m) => port.postMessage(m);
   const answer = (id, p) =>
     Promise.resolve(p).then(
@@ -108,8 +110,15 @@ export function serve(port) {
           return answer(m.id, join(String(m.request?.username), m.request));
         case 'end':
           return answer(m.id, end());
-        case 'call':
+        case 'call': {
+          const p = m.request?._progress;
+          if (p != null) {
+            // Reported to the tab's listener, by the id it gave.
+            const report = (h) => (...args) => post({ t: 'chat', id: p, h, args });
+            m.request.progressListener = { onStarted: report('onStarted'), onProgress: report('onProgress'), onCompleted: report('onCompleted') };
+          }
           return answer(m.id, kitty()._call(m.op, m.request));
+        }
         case 'page': {
           const p = pages.get(m.ref);
           return answer(m.id, p ? p[m.dir]() : Promise.reject(new Error('This page is no longer available.')));
@@ -128,10 +137,14 @@ export function serve(port) {
           const request = { ...m.request };
           for (const h of m.handlers) request[h] = (...args) => post({ t: 'chat', id: m.id, h, args: encode(args) });
           const r = kitty().startChatSession(request);
-          subs.set(m.id, () => r.session?.end());
+          chats.set(m.id, r.session);
+          subs.set(m.id, () => (chats.delete(m.id), r.session?.end()));
           Promise.resolve(r).then((done) => post({ t: 'chat-ready', id: m.id, r: encode({ ...done, session: undefined }) }));
           return;
         }
+        case 'chat-thread':
+          chats.get(m.id)?.setThread(m.thread);
+          return;
         case 'chat-end':
           subs.get(m.id)?.();
           subs.delete(m.id);

@@ -79,6 +79,7 @@ class Remote {
     for (const [id, c] of this.chats) {
       const ids = c.seen.slice(-RECHECK);
       port.postMessage({ ...c.m, request: ids.length ? { ...c.m.request, _after: Math.min(...ids) } : c.m.request });
+      if (c.thread) port.postMessage(c.thread);
     }
     for (const [id, w] of [...this.waiting]) {
       // Never sent (no hub yet), or safe to run again.
@@ -160,6 +161,14 @@ class Remote {
     if (op === OP.sendMessage && request && typeof request === 'object' && request.body !== undefined && !request.idempotencyKey) {
       request = { ...request, idempotencyKey: uuid() };
     }
+    // An upload's progress listener stays here; the hub reports to it (§18).
+    const l = request?.progressListener;
+    if (l && typeof l === 'object') {
+      const id = ++this.n;
+      const done = (r) => (this.handlers.delete(id), l.onCompleted?.(r));
+      this.handlers.set(id, { onStarted: () => l.onStarted?.(), onProgress: (f) => l.onProgress?.(f), onCompleted: done });
+      request = { ...request, progressListener: undefined, _progress: id };
+    }
     return this.rpc({ t: 'call', op, request: encode(request) });
   }
 
@@ -194,6 +203,14 @@ class Remote {
         this.handlers.delete(id);
         this.chats.delete(id);
         this.post({ t: 'chat-end', id });
+      },
+      setThread: (thread) => {
+        if (!thread?._topics || typeof thread._topics !== 'object') throw new TypeError('setThread: thread must be a thread the server sent');
+        session.thread = thread;
+        const m = { t: 'chat-thread', id, thread: encode(thread) };
+        const c = this.chats.get(id);
+        if (c) c.thread = m;
+        this.post(m);
       },
     };
     this.handlers.set(id, { ...own, ready: (r) => ready({ ...r, session }) });

@@ -257,6 +257,13 @@ async function run(browserName, base) {
       assert(held === before + 1, `${held - before} connections for 5 tabs`);
       await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'to every tab' }), shared);
       for (const tab of tabs) assert((await tab.evaluate(() => t.waitLive('to every tab'))) === 1, 'a tab did not get it once');
+      // An upload's progress and a chat session's thread work across the worker.
+      const up = await tabs[2].evaluate((c) => t.upload(c), shared);
+      assert(up.ok && up.type === 'FILE' && up.calls[0] === 'started' && up.calls.at(-1) === 'completed:0' && up.calls.includes(1), `upload ${JSON.stringify(up)}`);
+      const thread = await tabs[3].evaluate((c) => t.followThread(c, 'sub'), shared);
+      await other.evaluate((th) => window.kitty.sendMessage({ thread: th, body: 'in the thread' }), thread);
+      for (let i = 0; i < 50 && !(await tabs[3].evaluate(() => t.threadLive.length)); i++) await new Promise((r) => setTimeout(r, 100));
+      assert((await tabs[3].evaluate(() => t.threadLive.join())) === 'in the thread', 'setThread across the worker');
       // The first tab sends and is closed at once, before any answer.
       await tabs[0].evaluate((c) => { window.kitty.sendMessage({ channel: c, body: 'sent as the tab closed' }); }, shared);
       await tabs[0].close();
@@ -304,6 +311,8 @@ async function run(browserName, base) {
       assert((await connections(base)) === before + 1, `${(await connections(base)) - before} connections for 5 tabs`);
       await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'to every elected tab' }), room);
       for (const tab of tabs) assert((await tab.evaluate(() => t.waitLive('to every elected tab'))) === 1, 'a tab did not get it once');
+      const up = await tabs[4].evaluate((c) => t.upload(c), room);
+      assert(up.ok && up.calls[0] === 'started' && up.calls.at(-1) === 'completed:0', `upload from a follower ${JSON.stringify(up)}`);
       // The first tab holds the hub. A follower sends, and the hub's tab closes at once;
       // a message is sent while no tab holds the connection.
       for (const [k, hub] of [[1, tabs[0]], [2, tabs[1]]]) {

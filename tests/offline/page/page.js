@@ -63,6 +63,29 @@ window.t = {
     if (!r.succeeded) throw new Error(`startSession: ${r.error?.message}`);
     return { user: r.session.user.name, current: window.kitty.currentUser?.name, worker: !!globalThis.SharedWorker };
   },
+  /** Uploads a 100 KB file with a progress listener; what the listener was told. */
+  async upload(channel) {
+    const calls = [];
+    const file = new File([new Uint8Array(100000).fill(97)], 'notes.txt', { type: 'text/plain' });
+    const progressListener = {
+      onStarted: () => calls.push('started'),
+      onProgress: (f) => calls.push(f),
+      onCompleted: (r) => calls.push(`completed:${r}`),
+    };
+    const r = await window.kitty.sendMessage({ channel, file, progressListener });
+    for (let i = 0; i < 50 && !calls.some((c) => String(c).startsWith('completed')); i++) await sleep(20);
+    return { ok: r.succeeded, type: r.message?.type, calls };
+  },
+  /** A thread of `channel` this tab follows through a chat session (setThread). */
+  async followThread(channel, name) {
+    const r = await window.kitty.createThread({ channel, name });
+    if (!r.succeeded) throw new Error(`createThread: ${r.error?.message}`);
+    window.t.threadLive = [];
+    const cs = await window.kitty.startChatSession({ channel, onThreadReceivedMessage: (th, m) => window.t.threadLive.push(m.body) });
+    cs.session.setThread(r.thread);
+    await sleep(300);
+    return r.thread;
+  },
   async end() {
     await window.kitty.endSession();
   },
