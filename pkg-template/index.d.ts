@@ -514,11 +514,13 @@ export interface ChatKittyOptions {
    * The current user, the channel list and the newest messages of recently read
    * channels are kept in IndexedDB per app, host and user (`readCache`; reads answered
    * from it while disconnected carry `cached: true`).
-   * Loads `offline.js` (about 6.4 KB gzip) when set. Default false. */
+   * Loads `offline.js` (about 3.6 KB gzip) when set. Default false. */
   offline?: boolean;
   /** Extension (docs/api.md §18): the tabs of the app share one connection per user,
-   * owned by a SharedWorker (where the browser has one; otherwise ignored). Loads
-   * `shared.js` and the worker when set. Default false. */
+   * owned by a SharedWorker, or where the browser has none by one tab elected through
+   * a Web Lock (§18.1; writes other than text sends in flight when that tab closes
+   * fail with `ChatKittyConnectionError`). Ignored outside pages. Loads `shared.js` and the
+   * worker (or `hub.js` in the elected tab) when set. Default false. */
   shareConnection?: boolean;
 }
 

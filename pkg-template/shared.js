@@ -32,19 +32,19 @@ const RECHECK = 16;
 
 /** Calls a new hub may run again (§18.1): reads, and text sends, which carry an
  * idempotency key (the server stores them once). Others in flight when the hub's tab
- * went reject with `HandoverError`: they may or may not have been carried out. */
+ * went fail as an action in flight at a dropped connection does (docs/api.md §2.1):
+ * they may or may not have been carried out. */
 const replayable = (m) =>
   m.t !== 'call' || (reads ??= new Set(Object.keys(OP).filter((n) => /^(get|search)/.test(n)).map((n) => OP[n]))).has(m.op) ||
   (m.op === OP.sendMessage && m.request?.body !== undefined);
 let reads;
 
-const handoverError = () => {
-  const e = new Error('The tab holding the shared connection closed while this call was in flight; it may or may not have been carried out.');
-  e.name = e.error = 'HandoverError';
-  return e;
-};
+const dropped = () => ({
+  succeeded: false, failed: true, cancelled: false,
+  error: { error: 'ChatKittyConnectionError', message: 'Could not connect to ChatKitty', timestamp: new Date().toISOString() },
+});
 
-class Remote {
+export class Remote {
   constructor() {
     this.port = undefined;
     this.n = 0;
@@ -86,7 +86,7 @@ class Remote {
       if (!w[3] || replayable(w[2])) (w[3] = true), port.postMessage({ ...w[2], id });
       else {
         this.waiting.delete(id);
-        w[1](handoverError());
+        w[0](dropped());
       }
     }
     for (const [id, w] of again) this.waiting.set(id, w);

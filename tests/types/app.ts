@@ -152,7 +152,16 @@ async function extensions(channel: Channel, message: Message): Promise<void> {
   }
 }
 
+// One connection for all tabs (docs/api.md §18): a write caught by a handover.
+async function shared(channel: Channel): Promise<void> {
+  const tabs = new ChatKitty({ apiKey: 'key', shareConnection: true, offline: true });
+  const r = await tabs.reactToMessage({ message: {} as Message, emoji: ':+1:' });
+  if (r.failed && r.error.error === 'ChatKittyConnectionError') console.log('check, then retry');
+  void channel;
+}
+
 void quickStart;
+void shared;
 void more;
 void extensions;
 void loading;
