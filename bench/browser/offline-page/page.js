@@ -70,15 +70,16 @@ async function load(mode, username, channelId) {
 }
 
 window.bench = {
-  /** `username` with `channels` PUBLIC channels, a message in each and `messages` in the
-   * first; returns the first channel's id. */
+  /** `username` with `channels` PRIVATE channels, a message in each and `messages` in the
+   * first; returns the first channel's id. PRIVATE: the list is the user's own in each
+   * browser (getChannels lists the public channels one can join too, docs/api.md §6). */
   async setup(username, prefix, channels, messages) {
     const kitty = new ChatKitty(config);
     const s = await kitty.startSession({ username });
     if (!s.succeeded) throw new Error(`startSession: ${s.error?.message}`);
     let first;
     for (let i = channels - 1; i >= 0; i--) {
-      const r = await kitty.createChannel({ type: 'PUBLIC', name: `${prefix}-${i}` });
+      const r = await kitty.createChannel({ type: 'PRIVATE', name: `${prefix}-${i}` });
       if (!r.succeeded) throw new Error(`createChannel: ${r.error?.message}`);
       const n = i === 0 ? messages : 1;
       for (let k = 0; k < n; k++) {
