@@ -20,8 +20,8 @@
 // by the package's SharedWorker; each tab has its own chat sessions and must get every
 // acknowledged message once and in order, as a receiver of its own does. The receivers'
 // connections on the server are checked too: one per user.
-// Exits 1 on any loss, duplicate, disorder (one sender per channel), user change or
-// page error.
+// Exits 1 on any loss, duplicate, disorder (one sender per channel), user change, page
+// error or, with SOAK_TABS, a receiver holding other than one connection.
 import { API_KEY, launchBrowser, openPage, rng, serverControl, sleep, staticServer } from './lib.mjs';
 
 const SECONDS = Number(process.env.SOAK_SECONDS || 45);
@@ -64,8 +64,8 @@ try {
   // reaches the receivers through gap recovery, not live.
   const senderOptions = { minReconnectDelay: 250, maxReconnectDelay: 2000, sendTimeout: SEND_TIMEOUT };
   const receiverOptions = { minReconnectDelay: 1500, maxReconnectDelay: 4000 };
-  const open = async (name, options, node, context = null) => {
-    const p = await openPage(browser, site, name, context);
+  const open = async (name, options, node) => {
+    const p = await openPage(browser, site, name);
     p.node = node;
     // Every SEND's idempotency key, counted: a key sent twice is a send repeated
     // after a drop, which the server must store once.
