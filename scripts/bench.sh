@@ -5,6 +5,10 @@
 #   scripts/bench.sh session      session start in headless Chromium, + round trips
 #   scripts/bench.sh throughput   onReceivedMessage rate and main-thread cost per message
 #   scripts/bench.sh latency      send → other client's callback with 2/100/1,000 clients
+#   scripts/bench.sh offline      reload to first render, the cache vs the network, through a
+#                                 proxy adding 40 ms each way; connections per user with
+#                                 1/2/5/10 tabs, shareConnection on and off; the bundle with
+#                                 each extension (Chromium and Firefox)
 #   scripts/bench.sh load         idle sessions + RSS, session start-up cost, fan-out ours
 #                                 vs RabbitMQ Web-STOMP vs NATS (WebSocket), server CPU per
 #                                 delivery at 10k/50k/100k/200k deliveries/s into 1,000
@@ -283,6 +287,16 @@ run_latency() {
   node "$BROWSER/latency.mjs"
 }
 
+run_offline() {
+  build_server; browser_deps
+  command -v firefox-esr >/dev/null || [ -n "${FIREFOX:-}" ] || {
+    log "installing firefox-esr"
+    apt-get install -y -qq firefox-esr >/dev/null
+  }
+  log "offline cache and shared connection (docs/api.md §17, §18)"
+  node "$BROWSER/offline.mjs"
+}
+
 run_load() {
   build_server; build_loadgen
   mkdir -p "$RESULTS"
@@ -474,6 +488,7 @@ case "${1:-}" in
   session) run_session ;;
   throughput) run_throughput ;;
   latency) run_latency ;;
+  offline) run_offline ;;
   load) run_load ;;
   storm) run_storm ;;
   memory) run_memory ;;
@@ -483,13 +498,14 @@ case "${1:-}" in
     SKIP_PKG=1 run_session
     SKIP_PKG=1 run_throughput
     SKIP_PKG=1 run_latency
+    SKIP_PKG=1 run_offline
     run_load
     run_storm
     run_memory
     run_plots
     ;;
   *)
-    echo "usage: scripts/bench.sh bundle|session|throughput|latency|load|storm|memory|plots|all" >&2
+    echo "usage: scripts/bench.sh bundle|session|throughput|latency|offline|load|storm|memory|plots|all" >&2
     exit 2
     ;;
 esac

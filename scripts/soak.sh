@@ -3,6 +3,10 @@
 #
 #   scripts/soak.sh              leak check + a 45 s soak (part of the default run)
 #   scripts/soak.sh 600          leak check + a 10 min soak (also: --long, or SOAK_SECONDS=600)
+#   scripts/soak.sh --share 90   the soak with each receiver as SOAK_TABS (3) tabs of one
+#                                browser profile sharing one connection (shareConnection,
+#                                docs/api.md §18): every tab must get every message once,
+#                                in order, and each receiver hold one connection
 #
 # The soak runs SOAK_SENDERS (3) senders and SOAK_RECEIVERS (3) receivers, each a page
 # using pkg/ in headless Chromium, kills the server with SIGKILL and restarts it on the
@@ -17,12 +21,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '\033[1;34m[soak]\033[0m %s\n' "$*"; }
 
-case "${1:-}" in
-  "") ;;
-  --long) export SOAK_SECONDS=600 ;;
-  *[!0-9]*) echo "usage: scripts/soak.sh [seconds|--long]" >&2; exit 2 ;;
-  *) export SOAK_SECONDS=$1 ;;
-esac
+for arg in "$@"; do
+  case "$arg" in
+    --long) export SOAK_SECONDS=600 ;;
+    --share) export SOAK_TABS=${SOAK_TABS:-3} ;;
+    ""|*[!0-9]*) echo "usage: scripts/soak.sh [--share] [seconds|--long]" >&2; exit 2 ;;
+    *) export SOAK_SECONDS=$arg ;;
+  esac
+done
 
 if [ -z "${CHATKITTY_SERVER_BIN:-}" ]; then
   log "building chatkitty-server"
@@ -42,5 +48,5 @@ if [ -z "${SOAK_SKIP_LEAK:-}" ]; then
   log "leak check"
   node leak.mjs
 fi
-log "soak (${SOAK_SECONDS:-45} s)"
+log "soak (${SOAK_SECONDS:-45} s${SOAK_TABS:+, $SOAK_TABS tabs per receiver sharing one connection})"
 node soak.mjs

@@ -134,9 +134,10 @@ export function launchBrowser() {
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }
 
-/** A page with our SDK loaded (window.soak, page/page.js), logging its errors. */
-export async function openPage(browser, site, name) {
-  const context = await browser.newContext();
+/** A page with our SDK loaded (window.soak, page/page.js), logging its errors; in a
+ * browser context (profile) of its own, or in `context` (tabs of one profile). */
+export async function openPage(browser, site, name, context = null) {
+  context ??= await browser.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));

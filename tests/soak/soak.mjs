@@ -15,8 +15,13 @@
 // scripts/with-redis.sh); senders talk to node A, receivers to node B, and the kills
 // alternate between the nodes, so every message crosses nodes and survives both
 // sides dying.
-// Exits 1 on any loss, duplicate, disorder (one sender per channel), user change or
-// page error.
+// SOAK_TABS=N (scripts/soak.sh --share: 3): each receiver is N tabs of one browser
+// profile with `shareConnection: true` (docs/api.md §18), one connection for the N, owned
+// by the package's SharedWorker; each tab has its own chat sessions and must get every
+// acknowledged message once and in order, as a receiver of its own does. The receivers'
+// connections on the server are checked too: one per user.
+// Exits 1 on any loss, duplicate, disorder (one sender per channel), user change, page
+// error or, with SOAK_TABS, a receiver holding other than one connection.
 import { API_KEY, launchBrowser, openPage, rng, serverControl, sleep, staticServer } from './lib.mjs';
 
 const SECONDS = Number(process.env.SOAK_SECONDS || 45);
@@ -28,12 +33,14 @@ const SEED = Number(process.env.SOAK_SEED || Date.now() % 100000);
 const SEND_TIMEOUT = 30000;
 // SOAK_SHARED=1: every sender sends to one channel (ids then interleave across senders).
 const SHARED = process.env.SOAK_SHARED === '1';
+// SOAK_TABS > 1: tabs per receiver, sharing one connection (see the header).
+const TABS = Math.max(1, Number(process.env.SOAK_TABS || 1));
 
 const log = (...a) => console.log(`[soak ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s]`, ...a);
 const t0 = Date.now();
 const random = rng(SEED);
 
-log(`${SENDERS} senders, ${RECEIVERS} receivers, ${SECONDS} s, ${RESTARTS} restarts, seed ${SEED}`);
+log(`${SENDERS} senders, ${RECEIVERS} receivers${TABS > 1 ? ` × ${TABS} tabs sharing a connection` : ''}, ${SECONDS} s, ${RESTARTS} restarts, seed ${SEED}`);
 const CLUSTER = process.env.SOAK_CLUSTER === '1';
 let nodes;
 if (CLUSTER) {
@@ -70,9 +77,24 @@ try {
     p.userId = await p.page.evaluate((a) => window.soak.start(a), { apiKey: API_KEY, host: node.host, username: name, options });
     return p;
   };
+  // A receiver with TABS > 1: its tabs in one browser context, the first signed in
+  // first, then the others at once (each shares the first one's session, §18).
+  const openReceiver = async (user) => {
+    if (TABS === 1) return [await open(user, receiverOptions, receiverNode)];
+    const context = await browser.newContext();
+    const options = { ...receiverOptions, shareConnection: true };
+    const tab = (i) => openPage(browser, site, `${user} tab ${i}`, context).then(async (p) => {
+      p.node = receiverNode;
+      p.userId = await p.page.evaluate((a) => window.soak.start(a), { apiKey: API_KEY, host: receiverNode.host, username: user, options });
+      return p;
+    });
+    const first = await tab(0);
+    return [first, ...(await Promise.all(Array.from({ length: TABS - 1 }, (_, i) => tab(i + 1))))];
+  };
   const run = `${Date.now().toString(36)}`;
   const senders = await Promise.all(Array.from({ length: SENDERS }, (_, i) => open(`sender${i}-${run}`, senderOptions, server)));
-  const receivers = await Promise.all(Array.from({ length: RECEIVERS }, (_, i) => open(`receiver${i}-${run}`, receiverOptions, receiverNode)));
+  // Every receiving page (TABS per receiver user).
+  const receivers = (await Promise.all(Array.from({ length: RECEIVERS }, (_, i) => openReceiver(`receiver${i}-${run}`)))).flat();
   const channels = [];
   for (const [i, s] of senders.entries()) {
     if (SHARED && i > 0) {
@@ -83,8 +105,10 @@ try {
     }
   }
   const distinct = [...new Set(channels)];
-  for (const r of receivers) {
-    for (const id of distinct) await r.page.evaluate((c) => window.soak.join(c), id);
+  for (const [i, r] of receivers.entries()) {
+    // A user joins once: its other tabs are then members already (and joining again is
+    // refused, the channel's join action being gone).
+    if (i % TABS === 0) for (const id of distinct) await r.page.evaluate((c) => window.soak.join(c), id);
     await r.page.evaluate((ids) => window.soak.receive(ids), distinct);
   }
   log(`channels ${channels.join(', ')}; sending`);
@@ -112,7 +136,7 @@ try {
   await Promise.all(senders.map((s) => s.page.evaluate(() => window.soak.stopSending())));
   const sent = await Promise.all(senders.map((s) => s.page.evaluate(() => window.soak.report())));
   const acked = sent.reduce((n, s) => n + s.acked.length, 0);
-  const expected = acked * RECEIVERS;
+  const expected = acked * receivers.length;
   // Let the receivers catch up (live delivery or gap recovery after the last restart).
   const deadline = Date.now() + 30000;
   for (;;) {
@@ -122,6 +146,8 @@ try {
     await sleep(500);
   }
   const got = await Promise.all(receivers.map((r) => r.page.evaluate(() => window.soak.report())));
+  // Tabs of one user are told apart by their page's name.
+  got.forEach((r, i) => { r.username = receivers[i].name; });
 
   // ----- verdict -------------------------------------------------------------------
   let delivered = 0;
@@ -182,10 +208,21 @@ try {
   }
   const pageErrors = [...senders, ...receivers].flatMap((p) => p.errors.map((e) => `${p.name}: ${e}`));
   problems.push(...pageErrors.slice(0, 10));
+  // With shared connections: one per receiver user, whatever its tabs (docs/api.md §18),
+  // on the receivers' node (which also holds the senders' unless SOAK_CLUSTER).
+  let held = null;
+  const want = RECEIVERS + (CLUSTER ? 0 : SENDERS);
+  if (TABS > 1) {
+    for (let i = 0; i < 40 && held !== want; i++) {
+      if (i) await sleep(250);
+      held = (await receiverNode.metrics()).connections;
+    }
+    if (held !== want) problems.push(`${held} connections on the receivers' node, ${want} expected (${RECEIVERS} receivers × ${TABS} tabs sharing one each${CLUSTER ? '' : `, ${SENDERS} senders`})`);
+  }
 
   const seconds = ((Date.now() - start) / 1000).toFixed(1);
   console.log(`
-soak: ${SENDERS} senders -> ${RECEIVERS} receivers${CLUSTER ? ' (across two nodes)' : ''}, ${kills()} SIGKILL restarts, ${seconds} s (seed ${SEED})
+soak: ${SENDERS} senders -> ${RECEIVERS} receivers${TABS > 1 ? ` × ${TABS} tabs (shareConnection)` : ''}${CLUSTER ? ' (across two nodes)' : ''}, ${kills()} SIGKILL restarts, ${seconds} s (seed ${SEED})
   sent (logical sends)      ${sent.reduce((n, s) => n + s.acked.length, 0) + failedSends}
   send attempts             ${attempts}
   acknowledged              ${acked}
@@ -194,13 +231,14 @@ soak: ${SENDERS} senders -> ${RECEIVERS} receivers${CLUSTER ? ' (across two node
   delivered (acked x recv)  ${delivered} / ${expected}
   delivered, not acked      ${unackedDelivered}
   delivered > 1 s late      ${late} (caught up by gap recovery after a restart)
-  stored twice (same text)  ${storedTwice / RECEIVERS}${failedSends ? ' (an app retry of a failed send may do that)' : ''}
+  stored twice (same text)  ${storedTwice / receivers.length}${failedSends ? ' (an app retry of a failed send may do that)' : ''}
   duplicated                ${duplicated}
   lost                      ${lost}
   out of order              ${disorder}
-  online/offline events     ${sessions.map((p) => `${p.online}/${p.offline}`).join(' ')}`);
+  online/offline events     ${sessions.map((p) => `${p.online}/${p.offline}`).join(' ')}${TABS > 1 ? `
+  connections (receivers')  ${held} (${want} expected: one per user)` : ''}`);
   if (problems.length) console.log(`problems:\n  ${problems.join('\n  ')}`);
-  if (storedTwice / RECEIVERS > failedSends) problems.push(`${storedTwice / RECEIVERS} messages stored twice for ${failedSends} failed sends: an idempotency key was not honoured`);
+  if (storedTwice / receivers.length > failedSends) problems.push(`${storedTwice / receivers.length} messages stored twice for ${failedSends} failed sends: an idempotency key was not honoured`);
   if (SHARED && disorder) {
     console.log(`note: ${disorder} out-of-order deliveries with concurrent senders in one channel come from the server's fan-out order (not failed)`);
     problems.splice(0, problems.length, ...problems.filter((p) => !/ after \d+$/.test(p)));
