@@ -20,7 +20,12 @@ const clients = new Map();
 function clientOf(config, user) {
   const key = `${config.apiKey}\n${config.host}\n${config.isSecure}\n${user}`;
   let c = clients.get(key);
-  if (!c) clients.set(key, (c = { kitty: new Core({ ...config, WebSocket: state.WebSocket }), tabs: new Set(), key }));
+  if (!c) {
+    clients.set(key, (c = { kitty: new Core({ ...config, WebSocket: state.WebSocket }), tabs: new Set(), key, online: false }));
+    // Whether its connection is up, for the tabs that join it later (`bind`).
+    c.kitty._on(1, () => (c.online = true), true);
+    c.kitty._on(2, () => (c.online = false), true);
+  }
   return c;
 }
 
@@ -53,6 +58,16 @@ export function serve(port) {
     subs.set('user', c.kitty._on(0, (u) => post({ t: 'user', u: encode(u) }), true));
     post({ t: 'user', u: encode(c.kitty.currentUser) });
     for (const [id, kind] of observers) observe(id, kind);
+    // A tab joining a live connection is told it is online, as its own start would have.
+    if (client.online) for (const [id, kind] of observers) if (kind === 1) post({ t: 'ev', id });
+  };
+  /** A session start that failed: the tab leaves the client it was bound to for it. */
+  const unbind = () => {
+    for (const s of subs.values()) s();
+    subs.clear();
+    c.tabs.delete(port);
+    if (!c.tabs.size) clients.delete(c.key);
+    c = undefined;
   };
   const end = () => {
     for (const s of subs.values()) s();
@@ -70,7 +85,8 @@ export function serve(port) {
     }
   };
   /** This tab's session as `username`: the live session of that user if there is one,
-   * or the one another tab is starting (two tabs may start at once), else a new one. */
+   * or the one another tab is starting (two tabs may start at once: the others wait for
+   * it), else a new one. */
   const join = async (username, request) => {
     let client;
     while ((client = clientOf(config, username)).starting) await client.starting;
@@ -79,12 +95,13 @@ export function serve(port) {
       bind(client);
       return { succeeded: true, failed: false, cancelled: false, session: { user: k.currentUser } };
     }
-    client.starting = Promise.resolve(k.startSession(request)).catch((e) => e);
+    // Bound first, so the tab's observers hear the first connection (onCurrentUserOnline).
+    bind(client);
+    client.starting = Promise.resolve().then(() => k.startSession(request)).catch((e) => e);
     const r = await client.starting;
     client.starting = undefined;
+    if (r instanceof Error || !r.succeeded) unbind();
     if (r instanceof Error) throw r;
-    if (r.succeeded) bind(client);
-    else if (!client.tabs.size) clients.delete(client.key);
     return r;
   };
   // Messages wait for the module; their order is kept, and those behind a session start

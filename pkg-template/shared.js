@@ -68,14 +68,15 @@ export class Remote {
     port.onmessage = ({ data: m }) => this.receive(m);
     if (!this.hello) return;
     port.postMessage(this.hello);
-    // The session first: the hub runs chat sessions on the client of the tab's user.
+    // Observers before the session (they hear its first connection), the session before
+    // the chat sessions (the hub runs them on the client of the tab's user).
+    for (const [id, kind] of this.observers) port.postMessage({ t: 'on', id, kind });
     const again = [];
     if (this.session) {
       const id = ++this.n;
       port.postMessage({ t: 'start', id, request: this.session });
       again.push([id, [(r) => r?.succeeded || this.lost(), () => this.lost()]]);
     }
-    for (const [id, kind] of this.observers) port.postMessage({ t: 'on', id, kind });
     for (const [id, c] of this.chats) {
       const ids = c.seen.slice(-RECHECK);
       port.postMessage({ ...c.m, request: ids.length ? { ...c.m.request, _after: Math.min(...ids) } : c.m.request });

@@ -1,6 +1,7 @@
-// The durable outbox (docs/api.md §17) in real browsers against a live server: headless
-// Chromium and Firefox (puppeteer-core; BROWSERS="chrome firefox" picks), IndexedDB as
-// the browser has it. Each scenario checks with another user, in a browser context of
+// The offline-first extensions (docs/api.md §17, §18) in real browsers against a live
+// server: headless Chromium and Firefox (puppeteer-core) and WebKitGTK (webkit.mjs, over
+// WebDriver); BROWSERS="chrome firefox webkit" picks. IndexedDB, SharedWorker, Web Locks
+// and BroadcastChannel as the browsers have them. Each scenario checks with another user, in a browser context of
 // its own, that the server holds the message exactly once.
 //
 //   node run.mjs   (needs pkg/ built by scripts/build-pkg.sh and the server built;
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
+import { launchWebKit } from './webkit.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(here, '../..');
@@ -42,6 +44,7 @@ async function startServer(staticDir, dir) {
 }
 
 function launch(browser) {
+  if (browser === 'webkit') return launchWebKit();
   if (browser === 'firefox') {
     return puppeteer.launch({ browser: 'firefox', executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr', headless: true, timeout: 180000 });
   }
@@ -97,6 +100,8 @@ async function run(browserName, base) {
     } catch (e) {
       results.push(`FAIL ${name}: ${e.message}`);
     }
+    const last = results.at(-1);
+    log(`${browserName}: ${last.startsWith('FAIL') ? last : last.slice(0, 120)}`);
   };
   try {
     const run = `${browserName}-${Date.now()}`;
@@ -247,7 +252,8 @@ async function run(browserName, base) {
       // All at once, as a restored browser window does: one of them starts the session,
       // the others wait for it and share it.
       for (const r of await Promise.all(tabs.map((tab) => tab.evaluate((u) => t.startShared(u), ann)))) {
-        assert(r.user === ann && r.current === ann, `session ${JSON.stringify(r)}`);
+        // Each tab hears its session come online once, as without sharing.
+        assert(r.user === ann && r.current === ann && r.online === 1, `session ${JSON.stringify(r)}`);
       }
       const shared = await tabs[0].evaluate((n) => t.channel(n), `shared-${run}`);
       await other.evaluate((n) => t.join(n), `shared-${run}`);
@@ -302,7 +308,7 @@ async function run(browserName, base) {
       const cy = `cy-${run}`;
       for (const tab of tabs) {
         const r = await tab.evaluate((u) => t.startShared(u), cy);
-        assert(r.user === cy && r.current === cy && !r.worker, `session ${JSON.stringify(r)}`);
+        assert(r.user === cy && r.current === cy && !r.worker && r.online === 1, `session ${JSON.stringify(r)}`);
       }
       const room = await tabs[0].evaluate((n) => t.channel(n), `elected-${run}`);
       await other.evaluate((n) => t.join(n), `elected-${run}`);
@@ -360,7 +366,7 @@ cpSync(join(ROOT, 'pkg'), join(site, 'pkg'), { recursive: true });
 const server = await startServer(site, dir);
 let failed = false;
 try {
-  for (const b of (process.env.BROWSERS || 'chrome firefox').split(/\s+/).filter(Boolean)) {
+  for (const b of (process.env.BROWSERS || 'chrome firefox webkit').split(/\s+/).filter(Boolean)) {
     const { version, results } = await run(b, `http://${server.host}`);
     log(`${b} (${version})`);
     for (const r of results) {

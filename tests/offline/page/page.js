@@ -58,10 +58,15 @@ window.t = {
   },
   /** A client sharing the app's one connection (shareConnection), as `username`. */
   async startShared(username) {
-    window.kitty ??= new ChatKitty({ apiKey: params.get('key'), host: location.host, isSecure: false, shareConnection: true });
+    if (!window.kitty) {
+      window.kitty = new ChatKitty({ apiKey: params.get('key'), host: location.host, isSecure: false, shareConnection: true });
+      window.t.onlineEvents = 0;
+      window.kitty.onCurrentUserOnline(() => window.t.onlineEvents++);
+    }
     const r = await window.kitty.startSession({ username });
     if (!r.succeeded) throw new Error(`startSession: ${r.error?.message}`);
-    return { user: r.session.user.name, current: window.kitty.currentUser?.name, worker: !!globalThis.SharedWorker };
+    for (let i = 0; i < 50 && !window.t.onlineEvents; i++) await sleep(20);
+    return { user: r.session.user.name, current: window.kitty.currentUser?.name, worker: !!globalThis.SharedWorker, online: window.t.onlineEvents };
   },
   /** Uploads a 100 KB file with a progress listener; what the listener was told. */
   async upload(channel) {
