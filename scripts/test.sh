@@ -58,6 +58,8 @@ log "API surface of our SDK against docs/api.md (present/expected)"
 
 log "reliability: 1000 chat sessions leave no leak; a short soak with the server SIGKILLed and restarted"
 SOAK_SKIP_PKG=1 bash scripts/soak.sh
+log "the soak again with each receiver as three tabs sharing one connection (docs/api.md §18)"
+SOAK_SKIP_PKG=1 SOAK_SKIP_LEAK=1 bash scripts/soak.sh --share 40
 
 log "several nodes: PostgreSQL + Redis, server multi-node tests, the harness and a soak across two nodes"
 bash scripts/with-postgres.sh bash scripts/with-redis.sh bash -c \
