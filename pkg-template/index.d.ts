@@ -545,13 +545,16 @@ export interface CachedState {
 export interface OutboxEntry {
   /** Its idempotency key. */
   key: string;
+  /** The call it carries out (docs/api.md §17.1). */
+  op: 'sendMessage' | 'readChannel' | 'readMessage' | 'readThread' | 'editMessage';
   /** `pending`: waiting for a connection; `sending`: handed to the connection, not
    * answered yet; `failed`: the server refused it (`error`); it stays until discarded. */
   state: 'pending' | 'sending' | 'failed';
-  /** When `sendMessage` was called (ISO 8601). */
+  /** When the call was made (ISO 8601). */
   createdTime: string;
-  /** What was sent: `channel`/`thread`/`message`, `body` or `file`, `groupTag`, `properties`. */
-  request: SendMessageRequest;
+  /** What was sent: for a message `channel`/`thread`/`message`, `body` or `file`,
+   * `groupTag`, `properties`; for the other calls their request. */
+  request: SendMessageRequest | ReadChannelRequest | ReadMessageRequest | ReadThreadRequest | EditMessageRequest;
   error?: { error: string; message: string };
 }
 

@@ -25,6 +25,12 @@ const RETRY = new Set(['ChatKittyTimeoutError', 'ChatKittyConnectionError', 'NoA
 /** The fields of a send request an entry keeps (text and external-file messages). */
 const KEEP = ['channel', 'thread', 'message', 'body', 'file', 'groupTag', 'properties'];
 
+/** The other calls the outbox keeps (docs/api.md §17.1): marking read and editing, which
+ * the server may be asked to do twice (the second time changes nothing), so an entry whose
+ * answer was lost is simply sent again. Reactions and deletions are not among them: a
+ * second one is refused. */
+const ACTIONS = ['readChannel', 'readMessage', 'readThread', 'editMessage'];
+
 /** True if `sendMessage(request)` goes through the outbox: a text or an external file
  * (`{url, name, …}` — uploads of File/Blob/`{uri}` go straight to the core). */
 export const durable = (request) =>
@@ -40,7 +46,7 @@ const uuid = () =>
   });
 
 /** The outbox's state machine. `store`: `{put(entry), delete(key), list(user)}` each a
- * Promise; `send(request)`: a Promise of the SendMessageResult; `now()`: ms. */
+ * Promise; `send(request, op)`: a Promise of the call's result; `now()`: ms. */
 export class Outbox {
   constructor(store, send, now = Date.now) {
     this.store = store;
@@ -59,13 +65,17 @@ export class Outbox {
 
   /** Whether the call `op` with `request` goes through the outbox. */
   takes(op, request) {
-    return op === OP.sendMessage && this.user != null && durable(request);
+    if (this.user == null || request == null || typeof request !== 'object') return false;
+    return op === OP.sendMessage ? durable(request) : ACTIONS.some((n) => OP[n] === op);
   }
 
-  /** `sendMessage` through the outbox: the entry is written, then sent. */
-  add(request) {
+  /** A call through the outbox (`op`: a message send if absent): the entry is written,
+   * then sent. */
+  add(request, op = OP.sendMessage) {
+    const name = Object.keys(OP).find((n) => OP[n] === op);
     const entry = { key: uuid(), user: this.user, state: 'pending', createdTime: this.now(), request: {} };
-    for (const k of KEEP) if (request[k] !== undefined) entry.request[k] = request[k];
+    if (name !== 'sendMessage') entry.op = name;
+    for (const k of op === OP.sendMessage ? KEEP : Object.keys(request)) if (request[k] !== undefined) entry.request[k] = request[k];
     // As JSON (what goes on the wire anyway): an app's extra non-cloneable fields go.
     entry.request = JSON.parse(JSON.stringify(entry.request));
     this.entries.set(entry.key, entry);
@@ -124,7 +134,11 @@ export class Outbox {
     this.flight.add(entry.key);
     let sent;
     try {
-      sent = Promise.resolve(this.send({ ...entry.request, idempotencyKey: entry.key }));
+      // A message goes with the entry's key (the server stores it once); the other
+      // actions may be carried out twice (ACTIONS).
+      sent = Promise.resolve(entry.op
+        ? this.send(entry.request, OP[entry.op])
+        : this.send({ ...entry.request, idempotencyKey: entry.key }, OP.sendMessage));
     } catch (e) {
       sent = Promise.resolve({ failed: true, error: e });
     }
@@ -157,6 +171,7 @@ export class Outbox {
   list() {
     return [...this.entries.values()].map((e) => ({
       key: e.key,
+      op: e.op ?? 'sendMessage',
       state: this.flight.has(e.key) ? 'sending' : e.state,
       createdTime: new Date(e.createdTime).toISOString(),
       request: e.request,
@@ -418,7 +433,7 @@ export class Cache {
 /** Attaches the outbox and the cache to a client.js ChatKitty (`kitty`) and its core
  * (`core`). What client.js calls: `call`, `chat`, `signedIn`, and the extension calls. */
 export function attach(kitty, core, store = storeOf(kitty._config)) {
-  const o = new Outbox(store, (request) => core._call(OP.sendMessage, request));
+  const o = new Outbox(store, (request, op) => core._call(op, request));
   const cache = new Cache(store);
   // No argument: the client's current user.
   const signedIn = (user = core.currentUser?.name ?? null) => Promise.all([o.signedIn(user), cache.signedIn(user)]);
@@ -434,7 +449,7 @@ export function attach(kitty, core, store = storeOf(kitty._config)) {
     /** An API call: a message send into the outbox, a read from the cache while the
      * connection is down, else `f()` (the client), its answer kept by the cache. */
     call(op, request, f = () => kitty._later((k) => k._call(op, request))) {
-      if (o.takes(op, request)) return o.add(request).then((r) => (cache.seen(op, request, r), r));
+      if (o.takes(op, request)) return o.add(request, op).then((r) => (cache.seen(op, request, r), r));
       const cached = cache.answer(op, request);
       if (cached) return Promise.resolve(cached);
       const p = f();

@@ -132,6 +132,38 @@ test('uploads, a session-less page and other calls do not go through the outbox'
   assert.equal(o.takes(OP.sendMessage, { channel, file: { url: 'https://x/y.png', name: 'y' } }), true);
   assert.equal(o.takes(OP.sendMessage, { channel, body: 'x', file: { url: 'u' } }), false);
   assert.equal(o.takes(OP.getMessages, { channel }), false);
+  assert.equal(o.takes(OP.reactToMessage, { message: { id: 1 }, emoji: 'x' }), false, 'a second reaction is refused');
+  assert.equal(o.takes(OP.deleteMessage, { message: { id: 1 } }), false);
+});
+
+test('marking read and editing go through the outbox too: kept with their call, sent without a key, again after a lost answer', async () => {
+  const map = new Map();
+  const store = memoryStore(map);
+  const sent = [];
+  const s = scriptedSend();
+  const o = new Outbox(store, (request, op) => (sent.push([op, request]), s.send(request)));
+  await o.signedIn('jane');
+  for (const op of [OP.readChannel, OP.readMessage, OP.readThread, OP.editMessage]) assert.ok(o.takes(op, {}), String(op));
+  const read = o.add({ channel }, OP.readChannel);
+  const edit = o.add({ message: { id: 3 }, body: 'fixed' }, OP.editMessage);
+  await flush();
+  assert.deepEqual(sent.map(([op]) => op), [OP.readChannel, OP.editMessage]);
+  assert.deepEqual(sent[0][1], { channel }, 'no idempotency key: the server has none for these');
+  assert.deepEqual(o.list().map((e) => `${e.op}:${e.state}`), ['readChannel:sending', 'editMessage:sending']);
+  // The page dies with both in flight: the next page of jane sends them again.
+  const next = scriptedSend();
+  const page2 = new Outbox(memoryStore(map), (request, op) => (sent.push([op, request]), next.send(request)));
+  await page2.signedIn('jane');
+  await flush();
+  assert.deepEqual(sent.slice(2).map(([op]) => op), [OP.readChannel, OP.editMessage]);
+  next.calls[0].answer({ succeeded: true, channel });
+  next.calls[1].answer({ succeeded: true, message: { id: 3, body: 'fixed' } });
+  await flush();
+  assert.equal(map.size, 0);
+  s.calls[0].answer({ succeeded: true, channel });
+  assert.equal((await read).succeeded, true);
+  s.calls[1].answer(err('NotFoundError'));
+  assert.equal((await edit).failed, true);
 });
 
 test('a store that cannot write fails the send and sends nothing', async () => {

@@ -175,6 +175,20 @@ async function run(browserName, base) {
       assert(count(await seen(), 'answer lost') === 1, 'stored twice');
     });
 
+    await scenario('marking read offline: kept in the outbox across a reload, carried out by the next page', async () => {
+      await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'unread one' }), channel);
+      const unread = () => page.evaluate((c) => window.kitty.getChannelUnread({ channel: c }).then((r) => r.unread), channel);
+      assert((await until(unread, (u) => u === true)) === true, 'the channel is not unread');
+      await page.evaluate(() => t.offline());
+      await page.evaluate((c) => { window.kitty.readChannel({ channel: c }); }, channel);
+      const ops = await until(() => page.evaluate(() => window.kitty.getOutbox().then((l) => l.map((e) => `${e.op}:${e.state}`))), (l) => l.length > 0);
+      assert(ops.join() === 'readChannel:pending' || ops.join() === 'readChannel:sending', `outbox ${ops}`);
+      await reload(page);
+      await page.evaluate((u) => t.start(u), jane);
+      assert((await page.evaluate(() => t.drained())).length === 0, 'outbox not drained');
+      assert((await until(unread, (u) => u === false)) === false, 'still unread after the next page sent the read');
+    });
+
     await scenario('cache: live messages kept, a reload reads it before any session (its user only), history readable offline, gap recovery adds the missed message once', async () => {
       await page.evaluate((c) => t.openRoom(c), channel);
       await other.evaluate((c) => window.kitty.sendMessage({ channel: c, body: 'live one' }), channel);

@@ -110,7 +110,7 @@ async function offline(): Promise<void> {
     for (const e of entries) {
       const label: string = e.state === 'failed' ? `failed: ${e.error?.message}` : e.state;
       void label;
-      void e.request;
+      if (e.op === 'sendMessage' && 'body' in e.request) console.log(e.request.body);
     }
   });
   off();
