@@ -261,8 +261,12 @@ function elected(r) {
     } else if (d.to === me) {
       if (!ports) return port.onmessage?.({ data: d.m });
       let p = ports.get(d.from);
-      if (!p) ports.set(d.from, (p = { onmessage: null, postMessage: (m) => bc.postMessage({ to: d.from, m }) }));
-      if (!p.served) (p.served = true), serve(p);
+      if (!p) {
+        ports.set(d.from, (p = { onmessage: null, postMessage: (m) => bc.postMessage({ to: d.from, m }) }));
+        serve(p);
+      }
+      // The tab's port goes with the tab (the lock it names in its hello).
+      if (d.m?.t === 'hello') navigator.locks.request(d.m.lock, () => void ports.delete(d.from));
       p.onmessage?.({ data: d.m });
     }
   };

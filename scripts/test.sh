@@ -2,7 +2,7 @@
 # Runs every test: native unit tests (protocol codec, SDK core, server modules), the
 # server's integration tests over real WebSockets, the SDK's browser tests in headless
 # Chromium, the compatibility harness (official chatkitty@1.58.2 client and ours, all
-# pairings), the offline outbox in Chromium and Firefox, the SDK's leak check and a short
+# pairings), the offline-first extensions in Chromium, Firefox and WebKitGTK, the SDK's leak check and a short
 # soak, the server, the harness and a soak
 # across two nodes on PostgreSQL + Redis, and the demo app end to end. Installs what it needs first.
 set -euo pipefail
@@ -41,7 +41,7 @@ bash scripts/test-types.sh
 log "SDK browser tests (wasm-pack test: Chromium, Firefox, WebKitGTK; live server)"
 bash scripts/test-browser.sh
 
-log "offline outbox (Node with a store in a Map; Chromium and Firefox with IndexedDB, live server)"
+log "offline-first extensions (Node with a store in a Map; Chromium, Firefox and WebKitGTK against a live server)"
 bash scripts/test-offline.sh
 
 log "consumer matrix: the npm pack tarball in Vite, webpack, Next.js, esbuild, Rollup, Vitest, Node apps; Chromium, Firefox, WebKit"
