@@ -36,7 +36,10 @@ export async function startServer({ apiKey = 'bench', args = [], staticDir } = {
   const bin = process.env.CHATKITTY_SERVER_BIN || join(ROOT, 'target/release/chatkitty-server');
   const dir = mkdtempSync(join(tmpdir(), 'chatkitty-bench-'));
   const argv = ['--port', '0', '--database', join(dir, 'chat.db'), '--api-key', apiKey,
-    '--presence-grace-ms', '0', '--files-dir', join(dir, 'files'), ...args];
+    '--presence-grace-ms', '0', '--files-dir', join(dir, 'files'),
+    // The bench pages reach the server through proxies on other ports, which the pages'
+    // default policy (connect-src 'self') refuses.
+    '--page-csp', 'off', ...args];
   if (staticDir) argv.push('--static-dir', staticDir);
   const child = spawn(bin, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
