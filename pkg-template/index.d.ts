@@ -514,7 +514,7 @@ export interface ChatKittyOptions {
    * The current user, the channel list and the newest messages of recently read
    * channels are kept in IndexedDB per app, host and user (`readCache`; reads answered
    * from it while disconnected carry `cached: true`).
-   * Loads `offline.js` (about 3.6 KB gzip) when set. Default false. */
+   * Loads `offline.js` (about 3.7 KB gzip) when set. Default false. */
   offline?: boolean;
   /** Extension (docs/api.md §18): the tabs of the app share one connection per user,
    * owned by a SharedWorker, or where the browser has none by one tab elected through
