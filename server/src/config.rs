@@ -141,6 +141,13 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_PRESENCE_GRACE_MS", default_value_t = 3000)]
     pub presence_grace_ms: u64,
 
+    /// After a restart, how long the users who were online when the server stopped have
+    /// to come back without their contacts hearing they went offline and online again;
+    /// those who do not are announced offline then. 0: everyone is announced as they
+    /// come back. Single node only (docs/protocol.md §13.4).
+    #[arg(long, env = "CHATKITTY_PRESENCE_RESTORE_MS", default_value_t = 30000)]
+    pub presence_restore_ms: u64,
+
     /// Typing stops after this long without keystrokes.
     #[arg(long, env = "CHATKITTY_TYPING_TIMEOUT_MS", default_value_t = 5000)]
     pub typing_timeout_ms: u64,
@@ -447,6 +454,7 @@ impl std::fmt::Debug for Config {
             .field("auth_callback_url", &self.auth_callback_url)
             .field("platform_secrets", &self.platform_secrets.len())
             .field("presence_grace_ms", &self.presence_grace_ms)
+            .field("presence_restore_ms", &self.presence_restore_ms)
             .field("typing_timeout_ms", &self.typing_timeout_ms)
             .field("heartbeat_ms", &self.heartbeat_ms)
             .field("client_heartbeat_ms", &self.client_heartbeat_ms)

@@ -188,6 +188,8 @@ async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     stop_tx: watch::Sender<bool>,
 ) -> Result<(), StartError> {
+    // Before any connection: who was online when the server last stopped.
+    domain::presence::restore(&state).await;
     tokio::spawn(typing_sweeper(state.clone()));
     if let Some(jwks) = state.verifier.jwks() {
         tokio::spawn(jwks.keep_fresh(state.shutdown.clone()));

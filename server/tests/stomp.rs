@@ -510,6 +510,69 @@ async fn presence_changes_when_the_last_connection_opens_and_closes() {
 }
 
 #[tokio::test]
+async fn after_a_restart_only_real_presence_changes_are_announced() {
+    // docs/protocol.md §13.4, "Restarts": john was online at the stop and comes back
+    // (nobody is told), ann was offline and comes (announced), bob never does
+    // (announced offline when the window ends).
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let config = || {
+        let mut c = chatkitty_server::config::Config::for_tests(db.clone(), KEY);
+        c.files_dir = dir.path().join("files");
+        c.presence_restore_ms = 2000;
+        c
+    };
+    let first = chatkitty_server::spawn(config()).await.unwrap();
+    let host = first.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let john = Client::start(&host, "john").await;
+    let bob = Client::start(&host, "bob").await;
+    let mut ann = Client::start(&host, "ann").await;
+    for other in ["john", "bob", "ann"] {
+        jane.direct_with(other).await;
+    }
+    ann.disconnect().await;
+    drop(ann);
+    let gone = jane
+        .expect_event(&jane.topic("contacts"), "contact.presence.changed")
+        .await;
+    assert_eq!(
+        (gone["name"].as_str(), gone["presence"]["online"].as_bool()),
+        (Some("ann"), Some(false))
+    );
+    // The records are written in the background.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.stop().await;
+    drop((jane, john, bob));
+
+    let second = chatkitty_server::spawn(config()).await.unwrap();
+    let host = second.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let contacts = jane.topic("contacts");
+    let _john = Client::start(&host, "john").await;
+    jane.expect_no_event(&contacts, "contact.presence.changed", QUIET)
+        .await;
+    let _ann = Client::start(&host, "ann").await;
+    let came = jane
+        .expect_event(&contacts, "contact.presence.changed")
+        .await;
+    assert_eq!(
+        (came["name"].as_str(), came["presence"]["online"].as_bool()),
+        (Some("ann"), Some(true))
+    );
+    let went = jane
+        .expect_event(&contacts, "contact.presence.changed")
+        .await;
+    assert_eq!(
+        (went["name"].as_str(), went["presence"]["online"].as_bool()),
+        (Some("bob"), Some(false))
+    );
+    jane.expect_no_event(&contacts, "contact.presence.changed", QUIET)
+        .await;
+    second.stop().await;
+}
+
+#[tokio::test]
 async fn non_members_cannot_read_subscribe_or_write_direct_and_private_channels() {
     let server = TestServer::start().await;
     let mut jane = Client::start(&server.host(), "jane").await;

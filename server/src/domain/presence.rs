@@ -55,8 +55,68 @@ fn log_failure(user: &UserRow, r: ApiResult<()>) {
 /// yet and has no one to be announced to (the webhook still hears of it).
 pub async fn connected(state: &AppState, user: &UserRow, created: bool) {
     if state.presence.connect(user.id) && state.bus.user_online(user.id).await {
+        // Online when the server stopped: for their contacts nothing changed.
+        if state.presence.returned(user.id) {
+            return;
+        }
         log_failure(user, announce_to(state, user, !created).await);
+        remember(state, user.id, true);
     }
+}
+
+/// Whether presence is kept across restarts: one node, and a window to come back in.
+fn restoring(state: &AppState) -> bool {
+    state.config.presence_restore_ms > 0 && state.config.redis_url.is_none()
+}
+
+/// Records `user`'s presence for the next start (in the background: nobody waits).
+fn remember(state: &AppState, user: i64, online: bool) {
+    if !restoring(state) {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = state.store.set_online(user, online).await {
+            tracing::warn!(user, error = ?e, "recording presence");
+        }
+    });
+}
+
+/// At start-up (docs/protocol.md §13.4, "Restarts"): the users who were online when the
+/// server stopped come back without being announced, within `--presence-restore-ms`;
+/// those who have not by then are announced offline. Without it a restart announces
+/// every returning user to each contact and channel (a million events for 10,000 users
+/// in channels of 100), which holds the server for seconds.
+pub async fn restore(state: &AppState) {
+    if !restoring(state) {
+        return;
+    }
+    match state.store.online_users().await {
+        Ok(users) => state.presence.restore(users),
+        Err(e) => {
+            tracing::error!(error = ?e, "reading who was online");
+            return;
+        }
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        let window = std::time::Duration::from_millis(state.config.presence_restore_ms);
+        let mut shutdown = state.shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(window) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        for id in state.presence.not_returned() {
+            match state.store.user_by_id(id).await {
+                Ok(Some(user)) => {
+                    announce_or_log(&state, &user).await;
+                    remember(&state, id, false);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(user = id, error = ?e, "restoring presence"),
+            }
+        }
+    });
 }
 
 /// A connection of `user` closed; when it was their last, they go offline after the
@@ -70,8 +130,13 @@ pub fn disconnected(state: &AppState, user: &UserRow) {
     let grace = std::time::Duration::from_millis(state.config.presence_grace_ms);
     tokio::spawn(async move {
         tokio::time::sleep(grace).await;
+        // A server stopping keeps its users recorded online (they come back to the next).
+        if *state.shutdown.borrow() {
+            return;
+        }
         if state.presence.expire(user.id, generation) && state.bus.user_offline(user.id).await {
             announce_or_log(&state, &user).await;
+            remember(&state, user.id, false);
         }
     });
 }

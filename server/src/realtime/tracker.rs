@@ -4,7 +4,7 @@
 //! the chat, stopped typing…) and the caller publishes the matching events. Nothing
 //! here does I/O or reads a clock; times are passed in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,27 @@ struct UserPresence {
 #[derive(Debug, Default)]
 pub struct Presence {
     users: Mutex<HashMap<i64, UserPresence>>,
+    /// Users online when the server last stopped and not back yet (restore).
+    restored: Mutex<HashSet<i64>>,
 }
 
 impl Presence {
+    /// After a restart: `users` were online when the server stopped.
+    pub fn restore(&self, users: impl IntoIterator<Item = i64>) {
+        lock(&self.restored).extend(users);
+    }
+
+    /// `user` came online: `true` if they were online when the server stopped (and are
+    /// no longer waited for).
+    pub fn returned(&self, user: i64) -> bool {
+        lock(&self.restored).remove(&user)
+    }
+
+    /// The restored users who have not come back; none are waited for after this.
+    pub fn not_returned(&self) -> Vec<i64> {
+        lock(&self.restored).drain().collect()
+    }
+
     /// A connection of `user` opened; `true` if the user just came online.
     pub fn connect(&self, user: i64) -> bool {
         let mut users = lock(&self.users);

@@ -458,6 +458,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0011_flag_webhook.sql"),
         postgres: include_str!("../../migrations/postgres/0011_flag_webhook.sql"),
     },
+    // Who is online, across restarts.
+    Migration {
+        version: 12,
+        sqlite: include_str!("../../migrations/sqlite/0012_presence_online.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_presence_online.sql"),
+    },
 ];
 
 impl Store {

@@ -67,6 +67,25 @@ impl Store {
         Ok(())
     }
 
+    /// Records whether `user` is online, for the next start of the server (the presence
+    /// module's restore, docs/protocol.md §13.4).
+    pub async fn set_online(&self, user: i64, online: bool) -> StoreResult<()> {
+        let q = if online {
+            "INSERT INTO presence_online (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING"
+        } else {
+            "DELETE FROM presence_online WHERE user_id = $1"
+        };
+        sqlx::query(q).bind(user).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The users recorded online when the server last stopped.
+    pub async fn online_users(&self) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar("SELECT user_id FROM presence_online")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Marks a user as authenticated (no longer a guest).
     pub async fn mark_authenticated(&self, id: i64) -> StoreResult<()> {
         sqlx::query("UPDATE users SET is_guest = 0 WHERE id = $1")
