@@ -51,6 +51,17 @@ export function start(cmd, args, { cwd, env } = {}) {
   };
 }
 
+/** An Xvfb display of its own (WebKitGTK has no headless mode): `{display: ':N', stop}`. */
+export async function xvfb() {
+  const x = start('Xvfb', ['-displayfd', '1', '-screen', '0', '1280x800x24', '-nolisten', 'tcp']);
+  let n;
+  while (!(n = x.output.match(/^(\d+)\s*$/m)?.[1])) {
+    if (x.child.exitCode !== null) throw new Error(`Xvfb exited: ${x.output}`);
+    await sleep(50);
+  }
+  return { display: `:${n}`, stop: () => x.stop() };
+}
+
 /** Waits until `url` answers 200 (or the process exits). */
 export async function waitHttp(url, proc, what) {
   for (;;) {

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sh, start, waitHttp, freePort, serveStatic, startChatServer } from './lib.mjs';
+import { sh, start, waitHttp, freePort, serveStatic, startChatServer, xvfb } from './lib.mjs';
 import { HANDLERS } from './quickstart.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -189,16 +189,11 @@ async function inFirefox(url) {
  * has no headless mode (MiniBrowser needs a display even for --help): it runs on an
  * Xvfb display of its own. */
 async function inWebKit(url) {
-  const xvfb = start('Xvfb', ['-displayfd', '1', '-screen', '0', '1280x800x24', '-nolisten', 'tcp']);
-  let display;
-  while (!(display = xvfb.output.match(/^(\d+)\s*$/m)?.[1])) {
-    if (xvfb.child.exitCode !== null) throw new Error(`Xvfb exited: ${xvfb.output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const x = await xvfb();
   try {
-    return await inWebKitOn(`:${display}`, url);
+    return await inWebKitOn(x.display, url);
   } finally {
-    await xvfb.stop();
+    await x.stop();
   }
 }
 

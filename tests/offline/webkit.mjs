@@ -3,42 +3,14 @@
 // WebKitWebDriver (Debian's webkit2gtk-driver). WebKitGTK has no headless mode: its
 // MiniBrowser runs on an Xvfb display of its own. Each browser context is a WebDriver
 // session of its own (its own driver and MiniBrowser, an ephemeral profile); each page a
-// tab of it.
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function start(cmd, args, env) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  return {
-    child,
-    get output() { return output; },
-    stop: () => new Promise((r) => {
-      if (child.exitCode !== null || child.signalCode !== null) return r();
-      child.once('exit', r);
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-    }),
-  };
-}
-
-const freePort = () => new Promise((ok, no) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => ok(port));
-  });
-  s.on('error', no);
-});
+// tab of it. Processes are started as the consumer matrix starts them (tests/consumers/lib.mjs).
+import { start, freePort, sleep, xvfb } from '../consumers/lib.mjs';
 
 /** A WebDriver session: its driver process and the HTTP calls to it. */
 async function session(display, log) {
   const port = await freePort();
   log('driver port', port);
-  const driver = start(process.env.WEBKIT_WEBDRIVER || 'WebKitWebDriver', [`--port=${port}`], { DISPLAY: display });
+  const driver = start(process.env.WEBKIT_WEBDRIVER || 'WebKitWebDriver', [`--port=${port}`], { env: { DISPLAY: display } });
   const call = async (method, path, body) => {
     // Bounded: a driver whose browser went may never answer.
     const r = await fetch(`http://127.0.0.1:${port}${path}`, {
@@ -157,16 +129,12 @@ class Context {
 /** A browser: an Xvfb display and a WebDriver session per context. */
 export async function launchWebKit() {
   const log = process.env.WEBKIT_DEBUG ? (...a) => console.error('[webkit]', ...a) : () => {};
-  const xvfb = start('Xvfb', ['-displayfd', '1', '-screen', '0', '1280x800x24', '-nolisten', 'tcp']);
-  let display;
-  while (!(display = xvfb.output.match(/^(\d+)\s*$/m)?.[1])) {
-    if (xvfb.child.exitCode !== null) throw new Error(`Xvfb exited: ${xvfb.output}`);
-    await sleep(50);
-  }
+  const x = await xvfb();
+  const display = x.display;
   log('display', display);
   const contexts = [];
   const make = async () => {
-    const c = new Context(await session(`:${display}`, log));
+    const c = new Context(await session(display, log));
     contexts.push(c);
     return c;
   };
@@ -177,7 +145,7 @@ export async function launchWebKit() {
     createBrowserContext: make,
     close: async () => {
       for (const c of contexts) await c.close();
-      await xvfb.stop();
+      await x.stop();
     },
   };
 }
