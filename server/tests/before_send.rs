@@ -196,9 +196,7 @@ async fn uploads_and_system_messages_are_asked_too() {
     }
 
     // A system message of the app's backend.
-    let t = common::http::platform_token(&host, "s3cret").await;
-    let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
-    let app = t["application_id"].as_i64().unwrap();
+    let (app, auth) = common::http::platform_auth(&host, "s3cret").await;
     for (text, status) in [("maintenance", 201), ("forbidden maintenance", 422)] {
         let r = request(
             &host,

@@ -351,9 +351,7 @@ async fn revoking_a_users_sessions_on_one_node_closes_their_connections_on_every
     let mut john = Client::start(&b.host(), "john").await;
     let mut jane = Client::start(&b.host(), "jane").await;
 
-    let t = common::http::platform_token(&a.host(), "s3cret").await;
-    let app = t["application_id"].as_i64().unwrap();
-    let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
+    let (app, auth) = common::http::platform_auth(&a.host(), "s3cret").await;
     let path = format!("/v1/applications/{app}/users/{}/revoke-sessions", john.id());
     let r = request(&a.host(), "POST", &path, &[("Authorization", &auth)], b"").await;
     assert_eq!(r.status, 204);
@@ -485,9 +483,7 @@ async fn bans_and_mutes_made_on_one_node_hold_on_every_node() {
     assert_eq!(e["error"], "BannedError", "{e}");
 
     // An application ban through node A's Platform API ends his session on node B.
-    let t = common::http::platform_token(&a.host(), "s3cret").await;
-    let app = t["application_id"].as_i64().unwrap();
-    let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
+    let (app, auth) = common::http::platform_auth(&a.host(), "s3cret").await;
     let path = format!("/v1/applications/{app}/users/{}/ban", john.id());
     let body = json!({"reason": "spam"}).to_string();
     let r = request(

@@ -20,11 +20,8 @@ async fn moderated_server() -> TestServer {
 
 /// A Platform API bearer token and the application id.
 async fn platform(host: &str) -> (String, i64) {
-    let t = common::http::platform_token(host, SECRET).await;
-    (
-        format!("Bearer {}", t["access_token"].as_str().unwrap()),
-        t["application_id"].as_i64().unwrap(),
-    )
+    let (app, auth) = common::http::platform_auth(host, SECRET).await;
+    (auth, app)
 }
 
 async fn api(host: &str, auth: &str, method: &str, path: &str, body: Value) -> Response {

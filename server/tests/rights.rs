@@ -19,9 +19,7 @@ async fn platform(f: impl FnOnce(&mut chatkitty_server::Config)) -> (TestServer,
         f(c);
     })
     .await;
-    let t = common::http::platform_token(&server.host(), "s3cret").await;
-    let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
-    let app = t["application_id"].as_i64().unwrap();
+    let (app, auth) = common::http::platform_auth(&server.host(), "s3cret").await;
     (server, auth, app)
 }
 

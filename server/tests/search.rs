@@ -332,9 +332,6 @@ async fn the_platform_api_searches_as_the_operator_or_as_one_user() {
 
 /// A Platform API bearer token: (`Authorization` value, application id).
 pub async fn platform_auth(host: &str) -> (String, i64) {
-    let t = common::http::platform_token(host, "s3cret").await;
-    (
-        format!("Bearer {}", t["access_token"].as_str().unwrap()),
-        t["application_id"].as_i64().unwrap(),
-    )
+    let (app, auth) = common::http::platform_auth(host, "s3cret").await;
+    (auth, app)
 }

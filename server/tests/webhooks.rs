@@ -31,11 +31,11 @@ struct Platform {
 
 impl Platform {
     async fn new(host: &str) -> Platform {
-        let t = common::http::platform_token(host, "s3cret").await;
+        let (app, auth) = common::http::platform_auth(host, "s3cret").await;
         Platform {
             host: host.to_owned(),
-            app: t["application_id"].as_i64().unwrap(),
-            auth: format!("Bearer {}", t["access_token"].as_str().unwrap()),
+            app,
+            auth,
         }
     }
 

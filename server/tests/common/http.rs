@@ -152,3 +152,17 @@ pub async fn token_request(host: &str, id: &str, secret: &str) -> Response {
 pub async fn platform_token(host: &str, secret: &str) -> serde_json::Value {
     token_request(host, super::KEY, secret).await.json()
 }
+
+/// The test application's id and the `Authorization` header value of a Platform API
+/// token obtained with `secret`.
+pub async fn platform_auth(host: &str, secret: &str) -> (i64, String) {
+    let t = platform_token(host, secret).await;
+    let app = t["application_id"].as_i64().expect("application_id");
+    (
+        app,
+        format!(
+            "Bearer {}",
+            t["access_token"].as_str().expect("access_token")
+        ),
+    )
+}
