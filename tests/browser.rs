@@ -599,6 +599,36 @@ async fn pair() -> (JsValue, JsValue, JsValue, JsValue, String) {
     )
 }
 
+/// Bodies are parsed from the slice of the WebSocket message's string the frame's body
+/// occupies (src/wasm/js.rs): text of every width — 2-, 3- and 4-byte UTF-8, which are
+/// one or two UTF-16 units — JSON escapes, blank lines and a NUL must come through as sent.
+#[wasm_bindgen_test]
+async fn message_bodies_of_every_script_arrive_as_sent() {
+    if HOST.is_none() {
+        return;
+    }
+    let (jane, john, jane_channel, john_channel, _) = pair().await;
+    let jane_chat = chat(&jane, &jane_channel).await;
+    let bodies = [
+        "plain",
+        "naïve café — “quotes” ½",
+        "日本語のテキスト",
+        "😀 emoji 👩‍👩‍👧 and 𝄞 outside the BMP 🇫🇷",
+        "blank\n\nlines\r\nand \"escapes\" \\ \t\u{0}NUL",
+        "ends with an emoji 😀",
+    ];
+    for body in bodies {
+        let msg = obj(&[("channel", john_channel.clone()), ("body", body.into())]);
+        ok(call(&john, "sendMessage", &[msg]), "sendMessage").await;
+    }
+    eventually("jane receives them all", || {
+        jane_chat.on("onReceivedMessage").count() == bodies.len()
+    })
+    .await;
+    assert_eq!(jane_chat.on("onReceivedMessage").names("body"), bodies);
+    end(&[&jane, &john]).await;
+}
+
 #[wasm_bindgen_test]
 async fn john_sees_janes_profile_update_and_jane_her_new_current_user() {
     if HOST.is_none() {

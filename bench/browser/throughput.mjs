@@ -12,12 +12,34 @@
 // the first and the N-th callback, and main-thread busy time per message from the
 // DevTools protocol (Performance.getMetrics TaskDuration and ScriptDuration deltas
 // over the release → N-th callback window).
+//
+// PROFILE=1 also records a CPU profile of that window in each client's last run
+// (bench/browser/out/throughput-<client>.cpuprofile, opens in Chromium's DevTools) and
+// prints the functions with the most self time. Our module's functions have names only
+// in a build that keeps the name section (scripts/build-pkg.sh removes it).
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, launchBrowser, startProxy, startNative, writeResult, median, round, cpuMetrics, BENCH_BROWSER, sleep } from './common.mjs';
 
 const N = Number(process.env.MESSAGES || 2000);
 const RUNS = Number(process.env.RUNS || 3);
-const KINDS = ['ours', 'official'];
+const KINDS = (process.env.CLIENTS || 'ours official').split(' ');
+const PROFILE = Boolean(process.env.PROFILE);
+
+/** The `top` call frames by self time in a DevTools CPU profile. */
+function selfTimes(profile, top = 25) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const dts = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const f = byId.get(profile.samples[i]).callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber}`;
+    self.set(key, (self.get(key) || 0) + (dts[i + 1] ?? 0));
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
+    .map(([k, us]) => `${(us / 1000).toFixed(1).padStart(8)} ms ${(100 * us / total).toFixed(1).padStart(5)}%  ${k}`);
+}
 
 const server = await startServer({ staticDir: join(BENCH_BROWSER, 'out/page') });
 const browser = await launchBrowser();
@@ -45,11 +67,23 @@ try {
       // Let the server's writer flush the last frames into the proxy.
       let held = -1;
       while (held !== proxy.heldBytes()) { held = proxy.heldBytes(); await sleep(300); }
+      const profiling = PROFILE && r === RUNS - 1;
+      if (profiling) {
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+        await cdp.send('Profiler.start');
+      }
       const m0 = await cpuMetrics(cdp);
       const tRelease = await page.evaluate(() => window.bench.now());
       proxy.release();
       const got = await done;
       const m1 = await cpuMetrics(cdp);
+      if (profiling) {
+        const { profile } = await cdp.send('Profiler.stop');
+        const file = join(BENCH_BROWSER, `out/throughput-${kind}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(profile));
+        console.log(`${kind}: CPU profile in ${file}; self time:\n${selfTimes(profile).join('\n')}`);
+      }
       const wallMs = got.last - tRelease;
       const spread = got.last - got.first;
       const run = {

@@ -686,7 +686,7 @@ fn id_of<P: Payload>(v: &P) -> Result<u64, Misuse> {
 fn verb_of<P: Payload>(
     request: &P,
     field: &'static str,
-    kind: &str,
+    kind: &'static str,
     verb: &str,
 ) -> Result<Result<String, Failure<P>>, Misuse> {
     let mut d = by_id(kind, id_in(request, field)?, ".");
@@ -703,7 +703,7 @@ fn id_in<P: Payload>(request: &P, field: &'static str) -> Result<u64, Misuse> {
     id_of(&id)
 }
 
-fn at<P: Payload>(v: &P, path: &[&str]) -> Option<P> {
+fn at<P: Payload>(v: &P, path: &[&'static str]) -> Option<P> {
     let mut v = v.clone();
     for k in path {
         v = v.get(k)?;
@@ -971,7 +971,7 @@ impl<P: Payload> Client<P> {
 /// it (a resource without hypermedia was passed).
 pub(crate) fn hyperlink<P: Payload>(
     resource: &P,
-    kind: &str,
+    kind: &'static str,
     name: &'static str,
 ) -> Result<String, Misuse> {
     resource
@@ -980,7 +980,7 @@ pub(crate) fn hyperlink<P: Payload>(
 }
 
 /// `{"a": <json of request.a>, …}` for the present fields.
-fn pick<P: Payload>(request: &P, fields: &[&str]) -> String {
+fn pick<P: Payload>(request: &P, fields: &[&'static str]) -> String {
     let mut out = String::from("{");
     for f in fields {
         if let Some(json) = request.get(f).and_then(|v| v.to_json()) {

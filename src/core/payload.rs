@@ -15,7 +15,7 @@ pub trait Payload: Clone {
     fn parse(text: &str) -> Option<Self>;
     /// The member `key` of an object; `None` when absent, `null`, `undefined`, or when
     /// `self` is not an object.
-    fn get(&self, key: &str) -> Option<Self>;
+    fn get(&self, key: &'static str) -> Option<Self>;
     /// The value as a string, if it is one.
     fn as_string(&self) -> Option<String>;
     /// The value as a number, if it is one.
@@ -26,7 +26,7 @@ pub trait Payload: Clone {
     fn to_json(&self) -> Option<String>;
     /// Sets the string at `path` (e.g. `["file", "url"]`) where every object on the
     /// way exists (no-op otherwise).
-    fn set_str(&mut self, path: &[&str], value: &str);
+    fn set_str(&mut self, path: &[&'static str], value: &str);
     /// The length of an array (0 for anything else).
     fn array_len(&self) -> usize;
     /// The element `index` of an array.
@@ -42,7 +42,7 @@ pub trait Payload: Clone {
     fn param_headers(&self) -> Vec<(String, String)>;
 
     /// The string at `path` (e.g. `["_relays", "self"]`), if present and non-empty.
-    fn get_str(&self, path: &[&str]) -> Option<String> {
+    fn get_str(&self, path: &[&'static str]) -> Option<String> {
         let mut v = self.clone();
         for key in path {
             v = v.get(key)?;
@@ -56,7 +56,7 @@ impl Payload for serde_json::Value {
     fn parse(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
     }
-    fn get(&self, key: &str) -> Option<Self> {
+    fn get(&self, key: &'static str) -> Option<Self> {
         self.as_object()?.get(key).filter(|v| !v.is_null()).cloned()
     }
     fn as_string(&self) -> Option<String> {
@@ -78,7 +78,7 @@ impl Payload for serde_json::Value {
     fn to_json(&self) -> Option<String> {
         serde_json::to_string(self).ok()
     }
-    fn set_str(&mut self, path: &[&str], value: &str) {
+    fn set_str(&mut self, path: &[&'static str], value: &str) {
         let Some((last, parents)) = path.split_last() else {
             return;
         };

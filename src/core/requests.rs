@@ -389,7 +389,7 @@ pub(crate) fn page_of<P: Payload>(
             }
         }
     }
-    let rel = |name: &str| {
+    let rel = |name: &'static str| {
         resource
             .as_ref()
             .and_then(|r| r.get_str(&["_relays", name]))

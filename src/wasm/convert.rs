@@ -66,7 +66,7 @@ pub fn error_value(failure: Failure<Js>) -> JsValue {
 /// A failed upload: the server's `{error, message}` when it sent one, plus `status`
 /// and the `response: {status, data}` an HTTP library's error carries (docs/api.md §2.1).
 fn http_error(status: u16, body: Option<Js>) -> JsValue {
-    let text = |k: &str| body.as_ref().and_then(|b| b.get(k)).map(|v| v.0);
+    let text = |k: &'static str| body.as_ref().and_then(|b| b.get(k)).map(|v| v.0);
     let o = Object::new();
     set(
         &o,

@@ -1,7 +1,11 @@
 //! [`Payload`] for JS values: `JSON.parse` for incoming bodies, `Reflect` to read the
 //! few routing fields, so the app receives the very objects the browser parsed.
 
-use js_sys::{Array, Object, Reflect, JSON};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Array, JsString, Object, Reflect, JSON};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::Payload;
@@ -18,16 +22,124 @@ fn present(v: JsValue) -> Option<Js> {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` of a JS string (js-sys's takes a Rust `&str`).
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn parse_js(text: &JsString) -> Result<JsValue, JsValue>;
+}
+
+/// The most property names kept as JS strings (see [`key`]).
+const KEYS_KEPT: usize = 64;
+
+thread_local! {
+    /// The property names the core reads (`type`, `id`, `_relays`, …: a few dozen
+    /// literals of its code, hence `&'static str` in [`Payload`]), as JS strings made
+    /// once, by the literal's address. Making one from a Rust `&str` goes through
+    /// `TextDecoder`, a tenth of the script time of receiving a message (README
+    /// "Benchmarks", `throughput`).
+    static KEYS: RefCell<Vec<(usize, JsValue)>> = const { RefCell::new(Vec::new()) };
+
+    /// The text message being decoded, while [`with_text_message`] runs.
+    static SOURCE: Cell<Option<Rc<Source>>> = const { Cell::new(None) };
+}
+
+/// `name` as a JS string.
+fn key(name: &'static str) -> JsValue {
+    let at = name.as_ptr() as usize;
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some((_, v)) = keys.iter().find(|(k, _)| *k == at) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(name);
+        if keys.len() < KEYS_KEPT && !name.is_empty() {
+            keys.push((at, v.clone()));
+        }
+        v
+    })
+}
+
+/// A text message as it arrived: the JS string and its UTF-8 copy.
+struct Source {
+    js: JsString,
+    text: String,
+}
+
+impl Source {
+    /// `body` as a slice of the JS string, when it is the body of the message's last
+    /// frame (a message holds one frame but for rare exceptions): then `JSON.parse`
+    /// reads the string the browser made instead of a second copy decoded from the
+    /// codec's bytes. The bytes are compared, so any other body is parsed from its copy.
+    fn body(&self, body: &str) -> Option<JsString> {
+        // A frame ends with NUL, then optional EOLs (docs/protocol.md §2.3). No
+        // indexing that could panic: a panic's message would link `core::fmt`.
+        let mut frame = self.text.as_bytes();
+        while let Some((b'\n' | b'\r', rest)) = frame.split_last() {
+            frame = rest;
+        }
+        let (0, frame) = frame.split_last()? else {
+            return None;
+        };
+        let before = frame.strip_suffix(body.as_bytes())?;
+        // What follows the body is ASCII (one byte, one UTF-16 unit each), so only the
+        // head is counted, not the body.
+        let after = (self.text.len() - frame.len()) as u32;
+        Some(
+            self.js
+                .substring(utf16_len(before), self.js.length().saturating_sub(after)),
+        )
+    }
+}
+
+/// The length in UTF-16 code units of UTF-8 text: one per character, two for those
+/// above U+FFFF (4-byte sequences).
+fn utf16_len(utf8: &[u8]) -> u32 {
+    let mut n = 0;
+    for &b in utf8 {
+        n += u32::from(b & 0xC0 != 0x80) + u32::from(b >= 0xF0);
+    }
+    n
+}
+
+/// Runs `f` on the UTF-8 copy of the text message `js` (`None` if it is not a
+/// string), with the message as the source of the bodies parsed meanwhile.
+pub(crate) fn with_text_message(js: JsValue, f: impl FnOnce(&[u8])) {
+    let Some(text) = js.as_string() else { return };
+    let source = Rc::new(Source {
+        js: js.unchecked_into(),
+        text,
+    });
+    SOURCE.with(|s| s.set(Some(source.clone())));
+    f(source.text.as_bytes());
+    SOURCE.with(|s| s.set(None));
+}
+
+/// `JSON.parse` of `text`, from the message's JS string where it is a slice of it.
+fn parse(text: &str) -> Option<Js> {
+    let source = SOURCE.with(|s| {
+        let source = s.take();
+        s.set(source.clone());
+        source
+    });
+    match source.and_then(|s| s.body(text)) {
+        Some(js) => parse_js(&js),
+        None => JSON::parse(text),
+    }
+    .ok()
+    .map(Js)
+}
+
 impl Payload for Js {
     fn parse(text: &str) -> Option<Self> {
-        JSON::parse(text).ok().map(Js)
+        parse(text)
     }
 
-    fn get(&self, key: &str) -> Option<Self> {
+    fn get(&self, name: &'static str) -> Option<Self> {
         if !self.0.is_object() && !self.0.is_function() {
             return None;
         }
-        present(Reflect::get(&self.0, &JsValue::from_str(key)).ok()?)
+        present(Reflect::get(&self.0, &key(name)).ok()?)
     }
 
     fn as_string(&self) -> Option<String> {
@@ -46,7 +158,7 @@ impl Payload for Js {
         JSON::stringify(&self.0).ok()?.as_string()
     }
 
-    fn set_str(&mut self, path: &[&str], value: &str) {
+    fn set_str(&mut self, path: &[&'static str], value: &str) {
         let Some((last, parents)) = path.split_last() else {
             return;
         };

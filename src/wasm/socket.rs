@@ -44,8 +44,10 @@ impl Socket {
         let w = inner.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             let data = e.data();
-            if let Some(text) = data.as_string() {
-                input(&w, |c, now| c.handle_data(text.as_bytes(), now));
+            if data.is_string() {
+                input(&w, |c, now| {
+                    super::js::with_text_message(data, |text| c.handle_data(text, now))
+                });
             } else if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
                 let bytes = Uint8Array::new(buf).to_vec();
                 input(&w, |c, now| c.handle_data(&bytes, now));
@@ -98,10 +100,19 @@ impl Timer {
         Timer { inner, armed: None }
     }
 
-    /// Fires at `deadline` (ms since the epoch), or never.
+    /// Fires at `deadline` (ms since the epoch) or earlier, or never.
+    ///
+    /// A later deadline keeps the timer already armed: it fires early, the core finds
+    /// nothing due and the deadline is armed then. Each message received moves the
+    /// core's silence deadline (docs/protocol.md §2.5) a little later, and clearing and
+    /// setting a browser timeout per message was measurable in the receive path
+    /// (README "Benchmarks", `throughput`); this way it happens about once per
+    /// heart-beat period. No deadline clears it (a pending timeout would keep Node alive).
     pub fn arm(&mut self, deadline: Option<u64>) {
-        if self.armed.as_ref().map(|(d, _)| *d) == deadline {
-            return;
+        match (self.armed.as_ref().map(|(d, _)| *d), deadline) {
+            (Some(armed), Some(d)) if armed <= d => return,
+            (None, None) => return,
+            _ => {}
         }
         self.armed = None;
         if let Some(d) = deadline {
