@@ -70,8 +70,11 @@ export async function startServer({ apiKey = 'bench', args = [], staticDir } = {
   };
 }
 
+/** Headless Chromium; CHROMIUM_FLAGS (space-separated) adds flags, e.g.
+ * `--js-flags=--no-wasm-dynamic-tiering` to see what V8's tiering costs. */
 export function launchBrowser() {
-  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const extra = (process.env.CHROMIUM_FLAGS || '').split(' ').filter(Boolean);
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extra] });
 }
 
 /** Runs the native load generator with `args`; resolves once it printed `READY`. */
