@@ -227,3 +227,57 @@ pub(crate) fn js_string(value: &JsValue) -> String {
     }
     "[object Object]".to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::*;
+
+    use super::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// What `Source::body` takes from `message` for `body`, as Rust text.
+    fn sliced(message: &str, body: &str) -> Option<String> {
+        let source = Source {
+            js: JsValue::from_str(message).unchecked_into(),
+            text: message.to_owned(),
+        };
+        source.body(body).map(String::from)
+    }
+
+    #[wasm_bindgen_test]
+    fn the_body_is_the_slice_of_the_string_after_the_head() {
+        let body = r#"{"body":"naïve 日本 😀"}"#;
+        let message = format!("MESSAGE\ndestination:/ä/😀\n\n{body}\0");
+        assert_eq!(sliced(&message, body).as_deref(), Some(body));
+        // EOLs after the NUL (docs/protocol.md §2.3).
+        let message = format!("MESSAGE\n\n{body}\0\r\n\n");
+        assert_eq!(sliced(&message, body).as_deref(), Some(body));
+    }
+
+    #[wasm_bindgen_test]
+    fn any_other_body_is_not_taken_from_the_string() {
+        // The first of two frames in one message: parsed from its copy.
+        let message = "MESSAGE\n\n{\"a\":1}\0MESSAGE\n\n{\"b\":2}\0";
+        assert_eq!(sliced(message, "{\"a\":1}"), None);
+        assert_eq!(sliced(message, "{\"b\":2}").as_deref(), Some("{\"b\":2}"));
+        // No NUL at the end (a frame split across messages), or other bytes.
+        assert_eq!(sliced("MESSAGE\n\n{\"a\":1}", "{\"a\":1}"), None);
+        assert_eq!(sliced("MESSAGE\n\n{\"a\":2}\0", "{\"a\":1}"), None);
+        assert_eq!(sliced("\0", "{}"), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn parse_reads_the_message_being_decoded_only_while_it_is() {
+        let message = JsValue::from_str("MESSAGE\n\n{\"x\":\"é\"}\0");
+        let mut inside = None;
+        with_text_message(message, |_| {
+            inside = parse("{\"x\":\"é\"}").and_then(|v| v.get("x")?.as_string());
+        });
+        assert_eq!(inside.as_deref(), Some("é"));
+        assert_eq!(
+            parse("{\"y\":1}").and_then(|v| v.get("y")?.as_number()),
+            Some(1.0)
+        );
+    }
+}
