@@ -408,16 +408,11 @@ run_storm() {
 run_memory() {
   build_server; build_loadgen
   mkdir -p "$RESULTS"
-  local n=${MEMORY_SESSIONS:-10000} hn=${HEAP_SESSIONS:-6000} variants="" v jemalloc
-  local debs=()
-  command -v heaptrack >/dev/null || debs+=(heaptrack)
-  jemalloc=$(find /usr/lib -name 'libjemalloc.so.2' 2>/dev/null | head -1)
-  [ -n "$jemalloc" ] || debs+=(libjemalloc2)
-  if [ ${#debs[@]} -gt 0 ]; then
-    log "installing ${debs[*]} (Debian)"
+  local n=${MEMORY_SESSIONS:-10000} hn=${HEAP_SESSIONS:-6000} variants=""
+  if ! command -v heaptrack >/dev/null; then
+    log "installing heaptrack (Debian)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debs[@]}" >/dev/null
-    jemalloc=$(find /usr/lib -name 'libjemalloc.so.2' | head -1)
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq heaptrack >/dev/null
   fi
   set_pin unpinned
   mem_idle() { # ID LABEL [PREFIX...]
@@ -428,19 +423,18 @@ run_memory() {
     stop_server
     variants+="$2=$TMP/mem-$1.json,"
   }
-  mem_idle default "as shipped (glibc malloc)"
-  mem_idle arena1 "MALLOC_ARENA_MAX=1" env MALLOC_ARENA_MAX=1
+  mem_idle default "as shipped (jemalloc)"
   mem_idle worker1 "TOKIO_WORKER_THREADS=1" env TOKIO_WORKER_THREADS=1
-  mem_idle jemalloc "jemalloc (LD_PRELOAD)" env LD_PRELOAD="$jemalloc"
   set_pin pinned
   mem_idle pinned "pinned to one CPU (one worker)"
   set_pin unpinned
 
   local bin=${CHATKITTY_SERVER_DEBUGINFO_BIN:-}
   if [ -z "$bin" ]; then
-    log "cargo build --release -p chatkitty-server, with line tables (target/bench-debuginfo)"
+    # The system's malloc: heaptrack hooks malloc and does not see jemalloc's.
+    log "cargo build --release -p chatkitty-server --features system-allocator, with line tables (target/bench-debuginfo)"
     CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR=$ROOT/target/bench-debuginfo \
-      cargo build --release -p chatkitty-server
+      cargo build --release -p chatkitty-server --features system-allocator
     bin=$ROOT/target/bench-debuginfo/release/chatkitty-server
   fi
   local d=$TMP/heap
@@ -457,13 +451,25 @@ run_memory() {
       sleep 0.1
     done
     [ -n "$addr" ] || { echo "the server under heaptrack did not start: $(cat "$d/$1.err")" >&2; exit 1; }
+    local gen=""
     if [ "$2" -gt 0 ]; then
-      "$CHATKITTY_BENCH_BIN" idle --server "$addr" --key bench --server-pid "$pid" --steps "$2" >/dev/null
+      # The load generator closes its sessions when it exits: the server is killed
+      # as soon as the step is reported, while the sessions are still open.
+      "$CHATKITTY_BENCH_BIN" idle --server "$addr" --key bench --server-pid "$pid" --steps "$2" \
+        >"$d/$1.idle" 2>&1 &
+      gen=$!
+      for _ in $(seq 1 6000); do
+        grep -q 'sessions (' "$d/$1.idle" && break
+        kill -0 "$gen" 2>/dev/null || break
+        sleep 0.1
+      done
+      grep 'sessions (' "$d/$1.idle" || { echo "heaptrack run: $(cat "$d/$1.idle")" >&2; exit 1; }
     else
       sleep 3
     fi
     # Killed with its sessions open: what it still holds is theirs.
     kill -9 "$pid"
+    [ -z "$gen" ] || wait "$gen" 2>/dev/null || true
     wait "$wrapper" 2>/dev/null || true
     heaptrack_print -f "$d/$1.zst" -n 0 --print-leaks 0 --print-peaks 0 --print-allocators 0 \
       --print-temporary 0 -F "$d/$1.live" --flamegraph-cost-type leaked >/dev/null

@@ -71,9 +71,9 @@ fn classify(frames: &[Frame]) -> &'static str {
     };
     if has("bind_new_task", "") {
         return if has("on_upgrade", "ws.rs") {
-            "reader task (axum's upgrade future: session::run, read loop, handlers inline)"
-        } else if frames.iter().any(|f| f.file.ends_with("session.rs")) {
-            "writer task (session::write_loop)"
+            "reader task (axum's upgrade future around connection::serve)"
+        } else if frames.iter().any(|f| f.file.ends_with("connection.rs")) {
+            "writer task (connection::write_loop)"
         } else {
             "other tasks"
         };
@@ -85,15 +85,20 @@ fn classify(frames: &[Frame]) -> &'static str {
             "hub: subscriber list per destination (Vec<TopicSub>)"
         };
     }
-    if has("with_capacity", "bytes_mut.rs") && has("", "handshake.rs") {
-        return "WebSocket read buffer (tungstenite)";
+    if (has("with_capacity", "bytes_mut.rs") && has("", "handshake.rs"))
+        || (has("read_frame", "") && has("", "bytes_mut.rs"))
+    {
+        return "WebSocket read buffer (tungstenite; grown to the largest read)";
+    }
+    if has("buffer_frame", "") {
+        return "WebSocket write buffer (tungstenite; kept at its largest)";
     }
     if frames
         .iter()
         .any(|f| f.file.contains("tungstenite") || f.func.contains("tungstenite"))
         || (has("start_send", "lib.rs") && has("", "ws.rs"))
     {
-        return "WebSocket write buffer and state (tungstenite)";
+        return "WebSocket state (tungstenite)";
     }
     if has("", "chan.rs") || has("", "block.rs") || has("", "bounded.rs") {
         return "outbound queue (tokio mpsc: channel and first block)";
@@ -112,6 +117,16 @@ fn classify(frames: &[Frame]) -> &'static str {
     }
     if has("", "sqlite3.c") || frames.iter().any(|f| f.func.contains("sqlx")) {
         return "SQLite and sqlx";
+    }
+    // The first frame (leaf first) that is not the allocator's or `Box`'s own.
+    let caller = frames.iter().find(|f| {
+        !f.file.is_empty()
+            && !["alloc.rs", "boxed.rs", "unix.rs"]
+                .iter()
+                .any(|x| f.file.ends_with(x))
+    });
+    if caller.is_some_and(|f| f.file.ends_with("connection.rs")) {
+        return "read loop (connection::serve boxes it)";
     }
     if frames.iter().any(|f| f.file.ends_with("session.rs")) {
         return "session state (subscription map, strings)";

@@ -5,15 +5,16 @@ use tracing_subscriber::EnvFilter;
 
 use chatkitty_server::Config;
 
-/// jemalloc, which returns freed memory to the system (see Cargo.toml).
-#[cfg(not(target_env = "msvc"))]
+/// jemalloc, which returns freed memory to the system (see Cargo.toml); the feature
+/// `system-allocator` leaves the system's malloc, for heap profilers.
+#[cfg(all(not(target_env = "msvc"), not(feature = "system-allocator")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();
-    #[cfg(not(target_env = "msvc"))]
+    #[cfg(all(not(target_env = "msvc"), not(feature = "system-allocator")))]
     return_freed_memory_promptly();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -55,7 +56,7 @@ async fn main() -> std::process::ExitCode {
 /// Has jemalloc give freed memory back to the system within about a second, from a
 /// background thread: a burst (a thousand sockets each holding a partial megabyte
 /// frame until the CONNECT deadline) should not leave the server that much larger.
-#[cfg(not(target_env = "msvc"))]
+#[cfg(all(not(target_env = "msvc"), not(feature = "system-allocator")))]
 fn return_freed_memory_promptly() {
     let _ = tikv_jemalloc_ctl::background_thread::write(true);
     // "arenas.*" is the default of arenas made later, "arena.4096.*" (every arena)
