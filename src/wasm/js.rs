@@ -53,7 +53,7 @@ fn key(name: &'static str) -> JsValue {
             return v.clone();
         }
         let v = JsValue::from_str(name);
-        if keys.len() < KEYS_KEPT && !name.is_empty() {
+        if keys.len() < KEYS_KEPT {
             keys.push((at, v.clone()));
         }
         v
@@ -102,7 +102,7 @@ fn utf16_len(utf8: &[u8]) -> u32 {
     n
 }
 
-/// Runs `f` on the UTF-8 copy of the text message `js` (`None` if it is not a
+/// Runs `f` on the UTF-8 copy of the text message `js` (not at all if it is not a
 /// string), with the message as the source of the bodies parsed meanwhile.
 pub(crate) fn with_text_message(js: JsValue, f: impl FnOnce(&[u8])) {
     let Some(text) = js.as_string() else { return };
@@ -115,24 +115,24 @@ pub(crate) fn with_text_message(js: JsValue, f: impl FnOnce(&[u8])) {
     SOURCE.with(|s| s.set(None));
 }
 
-/// `JSON.parse` of `text`, from the message's JS string where it is a slice of it.
-fn parse(text: &str) -> Option<Js> {
-    let source = SOURCE.with(|s| {
+/// The text message being decoded, if one is.
+fn current_source() -> Option<Rc<Source>> {
+    SOURCE.with(|s| {
         let source = s.take();
         s.set(source.clone());
         source
-    });
-    match source.and_then(|s| s.body(text)) {
-        Some(js) => parse_js(&js),
-        None => JSON::parse(text),
-    }
-    .ok()
-    .map(Js)
+    })
 }
 
 impl Payload for Js {
+    /// `JSON.parse`, of the message's own string where `text` is a slice of it.
     fn parse(text: &str) -> Option<Self> {
-        parse(text)
+        match current_source().and_then(|s| s.body(text)) {
+            Some(js) => parse_js(&js),
+            None => JSON::parse(text),
+        }
+        .ok()
+        .map(Js)
     }
 
     fn get(&self, name: &'static str) -> Option<Self> {
@@ -272,11 +272,15 @@ mod tests {
         let message = JsValue::from_str("MESSAGE\n\n{\"x\":\"é\"}\0");
         let mut inside = None;
         with_text_message(message, |_| {
-            inside = parse("{\"x\":\"é\"}").and_then(|v| v.get("x")?.as_string());
+            inside = Js::parse("{\"x\":\"é\"}").and_then(|v| v.get("x")?.as_string());
         });
         assert_eq!(inside.as_deref(), Some("é"));
+        assert!(
+            current_source().is_none(),
+            "the message is let go of once decoded"
+        );
         assert_eq!(
-            parse("{\"y\":1}").and_then(|v| v.get("y")?.as_number()),
+            Js::parse("{\"y\":1}").and_then(|v| v.get("y")?.as_number()),
             Some(1.0)
         );
     }

@@ -406,6 +406,19 @@ impl Client {
             .unwrap_or_else(|| panic!("{} expected {kind} on {dest}", self.username))
     }
 
+    /// The next `contact.presence.changed` on this client's contacts topic: whose
+    /// (name) and whether they are online now.
+    pub async fn expect_contact_presence(&mut self) -> (String, bool) {
+        let p = self
+            .expect_event(&self.topic("contacts"), "contact.presence.changed")
+            .await;
+        let online = p["presence"]["online"].as_bool();
+        (
+            p["name"].as_str().unwrap_or_default().to_owned(),
+            online.expect("presence.online"),
+        )
+    }
+
     pub async fn try_event(&mut self, dest: &str, kind: &str, wait: Duration) -> Option<Value> {
         let f = self
             .wait_for(wait, |f| {
