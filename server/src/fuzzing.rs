@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use chatkitty_protocol::{Decoder, Item, Limits};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::realtime::hub::Outbound;
+use crate::realtime::queue;
 use crate::state::AppState;
 use crate::stomp::session::Session;
 use crate::store::{now_ms, NewMessage};
@@ -19,8 +20,8 @@ pub struct Harness {
     state: AppState,
     app_id: i64,
     user: crate::store::UserRow,
-    rx: mpsc::Receiver<Outbound>,
-    tx: mpsc::Sender<Outbound>,
+    rx: queue::Receiver<Outbound>,
+    tx: queue::Sender<Outbound>,
     _stop: watch::Sender<bool>,
     dir: std::path::PathBuf,
 }
@@ -86,7 +87,7 @@ impl Harness {
             }
             (state, app_id, user)
         });
-        let (tx, rx) = mpsc::channel(1 << 16);
+        let (tx, rx) = queue::channel(1 << 16);
         Harness {
             rt,
             state,
@@ -125,7 +126,7 @@ impl Harness {
                 }
             }
         });
-        while self.rx.try_recv().is_ok() {}
+        while self.rx.try_recv().is_some() {}
         handled
     }
 }
@@ -212,7 +213,7 @@ impl Harness {
             session.handle_for_fuzzing(frame).await;
         });
         let mut answer = Answer::default();
-        while let Ok(out) = self.rx.try_recv() {
+        while let Some(out) = self.rx.try_recv() {
             if let Outbound::Frame(f) = out {
                 answer.frames += 1;
                 answer.bytes += f.len();

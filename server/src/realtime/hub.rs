@@ -14,7 +14,9 @@ use chatkitty_protocol::error::ErrorBody;
 use chatkitty_protocol::frame::{encode_text, SharedMessage};
 use chatkitty_protocol::header;
 use chatkitty_protocol::Command;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
+
+use super::queue::{self, TrySendError};
 use tokio_util::sync::CancellationToken;
 
 /// How long a connection's own control frames wait for a slot in its queue.
@@ -148,7 +150,7 @@ pub struct ConnHandle {
     pub id: ConnId,
     /// The connection's user.
     pub user_id: i64,
-    tx: mpsc::Sender<Outbound>,
+    tx: queue::Sender<Outbound>,
     kill: CancellationToken,
     budget: Arc<QueueBudget>,
     revoked: Arc<Revoked>,
@@ -159,7 +161,7 @@ pub struct ConnHandle {
 #[derive(Debug, Clone)]
 pub struct WeakConn {
     /// The connection's queue.
-    pub tx: mpsc::WeakSender<Outbound>,
+    pub tx: queue::WeakSender<Outbound>,
     /// Its kill switch.
     pub kill: CancellationToken,
 }
@@ -184,7 +186,7 @@ impl ConnHandle {
     pub fn new(
         id: ConnId,
         user_id: i64,
-        tx: mpsc::Sender<Outbound>,
+        tx: queue::Sender<Outbound>,
         kill: CancellationToken,
         budget: Arc<QueueBudget>,
     ) -> ConnHandle {
@@ -213,7 +215,7 @@ impl ConnHandle {
         }
         match self.tx.try_send(Outbound::Frame(frame)) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(TrySendError::Full(_)) => {
                 self.budget.release(len);
                 tracing::warn!(
                     conn = self.id,
@@ -222,7 +224,7 @@ impl ConnHandle {
                 self.kill.cancel();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(TrySendError::Closed(_)) => {
                 self.budget.release(len);
                 false
             }
@@ -237,7 +239,7 @@ impl ConnHandle {
     pub async fn room(&self, n: usize, wait: std::time::Duration) {
         let _ = tokio::time::timeout(wait, async {
             self.budget.half_empty().await;
-            let _ = self.tx.reserve_many(n).await;
+            self.tx.room_for(n).await;
         })
         .await;
     }
@@ -624,8 +626,12 @@ mod tests {
         id: ConnId,
         user: i64,
         cap: usize,
-    ) -> (Arc<ConnHandle>, mpsc::Receiver<Outbound>, CancellationToken) {
-        let (tx, rx) = mpsc::channel(cap);
+    ) -> (
+        Arc<ConnHandle>,
+        queue::Receiver<Outbound>,
+        CancellationToken,
+    ) {
+        let (tx, rx) = queue::channel(cap);
         let kill = CancellationToken::new();
         (
             Arc::new(ConnHandle::new(
@@ -640,9 +646,9 @@ mod tests {
         )
     }
 
-    fn frames(rx: &mut mpsc::Receiver<Outbound>) -> Vec<String> {
+    fn frames(rx: &mut queue::Receiver<Outbound>) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(Outbound::Frame(f)) = rx.try_recv() {
+        while let Some(Outbound::Frame(f)) = rx.try_recv() {
             out.push(f);
         }
         out
@@ -709,7 +715,7 @@ mod tests {
     #[test]
     fn the_byte_budget_drops_a_consumer_behind_on_large_frames_before_the_frame_count() {
         let hub = Hub::new("n");
-        let (tx, mut rx) = mpsc::channel(1024);
+        let (tx, mut rx) = queue::channel(1024);
         let kill = CancellationToken::new();
         let total = TotalQueued::new(1 << 30);
         let budget = QueueBudget::new(100_000, total.clone());
@@ -725,7 +731,7 @@ mod tests {
         assert!(kill.is_cancelled());
         assert_eq!(total.bytes(), budget.queued());
         // What the writer takes out is released, server-wide too.
-        while let Ok(Outbound::Frame(f)) = rx.try_recv() {
+        while let Some(Outbound::Frame(f)) = rx.try_recv() {
             budget.release(f.len());
         }
         assert_eq!((budget.queued(), total.bytes()), (0, 0));
@@ -733,7 +739,7 @@ mod tests {
 
     #[test]
     fn a_frame_larger_than_the_budget_still_reaches_an_idle_connection() {
-        let (tx, _rx) = mpsc::channel(8);
+        let (tx, _rx) = queue::channel(8);
         let budget = QueueBudget::new(1_000, TotalQueued::new(1 << 30));
         let a = ConnHandle::new(1, 10, tx, CancellationToken::new(), budget.clone());
         assert!(a.send("y".repeat(5_000)));
@@ -744,7 +750,7 @@ mod tests {
     fn past_the_server_wide_budget_only_connections_that_are_behind_are_dropped() {
         let total = TotalQueued::new(10_000);
         let conn = |id| {
-            let (tx, rx) = mpsc::channel(64);
+            let (tx, rx) = queue::channel(64);
             let budget = QueueBudget::new(20_000, total.clone());
             (
                 ConnHandle::new(id, id as i64, tx, CancellationToken::new(), budget),

@@ -17,12 +17,12 @@ use chatkitty_protocol::error::names;
 use chatkitty_protocol::{Command, DecodeError, Decoder, Frame, Item, Limits};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::frames::error_frame;
 use super::session::{Flow, Session};
 use crate::realtime::hub::{ConnHandle, Outbound, QueueBudget};
+use crate::realtime::queue;
 use crate::state::AppState;
 
 /// How STOMP travels in WebSocket messages.
@@ -72,7 +72,7 @@ pub async fn serve(state: AppState, socket: WebSocket, peer: Peer) {
     let conn_id = state.next_conn_id();
     let span = tracing::info_span!("conn", id = conn_id, user = tracing::field::Empty);
     let (sink, stream) = socket.split();
-    let (tx, rx) = mpsc::channel(state.config.outbound_queue.max(16));
+    let (tx, rx) = queue::channel(state.config.outbound_queue.max(16));
     let kill = CancellationToken::new();
     let budget = QueueBudget::new(
         state.config.outbound_queue_bytes,
@@ -189,7 +189,7 @@ fn every(period: Duration) -> tokio::time::Interval {
 
 async fn write_loop(
     mut sink: Sink,
-    mut rx: mpsc::Receiver<Outbound>,
+    mut rx: queue::Receiver<Outbound>,
     kill: CancellationToken,
     budget: Arc<QueueBudget>,
     framing: Framing,
@@ -233,11 +233,11 @@ async fn write_loop(
                     break;
                 }
                 match rx.try_recv() {
-                    Ok(out) => {
+                    Some(out) => {
                         taken(&out);
                         step = feed(&mut sink, framing, out, &mut heartbeat).await
                     }
-                    Err(_) => break,
+                    None => break,
                 }
                 batched += 1;
             }
@@ -257,7 +257,7 @@ async fn write_loop(
     }
     // Nothing more is queued; what was is released from the byte budgets.
     rx.close();
-    while let Ok(out) = rx.try_recv() {
+    while let Some(out) = rx.try_recv() {
         taken(&out);
     }
     let _ = tokio::time::timeout(CLOSE_HANDSHAKE_WAIT, async {

@@ -218,7 +218,7 @@ mod fuzzing {
             state: AppState,
             app_id: i64,
             user: UserRow,
-            tx: tokio::sync::mpsc::Sender<Outbound>,
+            tx: crate::realtime::queue::Sender<Outbound>,
         ) -> Session {
             let conn = ConnHandle::new(
                 state.next_conn_id(),
