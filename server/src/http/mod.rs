@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
 use crate::http::listen::{ClientAddr, ConnectionSlot};
+use crate::http::upgrade::Upgrade;
 use crate::state::AppState;
 use crate::stomp::connection::{Framing, Peer};
 
@@ -31,12 +31,8 @@ pub mod files;
 pub mod listen;
 pub mod moderation;
 pub mod platform;
+pub mod upgrade;
 pub mod webhooks;
-
-/// Largest WebSocket message accepted (a little above the largest STOMP frame).
-fn max_ws_message(state: &AppState) -> usize {
-    state.config.max_frame_bytes + 1024
-}
 
 /// The application router.
 pub fn router(state: AppState) -> Router {
@@ -210,7 +206,7 @@ async fn websocket(
     slot: Option<Extension<ConnectionSlot>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     if !origin_allowed(&state, &headers) {
         return origin_refused();
@@ -221,7 +217,7 @@ async fn websocket(
         client,
         framing: Framing::Stomp,
     };
-    sized(&state, ws.protocols(["v12.stomp"])).on_upgrade(move |socket| async move {
+    ws.accept(&["v12.stomp"], move |socket| async move {
         // The connection keeps its place in its address's count while it lives.
         let _slot = slot;
         crate::stomp::connection::serve(state, socket, peer).await;
@@ -235,22 +231,6 @@ fn app_of(state: &AppState, query: &HashMap<String, String>) -> Option<i64> {
         .get("api-key")
         .and_then(|k| state.apps.get(k))
         .copied()
-}
-
-/// Buffer and message limits of a WebSocket: tungstenite's defaults (128 KiB read
-/// buffer, large write buffers) dominate the memory of an idle connection; frames are
-/// small, so buffers are too. The read buffer is kept (and zeroed, so resident) for
-/// the connection's life: 1 KiB holds what clients send most (SUBSCRIBE, ACK, a chat
-/// message); a longer frame is read in more calls, into a buffer grown for it. Frames
-/// queued together are written together (the connection's writer flushes after each
-/// batch), up to 16 KiB before a write.
-fn sized(state: &AppState, ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    let max = max_ws_message(state);
-    ws.read_buffer_size(1024)
-        .write_buffer_size(16 * 1024)
-        .max_write_buffer_size(max * 4)
-        .max_message_size(max)
-        .max_frame_size(max)
 }
 
 /// SockJS `info` (docs/protocol.md §2.3): used by clients without a global `WebSocket`.
@@ -278,7 +258,7 @@ async fn sockjs_websocket(
     slot: Option<Extension<ConnectionSlot>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     if !origin_allowed(&state, &headers) {
         return origin_refused();
@@ -289,7 +269,7 @@ async fn sockjs_websocket(
         client,
         framing: Framing::SockJs,
     };
-    sized(&state, ws).on_upgrade(move |socket| async move {
+    ws.accept(&[], move |socket| async move {
         let _slot = slot;
         crate::stomp::connection::serve(state, socket, peer).await;
     })

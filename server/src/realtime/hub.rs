@@ -30,6 +30,8 @@ pub type ConnId = u64;
 pub enum Outbound {
     /// Send this STOMP frame (text).
     Frame(String),
+    /// Answer a WebSocket ping carrying these bytes.
+    Pong(Vec<u8>),
     /// Start sending heart-beats every this many milliseconds.
     Heartbeat(u64),
     /// Send this final frame (if any) and close the socket.

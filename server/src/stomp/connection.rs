@@ -12,15 +12,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket};
 use chatkitty_protocol::error::names;
 use chatkitty_protocol::{Command, DecodeError, Decoder, Frame, Item, Limits};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use super::frames::error_frame;
 use super::session::{Flow, Session};
+use super::websocket::{self, Message};
 use crate::realtime::hub::{ConnHandle, Outbound, QueueBudget};
 use crate::realtime::queue;
 use crate::state::AppState;
@@ -67,11 +66,13 @@ const MAX_BATCH: usize = 64;
 /// small: the reading loop and the closing steps are boxed (allocated only while they
 /// run) instead of laid out inline, where the compiler kept room for both at once
 /// (5.2 KB per connection before, bench/README.md "Idle memory").
-pub async fn serve(state: AppState, socket: WebSocket, peer: Peer) {
+pub async fn serve(state: AppState, socket: Io, peer: Peer) {
     state.connection_opened();
     let conn_id = state.next_conn_id();
     let span = tracing::info_span!("conn", id = conn_id, user = tracing::field::Empty);
-    let (sink, stream) = socket.split();
+    let (read, write) = tokio::io::split(socket);
+    let stream = websocket::Reader::new(read, max_message(&state));
+    let sink = websocket::Writer::new(write);
     let (tx, rx) = queue::channel(state.config.outbound_queue.max(16));
     let kill = CancellationToken::new();
     let budget = QueueBudget::new(
@@ -146,33 +147,39 @@ enum Step {
     Close,
 }
 
-type Sink = SplitSink<WebSocket, WsMessage>;
+/// What a connection's WebSocket runs over: the upgraded HTTP connection.
+pub type Io = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
 
-/// Queues one item on the socket without flushing it.
+type Sink = websocket::Writer<tokio::io::WriteHalf<Io>>;
+type Stream = websocket::Reader<tokio::io::ReadHalf<Io>>;
+
+/// The largest WebSocket message a client may send: a STOMP frame at its limit
+/// (README, "Limits": `--max-frame-bytes`) with room for SockJS's JSON around it.
+pub fn max_message(state: &AppState) -> usize {
+    state.config.max_frame_bytes + 1024
+}
+
+/// Queues one item on the socket (written at the batch's flush).
 async fn feed(
     sink: &mut Sink,
     framing: Framing,
     out: Outbound,
     heartbeat: &mut Option<tokio::time::Interval>,
-) -> Result<Step, axum::Error> {
+) -> std::io::Result<Step> {
     match out {
         Outbound::Frame(text) if framing == Framing::SockJs && text == "\n" => {
-            sink.feed(WsMessage::Text("h".into())).await?
+            sink.text("h").await?
         }
-        Outbound::Frame(text) => {
-            sink.feed(WsMessage::Text(framed(framing, text).into()))
-                .await?
-        }
+        Outbound::Frame(text) => sink.text(&framed(framing, text)).await?,
+        Outbound::Pong(payload) => sink.pong(&payload).await?,
         Outbound::Heartbeat(_) if framing == Framing::SockJs => {}
         Outbound::Heartbeat(ms) => *heartbeat = Some(every(Duration::from_millis(ms))),
         Outbound::Close(last) => {
             if let Some(text) = last {
-                sink.feed(WsMessage::Text(framed(framing, text).into()))
-                    .await?;
+                sink.text(&framed(framing, text)).await?;
             }
             if framing == Framing::SockJs {
-                sink.feed(WsMessage::Text("c[3000,\"Go away!\"]".into()))
-                    .await?;
+                sink.text("c[3000,\"Go away!\"]").await?;
             }
             return Ok(Step::Close);
         }
@@ -196,7 +203,7 @@ async fn write_loop(
 ) {
     let mut heartbeat: Option<tokio::time::Interval> = None;
     if framing == Framing::SockJs {
-        if sink.send(WsMessage::Text("o".into())).await.is_err() {
+        if sink.text("o").await.is_err() || sink.flush().await.is_err() {
             return;
         }
         // SockJS's own keep-alive, whatever STOMP negotiates.
@@ -260,11 +267,7 @@ async fn write_loop(
     while let Some(out) = rx.try_recv() {
         taken(&out);
     }
-    let _ = tokio::time::timeout(CLOSE_HANDSHAKE_WAIT, async {
-        let _ = sink.send(WsMessage::Close(None)).await;
-        let _ = sink.close().await;
-    })
-    .await;
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE_WAIT, sink.close()).await;
 }
 
 /// The reading side of a connection.
@@ -283,13 +286,13 @@ pub struct Reader {
 
 /// Why the reader stopped waiting for the next WebSocket message.
 enum Wake {
-    Message(WsMessage),
+    Message(Message),
     Closed,
     Idle,
 }
 
 impl Reader {
-    async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) {
+    async fn read_loop(&mut self, mut stream: Stream) {
         let mut decoder = Decoder::new(Limits {
             max_frame_bytes: self.state.config.max_frame_bytes,
             max_headers: Limits::DEFAULT.max_headers,
@@ -322,7 +325,7 @@ impl Reader {
     /// are forgotten, and shutdown or the kill switch end the connection (`None`).
     async fn next_message(
         &mut self,
-        stream: &mut SplitStream<WebSocket>,
+        stream: &mut Stream,
         connect_by: tokio::time::Instant,
     ) -> Option<Wake> {
         loop {
@@ -395,9 +398,9 @@ impl Reader {
     }
 
     /// Feeds a WebSocket message to the decoder; `false` when the connection ends.
-    async fn push(&mut self, decoder: &mut Decoder, msg: WsMessage) -> bool {
+    async fn push(&mut self, decoder: &mut Decoder, msg: Message) -> bool {
         match (msg, self.peer.framing) {
-            (WsMessage::Text(t), Framing::SockJs) => {
+            (Message::Text(t), Framing::SockJs) => {
                 // A JSON array of STOMP strings (or one string).
                 match serde_json::from_str::<serde_json::Value>(&t) {
                     Ok(serde_json::Value::Array(parts)) => {
@@ -415,10 +418,9 @@ impl Reader {
                     }
                 }
             }
-            (WsMessage::Text(t), _) => decoder.push(t.as_bytes()),
-            (WsMessage::Binary(b), _) => decoder.push(&b),
-            (WsMessage::Close(_), _) => return false,
-            (WsMessage::Ping(_) | WsMessage::Pong(_), _) => {}
+            (Message::Text(t), _) => decoder.push(t.as_bytes()),
+            (Message::Binary(b), _) => decoder.push(&b),
+            (Message::Ping(p), _) => self.conn.control(Outbound::Pong(p)).await,
         }
         true
     }
@@ -484,9 +486,12 @@ impl Reader {
     }
 }
 
-fn wake(next: Option<Result<WsMessage, axum::Error>>) -> Wake {
+fn wake(next: Result<Message, websocket::End>) -> Wake {
     match next {
-        Some(Ok(m)) => Wake::Message(m),
-        _ => Wake::Closed,
+        Ok(m) => Wake::Message(m),
+        Err(end) => {
+            tracing::debug!(?end, "WebSocket ended");
+            Wake::Closed
+        }
     }
 }
