@@ -70,8 +70,8 @@ fn classify(frames: &[Frame]) -> &'static str {
             .any(|f| f.func.contains(func) && (file.is_empty() || f.file.ends_with(file)))
     };
     if has("bind_new_task", "") {
-        return if has("on_upgrade", "ws.rs") {
-            "reader task (axum's upgrade future around connection::serve)"
+        return if has("accept", "upgrade.rs") {
+            "reader task (the upgrade's task around connection::serve)"
         } else if frames.iter().any(|f| f.file.ends_with("connection.rs")) {
             "writer task (connection::write_loop)"
         } else {
@@ -85,26 +85,14 @@ fn classify(frames: &[Frame]) -> &'static str {
             "hub: subscriber list per destination (Vec<TopicSub>)"
         };
     }
-    if (has("with_capacity", "bytes_mut.rs") && has("", "handshake.rs"))
-        || (has("read_frame", "") && has("", "bytes_mut.rs"))
-    {
-        return "WebSocket read buffer (tungstenite; grown to the largest read)";
+    if has("", "websocket.rs") {
+        return "WebSocket buffers (stomp::websocket: only while a frame is incomplete or unsent)";
     }
-    if has("buffer_frame", "") {
-        return "WebSocket write buffer (tungstenite; kept at its largest)";
+    if has("", "queue.rs") {
+        return "outbound queue (realtime::queue)";
     }
-    if frames
-        .iter()
-        .any(|f| f.file.contains("tungstenite") || f.func.contains("tungstenite"))
-        || (has("start_send", "lib.rs") && has("", "ws.rs"))
-    {
-        return "WebSocket state (tungstenite)";
-    }
-    if has("", "chan.rs") || has("", "block.rs") || has("", "bounded.rs") {
-        return "outbound queue (tokio mpsc: channel and first block)";
-    }
-    if has("", "bilock.rs") {
-        return "socket halves (futures split BiLock)";
+    if has("", "split.rs") {
+        return "socket halves (tokio::io::split)";
     }
     if has("", "registration_set.rs") || has("", "registration.rs") {
         return "tokio I/O registration";
@@ -156,10 +144,11 @@ fn classify_call(frames: &[Frame]) -> &'static str {
             Some("STOMP frames and destinations (decoding, unescaping, formatting)")
         } else if file.ends_with("hub.rs") {
             Some("hub (subscriptions, frames per subscriber)")
-        } else if func.contains("tungstenite") || file.ends_with("handshake.rs") {
-            Some("WebSocket (tungstenite)")
+        } else if func.contains("tungstenite") || file.ends_with("websocket.rs") {
+            Some("WebSocket (stomp::websocket)")
         } else if func.contains("hyper")
             || func.contains("axum")
+            || file.ends_with("upgrade.rs")
             || file.ends_with("http1.rs")
             || file.ends_with("listen.rs")
             || file.ends_with("http.rs")

@@ -20,6 +20,120 @@ async fn the_websocket_echoes_the_v12_stomp_subprotocol() {
 }
 
 #[tokio::test]
+async fn pings_are_answered_and_a_closing_client_is_answered_with_a_close() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    jane.ws
+        .send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(WAIT, async {
+        loop {
+            match jane.ws.next().await {
+                Some(Ok(Message::Pong(p))) => return p,
+                Some(Ok(_)) => continue,
+                other => panic!("before the pong: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a pong");
+    assert_eq!(&pong[..], b"are you there");
+    // The session goes on after the ping.
+    let ch = jane.direct_with("john").await;
+    jane.send_text(&ch, "still here").await.unwrap();
+
+    jane.ws
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        })))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(WAIT, async {
+        loop {
+            match jane.ws.next().await {
+                Some(Ok(Message::Close(c))) => return c,
+                Some(Ok(_)) => continue,
+                other => panic!("before the close: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame");
+    assert_eq!(answer.map(|c| c.code), Some(CloseCode::Normal));
+}
+
+#[tokio::test]
+async fn requests_that_are_not_websocket_upgrades_are_refused() {
+    use common::http::request;
+
+    let server = TestServer::start().await;
+    let host = server.host();
+    let path = format!("/rtm/websocket?api-key={KEY}");
+    let plain = request(&host, "GET", &path, &[], b"").await;
+    assert_eq!(plain.status, 400);
+    let old = request(
+        &host,
+        "GET",
+        &path,
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "8"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(old.status, 400);
+    let keyless = request(
+        &host,
+        "GET",
+        &path,
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(keyless.status, 400);
+    // The accept key is the one RFC 6455 §1.3 derives from its sample key.
+    let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: v10.stomp, v12.stomp\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.unwrap();
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    assert!(head.contains("sec-websocket-protocol: v12.stomp"), "{head}");
+}
+
+#[tokio::test]
 async fn connect_answers_connected_with_version_heartbeat_and_session() {
     let server = TestServer::start().await;
     let (_c, f) = Client::connect_raw(&server.host(), KEY, "jane", &[]).await;
