@@ -270,9 +270,15 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         self.io.flush().await
     }
 
+    /// Cancel-safe: what was written is taken off `out` at each write, so a write
+    /// given up (the kill switch) and started again sends no byte twice.
     async fn write_out(&mut self) -> io::Result<()> {
-        if !self.out.is_empty() {
-            self.io.write_all(&self.out).await?;
+        while !self.out.is_empty() {
+            let n = self.io.write(&self.out).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.out.drain(..n);
         }
         self.out = Vec::new();
         Ok(())
@@ -424,6 +430,25 @@ mod tests {
             .unwrap();
         assert_eq!(reader.next().await.unwrap(), Message::Text("two".into()));
         assert_eq!(reader.pending.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_write_given_up_and_started_again_sends_each_byte_once() {
+        let (server, mut client) = tokio::io::duplex(16);
+        let mut writer = Writer::new(server);
+        writer.text(&"x".repeat(100)).await.unwrap();
+        // The peer reads nothing: the flush is given up after part of the frame.
+        let given_up = tokio::time::timeout(std::time::Duration::from_millis(20), writer.flush());
+        assert!(given_up.await.is_err());
+        let reading = tokio::spawn(async move {
+            let mut got = vec![0u8; 102];
+            client.read_exact(&mut got).await.unwrap();
+            got
+        });
+        writer.flush().await.unwrap();
+        let mut expected = vec![TEXT, 100];
+        expected.extend_from_slice(&[b'x'; 100]);
+        assert_eq!(reading.await.unwrap(), expected);
     }
 
     #[tokio::test]
