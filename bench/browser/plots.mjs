@@ -1,5 +1,6 @@
 // Hand-written SVG plots from bench/results/*.json (no plotting dependency):
-// fanout-rate.svg and fanout-latency.svg (ours vs RabbitMQ Web-STOMP by channel size),
+// fanout-rate.svg and fanout-latency.svg (ours vs RabbitMQ Web-STOMP and NATS by channel
+// size; -pinned.svg from the pinned runs),
 // session-start.svg (distribution of session start times, ours vs official).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -116,18 +117,21 @@ function cdf(title, xlabel, series, xmaxQuantile = 0.99) {
 const written = [];
 const save = (name, svg) => { writeFileSync(join(RESULTS, name), `${svg}\n`); written.push(name); };
 
-const ours = read('load-fanout-ours');
-const rabbit = read('load-fanout-rabbitmq');
-const nats = read('load-fanout-nats');
-if (ours) {
+// Fan-out plots, unpinned (fanout-*.svg) and pinned (fanout-*-pinned.svg: server on
+// one core, load generator on the other).
+for (const [sfx, how] of [['', ''], ['-pinned', ', pinned: server on one core']]) {
+  const ours = read(`load-fanout-ours${sfx}`);
+  const rabbit = read(`load-fanout-rabbitmq${sfx}`);
+  const nats = read(`load-fanout-nats${sfx}`);
+  if (!ours) continue;
   const sizes = ours.sizes.map((s) => s.members);
   const find = (doc, m) => doc?.sizes.find((s) => s.members === m);
   const groups = sizes.map((m) => `${m} members`);
-  save('fanout-rate.svg', bars(`Fan-out: highest delivery rate kept up with (median of ${ours.runs} runs)`, 'deliveries per second', 'channel size',
+  save(`fanout-rate${sfx}.svg`, bars(`Fan-out: highest delivery rate kept up with (median of ${ours.runs} runs${how})`, 'deliveries per second', 'channel size',
     groups, [['chatkitty-server', COLORS.ours], ['RabbitMQ Web-STOMP', COLORS.rabbitmq], ...(nats ? [['NATS (WebSocket)', COLORS.nats]] : [])],
     sizes.map((m) => [find(ours, m)?.max_deliveries_per_s_kept_up ?? null, find(rabbit, m)?.max_deliveries_per_s_kept_up ?? null,
       ...(nats ? [find(nats, m)?.max_deliveries_per_s_kept_up ?? null] : [])])));
-  save('fanout-latency.svg', bars('Fan-out: send → receive latency at that rate (ms, median of runs)', 'milliseconds', 'channel size',
+  save(`fanout-latency${sfx}.svg`, bars(`Fan-out: send → receive latency at that rate (ms, median of runs${how})`, 'milliseconds', 'channel size',
     groups, [['ours p50', COLORS.ours2], ['ours p99', COLORS.ours], ['RabbitMQ p50', COLORS.rabbitmq2], ['RabbitMQ p99', COLORS.rabbitmq]],
     sizes.map((m) => {
       const a = find(ours, m);

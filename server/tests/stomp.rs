@@ -19,9 +19,31 @@ async fn the_websocket_echoes_the_v12_stomp_subprotocol() {
     assert_eq!(proto.as_deref(), Some("v12.stomp"));
 }
 
+/// The next WebSocket message of `ws` that `pick` takes, skipping the others.
+async fn next_ws<T>(
+    ws: &mut Ws,
+    pick: impl Fn(tokio_tungstenite::tungstenite::Message) -> Option<T>,
+) -> T {
+    use futures_util::StreamExt;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(m)) => {
+                    if let Some(t) = pick(m) {
+                        return t;
+                    }
+                }
+                other => panic!("the connection ended first: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("in time")
+}
+
 #[tokio::test]
 async fn pings_are_answered_and_a_closing_client_is_answered_with_a_close() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
     use tokio_tungstenite::tungstenite::protocol::CloseFrame;
     use tokio_tungstenite::tungstenite::Message;
@@ -32,17 +54,11 @@ async fn pings_are_answered_and_a_closing_client_is_answered_with_a_close() {
         .send(Message::Ping(b"are you there".to_vec().into()))
         .await
         .unwrap();
-    let pong = tokio::time::timeout(WAIT, async {
-        loop {
-            match jane.ws.next().await {
-                Some(Ok(Message::Pong(p))) => return p,
-                Some(Ok(_)) => continue,
-                other => panic!("before the pong: {other:?}"),
-            }
-        }
+    let pong = next_ws(&mut jane.ws, |m| match m {
+        Message::Pong(p) => Some(p),
+        _ => None,
     })
-    .await
-    .expect("a pong");
+    .await;
     assert_eq!(&pong[..], b"are you there");
     // The session goes on after the ping.
     let ch = jane.direct_with("john").await;
@@ -55,18 +71,12 @@ async fn pings_are_answered_and_a_closing_client_is_answered_with_a_close() {
         })))
         .await
         .unwrap();
-    let answer = tokio::time::timeout(WAIT, async {
-        loop {
-            match jane.ws.next().await {
-                Some(Ok(Message::Close(c))) => return c,
-                Some(Ok(_)) => continue,
-                other => panic!("before the close: {other:?}"),
-            }
-        }
+    let answer = next_ws(&mut jane.ws, |m| match m {
+        Message::Close(c) => Some(c.map(|c| c.code)),
+        _ => None,
     })
-    .await
-    .expect("a close frame");
-    assert_eq!(answer.map(|c| c.code), Some(CloseCode::Normal));
+    .await;
+    assert_eq!(answer, Some(CloseCode::Normal));
 }
 
 #[tokio::test]
@@ -76,35 +86,23 @@ async fn requests_that_are_not_websocket_upgrades_are_refused() {
     let server = TestServer::start().await;
     let host = server.host();
     let path = format!("/rtm/websocket?api-key={KEY}");
-    let plain = request(&host, "GET", &path, &[], b"").await;
-    assert_eq!(plain.status, 400);
-    let old = request(
-        &host,
-        "GET",
-        &path,
-        &[
-            ("Upgrade", "websocket"),
-            ("Connection", "Upgrade"),
-            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-            ("Sec-WebSocket-Version", "8"),
-        ],
-        b"",
-    )
-    .await;
-    assert_eq!(old.status, 400);
-    let keyless = request(
-        &host,
-        "GET",
-        &path,
-        &[
-            ("Upgrade", "websocket"),
-            ("Connection", "Upgrade"),
-            ("Sec-WebSocket-Version", "13"),
-        ],
-        b"",
-    )
-    .await;
-    assert_eq!(keyless.status, 400);
+    let key = ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+    let upgrade = [("Upgrade", "websocket"), ("Connection", "Upgrade")];
+    let refused: [(&str, &[(&str, &str)]); 3] = [
+        ("no upgrade headers", &[]),
+        (
+            "version 8",
+            &[upgrade[0], upgrade[1], key, ("Sec-WebSocket-Version", "8")],
+        ),
+        (
+            "no key",
+            &[upgrade[0], upgrade[1], ("Sec-WebSocket-Version", "13")],
+        ),
+    ];
+    for (case, headers) in refused {
+        let r = request(&host, "GET", &path, headers, b"").await;
+        assert_eq!(r.status, 400, "{case}");
+    }
     // The accept key is the one RFC 6455 §1.3 derives from its sample key.
     let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
