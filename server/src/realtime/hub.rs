@@ -364,12 +364,25 @@ pub struct HubStats {
     pub slow_consumers: AtomicU64,
 }
 
+/// How many revocation counters channels share ([`Hub::revocations`]).
+const REVOCATION_STRIPES: usize = 32;
+
+/// The hub's revocation counters at one moment ([`Hub::revocations`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Revocations([u64; REVOCATION_STRIPES]);
+
 /// Subscriptions by destination, and those granted by channel membership by channel.
 #[derive(Default)]
 struct Table {
     topics: HashMap<Arc<str>, Vec<TopicSub>>,
     /// Channel → (user, destination, connection) of each granted subscription.
     grants: HashMap<i64, Vec<(i64, Arc<str>, ConnId)>>,
+    /// Revocations so far, by channel modulo [`REVOCATION_STRIPES`].
+    revocations: [u64; REVOCATION_STRIPES],
+}
+
+fn stripe(channel: i64) -> usize {
+    channel.rem_euclid(REVOCATION_STRIPES as i64) as usize
 }
 
 impl Table {
@@ -435,7 +448,43 @@ impl Hub {
         sub_id: &Arc<str>,
         grant: Option<i64>,
     ) -> bool {
+        Self::add(&mut self.write(), dest, conn, sub_id, grant)
+    }
+
+    /// Counters that move whenever subscriptions granted by a channel are revoked (one
+    /// counter per group of channels): read them before checking that a user may read
+    /// a channel, and pass them to [`Hub::subscribe_checked`].
+    pub fn revocations(&self) -> Revocations {
+        Revocations(self.read().revocations)
+    }
+
+    /// [`Hub::subscribe`] for a subscription granted by membership of `grant`, checked
+    /// when [`Hub::revocations`] were `checked_at`: `None` (nothing added) when a
+    /// revocation of the channel (or one sharing its counter) came since. Without it, a removal from the channel between the check
+    /// and the subscription would find nothing to end, and the subscription added after
+    /// it would go on delivering the channel's events.
+    pub fn subscribe_checked(
+        &self,
+        dest: &Arc<str>,
+        conn: &Arc<ConnHandle>,
+        sub_id: &Arc<str>,
+        grant: i64,
+        checked_at: &Revocations,
+    ) -> Option<bool> {
         let mut table = self.write();
+        if table.revocations[stripe(grant)] != checked_at.0[stripe(grant)] {
+            return None;
+        }
+        Some(Self::add(&mut table, dest, conn, sub_id, Some(grant)))
+    }
+
+    fn add(
+        table: &mut Table,
+        dest: &Arc<str>,
+        conn: &Arc<ConnHandle>,
+        sub_id: &Arc<str>,
+        grant: Option<i64>,
+    ) -> bool {
         let dest: Arc<str> = match table.topics.get_key_value(dest.as_ref()) {
             Some((k, _)) => k.clone(),
             None => dest.clone(),
@@ -516,6 +565,9 @@ impl Hub {
     /// session forgets the subscriptions too. Returns how many ended.
     pub fn revoke(&self, user: Option<i64>, channel: i64) -> usize {
         let mut table = self.write();
+        // Counted even when nothing is held yet: a subscription checked before this
+        // revocation and not yet added must not be added (`subscribe_checked`).
+        table.revocations[stripe(channel)] += 1;
         let Some(list) = table.grants.remove(&channel) else {
             return 0;
         };
@@ -654,6 +706,43 @@ mod tests {
             out.push(f);
         }
         out
+    }
+
+    #[test]
+    fn a_subscription_checked_before_a_revocation_of_its_channel_is_not_added() {
+        let hub = Hub::new("n");
+        let (a, _rx, _) = conn(1, 10, 8);
+        let dest: Arc<str> = "/topic/v1/channels/5/messages".into();
+        let checked = hub.revocations();
+        // The user leaves channel 5 while its membership check is in flight: nothing
+        // is held yet for the revocation to end.
+        assert_eq!(hub.revoke(Some(10), 5), 0);
+        assert_eq!(
+            hub.subscribe_checked(&dest, &a, &"s".into(), 5, &checked),
+            None
+        );
+        assert_eq!(hub.subscription_count(), 0);
+        // Checked again after the revocation: added, and a later one ends it.
+        let again = hub.revocations();
+        assert_eq!(
+            hub.subscribe_checked(&dest, &a, &"s".into(), 5, &again),
+            Some(true)
+        );
+        // Another channel's revocation (its own counter) sends nobody round again.
+        let now = hub.revocations();
+        hub.revoke(None, 6);
+        assert_eq!(
+            hub.subscribe_checked(
+                &"/topic/v1/channels/5/typing".into(),
+                &a,
+                &"t".into(),
+                5,
+                &now
+            ),
+            Some(true)
+        );
+        assert_eq!(hub.revoke(Some(10), 5), 2);
+        assert_eq!(hub.subscription_count(), 0);
     }
 
     #[test]

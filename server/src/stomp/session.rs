@@ -45,6 +45,10 @@ pub struct QueuedSend {
 /// Errors raised before the errors queue is subscribed are kept, up to this many.
 const MAX_PENDING_ERRORS: usize = 16;
 
+/// How many times a SUBSCRIBE checks membership again when a revocation of the channel
+/// came between its check and its subscription.
+const SUBSCRIBE_TRIES: usize = 3;
+
 /// See the module docs.
 pub struct Session {
     /// Shared state.
@@ -157,39 +161,57 @@ impl Session {
         dest: &str,
         topic: &Topic,
     ) -> ApiResult<()> {
-        let answer = crate::domain::NoAnswer;
-        let call = self.call(&answer);
-        let grant = match topic {
-            Topic::User(uid, _) => {
-                if *uid as i64 != self.user.id {
-                    return Err(ApiError::forbidden(
-                        "You can only subscribe to your own user topics.",
-                    ));
+        // A revocation of the channel between the membership check and the hub's
+        // subscription sends the check round again (realtime::hub::Hub::subscribe_checked).
+        for _ in 0..SUBSCRIBE_TRIES {
+            let checked_at = self.state.hub.revocations();
+            let answer = crate::domain::NoAnswer;
+            let call = self.call(&answer);
+            let grant = match topic {
+                Topic::User(uid, _) => {
+                    if *uid as i64 != self.user.id {
+                        return Err(ApiError::forbidden(
+                            "You can only subscribe to your own user topics.",
+                        ));
+                    }
+                    None
                 }
-                None
+                Topic::Channel(cid, _) => {
+                    Some(access::readable_channel(&call, *cid as i64).await?.id)
+                }
+                Topic::Thread(tid, _) => Some(threads::readable(&call, tid).await?.1.id),
+            };
+            if let Some(old) = self.subs.get(id).cloned() {
+                // Same id reused: replace the old subscription.
+                self.unsubscribe_dest(id, &old).await;
             }
-            Topic::Channel(cid, _) => Some(access::readable_channel(&call, *cid as i64).await?.id),
-            Topic::Thread(tid, _) => Some(threads::readable(&call, tid).await?.1.id),
-        };
-        if let Some(old) = self.subs.get(id).cloned() {
-            // Same id reused: replace the old subscription.
-            self.unsubscribe_dest(id, &old).await;
+            let max = self.state.config.max_subscriptions;
+            if self.subs.len() >= max {
+                return Err(ApiError::new(
+                    names::RATE_LIMITED,
+                    format!("A connection holds at most {max} subscriptions."),
+                ));
+            }
+            let dest: Arc<str> = Arc::from(dest);
+            let id: Arc<str> = Arc::from(id);
+            let hub = &self.state.hub;
+            let first = match grant {
+                Some(g) => match hub.subscribe_checked(&dest, &self.conn, &id, g, &checked_at) {
+                    Some(first) => first,
+                    None => continue,
+                },
+                None => hub.subscribe(&dest, &self.conn, &id, None),
+            };
+            self.subs.insert(id, dest);
+            if let (true, Topic::Channel(cid, ChannelTopic::Self_)) = (first, topic) {
+                presence::entered_chat(&self.state, *cid as i64, &self.user).await;
+            }
+            return Ok(());
         }
-        let max = self.state.config.max_subscriptions;
-        if self.subs.len() >= max {
-            return Err(ApiError::new(
-                names::RATE_LIMITED,
-                format!("A connection holds at most {max} subscriptions."),
-            ));
-        }
-        let dest: Arc<str> = Arc::from(dest);
-        let id: Arc<str> = Arc::from(id);
-        self.subs.insert(id.clone(), dest.clone());
-        let first = self.state.hub.subscribe(&dest, &self.conn, &id, grant);
-        if let (true, Topic::Channel(cid, ChannelTopic::Self_)) = (first, topic) {
-            presence::entered_chat(&self.state, *cid as i64, &self.user).await;
-        }
-        Ok(())
+        Err(ApiError::new(
+            names::RATE_LIMITED,
+            "Memberships of this channel kept changing while subscribing; subscribe again.",
+        ))
     }
 
     pub(super) async fn unsubscribe(&mut self, id: &str) {
