@@ -62,6 +62,10 @@ pub struct Reader<R> {
     /// Bytes of a frame not complete yet (and any read after it); no allocation when
     /// nothing is pending.
     pending: Vec<u8>,
+    /// How many bytes at the start of `pending` were handled already: they are dropped
+    /// once per read, not once per frame (a read full of tiny frames would otherwise
+    /// move the rest of the buffer for each of them).
+    consumed: usize,
     /// The fragments so far of a message sent in several frames: whether it is text,
     /// and its bytes.
     fragments: Option<(bool, Vec<u8>)>,
@@ -74,6 +78,7 @@ impl<R: AsyncRead + Unpin> Reader<R> {
         Reader {
             io,
             pending: Vec::new(),
+            consumed: 0,
             fragments: None,
             max_message,
         }
@@ -92,6 +97,10 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     /// Reads what the socket has into `pending`, through a buffer on the stack (held
     /// only during the call, never while waiting).
     async fn read_more(&mut self) -> Result<(), End> {
+        if self.consumed > 0 {
+            self.pending.drain(..self.consumed);
+            self.consumed = 0;
+        }
         let pending = &mut self.pending;
         let io = &mut self.io;
         poll_fn(|cx| {
@@ -114,13 +123,13 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     /// completes one.
     fn take_frame(&mut self) -> Result<Option<Message>, End> {
         loop {
-            let mut cursor = Cursor::new(&self.pending[..]);
+            let mut cursor = Cursor::new(&self.pending[self.consumed..]);
             let Some((header, len)) = FrameHeader::parse(&mut cursor)
                 .map_err(|_| End::Protocol("invalid frame header"))?
             else {
                 return Ok(None);
             };
-            let start = cursor.position() as usize;
+            let start = self.consumed + cursor.position() as usize;
             self.check(&header, len)?;
             let len = len as usize;
             let Some(end) = start.checked_add(len).filter(|&e| e <= self.pending.len()) else {
@@ -137,8 +146,9 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             if end == self.pending.len() {
                 // Nothing pending: the buffer is let go of.
                 self.pending = Vec::new();
+                self.consumed = 0;
             } else {
-                self.pending.drain(..end);
+                self.consumed = end;
             }
             if let Some(message) = self.on_frame(&header, payload)? {
                 return Ok(Some(message));
@@ -410,6 +420,26 @@ mod tests {
         header.extend_from_slice(&[1, 2, 3, 4]);
         let (_, end) = read_all(header, 1000).await;
         assert!(matches!(end, End::TooLarge), "{end:?}");
+    }
+
+    #[tokio::test]
+    async fn frames_read_together_are_taken_without_moving_the_rest() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let mut reader = Reader::new(server, 1000);
+        let mut bytes = Vec::new();
+        for i in 0..300 {
+            bytes.extend(client_frame(TEXT, format!("{i}").as_bytes()));
+        }
+        let read = bytes.len();
+        assert!(read <= READ_CHUNK);
+        client.write_all(&bytes).await.unwrap();
+        for i in 0..299 {
+            assert_eq!(reader.next().await.unwrap(), Message::Text(format!("{i}")));
+            // The frames after it are still where the read put them: nothing moved.
+            assert_eq!(reader.pending.len(), read);
+        }
+        assert_eq!(reader.next().await.unwrap(), Message::Text("299".into()));
+        assert_eq!(reader.pending.capacity(), 0);
     }
 
     #[tokio::test]
