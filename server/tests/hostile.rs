@@ -546,6 +546,29 @@ async fn leaving_a_private_channel_ends_its_subscriptions_at_once() {
     jane.end_chat(&jane_chat).await;
 }
 
+// A chat session's SUBSCRIBEs to one channel share one membership check; it must not
+// outlive the membership: leaving between two of them refuses the second (the reused
+// check is compared with the hub's revocation counter; a ban: moderation.rs).
+#[tokio::test]
+async fn a_membership_check_shared_by_subscriptions_ends_with_the_membership() {
+    let server = TestServer::start().await;
+    let host = server.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let mut john = Client::start(&host, "john").await;
+    let (_, channel) = jane
+        .create_channel(json!({"type": "PRIVATE", "name": unique("club"),
+            "members": [{"username": "john"}]}))
+        .await
+        .unwrap();
+    let topic = |t: &str| channel["_topics"][t].as_str().unwrap().to_owned();
+    john.subscribe(&topic("messages")).await.unwrap();
+    john.action(action(&channel, "leave"), json!({}))
+        .await
+        .unwrap();
+    let e = john.subscribe(&topic("typing")).await.unwrap_err();
+    assert_eq!(e["error"], "NotAChannelMemberError", "{e}");
+}
+
 // A deleted channel's subscriptions end too (they were granted by its membership).
 #[tokio::test]
 async fn deleting_a_private_channel_ends_its_members_subscriptions() {

@@ -130,6 +130,25 @@ async fn a_banned_member_is_removed_cut_off_at_once_and_kept_out_until_unbanned(
         .unwrap();
 }
 
+// The membership check a chat session's SUBSCRIBEs to one channel share ends with a
+// ban between two of them: the second is refused.
+#[tokio::test]
+async fn a_ban_between_two_subscriptions_refuses_the_second() {
+    let server = moderated_server().await;
+    let host = server.host();
+    let (mut jane, mut john, channel) = arena(&host).await;
+    let topic = |t: &str| channel["_topics"][t].as_str().unwrap().to_owned();
+    john.subscribe(&topic("messages")).await.unwrap();
+    jane.action(
+        &action(&channel, "ban"),
+        json!({"user": {"username": "john"}}),
+    )
+    .await
+    .unwrap();
+    let e = john.subscribe(&topic("typing")).await.unwrap_err();
+    assert_eq!(e["error"], "BannedError", "{e}");
+}
+
 #[tokio::test]
 async fn a_banned_user_cannot_be_invited_back_into_a_private_channel() {
     let server = moderated_server().await;

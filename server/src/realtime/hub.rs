@@ -371,6 +371,28 @@ const REVOCATION_STRIPES: usize = 32;
 #[derive(Debug, Clone, Copy)]
 pub struct Revocations([u64; REVOCATION_STRIPES]);
 
+impl Revocations {
+    /// What a check of `channel`'s membership made at this moment vouches for: the
+    /// count of its counter, to pass to [`Hub::subscribe_checked`].
+    pub fn of(&self, channel: i64) -> CheckedAt {
+        CheckedAt {
+            channel,
+            count: self.0[stripe(channel)],
+        }
+    }
+}
+
+/// A membership of `channel` checked when its revocation counter stood at `count`
+/// ([`Revocations::of`]): small enough for a session to keep, so that the other
+/// topics of a channel it subscribes to next reuse the check while nothing of that
+/// channel was revoked since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedAt {
+    /// The channel whose membership was checked.
+    pub channel: i64,
+    count: u64,
+}
+
 /// Subscriptions by destination, and those granted by channel membership by channel.
 #[derive(Default)]
 struct Table {
@@ -458,24 +480,29 @@ impl Hub {
         Revocations(self.read().revocations)
     }
 
-    /// [`Hub::subscribe`] for a subscription granted by membership of `grant`, checked
-    /// when [`Hub::revocations`] were `checked_at`: `None` (nothing added) when a
-    /// revocation of the channel (or one sharing its counter) came since. Without it, a removal from the channel between the check
-    /// and the subscription would find nothing to end, and the subscription added after
-    /// it would go on delivering the channel's events.
+    /// [`Hub::subscribe`] for a subscription granted by a membership checked at
+    /// `checked` ([`Revocations::of`]): `None` (nothing added) when a revocation of
+    /// the channel (or one sharing its counter) came since. Without it, a removal from
+    /// the channel between the check and the subscription would find nothing to end,
+    /// and the subscription added after it would go on delivering the channel's events.
     pub fn subscribe_checked(
         &self,
         dest: &Arc<str>,
         conn: &Arc<ConnHandle>,
         sub_id: &Arc<str>,
-        grant: i64,
-        checked_at: &Revocations,
+        checked: CheckedAt,
     ) -> Option<bool> {
         let mut table = self.write();
-        if table.revocations[stripe(grant)] != checked_at.0[stripe(grant)] {
+        if table.revocations[stripe(checked.channel)] != checked.count {
             return None;
         }
-        Some(Self::add(&mut table, dest, conn, sub_id, Some(grant)))
+        Some(Self::add(
+            &mut table,
+            dest,
+            conn,
+            sub_id,
+            Some(checked.channel),
+        ))
     }
 
     fn add(
@@ -718,14 +745,14 @@ mod tests {
         // is held yet for the revocation to end.
         assert_eq!(hub.revoke(Some(10), 5), 0);
         assert_eq!(
-            hub.subscribe_checked(&dest, &a, &"s".into(), 5, &checked),
+            hub.subscribe_checked(&dest, &a, &"s".into(), checked.of(5)),
             None
         );
         assert_eq!(hub.subscription_count(), 0);
         // Checked again after the revocation: added, and a later one ends it.
         let again = hub.revocations();
         assert_eq!(
-            hub.subscribe_checked(&dest, &a, &"s".into(), 5, &again),
+            hub.subscribe_checked(&dest, &a, &"s".into(), again.of(5)),
             Some(true)
         );
         // Another channel's revocation (its own counter) sends nobody round again.
@@ -736,8 +763,7 @@ mod tests {
                 &"/topic/v1/channels/5/typing".into(),
                 &a,
                 &"t".into(),
-                5,
-                &now
+                now.of(5)
             ),
             Some(true)
         );

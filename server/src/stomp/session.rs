@@ -13,7 +13,7 @@ use chatkitty_protocol::error::names;
 use super::frames::{error_message, Correlation};
 use crate::domain::{access, presence, threads, Answer, Call};
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::hub::{message_frame, ConnHandle};
+use crate::realtime::hub::{message_frame, CheckedAt, ConnHandle};
 use crate::realtime::tracker::RateLimit;
 use crate::state::AppState;
 use crate::store::UserRow;
@@ -48,6 +48,10 @@ const MAX_PENDING_ERRORS: usize = 16;
 /// How many times a SUBSCRIBE checks membership again when a revocation of the channel
 /// came between its check and its subscription.
 const SUBSCRIBE_TRIES: usize = 3;
+
+/// How long one membership check serves further SUBSCRIBEs to the same channel's
+/// topics ([`Session::recent_check`]).
+const CHECK_REUSE: Duration = Duration::from_secs(2);
 
 /// See the module docs.
 pub struct Session {
@@ -84,6 +88,8 @@ pub struct Session {
     /// the client pipelines behind CONNECT answers from that read (one statement
     /// less per session start) instead of reading the user again.
     pub(super) user_just_read: bool,
+    /// The last membership check a channel subscription was granted by, and when.
+    recent_check: Option<(CheckedAt, Instant)>,
 }
 
 impl Session {
@@ -114,6 +120,7 @@ impl Session {
             queued: Vec::new(),
             queued_for: 0,
             user_just_read: true,
+            recent_check: None,
         }
     }
 
@@ -164,10 +171,7 @@ impl Session {
         // A revocation of the channel between the membership check and the hub's
         // subscription sends the check round again (realtime::hub::Hub::subscribe_checked).
         for _ in 0..SUBSCRIBE_TRIES {
-            let checked_at = self.state.hub.revocations();
-            let answer = crate::domain::NoAnswer;
-            let call = self.call(&answer);
-            let grant = match topic {
+            let checked = match topic {
                 Topic::User(uid, _) => {
                     if *uid as i64 != self.user.id {
                         return Err(ApiError::forbidden(
@@ -176,10 +180,21 @@ impl Session {
                     }
                     None
                 }
-                Topic::Channel(cid, _) => {
-                    Some(access::readable_channel(&call, *cid as i64).await?.id)
+                Topic::Channel(cid, _) => match self.recent_check(*cid as i64) {
+                    Some(checked) => Some(checked),
+                    None => {
+                        let at = self.state.hub.revocations();
+                        let answer = crate::domain::NoAnswer;
+                        let call = self.call(&answer);
+                        Some(at.of(access::readable_channel(&call, *cid as i64).await?.id))
+                    }
+                },
+                Topic::Thread(tid, _) => {
+                    let at = self.state.hub.revocations();
+                    let answer = crate::domain::NoAnswer;
+                    let call = self.call(&answer);
+                    Some(at.of(threads::readable(&call, tid).await?.1.id))
                 }
-                Topic::Thread(tid, _) => Some(threads::readable(&call, tid).await?.1.id),
             };
             if let Some(old) = self.subs.get(id).cloned() {
                 // Same id reused: replace the old subscription.
@@ -195,10 +210,16 @@ impl Session {
             let dest: Arc<str> = Arc::from(dest);
             let id: Arc<str> = Arc::from(id);
             let hub = &self.state.hub;
-            let first = match grant {
-                Some(g) => match hub.subscribe_checked(&dest, &self.conn, &id, g, &checked_at) {
-                    Some(first) => first,
-                    None => continue,
+            let first = match checked {
+                Some(c) => match hub.subscribe_checked(&dest, &self.conn, &id, c) {
+                    Some(first) => {
+                        self.recent_check = Some((c, Instant::now()));
+                        first
+                    }
+                    None => {
+                        self.recent_check = None;
+                        continue;
+                    }
                 },
                 None => hub.subscribe(&dest, &self.conn, &id, None),
             };
@@ -212,6 +233,16 @@ impl Session {
             names::RATE_LIMITED,
             "Memberships of this channel kept changing while subscribing; subscribe again.",
         ))
+    }
+
+    /// The membership check of `channel` a subscription made within
+    /// [`CHECK_REUSE`], if any: a chat session subscribes to eight topics of its
+    /// channel at once, and one membership read serves them all. It stands only while
+    /// no revocation of the channel came since (the hub compares its counter when the
+    /// subscription is added, and a mismatch sends the check round again).
+    fn recent_check(&self, channel: i64) -> Option<CheckedAt> {
+        let (c, at) = self.recent_check?;
+        (c.channel == channel && at.elapsed() < CHECK_REUSE).then_some(c)
     }
 
     pub(super) async fn unsubscribe(&mut self, id: &str) {
