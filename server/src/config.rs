@@ -142,9 +142,10 @@ pub struct Config {
     pub presence_grace_ms: u64,
 
     /// After a restart, how long the users who were online when the server stopped have
-    /// to come back without their contacts hearing they went offline and online again;
-    /// those who do not are announced offline then. 0: everyone is announced as they
-    /// come back. Single node only (docs/protocol.md §13.4).
+    /// to come back without their contacts hearing they went offline and online again
+    /// (and those who were in a chat, to open it again without its participants hearing
+    /// it); those who do not are announced offline (gone from the chat) then. 0:
+    /// everyone is announced as they come back. Single node only (docs/protocol.md §13.4).
     #[arg(long, env = "CHATKITTY_PRESENCE_RESTORE_MS", default_value_t = 30000)]
     pub presence_restore_ms: u64,
 

@@ -667,6 +667,68 @@ async fn after_a_restart_only_real_presence_changes_are_announced() {
 }
 
 #[tokio::test]
+async fn after_a_restart_only_real_chat_changes_are_announced() {
+    // docs/protocol.md §13.4, "Restarts", for chat sessions: john was in the chat at
+    // the stop and comes back to it (nobody is told), ann was not and comes (announced),
+    // bob never does (announced gone when the window ends).
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let config = || {
+        let mut c = chatkitty_server::config::Config::for_tests(db.clone(), KEY);
+        c.files_dir = dir.path().join("files");
+        c.presence_restore_ms = 2000;
+        c
+    };
+    let first = chatkitty_server::spawn(config()).await.unwrap();
+    let host = first.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let mut john = Client::start(&host, "john").await;
+    let mut bob = Client::start(&host, "bob").await;
+    let _ann = Client::start(&host, "ann").await;
+    let (_, channel) = jane
+        .create_channel(json!({"type": "PRIVATE", "name": unique("room"),
+            "members": [{"username": "john"}, {"username": "bob"}, {"username": "ann"}]}))
+        .await
+        .unwrap();
+    for c in [&mut jane, &mut john, &mut bob] {
+        c.start_chat(&channel).await;
+    }
+    // The records are written in the background.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.stop().await;
+    drop((jane, john, bob));
+
+    let second = chatkitty_server::spawn(config()).await.unwrap();
+    let host = second.host();
+    let participants = channel["_topics"]["participants"].as_str().unwrap();
+    let mut jane = Client::start(&host, "jane").await;
+    jane.start_chat(&channel).await;
+    let mut john = Client::start(&host, "john").await;
+    john.start_chat(&channel).await;
+    jane.expect_no_event(participants, "channel.participant.active", QUIET)
+        .await;
+    let mut ann = Client::start(&host, "ann").await;
+    ann.start_chat(&channel).await;
+    let who = jane
+        .expect_event(participants, "channel.participant.active")
+        .await;
+    assert_eq!(who["name"], "ann");
+    let who = jane
+        .expect_event(participants, "channel.participant.inactive")
+        .await;
+    assert_eq!(who["name"], "bob");
+    jane.expect_no_event(participants, "channel.participant.inactive", QUIET)
+        .await;
+    // Once back, john's chat is an ordinary one: leaving it is announced.
+    john.disconnect().await;
+    let who = jane
+        .expect_event(participants, "channel.participant.inactive")
+        .await;
+    assert_eq!(who["name"], "john");
+    second.stop().await;
+}
+
+#[tokio::test]
 async fn non_members_cannot_read_subscribe_or_write_direct_and_private_channels() {
     let server = TestServer::start().await;
     let mut jane = Client::start(&server.host(), "jane").await;

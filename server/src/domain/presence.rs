@@ -86,7 +86,9 @@ fn remember(state: &AppState, user: i64, online: bool) {
 /// server stopped come back without being announced, within `--presence-restore-ms`;
 /// those who have not by then are announced offline. Without it a restart announces
 /// every returning user to each contact and channel (a million events for 10,000 users
-/// in channels of 100), which holds the server for seconds.
+/// in channels of 100), which holds the server for seconds. Chat sessions the same way:
+/// one open when the server stopped and opened again within the window is not
+/// announced to the channel's other participants; one that is not is announced ended.
 pub async fn restore(state: &AppState) {
     if !restoring(state) {
         return;
@@ -97,6 +99,10 @@ pub async fn restore(state: &AppState) {
             tracing::error!(error = ?e, "reading who was online");
             return;
         }
+    }
+    match state.store.participations().await {
+        Ok(pairs) => state.participants.restore(pairs),
+        Err(e) => tracing::error!(error = ?e, "reading who was in which chat"),
     }
     let state = state.clone();
     tokio::spawn(async move {
@@ -114,6 +120,16 @@ pub async fn restore(state: &AppState) {
                 }
                 Ok(None) => {}
                 Err(e) => tracing::error!(user = id, error = ?e, "restoring presence"),
+            }
+        }
+        for (cid, id) in state.participants.not_returned() {
+            match state.store.user_by_id(id).await {
+                Ok(Some(user)) => {
+                    announce_left_chat(&state, cid, &user);
+                    remember_chat(&state, cid, id, false);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(user = id, error = ?e, "restoring chat participation"),
             }
         }
     });
@@ -145,6 +161,10 @@ pub fn disconnected(state: &AppState, user: &UserRow) {
 /// participants hear it when the user became active cluster-wide.
 pub async fn entered_chat(state: &AppState, cid: i64, user: &UserRow) {
     if state.participants.enter(cid, user.id) && state.bus.entered(cid, user.id).await {
+        // In this chat when the server stopped: for the others nothing changed.
+        if state.participants.returned(cid, user.id) {
+            return;
+        }
         let me = state.render_user(user);
         state.publish_to_channel(
             cid,
@@ -153,6 +173,7 @@ pub async fn entered_chat(state: &AppState, cid: i64, user: &UserRow) {
             &me,
             Exclude::User(user.id),
         );
+        remember_chat(state, cid, user.id, true);
     }
 }
 
@@ -165,13 +186,36 @@ pub async fn left_chat(state: &AppState, cid: i64, user: &UserRow) {
         }
     }
     if state.participants.leave(cid, user.id) && state.bus.left(cid, user.id).await {
-        let me = state.render_user(user);
-        state.publish_to_channel(
-            cid,
-            ChannelTopic::Participants,
-            types::CHANNEL_PARTICIPANT_INACTIVE,
-            &me,
-            Exclude::User(user.id),
-        );
+        // A server stopping keeps its chat sessions recorded (they come back to the
+        // next, where nobody hears them enter again): nobody hears them leave either.
+        if restoring(state) && *state.shutdown.borrow() {
+            return;
+        }
+        announce_left_chat(state, cid, user);
+        remember_chat(state, cid, user.id, false);
     }
+}
+
+fn announce_left_chat(state: &AppState, cid: i64, user: &UserRow) {
+    let me = state.render_user(user);
+    state.publish_to_channel(
+        cid,
+        ChannelTopic::Participants,
+        types::CHANNEL_PARTICIPANT_INACTIVE,
+        &me,
+        Exclude::User(user.id),
+    );
+}
+
+/// Records whether `user` is in the chat of `channel` for the next start ([`remember`]).
+fn remember_chat(state: &AppState, channel: i64, user: i64, active: bool) {
+    if !restoring(state) {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = state.store.set_participating(channel, user, active).await {
+            tracing::warn!(channel, user, error = ?e, "recording chat participation");
+        }
+    });
 }

@@ -168,9 +168,27 @@ mod rate_tests {
 #[derive(Debug, Default)]
 pub struct Participants {
     counts: Mutex<HashMap<(i64, i64), u32>>,
+    /// (channel, user) chat sessions open when the server last stopped and not back.
+    restored: Mutex<HashSet<(i64, i64)>>,
 }
 
 impl Participants {
+    /// After a restart: the (channel, user) chat sessions open when the server stopped.
+    pub fn restore(&self, pairs: impl IntoIterator<Item = (i64, i64)>) {
+        lock(&self.restored).extend(pairs);
+    }
+
+    /// `user` entered the chat of `channel`: `true` if they were in it when the server
+    /// stopped (and are no longer waited for there).
+    pub fn returned(&self, channel: i64, user: i64) -> bool {
+        lock(&self.restored).remove(&(channel, user))
+    }
+
+    /// The restored chat sessions not back; none are waited for after this.
+    pub fn not_returned(&self) -> Vec<(i64, i64)> {
+        lock(&self.restored).drain().collect()
+    }
+
     /// A connection of `user` started a chat session in `channel`; `true` on 0→1.
     pub fn enter(&self, channel: i64, user: i64) -> bool {
         let mut counts = lock(&self.counts);

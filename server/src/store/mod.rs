@@ -464,6 +464,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0012_presence_online.sql"),
         postgres: include_str!("../../migrations/postgres/0012_presence_online.sql"),
     },
+    // Who is in which chat, across restarts.
+    Migration {
+        version: 13,
+        sqlite: include_str!("../../migrations/sqlite/0013_chat_participants.sql"),
+        postgres: include_str!("../../migrations/postgres/0013_chat_participants.sql"),
+    },
 ];
 
 impl Store {

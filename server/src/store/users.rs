@@ -86,6 +86,39 @@ impl Store {
             .await?)
     }
 
+    /// Records whether `user` has a chat session open in `channel`, for the next start
+    /// of the server (the presence module's restore, docs/protocol.md §13.4). A channel
+    /// or user deleted meanwhile makes it a no-op.
+    pub async fn set_participating(
+        &self,
+        channel: i64,
+        user: i64,
+        active: bool,
+    ) -> StoreResult<()> {
+        let q = if active {
+            "INSERT INTO chat_participants (channel_id, user_id) \
+             SELECT c.id, u.id FROM channels c, users u WHERE c.id = $1 AND u.id = $2 \
+             ON CONFLICT (channel_id, user_id) DO NOTHING"
+        } else {
+            "DELETE FROM chat_participants WHERE channel_id = $1 AND user_id = $2"
+        };
+        sqlx::query(q)
+            .bind(channel)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The (channel, user) chat sessions recorded open when the server last stopped.
+    pub async fn participations(&self) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT channel_id, user_id FROM chat_participants")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// Marks a user as authenticated (no longer a guest).
     pub async fn mark_authenticated(&self, id: i64) -> StoreResult<()> {
         sqlx::query("UPDATE users SET is_guest = 0 WHERE id = $1")
