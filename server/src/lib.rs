@@ -226,6 +226,7 @@ async fn serve(
     state
         .wait_connections_closed(Duration::from_secs(state.config.shutdown_grace_secs))
         .await;
+    domain::presence::write_records(&state).await;
     tracing::info!(open = state.open_connections(), "stopped");
     Ok(())
 }

@@ -41,6 +41,8 @@ pub struct Shared {
     pub presence: Presence,
     /// Active chat sessions.
     pub participants: Participants,
+    /// Presence changes not yet recorded for the next start (domain::presence).
+    pub pending_records: crate::realtime::tracker::PendingRecords,
     /// Typing users.
     pub typing: Typing,
     /// Token signing.
@@ -123,6 +125,7 @@ impl Shared {
             bus: Arc::new(bus),
             presence: Presence::default(),
             participants: Participants::default(),
+            pending_records: Default::default(),
             keys,
             verifier,
             apps,

@@ -69,17 +69,47 @@ fn restoring(state: &AppState) -> bool {
     state.config.presence_restore_ms > 0 && state.config.redis_url.is_none()
 }
 
+/// How long a change of presence or chat participation waits to be recorded with the
+/// ones after it: one write for all that came meanwhile, instead of one per user
+/// coming online (a fifth of a session start's server time).
+const RECORD_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Records `user`'s presence for the next start (in the background: nobody waits).
 fn remember(state: &AppState, user: i64, online: bool) {
-    if !restoring(state) {
-        return;
+    if restoring(state) && state.pending_records.online(user, online) {
+        schedule_records(state);
     }
+}
+
+/// Records whether `user` is in the chat of `channel` for the next start ([`remember`]).
+fn remember_chat(state: &AppState, channel: i64, user: i64, active: bool) {
+    if restoring(state) && state.pending_records.chat(channel, user, active) {
+        schedule_records(state);
+    }
+}
+
+/// Writes the changes recorded [`RECORD_DELAY`] from now, together. The records lag
+/// the truth by that much: a crash within it announces again whom it left out, as
+/// without records.
+fn schedule_records(state: &AppState) {
     let state = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = state.store.set_online(user, online).await {
-            tracing::warn!(user, error = ?e, "recording presence");
-        }
+        tokio::time::sleep(RECORD_DELAY).await;
+        write_records(&state).await;
     });
+}
+
+/// Writes the presence changes not recorded yet (also when the server stops).
+pub async fn write_records(state: &AppState) {
+    let r = state.pending_records.take();
+    if r.online.is_empty() && r.chats.is_empty() {
+        return;
+    }
+    let online: Vec<_> = r.online.into_iter().collect();
+    let chats: Vec<_> = r.chats.into_iter().collect();
+    if let Err(e) = state.store.record_presence(&online, &chats).await {
+        tracing::warn!(error = ?e, users = online.len(), chats = chats.len(), "recording presence");
+    }
 }
 
 /// At start-up (docs/protocol.md §13.4, "Restarts"): the users who were online when the
@@ -205,17 +235,4 @@ fn announce_left_chat(state: &AppState, cid: i64, user: &UserRow) {
         &me,
         Exclude::User(user.id),
     );
-}
-
-/// Records whether `user` is in the chat of `channel` for the next start ([`remember`]).
-fn remember_chat(state: &AppState, channel: i64, user: i64, active: bool) {
-    if !restoring(state) {
-        return;
-    }
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = state.store.set_participating(channel, user, active).await {
-            tracing::warn!(channel, user, error = ?e, "recording chat participation");
-        }
-    });
 }

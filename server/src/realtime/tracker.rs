@@ -219,6 +219,46 @@ impl Participants {
     }
 }
 
+/// Presence and chat-participation changes waiting to be recorded for the next start
+/// (the presence module's restore): the last change of each user and (channel, user),
+/// taken all together by one write.
+#[derive(Debug, Default)]
+pub struct PendingRecords {
+    inner: Mutex<Records>,
+}
+
+/// What [`PendingRecords::take`] hands to the write.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Records {
+    /// User → online.
+    pub online: HashMap<i64, bool>,
+    /// (channel, user) → in the chat.
+    pub chats: HashMap<(i64, i64), bool>,
+    scheduled: bool,
+}
+
+impl PendingRecords {
+    /// Records that `user` is (not) online; `true` when no write is scheduled yet (the
+    /// caller schedules one).
+    pub fn online(&self, user: i64, online: bool) -> bool {
+        let mut r = lock(&self.inner);
+        r.online.insert(user, online);
+        !std::mem::replace(&mut r.scheduled, true)
+    }
+
+    /// Records that `user` is (not) in the chat of `channel`; see [`PendingRecords::online`].
+    pub fn chat(&self, channel: i64, user: i64, active: bool) -> bool {
+        let mut r = lock(&self.inner);
+        r.chats.insert((channel, user), active);
+        !std::mem::replace(&mut r.scheduled, true)
+    }
+
+    /// Everything recorded since the last call; the next change schedules a write again.
+    pub fn take(&self) -> Records {
+        std::mem::take(&mut *lock(&self.inner))
+    }
+}
+
 /// Typing state per (thread, user) with its channel and the time it lapses. The main
 /// thread of a channel is `main-<id>`.
 #[derive(Debug)]
@@ -398,5 +438,21 @@ mod tests {
         gone.sort();
         assert_eq!(gone, ["main-7", "standalone-3"]);
         assert!(t.stop("main-8", 1));
+    }
+
+    #[test]
+    fn pending_records_keep_the_last_change_and_ask_for_one_write_at_a_time() {
+        let p = PendingRecords::default();
+        assert!(p.online(1, true), "the first change schedules a write");
+        assert!(!p.chat(5, 1, true), "one is scheduled already");
+        assert!(!p.online(1, false));
+        assert!(!p.chat(5, 2, true));
+        let r = p.take();
+        assert_eq!(r.online, HashMap::from([(1, false)]));
+        assert_eq!(r.chats, HashMap::from([((5, 1), true), ((5, 2), true)]));
+        assert!(
+            p.chat(5, 1, false),
+            "taken: the next change schedules again"
+        );
     }
 }

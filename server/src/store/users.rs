@@ -67,15 +67,73 @@ impl Store {
         Ok(())
     }
 
-    /// Records whether `user` is online, for the next start of the server (the presence
-    /// module's restore, docs/protocol.md §13.4).
-    pub async fn set_online(&self, user: i64, online: bool) -> StoreResult<()> {
-        let q = if online {
-            "INSERT INTO presence_online (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING"
-        } else {
-            "DELETE FROM presence_online WHERE user_id = $1"
+    /// Records who is online and who is in which chat, for the next start of the server
+    /// (the presence module's restore, docs/protocol.md §13.4): one transaction of at
+    /// most four statements per [`RECORDS_PER_STATEMENT`] changes. A user or channel
+    /// deleted meanwhile is left out.
+    pub async fn record_presence(
+        &self,
+        online: &[(i64, bool)],
+        chats: &[((i64, i64), bool)],
+    ) -> StoreResult<()> {
+        let ids = |on: bool| -> Vec<i64> {
+            online
+                .iter()
+                .filter(|(_, o)| *o == on)
+                .map(|(u, _)| *u)
+                .collect()
         };
-        sqlx::query(q).bind(user).execute(&self.pool).await?;
+        let pairs = |on: bool| -> Vec<(i64, i64)> {
+            chats
+                .iter()
+                .filter(|(_, a)| *a == on)
+                .map(|(p, _)| *p)
+                .collect()
+        };
+        let mut tx = self.pool.begin().await?;
+        for (on, sql) in [
+            (
+                true,
+                "INSERT INTO presence_online (user_id) SELECT id FROM users WHERE id IN ({}) \
+                    ON CONFLICT (user_id) DO NOTHING",
+            ),
+            (false, "DELETE FROM presence_online WHERE user_id IN ({})"),
+        ] {
+            for chunk in ids(on).chunks(RECORDS_PER_STATEMENT) {
+                let list = placeholders(chunk.len(), 1);
+                let sql = sql.replace("{}", &list);
+                let mut q = sqlx::query(safe(&sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        for (on, sql) in [
+            (
+                true,
+                "INSERT INTO chat_participants (channel_id, user_id) \
+                    SELECT v.column1, v.column2 FROM (VALUES {}) AS v \
+                    WHERE EXISTS (SELECT 1 FROM channels WHERE id = v.column1) \
+                    AND EXISTS (SELECT 1 FROM users WHERE id = v.column2) \
+                    ON CONFLICT (channel_id, user_id) DO NOTHING",
+            ),
+            (
+                false,
+                "DELETE FROM chat_participants WHERE (channel_id, user_id) IN (VALUES {})",
+            ),
+        ] {
+            for chunk in pairs(on).chunks(RECORDS_PER_STATEMENT) {
+                let list = placeholders(chunk.len(), 2);
+                let sql = sql.replace("{}", &list);
+                let mut q = sqlx::query(safe(&sql));
+                for (c, u) in chunk {
+                    q = q.bind(*c).bind(*u);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -84,30 +142,6 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT user_id FROM presence_online")
             .fetch_all(&self.pool)
             .await?)
-    }
-
-    /// Records whether `user` has a chat session open in `channel`, for the next start
-    /// of the server (the presence module's restore, docs/protocol.md §13.4). A channel
-    /// or user deleted meanwhile makes it a no-op.
-    pub async fn set_participating(
-        &self,
-        channel: i64,
-        user: i64,
-        active: bool,
-    ) -> StoreResult<()> {
-        let q = if active {
-            "INSERT INTO chat_participants (channel_id, user_id) \
-             SELECT c.id, u.id FROM channels c, users u WHERE c.id = $1 AND u.id = $2 \
-             ON CONFLICT (channel_id, user_id) DO NOTHING"
-        } else {
-            "DELETE FROM chat_participants WHERE channel_id = $1 AND user_id = $2"
-        };
-        sqlx::query(q)
-            .bind(channel)
-            .bind(user)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// The (channel, user) chat sessions recorded open when the server last stopped.
@@ -242,5 +276,38 @@ impl Store {
             .map(|(_, b)| *b)
             .collect();
         Ok((blockers, blocked))
+    }
+}
+
+/// Rows of one statement of [`Store::record_presence`] (SQLite takes 32,766 parameters).
+pub const RECORDS_PER_STATEMENT: usize = 500;
+
+/// `n` groups of `width` placeholders: `($1, $2), ($3, $4)` for a width of 2, `$1, $2`
+/// for 1.
+fn placeholders(n: usize, width: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let one = (0..width)
+                .map(|k| format!("${}", i * width + k + 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if width == 1 {
+                one
+            } else {
+                format!("({one})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_of_one_and_of_two() {
+        assert_eq!(placeholders(3, 1), "$1, $2, $3");
+        assert_eq!(placeholders(2, 2), "($1, $2), ($3, $4)");
     }
 }
