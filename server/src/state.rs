@@ -243,6 +243,16 @@ impl Shared {
         self.presence.is_online(user) || self.bus.online_elsewhere(user)
     }
 
+    /// Whether `user` is shown online to others: online, or online when the server
+    /// stopped and still within the window to come back in (docs/protocol.md §13.4,
+    /// "Restarts"): their return is not announced, so a client that read them in the
+    /// meantime must already see them online; if they do not return, their going
+    /// offline is announced when the window ends. (Notifications go by
+    /// [`Shared::user_online`]: whether they can be reached now.)
+    pub fn user_shown_online(&self, user: i64) -> bool {
+        self.user_online(user) || self.presence.awaited(user)
+    }
+
     /// Whether `user` has a chat session in `channel` on any node.
     pub fn participant_active(&self, channel: i64, user: i64) -> bool {
         self.participants.is_active(channel, user) || self.bus.active_elsewhere(channel, user)

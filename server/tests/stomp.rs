@@ -621,6 +621,15 @@ async fn presence_changes_when_the_last_connection_opens_and_closes() {
         .await;
 }
 
+/// Whether the other member of `dm` reads as online to `me`.
+async fn other_online(me: &mut Client, dm: &Value) -> bool {
+    let members = dm["_relays"]["members"].as_str().unwrap();
+    let page = me.relay(members, &[]).await.unwrap();
+    let users = page["_embedded"]["users"].as_array().unwrap();
+    let other = users.iter().find(|u| u["name"] != me.username).unwrap();
+    other["presence"]["online"].as_bool().unwrap()
+}
+
 #[tokio::test]
 async fn after_a_restart_only_real_presence_changes_are_announced() {
     // docs/protocol.md §13.4, "Restarts": john was online at the stop and comes back
@@ -640,8 +649,9 @@ async fn after_a_restart_only_real_presence_changes_are_announced() {
     let john = Client::start(&host, "john").await;
     let bob = Client::start(&host, "bob").await;
     let mut ann = Client::start(&host, "ann").await;
+    let mut dms = Vec::new();
     for other in ["john", "bob", "ann"] {
-        jane.direct_with(other).await;
+        dms.push(jane.direct_with(other).await);
     }
     ann.disconnect().await;
     drop(ann);
@@ -655,6 +665,11 @@ async fn after_a_restart_only_real_presence_changes_are_announced() {
     let host = second.host();
     let mut jane = Client::start(&host, "jane").await;
     let contacts = jane.topic("contacts");
+    // Read before they are back: john and bob as they were at the stop (online: john's
+    // return will not be announced), ann offline.
+    assert!(other_online(&mut jane, &dms[0]).await, "john");
+    assert!(other_online(&mut jane, &dms[1]).await, "bob");
+    assert!(!other_online(&mut jane, &dms[2]).await, "ann");
     let _john = Client::start(&host, "john").await;
     jane.expect_no_event(&contacts, "contact.presence.changed", QUIET)
         .await;
@@ -663,6 +678,12 @@ async fn after_a_restart_only_real_presence_changes_are_announced() {
     assert_eq!(jane.expect_contact_presence().await, ("bob".into(), false));
     jane.expect_no_event(&contacts, "contact.presence.changed", QUIET)
         .await;
+    // Announced offline, read offline.
+    assert!(
+        !other_online(&mut jane, &dms[1]).await,
+        "bob after the window"
+    );
+    assert!(other_online(&mut jane, &dms[0]).await, "john, back");
     second.stop().await;
 }
 

@@ -48,7 +48,7 @@ pub struct ThreadView {
 impl Shared {
     /// A user as seen by others.
     pub fn render_user(&self, u: &UserRow) -> res::User {
-        let online = self.user_online(u.id);
+        let online = self.user_shown_online(u.id);
         let invisible = u.presence_status == "INVISIBLE";
         let status = if !online || invisible {
             "OFFLINE".to_owned()

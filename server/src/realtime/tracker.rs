@@ -41,6 +41,11 @@ impl Presence {
         lock(&self.restored).remove(&user)
     }
 
+    /// Whether `user` was online when the server stopped and is still waited for.
+    pub fn awaited(&self, user: i64) -> bool {
+        lock(&self.restored).contains(&user)
+    }
+
     /// The restored users who have not come back; none are waited for after this.
     pub fn not_returned(&self) -> Vec<i64> {
         lock(&self.restored).drain().collect()
