@@ -621,6 +621,14 @@ async fn presence_changes_when_the_last_connection_opens_and_closes() {
         .await;
 }
 
+/// A server on `db` that restores presence within 2 s of a restart.
+fn restoring(db: &str, dir: &tempfile::TempDir) -> chatkitty_server::config::Config {
+    let mut c = chatkitty_server::config::Config::for_tests(db.to_owned(), KEY);
+    c.files_dir = dir.path().join("files");
+    c.presence_restore_ms = 2000;
+    c
+}
+
 /// Whether the other member of `dm` reads as online to `me`.
 async fn other_online(me: &mut Client, dm: &Value) -> bool {
     let members = dm["_relays"]["members"].as_str().unwrap();
@@ -637,12 +645,7 @@ async fn after_a_restart_only_real_presence_changes_are_announced() {
     // (announced offline when the window ends).
     let dir = tempfile::tempdir().unwrap();
     let db = test_database(&dir).await;
-    let config = || {
-        let mut c = chatkitty_server::config::Config::for_tests(db.clone(), KEY);
-        c.files_dir = dir.path().join("files");
-        c.presence_restore_ms = 2000;
-        c
-    };
+    let config = || restoring(&db, &dir);
     let first = chatkitty_server::spawn(config()).await.unwrap();
     let host = first.host();
     let mut jane = Client::start(&host, "jane").await;
@@ -694,12 +697,7 @@ async fn after_a_restart_only_real_chat_changes_are_announced() {
     // bob never does (announced gone when the window ends).
     let dir = tempfile::tempdir().unwrap();
     let db = test_database(&dir).await;
-    let config = || {
-        let mut c = chatkitty_server::config::Config::for_tests(db.clone(), KEY);
-        c.files_dir = dir.path().join("files");
-        c.presence_restore_ms = 2000;
-        c
-    };
+    let config = || restoring(&db, &dir);
     let first = chatkitty_server::spawn(config()).await.unwrap();
     let host = first.host();
     let mut jane = Client::start(&host, "jane").await;
