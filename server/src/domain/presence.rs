@@ -101,7 +101,8 @@ fn schedule_records(state: &AppState) {
 
 /// Writes the presence changes not recorded yet (also when the server stops).
 pub async fn write_records(state: &AppState) {
-    let r = state.pending_records.take();
+    // Held until written: the writes go one after the other, in the order of the changes.
+    let (r, _turn) = state.pending_records.take().await;
     if r.online.is_empty() && r.chats.is_empty() {
         return;
     }

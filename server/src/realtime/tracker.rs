@@ -230,6 +230,9 @@ impl Participants {
 #[derive(Debug, Default)]
 pub struct PendingRecords {
     inner: Mutex<Records>,
+    /// Held from [`PendingRecords::take`] until the write of what it took is done:
+    /// writes one after the other, so an older change cannot land after a newer one.
+    writing: tokio::sync::Mutex<()>,
 }
 
 /// What [`PendingRecords::take`] hands to the write.
@@ -258,9 +261,12 @@ impl PendingRecords {
         !std::mem::replace(&mut r.scheduled, true)
     }
 
-    /// Everything recorded since the last call; the next change schedules a write again.
-    pub fn take(&self) -> Records {
-        std::mem::take(&mut *lock(&self.inner))
+    /// Everything recorded since the last call, once the write of the previous call's is
+    /// done (the guard: hold it until this one's is); the next change schedules a write
+    /// again.
+    pub async fn take(&self) -> (Records, tokio::sync::MutexGuard<'_, ()>) {
+        let turn = self.writing.lock().await;
+        (std::mem::take(&mut *lock(&self.inner)), turn)
     }
 }
 
@@ -445,19 +451,33 @@ mod tests {
         assert!(t.stop("main-8", 1));
     }
 
-    #[test]
-    fn pending_records_keep_the_last_change_and_ask_for_one_write_at_a_time() {
+    #[tokio::test]
+    async fn pending_records_keep_the_last_change_and_ask_for_one_write_at_a_time() {
         let p = PendingRecords::default();
         assert!(p.online(1, true), "the first change schedules a write");
         assert!(!p.chat(5, 1, true), "one is scheduled already");
         assert!(!p.online(1, false));
         assert!(!p.chat(5, 2, true));
-        let r = p.take();
+        let (r, turn) = p.take().await;
         assert_eq!(r.online, HashMap::from([(1, false)]));
         assert_eq!(r.chats, HashMap::from([((5, 1), true), ((5, 2), true)]));
         assert!(
             p.chat(5, 1, false),
             "taken: the next change schedules again"
         );
+        // The next take waits until the write of the first is done.
+        let next = p.take();
+        tokio::pin!(next);
+        assert!(futures_poll_once(next.as_mut()).is_none(), "still writing");
+        drop(turn);
+        assert_eq!(next.await.0.chats, HashMap::from([((5, 1), false)]));
+    }
+
+    fn futures_poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
+        let waker = std::task::Waker::noop();
+        match f.poll(&mut std::task::Context::from_waker(waker)) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        }
     }
 }

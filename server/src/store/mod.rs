@@ -1180,10 +1180,7 @@ impl Store {
         let keys: Vec<&str> = ms.iter().filter_map(|m| m.idempotency_key).collect();
         let mut used: HashMap<String, MessageRow> = HashMap::new();
         if !keys.is_empty() {
-            let list = (0..keys.len())
-                .map(|i| format!("${}", i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = placeholders(keys.len(), 1, 3);
             let sql = format!(
                 "SELECT {MESSAGE_COLS}, g.idempotency_key FROM messages g \
                  WHERE g.channel_id = $1 AND g.user_id = $2 AND g.idempotency_key IN ({list})"
@@ -1346,17 +1343,27 @@ async fn keep_wal_small(pool: AnyPool) {
 /// `INSERT INTO messages … RETURNING id` of `rows` new messages, each bound by
 /// [`bind_new`] in turn.
 fn insert_sql(rows: usize) -> String {
-    let values = (0..rows)
+    let values = placeholders(rows, INSERT_COLS, 1);
+    format!("INSERT INTO messages ({INSERT_COLUMNS}) VALUES {values} RETURNING id")
+}
+
+/// `n` groups of `width` numbered placeholders, the first `$first`: `($1, $2), ($3, $4)`
+/// for two groups of 2 from 1, `$3, $4` for two of 1 from 3.
+fn placeholders(n: usize, width: usize, first: usize) -> String {
+    (0..n)
         .map(|i| {
-            let first = i * INSERT_COLS + 1;
-            let params: Vec<String> = (first..first + INSERT_COLS)
-                .map(|n| format!("${n}"))
-                .collect();
-            format!("({})", params.join(", "))
+            let one = (0..width)
+                .map(|k| format!("${}", first + i * width + k))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if width == 1 {
+                one
+            } else {
+                format!("({one})")
+            }
         })
         .collect::<Vec<_>>()
-        .join(", ");
-    format!("INSERT INTO messages ({INSERT_COLUMNS}) VALUES {values} RETURNING id")
+        .join(", ")
 }
 
 /// Binds a new message's `INSERT_COLUMNS`.
@@ -1532,10 +1539,17 @@ pub use crate::clock::now_ms;
 
 #[cfg(test)]
 mod tests {
-    use super::{split_sql, Store};
+    use super::{placeholders, split_sql, Store};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn placeholders_are_numbered_in_groups_from_the_first() {
+        assert_eq!(placeholders(3, 1, 1), "$1, $2, $3");
+        assert_eq!(placeholders(2, 1, 3), "$3, $4");
+        assert_eq!(placeholders(2, 2, 1), "($1, $2), ($3, $4)");
+    }
 
     /// Frames in the SQLite write-ahead log (a passive checkpoint reports them).
     async fn wal_frames(store: &Store) -> i64 {

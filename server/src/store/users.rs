@@ -1,6 +1,8 @@
 //! Users: profile updates, listing, blocking.
 
-use super::{escape_like, now_ms, safe, user_row, Store, StoreResult, USER_COLS, USER_COLUMNS};
+use super::{
+    escape_like, now_ms, placeholders, safe, user_row, Store, StoreResult, USER_COLS, USER_COLUMNS,
+};
 use crate::store::UserRow;
 
 /// A block-list entry.
@@ -100,7 +102,7 @@ impl Store {
             (false, "DELETE FROM presence_online WHERE user_id IN ({})"),
         ] {
             for chunk in ids(on).chunks(RECORDS_PER_STATEMENT) {
-                let list = placeholders(chunk.len(), 1);
+                let list = placeholders(chunk.len(), 1, 1);
                 let sql = sql.replace("{}", &list);
                 let mut q = sqlx::query(safe(&sql));
                 for id in chunk {
@@ -124,7 +126,7 @@ impl Store {
             ),
         ] {
             for chunk in pairs(on).chunks(RECORDS_PER_STATEMENT) {
-                let list = placeholders(chunk.len(), 2);
+                let list = placeholders(chunk.len(), 2, 1);
                 let sql = sql.replace("{}", &list);
                 let mut q = sqlx::query(safe(&sql));
                 for (c, u) in chunk {
@@ -280,34 +282,4 @@ impl Store {
 }
 
 /// Rows of one statement of [`Store::record_presence`] (SQLite takes 32,766 parameters).
-pub const RECORDS_PER_STATEMENT: usize = 500;
-
-/// `n` groups of `width` placeholders: `($1, $2), ($3, $4)` for a width of 2, `$1, $2`
-/// for 1.
-fn placeholders(n: usize, width: usize) -> String {
-    (0..n)
-        .map(|i| {
-            let one = (0..width)
-                .map(|k| format!("${}", i * width + k + 1))
-                .collect::<Vec<_>>()
-                .join(", ");
-            if width == 1 {
-                one
-            } else {
-                format!("({one})")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::placeholders;
-
-    #[test]
-    fn placeholders_number_rows_of_one_and_of_two() {
-        assert_eq!(placeholders(3, 1), "$1, $2, $3");
-        assert_eq!(placeholders(2, 2), "($1, $2), ($3, $4)");
-    }
-}
+const RECORDS_PER_STATEMENT: usize = 500;
