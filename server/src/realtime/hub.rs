@@ -393,12 +393,87 @@ pub struct CheckedAt {
     count: u64,
 }
 
+/// Past this many subscribers, a destination also indexes them by connection
+/// ([`Subscribers`]).
+const INDEX_FROM: usize = 16;
+
+/// A destination's subscribers: the list the fan-out walks, and, once it holds more than
+/// [`INDEX_FROM`], where each connection sits in it, so that a connection's subscription
+/// is found, added or removed without scanning the others (a chat session entering or
+/// leaving a channel that thousands follow takes the hub's write lock eight times).
+/// Most destinations (a user's own topics) have one subscriber and no index.
+struct Subscribers {
+    list: Vec<TopicSub>,
+    /// Boxed: a pointer in each of the many destinations without one, not an empty
+    /// map's 48 bytes.
+    #[allow(clippy::box_collection)]
+    at: Option<Box<HashMap<ConnId, usize>>>,
+}
+
+impl Subscribers {
+    fn new() -> Subscribers {
+        // Room for one, not the four a first push makes room for (ten user topics per
+        // session, one subscriber each).
+        Subscribers {
+            list: Vec::with_capacity(1),
+            at: None,
+        }
+    }
+
+    fn position(&self, conn: ConnId) -> Option<usize> {
+        match &self.at {
+            Some(at) => at.get(&conn).copied(),
+            None => self.list.iter().position(|s| s.conn.id == conn),
+        }
+    }
+
+    fn push(&mut self, sub: TopicSub) {
+        let (id, i) = (sub.conn.id, self.list.len());
+        self.list.push(sub);
+        match &mut self.at {
+            Some(at) => {
+                at.insert(id, i);
+            }
+            None if self.list.len() > INDEX_FROM => {
+                let at = self.list.iter().enumerate().map(|(i, s)| (s.conn.id, i));
+                self.at = Some(Box::new(at.collect()));
+            }
+            None => {}
+        }
+    }
+
+    /// Removes the subscription at `i`; the last one takes its place.
+    fn swap_remove(&mut self, i: usize) -> TopicSub {
+        let gone = self.list.swap_remove(i);
+        if let Some(at) = &mut self.at {
+            at.remove(&gone.conn.id);
+            if let Some(moved) = self.list.get(i) {
+                at.insert(moved.conn.id, i);
+            }
+            // Dropped well below the threshold, so that a list hovering around it
+            // does not build the index again and again.
+            if self.list.len() <= INDEX_FROM / 2 {
+                self.at = None;
+            }
+        }
+        gone
+    }
+
+    fn remove(&mut self, conn: ConnId) -> Option<TopicSub> {
+        self.position(conn).map(|i| self.swap_remove(i))
+    }
+}
+
+/// A channel's granted subscriptions: user → (destination, connection) of each.
+type ChannelGrants = HashMap<i64, Vec<(Arc<str>, ConnId)>>;
+
 /// Subscriptions by destination, and those granted by channel membership by channel.
 #[derive(Default)]
 struct Table {
-    topics: HashMap<Arc<str>, Vec<TopicSub>>,
-    /// Channel → (user, destination, connection) of each granted subscription.
-    grants: HashMap<i64, Vec<(i64, Arc<str>, ConnId)>>,
+    topics: HashMap<Arc<str>, Subscribers>,
+    /// Channel → user → (destination, connection) of each granted subscription: a
+    /// member's removal, and a subscription's end, touch that member's entries only.
+    grants: HashMap<i64, ChannelGrants>,
     /// Revocations so far, by channel modulo [`REVOCATION_STRIPES`].
     revocations: [u64; REVOCATION_STRIPES],
 }
@@ -408,13 +483,21 @@ fn stripe(channel: i64) -> usize {
 }
 
 impl Table {
-    fn forget_grant(&mut self, grant: Option<i64>, dest: &str, conn: ConnId) {
-        let Some(channel) = grant else { return };
-        if let Some(list) = self.grants.get_mut(&channel) {
-            list.retain(|(_, d, c)| !(*c == conn && d.as_ref() == dest));
+    /// Forgets the grant of a subscription that ended: `sub` held `dest`.
+    fn forget_grant(&mut self, sub: &TopicSub, dest: &str) {
+        let Some(channel) = sub.grant else { return };
+        let Some(users) = self.grants.get_mut(&channel) else {
+            return;
+        };
+        let user = sub.conn.user_id;
+        if let Some(list) = users.get_mut(&user) {
+            list.retain(|(d, c)| !(*c == sub.conn.id && d.as_ref() == dest));
             if list.is_empty() {
-                self.grants.remove(&channel);
+                users.remove(&user);
             }
+        }
+        if users.is_empty() {
+            self.grants.remove(&channel);
         }
     }
 }
@@ -516,14 +599,12 @@ impl Hub {
             Some((k, _)) => k.clone(),
             None => dest.clone(),
         };
-        // Most destinations (a user's own topics) have one subscriber: room for one,
-        // not the four a first push makes room for (ten user topics per session).
         let subs = table
             .topics
             .entry(dest.clone())
-            .or_insert_with(|| Vec::with_capacity(1));
-        if let Some(s) = subs.iter_mut().find(|s| s.conn.id == conn.id) {
-            s.refs += 1;
+            .or_insert_with(Subscribers::new);
+        if let Some(i) = subs.position(conn.id) {
+            subs.list[i].refs += 1;
             return false;
         }
         subs.push(TopicSub {
@@ -537,7 +618,9 @@ impl Hub {
                 .grants
                 .entry(channel)
                 .or_default()
-                .push((conn.user_id, dest, conn.id));
+                .entry(conn.user_id)
+                .or_default()
+                .push((dest, conn.id));
         }
         true
     }
@@ -549,18 +632,18 @@ impl Hub {
         let Some(subs) = table.topics.get_mut(dest) else {
             return false;
         };
-        let Some(i) = subs.iter().position(|s| s.conn.id == conn) else {
+        let Some(i) = subs.position(conn) else {
             return false;
         };
-        subs[i].refs -= 1;
-        if subs[i].refs > 0 {
+        subs.list[i].refs -= 1;
+        if subs.list[i].refs > 0 {
             return false;
         }
         let gone = subs.swap_remove(i);
-        if subs.is_empty() {
+        if subs.list.is_empty() {
             table.topics.remove(dest);
         }
-        table.forget_grant(gone.grant, dest, conn);
+        table.forget_grant(&gone, dest);
         true
     }
 
@@ -568,21 +651,17 @@ impl Hub {
     pub fn remove_all<'a>(&self, conn: ConnId, dests: impl IntoIterator<Item = &'a str>) {
         let mut table = self.write();
         for dest in dests {
-            let mut grant = None;
-            if let Some(subs) = table.topics.get_mut(dest) {
-                subs.retain(|s| {
-                    if s.conn.id == conn {
-                        grant = grant.or(s.grant);
-                        false
-                    } else {
-                        true
-                    }
-                });
-                if subs.is_empty() {
-                    table.topics.remove(dest);
-                }
+            let Some(subs) = table.topics.get_mut(dest) else {
+                continue;
+            };
+            // One entry per connection and destination (`refs` counts the rest).
+            let gone = subs.remove(conn);
+            if subs.list.is_empty() {
+                table.topics.remove(dest);
             }
-            table.forget_grant(grant, dest, conn);
+            if let Some(gone) = gone {
+                table.forget_grant(&gone, dest);
+            }
         }
     }
 
@@ -595,22 +674,31 @@ impl Hub {
         // Counted even when nothing is held yet: a subscription checked before this
         // revocation and not yet added must not be added (`subscribe_checked`).
         table.revocations[stripe(channel)] += 1;
-        let Some(list) = table.grants.remove(&channel) else {
-            return 0;
+        let ended: Vec<(Arc<str>, ConnId)> = match user {
+            None => table
+                .grants
+                .remove(&channel)
+                .into_iter()
+                .flat_map(HashMap::into_values)
+                .flatten()
+                .collect(),
+            Some(u) => {
+                let Some(users) = table.grants.get_mut(&channel) else {
+                    return 0;
+                };
+                let list = users.remove(&u).unwrap_or_default();
+                if users.is_empty() {
+                    table.grants.remove(&channel);
+                }
+                list
+            }
         };
-        let (ended, kept): (Vec<_>, Vec<_>) = list
-            .into_iter()
-            .partition(|(u, _, _)| user.is_none_or(|x| x == *u));
-        if !kept.is_empty() {
-            table.grants.insert(channel, kept);
-        }
-        for (_, dest, conn) in &ended {
+        for (dest, conn) in &ended {
             if let Some(subs) = table.topics.get_mut(dest) {
-                if let Some(i) = subs.iter().position(|s| s.conn.id == *conn) {
-                    let gone = subs.swap_remove(i);
+                if let Some(gone) = subs.remove(*conn) {
                     gone.conn.revoked(dest.clone());
                 }
-                if subs.is_empty() {
+                if subs.list.is_empty() {
                     table.topics.remove(dest);
                 }
             }
@@ -620,7 +708,7 @@ impl Hub {
 
     /// Number of (destination, connection) subscriptions held (for tests and metrics).
     pub fn subscription_count(&self) -> usize {
-        self.read().topics.values().map(Vec::len).sum()
+        self.read().topics.values().map(|s| s.list.len()).sum()
     }
 
     /// Number of destinations with at least one subscriber.
@@ -640,7 +728,7 @@ impl Hub {
         // Encoded once; each subscriber's frame adds its subscription and message id.
         let shared = SharedMessage::new(dest, header::JSON, body);
         let mut id = String::with_capacity(self.node.len() + 12);
-        for s in subs {
+        for s in &subs.list {
             if exclude.skips(&s.conn) {
                 continue;
             }
@@ -948,6 +1036,52 @@ mod tests {
     }
 
     #[test]
+    fn subscribers_past_the_index_threshold_are_found_added_and_removed_as_below_it() {
+        let hub = Hub::new("n");
+        let dest: Arc<str> = "/topic/v1/channels/5/messages".into();
+        let typing: Arc<str> = "/topic/v1/channels/5/typing".into();
+        let n = INDEX_FROM as u64 * 3;
+        let conns: Vec<_> = (0..n).map(|i| conn(i, i as i64 % 10, 8)).collect();
+        for (c, _, _) in &conns {
+            assert!(hub.subscribe(&dest, c, &"s".into(), Some(5)));
+            assert!(hub.subscribe(&typing, c, &"t".into(), Some(5)));
+        }
+        // A second subscription of an indexed connection counts, not adds.
+        assert!(!hub.subscribe(&dest, &conns[40].0, &"s2".into(), Some(5)));
+        assert!(!hub.unsubscribe(&dest, 40));
+        // Removed from the middle, the front and the end: the list is reordered under
+        // the index.
+        assert!(hub.unsubscribe(&dest, 20));
+        assert!(hub.unsubscribe(&dest, 0));
+        hub.remove_all(n - 1, [dest.as_ref(), typing.as_ref()]);
+        assert!(!hub.unsubscribe(&dest, 20), "already gone");
+        let mut left: Vec<u64> = (0..n).filter(|i| ![0, 20, n - 1].contains(i)).collect();
+        assert_eq!(hub.deliver(&dest, "{}", Exclude::Nobody), left.len());
+        // User 3's member removal ends theirs (connections 3, 13, 23, 33 and 43) on both
+        // topics, and nobody else's.
+        assert_eq!(hub.revoke(Some(3), 5), 2 * 5);
+        left.retain(|i| i % 10 != 3);
+        assert_eq!(hub.deliver(&dest, "{}", Exclude::Nobody), left.len());
+        // Down below the threshold (the index is dropped) and up again.
+        for &i in &left[..left.len() - 4] {
+            assert!(hub.unsubscribe(&dest, i));
+        }
+        assert_eq!(hub.deliver(&dest, "{}", Exclude::Nobody), 4);
+        for &i in &left[..left.len() - 4] {
+            assert!(hub.subscribe(&dest, &conns[i as usize].0, &"s".into(), Some(5)));
+        }
+        assert_eq!(hub.deliver(&dest, "{}", Exclude::Nobody), left.len());
+        for &i in &left {
+            assert!(hub.unsubscribe(&dest, i), "{i} found");
+        }
+        assert_eq!(hub.deliver(&dest, "{}", Exclude::Nobody), 0);
+        // The channel's deletion ends what is left: typing, which 0 and 20 kept too.
+        assert_eq!(hub.revoke(None, 5), left.len() + 2);
+        assert_eq!(hub.subscription_count(), 0);
+        assert_eq!(hub.revoke(None, 5), 0);
+    }
+
+    #[test]
     fn message_frames_carry_the_headers_the_client_needs() {
         let f = message_frame(
             "/topic/v1/users/1/channels",
@@ -969,5 +1103,66 @@ mod tests {
             assert!(f.contains(h), "{h} missing in {f}");
         }
         assert!(f.ends_with("\n\n{\"a\":1}\0"));
+    }
+
+    /// Figures, not a test (`#[ignore]`d; bench/README.md "Subscription changes in a
+    /// large channel"): the hub's time for one more chat session (eight granted
+    /// subscriptions) to enter and leave a channel that `n` chat sessions follow, and
+    /// for one member's removal to end theirs. Run with
+    /// `cargo test --release -p chatkitty-server --lib hub_figures -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn hub_figures() {
+        const TOPICS: [&str; 8] = [
+            "messages",
+            "typing",
+            "keystrokes",
+            "participants",
+            "events",
+            "reactions",
+            "read-receipts",
+            "threads",
+        ];
+        let dests: Vec<Arc<str>> = TOPICS
+            .iter()
+            .map(|t| Arc::from(format!("/topic/v1/channels/5/{t}")))
+            .collect();
+        let sub: Arc<str> = "s".into();
+        for n in [100u64, 1_000, 10_000, 50_000] {
+            let hub = Hub::new("n");
+            let mut keep = Vec::new();
+            for i in 0..n {
+                let (c, rx, _) = conn(i, i as i64, 1);
+                for d in &dests {
+                    hub.subscribe(d, &c, &sub, Some(5));
+                }
+                keep.push((c, rx));
+            }
+            let rounds = 2_000;
+            let started = std::time::Instant::now();
+            for r in 0..rounds {
+                let id = n + r;
+                let (c, _rx, _) = conn(id, id as i64, 1);
+                for d in &dests {
+                    hub.subscribe(d, &c, &sub, Some(5));
+                }
+                hub.remove_all(id, dests.iter().map(|d| d.as_ref()));
+            }
+            let enter_leave = started.elapsed() / rounds as u32;
+            let started = std::time::Instant::now();
+            for r in 0..rounds {
+                let id = n + r;
+                let (c, _rx, _) = conn(id, id as i64, 1);
+                for d in &dests {
+                    hub.subscribe(d, &c, &sub, Some(5));
+                }
+                assert_eq!(hub.revoke(Some(id as i64), 5), 8);
+            }
+            let enter_removed = started.elapsed() / rounds as u32;
+            assert_eq!(hub.subscription_count(), 8 * n as usize);
+            println!(
+                "{n:>6} chat sessions: enter + leave {enter_leave:?}, enter + removed {enter_removed:?}"
+            );
+        }
     }
 }
