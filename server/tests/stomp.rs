@@ -425,6 +425,50 @@ async fn the_result_event_goes_only_to_the_originating_connection() {
     );
 }
 
+/// A page's `totalElements` stops counting at `MAX_PAGE_TOTAL` (README, "Limits"):
+/// counting a whole long history on every page was unbounded work. The page itself,
+/// its links and the count a client asks for are unchanged.
+#[tokio::test]
+async fn a_page_counts_a_long_history_only_up_to_the_limit() {
+    use chatkitty_server::store::{NewMessage, MAX_PAGE_TOTAL};
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let ch = jane.direct_with("john").await;
+    let cid = ch["id"].as_i64().unwrap();
+    let n = MAX_PAGE_TOTAL as usize + 5;
+    let bodies: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+    let rows: Vec<NewMessage> = bodies
+        .iter()
+        .map(|b| NewMessage::text(cid, Some(jane.id()), b))
+        .collect();
+    for chunk in rows.chunks(500) {
+        server.state().store.insert_messages(chunk).await.unwrap();
+    }
+    let relay = ch["_relays"]["messages"].as_str().unwrap().to_owned();
+    let page = jane.relay(&relay, &[("size", "3")]).await.unwrap();
+    assert_eq!(
+        page_bodies(&page),
+        bodies[n - 3..].iter().rev().cloned().collect::<Vec<_>>()
+    );
+    assert_eq!(page["page"]["totalElements"], MAX_PAGE_TOTAL);
+    assert_eq!(page["page"]["totalPages"], (MAX_PAGE_TOTAL + 2) / 3);
+    let next = page["_relays"]["next"].as_str().unwrap().to_owned();
+    let older = jane.relay(&next, &[("size", "3")]).await.unwrap();
+    assert_eq!(
+        page_bodies(&older),
+        bodies[n - 6..n - 3]
+            .iter()
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    // The count a client asks for still counts every message.
+    let count =
+        chatkitty_protocol::destination::Relay::ChannelMessagesCount(cid as u64).to_destination();
+    let asked = jane.relay(&count, &[]).await.unwrap();
+    assert_eq!(asked["count"], n, "the count a client asks for is exact");
+}
+
 #[tokio::test]
 async fn messages_page_newest_first_and_walk_back_and_forth() {
     let server = TestServer::start().await;

@@ -500,7 +500,7 @@ async fn messages_page(
     }
     let (newest, oldest) = (rows.first().map(|m| m.id), rows.last().map(|m| m.id));
     let relays = cursor_links(state, &q, cursor, more, newest, oldest, base, size).await?;
-    let total = state.store.count_messages(&q).await?;
+    let total = state.store.page_total(&q).await?;
     let meta = PageMeta {
         size: size as u64,
         total_elements: total as u64,

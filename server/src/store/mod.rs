@@ -16,7 +16,7 @@ mod users;
 mod webhooks;
 
 pub use files::FileRow;
-pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow};
+pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow, MAX_PAGE_TOTAL};
 pub use moderation::{BlocklistRow, FlagRow, Restriction};
 pub use rights::{MessagesOfDeletedUser, UserData, USER_DATA_SECTIONS};
 pub use search::{SearchQuery, SearchResult};
