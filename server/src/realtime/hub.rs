@@ -1139,24 +1139,24 @@ mod tests {
                 keep.push((c, rx));
             }
             let rounds = 2_000;
-            let started = std::time::Instant::now();
-            for r in 0..rounds {
-                let id = n + r;
-                let (c, _rx, _) = conn(id, id as i64, 1);
+            // One more chat session, connection and user `id`, enters the channel.
+            let enter = |id: u64| {
+                let (c, rx, _) = conn(id, id as i64, 1);
                 for d in &dests {
                     hub.subscribe(d, &c, &sub, Some(5));
                 }
-                hub.remove_all(id, dests.iter().map(|d| d.as_ref()));
+                (c, rx)
+            };
+            let started = std::time::Instant::now();
+            for r in 0..rounds {
+                let _entered = enter(n + r);
+                hub.remove_all(n + r, dests.iter().map(|d| d.as_ref()));
             }
             let enter_leave = started.elapsed() / rounds as u32;
             let started = std::time::Instant::now();
             for r in 0..rounds {
-                let id = n + r;
-                let (c, _rx, _) = conn(id, id as i64, 1);
-                for d in &dests {
-                    hub.subscribe(d, &c, &sub, Some(5));
-                }
-                assert_eq!(hub.revoke(Some(id as i64), 5), 8);
+                let _entered = enter(n + r);
+                assert_eq!(hub.revoke(Some((n + r) as i64), 5), 8);
             }
             let enter_removed = started.elapsed() / rounds as u32;
             assert_eq!(hub.subscription_count(), 8 * n as usize);

@@ -131,19 +131,19 @@ impl Store {
             "SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {} LIMIT {MAX_PAGE_TOTAL}) n",
             q.filter()
         );
-        Ok(sqlx::query_scalar(safe(&sql))
-            .bind(q.channel_id)
-            .bind(q.cleared_before_id)
-            .bind(q.viewer)
-            .fetch_one(&self.pool)
-            .await?)
+        self.count_of(&sql, q).await
     }
 
     /// Number of messages a query lists (the count a client asks for, and the Platform
     /// API's numbered pages): every one is counted.
     pub async fn count_messages(&self, q: &MessageQuery) -> StoreResult<i64> {
         let sql = format!("SELECT COUNT(*) FROM messages g WHERE {}", q.filter());
-        Ok(sqlx::query_scalar(safe(&sql))
+        self.count_of(&sql, q).await
+    }
+
+    /// Runs a count whose `WHERE` is `q`'s filter (its three parameters bound).
+    async fn count_of(&self, sql: &str, q: &MessageQuery) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(safe(sql))
             .bind(q.channel_id)
             .bind(q.cleared_before_id)
             .bind(q.viewer)
