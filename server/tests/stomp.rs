@@ -1302,6 +1302,47 @@ async fn sends_arriving_together_are_answered_in_order_and_each_stored_once() {
     assert_eq!(again.1["id"], message("r5")["id"]);
 }
 
+/// The messages of a batch share one load of the members to notify while those stay
+/// the same; a mention in the batch changes them for its message only.
+#[tokio::test]
+async fn each_send_of_a_batch_notifies_its_own_members() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let mut mary = Client::start(&server.host(), "mary").await;
+    let (_, ch) = jane
+        .create_channel(json!({"type": "PRIVATE", "name": "trio",
+            "members": [{"username": "john"}, {"username": "mary"}]}))
+        .await
+        .unwrap();
+    // John follows the channel in a chat session: notified only when mentioned.
+    john.start_chat(&ch).await;
+    let dest = ch["_actions"]["message"].as_str().unwrap().to_owned();
+    let mut batch = String::new();
+    for (receipt, body) in [("r0", "one"), ("r1", "two <@john>"), ("r2", "three")] {
+        let body = json!({"type": "TEXT", "body": body}).to_string();
+        batch.push_str(&send_frame(&dest, receipt, None, &body));
+    }
+    jane.send_raw(&batch).await;
+    let got = answers_until(&mut jane, "r2").await;
+    assert_eq!(got.iter().filter(|(_, w, _)| w == "event").count(), 3);
+    let notifications = |c: &Client| c.topic("notifications");
+    for want in ["one", "two <@john>", "three"] {
+        let n = mary
+            .expect_event(&notifications(&mary), "user.notification.created")
+            .await;
+        assert_eq!(n["data"]["message"]["body"], want);
+        assert_eq!(n["data"]["type"], "USER:SENT:MESSAGE");
+    }
+    let n = john
+        .expect_event(&notifications(&john), "user.notification.created")
+        .await;
+    assert_eq!(n["data"]["message"]["body"], "two <@john>");
+    assert_eq!(n["data"]["type"], "USER:MENTIONED:USER");
+    john.expect_no_event(&notifications(&john), "user.notification.created", QUIET)
+        .await;
+}
+
 #[tokio::test]
 async fn sends_to_different_channels_arriving_together_each_get_their_own_answer() {
     let server = TestServer::start().await;

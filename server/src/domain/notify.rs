@@ -137,7 +137,7 @@ async fn candidates(state: &AppState, n: &NewMessage<'_>) -> ApiResult<Vec<UserR
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(state.store.users_by_ids(n.app_id, &ids).await?)
+    n.audience.users_to_notify(state, n.app_id, &ids).await
 }
 
 /// The members of each mentioned channel, loaded once (not once per member).
