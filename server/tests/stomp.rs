@@ -469,6 +469,43 @@ async fn a_page_counts_a_long_history_only_up_to_the_limit() {
     assert_eq!(asked["count"], n, "the count a client asks for is exact");
 }
 
+/// A member who cleared a channel's history reads what came after only, in pages and
+/// counts; a reader who is not a member of a PUBLIC channel reads all of it (the
+/// channel, its membership and where its history starts are read together).
+#[tokio::test]
+async fn cleared_history_is_hidden_from_the_member_who_cleared_it_only() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let mut eve = Client::start(&server.host(), "eve").await;
+    let (_, ch) = jane
+        .create_channel(json!({"type": "PUBLIC", "name": "lobby",
+            "members": [{"username": "john"}]}))
+        .await
+        .unwrap();
+    for body in ["one", "two"] {
+        jane.send_text(&ch, body).await.unwrap();
+    }
+    let clear = ch["_actions"]["clearHistory"].as_str().unwrap().to_owned();
+    john.action(&clear, json!({})).await.unwrap();
+    jane.send_text(&ch, "three").await.unwrap();
+    let relay = ch["_relays"]["messages"].as_str().unwrap().to_owned();
+    let count =
+        chatkitty_protocol::destination::Relay::ChannelMessagesCount(ch["id"].as_u64().unwrap())
+            .to_destination();
+    for (who, want) in [
+        (&mut john, vec!["three"]),
+        (&mut jane, vec!["three", "two", "one"]),
+        (&mut eve, vec!["three", "two", "one"]),
+    ] {
+        let page = who.relay(&relay, &[]).await.unwrap();
+        assert_eq!(page_bodies(&page), want);
+        assert_eq!(page["page"]["totalElements"], want.len());
+        let asked = who.relay(&count, &[]).await.unwrap();
+        assert_eq!(asked["count"], want.len());
+    }
+}
+
 #[tokio::test]
 async fn messages_page_newest_first_and_walk_back_and_forth() {
     let server = TestServer::start().await;
@@ -1303,7 +1340,8 @@ async fn sends_arriving_together_are_answered_in_order_and_each_stored_once() {
 }
 
 /// The messages of a batch share one load of the members to notify while those stay
-/// the same; a mention in the batch changes them for its message only.
+/// the same, and one rendering of the channel; a mention in the batch changes whom
+/// its message notifies, and each notification shows its own message.
 #[tokio::test]
 async fn each_send_of_a_batch_notifies_its_own_members() {
     let server = TestServer::start().await;
@@ -1333,6 +1371,9 @@ async fn each_send_of_a_batch_notifies_its_own_members() {
             .await;
         assert_eq!(n["data"]["message"]["body"], want);
         assert_eq!(n["data"]["type"], "USER:SENT:MESSAGE");
+        // The channel as shown is rendered once per batch, each with its own message.
+        assert_eq!(n["channel"]["lastReceivedMessage"]["body"], want);
+        assert_eq!(n["channel"]["name"], "trio");
     }
     let n = john
         .expect_event(&notifications(&john), "user.notification.created")

@@ -14,7 +14,21 @@ use crate::store::{ChannelRow, MemberRow, MessageRow, UserRow};
 /// of any channel, or anyone for a PUBLIC one, unless banned from it
 /// (docs/protocol.md §22). Another application's channel is not found.
 pub async fn channel_and_membership(call: &Call<'_>, cid: i64) -> ApiResult<(ChannelRow, bool)> {
-    let (channel, member, banned) = call
+    let (channel, cleared) = channel_access(call, cid).await?;
+    Ok((channel, cleared.is_some()))
+}
+
+/// A channel the actor may read ([`channel_and_membership`]) and the first message
+/// id of its history they see: past what they cleared (docs/protocol.md §9.3), 0
+/// for a reader who is not a member. One query for both.
+pub async fn readable_history(call: &Call<'_>, cid: i64) -> ApiResult<(ChannelRow, i64)> {
+    let (channel, cleared) = channel_access(call, cid).await?;
+    Ok((channel, cleared.unwrap_or(0)))
+}
+
+/// The channel and, for a member, their `cleared_before_id`.
+async fn channel_access(call: &Call<'_>, cid: i64) -> ApiResult<(ChannelRow, Option<i64>)> {
+    let (channel, cleared, banned) = call
         .state
         .store
         .channel_for(call.app_id, cid, call.user.id)
@@ -23,10 +37,10 @@ pub async fn channel_and_membership(call: &Call<'_>, cid: i64) -> ApiResult<(Cha
     if banned {
         return Err(banned_from(&channel));
     }
-    if channel.kind != ChannelType::Public && !member {
+    if channel.kind != ChannelType::Public && cleared.is_none() {
         return Err(ApiError::not_a_member(&channel.name));
     }
-    Ok((channel, member))
+    Ok((channel, cleared))
 }
 
 /// `BannedError` for `channel`.

@@ -6,7 +6,7 @@
 use chatkitty_protocol::destination::{ChannelTopic, ThreadTopic, Topic, UserTopic};
 use chatkitty_protocol::error::names;
 use chatkitty_protocol::event::types;
-use chatkitty_protocol::resource::ChannelType;
+use chatkitty_protocol::resource::{self as res, ChannelType};
 use chatkitty_protocol::thread::ThreadKey;
 
 use crate::error::{ApiError, ApiResult};
@@ -28,6 +28,10 @@ pub struct Audience {
     /// notify (docs/protocol.md §3.3, "Sends arriving together"), so they share one
     /// load of them.
     notified: std::sync::Mutex<Option<(Vec<i64>, Vec<UserRow>)>>,
+    /// The channel as a group channel's notifications show it to every member, before
+    /// the message is put in it, and whether for the main thread: rendered once for a
+    /// batch as well.
+    group_view: std::sync::Mutex<Option<(bool, res::Channel)>>,
 }
 
 impl Audience {
@@ -48,6 +52,21 @@ impl Audience {
         let rows = state.store.users_by_ids(app_id, ids).await?;
         *self.notified_rows() = Some((ids.to_vec(), rows.clone()));
         Ok(rows)
+    }
+
+    /// The group view rendered for an earlier message of the batch (the same place:
+    /// main thread or not), if any.
+    pub fn group_view(&self, main_thread: bool) -> Option<res::Channel> {
+        let kept = self.group_view.lock().unwrap_or_else(|e| e.into_inner());
+        kept.as_ref()
+            .filter(|(main, _)| *main == main_thread)
+            .map(|(_, view)| view.clone())
+    }
+
+    /// Keeps the group view for the batch's next messages.
+    pub fn keep_group_view(&self, main_thread: bool, view: &res::Channel) {
+        *self.group_view.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((main_thread, view.clone()));
     }
 
     fn notified_rows(&self) -> std::sync::MutexGuard<'_, Option<(Vec<i64>, Vec<UserRow>)>> {
@@ -79,6 +98,7 @@ impl Audience {
             sender: sender_row,
             blockers,
             notified: Default::default(),
+            group_view: Default::default(),
         })
     }
 }
@@ -97,6 +117,7 @@ pub async fn audience(
             sender: None,
             blockers: Vec::new(),
             notified: Default::default(),
+            group_view: Default::default(),
         });
     };
     let (blockers, blocked) = state.store.blocks_of(sender).await?;

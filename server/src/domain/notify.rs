@@ -280,7 +280,14 @@ async fn channel_view(
         c.last_message_id = None;
     }
     let mut view = match generic {
-        Some(m) => state.render_channel_with(&c, viewer, Some(m)).await?,
+        Some(m) => match n.audience.group_view(main_thread) {
+            Some(view) => view,
+            None => {
+                let view = state.render_channel_with(&c, viewer, Some(m)).await?;
+                n.audience.keep_group_view(main_thread, &view);
+                view
+            }
+        },
         None => state.render_channel(&c, viewer).await?,
     };
     if main_thread {

@@ -13,7 +13,9 @@ use super::threads::{self, ThreadView};
 use super::{access, Call};
 use crate::auth::keys::{Claims, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{ChannelScope, MessageCursor, MessageQuery, MessageScope, UserFilter};
+use crate::store::{
+    ChannelRow, ChannelScope, MessageCursor, MessageQuery, MessageScope, UserFilter,
+};
 
 /// Answers a relay: the resource JSON.
 pub async fn answer(call: &Call<'_>, relay: Relay, params: &Params) -> ApiResult<String> {
@@ -239,11 +241,11 @@ async fn my_channels(call: &Call<'_>, relay: &Relay, params: &Params) -> ApiResu
 
 async fn channel_messages_count(call: &Call<'_>, cid: i64, params: &Params) -> ApiResult<String> {
     let store = &call.state.store;
-    let channel = access::readable_channel(call, cid).await?;
+    let (channel, q) =
+        readable_messages(call, cid, MessageScope::Channel { main_only: false }).await?;
     let count = if params.flag("unread") == Some(true) {
         store.unread_count(channel.id, call.user.id).await?
     } else {
-        let q = message_query(call, channel.id, MessageScope::Channel { main_only: false }).await?;
         store.count_messages(&q).await?
     };
     json(&Count {
@@ -252,8 +254,7 @@ async fn channel_messages_count(call: &Call<'_>, cid: i64, params: &Params) -> A
 }
 
 async fn last_received(call: &Call<'_>, cid: i64) -> ApiResult<String> {
-    let channel = access::readable_channel(call, cid).await?;
-    let q = message_query(call, channel.id, MessageScope::Channel { main_only: true }).await?;
+    let (_, q) = readable_messages(call, cid, MessageScope::Channel { main_only: true }).await?;
     let (rows, _) = call
         .state
         .store
@@ -437,24 +438,21 @@ async fn message_relay(call: &Call<'_>, relay: Relay, params: &Params) -> ApiRes
     }
 }
 
-/// The actor's listing of a scope of a channel's messages (after what they cleared).
-pub async fn message_query(
+/// A channel the actor may read and their listing of a scope of its messages (after
+/// what they cleared), checked and read in one query.
+pub async fn readable_messages(
     call: &Call<'_>,
     cid: i64,
     scope: MessageScope,
-) -> ApiResult<MessageQuery> {
-    let cleared = call
-        .state
-        .store
-        .membership(cid, call.user.id)
-        .await?
-        .map_or(0, |m| m.cleared_before_id);
-    Ok(MessageQuery {
-        channel_id: cid,
+) -> ApiResult<(ChannelRow, MessageQuery)> {
+    let (channel, cleared) = access::readable_history(call, cid).await?;
+    let q = MessageQuery {
+        channel_id: channel.id,
         viewer: call.user.id,
         cleared_before_id: cleared,
         scope,
-    })
+    };
+    Ok((channel, q))
 }
 
 /// A page of messages, newest first; `next` goes to older messages, `prev` back to
@@ -469,8 +467,7 @@ async fn messages_page(
     params: &Params,
 ) -> ApiResult<String> {
     let state = call.state;
-    let channel = access::readable_channel(call, cid).await?;
-    let q = message_query(call, channel.id, scope).await?;
+    let (_, q) = readable_messages(call, cid, scope).await?;
     let size = page_size(params)?;
     let cursor = match (params.int("before"), params.int("after")) {
         (Some(b), _) => MessageCursor::Before(b),

@@ -767,16 +767,17 @@ impl Store {
         row.map(|r| channel_row(&r)).transpose()
     }
 
-    /// A channel of the application, whether `user_id` is one of its members and
-    /// whether they are banned from it (docs/protocol.md §22), in one query.
+    /// A channel of the application, where `user_id`'s view of its history starts if
+    /// they are one of its members (their `cleared_before_id`; `None`: not a member)
+    /// and whether they are banned from it (docs/protocol.md §22), in one query.
     pub async fn channel_for(
         &self,
         app_id: i64,
         id: i64,
         user_id: i64,
-    ) -> StoreResult<Option<(ChannelRow, bool, bool)>> {
+    ) -> StoreResult<Option<(ChannelRow, Option<i64>, bool)>> {
         let sql = format!(
-            "SELECT {CHANNEL_COLS}, (SELECT COUNT(*) FROM channel_members m \
+            "SELECT {CHANNEL_COLS}, (SELECT m.cleared_before_id FROM channel_members m \
              WHERE m.channel_id = c.id AND m.user_id = $3), \
              (SELECT COUNT(*) FROM channel_bans b WHERE b.channel_id = c.id AND b.user_id = $3 \
               AND (b.expires_ms IS NULL OR b.expires_ms > $4)) \
@@ -790,9 +791,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
-            let member = r.try_get::<i64, _>(CHANNEL_COLUMNS)? != 0;
+            let cleared = r.try_get::<Option<i64>, _>(CHANNEL_COLUMNS)?;
             let banned = r.try_get::<i64, _>(CHANNEL_COLUMNS + 1)? != 0;
-            Ok((channel_row(&r)?, member, banned))
+            Ok((channel_row(&r)?, cleared, banned))
         })
         .transpose()
     }
