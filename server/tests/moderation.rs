@@ -380,6 +380,71 @@ async fn an_application_ban_ends_live_sessions_and_keeps_the_user_out_until_lift
     Client::start(&host, "jane").await;
 }
 
+/// A returning session reads its user and its ban together (one query). A ban through
+/// the API also revokes the user's sessions; this one is stored alone, as between those
+/// two writes, so the session id still resumes but for the ban: the ban must refuse it,
+/// and stop refusing once it is over.
+#[tokio::test]
+async fn an_application_ban_refuses_a_resumed_session_until_it_is_over() {
+    let server = moderated_server().await;
+    let host = server.host();
+    let session_of = |c: &Client| {
+        c.connected
+            .as_ref()
+            .and_then(|f| f.header("session"))
+            .expect("a session id")
+            .to_owned()
+    };
+    let john = Client::start(&host, "john").await;
+    let jane = Client::start(&host, "jane").await;
+    let (john_session, jane_session) = (session_of(&john), session_of(&jane));
+    let (_, app) = platform(&host).await;
+    let store = &server.state().store;
+    let until = chatkitty_server::clock::now_ms() + 1_000;
+    store
+        .ban_from_app(app, john.id(), "flood", Some(until))
+        .await
+        .unwrap();
+    let (_, f) = Client::connect_raw(
+        &host,
+        KEY,
+        "john",
+        &[("StompX-Auth-Session-ID", &john_session)],
+    )
+    .await;
+    assert_eq!(f.command, Command::Error, "{f:?}");
+    let body = body_json(&f);
+    assert_eq!(body["error"], "AccessDeniedError");
+    assert!(
+        body["message"].as_str().unwrap().contains("flood"),
+        "{body}"
+    );
+    // Someone else's resumed session is not refused by john's ban.
+    let (_, f) = Client::connect_raw(
+        &host,
+        KEY,
+        "jane",
+        &[("StompX-Auth-Session-ID", &jane_session)],
+    )
+    .await;
+    assert_eq!(f.command, Command::Connected, "{f:?}");
+    // Over when it expires: the same session id resumes again, as the same user.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let (mut again, f) = Client::connect_raw(
+        &host,
+        KEY,
+        "john",
+        &[("StompX-Auth-Session-ID", &john_session)],
+    )
+    .await;
+    assert_eq!(f.command, Command::Connected, "{f:?}");
+    let me = again
+        .relay("/application/v1/user.relay", &[])
+        .await
+        .expect("the current user");
+    assert_eq!(me["id"], john.id());
+}
+
 #[tokio::test]
 async fn the_blocklist_refuses_or_masks_words_in_new_and_edited_messages() {
     let server = moderated_server().await;

@@ -534,12 +534,29 @@ async fn messages_page_newest_first_and_walk_back_and_forth() {
         .await
         .unwrap();
     assert_eq!(page_bodies(&back), ["m3", "m2", "m1"]);
+    // Each page links both ways while messages lie that way, whichever way it was
+    // reached (the way back is read with the page's total).
+    assert!(p2["_relays"]["prev"].is_string(), "{p2}");
+    let older = back["_relays"]["next"].as_str().expect("back to m0");
+    assert_eq!(page_bodies(&jane.relay(older, &[]).await.unwrap()), ["m0"]);
+    assert_eq!(back["page"]["totalElements"], 7);
     let first = jane
         .relay(back["_relays"]["prev"].as_str().unwrap(), &[])
         .await
         .unwrap();
     assert_eq!(page_bodies(&first), ["m6", "m5", "m4"]);
     assert!(first["_relays"].get("prev").is_none());
+    assert!(first["_relays"]["next"].is_string(), "{first}");
+    // A page after the oldest message's predecessor has nothing older.
+    let m0 = p3["_embedded"]["messages"][0]["id"].as_i64().unwrap();
+    let all = jane
+        .relay(&relay, &[("after", &(m0 - 1).to_string()), ("size", "25")])
+        .await
+        .unwrap();
+    assert_eq!(page_bodies(&all).len(), 7);
+    assert!(all["_relays"].get("next").is_none(), "{all}");
+    assert!(all["_relays"].get("prev").is_none(), "{all}");
+    assert_eq!(all["page"]["totalElements"], 7);
     // Bad parameters are a validation error, not a crash.
     let e = jane.relay(&relay, &[("size", "-5")]).await.unwrap_err();
     assert_eq!(e["error"], "ValidationError");

@@ -496,8 +496,25 @@ async fn messages_page(
         kept.reverse();
     }
     let (newest, oldest) = (rows.first().map(|m| m.id), rows.last().map(|m| m.id));
-    let relays = cursor_links(state, &q, cursor, more, newest, oldest, base, size).await?;
-    let total = state.store.page_total(&q).await?;
+    // Whether messages lie past the page's far end was read with the page; past its
+    // near end (back towards the cursor) is read with the page's total.
+    let near_end = match (cursor, newest, oldest) {
+        (MessageCursor::After(_), _, Some(o)) => Some(MessageCursor::Before(o)),
+        (MessageCursor::Before(_), Some(n), _) => Some(MessageCursor::After(n)),
+        _ => None,
+    };
+    let (total, beyond_near_end) = state.store.page_total_and_beyond(&q, near_end).await?;
+    let (has_older, has_newer) = match cursor {
+        MessageCursor::After(_) => (beyond_near_end, more),
+        MessageCursor::Before(_) => (more, beyond_near_end),
+        MessageCursor::Newest => (more, false),
+    };
+    let relays = cursor_links(
+        newest.filter(|_| has_newer),
+        oldest.filter(|_| has_older),
+        base,
+        size,
+    );
     let meta = PageMeta {
         size: size as u64,
         total_elements: total as u64,
@@ -512,43 +529,21 @@ async fn messages_page(
     })
 }
 
-/// The `next` (older) and `prev` (newer) links of a page of messages between `newest`
-/// and `oldest`; `more` says whether the store had more beyond the page's far end.
-#[allow(clippy::too_many_arguments)]
-async fn cursor_links(
-    state: &crate::state::AppState,
-    q: &MessageQuery,
-    cursor: MessageCursor,
-    more: bool,
-    newest: Option<i64>,
-    oldest: Option<i64>,
+/// The links of a page of messages: `prev` to those newer than `newer_than`, `next` to
+/// those older than `older_than` (`None`: there are none that way).
+fn cursor_links(
+    newer_than: Option<i64>,
+    older_than: Option<i64>,
     base: &Relay,
     size: i64,
-) -> ApiResult<PageRelays> {
-    let exists = |c: MessageCursor| async move {
-        state
-            .store
-            .messages_page(q, c, 0)
-            .await
-            .map(|(_, more)| more)
-    };
-    let has_older = match (cursor, oldest) {
-        (MessageCursor::Newest | MessageCursor::Before(_), Some(_)) => more,
-        (MessageCursor::After(_), Some(o)) => exists(MessageCursor::Before(o)).await?,
-        (_, None) => false,
-    };
-    let has_newer = match (cursor, newest) {
-        (MessageCursor::After(_), Some(_)) => more,
-        (MessageCursor::Before(_), Some(n)) => exists(MessageCursor::After(n)).await?,
-        _ => false,
-    };
+) -> PageRelays {
     let size_s = size.to_string();
     let link = |key: &str, id: i64| base.with_query(&[(key, &id.to_string()), ("size", &size_s)]);
-    Ok(PageRelays {
+    PageRelays {
         first: Some(base.with_query(&[("size", &size_s)])),
-        prev: newest.filter(|_| has_newer).map(|n| link("after", n)),
+        prev: newer_than.map(|n| link("after", n)),
         self_: None,
-        next: oldest.filter(|_| has_older).map(|o| link("before", o)),
+        next: older_than.map(|o| link("before", o)),
         last: None,
-    })
+    }
 }

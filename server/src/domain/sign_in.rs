@@ -14,7 +14,7 @@ use crate::auth::verifier::Refused;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::UserRow;
+use crate::store::{Restriction, UserRow};
 
 /// Longest username (`StompX-User`).
 pub const MAX_USERNAME_CHARS: usize = 256;
@@ -57,20 +57,24 @@ pub async fn sign_in(state: &AppState, req: Request<'_>) -> ApiResult<SignedIn> 
         ));
     }
     let now = now_ms();
-    let (user, guest, expires_ms, created) = match resume(state, &req, now).await? {
-        Some((user, guest, expires)) => (user, guest, expires, false),
-        None => match &req.auth_params {
-            Some(params) => authenticated(state, &req, params.as_ref().ok(), now).await?,
-            None => guest(state, &req, now).await?,
-        },
-    };
     // Banned from the application (docs/protocol.md §22): AccessDeniedError, so clients
-    // stop retrying. A user this sign-in created has no ban (a ban names an existing
-    // user, and users are never deleted): not looked up.
-    let ban = if created {
-        None
-    } else {
-        state.store.app_ban(req.app_id, user.id).await?
+    // stop retrying. A resumed session reads the ban with the user; a user this sign-in
+    // created has no ban (a ban names an existing user, and users are never deleted):
+    // not looked up.
+    let (user, guest, expires_ms, created, ban) = match resume(state, &req, now).await? {
+        Some(r) => (r.user, r.guest, r.expires_ms, false, r.ban),
+        None => {
+            let (user, guest, expires, created) = match &req.auth_params {
+                Some(params) => authenticated(state, &req, params.as_ref().ok(), now).await?,
+                None => guest(state, &req, now).await?,
+            };
+            let ban = if created {
+                None
+            } else {
+                state.store.app_ban(req.app_id, user.id).await?
+            };
+            (user, guest, expires, created, ban)
+        }
     };
     if let Some(ban) = ban {
         let until = ban
@@ -105,15 +109,21 @@ fn denied(message: &str) -> ApiError {
     ApiError::new(names::ACCESS_DENIED, message)
 }
 
+/// A session resumed by its id.
+struct Resumed {
+    user: UserRow,
+    /// The id was a guest's.
+    guest: bool,
+    /// Until when the new id resumes.
+    expires_ms: i64,
+    /// The user's ban from the application, if in force (read with the user).
+    ban: Option<Restriction>,
+}
+
 /// A session id that still resumes: signed, not expired, same application, the user
 /// it names still named so, their sessions not revoked since, and (for a guest's id)
-/// guest sessions still on. The user, whether the id was a guest's, and until when the
-/// new id resumes.
-async fn resume(
-    state: &AppState,
-    req: &Request<'_>,
-    now: i64,
-) -> ApiResult<Option<(UserRow, bool, i64)>> {
+/// guest sessions still on.
+async fn resume(state: &AppState, req: &Request<'_>, now: i64) -> ApiResult<Option<Resumed>> {
     let guests = state.config.guests_on();
     let Some(claims) = req
         .session_id
@@ -122,7 +132,11 @@ async fn resume(
     else {
         return Ok(None);
     };
-    let Some(user) = state.store.user(req.app_id, claims.user_id).await? else {
+    let Some((user, ban)) = state
+        .store
+        .user_and_app_ban(req.app_id, claims.user_id)
+        .await?
+    else {
         return Ok(None);
     };
     if user.name != req.username {
@@ -140,7 +154,12 @@ async fn resume(
     } else {
         claims.expires_ms
     };
-    Ok(Some((user, claims.guest, expires)))
+    Ok(Some(Resumed {
+        user,
+        guest: claims.guest,
+        expires_ms: expires,
+        ban,
+    }))
 }
 
 /// An authenticated session: the throttle first, then the operator's verifier, then

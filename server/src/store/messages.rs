@@ -6,7 +6,7 @@ use super::{message_row, now_ms, safe, Store, StoreError, StoreResult, MESSAGE_C
 use crate::store::{MessageCursor, MessageRow};
 
 /// The most messages `page.totalElements` counts on a page of messages
-/// ([`Store::page_total`]; README, "Limits").
+/// ([`Store::page_total_and_beyond`]; README, "Limits").
 pub const MAX_PAGE_TOTAL: i64 = 1_000;
 
 /// Which messages a page lists.
@@ -126,12 +126,45 @@ impl Store {
     /// of rows from the channel's index; the whole count would read every message of
     /// the channel on every page (0.4–0.5 s of SQLite's time per page of a channel of
     /// 900,000 messages), and neither client reads it (docs/protocol.md §9.1).
-    pub async fn page_total(&self, q: &MessageQuery) -> StoreResult<i64> {
+    ///
+    /// With it, for `beyond`, whether the query lists any message past that cursor
+    /// (older than `Before(id)`, newer than `After(id)`): whether a page links back
+    /// towards its cursor, in the same statement (one statement fewer per page of a
+    /// client catching up; bench/README.md, "Reconnect storm").
+    pub async fn page_total_and_beyond(
+        &self,
+        q: &MessageQuery,
+        beyond: Option<MessageCursor>,
+    ) -> StoreResult<(i64, bool)> {
+        let (cond, bound) = match beyond {
+            Some(MessageCursor::Before(id)) => ("g.id < $4", Some(id)),
+            Some(MessageCursor::After(id)) => ("g.id > $4", Some(id)),
+            Some(MessageCursor::Newest) | None => ("", None),
+        };
+        let filter = q.filter();
+        // A count of at most one row, and a BIGINT 0 without it: the same integer type
+        // as COUNT's on SQLite and PostgreSQL.
+        let beyond_sql = if bound.is_some() {
+            format!(
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {filter} AND {cond} LIMIT 1) x)"
+            )
+        } else {
+            "CAST(0 AS BIGINT)".to_owned()
+        };
         let sql = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {} LIMIT {MAX_PAGE_TOTAL}) n",
-            q.filter()
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {filter} LIMIT {MAX_PAGE_TOTAL}) n), {beyond_sql}"
         );
-        self.count_of(&sql, q).await
+        let mut query = sqlx::query(safe(&sql))
+            .bind(q.channel_id)
+            .bind(q.cleared_before_id)
+            .bind(q.viewer);
+        if let Some(b) = bound {
+            query = query.bind(b);
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        let total: i64 = row.try_get(0)?;
+        let beyond: i64 = row.try_get(1)?;
+        Ok((total, beyond > 0))
     }
 
     /// Number of messages a query lists (the count a client asks for, and the Platform

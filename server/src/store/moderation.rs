@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{now_ms, safe, Store, StoreResult};
+use super::{now_ms, safe, user_row, Store, StoreResult, UserRow, USER_COLS, USER_COLUMNS};
 
 /// A ban or mute in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +74,41 @@ impl Store {
     /// `user`'s ban from `app`, if in force.
     pub async fn app_ban(&self, app: i64, user: i64) -> StoreResult<Option<Restriction>> {
         self.in_force(&APP_BANS, app, user).await
+    }
+
+    /// A user of `app` by id and their ban from `app` if one is in force, in one query:
+    /// a returning session's sign-in reads both (docs/protocol.md §2.5, §22), and a
+    /// reconnect storm makes every statement count (bench/README.md).
+    pub async fn user_and_app_ban(
+        &self,
+        app: i64,
+        id: i64,
+    ) -> StoreResult<Option<(UserRow, Option<Restriction>)>> {
+        let sql = format!(
+            "SELECT {USER_COLS}, b.user_id, b.reason, b.expires_ms FROM users u \
+             LEFT JOIN app_bans b ON b.app_id = u.app_id AND b.user_id = u.id \
+             AND (b.expires_ms IS NULL OR b.expires_ms > $3) \
+             WHERE u.app_id = $1 AND u.id = $2"
+        );
+        let row = sqlx::query(safe(&sql))
+            .bind(app)
+            .bind(id)
+            .bind(now_ms())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let banned = r.try_get::<Option<i64>, _>(USER_COLUMNS)?.is_some();
+            let ban = if banned {
+                Some(Restriction {
+                    reason: r.try_get(USER_COLUMNS + 1)?,
+                    expires_ms: r.try_get(USER_COLUMNS + 2)?,
+                })
+            } else {
+                None
+            };
+            Ok((user_row(&r)?, ban))
+        })
+        .transpose()
     }
 
     /// Bans `user` from `channel` and removes them from its members, in one transaction.
