@@ -165,6 +165,50 @@ async fn frames_pipelined_behind_connect_in_one_websocket_message_are_answered_a
     assert_eq!(body_json(&answer)["resource"]["name"], "jane");
 }
 
+/// Our SDK pipelines the errors queue, then the current-user relay behind CONNECT
+/// (docs/protocol.md §4.1): that relay is answered from CONNECT's read of the user; a
+/// later one reads the user again, with what another session changed meanwhile.
+#[tokio::test]
+async fn the_current_user_relay_behind_the_errors_queue_is_the_user_and_later_the_changed_user() {
+    let server = TestServer::start().await;
+    let (ws, _) = open_ws(&server.host(), KEY).await;
+    let mut c = Client::from_ws(ws, "jane");
+    let subscribe = |id: &str, dest: &str| {
+        Frame::new(Command::Subscribe)
+            .with_header("id", id)
+            .with_header("destination", dest)
+            .encode_to_string()
+    };
+    let mut batch = Frame::new(Command::Connect)
+        .with_header("StompX-User", "jane")
+        .with_header("accept-version", "1.2")
+        .with_header("heart-beat", "0,0")
+        .encode_to_string();
+    batch.push_str(&subscribe("errors", ERRORS_QUEUE));
+    batch.push_str(&subscribe("me-1", "/application/v1/user.relay"));
+    c.send_raw(&batch).await;
+    let first = c.next_frame(WAIT).await.expect("CONNECTED");
+    assert_eq!(first.command, Command::Connected);
+    let me = c
+        .wait_for(WAIT, |f| f.header("subscription") == Some("me-1"))
+        .await
+        .expect("the relay's answer");
+    assert_eq!(body_json(&me)["resource"]["name"], "jane");
+    assert_eq!(body_json(&me)["resource"]["displayName"], "jane");
+    // Another tab renames jane.
+    let mut other = Client::start(&server.host(), "jane").await;
+    let update = other.user["_actions"]["update"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    other
+        .action(&update, json!({"displayName": "Jane D."}))
+        .await
+        .unwrap();
+    let again = c.relay("/application/v1/user.relay", &[]).await.unwrap();
+    assert_eq!(again["displayName"], "Jane D.", "{again}");
+}
+
 #[tokio::test]
 async fn the_start_up_sequence_yields_a_guest_current_user_with_all_links() {
     let server = TestServer::start().await;

@@ -16,8 +16,18 @@ use crate::realtime::hub::Outbound;
 
 /// Handles one frame.
 pub async fn on_frame(s: &mut Session, frame: Frame) -> Flow {
+    // The errors queue's SUBSCRIBE reads and changes nothing: the user CONNECT read is
+    // still just read for the current-user relay our SDK pipelines behind it
+    // (docs/protocol.md §4.1, §4.2).
+    let keeps_user = frame.command == Command::Subscribe
+        && matches!(
+            frame
+                .header(header::DESTINATION)
+                .and_then(Destination::parse),
+            Some(Destination::ErrorsQueue)
+        );
     let flow = handle(s, frame).await;
-    s.user_just_read = false;
+    s.user_just_read &= keeps_user;
     flow
 }
 

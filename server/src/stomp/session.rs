@@ -84,9 +84,10 @@ pub struct Session {
     /// [`super::actions`]).
     pub(super) queued: Vec<QueuedSend>,
     pub(super) queued_for: i64,
-    /// No frame has been handled since CONNECT read the user: the current-user relay
-    /// the client pipelines behind CONNECT answers from that read (one statement
-    /// less per session start) instead of reading the user again.
+    /// No frame has been handled since CONNECT read the user, but for the errors
+    /// queue's SUBSCRIBE: the current-user relay the client pipelines behind CONNECT
+    /// answers from that read (one statement less per session start and reconnect)
+    /// instead of reading the user again.
     pub(super) user_just_read: bool,
     /// The last membership check a channel subscription was granted by, and when.
     recent_check: Option<(CheckedAt, Instant)>,
