@@ -615,6 +615,99 @@ async fn messages_page_newest_first_and_walk_back_and_forth() {
     assert_eq!(page_bodies(&p).len(), 7);
 }
 
+/// A page shows each message's reactions (emoji in the order first used, each with
+/// its users) and reply count, read for the whole page together; a deleted reply is not
+/// counted.
+#[tokio::test]
+async fn a_page_shows_each_messages_reactions_and_reply_count() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    let first = jane.send_text(&ch, "first").await.unwrap();
+    let second = john.send_text(&ch, "second").await.unwrap();
+    jane.send_text(&ch, "third").await.unwrap();
+    let act = |m: &Value, name: &str| m["_actions"][name].as_str().unwrap().to_owned();
+    john.action(&act(&first, "react"), json!({"emoji": ":heart:"}))
+        .await
+        .unwrap();
+    jane.action(&act(&first, "react"), json!({"emoji": ":+1:"}))
+        .await
+        .unwrap();
+    jane.action(&act(&first, "react"), json!({"emoji": ":heart:"}))
+        .await
+        .unwrap();
+    jane.action(&act(&second, "react"), json!({"emoji": ":+1:"}))
+        .await
+        .unwrap();
+    for body in ["r1", "r2"] {
+        john.action(
+            &act(&second, "reply"),
+            json!({"type": "TEXT", "body": body}),
+        )
+        .await
+        .unwrap();
+    }
+    let (_, gone) = john
+        .action(
+            &act(&second, "reply"),
+            json!({"type": "TEXT", "body": "r3"}),
+        )
+        .await
+        .unwrap();
+    john.action(&act(&gone, "delete"), json!({})).await.unwrap();
+    jane.action(&act(&first, "reply"), json!({"type": "TEXT", "body": "r"}))
+        .await
+        .unwrap();
+    let relay = ch["_relays"]["messages"].as_str().unwrap().to_owned();
+    let page = john.relay(&relay, &[("mainThread", "true")]).await.unwrap();
+    assert_eq!(page_bodies(&page), ["third", "second", "first"]);
+    let m = &page["_embedded"]["messages"];
+    let summary = |i: usize| -> Vec<(String, Vec<String>, u64)> {
+        m[i]["reactions"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|r| {
+                        let users = r["users"].as_array().unwrap();
+                        (
+                            r["emoji"]["aliases"][0].as_str().unwrap_or("").to_owned(),
+                            users
+                                .iter()
+                                .map(|u| u["name"].as_str().unwrap().to_owned())
+                                .collect(),
+                            r["count"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(summary(0).is_empty(), "{}", m[0]);
+    assert_eq!(
+        summary(1),
+        [("+1".to_owned(), vec!["jane".to_owned()], 1)],
+        "{}",
+        m[1]
+    );
+    assert_eq!(
+        summary(2),
+        [
+            (
+                "heart".to_owned(),
+                vec!["john".to_owned(), "jane".to_owned()],
+                2
+            ),
+            ("+1".to_owned(), vec!["jane".to_owned()], 1)
+        ],
+        "{}",
+        m[2]
+    );
+    assert_eq!(m[0]["repliesCount"], 0);
+    assert_eq!(m[1]["repliesCount"], 2);
+    assert_eq!(m[2]["repliesCount"], 1);
+}
+
 #[tokio::test]
 async fn keystrokes_drive_typing_started_and_stopped_for_the_others_only() {
     let server = TestServer::start().await;

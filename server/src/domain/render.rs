@@ -188,8 +188,7 @@ impl Shared {
             });
         }
         let message_ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
-        let reactions = self.store.reactions_of(&message_ids).await?;
-        let replies = self.store.replies_counts(&message_ids).await?;
+        let (reactions, replies) = self.store.reactions_and_replies(&message_ids).await?;
         let mut ids: Vec<i64> = rows
             .iter()
             .filter_map(|m| m.user_id)
