@@ -68,6 +68,23 @@ pub struct ThreadRow {
 
 impl MessageQuery {
     /// The WHERE clause (after `g.channel_id = $1 AND g.id > $2`), with `$3` = viewer.
+    /// `sql`, whose `WHERE` has this query's [`MessageQuery::filter`], with the filter's
+    /// three parameters bound, then `$4` when given.
+    fn bind<'q>(
+        &self,
+        sql: &'q str,
+        fourth: Option<i64>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        let query = sqlx::query(safe(sql))
+            .bind(self.channel_id)
+            .bind(self.cleared_before_id)
+            .bind(self.viewer);
+        match fourth {
+            Some(b) => query.bind(b),
+            None => query,
+        }
+    }
+
     fn filter(&self) -> String {
         let scope = match self.scope {
             MessageScope::Channel { main_only: true } => {
@@ -104,14 +121,7 @@ impl Store {
             q.filter(),
             limit + 1
         );
-        let mut query = sqlx::query(safe(&sql))
-            .bind(q.channel_id)
-            .bind(q.cleared_before_id)
-            .bind(q.viewer);
-        if let Some(b) = bound {
-            query = query.bind(b);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = q.bind(&sql, bound).fetch_all(&self.pool).await?;
         let mut out: Vec<MessageRow> = rows.iter().map(message_row).collect::<StoreResult<_>>()?;
         let more = out.len() as i64 > limit;
         out.truncate(limit.max(0) as usize);
@@ -154,14 +164,7 @@ impl Store {
         let sql = format!(
             "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {filter} LIMIT {MAX_PAGE_TOTAL}) n), {beyond_sql}"
         );
-        let mut query = sqlx::query(safe(&sql))
-            .bind(q.channel_id)
-            .bind(q.cleared_before_id)
-            .bind(q.viewer);
-        if let Some(b) = bound {
-            query = query.bind(b);
-        }
-        let row = query.fetch_one(&self.pool).await?;
+        let row = q.bind(&sql, bound).fetch_one(&self.pool).await?;
         let total: i64 = row.try_get(0)?;
         let beyond: i64 = row.try_get(1)?;
         Ok((total, beyond > 0))
