@@ -40,6 +40,12 @@ impl TestServer {
     }
 
     pub async fn start_with(f: impl FnOnce(&mut Config)) -> TestServer {
+        // The server's errors (a store failure behind an InternalError, say) in the
+        // test's captured output, which libtest prints when the test fails.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("chatkitty_server=error"))
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().unwrap();
         let db = test_database(&dir).await;
         let mut config = Config::for_tests(db, KEY);
