@@ -67,7 +67,6 @@ pub struct ThreadRow {
 }
 
 impl MessageQuery {
-    /// The WHERE clause (after `g.channel_id = $1 AND g.id > $2`), with `$3` = viewer.
     /// `sql`, whose `WHERE` has this query's [`MessageQuery::filter`], with the filter's
     /// three parameters bound, then `$4` when given.
     fn bind<'q>(
@@ -85,6 +84,7 @@ impl MessageQuery {
         }
     }
 
+    /// The WHERE clause (after `g.channel_id = $1 AND g.id > $2`), with `$3` = viewer.
     fn filter(&self) -> String {
         let scope = match self.scope {
             MessageScope::Channel { main_only: true } => {
@@ -179,12 +179,7 @@ impl Store {
 
     /// Runs a count whose `WHERE` is `q`'s filter (its three parameters bound).
     async fn count_of(&self, sql: &str, q: &MessageQuery) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(safe(sql))
-            .bind(q.channel_id)
-            .bind(q.cleared_before_id)
-            .bind(q.viewer)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(q.bind(sql, None).fetch_one(&self.pool).await?.try_get(0)?)
     }
 
     /// Replaces a message's text (an edit).
@@ -268,12 +263,7 @@ impl Store {
         for r in &rows {
             let kind: i64 = r.try_get(0)?;
             if kind == 0 {
-                reactions.push(ReactionRow {
-                    message_id: r.try_get(1)?,
-                    user_id: r.try_get(2)?,
-                    emoji: r.try_get(3)?,
-                    created_ms: r.try_get(4)?,
-                });
+                reactions.push(reaction_at(r, 1)?);
             } else {
                 replies.push((r.try_get(1)?, r.try_get(2)?));
             }
@@ -351,16 +341,7 @@ impl Store {
             super::id_list(message_ids)
         );
         let rows = sqlx::query(safe(&sql)).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ReactionRow {
-                    message_id: r.try_get(0)?,
-                    user_id: r.try_get(1)?,
-                    emoji: r.try_get(2)?,
-                    created_ms: r.try_get(3)?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| reaction_at(r, 0)).collect()
     }
 
     /// Members who have read message `message_id` (read position at or past it), other
@@ -490,5 +471,15 @@ fn thread_row(r: &sqlx::any::AnyRow) -> StoreResult<ThreadRow> {
         properties: r.try_get(3)?,
         creator_id: r.try_get(4)?,
         created_ms: r.try_get(5)?,
+    })
+}
+
+/// A reaction whose four columns start at column `at` of `r`.
+fn reaction_at(r: &sqlx::any::AnyRow, at: usize) -> StoreResult<ReactionRow> {
+    Ok(ReactionRow {
+        message_id: r.try_get(at)?,
+        user_id: r.try_get(at + 1)?,
+        emoji: r.try_get(at + 2)?,
+        created_ms: r.try_get(at + 3)?,
     })
 }

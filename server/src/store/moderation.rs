@@ -87,7 +87,7 @@ impl Store {
         let sql = format!(
             "SELECT {USER_COLS}, b.user_id, b.reason, b.expires_ms FROM users u \
              LEFT JOIN app_bans b ON b.app_id = u.app_id AND b.user_id = u.id \
-             AND (b.expires_ms IS NULL OR b.expires_ms > $3) \
+             AND {IN_FORCE} \
              WHERE u.app_id = $1 AND u.id = $2"
         );
         let row = sqlx::query(safe(&sql))
