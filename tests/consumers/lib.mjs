@@ -32,6 +32,29 @@ export function sh(cmd, args, { cwd, env, quiet, limit } = {}) {
   });
 }
 
+/** npm's errors that say the registry, not the app, failed: a version not visible yet
+ * while its dependent already is (`ETARGET` during a publish), or the network. */
+const REGISTRY_HICCUP = /npm (?:error|ERR!) code (ETARGET|ECONNRESET|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|E5\d\d)\b/;
+
+/** Runs `attempt` again (up to `tries` in all, `wait` ms apart, each wait longer) while
+ * it fails for a registry hiccup: apps are made from their templates' latest
+ * dependencies, so a package published a minute ago can name a dependency the
+ * registry does not serve yet (the registry's copies of a package's metadata agree
+ * again within minutes). Any other failure is the app's and is not retried. `attempt`
+ * gets the environment of its commands: on a retry, npm asks the registry again rather
+ * than answering from the metadata it cached on the failed try. */
+export async function registryRetry(attempt, { tries = 3, wait = 30_000 } = {}) {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt(i === 1 ? {} : { npm_config_prefer_online: 'true' });
+    } catch (e) {
+      if (i >= tries || !REGISTRY_HICCUP.test(String(e?.message))) throw e;
+      console.log(`  (the npm registry failed: ${String(e.message).match(REGISTRY_HICCUP)[0]}; trying again in ${(wait * i) / 1000} s)`);
+      await sleep(wait * i);
+    }
+  }
+}
+
 /** Starts a long-running command (a dev or preview server) in its own process group. */
 export function start(cmd, args, { cwd, env } = {}) {
   const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sh, start, waitHttp, freePort, serveStatic, startChatServer, xvfb } from './lib.mjs';
+import { sh, start, waitHttp, freePort, serveStatic, startChatServer, xvfb, registryRetry } from './lib.mjs';
 import { HANDLERS } from './quickstart.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,17 +82,21 @@ async function app(name) {
   if (!existsSync(dir)) {
     mkdirSync(CACHE, { recursive: true });
     for (const old of readdirSync(CACHE).filter((d) => d.startsWith(`${name}-`))) rmSync(join(CACHE, old), { recursive: true, force: true });
-    const tmp = mkdtempSync(join(CACHE, `.new-${name}-`));
-    const target = join(tmp, 'app');
-    try {
-      for (const [cmd, ...a] of spec.create(target)) {
-        const cwd = cmd === 'npm' && a[0] !== 'create' ? target : tmp;
-        await sh(cmd, a.map((x) => (x === target ? 'app' : x)), { cwd });
+    // Made afresh on each try: a template tool stopped half-way leaves a folder it
+    // refuses to fill again.
+    await registryRetry(async (env) => {
+      const tmp = mkdtempSync(join(CACHE, `.new-${name}-`));
+      const target = join(tmp, 'app');
+      try {
+        for (const [cmd, ...a] of spec.create(target)) {
+          const cwd = cmd === 'npm' && a[0] !== 'create' ? target : tmp;
+          await sh(cmd, a.map((x) => (x === target ? 'app' : x)), { cwd, env });
+        }
+        renameSync(target, dir);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
       }
-      renameSync(target, dir);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    });
     created.push(name);
   }
   return dir;
@@ -109,7 +113,7 @@ function prepare(name) {
         mkdirSync(dirname(join(dir, to)), { recursive: true });
         cpSync(join(here, from.includes('/') ? 'apps' : '', from), join(dir, to));
       }
-      await npm(dir, ...NPM_INSTALL, '--no-save', TARBALL);
+      await registryRetry((env) => sh('npm', [...NPM_INSTALL, '--no-save', TARBALL], { cwd: dir, env }));
       return dir;
     })());
   }
