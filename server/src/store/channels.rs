@@ -1,7 +1,7 @@
 //! Channel management and unread state.
 
 use super::{
-    channel_row, id_list, insert_member, now_ms, safe, Store, StoreError, StoreResult,
+    channel_row, ids_in, ids_json, insert_member, now_ms, safe, Store, StoreError, StoreResult,
     CHANNEL_COLS, CHANNEL_COLUMNS,
 };
 use crate::store::ChannelRow;
@@ -29,11 +29,12 @@ impl Store {
         }
         let sql = format!(
             "SELECT {CHANNEL_COLS}, (SELECT COUNT(*) FROM channel_members m \
-             WHERE m.channel_id = c.id AND m.user_id = $2) FROM channels c \
-             WHERE c.app_id = $1 AND c.id IN ({})",
-            id_list(ids)
+             WHERE m.channel_id = c.id AND m.user_id = $3) FROM channels c \
+             WHERE c.id IN {} AND c.app_id = $2",
+            ids_in(self.backend)
         );
         let rows = sqlx::query(safe(&sql))
+            .bind(ids_json(ids))
             .bind(app_id)
             .bind(viewer)
             .fetch_all(&self.pool)

@@ -247,18 +247,21 @@ impl Store {
         if ids.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        let list = super::id_list(ids);
+        let list = super::ids_in(self.backend);
         // Rows of kind 0 are reactions, of kind 1 reply counts (in the user id's column);
         // the same column types on SQLite and PostgreSQL.
         let sql = format!(
             "SELECT CAST(0 AS BIGINT), message_id, user_id, emoji, created_ms FROM reactions \
-             WHERE message_id IN ({list}) \
+             WHERE message_id IN {list} \
              UNION ALL \
              SELECT CAST(1 AS BIGINT), parent_id, COUNT(*), CAST('' AS TEXT), CAST(0 AS BIGINT) \
-             FROM messages WHERE parent_id IN ({list}) AND deleted_ms IS NULL GROUP BY parent_id \
+             FROM messages WHERE parent_id IN {list} AND deleted_ms IS NULL GROUP BY parent_id \
              ORDER BY 1, 5, 3"
         );
-        let rows = sqlx::query(safe(&sql)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(safe(&sql))
+            .bind(super::ids_json(ids))
+            .fetch_all(&self.pool)
+            .await?;
         let (mut reactions, mut replies) = (Vec::new(), Vec::new());
         for r in &rows {
             let kind: i64 = r.try_get(0)?;
@@ -337,10 +340,13 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT message_id, user_id, emoji, created_ms FROM reactions WHERE message_id IN ({}) ORDER BY created_ms, user_id",
-            super::id_list(message_ids)
+            "SELECT message_id, user_id, emoji, created_ms FROM reactions WHERE message_id IN {} ORDER BY created_ms, user_id",
+            super::ids_in(self.backend)
         );
-        let rows = sqlx::query(safe(&sql)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(safe(&sql))
+            .bind(super::ids_json(message_ids))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| reaction_at(r, 0)).collect()
     }
 
