@@ -239,6 +239,14 @@ impl Client {
             .expect("send");
     }
 
+    /// Sends text as it is; `false` when the socket is closed already.
+    pub async fn try_send_raw(&mut self, text: &str) -> bool {
+        self.ws
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .is_ok()
+    }
+
     pub async fn send_raw(&mut self, text: &str) {
         self.ws
             .send(Message::Text(text.to_owned().into()))
