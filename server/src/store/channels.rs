@@ -5,7 +5,7 @@ use super::{
     CHANNEL_COLS, CHANNEL_COLUMNS,
 };
 use crate::store::ChannelRow;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 /// The unread filter shared by the unread queries: messages newer than what the member
 /// read or cleared, not their own, not deleted, not hidden for them, not from users
@@ -71,7 +71,8 @@ impl Store {
     /// the webhook triggers of migration 6 see one `channel.deleted`, not a removal of
     /// every member and reaction.
     pub async fn delete_channel(&self, id: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         for sql in [
             "DELETE FROM channels WHERE id = $1",
             "DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE channel_id = $1)",
@@ -92,7 +93,8 @@ impl Store {
         if self.membership(channel_id, user_id).await?.is_some() {
             return Ok(false);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         insert_member(&mut tx, channel_id, user_id, role, now_ms()).await?;
         // A new member has nothing unread from before they joined.
         sqlx::query(

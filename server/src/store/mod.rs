@@ -10,6 +10,7 @@ mod channels;
 mod files;
 mod messages;
 mod moderation;
+mod pool;
 mod rights;
 mod search;
 mod users;
@@ -33,7 +34,9 @@ use std::time::Duration;
 
 use chatkitty_protocol::resource::{ChannelType, MessageType};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyConnection, AnyPool, Connection, Row};
+use sqlx::{AnyConnection, Connection, Row};
+
+use pool::Pool;
 use tokio::sync::Mutex;
 
 /// Which database engine is behind the pool.
@@ -342,10 +345,10 @@ pub enum ChannelScope {
 /// The database.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    /// SQLite: connections of our own; PostgreSQL: sqlx's pool (`pool.rs`).
+    pool: Pool,
     /// SQLite: a connection of its own for the hot path, a send to a channel (its
-    /// context query and its insert). A query through the pool costs two more hand-offs
-    /// to the connection's worker thread, sqlx pinging the connection when it goes back
+    /// context query and its insert), so that sends never wait behind the pool's reads
     /// (`None` on PostgreSQL, whose pool serves sends concurrently).
     sends: Option<Arc<Mutex<AnyConnection>>>,
     backend: Backend,
@@ -361,6 +364,11 @@ macro_rules! on_send_path {
         }
     };
 }
+
+/// SQLite connections the store reads and writes through, besides the send path's own
+/// (`pool.rs`). Readers never wait for each other or for the writer (WAL); writers take
+/// turns on SQLite's one write lock.
+const SQLITE_READ_CONNECTIONS: usize = 4;
 
 /// Set on every SQLite connection.
 const SQLITE_PRAGMAS: [&str; 5] = [
@@ -487,26 +495,20 @@ impl Store {
                 (format!("sqlite://{database}?mode=rwc"), Backend::Sqlite)
             };
         let options = AnyConnectOptions::from_str(&url)?;
-        // No ping before handing out a pooled connection: each would be one more round
-        // trip to the connection (for SQLite, a hand-off to its worker thread and back)
-        // on every query, and a broken connection already fails its query.
-        let pool_options = AnyPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(false);
         let pool = match backend {
-            Backend::Sqlite => {
-                pool_options
-                    .max_connections(4)
-                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
-                    .connect_with(options.clone())
-                    .await?
-            }
-            Backend::Postgres => {
-                pool_options
+            Backend::Sqlite => Pool::Sqlite(Arc::new(
+                pool::Connections::open(&options, SQLITE_READ_CONNECTIONS).await?,
+            )),
+            // No ping before handing out a pooled connection: each would be one more
+            // round trip on every query, and a broken connection already fails its query.
+            Backend::Postgres => Pool::Postgres(
+                AnyPoolOptions::new()
+                    .acquire_timeout(pool::ACQUIRE_TIMEOUT)
+                    .test_before_acquire(false)
                     .max_connections(16)
                     .connect_with(options.clone())
-                    .await?
-            }
+                    .await?,
+            ),
         };
         let mut store = Store {
             pool,
@@ -514,13 +516,9 @@ impl Store {
             backend,
         };
         store.migrate().await?;
-        if backend == Backend::Sqlite {
-            let mut conn = AnyConnection::connect_with(&options).await?;
-            sqlite_pragmas(&mut conn).await?;
-            store.sends = Some(Arc::new(Mutex::new(conn)));
-        }
-        if backend == Backend::Sqlite {
-            tokio::spawn(keep_wal_small(store.pool.clone()));
+        if let Pool::Sqlite(connections) = &store.pool {
+            store.sends = Some(Arc::new(Mutex::new(pool::open(&options).await?)));
+            tokio::spawn(keep_wal_small(Arc::downgrade(connections)));
         }
         Ok(store)
     }
@@ -571,20 +569,17 @@ impl Store {
         Ok(())
     }
 
-    async fn migrate_locked(
-        &self,
-        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
-    ) -> StoreResult<()> {
+    async fn migrate_locked(&self, conn: &mut AnyConnection) -> StoreResult<()> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
         )
-        .execute(&mut **conn)
+        .execute(&mut *conn)
         .await?;
         for m in MIGRATIONS {
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                     .bind(m.version)
-                    .fetch_optional(&mut **conn)
+                    .fetch_optional(&mut *conn)
                     .await?;
             if done.is_some() {
                 continue;
@@ -596,18 +591,18 @@ impl Store {
             // PostgreSQL: one transaction per migration. SQLite: already inside the
             // IMMEDIATE transaction holding the lock.
             if self.backend == Backend::Postgres {
-                sqlx::query("BEGIN").execute(&mut **conn).await?;
+                sqlx::query("BEGIN").execute(&mut *conn).await?;
             }
             for stmt in split_sql(sql) {
-                sqlx::query(safe(&stmt)).execute(&mut **conn).await?;
+                sqlx::query(safe(&stmt)).execute(&mut *conn).await?;
             }
             sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)")
                 .bind(m.version)
                 .bind(now_ms())
-                .execute(&mut **conn)
+                .execute(&mut *conn)
                 .await?;
             if self.backend == Backend::Postgres {
-                sqlx::query("COMMIT").execute(&mut **conn).await?;
+                sqlx::query("COMMIT").execute(&mut *conn).await?;
             }
             tracing::info!(version = m.version, "applied database migration");
         }
@@ -895,7 +890,8 @@ impl Store {
             properties,
         } = *c;
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO channels (app_id, kind, name, display_name, properties, creator_id, created_ms, last_activity_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -944,7 +940,8 @@ impl Store {
             return Ok((channel_row(&r)?, false));
         }
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         let name = format!("direct.{key}");
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO channels (app_id, kind, name, display_name, properties, creator_id, direct_key, created_ms, last_activity_ms) \
@@ -1309,14 +1306,16 @@ const WAL_RESTART_FRAMES: i64 = 4096;
 /// still long, a RESTART one, which waits briefly for readers to leave the log so the
 /// next writer starts it from the beginning (its file then cut by
 /// `journal_size_limit`).
-async fn keep_wal_small(pool: AnyPool) {
+async fn keep_wal_small(connections: std::sync::Weak<pool::Connections>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if pool.is_closed() {
+        // Ends with the store: nothing else holds its connections.
+        let Some(connections) = connections.upgrade() else {
             return;
-        }
+        };
+        let pool = Pool::Sqlite(connections);
         let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&pool)
             .await;
@@ -1334,10 +1333,6 @@ async fn keep_wal_small(pool: AnyPool) {
                 }
             }
             Ok(_) => {}
-            Err(e) if pool.is_closed() => {
-                tracing::debug!(error = %e, "store closed");
-                return;
-            }
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
@@ -1562,6 +1557,7 @@ pub use crate::clock::now_ms;
 #[cfg(test)]
 mod tests {
     use super::{placeholders, split_sql, Store};
+    use sqlx::Connection;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -1600,7 +1596,8 @@ mod tests {
             load.push(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(100 * k)).await;
                 while !stop.load(Ordering::Relaxed) {
-                    let mut tx = store.pool.begin().await.unwrap();
+                    let mut conn = store.pool.acquire().await.unwrap();
+                    let mut tx = conn.begin().await.unwrap();
                     let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scratch")
                         .fetch_one(&mut *tx)
                         .await

@@ -4,6 +4,7 @@ use super::{
     escape_like, now_ms, placeholders, safe, user_row, Store, StoreResult, USER_COLS, USER_COLUMNS,
 };
 use crate::store::UserRow;
+use sqlx::Connection;
 
 /// A block-list entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +93,8 @@ impl Store {
                 .map(|(p, _)| *p)
                 .collect()
         };
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         for (on, sql) in [
             (
                 true,

@@ -19,7 +19,7 @@
 //! (delivery is at least once). SQLite serves one node, whose one worker claims.
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use super::{now_ms, safe, Backend, Store, StoreResult};
 
@@ -317,7 +317,8 @@ impl Store {
 
     /// Deletes an endpoint with its outbox and attempts; `false` if there is none.
     pub async fn delete_endpoint(&self, app_id: i64, id: i64) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         for sql in [
             "DELETE FROM webhook_outbox WHERE endpoint_id = $1",
             "DELETE FROM webhook_attempts WHERE endpoint_id = $1",
@@ -471,7 +472,8 @@ impl Store {
         batch: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
         if self.backend == Backend::Postgres {
-            let mut tx = self.pool.begin().await?;
+            let mut conn = self.pool.acquire().await?;
+            let mut tx = conn.begin().await?;
             let rows = claim(
                 &mut tx,
                 endpoint_id,
@@ -519,7 +521,8 @@ impl Store {
         outcome: Finish<'_>,
     ) -> StoreResult<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         sqlx::query(
             "INSERT INTO webhook_attempts (endpoint_id, outbox_id, event_type, attempt, at_ms, status, error, duration_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
