@@ -5,7 +5,7 @@ use super::{
     CHANNEL_COLS, CHANNEL_COLUMNS,
 };
 use crate::store::ChannelRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 /// The unread filter shared by the unread queries: messages newer than what the member
 /// read or cleared, not their own, not deleted, not hidden for them, not from users
@@ -71,8 +71,7 @@ impl Store {
     /// the webhook triggers of migration 6 see one `channel.deleted`, not a removal of
     /// every member and reaction.
     pub async fn delete_channel(&self, id: i64) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         for sql in [
             "DELETE FROM channels WHERE id = $1",
             "DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE channel_id = $1)",
@@ -93,8 +92,7 @@ impl Store {
         if self.membership(channel_id, user_id).await?.is_some() {
             return Ok(false);
         }
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         insert_member(&mut tx, channel_id, user_id, role, now_ms()).await?;
         // A new member has nothing unread from before they joined.
         sqlx::query(

@@ -1,6 +1,6 @@
 //! Message history, edits, reactions, read positions and threads.
 
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use super::{message_row, now_ms, safe, Store, StoreError, StoreResult, MESSAGE_COLS};
 use crate::store::{MessageCursor, MessageRow};
@@ -203,8 +203,7 @@ impl Store {
 
     /// Deletes a message for everyone: its content is erased, its id and place stay.
     pub async fn delete_message(&self, id: i64) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE messages SET body = CASE WHEN body IS NULL THEN NULL ELSE '' END, mentions = NULL, links = NULL, properties = '{}', deleted_ms = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(id)

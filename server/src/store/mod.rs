@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use chatkitty_protocol::resource::{ChannelType, MessageType};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, Row};
 
 use pool::Pool;
 use tokio::sync::Mutex;
@@ -890,8 +890,7 @@ impl Store {
             properties,
         } = *c;
         let now = now_ms();
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO channels (app_id, kind, name, display_name, properties, creator_id, created_ms, last_activity_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -940,8 +939,7 @@ impl Store {
             return Ok((channel_row(&r)?, false));
         }
         let now = now_ms();
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         let name = format!("direct.{key}");
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO channels (app_id, kind, name, display_name, properties, creator_id, direct_key, created_ms, last_activity_ms) \
@@ -1271,7 +1269,7 @@ impl Store {
 }
 
 pub(crate) async fn insert_member(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     channel_id: i64,
     user_id: i64,
     role: &str,
@@ -1285,7 +1283,7 @@ pub(crate) async fn insert_member(
     .bind(user_id)
     .bind(role)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -1557,7 +1555,6 @@ pub use crate::clock::now_ms;
 #[cfg(test)]
 mod tests {
     use super::{placeholders, split_sql, Store};
-    use sqlx::Connection;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -1567,6 +1564,53 @@ mod tests {
         assert_eq!(placeholders(3, 1, 1), "$1, $2, $3");
         assert_eq!(placeholders(2, 1, 3), "$3, $4");
         assert_eq!(placeholders(2, 2, 1), "($1, $2), ($3, $4)");
+    }
+
+    /// Creating a channel commits, then reads the channel back through the pool. When a
+    /// transaction's connection was kept until the end of the function, channels created
+    /// four at a time each held one of the four connections while waiting for another,
+    /// and all of them failed after the pool's timeout (the storm benchmark's set-up).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn channels_created_many_at_a_time_all_succeed() {
+        use chatkitty_protocol::resource::ChannelType;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        let store = Arc::new(Store::open(path.to_str().unwrap()).await.unwrap());
+        let app = store.ensure_application("test").await.unwrap();
+        let mut users = Vec::new();
+        for i in 0..17 {
+            let name = format!("user{i}");
+            users.push(store.user_or_create(app, &name, false).await.unwrap().id);
+        }
+        let users = Arc::new(users);
+        let mut created = Vec::new();
+        for k in 1..17 {
+            let (store, users) = (store.clone(), users.clone());
+            created.push(tokio::spawn(async move {
+                if k % 2 == 0 {
+                    store
+                        .direct_channel(app, users[0], &[users[k]])
+                        .await
+                        .map(|_| ())
+                } else {
+                    let name = format!("group{k}");
+                    let channel = super::NewGroupChannel {
+                        app_id: app,
+                        kind: ChannelType::Public,
+                        name: &name,
+                        display_name: &name,
+                        properties: "{}",
+                    };
+                    store
+                        .create_group_channel(&channel, users[k], &users[..1])
+                        .await
+                        .map(|_| ())
+                }
+            }));
+        }
+        for c in created {
+            c.await.unwrap().unwrap();
+        }
     }
 
     /// Frames in the SQLite write-ahead log (a passive checkpoint reports them).
@@ -1596,8 +1640,7 @@ mod tests {
             load.push(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(100 * k)).await;
                 while !stop.load(Ordering::Relaxed) {
-                    let mut conn = store.pool.acquire().await.unwrap();
-                    let mut tx = conn.begin().await.unwrap();
+                    let mut tx = store.pool.begin().await.unwrap();
                     let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scratch")
                         .fetch_one(&mut *tx)
                         .await

@@ -2,7 +2,7 @@
 //! A ban or mute with an expiry in the past is no longer in force (and is replaced by
 //! the next one).
 
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use super::{now_ms, safe, user_row, Store, StoreResult, UserRow, USER_COLS, USER_COLUMNS};
 
@@ -120,8 +120,7 @@ impl Store {
         expires_ms: Option<i64>,
         by: i64,
     ) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO channel_bans (channel_id, user_id, reason, expires_ms, by_user_id, created_ms) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel_id, user_id) \

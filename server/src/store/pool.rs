@@ -13,8 +13,11 @@
 //! gone fails and the connection is opened again for the next one.
 //!
 //! [`Pool`] is an sqlx [`Executor`], so a query runs on it as on sqlx's pool
-//! (`.fetch_all(&self.pool)`); a transaction takes a connection first
-//! (`let mut conn = self.pool.acquire().await?; let mut tx = conn.begin().await?;`).
+//! (`.fetch_all(&self.pool)`), and [`Pool::begin`] gives a [`Tx`] that owns its
+//! connection as sqlx's pool transactions do: it goes back as the transaction ends. (A
+//! connection kept past its transaction while the same request asks the pool for another
+//! deadlocks once every connection is kept that way: the reconnect-storm benchmark's
+//! set-up did, with channels created four at a time.)
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -24,9 +27,12 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
-use sqlx::any::{AnyConnectOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use sqlx::any::{
+    AnyConnectOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTransactionManager, AnyTypeInfo,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Either, Execute, Executor, SqlStr};
+use sqlx_core::transaction::TransactionManager;
 use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 /// How long a statement waits for a free connection before it fails (as sqlx's pool's
@@ -140,6 +146,80 @@ impl Pool {
             Pool::Sqlite(connections) => connections.acquire().await,
             Pool::Postgres(pool) => Ok(Conn::Postgres(pool.acquire().await?)),
         }
+    }
+}
+
+/// A transaction on a connection of the [`Pool`], which it owns: committed, rolled back
+/// or dropped (rolled back, as sqlx's `Transaction` is), it gives the connection back.
+/// Statements run on `&mut *tx`.
+pub(crate) struct Tx {
+    /// `None` once committed or rolled back.
+    conn: Option<Conn>,
+}
+
+impl Pool {
+    /// Begins a transaction (`BEGIN`).
+    pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.begin_with_statement(None).await
+    }
+
+    /// Begins a transaction with `statement` (SQLite: `BEGIN IMMEDIATE`).
+    pub(crate) async fn begin_with(&self, statement: &'static str) -> Result<Tx, sqlx::Error> {
+        self.begin_with_statement(Some(SqlStr::from_static(statement)))
+            .await
+    }
+
+    async fn begin_with_statement(&self, statement: Option<SqlStr>) -> Result<Tx, sqlx::Error> {
+        let mut conn = self.acquire().await?;
+        AnyTransactionManager::begin(&mut conn, statement).await?;
+        Ok(Tx { conn: Some(conn) })
+    }
+}
+
+impl Tx {
+    fn conn(&mut self) -> &mut AnyConnection {
+        self.conn
+            .as_mut()
+            .expect("a transaction is open until it ends")
+    }
+
+    /// Commits, and gives the connection back. On failure the transaction is rolled back.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        AnyTransactionManager::commit(self.conn()).await?;
+        self.conn = None;
+        Ok(())
+    }
+
+    /// Rolls back, and gives the connection back.
+    pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        AnyTransactionManager::rollback(self.conn()).await?;
+        self.conn = None;
+        Ok(())
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let Some(conn) = &mut self.conn {
+            // Queued on the connection ahead of its next user's statements.
+            AnyTransactionManager::start_rollback(conn);
+        }
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        self.conn
+            .as_ref()
+            .expect("a transaction is open until it ends")
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn()
     }
 }
 
@@ -271,8 +351,7 @@ mod tests {
         let (_dir, connections) = connections(1).await;
         let pool = Pool::Sqlite(connections);
         {
-            let mut conn = pool.acquire().await.unwrap();
-            let mut tx = conn.begin().await.unwrap();
+            let mut tx = pool.begin().await.unwrap();
             sqlx::query("INSERT INTO t (x) VALUES (1)")
                 .execute(&mut *tx)
                 .await
@@ -281,14 +360,12 @@ mod tests {
         }
         // The one connection again: outside any transaction, without the insert.
         assert_eq!(count(&pool).await, 0);
-        let mut conn = pool.acquire().await.unwrap();
-        let mut tx = conn.begin().await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
         sqlx::query("INSERT INTO t (x) VALUES (2)")
             .execute(&mut *tx)
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        drop(conn);
         assert_eq!(count(&pool).await, 1);
     }
 

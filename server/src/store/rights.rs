@@ -2,7 +2,9 @@
 //! for an export; deleting a user; the retention period of an application and the
 //! purge of messages past it.
 
-use sqlx::{Connection, Row};
+use sqlx::Row;
+
+use super::pool::Tx;
 
 use super::{
     member_row, message_row, now_ms, safe, Backend, MemberRow, MessageRow, ReactionRow, Store,
@@ -162,13 +164,10 @@ impl Store {
     /// A transaction that writes after it reads: on SQLite it takes the write lock at
     /// once (`BEGIN IMMEDIATE`), so two of them wait for each other instead of one
     /// failing when it finds its snapshot stale.
-    async fn write_transaction<'c>(
-        &self,
-        conn: &'c mut sqlx::AnyConnection,
-    ) -> StoreResult<sqlx::Transaction<'c, sqlx::Any>> {
+    async fn write_transaction(&self) -> StoreResult<Tx> {
         Ok(match self.backend {
-            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => conn.begin().await?,
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         })
     }
 
@@ -210,8 +209,7 @@ impl Store {
         user_id: i64,
         tombstone_name: &str,
     ) -> StoreResult<Option<Vec<String>>> {
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = self.write_transaction(&mut conn).await?;
+        let mut tx = self.write_transaction().await?;
         let changed = sqlx::query(
             "UPDATE users SET name = $1, display_name = 'Deleted user', display_picture_url = NULL, \
              properties = '{}', presence_status = 'AVAILABLE', is_guest = 0, deleted_ms = $2, \
@@ -251,8 +249,7 @@ impl Store {
     /// Deletes for everyone up to `limit` of a user's messages not deleted yet (as
     /// `deleteMessage` does: content erased, reactions removed); how many.
     pub async fn delete_messages_of(&self, user_id: i64, limit: i64) -> StoreResult<u64> {
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = self.write_transaction(&mut conn).await?;
+        let mut tx = self.write_transaction().await?;
         let ids: Vec<i64> = sqlx::query_scalar(safe(&format!(
             "SELECT id FROM messages WHERE user_id = $1 AND deleted_ms IS NULL ORDER BY id LIMIT {}",
             limit.max(1)
@@ -324,8 +321,7 @@ impl Store {
     ) -> StoreResult<Option<(u64, Vec<String>)>> {
         /// Advisory lock key of the purge ("ckpurge").
         const PURGE_LOCK: i64 = 0x63_6b_70_75_72_67_65;
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = self.write_transaction(&mut conn).await?;
+        let mut tx = self.write_transaction().await?;
         if self.backend == Backend::Postgres {
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
                 .bind(PURGE_LOCK)

@@ -19,7 +19,7 @@
 /// filtered after the candidates are drawn.
 pub const MAX_CHANNELS_IN_INDEX_QUERY: usize = 64;
 
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use super::{message_row, safe, Backend, MessageRow, Store, StoreResult, MESSAGE_COLS};
 
@@ -89,8 +89,7 @@ impl Store {
             self.candidates(q, channels).0
         );
         let third = q.viewer.unwrap_or(q.app_id);
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query(safe(&format!(
                 "SET LOCAL statement_timeout = {}",

@@ -4,7 +4,6 @@ use super::{
     escape_like, now_ms, placeholders, safe, user_row, Store, StoreResult, USER_COLS, USER_COLUMNS,
 };
 use crate::store::UserRow;
-use sqlx::Connection;
 
 /// A block-list entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +92,7 @@ impl Store {
                 .map(|(p, _)| *p)
                 .collect()
         };
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         for (on, sql) in [
             (
                 true,

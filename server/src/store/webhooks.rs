@@ -19,7 +19,7 @@
 //! (delivery is at least once). SQLite serves one node, whose one worker claims.
 
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use super::{now_ms, safe, Backend, Store, StoreResult};
 
@@ -317,8 +317,7 @@ impl Store {
 
     /// Deletes an endpoint with its outbox and attempts; `false` if there is none.
     pub async fn delete_endpoint(&self, app_id: i64, id: i64) -> StoreResult<bool> {
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         for sql in [
             "DELETE FROM webhook_outbox WHERE endpoint_id = $1",
             "DELETE FROM webhook_attempts WHERE endpoint_id = $1",
@@ -472,8 +471,7 @@ impl Store {
         batch: i64,
     ) -> StoreResult<Vec<OutboxRow>> {
         if self.backend == Backend::Postgres {
-            let mut conn = self.pool.acquire().await?;
-            let mut tx = conn.begin().await?;
+            let mut tx = self.pool.begin().await?;
             let rows = claim(
                 &mut tx,
                 endpoint_id,
@@ -521,8 +519,7 @@ impl Store {
         outcome: Finish<'_>,
     ) -> StoreResult<bool> {
         let now = now_ms();
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO webhook_attempts (endpoint_id, outbox_id, event_type, attempt, at_ms, status, error, duration_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
