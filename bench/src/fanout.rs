@@ -99,6 +99,7 @@ pub async fn run(a: &Args) -> Res<()> {
     let frame_bytes: usize = a.num("frame-bytes", 0)?;
     let opts = Opts {
         all_steps: a.num("all-steps", false)?,
+        notifications: a.num("notifications", false)?,
         idle: Duration::from_secs_f64(a.num("idle-secs", 0.0)?),
     };
     let mut out = Vec::new();
@@ -133,6 +134,7 @@ pub async fn run(a: &Args) -> Res<()> {
             Target::Nats => "nats-server-websocket",
         },
         "mode": if opts.all_steps { "cpu" } else { "ramp" },
+        "delivered_as": if opts.notifications { "notifications" } else { "chat messages" },
         "server_cpus": report::cpus_allowed(pid),
         "load_generator_cpus": report::cpus_allowed(std::process::id()),
         "senders": senders,
@@ -154,6 +156,10 @@ struct Member {
 struct Opts {
     /// Offer every rate, also after one that was not kept up with.
     all_steps: bool,
+    /// `--notifications` (ours): members join the channel but open no chat session, so
+    /// each message reaches them as a `user.notification.created` on their
+    /// notifications topic, rendered for each member, which is what is counted.
+    notifications: bool,
     /// Measure the server's CPU with every member connected and nothing sent.
     idle: Duration,
 }
@@ -175,7 +181,7 @@ async fn run_size(
     let tag = format!("fo{}-{m}", run_tag());
     let t_setup = Instant::now();
     let (members, send_dest) = match target {
-        Target::Ours => setup_ours(a, server, m, &tag).await?,
+        Target::Ours => setup_ours(a, server, m, &tag, opts.notifications).await?,
         Target::Rabbit => setup_rabbit(server, m, &tag).await?,
         Target::Nats => setup_nats(server, m, &tag).await?,
     };
@@ -196,6 +202,7 @@ async fn run_size(
         sinks.push(mem.sink.clone());
         readers.push(tokio::spawn(reader(
             target,
+            opts.notifications,
             mem.stream,
             mem.sink,
             shared.clone(),
@@ -443,6 +450,7 @@ async fn run_size(
 
 async fn reader(
     target: Target,
+    notifications: bool,
     mut stream: Stream,
     sink: Arc<Mutex<Sink>>,
     shared: Arc<Shared>,
@@ -475,7 +483,7 @@ async fn reader(
             _ => continue,
         };
         if target != Target::Nats {
-            if let Some(sent) = delivery_time(bytes) {
+            if let Some(sent) = delivery_time(bytes, notifications) {
                 record(sent, bytes.len());
             }
             continue;
@@ -509,12 +517,13 @@ async fn reader(
 
 /// The send time in a delivered MESSAGE, if it is one. Our server also sends the
 /// sender a `user.message.created` copy on a user topic: not a delivery.
-fn delivery_time(bytes: &[u8]) -> Option<u64> {
+fn delivery_time(bytes: &[u8], notifications: bool) -> Option<u64> {
     if !bytes.starts_with(b"MESSAGE\n") {
         return None;
     }
     let head_end = find(bytes, b"\n\n")?;
-    if find(&bytes[..head_end], b"destination:/topic/v1/users/").is_some() {
+    let on_user_topic = find(&bytes[..head_end], b"destination:/topic/v1/users/").is_some();
+    if on_user_topic != notifications {
         return None;
     }
     stamp(&bytes[head_end..])
@@ -595,13 +604,14 @@ async fn sender(
     Ok(())
 }
 
-/// Members of one PUBLIC channel, each in a chat session on it; the channel's
-/// `message` action.
+/// Members of one PUBLIC channel, each in a chat session on it (or, with
+/// `notifications`, none but the sender); the channel's `message` action.
 async fn setup_ours(
     a: &Args,
     server: std::net::SocketAddr,
     m: usize,
     tag: &str,
+    notifications: bool,
 ) -> Res<(Vec<Member>, String)> {
     let key = a.str("key", "bench");
     let path = format!("/rtm/websocket?api-key={key}");
@@ -635,7 +645,9 @@ async fn setup_ours(
                     .ok_or("no join action")?
                     .to_owned();
                 let joined = c.action(&join, &json!({})).await?;
-                c.start_chat(&joined).await?;
+                if !notifications {
+                    c.start_chat(&joined).await?;
+                }
                 c.clear_inbox();
                 Ok(c)
             }
