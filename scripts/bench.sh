@@ -12,7 +12,9 @@
 #   scripts/bench.sh load         idle sessions + RSS, session start-up cost, fan-out ours
 #                                 vs RabbitMQ Web-STOMP vs NATS (WebSocket), server CPU per
 #                                 delivery at 10k/50k/100k/200k deliveries/s into 1,000
-#                                 (LOAD_PARTS=idle,startup,ours,rabbitmq,nats,cpu picks parts)
+#                                 (LOAD_PARTS=idle,startup,ours,rabbitmq,nats,cpu picks parts;
+#                                 LOAD_PARTS=notify: server CPU per notification, 100 members
+#                                 with no chat session open, at 50/100/200 messages/s)
 #   scripts/bench.sh storm        reconnect storm: 10,000 sessions, server SIGKILLed and
 #                                 restarted, SDK backoff + gap recovery (STORM_SESSIONS)
 #   scripts/bench.sh memory       where an idle session's memory goes: RSS per session under
@@ -367,6 +369,17 @@ run_load() {
         --step-secs "$cpu_secs" --idle-secs 3 --frame-bytes "$frame" --out "$RESULTS/load-cpu-nats$SUFFIX.json"
     fi
     stop_nats
+
+    # Notifications: members without a chat session get each message as a notification
+    # rendered for them (not part of the default parts).
+    if has notify; then
+      log "server CPU per notification into 100 members at ${NOTIFY_RATES:-50,100,200} messages/s"
+      start_server "notify$SUFFIX"
+      "${GEN[@]}" "$CHATKITTY_BENCH_BIN" fanout --target ours --server "$SERVER_ADDR" --key bench \
+        --server-pid "$SERVER_PID" --members 100 --rates-100 "${NOTIFY_RATES:-50,100,200}" --all-steps \
+        --step-secs 5 --idle-secs 2 --notifications --out "$RESULTS/load-notify-ours$SUFFIX.json"
+      stop_server
+    fi
   done
   node "$BROWSER/load-report.mjs" --merge
 }
