@@ -333,10 +333,14 @@ pub async fn run(a: &Args) -> Res<()> {
         "storm: {sent_total} messages sent during the storm (all confirmed {sent_ms:.0} ms after the kill); {recovered} fetched by gap recovery, {live} live, {dups} duplicates dropped; lost {lost} (clients missing any: {lost_clients})"
     );
     println!(
-        "storm: the restarted server published {} events, {} deliveries (MESSAGE frames queued)",
+        "storm: the restarted server published {} events, {} deliveries (MESSAGE frames queued); {} connections dropped for falling behind",
         metrics.get("chatkitty_events_total").copied().unwrap_or(0),
         metrics
             .get("chatkitty_deliveries_total")
+            .copied()
+            .unwrap_or(0),
+        metrics
+            .get("chatkitty_slow_consumers_total")
             .copied()
             .unwrap_or(0)
     );
@@ -357,6 +361,7 @@ pub async fn run(a: &Args) -> Res<()> {
         "messages_confirmed_ms_after_kill": round(sent_ms, 0),
         "server_events": metrics.get("chatkitty_events_total"),
         "server_deliveries": metrics.get("chatkitty_deliveries_total"),
+        "server_slow_consumers": metrics.get("chatkitty_slow_consumers_total"),
         "reconnect_min_ms": backoff.min_ms,
         "reconnect_max_ms": backoff.max_ms,
         "server_cpus": server_cpus,
