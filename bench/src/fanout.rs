@@ -515,8 +515,9 @@ async fn reader(
     out
 }
 
-/// The send time in a delivered MESSAGE, if it is one. Our server also sends the
-/// sender a `user.message.created` copy on a user topic: not a delivery.
+/// The send time in a delivered MESSAGE, if it is one: a chat message on the channel's
+/// topic, or with `notifications` a notification on a user topic. Our server also
+/// sends the sender a `user.message.created` copy on a user topic: not a delivery.
 fn delivery_time(bytes: &[u8], notifications: bool) -> Option<u64> {
     if !bytes.starts_with(b"MESSAGE\n") {
         return None;
@@ -524,6 +525,9 @@ fn delivery_time(bytes: &[u8], notifications: bool) -> Option<u64> {
     let head_end = find(bytes, b"\n\n")?;
     let on_user_topic = find(&bytes[..head_end], b"destination:/topic/v1/users/").is_some();
     if on_user_topic != notifications {
+        return None;
+    }
+    if notifications && find(&bytes[head_end..], b"\"user.notification.created\"").is_none() {
         return None;
     }
     stamp(&bytes[head_end..])

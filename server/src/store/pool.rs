@@ -139,16 +139,6 @@ pub(super) async fn open(options: &AnyConnectOptions) -> Result<AnyConnection, s
     Ok(conn)
 }
 
-impl Pool {
-    /// A connection for several statements (a transaction, a lock held across them).
-    pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
-        match self {
-            Pool::Sqlite(connections) => connections.acquire().await,
-            Pool::Postgres(pool) => Ok(Conn::Postgres(pool.acquire().await?)),
-        }
-    }
-}
-
 /// A transaction on a connection of the [`Pool`], which it owns: committed, rolled back
 /// or dropped (rolled back, as sqlx's `Transaction` is), it gives the connection back.
 /// Statements run on `&mut *tx`.
@@ -158,6 +148,14 @@ pub(crate) struct Tx {
 }
 
 impl Pool {
+    /// A connection for several statements (a transaction, a lock held across them).
+    pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        match self {
+            Pool::Sqlite(connections) => connections.acquire().await,
+            Pool::Postgres(pool) => Ok(Conn::Postgres(pool.acquire().await?)),
+        }
+    }
+
     /// Begins a transaction (`BEGIN`).
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.begin_with_statement(None).await
@@ -171,7 +169,13 @@ impl Pool {
 
     async fn begin_with_statement(&self, statement: Option<SqlStr>) -> Result<Tx, sqlx::Error> {
         let mut conn = self.acquire().await?;
-        AnyTransactionManager::begin(&mut conn, statement).await?;
+        let begun = AnyTransactionManager::begin(&mut conn, statement).await;
+        // A transaction's first command is where a dead worker thread shows.
+        if let Pool::Sqlite(connections) = self {
+            connections.heal(&mut conn, begun).await?;
+        } else {
+            begun?;
+        }
         Ok(Tx { conn: Some(conn) })
     }
 }
