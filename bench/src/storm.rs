@@ -163,6 +163,7 @@ pub async fn run(a: &Args) -> Res<()> {
         back: AtomicUsize::new(0),
         caught_up: AtomicUsize::new(0),
         kill: Mutex::new(None),
+        failed: Mutex::new(Default::default()),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -316,6 +317,8 @@ pub async fn run(a: &Args) -> Res<()> {
         })
     };
     let sent_total: usize = sent.iter().map(Vec::len).sum();
+    let failed = std::mem::take(&mut *shared.failed.lock().expect("lock"));
+    let failed_total: usize = failed.values().sum();
     println!(
         "storm: {n} sessions: all back and caught up {all_back_secs:.2} s after the kill (server listening after {up_ms:.0} ms); {not_back} not back"
     );
@@ -329,6 +332,7 @@ pub async fn run(a: &Args) -> Res<()> {
         caught.last().map(|x| x.round()),
         attempts.last()
     );
+    println!("storm: {failed_total} reconnect attempts failed: {failed:?}");
     println!(
         "storm: {sent_total} messages sent during the storm (all confirmed {sent_ms:.0} ms after the kill); {recovered} fetched by gap recovery, {live} live, {dups} duplicates dropped; lost {lost} (clients missing any: {lost_clients})"
     );
@@ -373,6 +377,8 @@ pub async fn run(a: &Args) -> Res<()> {
         "back_ms": dist(&back),
         "caught_up_ms": dist(&caught),
         "attempts": dist(&attempts),
+        "failed_attempts": failed_total,
+        "failed_attempts_by_error": failed,
         "messages_sent_during_storm": sent_total,
         "deliveries_expected": expected,
         "recovered_by_relay": recovered,
@@ -406,6 +412,8 @@ struct Shared {
     /// Clients whose gap recovery finished after the kill.
     caught_up: AtomicUsize,
     kill: Mutex<Option<Instant>>,
+    /// Failed reconnect attempts, by what failed them.
+    failed: Mutex<std::collections::BTreeMap<String, usize>>,
 }
 
 impl Shared {
@@ -511,7 +519,10 @@ impl Client {
             if !self.live(&mut conn, &shared, &mut stop).await {
                 return self.rec;
             }
-            // Lost: the SDK's backoff, attempt after attempt.
+            // Lost: the dead socket closed first (as the SDK does; kept open, each client
+            // would hold two descriptors while it reconnects), then the SDK's backoff,
+            // attempt after attempt.
+            drop(conn);
             conn = loop {
                 let delay = Duration::from_millis(self.next_delay());
                 tokio::select! {
@@ -524,10 +535,13 @@ impl Client {
                     _ = stop.changed() => return self.rec,
                     r = attempt => r,
                 };
-                match result {
+                let why = match result {
                     Ok(Ok(c)) => break c,
-                    _ => self.failures += 1,
-                }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => format!("no CONNECTED and recovery within {ATTEMPT_TIMEOUT:?}"),
+                };
+                self.failures += 1;
+                *shared.failed.lock().expect("lock").entry(why).or_default() += 1;
             };
         }
     }
