@@ -1,8 +1,8 @@
 //! Channel management and unread state.
 
 use super::{
-    channel_row, ids_in, ids_json, insert_member, now_ms, safe, Store, StoreError, StoreResult,
-    CHANNEL_COLS, CHANNEL_COLUMNS,
+    channel_row, ids_in, ids_json, insert_member, now_ms, safe, Backend, Store, StoreError,
+    StoreResult, CHANNEL_COLS, CHANNEL_COLUMNS,
 };
 use crate::store::ChannelRow;
 use sqlx::Row;
@@ -14,6 +14,18 @@ const UNREAD_MESSAGE: &str = "g.id > m.last_read_message_id AND g.id > m.cleared
      AND g.deleted_ms IS NULL AND (g.user_id IS NULL OR g.user_id <> m.user_id) \
      AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = g.id AND h.user_id = m.user_id) \
      AND (g.user_id IS NULL OR NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.user_id = m.user_id AND b.blocked_id = g.user_id))";
+
+/// The statement of [`Store::channels_for`]: the app's condition as `+c.app_id` keeps
+/// SQLite looking the listed ids up by primary key instead of reading every channel of
+/// the app through its `(app_id, …)` index (see `users_by_ids_sql` in store/mod.rs).
+pub(super) fn channels_for_sql(backend: Backend) -> String {
+    format!(
+        "SELECT {CHANNEL_COLS}, (SELECT COUNT(*) FROM channel_members m \
+         WHERE m.channel_id = c.id AND m.user_id = $3) FROM channels c \
+         WHERE c.id IN {} AND +c.app_id = $2",
+        ids_in(backend)
+    )
+}
 
 impl Store {
     /// Channels of the application by id (any order), each with whether `viewer` is
@@ -27,12 +39,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {CHANNEL_COLS}, (SELECT COUNT(*) FROM channel_members m \
-             WHERE m.channel_id = c.id AND m.user_id = $3) FROM channels c \
-             WHERE c.id IN {} AND c.app_id = $2",
-            ids_in(self.backend)
-        );
+        let sql = channels_for_sql(self.backend);
         let rows = sqlx::query(safe(&sql))
             .bind(ids_json(ids))
             .bind(app_id)
