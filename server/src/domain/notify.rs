@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chatkitty_protocol::destination::UserTopic;
 use chatkitty_protocol::event::types;
-use chatkitty_protocol::resource::{ChannelType, Message};
-use serde_json::{json, Map, Value};
+use chatkitty_protocol::resource::{ChannelType, Message, User};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 use super::delivery::Audience;
 use super::mentions::Viewer;
@@ -70,36 +72,51 @@ pub async fn message_created(state: &AppState, n: NewMessage<'_>) -> ApiResult<(
     if users.is_empty() {
         return Ok(());
     }
-    let parent_json = match n.parent {
-        Some(p) => Some(to_value(
-            &state
-                .render_one_message(n.app_id, p, Viewer::Audience)
-                .await?,
-        )),
-        None => None,
+    // What every member's notification shares, serialized once: the message, the
+    // message it replies to, the channel of a group channel, the text and the time.
+    let shared = Shared {
+        message: to_raw(n.message),
+        parent: match n.parent {
+            Some(p) => Some(to_raw(
+                &state
+                    .render_one_message(n.app_id, p, Viewer::Audience)
+                    .await?,
+            )),
+            None => None,
+        },
+        body: n
+            .message
+            .body
+            .clone()
+            .or_else(|| n.message.file.as_ref().map(|f| f.name.clone()))
+            .unwrap_or_default(),
+        created_time: crate::clock::time_iso(n.row.created_ms),
     };
     let mentioned_channels = mentioned_channel_members(state, &n).await?;
     // Group channels render the same for every member: rendered once, when first needed
     // (often never: members in a chat session get no notification).
-    let mut group_view: Option<Value> = None;
+    let mut group_view: Option<Box<RawValue>> = None;
     let offline_hooks = super::webhooks::offline_wanted(state, n.app_id).await;
     for member in &users {
         let Some(kind) = kind_for(state, &n, member, &mentioned_channels).await? else {
             continue;
         };
-        let channel_json = if n.channel.kind == ChannelType::Direct {
-            channel_view(state, &n, member.id, None).await?
+        let direct_view;
+        let channel: &RawValue = if n.channel.kind == ChannelType::Direct {
+            direct_view = channel_view(state, &n, member.id, None).await?;
+            &direct_view
         } else {
-            if group_view.is_none() {
-                let generic = MemberRow::generic(n.channel.id);
-                group_view = Some(channel_view(state, &n, 0, Some(&generic)).await?);
+            match &mut group_view {
+                Some(view) => view,
+                None => {
+                    let generic = MemberRow::generic(n.channel.id);
+                    group_view.insert(channel_view(state, &n, 0, Some(&generic)).await?)
+                }
             }
-            group_view.clone().unwrap_or_default()
         };
-        let notification =
-            notification(state, &n, member, kind, channel_json, parent_json.as_ref());
+        let notification = notification(state, &n, &shared, member, kind, channel);
         if offline_hooks && !state.user_online(member.id) {
-            super::webhooks::notified_offline(state, member, &notification).await;
+            super::webhooks::notified_offline(state, member, &to_value(&notification)).await;
         }
         state.publish_to_user(
             member.id,
@@ -222,48 +239,74 @@ async fn kind_for(
     }))
 }
 
+/// The parts of a message's notifications that are the same for every member.
+struct Shared {
+    message: Box<RawValue>,
+    parent: Option<Box<RawValue>>,
+    body: String,
+    created_time: String,
+}
+
 /// The `Notification` resource (docs/protocol.md §12.5).
-fn notification(
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Notification<'a> {
+    id: u64,
+    title: String,
+    body: &'a str,
+    channel: &'a RawValue,
+    data: NotificationData<'a>,
+    muted: bool,
+    created_time: &'a str,
+    /// Always `null`: a notification is new.
+    read_time: Option<&'a str>,
+}
+
+/// A notification's `data`: its kind, recipient, message and what the kind adds.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotificationData<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    recipient: User,
+    message: &'a RawValue,
+    channel_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<&'a RawValue>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+fn notification<'a>(
     state: &AppState,
     n: &NewMessage<'_>,
+    shared: &'a Shared,
     member: &UserRow,
     kind: Kind,
-    channel_json: Value,
-    parent_json: Option<&Value>,
-) -> Value {
-    let text = n
-        .message
-        .body
-        .clone()
-        .or_else(|| n.message.file.as_ref().map(|f| f.name.clone()))
-        .unwrap_or_default();
+    channel: &'a RawValue,
+) -> Notification<'a> {
     let muted = n
         .audience
         .members
         .iter()
         .any(|m| m.id == member.id && m.muted);
-    let mut data = json!({
-        "type": kind.data_type,
-        "recipient": state.render_user(member),
-        "message": n.message,
-        "channelId": n.channel.id,
-    });
-    if let Some(p) = parent_json {
-        data["parent"] = p.clone();
+    Notification {
+        id: next_id(),
+        title: kind.title,
+        body: &shared.body,
+        channel,
+        data: NotificationData {
+            kind: kind.data_type,
+            recipient: state.render_user(member),
+            message: &shared.message,
+            channel_id: n.channel.id,
+            parent: shared.parent.as_deref(),
+            extra: kind.extra,
+        },
+        muted,
+        created_time: &shared.created_time,
+        read_time: None,
     }
-    if let Value::Object(d) = &mut data {
-        d.extend(kind.extra);
-    }
-    json!({
-        "id": next_id(),
-        "title": kind.title,
-        "body": text,
-        "channel": channel_json,
-        "data": data,
-        "muted": muted,
-        "createdTime": crate::clock::time_iso(n.row.created_ms),
-        "readTime": null,
-    })
 }
 
 /// The channel of a notification as `viewer` sees it, the new message (when on the
@@ -273,7 +316,7 @@ async fn channel_view(
     n: &NewMessage<'_>,
     viewer: i64,
     generic: Option<&MemberRow>,
-) -> ApiResult<Value> {
+) -> ApiResult<Box<RawValue>> {
     let main_thread = n.row.parent_id.is_none() && n.row.thread_id.is_none();
     let mut c = n.channel.clone();
     if main_thread {
@@ -293,9 +336,16 @@ async fn channel_view(
     if main_thread {
         view.last_received_message = Some(Box::new(n.message.clone()));
     }
-    Ok(to_value(&view))
+    Ok(to_raw(&view))
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
+fn to_value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_default()
+}
+
+fn to_raw<T: Serialize>(v: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(v).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "notification part serialisation failed");
+        serde_json::value::to_raw_value(&Value::Null).expect("null serializes")
+    })
 }
