@@ -1498,7 +1498,7 @@ pub(crate) fn ids_in(backend: Backend) -> &'static str {
 /// statement at 10,000 users, for each page of messages' authors) instead of looking
 /// the few listed ids up by primary key (17 µs). A unary `+` keeps a term out of index
 /// lookups (sqlite.org/optoverview.html, "Disqualifying WHERE Clause Terms Using Unary-'+'");
-/// on PostgreSQL it is the same number.
+/// PostgreSQL reads `+x` as `x` too (and looks the ids up by primary key either way).
 fn users_by_ids_sql(backend: Backend) -> String {
     format!(
         "SELECT {USER_COLS} FROM users u WHERE u.id IN {} AND +u.app_id = $2",
