@@ -253,6 +253,16 @@ impl Shared {
         self.user_online(user) || self.presence.awaited(user)
     }
 
+    /// Every user [`Shared::user_shown_online`] holds online, of every application
+    /// (as many as the cluster's connections, at most), sorted and without repeats.
+    pub fn users_shown_online(&self) -> Vec<i64> {
+        let mut ids = self.presence.online_or_awaited();
+        ids.extend(self.bus.online_elsewhere_ids());
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// Whether `user` has a chat session in `channel` on any node.
     pub fn participant_active(&self, channel: i64, user: i64) -> bool {
         self.participants.is_active(channel, user) || self.bus.active_elsewhere(channel, user)

@@ -1626,3 +1626,63 @@ async fn external_files_and_pictures_keep_their_urls() {
         "https://pics.example.com/jane.png"
     );
 }
+
+/// A user's contacts are paged in display-name order, counted, and filtered by
+/// presence (`online`), each page read in SQL rather than every user of the
+/// application loaded per request.
+#[tokio::test]
+async fn contacts_are_paged_counted_and_filtered_by_presence() {
+    let server = TestServer::start_with(|c| c.presence_grace_ms = 0).await;
+    let host = server.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let _alice = Client::start(&host, "alice").await;
+    let _bob = Client::start(&host, "bob").await;
+    let _carol = Client::start(&host, "carol").await;
+    let dave = Client::start(&host, "dave").await;
+    let contacts = jane.user["_relays"]["contacts"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let count = jane.user["_relays"]["contactsCount"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let names = |page: &Value| -> Vec<String> {
+        page["_embedded"]["users"]
+            .as_array()
+            .unwrap_or(&Vec::new())
+            .iter()
+            .map(|u| u["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = jane.relay(&contacts, &[("size", "2")]).await.unwrap();
+    assert_eq!(names(&first), ["alice", "bob"], "{first}");
+    assert_eq!(first["page"]["totalElements"], 4, "{first}");
+    let second = jane
+        .relay(&contacts, &[("size", "2"), ("page", "1")])
+        .await
+        .unwrap();
+    assert_eq!(names(&second), ["carol", "dave"], "{second}");
+    let n = jane.relay(&count, &[]).await.unwrap();
+    assert_eq!(n["count"], 4, "{n}");
+
+    drop(dave);
+    // dave goes offline once his connection's end is noticed (no grace period).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let offline = jane.relay(&contacts, &[("online", "false")]).await.unwrap();
+        if names(&offline) == ["dave"] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "dave never listed offline: {offline}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let online = jane.relay(&contacts, &[("online", "true")]).await.unwrap();
+    assert_eq!(names(&online), ["alice", "bob", "carol"], "{online}");
+    assert_eq!(online["page"]["totalElements"], 3, "{online}");
+    let n = jane.relay(&count, &[("online", "false")]).await.unwrap();
+    assert_eq!(n["count"], 1, "{n}");
+}

@@ -14,7 +14,7 @@ use super::{access, Call};
 use crate::auth::keys::{Claims, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    ChannelRow, ChannelScope, MessageCursor, MessageQuery, MessageScope, UserFilter,
+    Among, ChannelRow, ChannelScope, MessageCursor, MessageQuery, MessageScope, UserFilter,
 };
 
 /// Answers a relay: the resource JSON.
@@ -140,25 +140,47 @@ async fn contacts(call: &Call<'_>, relay: &Relay, params: &Params) -> ApiResult<
         name: params.get("name"),
         display_name: params.get("displayName"),
     };
-    let mut users = state
-        .store
-        .users_matching(call.app_id, Some(call.user.id), &filter)
-        .await?;
-    if let Some(online) = params.flag("online") {
-        users.retain(|u| state.render_user(u).presence.online == online);
-    }
+    // Presence is in memory: the users shown online are listed, and the database keeps
+    // (or leaves out) those; a page is read in SQL either way (README, "Limits").
+    let online = params.flag("online");
+    let shown_online = match online {
+        Some(_) => state.users_shown_online(),
+        None => Vec::new(),
+    };
+    let among = match online {
+        None => Among::All,
+        Some(true) => Among::Only(&shown_online),
+        Some(false) => Among::Except(&shown_online),
+    };
     if *relay == Relay::MyContactsCount {
+        let (_, total) = state
+            .store
+            .users_page(call.app_id, Some(call.user.id), &filter, among, 0, 0)
+            .await?;
         return json(&Count {
-            count: users.len() as u64,
+            count: total as u64,
         });
     }
-    paginate(
+    let window = Window::of(params)?;
+    let (users, total) = state
+        .store
+        .users_page(
+            call.app_id,
+            Some(call.user.id),
+            &filter,
+            among,
+            window.start,
+            window.size,
+        )
+        .await?;
+    let rendered: Vec<_> = users.iter().map(|u| state.render_user(u)).collect();
+    numbered_page(
         relay,
-        params,
+        &window,
         "users",
-        &users,
+        &rendered,
+        total,
         state.config.max_page_bytes,
-        |u| state.render_user(u),
     )
 }
 

@@ -38,7 +38,7 @@ use crate::error::{ApiError, HttpError, HttpResult};
 use crate::http::listen::ClientAddr;
 use crate::state::AppState;
 use crate::store::{
-    now_ms, ChannelRow, MessageCursor, MessageQuery, MessageScope, StoreError, UserFilter,
+    now_ms, Among, ChannelRow, MessageCursor, MessageQuery, MessageScope, StoreError, UserFilter,
 };
 
 /// Bearer tokens last an hour.
@@ -349,18 +349,19 @@ async fn list_users(
     Query(q): Query<PageQuery>,
 ) -> HttpResult<Response> {
     authorize(&state, &headers, app)?;
-    let users = state
-        .store
-        .users_matching(app, None, &UserFilter::default())
-        .await?;
     let (page, size) = q.get();
-    let total = users.len() as i64;
-    let items = users
-        .iter()
-        .skip((page * size) as usize)
-        .take(size as usize)
-        .map(|u| user_hal(&state, app, u))
-        .collect();
+    let (users, total) = state
+        .store
+        .users_page(
+            app,
+            None,
+            &UserFilter::default(),
+            Among::All,
+            page * size,
+            size,
+        )
+        .await?;
+    let items = users.iter().map(|u| user_hal(&state, app, u)).collect();
     Ok(hal_json(
         StatusCode::OK,
         hal_page(

@@ -503,6 +503,14 @@ impl Cluster {
         self.is_clustered() && lock(&self.remote_online).contains(&user)
     }
 
+    /// Users online on other nodes (none unless clustered).
+    pub fn online_elsewhere_ids(&self) -> Vec<i64> {
+        if !self.is_clustered() {
+            return Vec::new();
+        }
+        lock(&self.remote_online).iter().copied().collect()
+    }
+
     /// Whether `user` has a chat session in `channel` on another node.
     pub fn active_elsewhere(&self, channel: i64, user: i64) -> bool {
         self.is_clustered() && lock(&self.remote_active).contains(&(channel, user))

@@ -98,6 +98,18 @@ impl Presence {
     pub fn online_count(&self) -> usize {
         lock(&self.users).values().filter(|p| p.online).count()
     }
+
+    /// Users online on this node, and those still awaited after a restart
+    /// ([`Presence::awaited`]), every application's.
+    pub fn online_or_awaited(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = lock(&self.users)
+            .iter()
+            .filter(|(_, p)| p.online)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.extend(lock(&self.restored).iter().copied());
+        ids
+    }
 }
 
 /// A token bucket: `rate` per second, holding at most `burst`.

@@ -21,7 +21,7 @@ pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow, MAX_PAGE_
 pub use moderation::{BlocklistRow, FlagRow, Restriction};
 pub use rights::{MessagesOfDeletedUser, UserData, USER_DATA_SECTIONS};
 pub use search::{SearchQuery, SearchResult};
-pub use users::{BlockRow, UserFilter};
+pub use users::{Among, BlockRow, UserFilter};
 pub use webhooks::{
     outbox_state, AttemptRow, EndpointChange, EndpointRow, Finish, NewAttempt, NewEndpoint,
     OutboxCounts, OutboxRow, Retention,
@@ -477,6 +477,12 @@ const MIGRATIONS: &[Migration] = &[
         version: 13,
         sqlite: include_str!("../../migrations/sqlite/0013_chat_participants.sql"),
         postgres: include_str!("../../migrations/postgres/0013_chat_participants.sql"),
+    },
+    // User lists paged in display-name order (store/users.rs, `users_page`).
+    Migration {
+        version: 14,
+        sqlite: include_str!("../../migrations/sqlite/0014_users_by_display_name.sql"),
+        postgres: include_str!("../../migrations/postgres/0014_users_by_display_name.sql"),
     },
 ];
 
@@ -1492,6 +1498,11 @@ pub(crate) fn ids_in(backend: Backend) -> &'static str {
     }
 }
 
+/// [`ids_in`] reading the ids from parameter `$n`.
+pub(crate) fn ids_in_at(backend: Backend, n: usize) -> String {
+    ids_in(backend).replace("$1", &format!("${n}"))
+}
+
 /// The statement of [`Store::users_by_ids`]. The app's condition is written `+u.app_id`
 /// so that SQLite cannot look it up in the `(app_id, name)` index: given that index,
 /// its planner read every user of the app and tested each against the list (1.7 ms a
@@ -1629,6 +1640,118 @@ mod tests {
                 "{table}: the listed ids are not looked up by primary key: {plan:?}"
             );
         }
+    }
+
+    /// A page of an application's users: in display-name order, ties by id, the user
+    /// asking left out, filtered by name and by a list of ids (kept or left out), and
+    /// the total the filters keep.
+    #[tokio::test]
+    async fn users_are_paged_in_display_name_order_with_their_total() {
+        use super::{Among, UserFilter};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        let store = Store::open(path.to_str().unwrap()).await.unwrap();
+        let app = store.ensure_application("test").await.unwrap();
+        let other = store.ensure_application("other").await.unwrap();
+        store
+            .user_or_create(other, "stranger", false)
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        // Display names equal the names; "B" and "b" sort together, by id.
+        for name in ["carol", "B", "alice", "b", "dave", "erin"] {
+            ids.push(store.user_or_create(app, name, false).await.unwrap().id);
+        }
+        let me = ids[4]; // dave
+        let all = UserFilter::default();
+        let names = |rows: &[super::UserRow]| -> Vec<String> {
+            rows.iter().map(|u| u.name.clone()).collect()
+        };
+        let (rows, total) = store
+            .users_page(app, Some(me), &all, Among::All, 0, 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            (names(&rows), total),
+            (vec!["alice".into(), "B".into(), "b".into()], 5)
+        );
+        let (rows, _) = store
+            .users_page(app, Some(me), &all, Among::All, 3, 3)
+            .await
+            .unwrap();
+        assert_eq!(names(&rows), vec!["carol".to_owned(), "erin".into()]);
+        let (rows, total) = store
+            .users_page(app, Some(me), &all, Among::All, 9, 3)
+            .await
+            .unwrap();
+        assert_eq!((rows.len(), total), (0, 5));
+        let (rows, total) = store
+            .users_page(app, Some(me), &all, Among::All, 0, 0)
+            .await
+            .unwrap();
+        assert_eq!((rows.len(), total), (0, 5));
+        let f = UserFilter {
+            name: Some("B"),
+            display_name: None,
+        };
+        let (rows, total) = store
+            .users_page(app, None, &f, Among::All, 0, 10)
+            .await
+            .unwrap();
+        assert_eq!((names(&rows), total), (vec!["B".into(), "b".into()], 2));
+        let online = [ids[0], ids[5], 999_999];
+        let (rows, total) = store
+            .users_page(app, Some(me), &all, Among::Only(&online), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            (names(&rows), total),
+            (vec!["carol".into(), "erin".into()], 2)
+        );
+        let (rows, total) = store
+            .users_page(app, Some(me), &all, Among::Except(&online), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            (names(&rows), total),
+            (vec!["alice".into(), "B".into(), "b".into()], 3)
+        );
+    }
+
+    /// A page of users walks the `users_by_display_name` index in order: it reads its
+    /// own rows (and those before it), not every user of the application sorted. Before
+    /// it, a user's contacts read every user of the application into memory for each
+    /// page and each count.
+    #[tokio::test]
+    async fn a_page_of_users_walks_the_display_name_index_without_sorting() {
+        use super::{Among, UserFilter};
+        use sqlx::Row;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        let store = Store::open(path.to_str().unwrap()).await.unwrap();
+        let app = store.ensure_application("test").await.unwrap();
+        for i in 0..50 {
+            store
+                .user_or_create(app, &format!("user{i}"), false)
+                .await
+                .unwrap();
+        }
+        let (page, _, _) = store.users_page_sql(&UserFilter::default(), Among::All, 25, 25);
+        let rows = sqlx::query(super::safe(&format!("EXPLAIN QUERY PLAN {page}")))
+            .bind(app)
+            .bind(1i64)
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+        assert!(
+            plan.iter().any(|d| d.contains("users_by_display_name")),
+            "not read through the display-name index: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|d| d.contains("TEMP B-TREE")),
+            "sorted rather than read in order: {plan:?}"
+        );
     }
 
     /// Creating a channel commits, then reads the channel back through the pool. When a

@@ -1,7 +1,8 @@
 //! Users: profile updates, listing, blocking.
 
 use super::{
-    escape_like, now_ms, placeholders, safe, user_row, Store, StoreResult, USER_COLS, USER_COLUMNS,
+    escape_like, ids_in_at, ids_json, now_ms, placeholders, safe, user_row, Store, StoreResult,
+    USER_COLS, USER_COLUMNS,
 };
 use crate::store::UserRow;
 
@@ -12,6 +13,15 @@ pub struct BlockRow {
     pub blocked: UserRow,
     /// When.
     pub created_ms: i64,
+}
+
+/// Which users a list keeps by id: all, only these, all but these (the users shown
+/// online, whose truth is in memory, not in the database).
+#[derive(Debug, Clone, Copy)]
+pub enum Among<'a> {
+    All,
+    Only(&'a [i64]),
+    Except(&'a [i64]),
 }
 
 /// Filters of user lists (docs/protocol.md §9.4).
@@ -164,36 +174,83 @@ impl Store {
         Ok(())
     }
 
-    /// Users of an application except `exclude`, by display name, filtered.
-    pub async fn users_matching(
+    /// A page of an application's users but `exclude`, in display-name order (ties by
+    /// id), those `f` and `among` keep, from the `start`-th, at most `size`; and how many
+    /// they keep in all. Two statements, each walking the users in the order of the
+    /// `users_by_display_name` index: a page reads its own rows (and those before it),
+    /// never every user of the application into memory (README, "Limits").
+    pub async fn users_page(
         &self,
         app_id: i64,
         exclude: Option<i64>,
         f: &UserFilter<'_>,
-    ) -> StoreResult<Vec<UserRow>> {
+        among: Among<'_>,
+        start: i64,
+        size: i64,
+    ) -> StoreResult<(Vec<UserRow>, i64)> {
+        let (page, count, binds) = self.users_page_sql(f, among, start, size);
+        let bind_all = |sql: &str| {
+            let mut q = sqlx::query(safe(sql))
+                .bind(app_id)
+                .bind(exclude.unwrap_or(0));
+            for b in &binds {
+                q = q.bind(b.clone());
+            }
+            q
+        };
+        let rows = if size > 0 {
+            bind_all(&page).fetch_all(&self.pool).await?
+        } else {
+            Vec::new()
+        };
+        let total: i64 = sqlx::Row::try_get(&bind_all(&count).fetch_one(&self.pool).await?, 0)?;
+        Ok((
+            rows.iter().map(user_row).collect::<StoreResult<_>>()?,
+            total,
+        ))
+    }
+
+    /// The statements of [`Store::users_page`], its page and its count (`$1` the
+    /// application, `$2` the user left out), and the text parameters after those two.
+    pub(super) fn users_page_sql(
+        &self,
+        f: &UserFilter<'_>,
+        among: Among<'_>,
+        start: i64,
+        size: i64,
+    ) -> (String, String, Vec<String>) {
         // Deleted users (data rights) stay only as the authors of what was anonymised.
-        let mut sql = format!(
-            "SELECT {USER_COLS} FROM users u WHERE u.app_id = $1 AND u.id <> $2 AND u.deleted_ms IS NULL"
+        let mut cond = "u.app_id = $1 AND u.id <> $2 AND u.deleted_ms IS NULL".to_owned();
+        let mut binds = Vec::new();
+        for (column, value) in [("u.name", f.name), ("u.display_name", f.display_name)] {
+            if let Some(v) = value {
+                binds.push(format!("%{}%", escape_like(&v.to_lowercase())));
+                cond.push_str(&format!(
+                    " AND LOWER({column}) LIKE ${} ESCAPE '\\'",
+                    binds.len() + 2
+                ));
+            }
+        }
+        let ids = match among {
+            Among::All => None,
+            Among::Only(ids) => Some(("IN", ids)),
+            Among::Except(ids) => Some(("NOT IN", ids)),
+        };
+        if let Some((op, ids)) = ids {
+            binds.push(ids_json(ids));
+            cond.push_str(&format!(
+                " AND u.id {op} {}",
+                ids_in_at(self.backend, binds.len() + 2)
+            ));
+        }
+        let page = format!(
+            "SELECT {USER_COLS} FROM users u WHERE {cond} \
+             ORDER BY LOWER(u.display_name), u.id LIMIT {} OFFSET {}",
+            size.max(0),
+            start.max(0)
         );
-        if f.name.is_some() {
-            sql.push_str(" AND LOWER(u.name) LIKE $3 ESCAPE '\\'");
-        }
-        if f.display_name.is_some() {
-            sql.push_str(if f.name.is_some() {
-                " AND LOWER(u.display_name) LIKE $4 ESCAPE '\\'"
-            } else {
-                " AND LOWER(u.display_name) LIKE $3 ESCAPE '\\'"
-            });
-        }
-        sql.push_str(" ORDER BY LOWER(u.display_name), u.id");
-        let mut q = sqlx::query(safe(&sql))
-            .bind(app_id)
-            .bind(exclude.unwrap_or(0));
-        for v in [f.name, f.display_name].into_iter().flatten() {
-            q = q.bind(format!("%{}%", escape_like(&v.to_lowercase())));
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(user_row).collect()
+        let count = format!("SELECT COUNT(*) FROM users u WHERE {cond}");
+        (page, count, binds)
     }
 
     /// `user_id` blocks `blocked_id`; `true` if it was not blocked yet.
