@@ -1588,18 +1588,41 @@ mod tests {
         assert_eq!(placeholders(2, 2, 1), "($1, $2), ($3, $4)");
     }
 
-    /// How SQLite plans `sql` with `binds`: the detail of each step.
-    async fn sqlite_plan(store: &Store, sql: &str, binds: (&str, i64, i64)) -> Vec<String> {
+    /// How SQLite plans `sql` bound to `text` (when given) and then `ints`: the detail
+    /// of each step.
+    async fn sqlite_plan(
+        store: &Store,
+        sql: &str,
+        text: Option<&str>,
+        ints: &[i64],
+    ) -> Vec<String> {
         use sqlx::Row;
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let rows = sqlx::query(super::safe(&explain))
-            .bind(binds.0)
-            .bind(binds.1)
-            .bind(binds.2)
-            .fetch_all(&store.pool)
-            .await
-            .unwrap();
+        let mut q = sqlx::query(super::safe(&explain));
+        if let Some(t) = text {
+            q = q.bind(t.to_owned());
+        }
+        for i in ints {
+            q = q.bind(*i);
+        }
+        let rows = q.fetch_all(&store.pool).await.unwrap();
         rows.iter().map(|r| r.get::<String, _>(3)).collect()
+    }
+
+    /// A store in a temporary directory with an application and `users` users
+    /// (`user0`, `user1`, …).
+    async fn store_with_users(users: usize) -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.db");
+        let store = Store::open(path.to_str().unwrap()).await.unwrap();
+        let app = store.ensure_application("test").await.unwrap();
+        for i in 0..users {
+            store
+                .user_or_create(app, &format!("user{i}"), false)
+                .await
+                .unwrap();
+        }
+        (dir, store, app)
     }
 
     /// Statements given a list of ids look each up by primary key. With the app's
@@ -1609,16 +1632,7 @@ mod tests {
     #[tokio::test]
     async fn id_lists_are_looked_up_by_primary_key_not_by_scanning_the_app() {
         use super::Backend;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("chat.db");
-        let store = Store::open(path.to_str().unwrap()).await.unwrap();
-        let app = store.ensure_application("test").await.unwrap();
-        for i in 0..50 {
-            store
-                .user_or_create(app, &format!("user{i}"), false)
-                .await
-                .unwrap();
-        }
+        let (_dir, store, app) = store_with_users(50).await;
         for (table, sql) in [
             ("users", super::users_by_ids_sql(Backend::Sqlite)),
             (
@@ -1626,7 +1640,7 @@ mod tests {
                 super::channels::channels_for_sql(Backend::Sqlite),
             ),
         ] {
-            let plan = sqlite_plan(&store, &sql, ("[1,2,3]", app, 1)).await;
+            let plan = sqlite_plan(&store, &sql, Some("[1,2,3]"), &[app, 1]).await;
             let alias = &table[..1];
             let step = plan
                 .iter()
@@ -1648,10 +1662,7 @@ mod tests {
     #[tokio::test]
     async fn users_are_paged_in_display_name_order_with_their_total() {
         use super::{Among, UserFilter};
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("chat.db");
-        let store = Store::open(path.to_str().unwrap()).await.unwrap();
-        let app = store.ensure_application("test").await.unwrap();
+        let (_dir, store, app) = store_with_users(0).await;
         let other = store.ensure_application("other").await.unwrap();
         store
             .user_or_create(other, "stranger", false)
@@ -1725,25 +1736,9 @@ mod tests {
     #[tokio::test]
     async fn a_page_of_users_walks_the_display_name_index_without_sorting() {
         use super::{Among, UserFilter};
-        use sqlx::Row;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("chat.db");
-        let store = Store::open(path.to_str().unwrap()).await.unwrap();
-        let app = store.ensure_application("test").await.unwrap();
-        for i in 0..50 {
-            store
-                .user_or_create(app, &format!("user{i}"), false)
-                .await
-                .unwrap();
-        }
+        let (_dir, store, app) = store_with_users(50).await;
         let (page, _, _) = store.users_page_sql(&UserFilter::default(), Among::All, 25, 25);
-        let rows = sqlx::query(super::safe(&format!("EXPLAIN QUERY PLAN {page}")))
-            .bind(app)
-            .bind(1i64)
-            .fetch_all(&store.pool)
-            .await
-            .unwrap();
-        let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+        let plan = sqlite_plan(&store, &page, None, &[app, 1]).await;
         assert!(
             plan.iter().any(|d| d.contains("users_by_display_name")),
             "not read through the display-name index: {plan:?}"
