@@ -1686,3 +1686,57 @@ async fn contacts_are_paged_counted_and_filtered_by_presence() {
     let n = jane.relay(&count, &[("online", "false")]).await.unwrap();
     assert_eq!(n["count"], 1, "{n}");
 }
+
+/// A message's reactions relay lists each reaction, oldest first, with its user; its
+/// read receipts relay lists the members who read it (not its sender), each with their
+/// user.
+#[tokio::test]
+async fn a_messages_reactions_and_read_receipts_name_their_users() {
+    let server = TestServer::start().await;
+    let mut jane = Client::start(&server.host(), "jane").await;
+    let mut john = Client::start(&server.host(), "john").await;
+    let ch = jane.direct_with("john").await;
+    let m = jane.send_text(&ch, "hello").await.unwrap();
+    let act = |v: &Value, name: &str| v["_actions"][name].as_str().unwrap().to_owned();
+    john.action(&act(&m, "react"), json!({"emoji": ":heart:"}))
+        .await
+        .unwrap();
+    jane.action(&act(&m, "react"), json!({"emoji": ":+1:"}))
+        .await
+        .unwrap();
+    john.action(&act(&ch, "read"), json!({})).await.unwrap();
+    let reactions = m["_relays"]["reactions"].as_str().unwrap().to_owned();
+    let page = jane.relay(&reactions, &[]).await.unwrap();
+    let list = page["_embedded"]["reactions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let who: Vec<(String, String)> = list
+        .iter()
+        .map(|r| {
+            (
+                r["emoji"]["aliases"][0].as_str().unwrap_or("").to_owned(),
+                r["user"]["name"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("heart".to_owned(), "john".to_owned()),
+            ("+1".into(), "jane".into())
+        ],
+        "{page}"
+    );
+    let receipts = m["_relays"]["readReceipts"].as_str().unwrap().to_owned();
+    let page = jane.relay(&receipts, &[]).await.unwrap();
+    let readers: Vec<&str> = page["_embedded"]["receipts"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|r| r["user"]["name"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(readers, ["john"], "{page}");
+}
