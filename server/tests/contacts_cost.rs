@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use chatkitty_server::store::{Among, Store, UserFilter};
+use chatkitty_server::store::{Shown, Store, UserFilter};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 #[ignore = "a benchmark: run on demand with --ignored --nocapture"]
@@ -32,24 +32,24 @@ async fn contacts_cost() {
     let online: Vec<i64> = ids.iter().step_by(10).copied().collect();
     let all = UserFilter::default();
     let rounds = 200u32;
-    let cases: [(&str, Among, i64, i64); 5] = [
-        ("every user, in order (before)", Among::All, 0, USERS),
-        ("page 1 of 25 and its count", Among::All, 0, 25),
-        ("page 201 of 25 and its count", Among::All, 5_000, 25),
+    let cases: [(&str, Shown, i64, i64); 5] = [
+        ("every user, in order (before)", Shown::Any, 0, USERS),
+        ("page 1 of 25 and its count", Shown::Any, 0, 25),
+        ("page 201 of 25 and its count", Shown::Any, 5_000, 25),
         (
             "page 1, online (1,000 of them)",
-            Among::Only(&online),
+            Shown::Online(&online),
             0,
             25,
         ),
-        ("page 1, offline", Among::Except(&online), 0, 25),
+        ("page 1, offline", Shown::Offline(&online), 0, 25),
     ];
-    for (what, among, start, size) in cases {
+    for (what, shown, start, size) in cases {
         let rounds = if size == USERS { rounds / 10 } else { rounds };
         let t = Instant::now();
         for _ in 0..rounds {
             let (rows, total) = store
-                .users_page(app, Some(me), &all, among, start, size)
+                .users_page(app, Some(me), &all, shown, start, size)
                 .await
                 .unwrap();
             assert!(total > 0 && !rows.is_empty());

@@ -1637,7 +1637,7 @@ async fn contacts_are_paged_counted_and_filtered_by_presence() {
     let mut jane = Client::start(&host, "jane").await;
     let _alice = Client::start(&host, "alice").await;
     let _bob = Client::start(&host, "bob").await;
-    let _carol = Client::start(&host, "carol").await;
+    let mut carol = Client::start(&host, "carol").await;
     let dave = Client::start(&host, "dave").await;
     let contacts = jane.user["_relays"]["contacts"]
         .as_str()
@@ -1685,6 +1685,20 @@ async fn contacts_are_paged_counted_and_filtered_by_presence() {
     assert_eq!(online["page"]["totalElements"], 3, "{online}");
     let n = jane.relay(&count, &[("online", "false")]).await.unwrap();
     assert_eq!(n["count"], 1, "{n}");
+
+    // An invisible user is shown offline, and the filter does not give them away.
+    let update = carol.user["_actions"]["update"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    carol
+        .action(&update, json!({"presence": {"status": "INVISIBLE"}}))
+        .await
+        .unwrap();
+    let online = jane.relay(&contacts, &[("online", "true")]).await.unwrap();
+    assert_eq!(names(&online), ["alice", "bob"], "{online}");
+    let offline = jane.relay(&contacts, &[("online", "false")]).await.unwrap();
+    assert_eq!(names(&offline), ["carol", "dave"], "{offline}");
 }
 
 /// A message's reactions relay lists each reaction, oldest first, with its user; its

@@ -14,7 +14,7 @@ use super::{access, Call};
 use crate::auth::keys::{Claims, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    Among, ChannelRow, ChannelScope, MessageCursor, MessageQuery, MessageScope, UserFilter, UserRow,
+    ChannelRow, ChannelScope, MessageCursor, MessageQuery, MessageScope, Shown, UserFilter, UserRow,
 };
 
 /// Answers a relay: the resource JSON.
@@ -140,22 +140,23 @@ async fn contacts(call: &Call<'_>, relay: &Relay, params: &Params) -> ApiResult<
         name: params.get("name"),
         display_name: params.get("displayName"),
     };
-    // Presence is in memory: the users shown online are listed, and the database keeps
-    // (or leaves out) those; a page is read in SQL either way (README, "Limits").
+    // Presence is in memory: the connected users are listed, and the database keeps
+    // those shown online (or offline: invisible users are); a page is read in SQL
+    // either way (README, "Limits").
     let online = params.flag("online");
-    let shown_online = match online {
+    let connected = match online {
         Some(_) => state.users_shown_online(),
         None => Vec::new(),
     };
-    let among = match online {
-        None => Among::All,
-        Some(true) => Among::Only(&shown_online),
-        Some(false) => Among::Except(&shown_online),
+    let shown = match online {
+        None => Shown::Any,
+        Some(true) => Shown::Online(&connected),
+        Some(false) => Shown::Offline(&connected),
     };
     if *relay == Relay::MyContactsCount {
         let (_, total) = state
             .store
-            .users_page(call.app_id, Some(call.user.id), &filter, among, 0, 0)
+            .users_page(call.app_id, Some(call.user.id), &filter, shown, 0, 0)
             .await?;
         return json(&Count {
             count: total as u64,
@@ -168,7 +169,7 @@ async fn contacts(call: &Call<'_>, relay: &Relay, params: &Params) -> ApiResult<
             call.app_id,
             Some(call.user.id),
             &filter,
-            among,
+            shown,
             window.start,
             window.size,
         )

@@ -49,7 +49,7 @@ impl Shared {
     /// A user as seen by others.
     pub fn render_user(&self, u: &UserRow) -> res::User {
         let online = self.user_shown_online(u.id);
-        let invisible = u.presence_status == "INVISIBLE";
+        let invisible = u.presence_status == crate::store::INVISIBLE;
         let status = if !online || invisible {
             "OFFLINE".to_owned()
         } else {

@@ -38,7 +38,7 @@ use crate::error::{ApiError, HttpError, HttpResult};
 use crate::http::listen::ClientAddr;
 use crate::state::AppState;
 use crate::store::{
-    now_ms, Among, ChannelRow, MessageCursor, MessageQuery, MessageScope, StoreError, UserFilter,
+    now_ms, ChannelRow, MessageCursor, MessageQuery, MessageScope, Shown, StoreError, UserFilter,
 };
 
 /// Bearer tokens last an hour.
@@ -356,7 +356,7 @@ async fn list_users(
             app,
             None,
             &UserFilter::default(),
-            Among::All,
+            Shown::Any,
             page * size,
             size,
         )

@@ -21,7 +21,7 @@ pub use messages::{MessageQuery, MessageScope, ReactionRow, ThreadRow, MAX_PAGE_
 pub use moderation::{BlocklistRow, FlagRow, Restriction};
 pub use rights::{MessagesOfDeletedUser, UserData, USER_DATA_SECTIONS};
 pub use search::{SearchQuery, SearchResult};
-pub use users::{Among, BlockRow, UserFilter};
+pub use users::{BlockRow, Shown, UserFilter, INVISIBLE};
 pub use webhooks::{
     outbox_state, AttemptRow, EndpointChange, EndpointRow, Finish, NewAttempt, NewEndpoint,
     OutboxCounts, OutboxRow, Retention,
@@ -1657,11 +1657,11 @@ mod tests {
     }
 
     /// A page of an application's users: in display-name order, ties by id, the user
-    /// asking left out, filtered by name and by a list of ids (kept or left out), and
-    /// the total the filters keep.
+    /// asking left out, filtered by name and by how they are shown (online: connected
+    /// and not invisible), and the total the filters keep.
     #[tokio::test]
     async fn users_are_paged_in_display_name_order_with_their_total() {
-        use super::{Among, UserFilter};
+        use super::{Shown, UserFilter};
         let (_dir, store, app) = store_with_users(0).await;
         let other = store.ensure_application("other").await.unwrap();
         store
@@ -1679,7 +1679,7 @@ mod tests {
             rows.iter().map(|u| u.name.clone()).collect()
         };
         let (rows, total) = store
-            .users_page(app, Some(me), &all, Among::All, 0, 3)
+            .users_page(app, Some(me), &all, Shown::Any, 0, 3)
             .await
             .unwrap();
         assert_eq!(
@@ -1687,17 +1687,17 @@ mod tests {
             (vec!["alice".into(), "B".into(), "b".into()], 5)
         );
         let (rows, _) = store
-            .users_page(app, Some(me), &all, Among::All, 3, 3)
+            .users_page(app, Some(me), &all, Shown::Any, 3, 3)
             .await
             .unwrap();
         assert_eq!(names(&rows), vec!["carol".to_owned(), "erin".into()]);
         let (rows, total) = store
-            .users_page(app, Some(me), &all, Among::All, 9, 3)
+            .users_page(app, Some(me), &all, Shown::Any, 9, 3)
             .await
             .unwrap();
         assert_eq!((rows.len(), total), (0, 5));
         let (rows, total) = store
-            .users_page(app, Some(me), &all, Among::All, 0, 0)
+            .users_page(app, Some(me), &all, Shown::Any, 0, 0)
             .await
             .unwrap();
         assert_eq!((rows.len(), total), (0, 5));
@@ -1706,13 +1706,18 @@ mod tests {
             display_name: None,
         };
         let (rows, total) = store
-            .users_page(app, None, &f, Among::All, 0, 10)
+            .users_page(app, None, &f, Shown::Any, 0, 10)
             .await
             .unwrap();
         assert_eq!((names(&rows), total), (vec!["B".into(), "b".into()], 2));
-        let online = [ids[0], ids[5], 999_999];
+        // carol, erin and alice connected; alice invisible, so shown offline.
+        let connected = [ids[0], ids[5], ids[2], 999_999];
+        store
+            .update_user(ids[2], None, None, Some(super::INVISIBLE), None)
+            .await
+            .unwrap();
         let (rows, total) = store
-            .users_page(app, Some(me), &all, Among::Only(&online), 0, 10)
+            .users_page(app, Some(me), &all, Shown::Online(&connected), 0, 10)
             .await
             .unwrap();
         assert_eq!(
@@ -1720,7 +1725,7 @@ mod tests {
             (vec!["carol".into(), "erin".into()], 2)
         );
         let (rows, total) = store
-            .users_page(app, Some(me), &all, Among::Except(&online), 0, 10)
+            .users_page(app, Some(me), &all, Shown::Offline(&connected), 0, 10)
             .await
             .unwrap();
         assert_eq!(
@@ -1735,9 +1740,9 @@ mod tests {
     /// page and each count.
     #[tokio::test]
     async fn a_page_of_users_walks_the_display_name_index_without_sorting() {
-        use super::{Among, UserFilter};
+        use super::{Shown, UserFilter};
         let (_dir, store, app) = store_with_users(50).await;
-        let (page, _, _) = store.users_page_sql(&UserFilter::default(), Among::All, 25, 25);
+        let (page, _, _) = store.users_page_sql(&UserFilter::default(), Shown::Any, 25, 25);
         let plan = sqlite_plan(&store, &page, None, &[app, 1]).await;
         assert!(
             plan.iter().any(|d| d.contains("users_by_display_name")),

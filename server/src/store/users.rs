@@ -15,14 +15,20 @@ pub struct BlockRow {
     pub created_ms: i64,
 }
 
-/// Which users a list keeps by id: all, only these, all but these (the users shown
-/// online, whose truth is in memory, not in the database).
+/// Which users a list keeps by how they are shown to others (`render_user`): online
+/// when connected (the ids given: presence is in memory, not in the database) and not
+/// [`INVISIBLE`]; offline otherwise.
 #[derive(Debug, Clone, Copy)]
-pub enum Among<'a> {
-    All,
-    Only(&'a [i64]),
-    Except(&'a [i64]),
+pub enum Shown<'a> {
+    Any,
+    /// Shown online: among these connected users, and not invisible.
+    Online(&'a [i64]),
+    /// Shown offline: not among these connected users, or invisible.
+    Offline(&'a [i64]),
 }
+
+/// The presence status a user sets to be shown offline while connected.
+pub const INVISIBLE: &str = "INVISIBLE";
 
 /// Filters of user lists (docs/protocol.md §9.4).
 #[derive(Debug, Clone, Default)]
@@ -175,7 +181,7 @@ impl Store {
     }
 
     /// A page of an application's users but `exclude`, in display-name order (ties by
-    /// id), those `f` and `among` keep, from the `start`-th, at most `size`; and how many
+    /// id), those `f` and `shown` keep, from the `start`-th, at most `size`; and how many
     /// they keep in all. Two statements, each walking the users in the order of the
     /// `users_by_display_name` index: a page reads its own rows (and those before it),
     /// never every user of the application into memory (README, "Limits").
@@ -184,11 +190,11 @@ impl Store {
         app_id: i64,
         exclude: Option<i64>,
         f: &UserFilter<'_>,
-        among: Among<'_>,
+        shown: Shown<'_>,
         start: i64,
         size: i64,
     ) -> StoreResult<(Vec<UserRow>, i64)> {
-        let (page, count, binds) = self.users_page_sql(f, among, start, size);
+        let (page, count, binds) = self.users_page_sql(f, shown, start, size);
         let bind_all = |sql: &str| {
             let mut q = sqlx::query(safe(sql))
                 .bind(app_id)
@@ -215,7 +221,7 @@ impl Store {
     pub(super) fn users_page_sql(
         &self,
         f: &UserFilter<'_>,
-        among: Among<'_>,
+        shown: Shown<'_>,
         start: i64,
         size: i64,
     ) -> (String, String, Vec<String>) {
@@ -231,17 +237,24 @@ impl Store {
                 ));
             }
         }
-        let ids = match among {
-            Among::All => None,
-            Among::Only(ids) => Some(("IN", ids)),
-            Among::Except(ids) => Some(("NOT IN", ids)),
-        };
-        if let Some((op, ids)) = ids {
+        let connected = |binds: &mut Vec<String>, ids: &[i64]| {
             binds.push(ids_json(ids));
-            cond.push_str(&format!(
-                " AND u.id {op} {}",
-                ids_in_at(self.backend, binds.len() + 2)
-            ));
+            ids_in_at(self.backend, binds.len() + 2)
+        };
+        match shown {
+            Shown::Any => {}
+            Shown::Online(ids) => {
+                let list = connected(&mut binds, ids);
+                cond.push_str(&format!(
+                    " AND u.id IN {list} AND u.presence_status <> '{INVISIBLE}'"
+                ));
+            }
+            Shown::Offline(ids) => {
+                let list = connected(&mut binds, ids);
+                cond.push_str(&format!(
+                    " AND (u.id NOT IN {list} OR u.presence_status = '{INVISIBLE}')"
+                ));
+            }
         }
         let page = format!(
             "SELECT {USER_COLS} FROM users u WHERE {cond} \
