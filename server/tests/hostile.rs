@@ -297,6 +297,69 @@ async fn a_stalled_subscriber_is_cut_off_by_bytes_not_frames() {
     drop(jane);
 }
 
+// 15. A client that writes and never reads was paced, not cut off: once half its
+// queue's budget held answers, each further request waited 10 s for room and was then
+// queued anyway, the budget never quite full — tens of thousands of pipelined requests
+// held the connection (and the requests and answers buffered for it) for hours.
+#[tokio::test]
+async fn a_client_that_writes_and_never_reads_is_cut_off() {
+    let server = TestServer::start_with(|c| {
+        c.relay_rate = 1_000_000;
+        c.relay_burst = 1_000_000;
+        c.outbound_queue_bytes = 64 * 1024;
+    })
+    .await;
+    let host = server.host();
+    let mut eve = Client::start(&host, "eve").await;
+    // Eve asks for herself 30,000 times, 100 requests per WebSocket message, and reads
+    // none of the answers (about 1 KB each: far more than the sockets buffer).
+    let writer = tokio::spawn(async move {
+        let dest = chatkitty_protocol::destination::CURRENT_USER_RELAY;
+        for batch in 0..300 {
+            let mut text = String::new();
+            for i in 0..100 {
+                let f = Frame::new(Command::Subscribe)
+                    .with_header("id", format!("me-{batch}-{i}"))
+                    .with_header("destination", dest);
+                text.push_str(&f.encode_to_string());
+            }
+            // Her writes block too once the server stops reading; the cut-off ends them.
+            if !eve.try_send_raw(&text).await {
+                break;
+            }
+        }
+        eve
+    });
+    let stats = &server.state().hub.stats;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stats
+        .slow_consumers
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stats
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "eve is cut off"
+    );
+    let mut eve = tokio::time::timeout(WAIT, writer)
+        .await
+        .expect("eve's writes end once she is cut off")
+        .unwrap();
+    assert!(eve.wait_closed().await, "eve's socket is closed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.state().total_queued.bytes() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.state().total_queued.bytes(), 0);
+    others_are_served(&host).await;
+}
+
 // 6. The pre-CONNECT timer restarted on every byte: sockets trickling a partial frame
 // were kept forever.
 #[tokio::test]

@@ -145,6 +145,17 @@ impl QueueBudget {
     }
 }
 
+/// What waiting for room in a connection's queue ([`ConnHandle::room`]) came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// The room is there.
+    Came,
+    /// The connection is ending (its kill switch was pulled).
+    Gone,
+    /// It did not come in time: the peer is not reading, and it is cut off.
+    NotReading,
+}
+
 /// The sending side of a connection, shared with the hub.
 #[derive(Debug, Clone)]
 pub struct ConnHandle {
@@ -237,13 +248,31 @@ impl ConnHandle {
     /// its byte budget is used. A connection's answers to a batch of its own requests
     /// are queued at once; waiting here paces them by its writer (and, through the
     /// reader, the client) instead of overflowing the queue, which is for events from
-    /// others.
-    pub async fn room(&self, n: usize, wait: std::time::Duration) {
-        let _ = tokio::time::timeout(wait, async {
+    /// others. When the room does not come in time the peer is not reading (its writer
+    /// could not free half the budget in `wait`) and the connection is cut off as a
+    /// slow consumer: otherwise a client that writes and never reads would hold its
+    /// connection for `wait` per frame, its budget never quite full.
+    pub async fn room(&self, n: usize, wait: std::time::Duration) -> Room {
+        let wait = tokio::time::timeout(wait, async {
             self.budget.half_empty().await;
             self.tx.room_for(n).await;
-        })
-        .await;
+        });
+        tokio::select! {
+            biased;
+            _ = self.kill.cancelled() => Room::Gone,
+            came = wait => match came {
+                Ok(()) => Room::Came,
+                Err(_) => {
+                    tracing::warn!(
+                        conn = self.id,
+                        queued = self.budget.queued(),
+                        "no room for the answers in time: disconnecting slow consumer"
+                    );
+                    self.kill.cancel();
+                    Room::NotReading
+                }
+            },
+        }
     }
 
     /// Queues a control message or a frame of the connection's own, waiting for a

@@ -15,7 +15,7 @@ use chatkitty_protocol::{header, Command, Frame};
 use serde_json::Value;
 
 use super::frames::{receipt_frame, Correlation};
-use super::session::{QueuedSend, Session, StompAnswer, ANSWER_WAIT};
+use super::session::{QueuedSend, Session, StompAnswer};
 use crate::domain::post::{self, Announcement, Where};
 use crate::domain::{channels, messages, moderation, parse, threads, users, Call};
 use crate::error::{ApiError, ApiResult};
@@ -121,7 +121,9 @@ pub async fn send_batch(s: &mut Session, cid: i64, sends: Vec<QueuedSend>) {
         Ok(d) => d,
         Err(e) => {
             for q in &sends {
-                s.conn.room(2, ANSWER_WAIT).await;
+                if !s.room_for_answers(2).await {
+                    return;
+                }
                 settle(s, Err(e.clone()), q);
             }
             return;
@@ -155,8 +157,10 @@ pub async fn send_batch(s: &mut Session, cid: i64, sends: Vec<QueuedSend>) {
     drop(news);
     let mut stored = stored.map(Vec::into_iter);
     for (content, q) in contents.into_iter().zip(&sends) {
-        // Its result event or error, its RECEIPT and its copy on a channel topic.
-        s.conn.room(3, ANSWER_WAIT).await;
+        // Its result event or error, its RECEIPT and its copy on a channel topic. A
+        // connection cut off meanwhile gets no answers; the stored messages are still
+        // announced to everyone else.
+        s.room_for_answers(3).await;
         let result = match (content, &mut stored) {
             (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(e.clone()),

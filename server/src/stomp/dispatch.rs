@@ -9,7 +9,7 @@ use chatkitty_protocol::error::names;
 use chatkitty_protocol::{header, Command, Frame};
 
 use super::frames::{error_frame, receipt_frame, Correlation};
-use super::session::{Flow, Session, ANSWER_WAIT};
+use super::session::{Flow, Session};
 use super::{actions, relays};
 use crate::error::ApiError;
 use crate::realtime::hub::Outbound;
@@ -37,8 +37,11 @@ async fn handle(s: &mut Session, frame: Frame) -> Flow {
         actions::flush_sends(s).await;
     }
     // Room for this frame's answers (a result, events on the user's own topics, a
-    // RECEIPT): a client that sends faster than it reads is paced, not dropped.
-    s.conn.room(4, ANSWER_WAIT).await;
+    // RECEIPT): a client that sends faster than it reads is paced, not dropped; one
+    // that stopped reading is cut off.
+    if !s.room_for_answers(4).await {
+        return Flow::Close;
+    }
     pace_topic_changes(s, &frame).await;
     if let Some(flow) = refuse_over_rate(s, &frame).await {
         return flow;

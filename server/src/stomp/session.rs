@@ -13,7 +13,7 @@ use chatkitty_protocol::error::names;
 use super::frames::{error_message, Correlation};
 use crate::domain::{access, presence, threads, Answer, Call};
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::hub::{message_frame, CheckedAt, ConnHandle};
+use crate::realtime::hub::{message_frame, CheckedAt, ConnHandle, Room};
 use crate::realtime::tracker::RateLimit;
 use crate::state::AppState;
 use crate::store::UserRow;
@@ -27,8 +27,8 @@ pub enum Flow {
 }
 
 /// How long the answers to a connection's own requests wait for room in its queue
-/// before they are queued anyway (a full queue then closes the connection as a slow
-/// consumer).
+/// (at most half its budget used) before the connection is cut off as a slow consumer
+/// that stopped reading (README, "Limits").
 pub const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// A SEND to a channel's `message` action waiting to be handled with the ones after
@@ -94,6 +94,23 @@ pub struct Session {
 }
 
 impl Session {
+    /// Waits for room for `n` answers in the connection's queue
+    /// ([`ConnHandle::room`]); `false` when the connection is ending, cut off (and
+    /// counted as a slow consumer) if it stopped reading.
+    pub async fn room_for_answers(&self, n: usize) -> bool {
+        match self.conn.room(n, ANSWER_WAIT).await {
+            Room::Came => true,
+            Room::Gone => false,
+            Room::NotReading => {
+                let stats = &self.state.hub.stats;
+                stats
+                    .slow_consumers
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
     /// A session of `user` on `conn`.
     pub fn new(
         state: AppState,
