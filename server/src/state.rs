@@ -268,6 +268,18 @@ impl Shared {
         self.participants.is_active(channel, user) || self.bus.active_elsewhere(channel, user)
     }
 
+    /// Whether `user` follows `channel` in a chat session, as notifications see it
+    /// (docs/protocol.md §13.6): one is open on some node, or — after a restart — one
+    /// was open when the server stopped, is not back yet within the window to come back
+    /// in (§13.4, "Restarts"), and the user is connected again: their chat comes back
+    /// and recovers the message there, so a notification for it would be one for the
+    /// chat they are looking at. A user not connected again is still notified (the
+    /// `notification.offline` webhook, for push, is for them).
+    pub fn follows_chat(&self, channel: i64, user: i64) -> bool {
+        self.participant_active(channel, user)
+            || (self.participants.awaited(channel, user) && self.user_online(user))
+    }
+
     /// Publishes an event to one of a user's topics.
     pub fn publish_to_user<T: Serialize>(
         &self,

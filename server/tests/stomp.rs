@@ -983,6 +983,63 @@ async fn after_a_restart_only_real_chat_changes_are_announced() {
 }
 
 #[tokio::test]
+async fn after_a_restart_a_member_back_is_not_notified_of_the_chat_they_were_in() {
+    // docs/protocol.md §13.6 with §13.4, "Restarts": john was in the chat at the stop
+    // and is connected again, his chat not back yet — the message he recovers there is
+    // not also a notification; ann, connected and not in the chat at the stop, is
+    // notified. Once john's chat ended after his return, he is notified again.
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(&dir).await;
+    let config = || restoring(&db, &dir);
+    let first = chatkitty_server::spawn(config()).await.unwrap();
+    let host = first.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let mut john = Client::start(&host, "john").await;
+    let _ann = Client::start(&host, "ann").await;
+    let (_, channel) = jane
+        .create_channel(json!({"type": "PRIVATE", "name": unique("room"),
+            "members": [{"username": "john"}, {"username": "ann"}]}))
+        .await
+        .unwrap();
+    john.start_chat(&channel).await;
+    // The records are written in the background.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.stop().await;
+    drop((jane, john));
+
+    let second = chatkitty_server::spawn(config()).await.unwrap();
+    let host = second.host();
+    let mut jane = Client::start(&host, "jane").await;
+    let mut john = Client::start(&host, "john").await;
+    let mut ann = Client::start(&host, "ann").await;
+    jane.send_text(&channel, "while you were away")
+        .await
+        .unwrap();
+    let n = ann
+        .expect_event(&ann.topic("notifications"), "user.notification.created")
+        .await;
+    assert_eq!(n["data"]["message"]["body"], "while you were away");
+    john.expect_no_event(
+        &john.topic("notifications"),
+        "user.notification.created",
+        QUIET,
+    )
+    .await;
+    // Back in the chat and out of it again: an ordinary member without a chat session.
+    let ids = john.start_chat(&channel).await;
+    john.end_chat(&ids).await;
+    // Handled in order: once this is answered, the chat session has ended.
+    let me = channel["_relays"]["self"].as_str().unwrap();
+    john.relay(me, &[]).await.unwrap();
+    jane.send_text(&channel, "and now").await.unwrap();
+    let n = john
+        .expect_event(&john.topic("notifications"), "user.notification.created")
+        .await;
+    assert_eq!(n["data"]["message"]["body"], "and now");
+    second.stop().await;
+}
+
+#[tokio::test]
 async fn non_members_cannot_read_subscribe_or_write_direct_and_private_channels() {
     let server = TestServer::start().await;
     let mut jane = Client::start(&server.host(), "jane").await;

@@ -130,7 +130,7 @@ pub async fn message_created(state: &AppState, n: NewMessage<'_>) -> ApiResult<(
 
 /// The members who may get a notification, loaded: not the sender, not those who
 /// blocked them, and — unless singled out by a mention or a reply — not those
-/// following the channel in a chat session.
+/// following the channel in a chat session ([`crate::state::Shared::follows_chat`]).
 async fn candidates(state: &AppState, n: &NewMessage<'_>) -> ApiResult<Vec<UserRow>> {
     let sender_id = n.sender.map(|u| u.id);
     let channel_mention = n
@@ -148,7 +148,7 @@ async fn candidates(state: &AppState, n: &NewMessage<'_>) -> ApiResult<Vec<UserR
                 && (channel_mention
                     || n.mentioned.contains(&Mentioned::User(id))
                     || n.parent.is_some_and(|p| p.user_id == Some(id))
-                    || !state.participant_active(n.channel.id, id))
+                    || !state.follows_chat(n.channel.id, id))
         })
         .collect();
     if ids.is_empty() {
@@ -222,7 +222,7 @@ async fn kind_for(
             }));
         }
     }
-    if state.participant_active(n.channel.id, member.id) {
+    if state.follows_chat(n.channel.id, member.id) {
         return Ok(None);
     }
     Ok(Some(match n.sender {

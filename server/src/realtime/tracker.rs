@@ -201,6 +201,12 @@ impl Participants {
         lock(&self.restored).remove(&(channel, user))
     }
 
+    /// Whether `user` had a chat session in `channel` when the server stopped and it is
+    /// still waited for.
+    pub fn awaited(&self, channel: i64, user: i64) -> bool {
+        lock(&self.restored).contains(&(channel, user))
+    }
+
     /// The restored chat sessions not back; none are waited for after this.
     pub fn not_returned(&self) -> Vec<(i64, i64)> {
         lock(&self.restored).drain().collect()
