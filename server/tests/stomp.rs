@@ -601,6 +601,36 @@ async fn messages_page_newest_first_and_walk_back_and_forth() {
     assert!(all["_relays"].get("next").is_none(), "{all}");
     assert!(all["_relays"].get("prev").is_none(), "{all}");
     assert_eq!(all["page"]["totalElements"], 7);
+    // Caught up: a page after the newest message, or before the oldest, is empty and
+    // links nowhere.
+    let m6 = p1["_embedded"]["messages"][0]["id"].as_i64().unwrap();
+    for (key, id) in [("after", m6), ("before", m0)] {
+        let none = jane.relay(&relay, &[(key, &id.to_string())]).await.unwrap();
+        assert!(page_bodies(&none).is_empty(), "{none}");
+        assert!(none["_relays"].get("next").is_none(), "{none}");
+        assert!(none["_relays"].get("prev").is_none(), "{none}");
+        assert_eq!(none["page"]["totalElements"], 7);
+    }
+    // A message hidden from the reader is not one to go back to: after m0, once jane
+    // deleted it for herself, nothing is older.
+    let hide = p3["_embedded"]["messages"][0]["_actions"]["deleteForMe"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    jane.action(&hide, json!({})).await.unwrap();
+    let rest = jane
+        .relay(&relay, &[("after", &m0.to_string()), ("size", "25")])
+        .await
+        .unwrap();
+    assert_eq!(page_bodies(&rest).len(), 6);
+    assert!(rest["_relays"].get("next").is_none(), "{rest}");
+    assert_eq!(rest["page"]["totalElements"], 6);
+    let rest = jane
+        .relay(&relay, &[("after", &(m0 + 1).to_string()), ("size", "25")])
+        .await
+        .unwrap();
+    assert_eq!(page_bodies(&rest).len(), 5);
+    assert!(rest["_relays"]["next"].is_string(), "m1 is older: {rest}");
     // Bad parameters are a validation error, not a crash.
     let e = jane.relay(&relay, &[("size", "-5")]).await.unwrap_err();
     assert_eq!(e["error"], "ValidationError");
@@ -612,7 +642,7 @@ async fn messages_page_newest_first_and_walk_back_and_forth() {
         )
         .await
         .unwrap();
-    assert_eq!(page_bodies(&p).len(), 7);
+    assert_eq!(page_bodies(&p).len(), 6, "all but the hidden m0");
 }
 
 /// A page shows each message's reactions (emoji in the order first used, each with

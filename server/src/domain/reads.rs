@@ -491,7 +491,8 @@ async fn messages_page(
         (None, Some(a)) => MessageCursor::After(a),
         (None, None) => MessageCursor::Newest,
     };
-    let (mut rows, mut more) = state.store.messages_page(&q, cursor, size).await?;
+    let page = state.store.messages_page_counted(&q, cursor, size).await?;
+    let (mut rows, mut more) = (page.rows, page.more);
     let mut items = state
         .render_messages(call.app_id, &rows, Viewer::User(call.user.id))
         .await?;
@@ -514,13 +515,10 @@ async fn messages_page(
     }
     let (newest, oldest) = (rows.first().map(|m| m.id), rows.last().map(|m| m.id));
     // Whether messages lie past the page's far end was read with the page; past its
-    // near end (back towards the cursor) is read with the page's total.
-    let near_end = match (cursor, newest, oldest) {
-        (MessageCursor::After(_), _, Some(o)) => Some(MessageCursor::Before(o)),
-        (MessageCursor::Before(_), Some(n), _) => Some(MessageCursor::After(n)),
-        _ => None,
-    };
-    let (total, beyond_near_end) = state.store.page_total_and_beyond(&q, near_end).await?;
+    // near end (back towards the cursor) are those behind the cursor, read with it too
+    // (the page keeps the messages nearest its cursor, so its near end stays).
+    let beyond_near_end = page.behind_cursor && !rows.is_empty();
+    let total = page.total;
     let (has_older, has_newer) = match cursor {
         MessageCursor::After(_) => (beyond_near_end, more),
         MessageCursor::Before(_) => (more, beyond_near_end),

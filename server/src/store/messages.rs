@@ -2,12 +2,27 @@
 
 use sqlx::Row;
 
-use super::{message_row, now_ms, safe, Store, StoreError, StoreResult, MESSAGE_COLS};
+use super::{
+    message_row, now_ms, safe, Store, StoreError, StoreResult, MESSAGE_COLS, MESSAGE_COL_COUNT,
+};
 use crate::store::{MessageCursor, MessageRow};
 
 /// The most messages `page.totalElements` counts on a page of messages
-/// ([`Store::page_total_and_beyond`]; README, "Limits").
+/// ([`Store::messages_page_counted`]; README, "Limits").
 pub const MAX_PAGE_TOTAL: i64 = 1_000;
+
+/// A page of messages read with its total ([`Store::messages_page_counted`]).
+#[derive(Debug)]
+pub struct CountedPage {
+    /// Newest first, at most the limit.
+    pub rows: Vec<MessageRow>,
+    /// Whether more exist beyond the page in the direction of travel.
+    pub more: bool,
+    /// `page.totalElements`, counted up to [`MAX_PAGE_TOTAL`].
+    pub total: i64,
+    /// Whether the query lists any message behind the cursor.
+    pub behind_cursor: bool,
+}
 
 /// Which messages a page lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,43 +146,71 @@ impl Store {
         Ok((out, more))
     }
 
-    /// `page.totalElements` of a page of messages: the number a query lists, counted up
-    /// to [`MAX_PAGE_TOTAL`] (README, "Limits"). A page reads at most a page's worth
-    /// of rows from the channel's index; the whole count would read every message of
-    /// the channel on every page (0.4–0.5 s of SQLite's time per page of a channel of
-    /// 900,000 messages), and neither client reads it (docs/protocol.md §9.1).
+    /// A page of messages as [`Store::messages_page`] reads it, with its
+    /// `page.totalElements` and whether the query lists any message behind the cursor
+    /// (at or before `After(id)`'s id, at or after `Before(id)`'s; `false` for
+    /// `Newest`), in one statement.
     ///
-    /// With it, for `beyond`, whether the query lists any message past that cursor
-    /// (older than `Before(id)`, newer than `After(id)`): whether a page links back
-    /// towards its cursor, in the same statement (one statement fewer per page of a
-    /// client catching up; bench/README.md, "Reconnect storm").
-    pub async fn page_total_and_beyond(
+    /// The total is counted up to [`MAX_PAGE_TOTAL`] (README, "Limits"): a page reads
+    /// at most a page's worth of rows from the channel's index, where the whole count
+    /// would read every message of the channel on every page (0.4–0.5 s of SQLite's
+    /// time per page of a channel of 900,000 messages), and neither client reads it
+    /// (docs/protocol.md §9.1). Behind the cursor is whether a page links back towards
+    /// it: messages older than an `after` page's oldest are those at or before its
+    /// cursor (none of the query's lie between them). One statement instead of two is
+    /// one hand-off to the database fewer per page, the one a client catching up after
+    /// a reconnect makes (bench/README.md, "One statement per page of messages").
+    pub async fn messages_page_counted(
         &self,
         q: &MessageQuery,
-        beyond: Option<MessageCursor>,
-    ) -> StoreResult<(i64, bool)> {
-        let (cond, bound) = match beyond {
-            Some(MessageCursor::Before(id)) => ("g.id < $4", Some(id)),
-            Some(MessageCursor::After(id)) => ("g.id > $4", Some(id)),
-            Some(MessageCursor::Newest) | None => ("", None),
+        cursor: MessageCursor,
+        limit: i64,
+    ) -> StoreResult<CountedPage> {
+        let (cond, behind, order, bound) = match cursor {
+            MessageCursor::Newest => ("", "", "DESC", None),
+            MessageCursor::Before(id) => (" AND g.id < $4", "g.id >= $4", "DESC", Some(id)),
+            MessageCursor::After(id) => (" AND g.id > $4", "g.id <= $4", "ASC", Some(id)),
         };
         let filter = q.filter();
         // A count of at most one row, and a BIGINT 0 without it: the same integer type
         // as COUNT's on SQLite and PostgreSQL.
-        let beyond_sql = if bound.is_some() {
+        let behind_sql = if bound.is_some() {
             format!(
-                "(SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {filter} AND {cond} LIMIT 1) x)"
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {filter} AND {behind} LIMIT 1) x)"
             )
         } else {
             "CAST(0 AS BIGINT)".to_owned()
         };
+        // The counts are one row; the page joins it (none: one row of NULLs with them).
         let sql = format!(
-            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {filter} LIMIT {MAX_PAGE_TOTAL}) n), {beyond_sql}"
+            "SELECT p.*, t.total, t.behind FROM \
+             (SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {filter} LIMIT {MAX_PAGE_TOTAL}) n) AS total, \
+             {behind_sql} AS behind) t \
+             LEFT JOIN (SELECT {MESSAGE_COLS} FROM messages g WHERE {filter}{cond} ORDER BY g.id {order} LIMIT {}) p \
+             ON 1 = 1 ORDER BY p.id {order}",
+            limit + 1
         );
-        let row = q.bind(&sql, bound).fetch_one(&self.pool).await?;
-        let total: i64 = row.try_get(0)?;
-        let beyond: i64 = row.try_get(1)?;
-        Ok((total, beyond > 0))
+        let rows = q.bind(&sql, bound).fetch_all(&self.pool).await?;
+        let (mut total, mut behind_cursor) = (0, false);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            total = r.try_get(MESSAGE_COL_COUNT)?;
+            behind_cursor = r.try_get::<i64, _>(MESSAGE_COL_COUNT + 1)? > 0;
+            if r.try_get::<Option<i64>, _>(0)?.is_some() {
+                out.push(message_row(r)?);
+            }
+        }
+        let more = out.len() as i64 > limit;
+        out.truncate(limit.max(0) as usize);
+        if matches!(cursor, MessageCursor::After(_)) {
+            out.reverse();
+        }
+        Ok(CountedPage {
+            rows: out,
+            more,
+            total,
+            behind_cursor,
+        })
     }
 
     /// Number of messages a query lists (the count a client asks for, and the Platform

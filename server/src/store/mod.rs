@@ -398,7 +398,7 @@ pub(crate) const MEMBER_COLS: &str = "m.channel_id, m.user_id, m.role, m.last_re
 pub(crate) const MESSAGE_COLS: &str = "g.id, g.channel_id, g.user_id, g.kind, g.body, g.file, g.properties, \
      g.group_tag, g.parent_id, g.mentions, g.links, g.created_ms, g.edited_ms, g.deleted_ms, g.thread_id";
 /// How many columns `MESSAGE_COLS` names.
-const MESSAGE_COL_COUNT: usize = 15;
+pub(crate) const MESSAGE_COL_COUNT: usize = 15;
 
 /// The columns a new message sets, in the order [`Store::insert_message`] binds them.
 const INSERT_COLUMNS: &str = "channel_id, user_id, kind, body, file, properties, group_tag, \
