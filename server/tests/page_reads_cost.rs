@@ -6,43 +6,23 @@
 //!
 //! `cargo test --release -p chatkitty-server --test page_reads_cost -- --ignored --nocapture`
 
+mod bench_store;
+
 use std::time::Instant;
 
-use chatkitty_protocol::resource::ChannelType;
-use chatkitty_server::store::{NewGroupChannel, NewMessage, Store};
+use bench_store::BenchStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 #[ignore = "a benchmark: run on demand with --ignored --nocapture"]
 async fn page_reads_cost() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("chat.db");
-    let store = Store::open(db.to_str().unwrap()).await.unwrap();
-    let app = store.ensure_application("bench").await.unwrap();
-    let mut users = Vec::new();
-    for i in 0..100 {
-        let name = format!("user{i}");
-        users.push(store.user_or_create(app, &name, false).await.unwrap().id);
-    }
-    let channel = NewGroupChannel {
-        app_id: app,
-        kind: ChannelType::Public,
-        name: "bench",
-        display_name: "bench",
-        properties: "{}",
-    };
-    let ch = store
-        .create_group_channel(&channel, users[0], &users[1..])
-        .await
-        .unwrap();
-    let mut ids = Vec::new();
-    for k in 0..200 {
-        let batch: Vec<NewMessage> = (0..50)
-            .map(|_| NewMessage::text(ch.id, Some(users[k % 100]), "hello"))
-            .collect();
-        for (m, _) in store.insert_messages(&batch).await.unwrap() {
-            ids.push(m.id);
-        }
-    }
+    let BenchStore {
+        store,
+        app,
+        users,
+        ids,
+        _dir,
+        ..
+    } = bench_store::channel_of_10k_messages().await;
     for (i, id) in ids.iter().enumerate().step_by(7) {
         store.add_reaction(*id, users[i % 100], "👍").await.unwrap();
     }
