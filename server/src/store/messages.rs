@@ -4,6 +4,7 @@ use sqlx::Row;
 
 use super::{
     message_row, now_ms, safe, Store, StoreError, StoreResult, MESSAGE_COLS, MESSAGE_COL_COUNT,
+    VIEWER_SEES,
 };
 use crate::store::{MessageCursor, MessageRow};
 
@@ -101,6 +102,17 @@ impl MessageQuery {
 
     /// The WHERE clause (after `g.channel_id = $1 AND g.id > $2`), with `$3` = viewer.
     fn filter(&self) -> String {
+        self.filter_after("$2")
+    }
+
+    /// [`MessageQuery::filter`] with `lower` in place of `$2`, the id the messages are
+    /// after. A page after a cursor gives the greater of the cursor and the cleared
+    /// history as its only lower bound: given both (`g.id > $2 AND g.id > $4`), SQLite
+    /// reads the channel's index from the first, the cleared history — from the
+    /// channel's first message when nothing was cleared — and checks every message up
+    /// to the cursor against the viewer's hidden messages and blocks (bench/README.md,
+    /// "A page after a cursor read the channel from its start").
+    fn filter_after(&self, lower: &str) -> String {
         let scope = match self.scope {
             MessageScope::Channel { main_only: true } => {
                 " AND g.parent_id IS NULL AND g.thread_id IS NULL".to_owned()
@@ -109,11 +121,7 @@ impl MessageQuery {
             MessageScope::Replies(p) => format!(" AND g.parent_id = {p}"),
             MessageScope::Thread(t) => format!(" AND g.thread_id = {t}"),
         };
-        format!(
-            "g.channel_id = $1 AND g.id > $2{scope} \
-             AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = g.id AND h.user_id = $3) \
-             AND (g.user_id IS NULL OR NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.user_id = $3 AND b.blocked_id = g.user_id))"
-        )
+        format!("g.channel_id = $1 AND g.id > {lower}{scope}{VIEWER_SEES}")
     }
 }
 
@@ -126,10 +134,18 @@ impl Store {
         cursor: MessageCursor,
         limit: i64,
     ) -> StoreResult<(Vec<MessageRow>, bool)> {
-        let (cond, order, bound) = match cursor {
-            MessageCursor::Newest => ("", "DESC", None),
-            MessageCursor::Before(id) => (" AND g.id < $4", "DESC", Some(id)),
-            MessageCursor::After(id) => (" AND g.id > $4", "ASC", Some(id)),
+        // After a cursor: one lower bound, the greater (see `filter_after`).
+        let after;
+        let (q, cond, order, bound) = match cursor {
+            MessageCursor::Newest => (q, "", "DESC", None),
+            MessageCursor::Before(id) => (q, " AND g.id < $4", "DESC", Some(id)),
+            MessageCursor::After(id) => {
+                after = MessageQuery {
+                    cleared_before_id: q.cleared_before_id.max(id),
+                    ..*q
+                };
+                (&after, "", "ASC", None)
+            }
         };
         let sql = format!(
             "SELECT {MESSAGE_COLS} FROM messages g WHERE {}{cond} ORDER BY g.id {order} LIMIT {}",
@@ -166,10 +182,22 @@ impl Store {
         cursor: MessageCursor,
         limit: i64,
     ) -> StoreResult<CountedPage> {
-        let (cond, behind, order, bound) = match cursor {
-            MessageCursor::Newest => ("", "", "DESC", None),
-            MessageCursor::Before(id) => (" AND g.id < $4", "g.id >= $4", "DESC", Some(id)),
-            MessageCursor::After(id) => (" AND g.id > $4", "g.id <= $4", "ASC", Some(id)),
+        // The page after a cursor has one lower bound, `$4` = the greater of the cursor
+        // and the cleared history (see `filter_after`); messages at or before it are
+        // behind the cursor (none lie between the two when the history was cleared
+        // past the cursor).
+        let (page_filter, cond, behind, order, bound) = match cursor {
+            MessageCursor::Newest => (q.filter(), "", "", "DESC", None),
+            MessageCursor::Before(id) => {
+                (q.filter(), " AND g.id < $4", "g.id >= $4", "DESC", Some(id))
+            }
+            MessageCursor::After(id) => (
+                q.filter_after("$4"),
+                "",
+                "g.id <= $4",
+                "ASC",
+                Some(id.max(q.cleared_before_id)),
+            ),
         };
         let filter = q.filter();
         // A count of at most one row, and a BIGINT 0 without it: the same integer type
@@ -186,7 +214,7 @@ impl Store {
             "SELECT p.*, t.total, t.behind FROM \
              (SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM messages g WHERE {filter} LIMIT {MAX_PAGE_TOTAL}) n) AS total, \
              {behind_sql} AS behind) t \
-             LEFT JOIN (SELECT {MESSAGE_COLS} FROM messages g WHERE {filter}{cond} ORDER BY g.id {order} LIMIT {}) p \
+             LEFT JOIN (SELECT {MESSAGE_COLS} FROM messages g WHERE {page_filter}{cond} ORDER BY g.id {order} LIMIT {}) p \
              ON 1 = 1 ORDER BY p.id {order}",
             limit + 1
         );

@@ -219,8 +219,7 @@ fn visible_sql(q: &SearchQuery<'_>, candidates_sql: &str) -> String {
         ),
     };
     let viewer_filters = if q.viewer.is_some() {
-        " AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = g.id AND h.user_id = $3) \
-         AND (g.user_id IS NULL OR NOT EXISTS (SELECT 1 FROM user_blocks b WHERE b.user_id = $3 AND b.blocked_id = g.user_id))"
+        super::VIEWER_SEES
     } else {
         ""
     };
