@@ -549,20 +549,20 @@ async fn cleared_history_is_hidden_from_the_member_who_cleared_it_only() {
         assert_eq!(asked["count"], want.len());
     }
     // A page after a cursor older than the cleared history starts after the history,
-    // and nothing lies behind it; for another member the same cursor leaves the older
-    // messages behind (the page's lower bound is the greater of the two).
+    // and nothing older lies behind it (no `next`); for another member a cursor leaves
+    // the older messages behind (the page's lower bound is the greater of the two).
     let all = jane.relay(&relay, &[]).await.unwrap();
     let one = all["_embedded"]["messages"][2]["id"].as_i64().unwrap();
     let from_start = (one - 1).to_string();
     let page = john.relay(&relay, &[("after", &from_start)]).await.unwrap();
     assert_eq!(page_bodies(&page), ["three"]);
-    assert!(page["_relays"].get("prev").is_none(), "{page}");
+    assert!(page["_relays"].get("next").is_none(), "{page}");
     let page = jane
         .relay(&relay, &[("after", &one.to_string())])
         .await
         .unwrap();
     assert_eq!(page_bodies(&page), ["three", "two"]);
-    assert!(page["_relays"]["prev"].is_string(), "{page}");
+    assert!(page["_relays"]["next"].is_string(), "{page}");
 }
 
 #[tokio::test]
