@@ -319,15 +319,16 @@ impl Store {
             return Ok((Vec::new(), Vec::new()));
         }
         let list = super::ids_in(self.backend);
-        // Rows of kind 0 are reactions, of kind 1 reply counts (in the user id's column);
-        // the same column types on SQLite and PostgreSQL.
+        let made = super::reaction_order(self.backend);
+        // Rows of kind 0 are reactions, oldest first, of kind 1 reply counts (in the user
+        // id's column); the same column types on SQLite and PostgreSQL.
         let sql = format!(
-            "SELECT CAST(0 AS BIGINT), message_id, user_id, emoji, created_ms FROM reactions \
-             WHERE message_id IN {list} \
+            "SELECT CAST(0 AS BIGINT), message_id, user_id, emoji, created_ms, CAST({made} AS BIGINT) \
+             FROM reactions WHERE message_id IN {list} \
              UNION ALL \
-             SELECT CAST(1 AS BIGINT), parent_id, COUNT(*), CAST('' AS TEXT), CAST(0 AS BIGINT) \
+             SELECT CAST(1 AS BIGINT), parent_id, COUNT(*), CAST('' AS TEXT), CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
              FROM messages WHERE parent_id IN {list} AND deleted_ms IS NULL GROUP BY parent_id \
-             ORDER BY 1, 5, 3"
+             ORDER BY 1, 5, 6"
         );
         let rows = sqlx::query(safe(&sql))
             .bind(super::ids_json(ids))
@@ -411,8 +412,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT message_id, user_id, emoji, created_ms FROM reactions WHERE message_id IN {} ORDER BY created_ms, user_id",
-            super::ids_in(self.backend)
+            "SELECT message_id, user_id, emoji, created_ms FROM reactions WHERE message_id IN {} ORDER BY created_ms, {}",
+            super::ids_in(self.backend),
+            super::reaction_order(self.backend)
         );
         let rows = sqlx::query(safe(&sql))
             .bind(super::ids_json(message_ids))

@@ -484,6 +484,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_users_by_display_name.sql"),
         postgres: include_str!("../../migrations/postgres/0014_users_by_display_name.sql"),
     },
+    // Reactions of the same millisecond in the order they were made (`REACTION_ORDER`).
+    Migration {
+        version: 15,
+        sqlite: include_str!("../../migrations/sqlite/0015_reaction_order.sql"),
+        postgres: include_str!("../../migrations/postgres/0015_reaction_order.sql"),
+    },
 ];
 
 impl Store {
@@ -1511,6 +1517,16 @@ pub(crate) fn ids_in(backend: Backend) -> &'static str {
     }
 }
 
+/// What orders the `reactions` table's rows as they were made after their
+/// `created_ms`: two reactions of the same millisecond were listed by user id before
+/// (migration 0015).
+pub(crate) fn reaction_order(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "rowid",
+        Backend::Postgres => "seq",
+    }
+}
+
 /// [`ids_in`] reading the ids from parameter `$n`.
 pub(crate) fn ids_in_at(backend: Backend, n: usize) -> String {
     ids_in(backend).replace("$1", &format!("${n}"))
@@ -1667,6 +1683,52 @@ mod tests {
                 "{table}: the listed ids are not looked up by primary key: {plan:?}"
             );
         }
+    }
+
+    /// Reactions made in the same millisecond are listed in the order they were made,
+    /// in a page's reactions and in a message's reactions relay: they were listed by
+    /// user id (the test suite saw it on a fast machine, a reaction by user 2 and then
+    /// one by user 1 a few hundred microseconds later).
+    #[tokio::test]
+    async fn reactions_of_one_millisecond_are_listed_in_the_order_made() {
+        use super::{NewGroupChannel, NewMessage};
+        let (_dir, store, app) = store_with_users(2).await;
+        let (first, second) = (1, 2);
+        let channel = NewGroupChannel {
+            app_id: app,
+            kind: chatkitty_protocol::resource::ChannelType::Public,
+            name: "room",
+            display_name: "room",
+            properties: "{}",
+        };
+        let ch = store
+            .create_group_channel(&channel, first, &[second])
+            .await
+            .unwrap();
+        let (m, _) = store
+            .insert_messages(&[NewMessage::text(ch.id, Some(first), "hello")])
+            .await
+            .unwrap()
+            .remove(0);
+        // The second user reacts, then the first, in the same millisecond.
+        for (user, emoji) in [(second, "❤️"), (first, "👍")] {
+            sqlx::query(
+                "INSERT INTO reactions (message_id, user_id, emoji, created_ms) VALUES ($1, $2, $3, 1000)",
+            )
+            .bind(m.id)
+            .bind(user)
+            .bind(emoji)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        let made = |rows: Vec<super::ReactionRow>| -> Vec<(i64, String)> {
+            rows.into_iter().map(|r| (r.user_id, r.emoji)).collect()
+        };
+        let want = vec![(second, "❤️".to_owned()), (first, "👍".to_owned())];
+        assert_eq!(made(store.reactions_of(&[m.id]).await.unwrap()), want);
+        let (page, _) = store.reactions_and_replies(&[m.id]).await.unwrap();
+        assert_eq!(made(page), want);
     }
 
     /// A page of an application's users: in display-name order, ties by id, the user
