@@ -901,12 +901,34 @@ async fn presence_changes_when_the_last_connection_opens_and_closes() {
         .await;
 }
 
-/// A server on `db` that restores presence within 2 s of a restart.
-fn restoring(db: &str, dir: &tempfile::TempDir) -> chatkitty_server::config::Config {
-    let mut c = chatkitty_server::config::Config::for_tests(db.to_owned(), KEY);
-    c.files_dir = dir.path().join("files");
-    c.presence_restore_ms = 2000;
-    c
+/// A database kept across a server's restarts, each run of the server restoring
+/// presence and chats within 2 s of its start (docs/protocol.md §13.4, "Restarts").
+struct Restarts {
+    dir: tempfile::TempDir,
+    db: String,
+}
+
+impl Restarts {
+    async fn new() -> Restarts {
+        let dir = tempfile::tempdir().unwrap();
+        let db = test_database(&dir).await;
+        Restarts { dir, db }
+    }
+
+    /// A run of the server on the database.
+    async fn spawn(&self) -> chatkitty_server::Running {
+        let mut c = chatkitty_server::config::Config::for_tests(self.db.clone(), KEY);
+        c.files_dir = self.dir.path().join("files");
+        c.presence_restore_ms = 2000;
+        chatkitty_server::spawn(c).await.unwrap()
+    }
+
+    /// Stops `server` once what its clients' presence and chats left behind is
+    /// recorded (the records are written in the background).
+    async fn stop(server: chatkitty_server::Running) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server.stop().await;
+    }
 }
 
 /// Whether the other member of `dm` reads as online to `me`.
@@ -923,10 +945,8 @@ async fn after_a_restart_only_real_presence_changes_are_announced() {
     // docs/protocol.md §13.4, "Restarts": john was online at the stop and comes back
     // (nobody is told), ann was offline and comes (announced), bob never does
     // (announced offline when the window ends).
-    let dir = tempfile::tempdir().unwrap();
-    let db = test_database(&dir).await;
-    let config = || restoring(&db, &dir);
-    let first = chatkitty_server::spawn(config()).await.unwrap();
+    let restarts = Restarts::new().await;
+    let first = restarts.spawn().await;
     let host = first.host();
     let mut jane = Client::start(&host, "jane").await;
     let john = Client::start(&host, "john").await;
@@ -939,12 +959,10 @@ async fn after_a_restart_only_real_presence_changes_are_announced() {
     ann.disconnect().await;
     drop(ann);
     assert_eq!(jane.expect_contact_presence().await, ("ann".into(), false));
-    // The records are written in the background.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    first.stop().await;
+    Restarts::stop(first).await;
     drop((jane, john, bob));
 
-    let second = chatkitty_server::spawn(config()).await.unwrap();
+    let second = restarts.spawn().await;
     let host = second.host();
     let mut jane = Client::start(&host, "jane").await;
     let contacts = jane.topic("contacts");
@@ -975,10 +993,8 @@ async fn after_a_restart_only_real_chat_changes_are_announced() {
     // docs/protocol.md §13.4, "Restarts", for chat sessions: john was in the chat at
     // the stop and comes back to it (nobody is told), ann was not and comes (announced),
     // bob never does (announced gone when the window ends).
-    let dir = tempfile::tempdir().unwrap();
-    let db = test_database(&dir).await;
-    let config = || restoring(&db, &dir);
-    let first = chatkitty_server::spawn(config()).await.unwrap();
+    let restarts = Restarts::new().await;
+    let first = restarts.spawn().await;
     let host = first.host();
     let mut jane = Client::start(&host, "jane").await;
     let mut john = Client::start(&host, "john").await;
@@ -992,12 +1008,10 @@ async fn after_a_restart_only_real_chat_changes_are_announced() {
     for c in [&mut jane, &mut john, &mut bob] {
         c.start_chat(&channel).await;
     }
-    // The records are written in the background.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    first.stop().await;
+    Restarts::stop(first).await;
     drop((jane, john, bob));
 
-    let second = chatkitty_server::spawn(config()).await.unwrap();
+    let second = restarts.spawn().await;
     let host = second.host();
     let participants = channel["_topics"]["participants"].as_str().unwrap();
     let mut jane = Client::start(&host, "jane").await;
@@ -1033,10 +1047,8 @@ async fn after_a_restart_a_member_back_is_not_notified_of_the_chat_they_were_in(
     // and is connected again, his chat not back yet — the message he recovers there is
     // not also a notification; ann, connected and not in the chat at the stop, is
     // notified. Once john's chat ended after his return, he is notified again.
-    let dir = tempfile::tempdir().unwrap();
-    let db = test_database(&dir).await;
-    let config = || restoring(&db, &dir);
-    let first = chatkitty_server::spawn(config()).await.unwrap();
+    let restarts = Restarts::new().await;
+    let first = restarts.spawn().await;
     let host = first.host();
     let mut jane = Client::start(&host, "jane").await;
     let mut john = Client::start(&host, "john").await;
@@ -1047,12 +1059,10 @@ async fn after_a_restart_a_member_back_is_not_notified_of_the_chat_they_were_in(
         .await
         .unwrap();
     john.start_chat(&channel).await;
-    // The records are written in the background.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    first.stop().await;
+    Restarts::stop(first).await;
     drop((jane, john));
 
-    let second = chatkitty_server::spawn(config()).await.unwrap();
+    let second = restarts.spawn().await;
     let host = second.host();
     let mut jane = Client::start(&host, "jane").await;
     let mut john = Client::start(&host, "john").await;
