@@ -2,8 +2,9 @@
 //! messages — the page, its total and whether it links back — against a SQLite file of
 //! 10,000 messages in one channel: a page after the newest message (caught up: empty)
 //! and a page of the 5 newest, for a viewer who hides and blocks nothing and for one who
-//! hid a message. Prints microseconds per page; bench/README.md,
-//! "Reconnect storm: the kernel's share, one statement per page", has the figures. Run:
+//! hid a message. Prints microseconds per page; bench/README.md, "Gap pages: one lower
+//! bound, viewer checks asked once" (and "Reconnect storm: the kernel's share, one
+//! statement per page" before it), has the figures. Run:
 //!
 //! `cargo test --release -p chatkitty-server --test gap_page_cost -- --ignored --nocapture`
 

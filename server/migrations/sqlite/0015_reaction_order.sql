@@ -1,4 +1,4 @@
 -- Reactions are listed in the order they were made. Two made in the same millisecond
 -- have the same `created_ms`; SQLite orders them by the table's rowid, which grows with
 -- each insert, so nothing changes here (PostgreSQL adds a sequence column for it;
--- store/mod.rs, `REACTION_ORDER`).
+-- store/mod.rs, `reaction_order`).

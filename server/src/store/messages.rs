@@ -153,13 +153,8 @@ impl Store {
             limit + 1
         );
         let rows = q.bind(&sql, bound).fetch_all(&self.pool).await?;
-        let mut out: Vec<MessageRow> = rows.iter().map(message_row).collect::<StoreResult<_>>()?;
-        let more = out.len() as i64 > limit;
-        out.truncate(limit.max(0) as usize);
-        if matches!(cursor, MessageCursor::After(_)) {
-            out.reverse();
-        }
-        Ok((out, more))
+        let out: Vec<MessageRow> = rows.iter().map(message_row).collect::<StoreResult<_>>()?;
+        Ok(newest_first(out, cursor, limit))
     }
 
     /// A page of messages as [`Store::messages_page`] reads it, with its
@@ -228,13 +223,9 @@ impl Store {
                 out.push(message_row(r)?);
             }
         }
-        let more = out.len() as i64 > limit;
-        out.truncate(limit.max(0) as usize);
-        if matches!(cursor, MessageCursor::After(_)) {
-            out.reverse();
-        }
+        let (rows, more) = newest_first(out, cursor, limit);
         Ok(CountedPage {
-            rows: out,
+            rows,
             more,
             total,
             behind_cursor,
@@ -554,6 +545,21 @@ fn thread_row(r: &sqlx::any::AnyRow) -> StoreResult<ThreadRow> {
 }
 
 /// A reaction whose four columns start at column `at` of `r`.
+/// A page's rows as read (one more than `limit`, in the cursor's direction of travel)
+/// as a page: at most `limit`, newest first, and whether more lie beyond.
+fn newest_first(
+    mut rows: Vec<MessageRow>,
+    cursor: MessageCursor,
+    limit: i64,
+) -> (Vec<MessageRow>, bool) {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    if matches!(cursor, MessageCursor::After(_)) {
+        rows.reverse();
+    }
+    (rows, more)
+}
+
 fn reaction_at(r: &sqlx::any::AnyRow, at: usize) -> StoreResult<ReactionRow> {
     Ok(ReactionRow {
         message_id: r.try_get(at)?,

@@ -484,7 +484,7 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0014_users_by_display_name.sql"),
         postgres: include_str!("../../migrations/postgres/0014_users_by_display_name.sql"),
     },
-    // Reactions of the same millisecond in the order they were made (`REACTION_ORDER`).
+    // Reactions of the same millisecond in the order they were made (`reaction_order`).
     Migration {
         version: 15,
         sqlite: include_str!("../../migrations/sqlite/0015_reaction_order.sql"),
