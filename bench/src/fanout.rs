@@ -483,8 +483,13 @@ async fn reader(
             _ => continue,
         };
         if target != Target::Nats {
-            if let Some(sent) = delivery_time(bytes, notifications) {
-                record(sent, bytes.len());
+            // A WebSocket message may hold several STOMP frames (ours packs frames
+            // queued together, docs/protocol.md §2.2): each ends with NUL.
+            for frame in bytes.split_inclusive(|&b| b == 0) {
+                let frame = frame.trim_ascii_start();
+                if let Some(sent) = delivery_time(frame, notifications) {
+                    record(sent, frame.len());
+                }
             }
             continue;
         }

@@ -194,6 +194,12 @@ pub struct Config {
     #[arg(long, env = "CHATKITTY_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 
+    /// STOMP frames packed into one outgoing WebSocket message when several are queued
+    /// for a connection together (at most 64 KiB of them; `1`: one frame per message,
+    /// for clients that read only the first frame of a message). docs/protocol.md §2.2.
+    #[arg(long, env = "CHATKITTY_MAX_FRAMES_PER_MESSAGE", default_value_t = 64)]
+    pub max_frames_per_message: usize,
+
     /// Bytes queued for one connection before it is dropped as a slow consumer (the
     /// first frame of an empty queue always passes, whatever its size).
     #[arg(long, env = "CHATKITTY_OUTBOUND_QUEUE_BYTES", default_value_t = 1 << 20)]
@@ -467,6 +473,7 @@ impl std::fmt::Debug for Config {
             .field("max_page_bytes", &self.max_page_bytes)
             .field("outbound_queue", &self.outbound_queue)
             .field("outbound_queue_bytes", &self.outbound_queue_bytes)
+            .field("max_frames_per_message", &self.max_frames_per_message)
             .field("outbound_total_bytes", &self.outbound_total_bytes)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("max_subscriptions", &self.max_subscriptions)

@@ -240,36 +240,50 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     /// Queues a text message (written by [`Writer::flush`], or earlier once
     /// [`WRITE_CHUNK`] bytes are waiting).
     pub async fn text(&mut self, text: &str) -> io::Result<()> {
-        self.frame(OpCode::Data(Data::Text), text.as_bytes()).await
+        self.frame(OpCode::Data(Data::Text), &[text.as_bytes()])
+            .await
+    }
+
+    /// Queues one text message made of `parts` one after the other (several STOMP
+    /// frames in one message, docs/protocol.md §2.2 "Messages out"), copied once, into
+    /// the buffer that is written.
+    pub async fn text_of(&mut self, parts: &[String]) -> io::Result<()> {
+        let parts: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+        self.frame(OpCode::Data(Data::Text), &parts).await
     }
 
     /// Queues a pong answering a ping's `payload`.
     pub async fn pong(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.frame(OpCode::Control(Control::Pong), payload).await
+        self.frame(OpCode::Control(Control::Pong), &[payload]).await
     }
 
     /// Writes a close frame (status 1000, normal closure) and everything before it,
     /// then ends the sending direction of the connection.
     pub async fn close(&mut self) -> io::Result<()> {
-        self.frame(OpCode::Control(Control::Close), &1000u16.to_be_bytes())
+        self.frame(OpCode::Control(Control::Close), &[&1000u16.to_be_bytes()])
             .await?;
         self.flush().await?;
         self.io.shutdown().await
     }
 
-    async fn frame(&mut self, opcode: OpCode, payload: &[u8]) -> io::Result<()> {
+    /// One WebSocket frame whose payload is `payload`'s parts in order; written out
+    /// whenever [`WRITE_CHUNK`] bytes are waiting, so a large one is not held whole.
+    async fn frame(&mut self, opcode: OpCode, payload: &[&[u8]]) -> io::Result<()> {
         let header = FrameHeader {
             opcode,
             ..FrameHeader::default()
         };
-        let len = payload.len() as u64;
-        self.out.reserve(header.len(len) + payload.len());
+        let size: usize = payload.iter().map(|p| p.len()).sum();
+        let len = size as u64;
+        self.out.reserve(header.len(len) + size.min(WRITE_CHUNK));
         header
             .format(len, &mut self.out)
             .map_err(|_| io::Error::other("frame header"))?;
-        self.out.extend_from_slice(payload);
-        if self.out.len() >= WRITE_CHUNK {
-            self.write_out().await?;
+        for part in payload {
+            self.out.extend_from_slice(part);
+            if self.out.len() >= WRITE_CHUNK {
+                self.write_out().await?;
+            }
         }
         Ok(())
     }
@@ -501,6 +515,22 @@ mod tests {
         expected.extend_from_slice(&[0x8A, 1, b'p', TEXT, 127]);
         expected.extend_from_slice(&70_000u64.to_be_bytes());
         expected.extend_from_slice(&[b'c'; 70_000]);
+        expected.extend_from_slice(&[0x88, 2, 0x03, 0xE8]);
+        assert_eq!(got, expected);
+    }
+
+    #[tokio::test]
+    async fn parts_written_as_one_message_cross_write_chunks_whole() {
+        let (server, mut client) = tokio::io::duplex(256 * 1024);
+        let mut writer = Writer::new(server);
+        let parts = vec!["a".repeat(10_000), "b".repeat(10_000), "c".to_owned()];
+        writer.text_of(&parts).await.unwrap();
+        writer.close().await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        let mut expected = vec![TEXT, 126];
+        expected.extend_from_slice(&20_001u16.to_be_bytes());
+        expected.extend_from_slice(parts.concat().as_bytes());
         expected.extend_from_slice(&[0x88, 2, 0x03, 0xE8]);
         assert_eq!(got, expected);
     }
