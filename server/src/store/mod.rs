@@ -371,7 +371,7 @@ macro_rules! on_send_path {
 const SQLITE_READ_CONNECTIONS: usize = 4;
 
 /// Set on every SQLite connection.
-const SQLITE_PRAGMAS: [&str; 5] = [
+const SQLITE_PRAGMAS: [&str; 6] = [
     // WAL: readers never block the writer; NORMAL sync is durable across process
     // crashes in WAL mode; wait instead of failing when another connection holds the
     // write lock.
@@ -380,6 +380,12 @@ const SQLITE_PRAGMAS: [&str; 5] = [
     "PRAGMA busy_timeout = 5000",
     // After a checkpoint restarts the WAL, cut its file back to this size (bytes).
     "PRAGMA journal_size_limit = 67108864",
+    // SQLite's own checkpoint after a commit, only past this many WAL pages (its
+    // default is 1,000): under concurrent writes the log seldom restarts, so past
+    // 1,000 pages nearly every commit ran a checkpoint with two fsyncs (115 fsyncs for
+    // 2,000 sign-ins of new users, 2 with this; bench/README.md "Packed frames").
+    // `keep_wal_small` checkpoints once a second instead; this stays as a backstop.
+    "PRAGMA wal_autocheckpoint = 16384",
     "PRAGMA foreign_keys = ON",
 ];
 
