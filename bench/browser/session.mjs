@@ -1,7 +1,7 @@
 // Session start: time from the startSession call to its resolved result in headless
-// Chromium, ours vs official, against the same server. A fresh instance per session
-// and endSession between. Rounds alternate the two clients (each in its own page) so
-// drift on this shared machine hits both alike.
+// Chromium, ours vs official, against the same server. A fresh instance per session,
+// endSession (timed too) and a pause (PAUSE_MS, 50) between. Rounds alternate the two
+// clients (each in its own page) so drift on this shared machine hits both alike.
 //
 // Round trips after the socket opens: the same measurement through a TCP proxy that
 // adds DELAY ms in each direction, minus the same through the proxy with no delay,
@@ -14,6 +14,11 @@ const SESSIONS = Number(process.env.SESSIONS || 200);
 const ROUNDS = Number(process.env.ROUNDS || 4);
 const DELAY = Number(process.env.DELAY_MS || 40);
 const DELAYED_SESSIONS = Number(process.env.DELAYED_SESSIONS || 30);
+// A pause after each endSession before the next timed startSession. Back to back
+// (PAUSE_MS=0), the socket of either client took about 8 ms to open against about
+// 3 ms after a pause: the next session waited on the previous one's closing, which a
+// user starting one session does not (bench/README.md, "Packed frames").
+const PAUSE = Number(process.env.PAUSE_MS ?? 50);
 const KINDS = ['ours', 'official'];
 
 const server = await startServer({ staticDir: join(BENCH_BROWSER, 'out/page') });
@@ -30,6 +35,7 @@ try {
   }
   const run = async (kind, host, n, tag) => {
     const config = { apiKey: server.apiKey, host, isSecure: false };
+    await pages[kind].evaluate((p) => { globalThis.PAUSE_MS = p; }, PAUSE);
     const usernames = Array.from({ length: 10 }, (_, i) => `sess-${kind}-${tag}-${i}`);
     // Warm-up: creates the users, compiles the code paths.
     await pages[kind].evaluate(([k, c, u]) => window.bench.sessions(k, c, 10, u), [kind, config, usernames]);
@@ -66,7 +72,7 @@ try {
     return { n: v.length, median_ms: round(median(v), 3), p99_ms: round(percentile(v, 99), 3), min_ms: round(Math.min(...v), 3), max_ms: round(Math.max(...v), 3) };
   };
   const rtt = 2 * DELAY;
-  const figures = { sessions_per_client: SESSIONS, rounds: ROUNDS, proxy_delay_ms_each_way: DELAY, delayed_sessions: DELAYED_SESSIONS, clients: {} };
+  const figures = { sessions_per_client: SESSIONS, rounds: ROUNDS, pause_after_end_ms: PAUSE, proxy_delay_ms_each_way: DELAY, delayed_sessions: DELAYED_SESSIONS, clients: {} };
   for (const kind of KINDS) {
     const d0 = proxied[`${kind}_0`];
     const d1 = proxied[`${kind}_${DELAY}`];
@@ -80,6 +86,7 @@ try {
     figures.clients[kind] = {
       direct: summary(direct[kind], 'total'),
       direct_after_open: summary(direct[kind], 'afterOpen'),
+      direct_end_session: summary(direct[kind], 'end'),
       round_medians_ms: roundMedians[kind],
       proxy_no_delay: summary(d0, 'total'),
       proxy_delay: summary(d1, 'total'),

@@ -34,7 +34,7 @@ let kitty = null;
 let received = null;
 
 window.bench = {
-  /** `n` sessions, each on a fresh instance: startSession → result, then endSession. */
+  /** `n` sessions, each on a fresh instance: startSession → result, then endSession (timed too). */
   async sessions(kind, config, n, usernames) {
     const ChatKitty = CLIENTS[kind];
     const out = [];
@@ -45,8 +45,12 @@ window.bench = {
       const r = await k.startSession({ username: usernames[i % usernames.length] });
       const t1 = performance.now();
       if (!r.succeeded) throw new Error(`startSession failed: ${JSON.stringify(r.error)}`);
-      out.push({ total: t1 - t0, afterOpen: lastOpen ? t1 - lastOpen : null, open: lastOpen ? lastOpen - t0 : null });
+      const sample = { total: t1 - t0, afterOpen: lastOpen ? t1 - lastOpen : null, open: lastOpen ? lastOpen - t0 : null };
       await k.endSession();
+      sample.end = performance.now() - t1;
+      out.push(sample);
+      // The pause the driver sets (session.mjs, PAUSE_MS).
+      if (globalThis.PAUSE_MS) await new Promise((r) => setTimeout(r, globalThis.PAUSE_MS));
     }
     return out;
   },

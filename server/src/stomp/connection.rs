@@ -167,7 +167,7 @@ pub fn max_message(state: &AppState) -> usize {
 /// [`MAX_PACKED_BYTES`]) in one message (docs/protocol.md §2.2, "Messages out"). A
 /// browser pays per WebSocket message (its network process, the hand-over to the page,
 /// one task and one `MessageEvent` each), so a burst packed this way reaches
-/// `onReceivedMessage` about twice as fast (bench/README.md, "Receive throughput"). Only
+/// `onReceivedMessage` about twice as fast (bench/README.md, "Packed frames"). Only
 /// frames already queued together are packed: none waits for another. SockJS keeps one
 /// frame per message.
 struct Packing {
