@@ -21,8 +21,15 @@ const ws = new WebSocket(`ws://${host}/rtm/websocket?api-key=${encodeURIComponen
 const timer = setTimeout(() => { console.error('no answer'); process.exit(1); }, 10000);
 ws.onopen = () => ws.send(frame('CONNECT', headers));
 ws.onerror = () => { console.error(`cannot reach ws://${host}`); process.exit(1); };
+// A WebSocket message may hold several frames, each ending with NUL (the server packs
+// frames queued together, docs/protocol.md §2.2); heart-beats are bare newlines.
 ws.onmessage = ({ data }) => {
-  const text = String(data);
+  for (const f of String(data).split('\0')) {
+    const text = f.replace(/^[\r\n]+/, '');
+    if (text) onFrame(`${text}\0`);
+  }
+};
+const onFrame = (text) => {
   if (text.startsWith('CONNECTED')) {
     // Ask for the current user, as startSession does next.
     ws.send(frame('SUBSCRIBE', { id: 'me', destination: '/application/v1/user.relay', receipt: 'me' }));

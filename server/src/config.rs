@@ -195,7 +195,7 @@ pub struct Config {
     pub outbound_queue: usize,
 
     /// STOMP frames packed into one outgoing WebSocket message when several are queued
-    /// for a connection together (at most 64 KiB of them; `1`: one frame per message,
+    /// for a connection together (at most 16 KiB of them; `1`: one frame per message,
     /// for clients that read only the first frame of a message). docs/protocol.md §2.2.
     #[arg(long, env = "CHATKITTY_MAX_FRAMES_PER_MESSAGE", default_value_t = 64)]
     pub max_frames_per_message: usize,

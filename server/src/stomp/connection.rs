@@ -62,8 +62,12 @@ const CLOSE_HANDSHAKE_WAIT: Duration = Duration::from_secs(1);
 const MAX_BATCH: usize = 64;
 
 /// A WebSocket message packing several STOMP frames holds at most this many bytes; a
-/// larger frame goes alone (docs/protocol.md §2.2, "Messages out").
-const MAX_PACKED_BYTES: usize = 64 * 1024;
+/// larger frame goes alone (docs/protocol.md §2.2, "Messages out"). The frames being
+/// packed have left the queue and its byte budget, so this is what a connection holds
+/// beyond the budget while the writer waits on a peer that reads slowly: as much as
+/// the writer's own buffer (`websocket::WRITE_CHUNK`), and as before packing, about
+/// 16 KiB and one frame per writing connection.
+const MAX_PACKED_BYTES: usize = 16 * 1024;
 
 /// Serves a connection until it closes.
 ///
