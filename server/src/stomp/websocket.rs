@@ -240,16 +240,14 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     /// Queues a text message (written by [`Writer::flush`], or earlier once
     /// [`WRITE_CHUNK`] bytes are waiting).
     pub async fn text(&mut self, text: &str) -> io::Result<()> {
-        self.frame(OpCode::Data(Data::Text), &[text.as_bytes()])
-            .await
+        self.frame(OpCode::Data(Data::Text), &[text]).await
     }
 
     /// Queues one text message made of `parts` one after the other (several STOMP
     /// frames in one message, docs/protocol.md §2.2 "Messages out"), copied once, into
     /// the buffer that is written.
     pub async fn text_of(&mut self, parts: &[String]) -> io::Result<()> {
-        let parts: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
-        self.frame(OpCode::Data(Data::Text), &parts).await
+        self.frame(OpCode::Data(Data::Text), parts).await
     }
 
     /// Queues a pong answering a ping's `payload`.
@@ -260,7 +258,7 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     /// Writes a close frame (status 1000, normal closure) and everything before it,
     /// then ends the sending direction of the connection.
     pub async fn close(&mut self) -> io::Result<()> {
-        self.frame(OpCode::Control(Control::Close), &[&1000u16.to_be_bytes()])
+        self.frame(OpCode::Control(Control::Close), &[1000u16.to_be_bytes()])
             .await?;
         self.flush().await?;
         self.io.shutdown().await
@@ -268,19 +266,19 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
 
     /// One WebSocket frame whose payload is `payload`'s parts in order; written out
     /// whenever [`WRITE_CHUNK`] bytes are waiting, so a large one is not held whole.
-    async fn frame(&mut self, opcode: OpCode, payload: &[&[u8]]) -> io::Result<()> {
+    async fn frame<P: AsRef<[u8]>>(&mut self, opcode: OpCode, payload: &[P]) -> io::Result<()> {
         let header = FrameHeader {
             opcode,
             ..FrameHeader::default()
         };
-        let size: usize = payload.iter().map(|p| p.len()).sum();
+        let size: usize = payload.iter().map(|p| p.as_ref().len()).sum();
         let len = size as u64;
-        self.out.reserve(header.len(len) + size.min(WRITE_CHUNK));
+        self.out.reserve(header.len(len) + size);
         header
             .format(len, &mut self.out)
             .map_err(|_| io::Error::other("frame header"))?;
         for part in payload {
-            self.out.extend_from_slice(part);
+            self.out.extend_from_slice(part.as_ref());
             if self.out.len() >= WRITE_CHUNK {
                 self.write_out().await?;
             }
