@@ -224,7 +224,7 @@ impl Packing {
 
     /// Lays out the frames packed so far as one message. Their list is let go of, not
     /// kept for the next batch: an idle connection holds no room for frames
-    /// (bench/README.md, "Idle memory and session start-up").
+    /// (bench/README.md, "Packed frames", its idle-memory paragraph).
     async fn lay_out<W: AsyncWrite + Unpin>(
         &mut self,
         sink: &mut websocket::Writer<W>,

@@ -383,7 +383,7 @@ const SQLITE_PRAGMAS: [&str; 6] = [
     // SQLite's own checkpoint after a commit, only past this many WAL pages (its
     // default is 1,000): under concurrent writes the log seldom restarts, so past
     // 1,000 pages nearly every commit ran a checkpoint with two fsyncs (115 fsyncs for
-    // 2,000 sign-ins of new users, 2 with this; bench/README.md "Packed frames").
+    // 2,000 sign-ins of new users, 2 with this; bench/README.md "Checkpoints").
     // `keep_wal_small` checkpoints once a second instead; this stays as a backstop.
     "PRAGMA wal_autocheckpoint = 16384",
     "PRAGMA foreign_keys = ON",
