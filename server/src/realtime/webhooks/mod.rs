@@ -25,6 +25,7 @@
 
 pub mod client;
 pub mod sign;
+mod wanted;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -207,9 +208,9 @@ pub struct Webhooks {
     client: client::Client,
     operator_client: client::Client,
     wake: Notify,
-    /// Whether an application's endpoints want an event type, and since when known
-    /// (at most one entry per application and event type).
-    wanted: std::sync::Mutex<std::collections::HashMap<(i64, String), (bool, Instant)>>,
+    /// Whether an application's endpoints want an event type (at most one entry per
+    /// application and event type), loaded once per [`WANTED_TTL`].
+    wanted: wanted::Wanted<(i64, &'static str)>,
     /// Its metrics (and the before-send hook's).
     pub metrics: Metrics,
 }
@@ -223,7 +224,7 @@ impl Webhooks {
             client: client::Client::new(allow_private),
             operator_client: client::Client::new(true),
             wake: Notify::new(),
-            wanted: Default::default(),
+            wanted: wanted::Wanted::new(WANTED_TTL),
             metrics: Metrics::new(),
         }
     }
@@ -231,27 +232,18 @@ impl Webhooks {
     /// Whether an enabled endpoint of `app` wants `event_type`, as known within
     /// [`WANTED_TTL`]: the events that are no row change are only rendered and queued
     /// when one does (so an endpoint starts getting them within that time of its
-    /// creation). A database error answers `true`.
-    pub async fn wants(&self, app: i64, event_type: &str) -> bool {
-        let key = (app, event_type.to_owned());
-        if let Some((wanted, at)) = self.wanted_cache().get(&key) {
-            if at.elapsed() < WANTED_TTL {
-                return *wanted;
-            }
-        }
-        let wanted = self
-            .store
-            .webhook_wanted(app, event_type)
+    /// creation). A database error answers `true`. However many callers ask at once,
+    /// the store is asked at most once per application and event type at a time
+    /// ([`wanted`]).
+    pub async fn wants(&self, app: i64, event_type: &'static str) -> bool {
+        self.wanted
+            .get((app, event_type), || async {
+                self.store
+                    .webhook_wanted(app, event_type)
+                    .await
+                    .unwrap_or(true)
+            })
             .await
-            .unwrap_or(true);
-        self.wanted_cache().insert(key, (wanted, Instant::now()));
-        wanted
-    }
-
-    fn wanted_cache(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(i64, String), (bool, Instant)>> {
-        self.wanted.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A client for the URLs the operator set in flags (the before-send hook): any
