@@ -406,6 +406,10 @@ impl Store {
     /// Queues an event that is no row change (presence, a notification to an offline
     /// user, a flag) for every enabled endpoint of the application that wants it, in
     /// one statement.
+    ///
+    /// The pattern is built in SQL, not bound whole: SQLite marks a statement whose
+    /// `LIKE` pattern is a bound parameter to be compiled again at every new binding
+    /// (for its prefix optimization), so `LIKE $n` cost a parse and a compile per event.
     pub async fn enqueue_webhook(
         &self,
         app_id: i64,
@@ -417,14 +421,13 @@ impl Store {
         let r = sqlx::query(
             "INSERT INTO webhook_outbox (endpoint_id, app_id, event_type, subject_id, data, created_ms, next_attempt_ms) \
              SELECT e.id, e.app_id, $1, $2, $3, $4, $4 FROM webhook_endpoints e \
-             WHERE e.app_id = $5 AND e.enabled = 1 AND (e.event_types = '*' OR e.event_types LIKE $6)",
+             WHERE e.app_id = $5 AND e.enabled = 1 AND (e.event_types = '*' OR e.event_types LIKE ('%,' || $1 || ',%'))",
         )
         .bind(event_type)
         .bind(subject_id)
         .bind(data)
         .bind(now)
         .bind(app_id)
-        .bind(format!("%,{event_type},%"))
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())
@@ -435,10 +438,10 @@ impl Store {
     pub async fn webhook_wanted(&self, app_id: i64, event_type: &str) -> StoreResult<bool> {
         let n: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM webhook_endpoints e WHERE e.app_id = $1 AND e.enabled = 1 \
-             AND (e.event_types = '*' OR e.event_types LIKE $2) LIMIT 1",
+             AND (e.event_types = '*' OR e.event_types LIKE ('%,' || $2 || ',%')) LIMIT 1",
         )
         .bind(app_id)
-        .bind(format!("%,{event_type},%"))
+        .bind(event_type)
         .fetch_optional(&self.pool)
         .await?;
         Ok(n.is_some())
