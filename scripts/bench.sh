@@ -34,7 +34,10 @@
 # default) runs unpinned, then pinned. A process pinned to one CPU sizes its thread pool
 # to it: one tokio worker (server, load generator), one Erlang scheduler, GOMAXPROCS=1.
 # The server's database lives on tmpfs (/dev/shm) when there is one, so a shared disk
-# does not set the figures; BENCH_DB_DIR=<dir> puts it elsewhere.
+# does not set the figures; BENCH_DB_DIR=<dir> puts it elsewhere. BENCH_POSTGRES=1 (load)
+# gives each server a fresh database on the PostgreSQL server that
+# scripts/with-postgres.sh starts instead, and names results <name>-postgres…json:
+#   PG_FSYNC=on scripts/with-postgres.sh env BENCH_POSTGRES=1 LOAD_PARTS=startup scripts/bench.sh load
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -61,8 +64,14 @@ elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
 else
   DB_TMP=$TMP
 fi
-# Recorded in each result: the file system the database was on.
+# Recorded in each result: the file system the database was on, or PostgreSQL.
 BENCH_DATABASE="$(stat -f -c %T "$DB_TMP" 2>/dev/null || echo unknown)"
+PG_ADMIN=""
+if [ "${BENCH_POSTGRES:-}" = 1 ]; then
+  PG_ADMIN=${CHATKITTY_TEST_POSTGRES:?BENCH_POSTGRES=1 runs under scripts/with-postgres.sh}
+  PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -1)
+  BENCH_DATABASE="postgresql, fsync $("$PSQL" "$PG_ADMIN" -tAc 'SHOW fsync')"
+fi
 export BENCH_DATABASE
 PIDS=()
 cleanup() {
@@ -101,12 +110,12 @@ set_pin() {
     command -v taskset >/dev/null || { echo "taskset (util-linux) is needed for PIN=1" >&2; exit 1; }
     SRV=(taskset -c "${SERVER_CPU:-0}")
     GEN=(taskset -c "${LOADGEN_CPU:-1}")
-    SUFFIX=-pinned
+    SUFFIX=${PG_ADMIN:+-postgres}-pinned
     log "pinned: server and peers on CPU ${SERVER_CPU:-0}, load generator on CPU ${LOADGEN_CPU:-1}"
   else
     SRV=()
     GEN=()
-    SUFFIX=""
+    SUFFIX=${PG_ADMIN:+-postgres}
     log "unpinned: server, peers and load generator share every CPU"
   fi
 }
@@ -149,9 +158,15 @@ export CHATKITTY_SEND_RATE=1000000 CHATKITTY_SEND_BURST=1000000 \
 # start_server NAME [PREFIX...]: PREFIX (e.g. `env MALLOC_ARENA_MAX=1`) goes before the
 # server's command, after the pinning.
 start_server() {
-  local dir=$TMP/server-$1
+  local dir=$TMP/server-$1 db="$DB_TMP/$1/chat.db"
   mkdir -p "$dir" "$DB_TMP/$1"
-  RUST_LOG=warn "${SRV[@]}" "${@:2}" "$CHATKITTY_SERVER_BIN" --port 0 --database "$DB_TMP/$1/chat.db" \
+  if [ -n "$PG_ADMIN" ]; then
+    local name
+    name="bench_$(date +%s%N)"
+    "$PSQL" "$PG_ADMIN" -qc "CREATE DATABASE $name"
+    db="${PG_ADMIN%/*}/$name"
+  fi
+  RUST_LOG=warn "${SRV[@]}" "${@:2}" "$CHATKITTY_SERVER_BIN" --port 0 --database "$db" \
     --api-key bench --presence-grace-ms 0 --files-dir "$dir/files" >"$dir/out" 2>"$dir/err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")

@@ -3,6 +3,8 @@
 # missing) on a local port, exporting CHATKITTY_TEST_POSTGRES (an admin URL); stops
 # and removes the cluster afterwards.
 #   scripts/with-postgres.sh cargo test -p chatkitty-server
+# The cluster runs with fsync off (tests need no durability); PG_FSYNC=on keeps it on,
+# for benchmarks whose figures depend on what a commit costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '\033[1;34m[postgres]\033[0m %s\n' "$*"; }
@@ -31,7 +33,7 @@ trap cleanup EXIT INT TERM
 # TIME-WAIT): try the next ones.
 for try in 1 2 3 4 5; do
   if "${RUN_AS[@]}" "$BIN/pg_ctl" -D "$DATA/db" -l "$DATA/log" -w \
-    -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" \
+    -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=300" \
     start >/dev/null; then
     break
   fi

@@ -1866,3 +1866,32 @@ async fn a_messages_reactions_and_read_receipts_name_their_users() {
         .unwrap_or_default();
     assert_eq!(readers, ["john"], "{page}");
 }
+
+/// Sign-ins of new names at the same moment are created together
+/// (server/src/store/sign_ups.rs): each name is one user, whichever of its sign-ins
+/// came first, and every sign-in sees it. On SQLite, and on PostgreSQL under
+/// `scripts/with-postgres.sh`.
+#[tokio::test]
+async fn new_names_signing_in_at_once_each_become_one_user() {
+    let server = TestServer::start().await;
+    let host = server.host();
+    let clients = futures_util::future::join_all((0..40).map(|i| {
+        let host = host.clone();
+        async move { Client::start(&host, &format!("together-{}", i % 20)).await }
+    }))
+    .await;
+    let mut ids = std::collections::HashMap::new();
+    for c in &clients {
+        assert_eq!(c.user["name"], c.username.as_str());
+        assert_eq!(c.user["displayName"], c.username.as_str());
+        let id = c.user["id"].as_i64().expect("a user id");
+        assert_eq!(
+            *ids.entry(c.username.clone()).or_insert(id),
+            id,
+            "{}",
+            c.username
+        );
+    }
+    let distinct: std::collections::HashSet<i64> = ids.values().copied().collect();
+    assert_eq!(distinct.len(), 20, "one user per name");
+}

@@ -13,6 +13,7 @@ mod moderation;
 mod pool;
 mod rights;
 mod search;
+mod sign_ups;
 mod users;
 mod webhooks;
 
@@ -352,6 +353,8 @@ pub struct Store {
     /// (`None` on PostgreSQL, whose pool serves sends concurrently).
     sends: Option<Arc<Mutex<AnyConnection>>>,
     backend: Backend,
+    /// New users of sign-ins at the same moment, created together (`sign_ups.rs`).
+    sign_ups: Arc<sign_ups::SignUps>,
 }
 
 /// Runs `$query.$fetch(…)` on the send path's own connection (locked as `$conn`, an
@@ -529,6 +532,7 @@ impl Store {
             ),
         };
         let mut store = Store {
+            sign_ups: sign_ups::SignUps::new(pool.clone(), backend),
             pool,
             sends: None,
             backend,
@@ -730,22 +734,11 @@ impl Store {
         name: &str,
         guest: bool,
     ) -> StoreResult<(UserRow, bool)> {
-        // A new user comes back from the INSERT itself (one statement per sign-in of
-        // a new name); only an existing one is read after.
-        let created = sqlx::query(
-            "INSERT INTO users (app_id, name, display_name, is_guest, properties, presence_status, created_ms) \
-             VALUES ($1, $2, $2, $3, '{}', 'AVAILABLE', $4) ON CONFLICT (app_id, name) DO NOTHING \
-             RETURNING id, app_id, name, display_name, display_picture_url, \
-             is_guest, properties, presence_status, created_ms, session_generation",
-        )
-        .bind(app_id)
-        .bind(name)
-        .bind(i64::from(guest))
-        .bind(now_ms())
-        .fetch_all(&self.pool)
-        .await?;
-        if let Some(r) = created.first() {
-            return Ok((user_row(r)?, true));
+        // A new user comes back from the INSERT itself, made together with those of
+        // the sign-ins at the same moment (`sign_ups.rs`); only an existing one is
+        // read after.
+        if let Some(created) = self.sign_ups.create(app_id, name, guest).await? {
+            return Ok((created, true));
         }
         match self.user_by_name(app_id, name).await? {
             Some(u) => Ok((u, false)),
