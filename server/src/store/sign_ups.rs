@@ -1,5 +1,5 @@
 //! New users signing in at the same moment are created in one statement and one
-//! commit (docs/protocol.md §2.5: a sign-in with a new name creates the user).
+//! commit (docs/protocol.md §2.4: a sign-in with a new name creates the user).
 //!
 //! One `INSERT` per new name was one commit each: on SQLite, its WAL frames, its file
 //! locks and a hand-over to the connection's thread and back, a quarter of the server's
