@@ -385,10 +385,16 @@ mod tests {
         .await
         .unwrap();
         for _ in 0..20 {
-            // Polled once, then dropped.
-            let started = sqlx::query_scalar::<_, i64>("SELECT x FROM t")
-                .fetch_all(&pool)
-                .now_or_never();
+            // Polled once, then dropped. Each row costs its producer a scan of the
+            // table, so the rows cannot all arrive within that one poll. With plain
+            // `SELECT x FROM t` they once did, in a full run of the test command on a
+            // busy machine: the connection's thread kept ahead of the consumer for
+            // all 5,000 rows (not reproduced in 80 runs beside busy loops since).
+            let started = sqlx::query_scalar::<_, i64>(
+                "SELECT x FROM t WHERE (SELECT COUNT(*) FROM t AS u WHERE u.x <= t.x) > 0",
+            )
+            .fetch_all(&pool)
+            .now_or_never();
             assert!(started.is_none());
             let answer: i64 = sqlx::query_scalar("SELECT 42")
                 .fetch_one(&pool)
