@@ -9,6 +9,9 @@
 //! (at most [`USERS_PER_INSERT`]). A sign-in alone is created at once, as before: no
 //! statement waits for others to come.
 //!
+//! The queue holds one entry per sign-in under way on this node, so it is bounded as
+//! connections are (`--max-connections-per-address`, the file-descriptor limit).
+//!
 //! Each caller learns whether its own name was created, and as which row: a name that
 //! exists already, or that came twice in one batch, is created for nobody but the
 //! first, and the others read it by name as before. Should the batch's statement fail,
@@ -23,8 +26,9 @@ use tokio::sync::oneshot;
 use super::pool::Pool;
 use super::{now_ms, safe, user_row, Backend, StoreError, StoreResult, UserRow};
 
-/// New users created by one statement, at most: a batch's JSON stays under 80 KB
-/// (names are at most 256 characters), and no sign-in waits behind more.
+/// New users created by one statement, at most: a batch's JSON stays under 100 KB
+/// (a name is at most 256 characters, each at most 6 bytes once escaped), and no
+/// sign-in waits behind more.
 pub const USERS_PER_INSERT: usize = 64;
 
 /// The columns a created user is read back with ([`user_row`]).
