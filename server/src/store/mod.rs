@@ -1099,11 +1099,13 @@ impl Store {
             ChannelScope::Unread => unread.to_owned(),
         };
         let name_sql = if name.is_some() {
-            " AND (LOWER(c.name) LIKE $3 ESCAPE '\\' OR LOWER(c.display_name) LIKE $3 ESCAPE '\\')"
+            " AND (LOWER(c.name) LIKE ('%' || $3 || '%') ESCAPE '\\' \
+             OR LOWER(c.display_name) LIKE ('%' || $3 || '%') ESCAPE '\\')"
         } else {
             ""
         };
-        let pattern = name.map(|n| format!("%{}%", escape_like(&n.to_lowercase())));
+        // The pattern is built in SQL ([`contains_pattern`]).
+        let pattern = name.map(|n| escape_like(&n.to_lowercase()));
         let count_sql = format!(
             "SELECT COUNT(*) FROM channels c WHERE c.app_id = $1 AND {scope_sql}{name_sql}"
         );
@@ -1550,6 +1552,16 @@ pub(crate) fn ids_json(ids: &[i64]) -> String {
     format!("[{}]", id_list(ids))
 }
 
+/// A `LIKE` pattern for "contains the text bound at `$n`" (escaped with
+/// [`escape_like`]), built in SQL: SQLite marks a statement whose `LIKE` pattern is a
+/// bound parameter to be compiled again at every new binding (for its prefix
+/// optimization, of no use to a pattern that starts with `%`), so `LIKE $n` cost a
+/// parse and a compile per search.
+pub(crate) fn contains_pattern(n: usize) -> String {
+    format!("('%' || ${n} || '%')")
+}
+
+/// `s` with `LIKE`'s wildcards and escape character escaped by `\`.
 pub(crate) fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -1635,6 +1647,35 @@ mod tests {
         }
         let rows = q.fetch_all(&store.pool).await.unwrap();
         rows.iter().map(|r| r.get::<String, _>(3)).collect()
+    }
+
+    /// A store on SQLite in a temporary directory, or, when `CHATKITTY_TEST_POSTGRES`
+    /// names a PostgreSQL server (scripts/with-postgres.sh), on a fresh database there;
+    /// with an application.
+    pub(super) async fn store_on_either() -> (tempfile::TempDir, Store, i64) {
+        use sqlx::Connection;
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = tempfile::tempdir().unwrap();
+        let url = match std::env::var("CHATKITTY_TEST_POSTGRES") {
+            Ok(admin) if !admin.is_empty() => {
+                let name = format!(
+                    "chatkitty_unit_{}_{}",
+                    std::process::id(),
+                    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                );
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                format!("{base}/{name}")
+            }
+            _ => dir.path().join("chat.db").to_str().unwrap().to_owned(),
+        };
+        let store = Store::open(&url).await.unwrap();
+        let app = store.ensure_application("test").await.unwrap();
+        (dir, store, app)
     }
 
     /// A store in a temporary directory with an application and `users` users
@@ -1872,6 +1913,60 @@ mod tests {
         }
         for c in created {
             c.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn name_filters_take_like_wildcards_literally() {
+        use super::{ChannelScope, Shown, UserFilter};
+        use chatkitty_protocol::resource::ChannelType;
+        let (_dir, store, app) = store_on_either().await;
+        let me = store.user_or_create(app, "me", false).await.unwrap().id;
+        for name in ["a_b", "axb", "50%", "500", "back\\slash", "backXslash"] {
+            store.user_or_create(app, name, false).await.unwrap();
+            let channel = super::NewGroupChannel {
+                app_id: app,
+                kind: ChannelType::Public,
+                name,
+                display_name: name,
+                properties: "{}",
+            };
+            store.create_group_channel(&channel, me, &[]).await.unwrap();
+        }
+        for (filter, want) in [("A_B", "a_b"), ("0%", "50%"), ("k\\s", "back\\slash")] {
+            let f = UserFilter {
+                name: Some(filter),
+                display_name: None,
+            };
+            let (rows, total) = store
+                .users_page(app, Some(me), &f, Shown::Any, 0, 10)
+                .await
+                .unwrap();
+            let names: Vec<&str> = rows.iter().map(|u| u.name.as_str()).collect();
+            assert_eq!(
+                (names, total),
+                (vec![want], 1),
+                "users named like {filter:?}"
+            );
+            let f = UserFilter {
+                name: None,
+                display_name: Some(filter),
+            };
+            let (rows, _) = store
+                .users_page(app, Some(me), &f, Shown::Any, 0, 10)
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1, "display names like {filter:?}");
+            let (rows, total) = store
+                .channels_page(app, me, ChannelScope::Joined, Some(filter), 0, 10)
+                .await
+                .unwrap();
+            let names: Vec<&str> = rows.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(
+                (names, total),
+                (vec![want], 1),
+                "channels named like {filter:?}"
+            );
         }
     }
 

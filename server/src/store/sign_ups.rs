@@ -226,12 +226,9 @@ mod tests {
     use super::super::Store;
     use super::*;
 
+    /// On SQLite, or on PostgreSQL under `scripts/with-postgres.sh`.
     async fn store() -> (tempfile::TempDir, Store, i64) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("chat.db");
-        let store = Store::open(path.to_str().unwrap()).await.unwrap();
-        let app = store.ensure_application("key").await.unwrap();
-        (dir, store, app)
+        super::super::tests::store_on_either().await
     }
 
     /// `n` sign-ins at once, of the names `name(i)`: (name, user id, created).

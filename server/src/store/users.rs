@@ -230,10 +230,10 @@ impl Store {
         let mut binds = Vec::new();
         for (column, value) in [("u.name", f.name), ("u.display_name", f.display_name)] {
             if let Some(v) = value {
-                binds.push(format!("%{}%", escape_like(&v.to_lowercase())));
+                binds.push(escape_like(&v.to_lowercase()));
                 cond.push_str(&format!(
-                    " AND LOWER({column}) LIKE ${} ESCAPE '\\'",
-                    binds.len() + 2
+                    " AND LOWER({column}) LIKE {} ESCAPE '\\'",
+                    super::contains_pattern(binds.len() + 2)
                 ));
             }
         }
