@@ -14,11 +14,12 @@ export CARGO_TARGET_DIR="$PWD/target"
 log "setup"
 bash scripts/setup.sh test
 
-log "code checks: formatting, layers (scripts/check-layers.py), clippy (native and wasm32)"
+log "code checks: formatting, layers (scripts/check-layers.py), clippy (native and wasm32), doc links"
 cargo fmt --all --check
 python3 scripts/check-layers.py
 cargo clippy --workspace --all-targets --features chatkitty-server/fuzzing -- -D warnings
 cargo clippy -p chatkitty-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
 
 log "native tests (cargo test --workspace)"
 cargo test --workspace

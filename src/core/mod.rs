@@ -243,7 +243,7 @@ impl<P: Payload> Client<P> {
         }
     }
 
-    /// A timer fired: runs every timer of the table that is due, in [`Timer::ALL`]
+    /// A timer fired: runs every timer of the table that is due, in `Timer::ALL`
     /// order.
     pub fn handle_timeout(&mut self, now: u64) {
         for timer in Timer::ALL {

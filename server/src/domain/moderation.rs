@@ -1,7 +1,7 @@
 //! Moderation (docs/protocol.md §22): what channel moderators do from a page (ban and
 //! mute members, slow mode), what any member may do (flag a message for review), what
 //! the app's backend does (ban from the whole application, the review queue, the
-//! blocklist), and the checks every new message passes ([`check_post`]).
+//! blocklist), and the checks every new message passes ([`may_post`]).
 //!
 //! Each refusal is an error in the protocol's shape: `BannedError`, `MutedError`,
 //! `SlowModeError`, `MessageBlockedError`.

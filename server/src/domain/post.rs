@@ -424,7 +424,7 @@ pub async fn admit(state: &AppState, dest: &Destination, sender: i64) -> ApiResu
     moderation::may_post(state, &dest.channel, sender, dest.muted, dest.moderator).await
 }
 
-/// Step 3 for one message: [`super::before_send::screen`]. `call` is the sender's
+/// Step 3 for one message: [`super::before_send::ask`]. `call` is the sender's
 /// request (`None`: the app's backend).
 pub async fn screen(
     state: &AppState,

@@ -238,7 +238,7 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     }
 
     /// Queues a text message (written by [`Writer::flush`], or earlier once
-    /// [`WRITE_CHUNK`] bytes are waiting).
+    /// `WRITE_CHUNK` (16 KiB) bytes are waiting).
     pub async fn text(&mut self, text: &str) -> io::Result<()> {
         self.frame(OpCode::Data(Data::Text), &[text]).await
     }
@@ -265,7 +265,7 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     }
 
     /// One WebSocket frame whose payload is `payload`'s parts in order; written out
-    /// whenever [`WRITE_CHUNK`] bytes are waiting, so a large one is not held whole.
+    /// whenever `WRITE_CHUNK` (16 KiB) bytes are waiting, so a large one is not held whole.
     async fn frame<P: AsRef<[u8]>>(&mut self, opcode: OpCode, payload: &[P]) -> io::Result<()> {
         let header = FrameHeader {
             opcode,

@@ -87,7 +87,7 @@ impl Store {
 
     /// Records who is online and who is in which chat, for the next start of the server
     /// (the presence module's restore, docs/protocol.md §13.4): one transaction of at
-    /// most four statements per [`RECORDS_PER_STATEMENT`] changes. A user or channel
+    /// most four statements per `RECORDS_PER_STATEMENT` (500) changes. A user or channel
     /// deleted meanwhile is left out.
     pub async fn record_presence(
         &self,

@@ -234,7 +234,7 @@ impl Webhooks {
     /// when one does (so an endpoint starts getting them within that time of its
     /// creation). A database error answers `true`. However many callers ask at once,
     /// the store is asked at most once per application and event type at a time
-    /// ([`wanted`]).
+    /// (`webhooks/wanted.rs`).
     pub async fn wants(&self, app: i64, event_type: &'static str) -> bool {
         self.wanted
             .get((app, event_type), || async {
