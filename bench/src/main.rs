@@ -34,6 +34,11 @@ use std::str::FromStr;
 
 use stomp::Res;
 
+/// jemalloc, as the server uses: glibc's malloc cost the generator a tenth of its CPU
+/// (bench/README.md, "The load generator's allocator").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// `--name value` flags.
 pub struct Args {
     map: HashMap<String, String>,
