@@ -35,9 +35,10 @@ async fn node(
     chatkitty_server::spawn(c).await.expect("node starts")
 }
 
-/// Nodes A and B on one fresh database; jane connected to A, john to B.
+/// Nodes A and B on one fresh database; jane connected to A, john to B. The first
+/// part is to be kept while the nodes run: it holds their database.
 async fn two_nodes() -> (
-    tempfile::TempDir,
+    (tempfile::TempDir, common::TestDb),
     chatkitty_server::Running,
     chatkitty_server::Running,
     Client,
@@ -49,7 +50,7 @@ async fn two_nodes() -> (
     let b = node(&db, &dir, |_| {}).await;
     let jane = Client::start(&a.host(), "jane").await;
     let john = Client::start(&b.host(), "john").await;
-    (dir, a, b, jane, john)
+    ((dir, db), a, b, jane, john)
 }
 
 #[tokio::test]

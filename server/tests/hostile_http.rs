@@ -329,7 +329,8 @@ async fn a_public_url_that_is_not_http_is_refused_at_startup() {
         "https://chat.example/?x=1",
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = chatkitty_server::Config::for_tests(test_database(&dir).await, KEY);
+        let db = test_database(&dir).await;
+        let mut c = chatkitty_server::Config::for_tests(&*db, KEY);
         c.public_url = Some(url.into());
         assert!(
             matches!(
@@ -1048,9 +1049,9 @@ async fn files_sent_before_the_upgrade_go_with_their_messages_and_keep_working_l
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let url = if db.contains("://") {
-        db.clone()
+        db.to_string()
     } else {
-        format!("sqlite://{db}")
+        format!("sqlite://{}", &*db)
     };
     let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
     for q in [
@@ -1264,7 +1265,8 @@ async fn the_operator_replaces_or_turns_off_the_page_policy() {
         assert_eq!(r.header("x-frame-options"), Some("DENY"));
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut config = chatkitty_server::Config::for_tests(common::test_database(&dir).await, KEY);
+    let db = common::test_database(&dir).await;
+    let mut config = chatkitty_server::Config::for_tests(&*db, KEY);
     config.page_csp = Some("a\nb".into());
     let refused = chatkitty_server::spawn(config)
         .await

@@ -905,7 +905,7 @@ async fn presence_changes_when_the_last_connection_opens_and_closes() {
 /// presence and chats within 2 s of its start (docs/protocol.md §13.4, "Restarts").
 struct Restarts {
     dir: tempfile::TempDir,
-    db: String,
+    db: common::TestDb,
 }
 
 impl Restarts {
@@ -917,7 +917,7 @@ impl Restarts {
 
     /// A run of the server on the database.
     async fn spawn(&self) -> chatkitty_server::Running {
-        let mut c = chatkitty_server::config::Config::for_tests(self.db.clone(), KEY);
+        let mut c = chatkitty_server::config::Config::for_tests(&*self.db, KEY);
         c.files_dir = self.dir.path().join("files");
         c.presence_restore_ms = 2000;
         chatkitty_server::spawn(c).await.unwrap()
@@ -1431,6 +1431,48 @@ async fn the_tests_run_against_the_store_they_were_asked_for() {
         Backend::Sqlite
     };
     assert_eq!(server.state().store.backend(), want);
+}
+
+/// Each test's PostgreSQL database is dropped once the test lets it go: kept, the 160
+/// of a run filled the disk of a small machine (tests/common/mod.rs, `TestDb`).
+#[tokio::test]
+async fn a_test_database_on_postgres_is_dropped_when_the_test_lets_it_go() {
+    use sqlx::Connection;
+    let Some(admin) = std::env::var("CHATKITTY_TEST_POSTGRES")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return; // SQLite: the file goes with the test's directory.
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start().await;
+    let db = common::test_database(&dir).await;
+    let name = db.rsplit('/').next().unwrap().to_owned();
+    let server_db = server.db.rsplit('/').next().unwrap().to_owned();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let count = |names: Vec<String>| {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_database WHERE datname = ANY($1)")
+            .bind(names)
+    };
+    let both = vec![name.clone(), server_db.clone()];
+    assert_eq!(count(both.clone()).fetch_one(&mut conn).await.unwrap(), 2);
+    // The server's database, with a client and the server's pool still connected to
+    // it, as most tests leave theirs; and a database no one uses.
+    let _jane = Client::start(&server.host(), "jane").await;
+    drop(server);
+    drop(db);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = count(both.clone()).fetch_one(&mut conn).await.unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{left} of {both:?} still there"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

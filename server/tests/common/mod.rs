@@ -32,6 +32,8 @@ fn next_id(prefix: &str) -> String {
 pub struct TestServer {
     pub running: Option<Running>,
     pub dir: tempfile::TempDir,
+    /// Declared after `running`, so it is dropped after the server.
+    pub db: TestDb,
 }
 
 impl TestServer {
@@ -48,7 +50,7 @@ impl TestServer {
             .try_init();
         let dir = tempfile::tempdir().unwrap();
         let db = test_database(&dir).await;
-        let mut config = Config::for_tests(db, KEY);
+        let mut config = Config::for_tests(&*db, KEY);
         config.files_dir = dir.path().join("files");
         config.typing_timeout_ms = 600;
         f(&mut config);
@@ -58,6 +60,7 @@ impl TestServer {
         TestServer {
             running: Some(running),
             dir,
+            db,
         }
     }
 
@@ -79,7 +82,11 @@ impl TestServer {
 /// The database of one test: a SQLite file in `dir`, or, when
 /// `CHATKITTY_TEST_POSTGRES` names a PostgreSQL server (scripts/with-postgres.sh), a
 /// fresh database on it, so the same tests run against both stores.
-pub async fn test_database(dir: &tempfile::TempDir) -> String {
+///
+/// A PostgreSQL database is dropped when the [`TestDb`] is: each one costs about 8 MB
+/// of files and as much write-ahead log, and a run of the test command creates some
+/// 160 of them, more than a small disk holds at once.
+pub async fn test_database(dir: &tempfile::TempDir) -> TestDb {
     match std::env::var("CHATKITTY_TEST_POSTGRES") {
         Ok(admin) if !admin.is_empty() => {
             use sqlx::Connection;
@@ -96,9 +103,59 @@ pub async fn test_database(dir: &tempfile::TempDir) -> String {
                 .await
                 .expect("create database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            format!("{base}/{name}")
+            TestDb {
+                url: format!("{base}/{name}"),
+                on_postgres: Some((admin, name)),
+            }
         }
-        _ => dir.path().join("chat.db").to_str().unwrap().to_owned(),
+        _ => TestDb {
+            url: dir.path().join("chat.db").to_str().unwrap().to_owned(),
+            on_postgres: None,
+        },
+    }
+}
+
+/// A test's database URL ([`test_database`]); derefs to the URL. Keep it as long as
+/// a server may use the database: dropping it drops a PostgreSQL database, with
+/// whatever connections are still open to it.
+pub struct TestDb {
+    url: String,
+    /// The admin URL and the database's name, on PostgreSQL.
+    on_postgres: Option<(String, String)>,
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.on_postgres.take() else {
+            return;
+        };
+        // Drop runs on the test's runtime, which cannot be blocked on: a thread of its
+        // own with a runtime of its own. The test does not wait for it (a drop forces a
+        // checkpoint, a few hundred milliseconds here). A drop that fails, or that the
+        // end of the process cuts short, leaves the database to the cluster's removal
+        // at the end of the run, and never fails a test.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        });
     }
 }
 
