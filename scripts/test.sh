@@ -10,6 +10,11 @@ cd "$(dirname "$0")/.."
 log() { printf '\n\033[1;34m[test]\033[0m %s\n' "$*"; }
 # One target dir for every step, so nothing is compiled twice.
 export CARGO_TARGET_DIR="$PWD/target"
+# A one-shot run needs no incremental caches, and its debug builds only the line
+# tables that backtraces print. Measured on `cargo test --workspace --no-run` from an
+# empty target dir: 7.5 GB in 2 min 37 s with the defaults, 2.9 GB in 1 min 54 s so.
+export CARGO_INCREMENTAL=0
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 
 log "setup"
 bash scripts/setup.sh test
