@@ -1454,7 +1454,7 @@ async fn a_test_database_on_postgres_is_dropped_when_the_test_lets_it_go() {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_database WHERE datname = ANY($1)")
             .bind(names)
     };
-    let both = vec![name.clone(), server_db.clone()];
+    let both = vec![name, server_db];
     assert_eq!(count(both.clone()).fetch_one(&mut conn).await.unwrap(), 2);
     // The server's database, with a client and the server's pool still connected to
     // it, as most tests leave theirs; and a database no one uses.
